@@ -1,0 +1,12 @@
+//! `asb`: record coding-agent LLM traffic, replay it against any endpoint as a serving
+//! benchmark, and serve it back offline as a deterministic test double.
+//!
+//! One folder per capability; data flows one way, wire → events → recording →
+//! replay/serve → metrics → report:
+//!
+//! * [`mock`] — a calibrated synthetic OpenAI/Anthropic endpoint with known timings and a
+//!   prefix-cache model: the no-GPU default target and the ground truth for metric tests.
+//! * [`cli`] — the command line: parses flags and hands them to one capability.
+
+pub mod cli;
+pub mod mock;

@@ -1,0 +1,123 @@
+//! Errors the mock answers with, in the exact shape each provider's SDK parses.
+//!
+//! OpenAI: `{"error": {"message", "type", "param", "code"}}`.
+//! Anthropic: `{"type": "error", "error": {"type", "message"}, "request_id"}`.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Which provider's conventions a request follows (decided by the route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    OpenAi,
+    Anthropic,
+}
+
+impl Api {
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::OpenAi => "openai",
+            Api::Anthropic => "anthropic",
+        }
+    }
+}
+
+/// A failed request: HTTP status plus a human message naming the cause.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// OpenAI `param`, when one field is to blame.
+    pub param: Option<String>,
+    /// OpenAI `code` (e.g. `context_length_exceeded`).
+    pub code: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: message.into(),
+            param: None,
+            code: None,
+        }
+    }
+
+    /// A 400 for a missing or mistyped field; `param` names the field path.
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        let param = param.into();
+        let message = format!("{param}: {}", message.into());
+        ApiError { param: Some(param), ..ApiError::new(400, message) }
+    }
+
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// The Anthropic `error.type` for this status.
+    fn anthropic_type(&self) -> &'static str {
+        match self.status.as_u16() {
+            400 | 413 | 422 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            405 => "invalid_request_error",
+            429 => "rate_limit_error",
+            503 | 529 => "overloaded_error",
+            _ => "api_error",
+        }
+    }
+
+    /// The OpenAI `error.type` for this status.
+    fn openai_type(&self) -> &'static str {
+        match self.status.as_u16() {
+            400 | 404 | 405 | 413 | 422 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            429 => "rate_limit_error",
+            _ => "server_error",
+        }
+    }
+
+    pub fn body(&self, api: Api, request_id: &str) -> serde_json::Value {
+        match api {
+            Api::OpenAi => json!({"error": {
+                "message": self.message,
+                "type": self.openai_type(),
+                "param": self.param,
+                "code": self.code,
+            }}),
+            Api::Anthropic => json!({
+                "type": "error",
+                "error": {"type": self.anthropic_type(), "message": self.message},
+                "request_id": request_id,
+            }),
+        }
+    }
+
+    pub fn into_response(self, api: Api, request_id: &str) -> Response {
+        let body = self.body(api, request_id).to_string();
+        let mut resp = (self.status, [("content-type", "application/json")], body).into_response();
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            resp.headers_mut().insert("x-request-id", v);
+        }
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            resp.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+/// Names a JSON value's type for error messages.
+pub fn type_name(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}

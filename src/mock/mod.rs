@@ -1,0 +1,54 @@
+//! `asb mock`: a calibrated synthetic LLM endpoint speaking OpenAI Chat Completions and
+//! Anthropic Messages, streaming included.
+//!
+//! Why it exists: every number `asb` reports must be checkable against a target whose true
+//! timings are known, and a new user must be able to run a real benchmark on a laptop with
+//! no GPU. The mock models what matters to a serving benchmark — prefill and decode rates,
+//! a prefix cache, batching, faults — and can log the truth of every request it served.
+//!
+//! Pipeline of one request: [`request`] (validate into a neutral form) → [`answer`] (what to
+//! say) → [`timing`] (when to say each token) → [`generation`] (drive it, log the truth) →
+//! [`openai`] / [`anthropic`] (the bytes on the wire).
+
+pub mod answer;
+pub mod anthropic;
+pub mod config;
+pub mod errors;
+pub mod generation;
+pub mod openai;
+pub mod prefix_cache;
+pub mod reply;
+pub mod request;
+pub mod schema;
+pub mod server;
+pub mod timing;
+pub mod tokenizer;
+pub mod truth;
+
+pub use config::{MockArgs, MockConfig};
+pub use server::{start, MockServer};
+pub use truth::TruthLog;
+
+use anyhow::Result;
+
+/// `asb mock`: serve until Ctrl+C.
+pub async fn run(args: MockArgs) -> Result<()> {
+    let cfg = args.config()?;
+    let truth = match &args.truth_log {
+        Some(path) => TruthLog::open(path)?,
+        None => TruthLog::default(),
+    };
+    let server = start(cfg, args.host, args.port, truth).await?;
+    let url = server.url();
+    println!("asb mock listening on {url}");
+    println!("  OpenAI:    OPENAI_BASE_URL={url}/v1");
+    println!("  Anthropic: ANTHROPIC_BASE_URL={url}");
+    if let Some(path) = &args.truth_log {
+        println!("  truth log: {}", path.display());
+    }
+    println!("Stop with Ctrl+C.");
+    tokio::signal::ctrl_c().await?;
+    eprintln!("asb mock: stopping");
+    drop(server);
+    Ok(())
+}

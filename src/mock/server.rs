@@ -1,0 +1,379 @@
+//! The mock's HTTP side: routes, the per-request pipeline (read → validate → plan → time →
+//! encode), and starting/stopping the listener. Used by `asb mock` and, in-process, by
+//! commands that need a target with no GPU.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::serve::ListenerExt;
+use axum::Router;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::anthropic::{self, AnthropicStream};
+use super::answer;
+use super::config::MockConfig;
+use super::errors::{Api, ApiError};
+use super::generation::Generation;
+use super::openai::{self, OpenAiStream};
+use super::prefix_cache::PrefixCache;
+use super::reply::{Reply, SseEncoder};
+use super::request::{self, GenRequest};
+use super::timing::{DecodeSlots, Schedule};
+use super::tokenizer;
+use super::truth::{TruthLog, TruthRecord};
+
+/// Model listed by `/v1/models` when `--models` is not given.
+const DEFAULT_MODEL: &str = "asb-mock";
+
+struct MockState {
+    cfg: MockConfig,
+    seq: AtomicU64,
+    cache: Mutex<PrefixCache>,
+    slots: Arc<DecodeSlots>,
+    truth: Arc<TruthLog>,
+}
+
+/// A running mock; dropping it (or calling [`MockServer::stop`]) stops it.
+pub struct MockServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MockServer {
+    /// Base URL, e.g. `http://127.0.0.1:19100`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Binds `host:port` and serves in the background of the current runtime.
+pub async fn start(cfg: MockConfig, host: IpAddr, port: u16, truth: TruthLog) -> Result<MockServer> {
+    let listener = TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("cannot listen on {host}:{port}"))?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(MockState {
+        cache: Mutex::new(PrefixCache::new(cfg.cache_block_tokens, cfg.cache_blocks)),
+        cfg,
+        seq: AtomicU64::new(0),
+        slots: Arc::new(DecodeSlots::default()),
+        truth: Arc::new(truth),
+    });
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    // Small SSE frames must leave at once: no Nagle.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stop_rx.await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            eprintln!("asb mock: server error: {e}");
+        }
+    });
+    Ok(MockServer { addr, stop: Some(stop_tx), task })
+}
+
+fn router(state: Arc<MockState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", only_post(post(chat_completions)))
+        .route("/v1/messages", only_post(post(messages)))
+        .route("/v1/messages/count_tokens", only_post(post(count_tokens)))
+        .route("/v1/models", get(models).fallback(method_not_allowed))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn only_post(route: MethodRouter<Arc<MockState>>) -> MethodRouter<Arc<MockState>> {
+    route.fallback(method_not_allowed)
+}
+
+async fn chat_completions(State(state): State<Arc<MockState>>, req: Request) -> Response {
+    generate(state, Api::OpenAi, req).await
+}
+
+async fn messages(State(state): State<Arc<MockState>>, req: Request) -> Response {
+    generate(state, Api::Anthropic, req).await
+}
+
+/// The whole life of one generation request.
+async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
+    let arrival = Instant::now();
+    let seq = state.seq.fetch_add(1, Ordering::Relaxed) + 1;
+    let request_id = format!("mock-{seq}");
+    let mut truth = TruthRecord {
+        seq,
+        request_id: request_id.clone(),
+        api: api.name(),
+        path: req.uri().path().to_string(),
+        model: None,
+        stream: false,
+        status: 200,
+        outcome: "completed",
+        arrival_unix_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        prompt_tokens: 0,
+        cached_tokens: 0,
+        cache_written_tokens: 0,
+        output_tokens: 0,
+        sent_tokens: 0,
+        thinking_tokens: 0,
+        tool_call: None,
+        finish_reason: None,
+        stalled: false,
+        ttft_ms: None,
+        token_times_ms: Vec::new(),
+        end_ms: 0.0,
+        error: None,
+    };
+    let reject = |mut truth: TruthRecord, e: ApiError, outcome: &'static str| {
+        truth.status = e.status.as_u16();
+        truth.outcome = outcome;
+        truth.error = Some(e.message.clone());
+        truth.end_ms = arrival.elapsed().as_secs_f64() * 1000.0;
+        state.truth.write(&truth);
+        e.into_response(api, &request_id)
+    };
+
+    let body = match axum::body::to_bytes(req.into_body(), usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => return reject(truth, ApiError::new(400, format!("cannot read request body: {e}")), "rejected"),
+    };
+    let gen = match parse_and_check(&state.cfg, api, &body) {
+        Ok(g) => g,
+        Err(e) => return reject(truth, e, "rejected"),
+    };
+    truth.model = Some(gen.model.clone());
+    truth.stream = gen.stream;
+
+    let tokens = tokenizer::tokens(&gen.prompt);
+    truth.prompt_tokens = tokens.len();
+    if let Err(e) = check_context(&state.cfg, api, tokens.len(), gen.max_tokens) {
+        return reject(truth, e, "rejected");
+    }
+
+    // Faults are drawn per request from (seed, seq), in a fixed order.
+    let mut faults = Xoshiro256PlusPlus::seed_from_u64(mix(state.cfg.seed, seq));
+    let cfg = &state.cfg;
+    if faults.random_bool(cfg.error_rate) {
+        return reject(truth, injected_error(cfg.error_status), "error");
+    }
+    let stalled = faults.random_bool(cfg.stall_rate);
+    let cut = faults.random_bool(cfg.cut_rate);
+
+    let cache = match state.cache.lock() {
+        Ok(mut c) => c.lookup_and_insert(&tokens),
+        Err(poisoned) => poisoned.into_inner().lookup_and_insert(&tokens),
+    };
+    drop(tokens);
+    let answer = answer::plan(&gen, cfg, seq);
+    truth.cached_tokens = cache.cached_tokens;
+    truth.cache_written_tokens = cache.written_tokens;
+    truth.output_tokens = answer.tokens.len();
+    truth.thinking_tokens = answer.thinking_tokens();
+    truth.tool_call = answer.tool.as_ref().map(|t| t.name.clone());
+    truth.finish_reason = Some(match api {
+        Api::OpenAi => answer.finish.openai(),
+        Api::Anthropic => answer.finish.anthropic(),
+    });
+    truth.stalled = stalled;
+    let cut_after = cut.then_some(answer.tokens.len() / 2);
+
+    let reply = Reply {
+        api,
+        seq,
+        id: match api {
+            Api::OpenAi => format!("chatcmpl-mock-{seq}"),
+            Api::Anthropic => format!("msg_mock_{seq}"),
+        },
+        model: gen.model.clone(),
+        created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        answer,
+        prompt_tokens: truth.prompt_tokens,
+        cache,
+        include_usage: gen.include_usage,
+        continuous_usage: gen.continuous_usage,
+    };
+    let uncached = reply.prompt_tokens - cache.cached_tokens;
+    let stall_s = if stalled { cfg.stall_s } else { 0.0 };
+    let schedule = Schedule::new(cfg, arrival, uncached, stall_s, Arc::clone(&state.slots), faults.random());
+    let mut generation = Generation::new(reply, schedule, arrival, cut_after, truth, Arc::clone(&state.truth));
+
+    if gen.stream {
+        let encoder: Box<dyn SseEncoder> = match api {
+            Api::OpenAi => Box::new(OpenAiStream::new(&generation.reply)),
+            Api::Anthropic => Box::<AnthropicStream>::default(),
+        };
+        let mut resp = Response::new(generation.into_sse_body(encoder));
+        let h = resp.headers_mut();
+        h.insert("content-type", HeaderValue::from_static("text/event-stream; charset=utf-8"));
+        h.insert("cache-control", HeaderValue::from_static("no-cache"));
+        set_request_id(h, &request_id);
+        resp
+    } else {
+        generation.run_to_end().await;
+        let json = match api {
+            Api::OpenAi => openai::body(&generation.reply),
+            Api::Anthropic => anthropic::body(&generation.reply),
+        };
+        let mut resp = Response::new(generation.into_json_body(json.to_string()));
+        resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+        set_request_id(resp.headers_mut(), &request_id);
+        resp
+    }
+}
+
+fn parse_and_check(cfg: &MockConfig, api: Api, body: &[u8]) -> Result<GenRequest, ApiError> {
+    let json = request::parse_json(body)?;
+    let gen = match api {
+        Api::OpenAi => request::openai(&json, cfg.default_max_tokens)?,
+        Api::Anthropic => request::anthropic(&json, false)?,
+    };
+    check_model(cfg, &gen.model)?;
+    Ok(gen)
+}
+
+fn check_model(cfg: &MockConfig, model: &str) -> Result<(), ApiError> {
+    if cfg.models.is_empty() || cfg.models.iter().any(|m| m == model) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        404,
+        format!("The model `{model}` does not exist (this asb mock serves: {})", cfg.models.join(", ")),
+    )
+    .with_code("model_not_found"))
+}
+
+fn check_context(cfg: &MockConfig, api: Api, prompt: usize, max_tokens: usize) -> Result<(), ApiError> {
+    let limit = cfg.context_limit;
+    if prompt.saturating_add(max_tokens) <= limit {
+        return Ok(());
+    }
+    let message = match api {
+        Api::OpenAi => format!(
+            "This model's maximum context length is {limit} tokens. However, you requested {} tokens \
+             ({prompt} in the messages, {max_tokens} in the completion). Please reduce the length of \
+             the messages or completion.",
+            prompt.saturating_add(max_tokens)
+        ),
+        Api::Anthropic if prompt > limit => format!("prompt is too long: {prompt} tokens > {limit} maximum"),
+        Api::Anthropic => format!(
+            "input length and `max_tokens` exceed context limit: {prompt} + {max_tokens} > {limit}, \
+             decrease input length or `max_tokens` and try again"
+        ),
+    };
+    let mut e = ApiError::new(400, message).with_code("context_length_exceeded");
+    e.param = Some("messages".into());
+    Err(e)
+}
+
+fn injected_error(status: u16) -> ApiError {
+    let what = match status {
+        429 => "Rate limit exceeded",
+        503 | 529 => "Overloaded",
+        500..=599 => "Internal server error",
+        _ => "Request refused",
+    };
+    ApiError::new(status, format!("{what} (injected by asb mock)"))
+}
+
+async fn count_tokens(State(state): State<Arc<MockState>>, req: Request) -> Response {
+    let id = format!("mock-count-{}", state.seq.load(Ordering::Relaxed));
+    let result = async {
+        let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+            .await
+            .map_err(|e| ApiError::new(400, format!("cannot read request body: {e}")))?;
+        let gen = request::anthropic(&request::parse_json(&body)?, true)?;
+        check_model(&state.cfg, &gen.model)?;
+        Ok::<_, ApiError>(tokenizer::count(&gen.prompt))
+    }
+    .await;
+    match result {
+        Ok(n) => axum::Json(json!({"input_tokens": n})).into_response(),
+        Err(e) => e.into_response(Api::Anthropic, &id),
+    }
+}
+
+async fn models(State(state): State<Arc<MockState>>, headers: HeaderMap) -> Response {
+    let names: Vec<&str> = if state.cfg.models.is_empty() {
+        vec![DEFAULT_MODEL]
+    } else {
+        state.cfg.models.iter().map(String::as_str).collect()
+    };
+    let body = match api_of(&headers) {
+        Api::Anthropic => json!({
+            "data": names.iter().map(|m| json!({"type": "model", "id": m, "display_name": m,
+                "created_at": "2026-01-01T00:00:00Z"})).collect::<Vec<_>>(),
+            "has_more": false,
+            "first_id": names.first(),
+            "last_id": names.last(),
+        }),
+        Api::OpenAi => json!({
+            "object": "list",
+            "data": names.iter().map(|m| json!({"id": m, "object": "model", "created": 0, "owned_by": "asb-mock"}))
+                .collect::<Vec<_>>(),
+        }),
+    };
+    axum::Json(body).into_response()
+}
+
+async fn not_found(headers: HeaderMap, req: Request) -> Response {
+    let msg = format!("{} {}: no such endpoint on asb mock", req.method(), req.uri().path());
+    ApiError::new(404, msg).into_response(api_of(&headers), "mock-404")
+}
+
+async fn method_not_allowed(headers: HeaderMap, req: Request) -> Response {
+    let msg = format!("method {} is not allowed on {}", req.method(), req.uri().path());
+    ApiError::new(405, msg).into_response(api_of(&headers), "mock-405")
+}
+
+/// Anthropic clients send `anthropic-version`; everything else gets OpenAI shapes.
+fn api_of(headers: &HeaderMap) -> Api {
+    if headers.contains_key("anthropic-version") {
+        Api::Anthropic
+    } else {
+        Api::OpenAi
+    }
+}
+
+fn set_request_id(h: &mut HeaderMap, id: &str) {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert("x-request-id", v.clone());
+        h.insert("request-id", v);
+    }
+}
+
+fn mix(seed: u64, seq: u64) -> u64 {
+    let mut h = DefaultHasher::new();
+    (seed, seq).hash(&mut h);
+    h.finish()
+}
+
