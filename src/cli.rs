@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use crate::mock::{self, MockArgs};
 
 #[derive(Debug, Parser)]
-#[command(name = "asb", version, about = "Record, replay and serve coding-agent LLM traffic")]
+#[command(
+    name = "asb",
+    version,
+    about = "Record, replay and serve coding-agent LLM traffic"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -48,7 +48,10 @@ impl ApiError {
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
         let param = param.into();
         let message = format!("{param}: {}", message.into());
-        ApiError { param: Some(param), ..ApiError::new(400, message) }
+        ApiError {
+            param: Some(param),
+            ..ApiError::new(400, message)
+        }
     }
 
     pub fn with_code(mut self, code: &'static str) -> Self {
@@ -104,7 +107,8 @@ impl ApiError {
             resp.headers_mut().insert("x-request-id", v);
         }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
-            resp.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from_static("1"));
         }
         resp
     }

@@ -38,7 +38,16 @@ impl Generation {
         truth: TruthRecord,
         log: Arc<TruthLog>,
     ) -> Self {
-        Generation { reply, schedule, arrival, sent: 0, cut_after, truth, log, ended: false }
+        Generation {
+            reply,
+            schedule,
+            arrival,
+            sent: 0,
+            cut_after,
+            truth,
+            log,
+            ended: false,
+        }
     }
 
     fn remaining(&self) -> usize {
@@ -52,8 +61,13 @@ impl Generation {
     /// Sleeps until the next token is due; returns how many tokens (≥ 1, ≤ `max`) are due
     /// now. Only call while `remaining() > 0`.
     async fn wait_due(&mut self, max: usize) -> usize {
-        tokio::time::sleep_until(self.schedule.next_due()).await;
-        let now = Instant::now();
+        let mut now = Instant::now();
+        if self.schedule.next_due() > now {
+            // tokio's timer has millisecond resolution and rounds up; only sleep when
+            // the deadline really is ahead, never for a token that is already due.
+            tokio::time::sleep_until(self.schedule.next_due()).await;
+            now = Instant::now();
+        }
         let limit = max.min(self.remaining());
         let mut n = 0;
         loop {
@@ -105,13 +119,25 @@ impl Generation {
         }
         let head = Bytes::copy_from_slice(&json.as_bytes()[..half]);
         self.end("cut");
-        let parts: [io::Result<Bytes>; 2] = [Ok(head), Err(injected_cut())];
-        Body::from_stream(stream::iter(parts))
+        // States: Some(Some(head)) → send head; Some(None) → break; None → over.
+        Body::from_stream(stream::unfold(Some(Some(head)), |state| async move {
+            match state? {
+                Some(head) => Some((Ok(head), Some(None))),
+                None => {
+                    tokio::task::yield_now().await;
+                    Some((Err(injected_cut()), None))
+                }
+            }
+        }))
     }
 
     /// The streamed response body, paced by the schedule.
     pub fn into_sse_body(self, encoder: Box<dyn SseEncoder>) -> Body {
-        let state = SseState { generation: self, encoder, stage: Stage::Preamble };
+        let state = SseState {
+            generation: self,
+            encoder,
+            stage: Stage::Preamble,
+        };
         Body::from_stream(stream::unfold(state, next_frame))
     }
 }
@@ -146,6 +172,9 @@ async fn next_frame(mut st: SseState) -> Option<(io::Result<Bytes>, SseState)> {
         }
         Stage::Tokens => {
             if g.cut_after.is_some_and(|cut| g.sent >= cut) {
+                // Let the connection flush what was already sent before it breaks:
+                // hyper flushes when the body is pending, and drops buffered bytes on error.
+                tokio::task::yield_now().await;
                 g.end("cut");
                 st.stage = Stage::Done;
                 return Some((Err(injected_cut()), st));

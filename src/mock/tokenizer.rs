@@ -72,10 +72,16 @@ mod tests {
 
     #[test]
     fn rule_examples() {
-        assert_eq!(tokens("Hello, world!"), vec!["Hell", "o", ",", " worl", "d", "!"]);
+        assert_eq!(
+            tokens("Hello, world!"),
+            vec!["Hell", "o", ",", " worl", "d", "!"]
+        );
         assert_eq!(tokens("  a1b2c3  "), vec!["  a1b2", "c3", "  "]);
         assert_eq!(tokens(""), Vec::<&str>::new());
-        assert_eq!(tokens("{\"x\": 12}"), vec!["{", "\"", "x", "\"", ":", " 12", "}"]);
+        assert_eq!(
+            tokens("{\"x\": 12}"),
+            vec!["{", "\"", "x", "\"", ":", " 12", "}"]
+        );
         assert_eq!(tokens("héllo wörld"), vec!["héll", "o", " wörl", "d"]);
         assert_eq!(count("one two three"), 4);
     }
@@ -91,7 +97,11 @@ mod tests {
         for w in VOCABULARY {
             assert_eq!(count(w), 1, "{w:?}");
         }
-        let text: String = VOCABULARY.iter().chain(VOCABULARY.iter().rev()).copied().collect();
+        let text: String = VOCABULARY
+            .iter()
+            .chain(VOCABULARY.iter().rev())
+            .copied()
+            .collect();
         assert_eq!(count(&text), 2 * VOCABULARY.len());
     }
 }

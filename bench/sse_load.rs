@@ -1,0 +1,139 @@
+//! Load generator for the SSE benchmarks: C workers, each on one persistent HTTP/1.1
+//! connection, send R streaming requests back to back and count the SSE events received
+//! (blank-line-terminated blocks). Prints one JSON object with the totals.
+//!
+//! It only counts bytes (`memchr` over each frame for "\n\n"), so a single core can drive
+//! far more events than the server under test is asked for.
+//!
+//! cargo run --release --example sse-load -- --url http://127.0.0.1:19100/v1/chat/completions \
+//!     --body '{"model":"m","messages":[...],"stream":true}' -c 64 -r 20
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+#[derive(Parser)]
+struct Args {
+    /// Full URL of the streaming endpoint.
+    #[arg(long)]
+    url: String,
+    /// JSON body to POST; without it the tool sends GET.
+    #[arg(long)]
+    body: Option<String>,
+    /// Concurrent connections (one stream in flight on each).
+    #[arg(short, long, default_value_t = 1)]
+    concurrency: usize,
+    /// Requests per connection.
+    #[arg(short, long, default_value_t = 10)]
+    requests: usize,
+}
+
+#[derive(Default)]
+struct Totals {
+    events: u64,
+    bytes: u64,
+    ok: u64,
+    errors: u64,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let uri: hyper::Uri = args.url.parse()?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| anyhow::anyhow!("URL needs a host"))?
+        .to_string();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (uri, authority, body, n) = (
+            uri.clone(),
+            authority.clone(),
+            args.body.clone(),
+            args.requests,
+        );
+        tasks.push(tokio::spawn(async move {
+            worker(uri, authority, body, n).await
+        }));
+    }
+    let mut t = Totals::default();
+    for task in tasks {
+        let w = task.await??;
+        t.events += w.events;
+        t.bytes += w.bytes;
+        t.ok += w.ok;
+        t.errors += w.errors;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "concurrency": args.concurrency, "requests": t.ok + t.errors, "ok": t.ok, "errors": t.errors,
+            "events": t.events, "bytes": t.bytes, "seconds": secs,
+            "events_per_s": t.events as f64 / secs, "requests_per_s": t.ok as f64 / secs,
+        })
+    );
+    Ok(())
+}
+
+async fn worker(
+    uri: hyper::Uri,
+    authority: String,
+    body: Option<String>,
+    n: usize,
+) -> anyhow::Result<Totals> {
+    let stream = TcpStream::connect(&authority).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let mut t = Totals::default();
+    for _ in 0..n {
+        let builder = Request::builder()
+            .uri(uri.path())
+            .header("host", &authority);
+        let req = match &body {
+            Some(b) => builder
+                .method("POST")
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(b.clone())))?,
+            None => builder.method("GET").body(Full::new(Bytes::new()))?,
+        };
+        let resp = match sender.send_request(req).await {
+            Ok(r) => r,
+            Err(_) => {
+                t.errors += 1;
+                continue;
+            }
+        };
+        let ok = resp.status().is_success();
+        let mut body = resp.into_body();
+        // Count "\n\n" across frame boundaries: remember whether the last frame ended in '\n'.
+        let mut last_newline = false;
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                t.errors += 1;
+                break;
+            };
+            if let Some(data) = frame.data_ref() {
+                if last_newline && data.first() == Some(&b'\n') {
+                    t.events += 1;
+                }
+                t.events += memchr::memmem::find_iter(data, b"\n\n").count() as u64;
+                last_newline = data.last() == Some(&b'\n');
+                t.bytes += data.len() as u64;
+            }
+        }
+        if ok {
+            t.ok += 1;
+        } else {
+            t.errors += 1;
+        }
+    }
+    Ok(t)
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The project's whole test suite, from a fresh machine: Rust checks and tests, then the
+# real-SDK tests (Python `openai` and `anthropic`) against the release binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt / clippy"
+cargo fmt --all --check
+cargo clippy --locked --all-targets -- -D warnings
+
+echo "== cargo test"
+cargo build --locked --release --bin asb
+cargo test --locked
+
+echo "== SDK tests (real openai and anthropic clients)"
+VENV="${ASB_TEST_VENV:-$HOME/.cache/asb-test-venv}"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+ASB_BIN="$PWD/target/release/asb" "$VENV/bin/python" -m pytest -q tests/sdk

@@ -1,0 +1,77 @@
+"""Fixtures that run the real `asb` binary as a user would and hand tests its URL.
+
+The binary comes from $ASB_BIN, else target/release/asb, else target/debug/asb.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def asb_bin() -> str:
+    if os.environ.get("ASB_BIN"):
+        return os.environ["ASB_BIN"]
+    for profile in ("release", "debug"):
+        p = ROOT / "target" / profile / "asb"
+        if p.exists():
+            return str(p)
+    raise RuntimeError("build asb first (cargo build --release) or set ASB_BIN")
+
+
+class Mock:
+    """A running `asb mock -P 0 ...` with its truth log."""
+
+    def __init__(self, args, tmp_path):
+        self.truth_path = tmp_path / f"truth-{time.monotonic_ns()}.jsonl"
+        cmd = [asb_bin(), "mock", "-P", "0", "--truth-log", str(self.truth_path), *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:\d+", line)
+        if not m:
+            self.proc.kill()
+            raise RuntimeError(f"asb mock did not start: {line!r} {self.proc.stderr.read()}")
+        self.url = m.group(0)
+
+    def truth(self, expect=None, timeout=5.0):
+        """Truth records so far; waits until at least `expect` are on disk."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.truth_path.read_text().splitlines() if self.truth_path.exists() else []
+            records = [json.loads(l) for l in lines]
+            if expect is None or len(records) >= expect or time.monotonic() > deadline:
+                return sorted(records, key=lambda r: r["seq"])
+            time.sleep(0.02)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def start_mock(tmp_path):
+    started = []
+
+    def start(*args):
+        m = Mock(list(args), tmp_path)
+        started.append(m)
+        return m
+
+    yield start
+    for m in started:
+        m.stop()
+
+
+@pytest.fixture
+def fast_mock(start_mock):
+    """A mock with no delays: for shape tests."""
+    return start_mock("--zero-delay")
