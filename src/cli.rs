@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::mock::{self, MockArgs};
+use crate::record::{self, RecordArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,6 +21,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Record an agent's LLM calls through a proxy in front of its endpoint.
+    Record(RecordArgs),
     /// Run a synthetic OpenAI + Anthropic endpoint with known timings (no GPU needed).
     Mock(MockArgs),
 }
@@ -28,6 +31,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let workers = match &cli.command {
         Command::Mock(a) => a.workers,
+        Command::Record(_) => 0,
     };
     let mut builder = if workers == 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -47,6 +51,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Mock(args) => mock::run(args).await,
+            Command::Record(args) => record::run(args).await,
         }
     });
     match result {

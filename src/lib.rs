@@ -6,7 +6,13 @@
 //!
 //! * [`mock`] — a calibrated synthetic OpenAI/Anthropic endpoint with known timings and a
 //!   prefix-cache model: the no-GPU default target and the ground truth for metric tests.
+//! * [`record`] — the recording proxy between an agent and its LLM endpoint.
+//! * [`recording`] — the recording format every capability reads and writes through.
+//! * [`wire`] — the APIs' wire formats: SSE framing, translation between the two APIs.
 //! * [`cli`] — the command line: parses flags and hands them to one capability.
 
 pub mod cli;
 pub mod mock;
+pub mod record;
+pub mod recording;
+pub mod wire;

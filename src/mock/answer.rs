@@ -199,7 +199,7 @@ fn answer_seed(seed: u64, req: &GenRequest) -> u64 {
 mod tests {
     use super::*;
     use crate::mock::config::MockArgs;
-    use crate::mock::errors::Api;
+    use crate::wire::Api;
     use crate::mock::request::ToolSpec;
     use clap::Parser;
     use serde_json::json;

@@ -13,7 +13,6 @@
 pub mod answer;
 pub mod anthropic;
 pub mod config;
-pub mod errors;
 pub mod generation;
 pub mod openai;
 pub mod prefix_cache;

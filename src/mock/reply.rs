@@ -2,7 +2,7 @@
 //! OpenAI and Anthropic encoders.
 
 use super::answer::Answer;
-use super::errors::Api;
+use crate::wire::Api;
 use super::prefix_cache::CacheOutcome;
 
 pub struct Reply {

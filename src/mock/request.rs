@@ -11,7 +11,8 @@
 
 use serde_json::{Map, Value};
 
-use super::errors::{type_name, Api, ApiError};
+use crate::wire::errors::{type_name, ApiError};
+use crate::wire::Api;
 
 /// What the caller allows about tool use.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,7 +25,8 @@ use tokio::time::Instant;
 use super::answer;
 use super::anthropic::{self, AnthropicStream};
 use super::config::MockConfig;
-use super::errors::{Api, ApiError};
+use crate::wire::errors::ApiError;
+use crate::wire::Api;
 use super::generation::Generation;
 use super::openai::{self, OpenAiStream};
 use super::prefix_cache::PrefixCache;
@@ -174,7 +175,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         truth.error = Some(e.message.clone());
         truth.end_ms = arrival.elapsed().as_secs_f64() * 1000.0;
         state.truth.write(&truth);
-        e.into_response(api, &request_id)
+        error_response(&e, api, &request_id)
     };
 
     let body = match axum::body::to_bytes(req.into_body(), usize::MAX).await {
@@ -366,7 +367,7 @@ async fn count_tokens(State(state): State<Arc<MockState>>, req: Request) -> Resp
     .await;
     match result {
         Ok(n) => axum::Json(json!({"input_tokens": n})).into_response(),
-        Err(e) => e.into_response(Api::Anthropic, &id),
+        Err(e) => error_response(&e, Api::Anthropic, &id),
     }
 }
 
@@ -399,7 +400,7 @@ async fn not_found(headers: HeaderMap, req: Request) -> Response {
         req.method(),
         req.uri().path()
     );
-    ApiError::new(404, msg).into_response(api_of(&headers), "mock-404")
+    error_response(&ApiError::new(404, msg), api_of(&headers), "mock-404")
 }
 
 async fn method_not_allowed(headers: HeaderMap, req: Request) -> Response {
@@ -408,7 +409,7 @@ async fn method_not_allowed(headers: HeaderMap, req: Request) -> Response {
         req.method(),
         req.uri().path()
     );
-    ApiError::new(405, msg).into_response(api_of(&headers), "mock-405")
+    error_response(&ApiError::new(405, msg), api_of(&headers), "mock-405")
 }
 
 /// Anthropic clients send `anthropic-version`; everything else gets OpenAI shapes.
@@ -418,6 +419,11 @@ fn api_of(headers: &HeaderMap) -> Api {
     } else {
         Api::OpenAi
     }
+}
+
+/// An [`ApiError`] as an axum response.
+fn error_response(e: &ApiError, api: Api, request_id: &str) -> Response {
+    e.to_response(api, request_id).map(axum::body::Body::from)
 }
 
 fn set_request_id(h: &mut HeaderMap, id: &str) {

@@ -1,27 +1,13 @@
-//! Errors the mock answers with, in the exact shape each provider's SDK parses.
+//! API errors in the exact shape each provider's SDK parses (used by the mock for its
+//! answers and by the proxy for its own failures).
 //!
 //! OpenAI: `{"error": {"message", "type", "param", "code"}}`.
 //! Anthropic: `{"type": "error", "error": {"type", "message"}, "request_id"}`.
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Response, StatusCode};
 use serde_json::json;
 
-/// Which provider's conventions a request follows (decided by the route).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    OpenAi,
-    Anthropic,
-}
-
-impl Api {
-    pub fn name(self) -> &'static str {
-        match self {
-            Api::OpenAi => "openai",
-            Api::Anthropic => "anthropic",
-        }
-    }
-}
+use super::Api;
 
 /// A failed request: HTTP status plus a human message naming the cause.
 #[derive(Debug, Clone)]
@@ -100,9 +86,12 @@ impl ApiError {
         }
     }
 
-    pub fn into_response(self, api: Api, request_id: &str) -> Response {
-        let body = self.body(api, request_id).to_string();
-        let mut resp = (self.status, [("content-type", "application/json")], body).into_response();
+    /// The whole HTTP response: status, JSON content type, request id, and `retry-after`
+    /// on 429.
+    pub fn to_response(&self, api: Api, request_id: &str) -> Response<String> {
+        let mut resp = Response::new(self.body(api, request_id).to_string());
+        *resp.status_mut() = self.status;
+        resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
         if let Ok(v) = HeaderValue::from_str(request_id) {
             resp.headers_mut().insert("x-request-id", v);
         }

@@ -1,0 +1,359 @@
+//! What the proxy keeps of one call while it is in flight, and how that becomes a
+//! recording line when the call ends — however it ends.
+//!
+//! The hot path only appends `(arrival time, frame)` pairs (a reference-count bump, no
+//! copy, no parsing). Everything else — SSE parsing, reassembly, usage, JSON — happens on
+//! the recording writer's thread after the call ended, so the proxy never delays a byte.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::recording::assemble::{assemble_body, Assembled, Assembler};
+use crate::recording::line::{CallLine, Exchange, HttpRequest, HttpResponse, Outcome, SseRecord, Timing, Usage};
+use crate::recording::writer::RecordingWriter;
+use crate::recording::FORMAT_VERSION;
+use crate::wire::sse::SseParser;
+use crate::wire::Api;
+
+/// One side of an exchange: a request and the response to it.
+#[derive(Debug, Default)]
+pub struct Side {
+    pub request: HttpRequest,
+    pub status: Option<u16>,
+    pub headers: Map<String, Value>,
+    /// The response is an SSE stream.
+    pub streamed: bool,
+    /// Response headers arrived (ms from the call's arrival).
+    pub ttfb_ms: Option<f64>,
+    /// Response body frames with their arrival (ms from the call's arrival).
+    pub frames: Vec<(f64, Bytes)>,
+}
+
+/// Everything known about a call in flight.
+#[derive(Debug)]
+pub struct CallCapture {
+    pub seq: u64,
+    pub arrival: Instant,
+    pub timestamp: String,
+    pub start_offset_ms: f64,
+    /// The API the client spoke.
+    pub client_api: Api,
+    /// The API the upstream spoke.
+    pub upstream_api: Api,
+    /// asb's `model` field.
+    pub model: String,
+    pub thread_id: String,
+    pub thread_turn: u64,
+    /// asb's `messages` (OpenAI chat format).
+    pub messages: Vec<Value>,
+    /// The client's exchange: its request, and what it received.
+    pub client: Side,
+    /// The exchange with the upstream, when the proxy translated.
+    pub upstream: Option<Side>,
+    pub error: Option<String>,
+    ended: bool,
+}
+
+impl CallCapture {
+    pub fn ms_since_arrival(&self) -> f64 {
+        self.arrival.elapsed().as_secs_f64() * 1000.0
+    }
+}
+
+pub type CallHandle = Arc<Mutex<CallCapture>>;
+
+/// Running totals for the summary printed at the end.
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub calls: AtomicU64,
+    pub errors: AtomicU64,
+    pub input_tokens: AtomicU64,
+    pub output_tokens: AtomicU64,
+}
+
+/// Owns the calls in flight and hands finished ones to the writer.
+pub struct Recorder {
+    pub writer: RecordingWriter,
+    pub experiment_id: String,
+    pub started: Instant,
+    pub totals: Arc<Totals>,
+    seq: AtomicU64,
+    in_flight: Mutex<HashMap<u64, CallHandle>>,
+}
+
+impl Recorder {
+    pub fn new(writer: RecordingWriter, experiment_id: String) -> Self {
+        Recorder {
+            writer,
+            experiment_id,
+            started: Instant::now(),
+            totals: Arc::default(),
+            seq: AtomicU64::new(0),
+            in_flight: Mutex::default(),
+        }
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Starts tracking a call.
+    pub fn begin(&self, capture: CallCapture) -> CallHandle {
+        let seq = capture.seq;
+        let handle = Arc::new(Mutex::new(capture));
+        self.lock_in_flight().insert(seq, Arc::clone(&handle));
+        handle
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.lock_in_flight().len()
+    }
+
+    /// Ends a call (only the first call to `finish` counts) and queues its line.
+    pub fn finish(&self, handle: &CallHandle, outcome: Outcome, error: Option<String>) {
+        let mut call = lock(handle);
+        if call.ended {
+            return;
+        }
+        call.ended = true;
+        let end_ms = call.ms_since_arrival();
+        if call.error.is_none() {
+            call.error = error;
+        }
+        let seq = call.seq;
+        let taken = std::mem::replace(&mut *call, placeholder(&call));
+        drop(call);
+        self.lock_in_flight().remove(&seq);
+        let (experiment_id, totals) = (self.experiment_id.clone(), Arc::clone(&self.totals));
+        self.writer.write_with(move || {
+            let line = build_line(taken, outcome, end_ms, experiment_id);
+            count(&totals, &line);
+            line
+        });
+    }
+
+    /// Marks every call still in flight as interrupted (the recorder is stopping).
+    pub fn interrupt_all(&self) {
+        let handles: Vec<CallHandle> = self.lock_in_flight().values().cloned().collect();
+        for h in handles {
+            self.finish(&h, Outcome::Interrupted, Some("the recorder was stopped while this call was in flight".into()));
+        }
+    }
+
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<u64, CallHandle>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub fn lock(handle: &CallHandle) -> std::sync::MutexGuard<'_, CallCapture> {
+    handle.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What stays behind in a handle whose call has ended (only `ended` is looked at).
+fn placeholder(call: &CallCapture) -> CallCapture {
+    CallCapture {
+        seq: call.seq,
+        arrival: call.arrival,
+        timestamp: String::new(),
+        start_offset_ms: 0.0,
+        client_api: call.client_api,
+        upstream_api: call.upstream_api,
+        model: String::new(),
+        thread_id: String::new(),
+        thread_turn: 0,
+        messages: Vec::new(),
+        client: Side::default(),
+        upstream: None,
+        error: None,
+        ended: true,
+    }
+}
+
+/// A new capture for a call that just arrived.
+#[allow(clippy::too_many_arguments)]
+pub fn new_capture(
+    recorder: &Recorder,
+    seq: u64,
+    arrival: Instant,
+    client_api: Api,
+    upstream_api: Api,
+    model: String,
+    thread: (String, u64),
+    messages: Vec<Value>,
+    request: HttpRequest,
+) -> CallCapture {
+    CallCapture {
+        seq,
+        arrival,
+        timestamp: jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+        start_offset_ms: arrival.saturating_duration_since(recorder.started).as_secs_f64() * 1000.0,
+        client_api,
+        upstream_api,
+        model,
+        thread_id: thread.0,
+        thread_turn: thread.1,
+        messages,
+        client: Side { request, ..Side::default() },
+        upstream: None,
+        error: None,
+        ended: false,
+    }
+}
+
+fn count(totals: &Totals, line: &CallLine) {
+    totals.calls.fetch_add(1, Ordering::Relaxed);
+    if line.outcome != Some(Outcome::Completed) {
+        totals.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    totals.input_tokens.fetch_add(line.prompt_tokens.unwrap_or(0), Ordering::Relaxed);
+    totals.output_tokens.fetch_add(line.completion_tokens.unwrap_or(0), Ordering::Relaxed);
+}
+
+/// A response as the recording keeps it, and what it said.
+fn read_response(side: &Side, api: Api) -> (Option<HttpResponse>, Assembled) {
+    let Some(status) = side.status else { return (None, Assembled::default()) };
+    let mut resp = HttpResponse { status, headers: side.headers.clone(), ..HttpResponse::default() };
+    let body: Vec<u8> = side.frames.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+    let assembled = if side.streamed {
+        let mut parser = SseParser::new();
+        let mut assembler = Assembler::new(api);
+        let mut events = Vec::new();
+        let mut records = Vec::new();
+        let mut prev_end = 0usize;
+        for (t, frame) in &side.frames {
+            parser.feed(frame, &mut events);
+            for ev in events.drain(..) {
+                let end = ev.raw_end as usize;
+                let raw = String::from_utf8_lossy(&body[prev_end..end]).into_owned();
+                prev_end = end;
+                assembler.on_event(&ev.data, *t);
+                records.push(SseRecord { t: round3(*t), raw });
+            }
+        }
+        if prev_end < body.len() {
+            resp.tail = Some(String::from_utf8_lossy(&body[prev_end..]).into_owned());
+        }
+        resp.events = Some(records);
+        assembler.finish()
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(json) => {
+                let a = assemble_body(api, &json);
+                resp.body = Some(json);
+                a
+            }
+            Err(_) => {
+                resp.body_text = Some(String::from_utf8_lossy(&body).into_owned());
+                Assembled::default()
+            }
+        }
+    };
+    (Some(resp), assembled)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Builds the recording line of a finished call.
+pub fn build_line(call: CallCapture, outcome: Outcome, end_ms: f64, experiment_id: String) -> CallLine {
+    let (client_response, client_said) = read_response(&call.client, call.client_api);
+    let upstream = call.upstream.as_ref().map(|side| {
+        let (response, said) = read_response(side, call.upstream_api);
+        (Exchange { request: side.request.clone(), response }, said)
+    });
+    // The server's own words are the truth about the answer: prefer the upstream side.
+    let said = upstream.as_ref().map_or(&client_said, |(_, s)| s);
+    let server_side = call.upstream.as_ref().unwrap_or(&call.client);
+    let status = server_side.status;
+
+    let mut outcome = outcome;
+    let mut error = call.error.clone();
+    if outcome == Outcome::Completed {
+        if status.is_some_and(|s| s >= 400) {
+            outcome = Outcome::UpstreamError;
+        } else if said.error.is_some() {
+            outcome = Outcome::UpstreamError;
+        }
+    }
+    if error.is_none() {
+        error = said.error.clone().or_else(|| match (status, &client_response) {
+            (Some(s), Some(r)) if s >= 400 => Some(error_text(s, r)),
+            _ => None,
+        });
+    }
+
+    let usage: Option<Usage> = said.usage.clone();
+    let completion_tokens = match &usage {
+        Some(u) => Some(u.output_tokens),
+        None if said.content_events > 0 => Some(said.content_events),
+        None => None,
+    };
+    let decode_s = match (said.ttft_ms, said.last_token_ms) {
+        (Some(a), Some(b)) if said.content_events > 1 && b > a => Some((b - a) / 1000.0),
+        _ => None,
+    };
+    let body = call.client.request.body.as_ref();
+    let get_u64 = |k: &str| body.and_then(|b| b.get(k)).and_then(Value::as_u64);
+
+    CallLine {
+        seq: call.seq,
+        experiment_id,
+        timestamp: call.timestamp,
+        messages: call.messages,
+        model: call.model,
+        max_tokens: get_u64("max_completion_tokens").or_else(|| get_u64("max_tokens")),
+        temperature: body.and_then(|b| b.get("temperature")).and_then(Value::as_f64),
+        stream: body.and_then(|b| b.get("stream")).and_then(Value::as_bool).unwrap_or(false),
+        source_api: call.client_api.name().to_string(),
+        prompt_tokens: usage.as_ref().map(|u| u.input_tokens),
+        ttft_ms: said.ttft_ms.map(round2),
+        total_time_s: Some(round3(end_ms / 1000.0)),
+        completion_tokens,
+        status_code: status,
+        decode_time_s: decode_s.map(round3),
+        tok_per_sec: match (completion_tokens, decode_s) {
+            (Some(n), Some(d)) => Some(round2(n as f64 / d)),
+            _ => None,
+        },
+        response_length: Some(said.result.text.chars().count() as u64),
+        error,
+        format_version: Some(FORMAT_VERSION),
+        outcome: Some(outcome),
+        start_offset_ms: Some(round3(call.start_offset_ms)),
+        thread_id: Some(call.thread_id),
+        thread_turn: Some(call.thread_turn),
+        request: Some(call.client.request.clone()),
+        response: client_response,
+        upstream: upstream.as_ref().map(|(e, _)| e.clone()),
+        result: Some(said.result.clone()),
+        timing: Some(Timing {
+            ttfb_ms: server_side.ttfb_ms.map(round3),
+            ttft_ms: said.ttft_ms.map(round3),
+            last_token_ms: said.last_token_ms.map(round3),
+            end_ms: round3(end_ms),
+            events: said.events,
+            content_events: said.content_events,
+        }),
+        usage,
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn error_text(status: u16, resp: &HttpResponse) -> String {
+    let detail = match (&resp.body, &resp.body_text) {
+        (Some(json), _) => json.to_string(),
+        (None, Some(text)) => text.clone(),
+        (None, None) => String::new(),
+    };
+    let detail: String = detail.chars().take(500).collect();
+    format!("upstream returned HTTP {status}: {detail}")
+}

@@ -1,0 +1,141 @@
+//! Which headers cross the proxy, and which are kept out of the recording.
+//!
+//! Forwarding: everything but hop-by-hop headers, `host` and `content-length` (recomputed),
+//! and `accept-encoding` (the upstream then answers uncompressed, so the recording is
+//! readable; on loopback and LAN this costs nothing that matters). When `-k` is given its
+//! header replaces the client's own credentials.
+//!
+//! Recording: credential headers are written as `[redacted]`, never their value.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+
+use crate::recording::writer::REDACTED;
+
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Headers whose values are credentials.
+pub fn is_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(n.as_str(), "authorization" | "proxy-authorization" | "x-api-key" | "api-key" | "cookie" | "set-cookie")
+        || n.contains("token")
+        || n.contains("secret")
+        || n.ends_with("-key")
+}
+
+/// The client's headers as they go upstream.
+pub fn upstream_request_headers(client: &HeaderMap, auth: Option<&(String, String)>) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(client.len() + 1);
+    for (name, value) in client {
+        let n = name.as_str();
+        if HOP_BY_HOP.contains(&n) || n == "host" || n == "content-length" || n == "accept-encoding" {
+            continue;
+        }
+        if auth.is_some() && matches!(n, "authorization" | "x-api-key" | "api-key") {
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    if let Some((name, value)) = auth {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
+            out.insert(n, v);
+        }
+    }
+    out
+}
+
+/// The upstream's response headers as they go back to the client.
+pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(upstream.len());
+    for (name, value) in upstream {
+        if !HOP_BY_HOP.contains(&name.as_str()) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// Headers as a recording keeps them: lower-case names, repeated values joined with ", ",
+/// credentials redacted.
+pub fn for_recording(headers: &HeaderMap) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (name, value) in headers {
+        let v = if is_secret(name.as_str()) {
+            REDACTED.to_string()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
+        match out.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(&v);
+            }
+            _ => {
+                out.insert(name.as_str().to_string(), Value::String(v));
+            }
+        }
+    }
+    out
+}
+
+/// Credential values the client sent (to scrub from anything else written).
+pub fn secret_values(headers: &HeaderMap) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        if is_secret(name.as_str()) {
+            if let Ok(v) = value.to_str() {
+                out.push(v.to_string());
+                if let Some(token) = v.strip_prefix("Bearer ") {
+                    out.push(token.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(HeaderName::try_from(*k).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarding_rules() {
+        let client = map(&[("host", "127.0.0.1:19000"), ("x-api-key", "client-key"), ("anthropic-version", "2023-06-01"),
+            ("accept-encoding", "gzip"), ("connection", "keep-alive"), ("content-length", "10")]);
+        let up = upstream_request_headers(&client, None);
+        assert_eq!(up.get("x-api-key").unwrap(), "client-key");
+        assert!(up.get("host").is_none() && up.get("accept-encoding").is_none() && up.get("connection").is_none());
+        let auth = ("authorization".to_string(), "Bearer k".to_string());
+        let up = upstream_request_headers(&client, Some(&auth));
+        assert!(up.get("x-api-key").is_none());
+        assert_eq!(up.get("authorization").unwrap(), "Bearer k");
+        assert_eq!(up.get("anthropic-version").unwrap(), "2023-06-01");
+    }
+
+    #[test]
+    fn recording_redacts_credentials() {
+        let h = map(&[("Authorization", "Bearer sk-1"), ("x-api-key", "k2"), ("x-goog-api-key", "k3"),
+            ("anthropic-beta", "a"), ("anthropic-beta", "b")]);
+        let rec = for_recording(&h);
+        let text = serde_json::to_string(&rec).unwrap();
+        assert!(!text.contains("sk-1") && !text.contains("k2") && !text.contains("k3"), "{text}");
+        assert_eq!(rec["anthropic-beta"], "a, b");
+        assert!(secret_values(&h).contains(&"sk-1".to_string()));
+    }
+}

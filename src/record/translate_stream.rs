@@ -1,0 +1,135 @@
+//! The translated stream: reads the OpenAI-compatible upstream's SSE frames, turns each
+//! chunk into Anthropic events as it arrives, and records both sides with their times.
+//!
+//! An upstream that breaks off mid-stream (connection cut, or an in-band `{"error":…}`)
+//! becomes an Anthropic `event: error` for the client, which the SDK raises, and the call
+//! is recorded as cut; a client that goes away ends the call as disconnected.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame};
+use hyper::body::Incoming;
+use serde_json::Value;
+
+use super::capture::{lock, CallHandle, Recorder};
+use crate::recording::Outcome;
+use crate::wire::sse::{is_done_marker, SseEvent, SseParser};
+use crate::wire::translate::AnthropicStreamEncoder;
+
+pub struct TranslatingBody {
+    upstream: Incoming,
+    parser: SseParser,
+    encoder: AnthropicStreamEncoder,
+    events: Vec<SseEvent>,
+    call: CallHandle,
+    recorder: Arc<Recorder>,
+    /// Set once the last client frame is out; the next poll ends the body.
+    ending: Option<(Outcome, Option<String>)>,
+    ended: bool,
+}
+
+impl TranslatingBody {
+    pub fn new(upstream: Incoming, model: String, call: CallHandle, recorder: Arc<Recorder>) -> Self {
+        let message_id = format!("msg_asb_{:012}", lock(&call).seq);
+        TranslatingBody {
+            upstream,
+            parser: SseParser::new(),
+            encoder: AnthropicStreamEncoder::new(message_id, model),
+            events: Vec::new(),
+            call,
+            recorder,
+            ending: None,
+            ended: false,
+        }
+    }
+
+    /// Translates the events of one upstream frame.
+    fn translate(&mut self, frame: &[u8], out: &mut Vec<u8>) {
+        self.parser.feed(frame, &mut self.events);
+        for event in self.events.drain(..) {
+            if is_done_marker(&event.data) {
+                self.encoder.finish(out);
+                continue;
+            }
+            let Ok(chunk) = serde_json::from_str::<Value>(&event.data) else { continue };
+            if let Some(err) = chunk.get("error") {
+                let message = err.get("message").and_then(Value::as_str).unwrap_or("upstream error").to_string();
+                self.encoder.fail("api_error", &message, out);
+                self.ending = Some((Outcome::UpstreamCut, Some(format!("the upstream reported an error mid-stream: {message}"))));
+                continue;
+            }
+            self.encoder.on_chunk(&chunk, out);
+        }
+    }
+
+    fn record_client_frame(&self, bytes: &Bytes) {
+        let mut c = lock(&self.call);
+        let t = c.ms_since_arrival();
+        c.client.frames.push((t, bytes.clone()));
+    }
+}
+
+impl Body for TranslatingBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        loop {
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            if let Some((outcome, error)) = this.ending.take() {
+                this.ended = true;
+                this.recorder.finish(&this.call, outcome, error);
+                return Poll::Ready(None);
+            }
+            let mut out = Vec::new();
+            match Pin::new(&mut this.upstream).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Some(data) = frame.data_ref() else { continue };
+                    {
+                        let mut c = lock(&this.call);
+                        let t = c.ms_since_arrival();
+                        if let Some(side) = c.upstream.as_mut() {
+                            side.frames.push((t, data.clone()));
+                        }
+                    }
+                    this.translate(data, &mut out);
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let message = format!("the upstream's answer broke off: {e}");
+                    this.encoder.fail("api_error", &format!("asb record: {message}"), &mut out);
+                    this.ending = Some((Outcome::UpstreamCut, Some(message)));
+                }
+                Poll::Ready(None) => {
+                    // The upstream closed the stream: finish it for the client if no
+                    // `[DONE]` did (some servers omit it).
+                    this.encoder.finish(&mut out);
+                    this.ending.get_or_insert((Outcome::Completed, None));
+                }
+            }
+            if !out.is_empty() {
+                let bytes = Bytes::from(out);
+                this.record_client_frame(&bytes);
+                return Poll::Ready(Some(Ok(Frame::data(bytes))));
+            }
+        }
+    }
+}
+
+impl Drop for TranslatingBody {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.recorder.finish(
+                &self.call,
+                Outcome::ClientDisconnected,
+                Some("the client closed the connection before the answer ended".into()),
+            );
+        }
+    }
+}

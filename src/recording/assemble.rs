@@ -1,0 +1,306 @@
+//! Reassembles an answer — a stream of SSE events or a JSON body — into what a recording
+//! keeps: the result (text, reasoning, tool calls, stop reason), the usage, and when the
+//! output-bearing events arrived.
+//!
+//! "Output-bearing" means the event carried model output: OpenAI `delta.content`,
+//! `delta.reasoning_content` / `delta.reasoning`, or tool-call names and arguments;
+//! Anthropic `text_delta`, `thinking_delta`, `input_json_delta`. Role chunks, pings,
+//! usage chunks, block starts and stops are not output: TTFT is never taken from them.
+
+use serde_json::Value;
+
+use super::line::{CallResult, ToolCall, Usage};
+use super::usage;
+use crate::wire::Api;
+
+/// Everything learnt from one answer.
+#[derive(Debug, Clone, Default)]
+pub struct Assembled {
+    pub result: CallResult,
+    /// The provider's usage, when it sent one.
+    pub usage: Option<Usage>,
+    pub ttft_ms: Option<f64>,
+    pub last_token_ms: Option<f64>,
+    pub events: u64,
+    pub content_events: u64,
+    /// An error reported inside the answer (OpenAI `{"error":…}`, Anthropic `event: error`).
+    pub error: Option<String>,
+    /// The stream's own end marker arrived (`[DONE]` or `message_stop`).
+    pub ended: bool,
+}
+
+/// Feed it the events of one streamed answer, in order.
+pub struct Assembler {
+    api: Api,
+    out: Assembled,
+    openai_usage: Option<Value>,
+    anthropic_usage: Vec<Value>,
+    /// Anthropic block index → position in `result.tool_calls`.
+    tool_blocks: Vec<(u64, usize)>,
+}
+
+impl Assembler {
+    pub fn new(api: Api) -> Self {
+        Assembler { api, out: Assembled::default(), openai_usage: None, anthropic_usage: vec![], tool_blocks: vec![] }
+    }
+
+    /// One event: its `data` and arrival time (ms). Event names are not needed: both APIs
+    /// put the type in the data (Anthropic `type`), and OpenAI has none.
+    pub fn on_event(&mut self, data: &str, t_ms: f64) {
+        self.out.events += 1;
+        let trimmed = data.trim();
+        if trimmed == "[DONE]" {
+            self.out.ended = true;
+            return;
+        }
+        let Ok(json) = serde_json::from_str::<Value>(trimmed) else { return };
+        let had_output = match self.api {
+            Api::OpenAi => self.openai_chunk(&json),
+            Api::Anthropic => self.anthropic_event(&json),
+        };
+        if had_output {
+            self.out.content_events += 1;
+            self.out.ttft_ms.get_or_insert(t_ms);
+            self.out.last_token_ms = Some(t_ms);
+        }
+    }
+
+    pub fn finish(mut self) -> Assembled {
+        self.out.usage = match self.api {
+            Api::OpenAi => self.openai_usage.as_ref().map(usage::from_openai),
+            Api::Anthropic if !self.anthropic_usage.is_empty() => Some(usage::from_anthropic(&self.anthropic_usage)),
+            Api::Anthropic => None,
+        };
+        self.out
+    }
+
+    /// Returns whether the chunk carried output.
+    fn openai_chunk(&mut self, chunk: &Value) -> bool {
+        if let Some(err) = chunk.get("error") {
+            self.out.error = Some(error_message(err));
+            return false;
+        }
+        if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
+            self.openai_usage = Some(u.clone());
+        }
+        let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) else { return false };
+        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+            self.out.result.stop_reason = Some(reason.to_string());
+        }
+        let Some(delta) = choice.get("delta") else { return false };
+        let r = &mut self.out.result;
+        let mut output = false;
+        if let Some(text) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+            r.text.push_str(text);
+            output = true;
+        }
+        for key in ["reasoning_content", "reasoning"] {
+            if let Some(text) = delta.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                r.thinking.push_str(text);
+                output = true;
+            }
+        }
+        for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+            while r.tool_calls.len() <= index {
+                r.tool_calls.push(ToolCall::default());
+            }
+            let slot = &mut r.tool_calls[index];
+            if let Some(id) = call.get("id").and_then(Value::as_str) {
+                slot.id = id.to_string();
+            }
+            let f = call.get("function");
+            if let Some(name) = f.and_then(|f| f.get("name")).and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                slot.name.push_str(name);
+                output = true;
+            }
+            if let Some(args) = f.and_then(|f| f.get("arguments")).and_then(Value::as_str).filter(|a| !a.is_empty()) {
+                slot.arguments.push_str(args);
+                output = true;
+            }
+        }
+        output
+    }
+
+    fn anthropic_event(&mut self, event: &Value) -> bool {
+        let r = &mut self.out.result;
+        match event.get("type").and_then(Value::as_str) {
+            Some("message_start") => {
+                if let Some(u) = event.get("message").and_then(|m| m.get("usage")) {
+                    self.anthropic_usage.push(u.clone());
+                }
+                false
+            }
+            Some("content_block_start") => {
+                let block = event.get("content_block");
+                if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("tool_use") {
+                    let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
+                    let s = |k: &str| block.and_then(|b| b.get(k)).and_then(Value::as_str).unwrap_or_default().to_string();
+                    self.tool_blocks.push((index, r.tool_calls.len()));
+                    r.tool_calls.push(ToolCall { id: s("id"), name: s("name"), arguments: String::new() });
+                }
+                false
+            }
+            Some("content_block_delta") => {
+                let Some(delta) = event.get("delta") else { return false };
+                let text = |k: &str| delta.get(k).and_then(Value::as_str).filter(|t| !t.is_empty());
+                match delta.get("type").and_then(Value::as_str) {
+                    Some("text_delta") => text("text").map(|t| r.text.push_str(t)).is_some(),
+                    Some("thinking_delta") => text("thinking").map(|t| r.thinking.push_str(t)).is_some(),
+                    Some("input_json_delta") => {
+                        let Some(part) = text("partial_json") else { return false };
+                        let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
+                        if let Some(&(_, pos)) = self.tool_blocks.iter().rev().find(|(i, _)| *i == index) {
+                            r.tool_calls[pos].arguments.push_str(part);
+                        }
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            Some("message_delta") => {
+                if let Some(reason) = event.get("delta").and_then(|d| d.get("stop_reason")).and_then(Value::as_str) {
+                    r.stop_reason = Some(reason.to_string());
+                }
+                if let Some(u) = event.get("usage") {
+                    self.anthropic_usage.push(u.clone());
+                }
+                false
+            }
+            Some("message_stop") => {
+                self.out.ended = true;
+                false
+            }
+            Some("error") => {
+                self.out.error = Some(error_message(event.get("error").unwrap_or(event)));
+                false
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A non-streamed answer body (`chat.completion` or `message`).
+pub fn assemble_body(api: Api, body: &Value) -> Assembled {
+    let mut out = Assembled { ended: true, ..Default::default() };
+    if let Some(err) = body.get("error") {
+        out.error = Some(error_message(err));
+        return out;
+    }
+    let r = &mut out.result;
+    match api {
+        Api::OpenAi => {
+            let choice = body.get("choices").and_then(|c| c.get(0));
+            let message = choice.and_then(|c| c.get("message"));
+            let s = |k: &str| message.and_then(|m| m.get(k)).and_then(Value::as_str).unwrap_or_default().to_string();
+            r.text = s("content");
+            r.thinking = s("reasoning_content") + &s("reasoning");
+            for call in message.and_then(|m| m.get("tool_calls")).and_then(Value::as_array).into_iter().flatten() {
+                let f = call.get("function");
+                let fs = |k: &str| f.and_then(|f| f.get(k)).and_then(Value::as_str).unwrap_or_default().to_string();
+                let id = call.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+                r.tool_calls.push(ToolCall { id, name: fs("name"), arguments: fs("arguments") });
+            }
+            r.stop_reason = choice.and_then(|c| c.get("finish_reason")).and_then(Value::as_str).map(str::to_string);
+            out.usage = body.get("usage").filter(|u| u.is_object()).map(usage::from_openai);
+        }
+        Api::Anthropic => {
+            for block in body.get("content").and_then(Value::as_array).into_iter().flatten() {
+                let s = |k: &str| block.get(k).and_then(Value::as_str).unwrap_or_default();
+                match s("type") {
+                    "text" => r.text.push_str(s("text")),
+                    "thinking" => r.thinking.push_str(s("thinking")),
+                    "tool_use" => r.tool_calls.push(ToolCall {
+                        id: s("id").into(),
+                        name: s("name").into(),
+                        arguments: block.get("input").map(Value::to_string).unwrap_or_default(),
+                    }),
+                    _ => {}
+                }
+            }
+            r.stop_reason = body.get("stop_reason").and_then(Value::as_str).map(str::to_string);
+            out.usage = body.get("usage").filter(|u| u.is_object()).map(|u| usage::from_anthropic([u]));
+        }
+    }
+    out
+}
+
+fn error_message(err: &Value) -> String {
+    match err.get("message").and_then(Value::as_str) {
+        Some(m) => match err.get("type").and_then(Value::as_str) {
+            Some(t) => format!("{t}: {m}"),
+            None => m.to_string(),
+        },
+        None => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn openai_stream_ttft_skips_role_and_usage_chunks() {
+        let mut a = Assembler::new(Api::OpenAi);
+        a.on_event(r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#, 1.0);
+        a.on_event(r#"{"choices":[{"index":0,"delta":{"reasoning_content":"hm"}}]}"#, 2.0);
+        a.on_event(r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#, 3.0);
+        a.on_event(r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"Bash","arguments":""}}]}}]}"#, 4.0);
+        a.on_event(r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":1}"}}]}}]}"#, 5.0);
+        a.on_event(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#, 6.0);
+        a.on_event(r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":8}}}"#, 7.0);
+        a.on_event("[DONE]", 8.0);
+        let out = a.finish();
+        assert_eq!((out.ttft_ms, out.last_token_ms), (Some(2.0), Some(5.0)));
+        assert_eq!((out.events, out.content_events), (8, 4));
+        assert_eq!(out.result.text, "Hi");
+        assert_eq!(out.result.thinking, "hm");
+        assert_eq!(out.result.tool_calls, vec![ToolCall { id: "c1".into(), name: "Bash".into(), arguments: "{\"a\":1}".into() }]);
+        assert_eq!(out.result.stop_reason.as_deref(), Some("tool_calls"));
+        let u = out.usage.unwrap();
+        assert_eq!((u.input_tokens, u.cache_read, u.output_tokens), (10, 8, 4));
+        assert!(out.ended);
+    }
+
+    #[test]
+    fn anthropic_stream_with_tool_use_and_cumulative_usage() {
+        let events = [
+            json!({"type":"message_start","message":{"usage":{"input_tokens":3,"cache_read_input_tokens":100,"output_tokens":1}}}),
+            json!({"type":"ping"}),
+            json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
+            json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ok"}}),
+            json!({"type":"content_block_stop","index":0}),
+            json!({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t1","name":"Read","input":{}}}),
+            json!({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"p\":"}}),
+            json!({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"1}"}}),
+            json!({"type":"content_block_stop","index":1}),
+            json!({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}}),
+            json!({"type":"message_stop"}),
+        ];
+        let mut a = Assembler::new(Api::Anthropic);
+        for (i, e) in events.iter().enumerate() {
+            a.on_event(&e.to_string(), i as f64);
+        }
+        let out = a.finish();
+        assert_eq!(out.ttft_ms, Some(3.0));
+        assert_eq!(out.content_events, 3);
+        assert_eq!(out.result.tool_calls[0].arguments, "{\"p\":1}");
+        let u = out.usage.unwrap();
+        assert_eq!((u.input_tokens, u.output_tokens), (103, 9));
+        assert!(out.ended);
+    }
+
+    #[test]
+    fn bodies_and_errors() {
+        let out = assemble_body(Api::OpenAi, &json!({"choices":[{"message":{"content":null,"tool_calls":[
+            {"id":"c","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":2}}));
+        assert_eq!(out.result.text, "");
+        assert_eq!(out.result.tool_calls.len(), 1);
+        let out = assemble_body(Api::Anthropic, &json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}));
+        assert_eq!(out.error.as_deref(), Some("overloaded_error: Overloaded"));
+        let mut a = Assembler::new(Api::OpenAi);
+        a.on_event(r#"{"error":{"message":"boom","type":"server_error"}}"#, 1.0);
+        assert_eq!(a.finish().error.as_deref(), Some("server_error: boom"));
+    }
+}

@@ -1,0 +1,14 @@
+//! The recording format every capability reads and writes through (format v1,
+//! docs/recording-format.md): one JSONL line per LLM call, a superset of asb's line.
+//!
+//! * [`line`] — the schema;
+//! * [`reader`] / [`writer`] — file:line errors on the way in, whole flushed lines on the way out;
+//! * [`assemble`] / [`usage`] — from wire events and bodies to a line's result, usage and timing.
+
+pub mod assemble;
+pub mod line;
+pub mod reader;
+pub mod usage;
+pub mod writer;
+
+pub use line::{CallLine, Outcome, FORMAT_VERSION};
