@@ -6,7 +6,10 @@
 //!
 //! * [`mock`] — a calibrated synthetic OpenAI/Anthropic endpoint with known timings and a
 //!   prefix-cache model: the no-GPU default target and the ground truth for metric tests.
+//! * [`wire`] — protocol building blocks with no networking: Anthropic Messages ⇄ OpenAI
+//!   Chat Completions translation (requests, responses, streams, errors).
 //! * [`cli`] — the command line: parses flags and hands them to one capability.
 
 pub mod cli;
 pub mod mock;
+pub mod wire;
