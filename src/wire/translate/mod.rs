@@ -1,0 +1,48 @@
+//! Anthropic Messages ⇄ OpenAI Chat Completions, so that an Anthropic client (Claude
+//! Code) runs unchanged against an OpenAI-compatible server (vLLM, llama.cpp).
+//!
+//! Direction of each piece, as the record proxy uses them:
+//!
+//! * [`anthropic_to_openai_request`] — the client's `/v1/messages` body becomes a
+//!   `/v1/chat/completions` body ([`request`], [`messages`]).
+//! * [`openai_to_anthropic_response`] — a non-streamed `chat.completion` becomes an
+//!   Anthropic `message` ([`response`]).
+//! * [`AnthropicStreamEncoder`] — a stream of `chat.completion.chunk` payloads becomes the
+//!   Anthropic SSE event stream ([`stream`]).
+//! * [`openai_error_to_anthropic`] — any upstream error body becomes an Anthropic error
+//!   object ([`error_body`]).
+//!
+//! Shared conventions live in one place each: [`openai`] (reading choices, reasoning and
+//! text the way each server spells them), [`stop_reason`] (`finish_reason` →
+//! `stop_reason`), [`usage`] (Anthropic's `input_tokens` excludes cached tokens, OpenAI's
+//! `prompt_tokens` includes them), [`ids`] (generated `msg_…` / `toolu_…` ids) and
+//! [`error`] (what a rejected request says).
+//!
+//! Everything here is a pure function or a state machine over `serde_json::Value`: no I/O,
+//! and no panic on malformed input (requests fail with a [`TranslateError`] naming the
+//! field; responses and streams degrade gracefully).
+
+pub mod error;
+pub mod error_body;
+pub mod ids;
+pub mod messages;
+pub mod openai;
+pub mod request;
+pub mod response;
+pub mod stop_reason;
+pub mod stream;
+pub mod usage;
+
+pub use error::TranslateError;
+pub use error_body::{anthropic_error_type, openai_error_to_anthropic};
+pub use ids::{generate_message_id, generate_tool_use_id};
+pub use request::anthropic_to_openai_request;
+pub use response::openai_to_anthropic_response;
+pub use stop_reason::anthropic_stop_reason;
+pub use stream::AnthropicStreamEncoder;
+pub use usage::anthropic_usage;
+
+#[cfg(test)]
+mod request_tests;
+#[cfg(test)]
+mod stream_tests;
