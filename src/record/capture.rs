@@ -126,7 +126,8 @@ impl Recorder {
             call.error = error;
         }
         let seq = call.seq;
-        let taken = std::mem::replace(&mut *call, placeholder(&call));
+        let ended = placeholder(&call);
+        let taken = std::mem::replace(&mut *call, ended);
         drop(call);
         self.lock_in_flight().remove(&seq);
         let (experiment_id, totals) = (self.experiment_id.clone(), Arc::clone(&self.totals));

@@ -75,3 +75,20 @@ def start_mock(tmp_path):
 def fast_mock(start_mock):
     """A mock with no delays: for shape tests."""
     return start_mock("--zero-delay")
+
+
+@pytest.fixture
+def start_record(tmp_path):
+    """Starts `asb record -e ENDPOINT ...`; stopped with Ctrl+C at the end of the test."""
+    from recorder import Recorder
+
+    started = []
+
+    def start(endpoint, *args, **kw):
+        r = Recorder(endpoint, tmp_path, *args, **kw)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        r.stop()
