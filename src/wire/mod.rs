@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod errors;
+pub mod sse;
 pub mod translate;
 
 pub use api::Api;
