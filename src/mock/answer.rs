@@ -199,8 +199,8 @@ fn answer_seed(seed: u64, req: &GenRequest) -> u64 {
 mod tests {
     use super::*;
     use crate::mock::config::MockArgs;
-    use crate::wire::Api;
     use crate::mock::request::ToolSpec;
+    use crate::wire::Api;
     use clap::Parser;
     use serde_json::json;
 

@@ -2,8 +2,8 @@
 //! OpenAI and Anthropic encoders.
 
 use super::answer::Answer;
-use crate::wire::Api;
 use super::prefix_cache::CacheOutcome;
+use crate::wire::Api;
 
 pub struct Reply {
     pub api: Api,

@@ -25,8 +25,6 @@ use tokio::time::Instant;
 use super::answer;
 use super::anthropic::{self, AnthropicStream};
 use super::config::MockConfig;
-use crate::wire::errors::ApiError;
-use crate::wire::Api;
 use super::generation::Generation;
 use super::openai::{self, OpenAiStream};
 use super::prefix_cache::PrefixCache;
@@ -35,6 +33,8 @@ use super::request::{self, GenRequest};
 use super::timing::{DecodeSlots, Schedule};
 use super::tokenizer;
 use super::truth::{TruthLog, TruthRecord};
+use crate::wire::errors::ApiError;
+use crate::wire::Api;
 
 /// Model listed by `/v1/models` when `--models` is not given.
 const DEFAULT_MODEL: &str = "asb-mock";

@@ -24,7 +24,12 @@ pub struct TeeBody<B: Body> {
 
 impl<B: Body> TeeBody<B> {
     pub fn new(inner: B, call: CallHandle, recorder: Arc<Recorder>) -> Self {
-        TeeBody { inner, call, recorder, done: false }
+        TeeBody {
+            inner,
+            call,
+            recorder,
+            done: false,
+        }
     }
 
     fn end(&mut self, outcome: Outcome, error: Option<String>) {
@@ -43,7 +48,10 @@ where
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
@@ -55,7 +63,10 @@ where
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                this.end(Outcome::UpstreamCut, Some(format!("the upstream's answer broke off: {e}")));
+                this.end(
+                    Outcome::UpstreamCut,
+                    Some(format!("the upstream's answer broke off: {e}")),
+                );
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(None) => {

@@ -36,8 +36,10 @@ pub fn thread_id(api: Api, body: &Value) -> String {
             (system, first_with_role(body, &["user"]))
         }
     };
-    let system: Vec<&str> =
-        system.lines().filter(|l| !l.trim_start().starts_with("x-anthropic-billing-header")).collect();
+    let system: Vec<&str> = system
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("x-anthropic-billing-header"))
+        .collect();
     let mut h = Sha256::new();
     h.update(system.join("\n").as_bytes());
     h.update([0]);
@@ -99,10 +101,18 @@ mod tests {
         let mut turn2 = turn1.clone();
         turn2["system"][0]["text"] = json!("x-anthropic-billing-header: cch=bbb;");
         turn2["messages"].as_array_mut().unwrap().extend([
-            json!({"role": "assistant", "content": "ok"}), json!({"role": "user", "content": "more"})]);
-        assert_eq!(thread_id(Api::Anthropic, &turn1), thread_id(Api::Anthropic, &turn2));
+            json!({"role": "assistant", "content": "ok"}),
+            json!({"role": "user", "content": "more"}),
+        ]);
+        assert_eq!(
+            thread_id(Api::Anthropic, &turn1),
+            thread_id(Api::Anthropic, &turn2)
+        );
         let sub = json!({"system": "You are a sub-agent.", "messages": [{"role": "user", "content": "search"}]});
-        assert_ne!(thread_id(Api::Anthropic, &turn1), thread_id(Api::Anthropic, &sub));
+        assert_ne!(
+            thread_id(Api::Anthropic, &turn1),
+            thread_id(Api::Anthropic, &sub)
+        );
         assert_eq!(thread_id(Api::Anthropic, &turn1).len(), 12);
     }
 
@@ -112,6 +122,9 @@ mod tests {
         let b = json!({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q2"}]});
         assert_ne!(thread_id(Api::OpenAi, &a), thread_id(Api::OpenAi, &b));
         let turns = ThreadTurns::default();
-        assert_eq!((turns.next("x"), turns.next("x"), turns.next("y")), (0, 1, 0));
+        assert_eq!(
+            (turns.next("x"), turns.next("x"), turns.next("y")),
+            (0, 1, 0)
+        );
     }
 }

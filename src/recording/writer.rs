@@ -63,7 +63,8 @@ impl RecordingWriter {
     /// `secrets` found anywhere in a line is replaced by `[redacted]` before writing.
     pub fn open(path: &Path, secrets: Secrets) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         let file = OpenOptions::new()
             .create(true)
@@ -103,14 +104,20 @@ impl RecordingWriter {
         drop(self.tx.lock().unwrap_or_else(|p| p.into_inner()).take());
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         match thread.map(JoinHandle::join) {
-            Some(Ok(result)) => result.with_context(|| format!("writing {} failed", self.path.display())),
+            Some(Ok(result)) => {
+                result.with_context(|| format!("writing {} failed", self.path.display()))
+            }
             Some(Err(_)) => anyhow::bail!("the recording writer thread failed"),
             None => Ok(WriteStats::default()),
         }
     }
 }
 
-fn write_loop(mut file: File, rx: mpsc::Receiver<LineJob>, secrets: &Secrets) -> io::Result<WriteStats> {
+fn write_loop(
+    mut file: File,
+    rx: mpsc::Receiver<LineJob>,
+    secrets: &Secrets,
+) -> io::Result<WriteStats> {
     let mut stats = WriteStats::default();
     while let Ok(job) = rx.recv() {
         let line = job();
@@ -137,7 +144,11 @@ mod tests {
         let secrets = Secrets::default();
         secrets.add("sk-secret-123");
         let w = RecordingWriter::open(&path, secrets).unwrap();
-        let mut line = CallLine { seq: 1, model: "m".into(), ..Default::default() };
+        let mut line = CallLine {
+            seq: 1,
+            model: "m".into(),
+            ..Default::default()
+        };
         line.error = Some("upstream said: bad key sk-secret-123".into());
         w.write(line.clone());
         line.seq = 2;
@@ -150,7 +161,10 @@ mod tests {
         assert!(text.contains(REDACTED));
         // Appending to an existing recording keeps what was there.
         let w = RecordingWriter::open(&path, Secrets::default()).unwrap();
-        w.write(CallLine { seq: 3, ..Default::default() });
+        w.write(CallLine {
+            seq: 3,
+            ..Default::default()
+        });
         w.close().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
     }

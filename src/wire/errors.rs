@@ -91,7 +91,8 @@ impl ApiError {
     pub fn to_response(&self, api: Api, request_id: &str) -> Response<String> {
         let mut resp = Response::new(self.body(api, request_id).to_string());
         *resp.status_mut() = self.status;
-        resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+        resp.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
         if let Ok(v) = HeaderValue::from_str(request_id) {
             resp.headers_mut().insert("x-request-id", v);
         }
