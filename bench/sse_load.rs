@@ -3,7 +3,9 @@
 //! (blank-line-terminated blocks). Prints one JSON object with the totals.
 //!
 //! It only counts bytes (`memchr` over each frame for "\n\n"), so a single core can drive
-//! far more events than the server under test is asked for.
+//! far more events than the server under test is asked for. With `--ttft-marker` it also
+//! times, per request, the first frame holding that text (TTFT) and every event's arrival
+//! after the request was sent, and reports their distribution.
 //!
 //! cargo run --release --example sse-load -- --url http://127.0.0.1:19100/v1/chat/completions \
 //!     --body '{"model":"m","messages":[...],"stream":true}' -c 64 -r 20
@@ -31,6 +33,9 @@ struct Args {
     /// Requests per connection.
     #[arg(short, long, default_value_t = 10)]
     requests: usize,
+    /// Text that marks an output event (e.g. `"delta":{"content":`): enables timing.
+    #[arg(long)]
+    ttft_marker: Option<String>,
 }
 
 #[derive(Default)]
@@ -39,28 +44,33 @@ struct Totals {
     bytes: u64,
     ok: u64,
     errors: u64,
+    /// Per request: ms from send to the first frame holding the marker.
+    ttfts_ms: Vec<f64>,
+    /// Per event after the first output: ms from send to its arrival.
+    event_offsets_ms: Vec<f64>,
+}
+
+/// Linear-interpolated percentile (numpy's default) of sorted samples.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = p / 100.0 * (sorted.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let uri: hyper::Uri = args.url.parse()?;
-    let authority = uri
-        .authority()
-        .ok_or_else(|| anyhow::anyhow!("URL needs a host"))?
-        .to_string();
+    let authority = uri.authority().ok_or_else(|| anyhow::anyhow!("URL needs a host"))?.to_string();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {
-        let (uri, authority, body, n) = (
-            uri.clone(),
-            authority.clone(),
-            args.body.clone(),
-            args.requests,
-        );
-        tasks.push(tokio::spawn(async move {
-            worker(uri, authority, body, n).await
-        }));
+        let (uri, authority, body, n) = (uri.clone(), authority.clone(), args.body.clone(), args.requests);
+        let ttft_marker = args.ttft_marker.clone();
+        tasks.push(tokio::spawn(async move { worker(uri, authority, body, n, ttft_marker).await }));
     }
     let mut t = Totals::default();
     for task in tasks {
@@ -69,7 +79,11 @@ async fn main() -> anyhow::Result<()> {
         t.bytes += w.bytes;
         t.ok += w.ok;
         t.errors += w.errors;
+        t.ttfts_ms.extend(w.ttfts_ms);
+        t.event_offsets_ms.extend(w.event_offsets_ms);
     }
+    t.ttfts_ms.sort_by(f64::total_cmp);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "{}",
@@ -77,6 +91,9 @@ async fn main() -> anyhow::Result<()> {
             "concurrency": args.concurrency, "requests": t.ok + t.errors, "ok": t.ok, "errors": t.errors,
             "events": t.events, "bytes": t.bytes, "seconds": secs,
             "events_per_s": t.events as f64 / secs, "requests_per_s": t.ok as f64 / secs,
+            "ttft_ms": {"p50": percentile(&t.ttfts_ms, 50.0), "p90": percentile(&t.ttfts_ms, 90.0),
+                        "p99": percentile(&t.ttfts_ms, 99.0), "mean": mean(&t.ttfts_ms), "n": t.ttfts_ms.len()},
+            "event_offset_ms_mean": mean(&t.event_offsets_ms), "timed_events": t.event_offsets_ms.len(),
         })
     );
     Ok(())
@@ -87,6 +104,7 @@ async fn worker(
     authority: String,
     body: Option<String>,
     n: usize,
+    ttft_marker: Option<String>,
 ) -> anyhow::Result<Totals> {
     let stream = TcpStream::connect(&authority).await?;
     stream.set_nodelay(true)?;
@@ -94,9 +112,7 @@ async fn worker(
     tokio::spawn(conn);
     let mut t = Totals::default();
     for _ in 0..n {
-        let builder = Request::builder()
-            .uri(uri.path())
-            .header("host", &authority);
+        let builder = Request::builder().uri(uri.path()).header("host", &authority);
         let req = match &body {
             Some(b) => builder
                 .method("POST")
@@ -104,6 +120,8 @@ async fn worker(
                 .body(Full::new(Bytes::from(b.clone())))?,
             None => builder.method("GET").body(Full::new(Bytes::new()))?,
         };
+        let sent = std::time::Instant::now();
+        let mut first_output: Option<f64> = None;
         let resp = match sender.send_request(req).await {
             Ok(r) => r,
             Err(_) => {
@@ -121,10 +139,21 @@ async fn worker(
                 break;
             };
             if let Some(data) = frame.data_ref() {
+                let mut events = memchr::memmem::find_iter(data, b"\n\n").count() as u64;
                 if last_newline && data.first() == Some(&b'\n') {
-                    t.events += 1;
+                    events += 1;
                 }
-                t.events += memchr::memmem::find_iter(data, b"\n\n").count() as u64;
+                t.events += events;
+                if let Some(m) = &ttft_marker {
+                    let ms = sent.elapsed().as_secs_f64() * 1000.0;
+                    if first_output.is_none() && memchr::memmem::find(data, m.as_bytes()).is_some() {
+                        first_output = Some(ms);
+                        t.ttfts_ms.push(ms);
+                    }
+                    if first_output.is_some() {
+                        t.event_offsets_ms.extend(std::iter::repeat_n(ms, events as usize));
+                    }
+                }
                 last_newline = data.last() == Some(&b'\n');
                 t.bytes += data.len() as u64;
             }

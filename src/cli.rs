@@ -9,11 +9,7 @@ use crate::mock::{self, MockArgs};
 use crate::record::{self, RecordArgs};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "asb",
-    version,
-    about = "Record, replay and serve coding-agent LLM traffic"
-)]
+#[command(name = "asb", version, about = "Record, replay and serve coding-agent LLM traffic")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

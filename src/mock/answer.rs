@@ -75,19 +75,12 @@ pub struct Answer {
 
 impl Answer {
     pub fn thinking_tokens(&self) -> usize {
-        self.tokens
-            .iter()
-            .take_while(|t| t.part == Part::Thinking)
-            .count()
+        self.tokens.iter().take_while(|t| t.part == Part::Thinking).count()
     }
 
     /// The concatenated text of one part.
     pub fn text_of(&self, part: Part) -> String {
-        self.tokens
-            .iter()
-            .filter(|t| t.part == part)
-            .map(|t| t.text.as_ref())
-            .collect()
+        self.tokens.iter().filter(|t| t.part == part).map(|t| t.text.as_ref()).collect()
     }
 }
 
@@ -95,11 +88,7 @@ impl Answer {
 pub fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Answer {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(answer_seed(cfg.seed, req));
     let mut tokens = Vec::new();
-    let thinking = if req.thinking {
-        cfg.thinking_tokens.min(req.max_tokens)
-    } else {
-        0
-    };
+    let thinking = if req.thinking { cfg.thinking_tokens.min(req.max_tokens) } else { 0 };
     push_words(&mut tokens, &mut rng, Part::Thinking, thinking);
     let budget = req.max_tokens - thinking;
 
@@ -108,56 +97,30 @@ pub fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Answer {
         ToolChoice::None => None,
         ToolChoice::Named(name) => req.tools.iter().position(|t| &t.name == name),
         ToolChoice::Any => Some(rng.random_range(0..req.tools.len())),
-        ToolChoice::Auto => rng
-            .random_bool(cfg.tool_call_rate)
-            .then(|| rng.random_range(0..req.tools.len())),
+        ToolChoice::Auto => rng.random_bool(cfg.tool_call_rate).then(|| rng.random_range(0..req.tools.len())),
     };
     if let Some(i) = tool_index {
         let spec = &req.tools[i];
         let arguments = schema::example_for(&spec.schema, rng.random()).to_string();
-        let arg_tokens: Vec<String> = tokenizer::tokens(&arguments)
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        let finish = if arg_tokens.len() > budget {
-            Finish::MaxTokens
-        } else {
-            Finish::ToolUse
-        };
-        tokens.extend(arg_tokens.into_iter().take(budget).map(|t| OutToken {
-            part: Part::ToolArgs,
-            text: Cow::Owned(t),
-        }));
-        let tool = ToolCall {
-            id: format!("call_mock_{seq}"),
-            name: spec.name.clone(),
-            arguments,
-        };
-        return Answer {
-            tokens,
-            tool: Some(tool),
-            finish,
-        };
+        let arg_tokens: Vec<String> = tokenizer::tokens(&arguments).into_iter().map(str::to_string).collect();
+        let finish = if arg_tokens.len() > budget { Finish::MaxTokens } else { Finish::ToolUse };
+        tokens.extend(
+            arg_tokens.into_iter().take(budget).map(|t| OutToken { part: Part::ToolArgs, text: Cow::Owned(t) }),
+        );
+        let tool = ToolCall { id: format!("call_mock_{seq}"), name: spec.name.clone(), arguments };
+        return Answer { tokens, tool: Some(tool), finish };
     }
 
     let natural = cfg.answer_tokens.unwrap_or(usize::MAX);
     let n = budget.min(natural);
     let start = tokens.len();
     push_words(&mut tokens, &mut rng, Part::Text, n);
-    let mut finish = if natural <= budget {
-        Finish::EndTurn
-    } else {
-        Finish::MaxTokens
-    };
+    let mut finish = if natural <= budget { Finish::EndTurn } else { Finish::MaxTokens };
     if !req.stop.is_empty() {
         let mut text = String::new();
         for i in start..tokens.len() {
             text.push_str(&tokens[i].text);
-            if let Some(stop) = req
-                .stop
-                .iter()
-                .find(|s| !s.is_empty() && text.contains(s.as_str()))
-            {
+            if let Some(stop) = req.stop.iter().find(|s| !s.is_empty() && text.contains(s.as_str())) {
                 // The token that completed the stop sequence is not sent, as providers do.
                 finish = Finish::StopSequence(stop.clone());
                 tokens.truncate(i);
@@ -165,11 +128,7 @@ pub fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Answer {
             }
         }
     }
-    Answer {
-        tokens,
-        tool: None,
-        finish,
-    }
+    Answer { tokens, tool: None, finish }
 }
 
 /// Words from the vocabulary; the first word of a part drops its leading space.
@@ -178,10 +137,7 @@ fn push_words(out: &mut Vec<OutToken>, rng: &mut Xoshiro256PlusPlus, part: Part,
     for i in 0..n {
         let word = VOCABULARY[rng.random_range(0..VOCABULARY.len())];
         let word = if i == 0 { word.trim_start() } else { word };
-        out.push(OutToken {
-            part,
-            text: Cow::Borrowed(word),
-        });
+        out.push(OutToken { part, text: Cow::Borrowed(word) });
     }
 }
 
@@ -238,10 +194,7 @@ mod tests {
         assert_eq!(a.tokens.len(), 50);
         assert_eq!(a.finish, Finish::MaxTokens);
         assert_eq!(tokenizer::count(&a.text_of(Part::Text)), 50);
-        assert_eq!(
-            a.text_of(Part::Text),
-            plan(&req(50), &c, 2).text_of(Part::Text)
-        );
+        assert_eq!(a.text_of(Part::Text), plan(&req(50), &c, 2).text_of(Part::Text));
         let other_seed = plan(&req(50), &cfg(&["--seed", "9"]), 1);
         assert_ne!(a.text_of(Part::Text), other_seed.text_of(Part::Text));
     }
@@ -286,10 +239,7 @@ mod tests {
     #[test]
     fn tool_rate_zero_never_calls_and_none_forbids() {
         let mut r = req(20);
-        r.tools = vec![ToolSpec {
-            name: "t".into(),
-            schema: json!({}),
-        }];
+        r.tools = vec![ToolSpec { name: "t".into(), schema: json!({}) }];
         assert!(plan(&r, &cfg(&[]), 1).tool.is_none());
         r.tool_choice = ToolChoice::None;
         assert!(plan(&r, &cfg(&["--tool-call-rate", "1"]), 1).tool.is_none());

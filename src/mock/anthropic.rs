@@ -29,11 +29,7 @@ impl AnthropicStream {
                 signature(reply)
             ));
         }
-        event(
-            out,
-            "content_block_stop",
-            &format!("{{\"type\":\"content_block_stop\",\"index\":{index}}}"),
-        );
+        event(out, "content_block_stop", &format!("{{\"type\":\"content_block_stop\",\"index\":{index}}}"));
     }
 
     fn open_block(&mut self, reply: &Reply, part: Part, out: &mut String) {
@@ -44,19 +40,14 @@ impl AnthropicStream {
             Part::Text => json!({"type": "text", "text": ""}),
             Part::Thinking => json!({"type": "thinking", "thinking": "", "signature": ""}),
             Part::ToolArgs => {
-                let tool = reply
-                    .answer
-                    .tool
-                    .as_ref()
-                    .expect("tool tokens come with a tool call");
+                let tool = reply.answer.tool.as_ref().expect("tool tokens come with a tool call");
                 json!({"type": "tool_use", "id": tool.id, "name": tool.name, "input": {}})
             }
         };
         event(
             out,
             "content_block_start",
-            &json!({"type": "content_block_start", "index": index, "content_block": block})
-                .to_string(),
+            &json!({"type": "content_block_start", "index": index, "content_block": block}).to_string(),
         );
     }
 }
@@ -112,8 +103,7 @@ pub fn body(reply: &Reply) -> Value {
     }
     if let Some(tool) = &a.tool {
         // Arguments cut short by max_tokens do not parse; the block then carries `{}`.
-        let input: Value =
-            serde_json::from_str(&a.text_of(Part::ToolArgs)).unwrap_or_else(|_| json!({}));
+        let input: Value = serde_json::from_str(&a.text_of(Part::ToolArgs)).unwrap_or_else(|_| json!({}));
         content.push(json!({"type": "tool_use", "id": tool.id, "name": tool.name, "input": input}));
     } else {
         content.push(json!({"type": "text", "text": a.text_of(Part::Text)}));

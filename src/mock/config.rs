@@ -123,12 +123,7 @@ impl MockArgs {
         let (base_ms, prefill, decode, jitter) = if self.zero_delay {
             (0.0, f64::INFINITY, f64::INFINITY, 0.0)
         } else {
-            (
-                self.base_latency_ms,
-                self.prefill_tps,
-                self.decode_tps,
-                self.jitter,
-            )
+            (self.base_latency_ms, self.prefill_tps, self.decode_tps, self.jitter)
         };
         for (name, p) in [
             ("--tool-call-rate", self.tool_call_rate),
@@ -153,10 +148,7 @@ impl MockArgs {
             bail!("--batch-size and --cache-block-tokens must be at least 1");
         }
         if !matches!(self.error_status, 400..=599) {
-            bail!(
-                "--error-status must be an HTTP error status (4xx or 5xx), got {}",
-                self.error_status
-            );
+            bail!("--error-status must be an HTTP error status (4xx or 5xx), got {}", self.error_status);
         }
         Ok(MockConfig {
             base_latency_s: base_ms / 1000.0,
@@ -168,12 +160,7 @@ impl MockArgs {
             context_limit: self.context_limit,
             default_max_tokens: self.default_max_tokens,
             answer_tokens: self.answer_tokens,
-            models: self
-                .models
-                .iter()
-                .filter(|m| !m.is_empty())
-                .cloned()
-                .collect(),
+            models: self.models.iter().filter(|m| !m.is_empty()).cloned().collect(),
             cache_block_tokens: self.cache_block_tokens,
             cache_blocks: self.cache_blocks,
             tool_call_rate: self.tool_call_rate,

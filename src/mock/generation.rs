@@ -38,16 +38,7 @@ impl Generation {
         truth: TruthRecord,
         log: Arc<TruthLog>,
     ) -> Self {
-        Generation {
-            reply,
-            schedule,
-            arrival,
-            sent: 0,
-            cut_after,
-            truth,
-            log,
-            ended: false,
-        }
+        Generation { reply, schedule, arrival, sent: 0, cut_after, truth, log, ended: false }
     }
 
     fn remaining(&self) -> usize {
@@ -133,11 +124,7 @@ impl Generation {
 
     /// The streamed response body, paced by the schedule.
     pub fn into_sse_body(self, encoder: Box<dyn SseEncoder>) -> Body {
-        let state = SseState {
-            generation: self,
-            encoder,
-            stage: Stage::Preamble,
-        };
+        let state = SseState { generation: self, encoder, stage: Stage::Preamble };
         Body::from_stream(stream::unfold(state, next_frame))
     }
 }

@@ -26,20 +26,10 @@ impl OpenAiStream {
         prefix.push_str(",\"model\":");
         push_json_str(&mut prefix, &reply.model);
         prefix.push_str(",\"system_fingerprint\":\"asb-mock\",");
-        OpenAiStream {
-            prefix,
-            tool_started: false,
-        }
+        OpenAiStream { prefix, tool_started: false }
     }
 
-    fn chunk(
-        &self,
-        reply: &Reply,
-        out: &mut String,
-        delta: &str,
-        finish: Option<&str>,
-        sent: usize,
-    ) {
+    fn chunk(&self, reply: &Reply, out: &mut String, delta: &str, finish: Option<&str>, sent: usize) {
         out.push_str("data: ");
         out.push_str(&self.prefix);
         out.push_str("\"choices\":[{\"index\":0,\"delta\":");
@@ -64,13 +54,7 @@ impl OpenAiStream {
 
 impl SseEncoder for OpenAiStream {
     fn preamble(&mut self, reply: &Reply, out: &mut String) {
-        self.chunk(
-            reply,
-            out,
-            "{\"role\":\"assistant\",\"content\":\"\"}",
-            None,
-            0,
-        );
+        self.chunk(reply, out, "{\"role\":\"assistant\",\"content\":\"\"}", None, 0);
     }
 
     fn token(&mut self, reply: &Reply, index: usize, out: &mut String) {
@@ -83,11 +67,7 @@ impl SseEncoder for OpenAiStream {
                 delta.push_str("{\"tool_calls\":[{\"index\":0,");
                 if !self.tool_started {
                     self.tool_started = true;
-                    let tool = reply
-                        .answer
-                        .tool
-                        .as_ref()
-                        .expect("tool tokens come with a tool call");
+                    let tool = reply.answer.tool.as_ref().expect("tool tokens come with a tool call");
                     delta.push_str("\"id\":");
                     push_json_str(&mut delta, &tool.id);
                     delta.push_str(",\"type\":\"function\",\"function\":{\"name\":");
@@ -99,11 +79,7 @@ impl SseEncoder for OpenAiStream {
             }
         }
         push_json_str(&mut delta, &tok.text);
-        delta.push_str(if tok.part == Part::ToolArgs {
-            "}}]}"
-        } else {
-            "}"
-        });
+        delta.push_str(if tok.part == Part::ToolArgs { "}}]}" } else { "}" });
         self.chunk(reply, out, &delta, None, index + 1);
     }
 

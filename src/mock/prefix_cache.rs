@@ -28,10 +28,7 @@ impl PrefixCache {
     /// `capacity_blocks == 0` turns caching off.
     pub fn new(block_tokens: usize, capacity_blocks: usize) -> Self {
         let blocks = NonZeroUsize::new(capacity_blocks).map(LruCache::new);
-        PrefixCache {
-            block_tokens: block_tokens.max(1),
-            blocks,
-        }
+        PrefixCache { block_tokens: block_tokens.max(1), blocks }
     }
 
     /// Looks the prompt up and then admits all its full blocks (touching the ones that hit).
@@ -78,23 +75,11 @@ mod tests {
     fn shared_prefix_hits_block_granular() {
         let mut cache = PrefixCache::new(4, 100);
         let a = toks(10, "a");
-        assert_eq!(
-            cache.lookup_and_insert(&refs(&a)),
-            CacheOutcome {
-                cached_tokens: 0,
-                written_tokens: 8
-            }
-        );
+        assert_eq!(cache.lookup_and_insert(&refs(&a)), CacheOutcome { cached_tokens: 0, written_tokens: 8 });
         // Same first 6 tokens, then different: only the first full block (4) matches.
         let mut b = toks(6, "a");
         b.extend(toks(6, "b"));
-        assert_eq!(
-            cache.lookup_and_insert(&refs(&b)),
-            CacheOutcome {
-                cached_tokens: 4,
-                written_tokens: 8
-            }
-        );
+        assert_eq!(cache.lookup_and_insert(&refs(&b)), CacheOutcome { cached_tokens: 4, written_tokens: 8 });
         // Identical prompt: every full block hits.
         assert_eq!(cache.lookup_and_insert(&refs(&a)).cached_tokens, 8);
     }

@@ -57,32 +57,17 @@ pub struct GenRequest {
 pub fn parse_json(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(ApiError::new(
-            400,
-            format!(
-                "request body must be a JSON object, got {}",
-                type_name(&other)
-            ),
-        )),
-        Err(e) => Err(ApiError::new(
-            400,
-            format!("request body is not valid JSON: {e}"),
-        )),
+        Ok(other) => Err(ApiError::new(400, format!("request body must be a JSON object, got {}", type_name(&other)))),
+        Err(e) => Err(ApiError::new(400, format!("request body is not valid JSON: {e}"))),
     }
 }
 
 /// An OpenAI `POST /v1/chat/completions` body.
-pub fn openai(
-    body: &Map<String, Value>,
-    default_max_tokens: usize,
-) -> Result<GenRequest, ApiError> {
+pub fn openai(body: &Map<String, Value>, default_max_tokens: usize) -> Result<GenRequest, ApiError> {
     let model = required_str(body, "model")?;
     let messages = required_array(body, "messages")?;
     if messages.is_empty() {
-        return Err(ApiError::invalid(
-            "messages",
-            "at least one message is required",
-        ));
+        return Err(ApiError::invalid("messages", "at least one message is required"));
     }
     let mut prompt = String::new();
     let tools = openai_tools(body, &mut prompt)?;
@@ -90,15 +75,10 @@ pub fn openai(
         let at = format!("messages[{i}]");
         let m = m.as_object().ok_or_else(|| expected(&at, "an object", m))?;
         let role = required_str_at(m, "role", &at)?;
-        if !matches!(
-            role,
-            "system" | "developer" | "user" | "assistant" | "tool" | "function"
-        ) {
+        if !matches!(role, "system" | "developer" | "user" | "assistant" | "tool" | "function") {
             return Err(ApiError::invalid(
                 format!("{at}.role"),
-                format!(
-                    "unknown role {role:?} (expected system, developer, user, assistant or tool)"
-                ),
+                format!("unknown role {role:?} (expected system, developer, user, assistant or tool)"),
             ));
         }
         render_role(&mut prompt, role);
@@ -110,18 +90,10 @@ pub fn openai(
                     render_openai_part(&mut prompt, p, &format!("{at}.content[{j}]"))?;
                 }
             }
-            Some(other) => {
-                return Err(expected(
-                    &format!("{at}.content"),
-                    "a string or an array of parts",
-                    other,
-                ))
-            }
+            Some(other) => return Err(expected(&format!("{at}.content"), "a string or an array of parts", other)),
         }
         if let Some(calls) = m.get("tool_calls") {
-            let calls = calls
-                .as_array()
-                .ok_or_else(|| expected(&format!("{at}.tool_calls"), "an array", calls))?;
+            let calls = calls.as_array().ok_or_else(|| expected(&format!("{at}.tool_calls"), "an array", calls))?;
             for c in calls {
                 prompt.push_str(&compact(c.get("function").unwrap_or(c)));
             }
@@ -135,11 +107,7 @@ pub fn openai(
         Some(Value::Object(o)) => Some(o),
         Some(other) => return Err(expected("stream_options", "an object", other)),
     };
-    let flag = |k: &str| {
-        opts.and_then(|o| o.get(k))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    };
+    let flag = |k: &str| opts.and_then(|o| o.get(k)).and_then(Value::as_bool).unwrap_or(false);
     let max_tokens = match optional_count(body, "max_completion_tokens")? {
         Some(n) => Some(n),
         None => optional_count(body, "max_tokens")?,
@@ -158,18 +126,9 @@ pub fn openai(
             "auto" => ToolChoice::Auto,
             "none" => ToolChoice::None,
             "required" => ToolChoice::Any,
-            other => {
-                return Err(ApiError::invalid(
-                    "tool_choice",
-                    format!("unknown value {other:?}"),
-                ))
-            }
+            other => return Err(ApiError::invalid("tool_choice", format!("unknown value {other:?}"))),
         },
-        Some(Value::Object(o)) => match o
-            .get("function")
-            .and_then(|f| f.get("name"))
-            .and_then(Value::as_str)
-        {
+        Some(Value::Object(o)) => match o.get("function").and_then(|f| f.get("name")).and_then(Value::as_str) {
             Some(name) => ToolChoice::Named(name.to_string()),
             None => return Err(ApiError::invalid("tool_choice.function.name", "required")),
         },
@@ -197,8 +156,7 @@ pub fn anthropic(body: &Map<String, Value>, for_count: bool) -> Result<GenReques
     let max_tokens = if for_count {
         0
     } else {
-        optional_count(body, "max_tokens")?
-            .ok_or_else(|| ApiError::invalid("max_tokens", "Field required"))?
+        optional_count(body, "max_tokens")?.ok_or_else(|| ApiError::invalid("max_tokens", "Field required"))?
     };
     let messages = required_array(body, "messages")?;
     let mut prompt = String::new();
@@ -217,13 +175,7 @@ pub fn anthropic(body: &Map<String, Value>, for_count: bool) -> Result<GenReques
             }
             prompt.push('\n');
         }
-        Some(other) => {
-            return Err(expected(
-                "system",
-                "a string or an array of text blocks",
-                other,
-            ))
-        }
+        Some(other) => return Err(expected("system", "a string or an array of text blocks", other)),
     }
     for (i, m) in messages.iter().enumerate() {
         let at = format!("messages[{i}]");
@@ -246,20 +198,13 @@ pub fn anthropic(body: &Map<String, Value>, for_count: bool) -> Result<GenReques
             }
             None => return Err(ApiError::invalid(format!("{at}.content"), "Field required")),
             Some(other) => {
-                return Err(expected(
-                    &format!("{at}.content"),
-                    "a string or an array of content blocks",
-                    other,
-                ))
+                return Err(expected(&format!("{at}.content"), "a string or an array of content blocks", other))
             }
         }
         prompt.push('\n');
     }
     if messages.is_empty() && !for_count {
-        return Err(ApiError::invalid(
-            "messages",
-            "at least one message is required",
-        ));
+        return Err(ApiError::invalid("messages", "at least one message is required"));
     }
     let stream = optional_bool(body, "stream")?.unwrap_or(false);
     optional_number(body, "temperature")?;
@@ -279,21 +224,13 @@ pub fn anthropic(body: &Map<String, Value>, for_count: bool) -> Result<GenReques
                 Some(name) => ToolChoice::Named(name.to_string()),
                 None => return Err(ApiError::invalid("tool_choice.name", "Field required")),
             },
-            _ => {
-                return Err(ApiError::invalid(
-                    "tool_choice.type",
-                    "expected auto, any, tool or none",
-                ))
-            }
+            _ => return Err(ApiError::invalid("tool_choice.type", "expected auto, any, tool or none")),
         },
         Some(other) => return Err(expected("tool_choice", "an object", other)),
     };
     let thinking = match body.get("thinking") {
         None | Some(Value::Null) => false,
-        Some(Value::Object(o)) => !matches!(
-            o.get("type").and_then(Value::as_str),
-            Some("disabled") | None
-        ),
+        Some(Value::Object(o)) => !matches!(o.get("type").and_then(Value::as_str), Some("disabled") | None),
         Some(other) => return Err(expected("thinking", "an object", other)),
     };
     Ok(GenRequest {
@@ -318,13 +255,9 @@ fn render_role(prompt: &mut String, role: &str) {
 }
 
 fn render_openai_part(prompt: &mut String, part: &Value, at: &str) -> Result<(), ApiError> {
-    let obj = part
-        .as_object()
-        .ok_or_else(|| expected(at, "an object", part))?;
+    let obj = part.as_object().ok_or_else(|| expected(at, "an object", part))?;
     match obj.get("type").and_then(Value::as_str) {
-        Some("text") => {
-            prompt.push_str(obj.get("text").and_then(Value::as_str).unwrap_or_default())
-        }
+        Some("text") => prompt.push_str(obj.get("text").and_then(Value::as_str).unwrap_or_default()),
         Some("image_url" | "input_image") => prompt.push_str("<image>"),
         Some(_) => prompt.push_str(&compact(part)),
         None => return Err(ApiError::invalid(format!("{at}.type"), "Field required")),
@@ -335,9 +268,7 @@ fn render_openai_part(prompt: &mut String, part: &Value, at: &str) -> Result<(),
 /// Renders one Anthropic content block. Only what the model would see counts: text,
 /// tool calls and results; `cache_control` and other annotations are not prompt text.
 fn render_anthropic_block(prompt: &mut String, block: &Value, at: &str) -> Result<(), ApiError> {
-    let obj = block
-        .as_object()
-        .ok_or_else(|| expected(at, "an object", block))?;
+    let obj = block.as_object().ok_or_else(|| expected(at, "an object", block))?;
     let text = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or_default();
     match obj.get("type").and_then(Value::as_str) {
         Some("text") => prompt.push_str(text("text")),
@@ -372,58 +303,33 @@ fn openai_tools(body: &Map<String, Value>, prompt: &mut String) -> Result<Vec<To
     let Some(tools) = body.get("tools").filter(|v| !v.is_null()) else {
         return Ok(vec![]);
     };
-    let list = tools
-        .as_array()
-        .ok_or_else(|| expected("tools", "an array", tools))?;
+    let list = tools.as_array().ok_or_else(|| expected("tools", "an array", tools))?;
     let mut out = Vec::with_capacity(list.len());
     for (i, t) in list.iter().enumerate() {
         let f = t.get("function").and_then(Value::as_object);
         let name = f.and_then(|f| f.get("name")).and_then(Value::as_str);
         let Some(name) = name else {
-            return Err(ApiError::invalid(
-                format!("tools[{i}].function.name"),
-                "Field required",
-            ));
+            return Err(ApiError::invalid(format!("tools[{i}].function.name"), "Field required"));
         };
-        let schema = f
-            .and_then(|f| f.get("parameters"))
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Map::new()));
-        out.push(ToolSpec {
-            name: name.to_string(),
-            schema,
-        });
+        let schema = f.and_then(|f| f.get("parameters")).cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        out.push(ToolSpec { name: name.to_string(), schema });
     }
     render_tools(prompt, tools);
     Ok(out)
 }
 
-fn anthropic_tools(
-    body: &Map<String, Value>,
-    prompt: &mut String,
-) -> Result<Vec<ToolSpec>, ApiError> {
+fn anthropic_tools(body: &Map<String, Value>, prompt: &mut String) -> Result<Vec<ToolSpec>, ApiError> {
     let Some(tools) = body.get("tools").filter(|v| !v.is_null()) else {
         return Ok(vec![]);
     };
-    let list = tools
-        .as_array()
-        .ok_or_else(|| expected("tools", "an array", tools))?;
+    let list = tools.as_array().ok_or_else(|| expected("tools", "an array", tools))?;
     let mut out = Vec::with_capacity(list.len());
     for (i, t) in list.iter().enumerate() {
         let Some(name) = t.get("name").and_then(Value::as_str) else {
-            return Err(ApiError::invalid(
-                format!("tools[{i}].name"),
-                "Field required",
-            ));
+            return Err(ApiError::invalid(format!("tools[{i}].name"), "Field required"));
         };
-        let schema = t
-            .get("input_schema")
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Map::new()));
-        out.push(ToolSpec {
-            name: name.to_string(),
-            schema,
-        });
+        let schema = t.get("input_schema").cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        out.push(ToolSpec { name: name.to_string(), schema });
     }
     render_tools(prompt, tools);
     Ok(out)
@@ -447,16 +353,8 @@ fn required_str<'a>(body: &'a Map<String, Value>, key: &str) -> Result<&'a str, 
     required_str_at(body, key, "")
 }
 
-fn required_str_at<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    at: &str,
-) -> Result<&'a str, ApiError> {
-    let path = if at.is_empty() {
-        key.to_string()
-    } else {
-        format!("{at}.{key}")
-    };
+fn required_str_at<'a>(obj: &'a Map<String, Value>, key: &str, at: &str) -> Result<&'a str, ApiError> {
+    let path = if at.is_empty() { key.to_string() } else { format!("{at}.{key}") };
     match obj.get(key) {
         Some(Value::String(s)) => Ok(s),
         None | Some(Value::Null) => Err(ApiError::invalid(path, "Field required")),
@@ -494,10 +392,7 @@ fn optional_count(body: &Map<String, Value>, key: &str) -> Result<Option<usize>,
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(v) if v >= 1 => Ok(Some(usize::try_from(v).unwrap_or(usize::MAX))),
-            _ => Err(ApiError::invalid(
-                key,
-                format!("expected an integer of at least 1, got {n}"),
-            )),
+            _ => Err(ApiError::invalid(key, format!("expected an integer of at least 1, got {n}"))),
         },
         Some(other) => Err(expected(key, "an integer", other)),
     }
@@ -506,11 +401,7 @@ fn optional_count(body: &Map<String, Value>, key: &str) -> Result<Option<usize>,
 fn strings(a: &[Value], key: &str) -> Result<Vec<String>, ApiError> {
     a.iter()
         .enumerate()
-        .map(|(i, v)| {
-            v.as_str()
-                .map(str::to_string)
-                .ok_or_else(|| expected(&format!("{key}[{i}]"), "a string", v))
-        })
+        .map(|(i, v)| v.as_str().map(str::to_string).ok_or_else(|| expected(&format!("{key}[{i}]"), "a string", v)))
         .collect()
 }
 
@@ -525,11 +416,7 @@ mod tests {
 
     #[test]
     fn openai_minimal_and_defaults() {
-        let r = openai(
-            &obj(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]})),
-            77,
-        )
-        .unwrap();
+        let r = openai(&obj(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]})), 77).unwrap();
         assert_eq!(r.max_tokens, 77);
         assert!(!r.stream && !r.include_usage);
         assert_eq!(r.prompt, "<|user|>\nhi\n");
@@ -537,36 +424,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let e = openai(
-            &obj(json!({"model": "m", "messages": [{"content": "hi"}]})),
-            1,
-        )
-        .unwrap_err();
+        let e = openai(&obj(json!({"model": "m", "messages": [{"content": "hi"}]})), 1).unwrap_err();
         assert_eq!(e.message, "messages[0].role: Field required");
-        let e = openai(
-            &obj(json!({"model": "m", "messages": [], "max_tokens": 1})),
-            1,
-        )
-        .unwrap_err();
+        let e = openai(&obj(json!({"model": "m", "messages": [], "max_tokens": 1})), 1).unwrap_err();
         assert!(e.message.starts_with("messages:"), "{}", e.message);
         let e = openai(&obj(json!({"model": 3, "messages": []})), 1).unwrap_err();
         assert_eq!(e.message, "model: expected a string, got number");
-        let e = anthropic(
-            &obj(json!({"model": "m", "messages": [{"role": "user", "content": "x"}]})),
-            false,
-        )
-        .unwrap_err();
+        let e =
+            anthropic(&obj(json!({"model": "m", "messages": [{"role": "user", "content": "x"}]})), false).unwrap_err();
         assert_eq!(e.message, "max_tokens: Field required");
-        let e = anthropic(
-            &obj(json!({"model": "m", "max_tokens": "9", "messages": []})),
-            false,
-        )
-        .unwrap_err();
+        let e = anthropic(&obj(json!({"model": "m", "max_tokens": "9", "messages": []})), false).unwrap_err();
         assert_eq!(e.message, "max_tokens: expected an integer, got string");
-        assert!(parse_json(b"{nope")
-            .unwrap_err()
-            .message
-            .contains("line 1 column 2"));
+        assert!(parse_json(b"{nope").unwrap_err().message.contains("line 1 column 2"));
     }
 
     #[test]
@@ -575,27 +444,26 @@ mod tests {
             "messages": [{"role": "user", "content": [{"type": "text", "text": "q"}]}]});
         let mut b = a.clone();
         b["messages"][0]["content"][0]["cache_control"] = json!({"type": "ephemeral"});
-        assert_eq!(
-            anthropic(&obj(a), false).unwrap().prompt,
-            anthropic(&obj(b), false).unwrap().prompt
-        );
+        assert_eq!(anthropic(&obj(a), false).unwrap().prompt, anthropic(&obj(b), false).unwrap().prompt);
     }
 
     #[test]
     fn tool_choice_forms() {
         let tools = json!([{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]);
         let r = openai(
-            &obj(
-                json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": tools,
-            "tool_choice": {"type": "function", "function": {"name": "f"}}}),
-            ),
+            &obj(json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": tools,
+            "tool_choice": {"type": "function", "function": {"name": "f"}}})),
             1,
         )
         .unwrap();
         assert_eq!(r.tool_choice, ToolChoice::Named("f".into()));
         assert_eq!(r.tools[0].name, "f");
-        let r = anthropic(&obj(json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}],
-            "tools": [{"name": "g", "input_schema": {}}], "tool_choice": {"type": "any"}})), false).unwrap();
+        let r = anthropic(
+            &obj(json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"name": "g", "input_schema": {}}], "tool_choice": {"type": "any"}})),
+            false,
+        )
+        .unwrap();
         assert_eq!(r.tool_choice, ToolChoice::Any);
     }
 }

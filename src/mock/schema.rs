@@ -37,21 +37,14 @@ fn example(schema: &Value, pick: u64, depth: usize) -> Value {
     }
     for key in ["anyOf", "oneOf", "allOf"] {
         if let Some(Value::Array(branches)) = s.get(key) {
-            if let Some(first) = branches
-                .iter()
-                .find(|b| b.get("type") != Some(&json!("null")))
-            {
+            if let Some(first) = branches.iter().find(|b| b.get("type") != Some(&json!("null"))) {
                 return example(first, pick, depth + 1);
             }
         }
     }
     let ty = match s.get("type") {
         Some(Value::String(t)) => t.as_str(),
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null")
-            .unwrap_or("null"),
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null"),
         _ if s.contains_key("properties") => "object",
         _ if s.contains_key("items") => "array",
         _ => "object",
@@ -61,34 +54,20 @@ fn example(schema: &Value, pick: u64, depth: usize) -> Value {
             let mut out = Map::new();
             if let Some(Value::Object(props)) = s.get("properties") {
                 for (i, (name, sub)) in props.iter().enumerate() {
-                    out.insert(
-                        name.clone(),
-                        example(sub, pick.wrapping_add(i as u64), depth + 1),
-                    );
+                    out.insert(name.clone(), example(sub, pick.wrapping_add(i as u64), depth + 1));
                 }
             }
             Value::Object(out)
         }
         "array" => {
-            let min = s
-                .get("minItems")
-                .and_then(Value::as_u64)
-                .unwrap_or(1)
-                .max(1);
+            let min = s.get("minItems").and_then(Value::as_u64).unwrap_or(1).max(1);
             let item = s.get("items").cloned().unwrap_or(json!({"type": "string"}));
-            Value::Array(
-                (0..min.min(4))
-                    .map(|i| example(&item, pick.wrapping_add(i), depth + 1))
-                    .collect(),
-            )
+            Value::Array((0..min.min(4)).map(|i| example(&item, pick.wrapping_add(i), depth + 1)).collect())
         }
         "string" => Value::String(string_for(s, pick)),
         "integer" => {
             let min = s.get("minimum").and_then(Value::as_i64).unwrap_or(1);
-            let max = s
-                .get("maximum")
-                .and_then(Value::as_i64)
-                .unwrap_or(min.saturating_add(99));
+            let max = s.get("maximum").and_then(Value::as_i64).unwrap_or(min.saturating_add(99));
             json!(min.saturating_add((pick % 10) as i64).min(max))
         }
         "number" => {

@@ -75,15 +75,8 @@ impl Drop for MockServer {
 }
 
 /// Binds `host:port` and serves in the background of the current runtime.
-pub async fn start(
-    cfg: MockConfig,
-    host: IpAddr,
-    port: u16,
-    truth: TruthLog,
-) -> Result<MockServer> {
-    let listener = TcpListener::bind((host, port))
-        .await
-        .with_context(|| format!("cannot listen on {host}:{port}"))?;
+pub async fn start(cfg: MockConfig, host: IpAddr, port: u16, truth: TruthLog) -> Result<MockServer> {
+    let listener = TcpListener::bind((host, port)).await.with_context(|| format!("cannot listen on {host}:{port}"))?;
     let addr = listener.local_addr()?;
     let state = Arc::new(MockState {
         cache: Mutex::new(PrefixCache::new(cfg.cache_block_tokens, cfg.cache_blocks)),
@@ -102,18 +95,11 @@ pub async fn start(
         let shutdown = async {
             let _ = stop_rx.await;
         };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
             eprintln!("asb mock: server error: {e}");
         }
     });
-    Ok(MockServer {
-        addr,
-        stop: Some(stop_tx),
-        task,
-    })
+    Ok(MockServer { addr, stop: Some(stop_tx), task })
 }
 
 fn router(state: Arc<MockState>) -> Router {
@@ -152,9 +138,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         stream: false,
         status: 200,
         outcome: "completed",
-        arrival_unix_ms: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        arrival_unix_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         prompt_tokens: 0,
         cached_tokens: 0,
         cache_written_tokens: 0,
@@ -180,13 +164,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
 
     let body = match axum::body::to_bytes(req.into_body(), usize::MAX).await {
         Ok(b) => b,
-        Err(e) => {
-            return reject(
-                truth,
-                ApiError::new(400, format!("cannot read request body: {e}")),
-                "rejected",
-            )
-        }
+        Err(e) => return reject(truth, ApiError::new(400, format!("cannot read request body: {e}")), "rejected"),
     };
     let gen = match parse_and_check(&state.cfg, api, &body) {
         Ok(g) => g,
@@ -236,9 +214,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
             Api::Anthropic => format!("msg_mock_{seq}"),
         },
         model: gen.model.clone(),
-        created: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         answer,
         prompt_tokens: truth.prompt_tokens,
         cache,
@@ -247,22 +223,8 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
     };
     let uncached = reply.prompt_tokens - cache.cached_tokens;
     let stall_s = if stalled { cfg.stall_s } else { 0.0 };
-    let schedule = Schedule::new(
-        cfg,
-        arrival,
-        uncached,
-        stall_s,
-        Arc::clone(&state.slots),
-        faults.random(),
-    );
-    let mut generation = Generation::new(
-        reply,
-        schedule,
-        arrival,
-        cut_after,
-        truth,
-        Arc::clone(&state.truth),
-    );
+    let schedule = Schedule::new(cfg, arrival, uncached, stall_s, Arc::clone(&state.slots), faults.random());
+    let mut generation = Generation::new(reply, schedule, arrival, cut_after, truth, Arc::clone(&state.truth));
 
     if gen.stream {
         let encoder: Box<dyn SseEncoder> = match api {
@@ -271,10 +233,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         };
         let mut resp = Response::new(generation.into_sse_body(encoder));
         let h = resp.headers_mut();
-        h.insert(
-            "content-type",
-            HeaderValue::from_static("text/event-stream; charset=utf-8"),
-        );
+        h.insert("content-type", HeaderValue::from_static("text/event-stream; charset=utf-8"));
         h.insert("cache-control", HeaderValue::from_static("no-cache"));
         set_request_id(h, &request_id);
         resp
@@ -285,8 +244,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
             Api::Anthropic => anthropic::body(&generation.reply),
         };
         let mut resp = Response::new(generation.into_json_body(json.to_string()));
-        resp.headers_mut()
-            .insert("content-type", HeaderValue::from_static("application/json"));
+        resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
         set_request_id(resp.headers_mut(), &request_id);
         resp
     }
@@ -308,20 +266,12 @@ fn check_model(cfg: &MockConfig, model: &str) -> Result<(), ApiError> {
     }
     Err(ApiError::new(
         404,
-        format!(
-            "The model `{model}` does not exist (this asb mock serves: {})",
-            cfg.models.join(", ")
-        ),
+        format!("The model `{model}` does not exist (this asb mock serves: {})", cfg.models.join(", ")),
     )
     .with_code("model_not_found"))
 }
 
-fn check_context(
-    cfg: &MockConfig,
-    api: Api,
-    prompt: usize,
-    max_tokens: usize,
-) -> Result<(), ApiError> {
+fn check_context(cfg: &MockConfig, api: Api, prompt: usize, max_tokens: usize) -> Result<(), ApiError> {
     let limit = cfg.context_limit;
     if prompt.saturating_add(max_tokens) <= limit {
         return Ok(());
@@ -395,20 +345,12 @@ async fn models(State(state): State<Arc<MockState>>, headers: HeaderMap) -> Resp
 }
 
 async fn not_found(headers: HeaderMap, req: Request) -> Response {
-    let msg = format!(
-        "{} {}: no such endpoint on asb mock",
-        req.method(),
-        req.uri().path()
-    );
+    let msg = format!("{} {}: no such endpoint on asb mock", req.method(), req.uri().path());
     error_response(&ApiError::new(404, msg), api_of(&headers), "mock-404")
 }
 
 async fn method_not_allowed(headers: HeaderMap, req: Request) -> Response {
-    let msg = format!(
-        "method {} is not allowed on {}",
-        req.method(),
-        req.uri().path()
-    );
+    let msg = format!("method {} is not allowed on {}", req.method(), req.uri().path());
     error_response(&ApiError::new(405, msg), api_of(&headers), "mock-405")
 }
 

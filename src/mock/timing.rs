@@ -95,10 +95,7 @@ impl Schedule {
         }
         let share = (self.slots.active() as f64 / self.batch_size as f64).max(1.0);
         let itl = self.itl_s * share * jitter_factor(&mut self.rng, self.jitter);
-        self.next_due = self
-            .next_due
-            .checked_add(secs(itl))
-            .unwrap_or(self.next_due);
+        self.next_due = self.next_due.checked_add(secs(itl)).unwrap_or(self.next_due);
     }
 }
 
@@ -127,24 +124,12 @@ mod tests {
     }
 
     fn cfg(extra: &[&str]) -> MockConfig {
-        Cli::parse_from(std::iter::once("mock").chain(extra.iter().copied()))
-            .args
-            .config()
-            .unwrap()
+        Cli::parse_from(std::iter::once("mock").chain(extra.iter().copied())).args.config().unwrap()
     }
 
     #[tokio::test]
     async fn ttft_and_itl_follow_the_model_without_jitter() {
-        let c = cfg(&[
-            "--jitter",
-            "0",
-            "--base-latency-ms",
-            "10",
-            "--prefill-tps",
-            "1000",
-            "--decode-tps",
-            "100",
-        ]);
+        let c = cfg(&["--jitter", "0", "--base-latency-ms", "10", "--prefill-tps", "1000", "--decode-tps", "100"]);
         let t0 = Instant::now();
         let mut s = Schedule::new(&c, t0, 500, 0.0, Arc::new(DecodeSlots::default()), 1);
         assert_eq!(s.next_due() - t0, Duration::from_millis(510));
@@ -177,14 +162,7 @@ mod tests {
 
     #[tokio::test]
     async fn jitter_stays_within_bounds() {
-        let c = cfg(&[
-            "--jitter",
-            "0.5",
-            "--base-latency-ms",
-            "100",
-            "--prefill-tps",
-            "inf",
-        ]);
+        let c = cfg(&["--jitter", "0.5", "--base-latency-ms", "100", "--prefill-tps", "inf"]);
         for seed in 0..200 {
             let t0 = Instant::now();
             let s = Schedule::new(&c, t0, 0, 0.0, Arc::new(DecodeSlots::default()), seed);

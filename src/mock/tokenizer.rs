@@ -60,10 +60,10 @@ pub fn for_each_token<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
 /// Words the mock writes its answers with; each is exactly one token under the rule above,
 /// and any concatenation of them tokenizes back into the same pieces.
 pub const VOCABULARY: &[&str] = &[
-    " the", " code", " test", " file", " data", " run", " fix", " line", " call", " tool", " load",
-    " plan", " step", " next", " then", " we", " it", " is", " to", " and", " for", " with",
-    " this", " that", " read", " edit", " add", " type", " path", " main", " loop", " sum", " out",
-    " err", " ok", " one", " two", " new", " old", " key", ",", ".",
+    " the", " code", " test", " file", " data", " run", " fix", " line", " call", " tool", " load", " plan", " step",
+    " next", " then", " we", " it", " is", " to", " and", " for", " with", " this", " that", " read", " edit", " add",
+    " type", " path", " main", " loop", " sum", " out", " err", " ok", " one", " two", " new", " old", " key", ",",
+    ".",
 ];
 
 #[cfg(test)]
@@ -72,16 +72,10 @@ mod tests {
 
     #[test]
     fn rule_examples() {
-        assert_eq!(
-            tokens("Hello, world!"),
-            vec!["Hell", "o", ",", " worl", "d", "!"]
-        );
+        assert_eq!(tokens("Hello, world!"), vec!["Hell", "o", ",", " worl", "d", "!"]);
         assert_eq!(tokens("  a1b2c3  "), vec!["  a1b2", "c3", "  "]);
         assert_eq!(tokens(""), Vec::<&str>::new());
-        assert_eq!(
-            tokens("{\"x\": 12}"),
-            vec!["{", "\"", "x", "\"", ":", " 12", "}"]
-        );
+        assert_eq!(tokens("{\"x\": 12}"), vec!["{", "\"", "x", "\"", ":", " 12", "}"]);
         assert_eq!(tokens("héllo wörld"), vec!["héll", "o", " wörl", "d"]);
         assert_eq!(count("one two three"), 4);
     }
@@ -97,11 +91,7 @@ mod tests {
         for w in VOCABULARY {
             assert_eq!(count(w), 1, "{w:?}");
         }
-        let text: String = VOCABULARY
-            .iter()
-            .chain(VOCABULARY.iter().rev())
-            .copied()
-            .collect();
+        let text: String = VOCABULARY.iter().chain(VOCABULARY.iter().rev()).copied().collect();
         assert_eq!(count(&text), 2 * VOCABULARY.len());
     }
 }

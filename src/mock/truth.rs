@@ -56,24 +56,21 @@ impl TruthLog {
     /// Creates `path` and writes to it from a background thread, flushing whenever the
     /// queue is empty, so a line is on disk moments after its request ended.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::create(path)
-            .with_context(|| format!("cannot create truth log {}", path.display()))?;
+        let file = File::create(path).with_context(|| format!("cannot create truth log {}", path.display()))?;
         let (tx, rx) = mpsc::channel::<String>();
-        std::thread::Builder::new()
-            .name("asb-mock-truth".into())
-            .spawn(move || {
-                let mut out = BufWriter::new(file);
-                while let Ok(line) = rx.recv() {
-                    let mut ok = out.write_all(line.as_bytes()).is_ok();
-                    while let Ok(more) = rx.try_recv() {
-                        ok &= out.write_all(more.as_bytes()).is_ok();
-                    }
-                    if !ok || out.flush().is_err() {
-                        eprintln!("asb mock: writing the truth log failed; later records are lost");
-                        return;
-                    }
+        std::thread::Builder::new().name("asb-mock-truth".into()).spawn(move || {
+            let mut out = BufWriter::new(file);
+            while let Ok(line) = rx.recv() {
+                let mut ok = out.write_all(line.as_bytes()).is_ok();
+                while let Ok(more) = rx.try_recv() {
+                    ok &= out.write_all(more.as_bytes()).is_ok();
                 }
-            })?;
+                if !ok || out.flush().is_err() {
+                    eprintln!("asb mock: writing the truth log failed; later records are lost");
+                    return;
+                }
+            }
+        })?;
         Ok(TruthLog { tx: Some(tx) })
     }
 

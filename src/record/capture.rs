@@ -14,9 +14,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::recording::assemble::{assemble_body, Assembled, Assembler};
-use crate::recording::line::{
-    CallLine, Exchange, HttpRequest, HttpResponse, Outcome, SseRecord, Timing, Usage,
-};
+use crate::recording::line::{CallLine, Exchange, HttpRequest, HttpResponse, Outcome, SseRecord, Timing, Usage};
 use crate::recording::writer::RecordingWriter;
 use crate::recording::FORMAT_VERSION;
 use crate::wire::sse::SseParser;
@@ -197,23 +195,15 @@ pub fn new_capture(
     CallCapture {
         seq,
         arrival,
-        timestamp: jiff::Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00")
-            .to_string(),
-        start_offset_ms: arrival
-            .saturating_duration_since(recorder.started)
-            .as_secs_f64()
-            * 1000.0,
+        timestamp: jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+        start_offset_ms: arrival.saturating_duration_since(recorder.started).as_secs_f64() * 1000.0,
         client_api,
         upstream_api,
         model,
         thread_id: thread.0,
         thread_turn: thread.1,
         messages,
-        client: Side {
-            request,
-            ..Side::default()
-        },
+        client: Side { request, ..Side::default() },
         upstream: None,
         error: None,
         ended: false,
@@ -225,12 +215,8 @@ fn count(totals: &Totals, line: &CallLine) {
     if line.outcome != Some(Outcome::Completed) {
         totals.errors.fetch_add(1, Ordering::Relaxed);
     }
-    totals
-        .input_tokens
-        .fetch_add(line.prompt_tokens.unwrap_or(0), Ordering::Relaxed);
-    totals
-        .output_tokens
-        .fetch_add(line.completion_tokens.unwrap_or(0), Ordering::Relaxed);
+    totals.input_tokens.fetch_add(line.prompt_tokens.unwrap_or(0), Ordering::Relaxed);
+    totals.output_tokens.fetch_add(line.completion_tokens.unwrap_or(0), Ordering::Relaxed);
 }
 
 /// A response as the recording keeps it, and what it said.
@@ -238,16 +224,8 @@ fn read_response(side: &Side, api: Api) -> (Option<HttpResponse>, Assembled) {
     let Some(status) = side.status else {
         return (None, Assembled::default());
     };
-    let mut resp = HttpResponse {
-        status,
-        headers: side.headers.clone(),
-        ..HttpResponse::default()
-    };
-    let body: Vec<u8> = side
-        .frames
-        .iter()
-        .flat_map(|(_, b)| b.iter().copied())
-        .collect();
+    let mut resp = HttpResponse { status, headers: side.headers.clone(), ..HttpResponse::default() };
+    let body: Vec<u8> = side.frames.iter().flat_map(|(_, b)| b.iter().copied()).collect();
     let assembled = if side.streamed {
         let mut parser = SseParser::new();
         let mut assembler = Assembler::new(api);
@@ -290,22 +268,11 @@ fn round3(x: f64) -> f64 {
 }
 
 /// Builds the recording line of a finished call.
-pub fn build_line(
-    call: CallCapture,
-    outcome: Outcome,
-    end_ms: f64,
-    experiment_id: String,
-) -> CallLine {
+pub fn build_line(call: CallCapture, outcome: Outcome, end_ms: f64, experiment_id: String) -> CallLine {
     let (client_response, client_said) = read_response(&call.client, call.client_api);
     let upstream = call.upstream.as_ref().map(|side| {
         let (response, said) = read_response(side, call.upstream_api);
-        (
-            Exchange {
-                request: side.request.clone(),
-                response,
-            },
-            said,
-        )
+        (Exchange { request: side.request.clone(), response }, said)
     });
     // The server's own words are the truth about the answer: prefer the upstream side.
     let said = upstream.as_ref().map_or(&client_said, |(_, s)| s);
@@ -318,13 +285,10 @@ pub fn build_line(
         outcome = Outcome::UpstreamError;
     }
     if error.is_none() {
-        error = said
-            .error
-            .clone()
-            .or_else(|| match (status, &client_response) {
-                (Some(s), Some(r)) if s >= 400 => Some(error_text(s, r)),
-                _ => None,
-            });
+        error = said.error.clone().or_else(|| match (status, &client_response) {
+            (Some(s), Some(r)) if s >= 400 => Some(error_text(s, r)),
+            _ => None,
+        });
     }
 
     let usage: Option<Usage> = said.usage.clone();
@@ -347,13 +311,8 @@ pub fn build_line(
         messages: call.messages,
         model: call.model,
         max_tokens: get_u64("max_completion_tokens").or_else(|| get_u64("max_tokens")),
-        temperature: body
-            .and_then(|b| b.get("temperature"))
-            .and_then(Value::as_f64),
-        stream: body
-            .and_then(|b| b.get("stream"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        temperature: body.and_then(|b| b.get("temperature")).and_then(Value::as_f64),
+        stream: body.and_then(|b| b.get("stream")).and_then(Value::as_bool).unwrap_or(false),
         source_api: call.client_api.name().to_string(),
         prompt_tokens: usage.as_ref().map(|u| u.input_tokens),
         ttft_ms: said.ttft_ms.map(round2),

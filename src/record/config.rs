@@ -82,19 +82,10 @@ impl Upstream {
                 Api::OpenAi => "authorization".into(),
             });
             let header = header.to_ascii_lowercase();
-            let value = if header == "authorization" {
-                format!("Bearer {key}")
-            } else {
-                key.clone()
-            };
+            let value = if header == "authorization" { format!("Bearer {key}") } else { key.clone() };
             (header, value)
         });
-        Ok(Upstream {
-            base,
-            api,
-            model: args.model.clone(),
-            auth,
-        })
+        Ok(Upstream { base, api, model: args.model.clone(), auth })
     }
 }
 
@@ -105,9 +96,7 @@ pub fn normalize_base(endpoint: &str) -> Result<String> {
     if trimmed.is_empty() {
         bail!("--endpoint is empty");
     }
-    let uri: http::Uri = trimmed
-        .parse()
-        .with_context(|| format!("--endpoint {endpoint:?} is not a URL"))?;
+    let uri: http::Uri = trimmed.parse().with_context(|| format!("--endpoint {endpoint:?} is not a URL"))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
         _ => bail!("--endpoint {endpoint:?} must start with http:// or https://"),
@@ -126,10 +115,7 @@ pub fn normalize_base(endpoint: &str) -> Result<String> {
 }
 
 fn detect_api(base: &str) -> Api {
-    let host = base
-        .parse::<http::Uri>()
-        .ok()
-        .and_then(|u| u.host().map(str::to_ascii_lowercase));
+    let host = base.parse::<http::Uri>().ok().and_then(|u| u.host().map(str::to_ascii_lowercase));
     match host {
         Some(h) if h == "anthropic.com" || h.ends_with(".anthropic.com") => Api::Anthropic,
         _ => Api::OpenAi,
@@ -144,18 +130,9 @@ mod tests {
     fn endpoint_normalization() {
         assert_eq!(normalize_base("http://h:8000/").unwrap(), "http://h:8000");
         assert_eq!(normalize_base("http://h:8000/v1").unwrap(), "http://h:8000");
-        assert_eq!(
-            normalize_base("http://h:8000/v1/chat/completions").unwrap(),
-            "http://h:8000"
-        );
-        assert_eq!(
-            normalize_base("https://api.anthropic.com/v1/messages").unwrap(),
-            "https://api.anthropic.com"
-        );
-        assert_eq!(
-            normalize_base("http://h/proxy/v1").unwrap(),
-            "http://h/proxy"
-        );
+        assert_eq!(normalize_base("http://h:8000/v1/chat/completions").unwrap(), "http://h:8000");
+        assert_eq!(normalize_base("https://api.anthropic.com/v1/messages").unwrap(), "https://api.anthropic.com");
+        assert_eq!(normalize_base("http://h/proxy/v1").unwrap(), "http://h/proxy");
         assert!(normalize_base("").is_err());
         assert!(normalize_base("ftp://h").is_err());
         assert!(normalize_base("localhost:8000").is_err());
@@ -184,11 +161,6 @@ mod tests {
         assert_eq!(u.auth, Some(("x-api-key".into(), "k1".into())));
         let u = Upstream::from_args(&args(Some("k1"), Some("X-Custom"), "http://x")).unwrap();
         assert_eq!(u.auth, Some(("x-custom".into(), "k1".into())));
-        assert_eq!(
-            Upstream::from_args(&args(None, None, "http://x"))
-                .unwrap()
-                .auth,
-            None
-        );
+        assert_eq!(Upstream::from_args(&args(None, None, "http://x")).unwrap().auth, None);
     }
 }

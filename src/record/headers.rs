@@ -12,23 +12,14 @@ use serde_json::{Map, Value};
 
 use crate::recording::writer::REDACTED;
 
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-];
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"];
 
 /// Headers whose values are credentials.
 pub fn is_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    matches!(
-        n.as_str(),
-        "authorization" | "proxy-authorization" | "x-api-key" | "api-key" | "cookie" | "set-cookie"
-    ) || n.contains("token")
+    matches!(n.as_str(), "authorization" | "proxy-authorization" | "x-api-key" | "api-key" | "cookie" | "set-cookie")
+        || n.contains("token")
         || n.contains("secret")
         || n.ends_with("-key")
 }
@@ -38,8 +29,7 @@ pub fn upstream_request_headers(client: &HeaderMap, auth: Option<&(String, Strin
     let mut out = HeaderMap::with_capacity(client.len() + 1);
     for (name, value) in client {
         let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || n == "host" || n == "content-length" || n == "accept-encoding"
-        {
+        if HOP_BY_HOP.contains(&n) || n == "host" || n == "content-length" || n == "accept-encoding" {
             continue;
         }
         if auth.is_some() && matches!(n, "authorization" | "x-api-key" | "api-key") {
@@ -48,10 +38,7 @@ pub fn upstream_request_headers(client: &HeaderMap, auth: Option<&(String, Strin
         out.append(name.clone(), value.clone());
     }
     if let Some((name, value)) = auth {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::try_from(name.as_str()),
-            HeaderValue::try_from(value.as_str()),
-        ) {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
             out.insert(n, v);
         }
     }
@@ -115,10 +102,7 @@ mod tests {
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(
-                HeaderName::try_from(*k).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
+            h.append(HeaderName::try_from(*k).unwrap(), HeaderValue::from_str(v).unwrap());
         }
         h
     }
@@ -135,11 +119,7 @@ mod tests {
         ]);
         let up = upstream_request_headers(&client, None);
         assert_eq!(up.get("x-api-key").unwrap(), "client-key");
-        assert!(
-            up.get("host").is_none()
-                && up.get("accept-encoding").is_none()
-                && up.get("connection").is_none()
-        );
+        assert!(up.get("host").is_none() && up.get("accept-encoding").is_none() && up.get("connection").is_none());
         let auth = ("authorization".to_string(), "Bearer k".to_string());
         let up = upstream_request_headers(&client, Some(&auth));
         assert!(up.get("x-api-key").is_none());
@@ -158,10 +138,7 @@ mod tests {
         ]);
         let rec = for_recording(&h);
         let text = serde_json::to_string(&rec).unwrap();
-        assert!(
-            !text.contains("sk-1") && !text.contains("k2") && !text.contains("k3"),
-            "{text}"
-        );
+        assert!(!text.contains("sk-1") && !text.contains("k2") && !text.contains("k3"), "{text}");
         assert_eq!(rec["anthropic-beta"], "a, b");
         assert!(secret_values(&h).contains(&"sk-1".to_string()));
     }

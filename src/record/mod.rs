@@ -47,22 +47,14 @@ pub async fn run(args: RecordArgs) -> Result<()> {
     if let Some(key) = &args.api_key {
         secrets.add(key);
     }
-    let listener = TcpListener::bind((args.host, args.port))
-        .await
-        .map_err(|e| {
-            anyhow!(
-                "cannot listen on {}:{} ({e}); stop the other process or pass a different --port",
-                args.host,
-                args.port
-            )
-        })?;
+    let listener = TcpListener::bind((args.host, args.port)).await.map_err(|e| {
+        anyhow!("cannot listen on {}:{} ({e}); stop the other process or pass a different --port", args.host, args.port)
+    })?;
     let addr = listener.local_addr()?;
     let writer = RecordingWriter::open(&args.output, secrets.clone())?;
     let experiment_id: String = {
         let mut rng = rand::rng();
-        (0..12)
-            .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
-            .collect()
+        (0..12).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
     };
     let recorder = Arc::new(Recorder::new(writer, experiment_id));
     let proxy = Arc::new(Proxy {
@@ -140,10 +132,6 @@ fn print_banner(upstream: &Upstream, args: &RecordArgs, addr: std::net::SocketAd
     println!("  recording to: {} (appending)", args.output.display());
     println!("Point your agent at it:");
     println!("  ANTHROPIC_BASE_URL={url} claude");
-    println!(
-        "  OPENAI_BASE_URL={url}/v1   (OpenAI SDK agents; their calls are forwarded byte for byte)"
-    );
-    println!(
-        "Stop with Ctrl+C: calls in flight are finished or marked, then a summary is printed."
-    );
+    println!("  OPENAI_BASE_URL={url}/v1   (OpenAI SDK agents; their calls are forwarded byte for byte)");
+    println!("Stop with Ctrl+C: calls in flight are finished or marked, then a summary is printed.");
 }

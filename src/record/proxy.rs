@@ -66,10 +66,7 @@ fn route(method: &Method, path: &str) -> Route {
     }
 }
 
-pub async fn handle(
-    proxy: Arc<Proxy>,
-    req: Request<Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
+pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let arrival = Instant::now();
     for secret in headers::secret_values(req.headers()) {
         proxy.secrets.add(&secret);
@@ -84,71 +81,41 @@ pub async fn handle(
 }
 
 /// A recorded call.
-async fn record(
-    proxy: &Arc<Proxy>,
-    req: Request<Incoming>,
-    client_api: Api,
-    arrival: Instant,
-) -> Response<ProxyBody> {
+async fn record(proxy: &Arc<Proxy>, req: Request<Incoming>, client_api: Api, arrival: Instant) -> Response<ProxyBody> {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => {
-            return error_response(
-                client_api,
-                400,
-                format!("asb record: cannot read the request body: {e}"),
-            )
-        }
+        Err(e) => return error_response(client_api, 400, format!("asb record: cannot read the request body: {e}")),
     };
     let json: Option<Value> = serde_json::from_slice(&body).ok();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let request = HttpRequest {
         method: parts.method.to_string(),
         path: path.clone(),
         headers: headers::for_recording(&parts.headers),
         body: json.clone(),
-        body_text: json
-            .is_none()
-            .then(|| String::from_utf8_lossy(&body).into_owned()),
+        body_text: json.is_none().then(|| String::from_utf8_lossy(&body).into_owned()),
     };
     let translating = client_api == Api::Anthropic && proxy.upstream.api == Api::OpenAi;
     let translated = match (&json, translating) {
-        (Some(j), true) => Some(translate::anthropic_to_openai_request(
-            j,
-            Some(&proxy.upstream.model),
-        )),
+        (Some(j), true) => Some(translate::anthropic_to_openai_request(j, Some(&proxy.upstream.model))),
         _ => None,
     };
     let messages = match (client_api, &json, &translated) {
-        (Api::OpenAi, Some(j), _) => j
-            .get("messages")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
+        (Api::OpenAi, Some(j), _) => j.get("messages").and_then(Value::as_array).cloned().unwrap_or_default(),
         (Api::Anthropic, Some(j), _) => {
             let as_openai = match &translated {
                 Some(t) => t.as_ref().ok().cloned(),
                 None => translate::anthropic_to_openai_request(j, None).ok(),
             };
-            as_openai
-                .and_then(|t| t.get("messages").and_then(Value::as_array).cloned())
-                .unwrap_or_default()
+            as_openai.and_then(|t| t.get("messages").and_then(Value::as_array).cloned()).unwrap_or_default()
         }
         _ => Vec::new(),
     };
     // asb's `model`: what the upstream was asked for.
     let model = match (translating, &json) {
         (true, _) => proxy.upstream.model.clone(),
-        (false, Some(j)) => j
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or(&proxy.upstream.model)
-            .to_string(),
+        (false, Some(j)) => j.get("model").and_then(Value::as_str).unwrap_or(&proxy.upstream.model).to_string(),
         (false, None) => proxy.upstream.model.clone(),
     };
     let thread = thread_id(client_api, json.as_ref().unwrap_or(&Value::Null));
@@ -169,30 +136,13 @@ async fn record(
     let call = recorder.begin(capture);
 
     match translated {
-        None => {
-            passthrough(
-                proxy,
-                &call,
-                parts.method,
-                &path,
-                &parts.headers,
-                body,
-                client_api,
-            )
-            .await
-        }
+        None => passthrough(proxy, &call, parts.method, &path, &parts.headers, body, client_api).await,
         Some(Ok(openai_body)) => {
-            let stream = json
-                .as_ref()
-                .and_then(|j| j.get("stream"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+            let stream = json.as_ref().and_then(|j| j.get("stream")).and_then(Value::as_bool).unwrap_or(false);
             translate_call(proxy, &call, &parts.headers, openai_body, stream).await
         }
         Some(Err(e)) => {
-            let message = format!(
-                "asb record: cannot translate this request for an OpenAI-compatible upstream: {e}"
-            );
+            let message = format!("asb record: cannot translate this request for an OpenAI-compatible upstream: {e}");
             reject(proxy, &call, client_api, 400, message)
         }
     }
@@ -210,16 +160,11 @@ async fn send_upstream(
     if let Some(h) = builder.headers_mut() {
         *h = headers;
     }
-    let req = builder
-        .body(Full::new(body))
-        .map_err(|e| format!("cannot build the upstream request: {e}"))?;
+    let req = builder.body(Full::new(body)).map_err(|e| format!("cannot build the upstream request: {e}"))?;
     match tokio::time::timeout(proxy.header_timeout, proxy.client.request(req)).await {
         Ok(Ok(resp)) => Ok(resp),
         Ok(Err(e)) => Err(format!("upstream {url} unreachable: {}", error_chain(&e))),
-        Err(_) => Err(format!(
-            "upstream {url} sent no answer within {} s",
-            proxy.header_timeout.as_secs()
-        )),
+        Err(_) => Err(format!("upstream {url} sent no answer within {} s", proxy.header_timeout.as_secs())),
     }
 }
 
@@ -246,8 +191,7 @@ async fn passthrough(
     client_api: Api,
 ) -> Response<ProxyBody> {
     let url = proxy.upstream.url(path);
-    let up_headers =
-        headers::upstream_request_headers(client_headers, proxy.upstream.auth.as_ref());
+    let up_headers = headers::upstream_request_headers(client_headers, proxy.upstream.auth.as_ref());
     let resp = match send_upstream(proxy, method, &url, up_headers, body).await {
         Ok(r) => r,
         Err(message) => return unreachable(proxy, call, client_api, message),
@@ -258,11 +202,8 @@ async fn passthrough(
         note_response_head(&mut c.client, &resp, t);
     }
     let (parts, body) = resp.into_parts();
-    let mut out = Response::new(
-        TeeBody::new(body, Arc::clone(call), Arc::clone(&proxy.recorder))
-            .map_err(boxed)
-            .boxed(),
-    );
+    let mut out =
+        Response::new(TeeBody::new(body, Arc::clone(call), Arc::clone(&proxy.recorder)).map_err(boxed).boxed());
     *out.status_mut() = parts.status;
     *out.headers_mut() = headers::client_response_headers(&parts.headers);
     out
@@ -277,9 +218,7 @@ fn note_response_head(side: &mut Side, resp: &Response<Incoming>, t_ms: f64) {
 }
 
 fn is_event_stream(h: &HeaderMap) -> bool {
-    h.get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"))
+    h.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 /// An Anthropic call answered by an OpenAI-compatible upstream.
@@ -294,14 +233,8 @@ async fn translate_call(
     let url = proxy.upstream.url(path);
     let mut up_headers = HeaderMap::new();
     up_headers.insert("content-type", HeaderValue::from_static("application/json"));
-    up_headers.insert(
-        "accept",
-        HeaderValue::from_static(if stream {
-            "text/event-stream"
-        } else {
-            "application/json"
-        }),
-    );
+    up_headers
+        .insert("accept", HeaderValue::from_static(if stream { "text/event-stream" } else { "application/json" }));
     if let Some(ua) = client_headers.get("user-agent") {
         up_headers.insert("user-agent", ua.clone());
     }
@@ -331,18 +264,8 @@ async fn translate_call(
     let status = resp.status();
     if status.is_success() && stream && is_event_stream(resp.headers()) {
         let model = proxy.upstream.model.clone();
-        let body = TranslatingBody::new(
-            resp.into_body(),
-            model,
-            Arc::clone(call),
-            Arc::clone(&proxy.recorder),
-        );
-        return client_answer(
-            proxy,
-            call,
-            StatusCode::OK,
-            Answer::Stream(body.map_err(boxed).boxed()),
-        );
+        let body = TranslatingBody::new(resp.into_body(), model, Arc::clone(call), Arc::clone(&proxy.recorder));
+        return client_answer(proxy, call, StatusCode::OK, Answer::Stream(body.map_err(boxed).boxed()));
     }
     // A whole answer: read it, recording its frames, then translate it.
     let upstream_body = match collect_upstream(call, resp.into_body()).await {
@@ -350,41 +273,26 @@ async fn translate_call(
         Err(e) => {
             let message = format!("the upstream's answer broke off: {e}");
             let out = error_response(Api::Anthropic, 502, format!("asb record: {message}"));
-            proxy
-                .recorder
-                .finish(call, Outcome::UpstreamCut, Some(message));
+            proxy.recorder.finish(call, Outcome::UpstreamCut, Some(message));
             return out;
         }
     };
     let (status, json) = if status.is_success() {
         match serde_json::from_slice::<Value>(&upstream_body)
             .map_err(|e| e.to_string())
-            .and_then(|j| {
-                translate::openai_to_anthropic_response(&j, &proxy.upstream.model)
-                    .map_err(|e| e.to_string())
-            }) {
+            .and_then(|j| translate::openai_to_anthropic_response(&j, &proxy.upstream.model).map_err(|e| e.to_string()))
+        {
             Ok(message) => (StatusCode::OK, message),
             Err(e) => (
                 StatusCode::BAD_GATEWAY,
-                ApiError::new(
-                    502,
-                    format!("asb record: the upstream's answer could not be translated: {e}"),
-                )
-                .body(Api::Anthropic, "asb-record"),
+                ApiError::new(502, format!("asb record: the upstream's answer could not be translated: {e}"))
+                    .body(Api::Anthropic, "asb-record"),
             ),
         }
     } else {
-        (
-            status,
-            translate::openai_error_to_anthropic(status.as_u16(), &upstream_body),
-        )
+        (status, translate::openai_error_to_anthropic(status.as_u16(), &upstream_body))
     };
-    client_answer(
-        proxy,
-        call,
-        status,
-        Answer::Whole(Bytes::from(json.to_string())),
-    )
+    client_answer(proxy, call, status, Answer::Whole(Bytes::from(json.to_string())))
 }
 
 /// A translated answer for the client.
@@ -396,25 +304,14 @@ enum Answer {
 }
 
 /// Sends a translated answer, recording what the client gets.
-fn client_answer(
-    proxy: &Proxy,
-    call: &CallHandle,
-    status: StatusCode,
-    answer: Answer,
-) -> Response<ProxyBody> {
+fn client_answer(proxy: &Proxy, call: &CallHandle, status: StatusCode, answer: Answer) -> Response<ProxyBody> {
     let whole = matches!(answer, Answer::Whole(_));
-    let content_type = if whole {
-        "application/json"
-    } else {
-        "text/event-stream; charset=utf-8"
-    };
+    let content_type = if whole { "application/json" } else { "text/event-stream; charset=utf-8" };
     {
         let mut c = lock(call);
         let t = c.ms_since_arrival();
         c.client.status = Some(status.as_u16());
-        c.client
-            .headers
-            .insert("content-type".into(), Value::String(content_type.into()));
+        c.client.headers.insert("content-type".into(), Value::String(content_type.into()));
         c.client.streamed = !whole;
         c.client.ttfb_ms = Some(t);
         if let Answer::Whole(bytes) = &answer {
@@ -430,8 +327,7 @@ fn client_answer(
     }
     let mut out = Response::new(body);
     *out.status_mut() = status;
-    out.headers_mut()
-        .insert("content-type", HeaderValue::from_static(content_type));
+    out.headers_mut().insert("content-type", HeaderValue::from_static(content_type));
     out
 }
 
@@ -455,24 +351,14 @@ async fn collect_upstream(call: &CallHandle, mut body: Incoming) -> Result<Bytes
 /// The upstream could not be reached: the client gets a 502 in its API's shape.
 fn unreachable(proxy: &Proxy, call: &CallHandle, api: Api, message: String) -> Response<ProxyBody> {
     let out = error_response(api, 502, format!("asb record: {message}"));
-    proxy
-        .recorder
-        .finish(call, Outcome::UpstreamUnreachable, Some(message));
+    proxy.recorder.finish(call, Outcome::UpstreamUnreachable, Some(message));
     out
 }
 
 /// The proxy refused the request itself.
-fn reject(
-    proxy: &Proxy,
-    call: &CallHandle,
-    api: Api,
-    status: u16,
-    message: String,
-) -> Response<ProxyBody> {
+fn reject(proxy: &Proxy, call: &CallHandle, api: Api, status: u16, message: String) -> Response<ProxyBody> {
     let out = error_response(api, status, message.clone());
-    proxy
-        .recorder
-        .finish(call, Outcome::ProxyRejected, Some(message));
+    proxy.recorder.finish(call, Outcome::ProxyRejected, Some(message));
     out
 }
 
@@ -495,45 +381,22 @@ async fn count_tokens(proxy: &Arc<Proxy>, req: Request<Incoming>) -> Response<Pr
     }
     let (parts, body) = req.into_parts();
     let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-        return error_response(
-            Api::Anthropic,
-            400,
-            "asb record: cannot read the request body".into(),
-        );
+        return error_response(Api::Anthropic, 400, "asb record: cannot read the request body".into());
     };
     let Ok(mut json) = serde_json::from_slice::<Value>(&body) else {
-        return error_response(
-            Api::Anthropic,
-            400,
-            "asb record: the request body is not valid JSON".into(),
-        );
+        return error_response(Api::Anthropic, 400, "asb record: the request body is not valid JSON".into());
     };
     json["model"] = Value::String(proxy.upstream.model.clone());
     let url = proxy.upstream.url("/v1/messages/count_tokens");
-    let up_headers =
-        headers::upstream_request_headers(&parts.headers, proxy.upstream.auth.as_ref());
-    if let Ok(resp) = send_upstream(
-        proxy,
-        Method::POST,
-        &url,
-        up_headers,
-        Bytes::from(json.to_string()),
-    )
-    .await
-    {
+    let up_headers = headers::upstream_request_headers(&parts.headers, proxy.upstream.auth.as_ref());
+    if let Ok(resp) = send_upstream(proxy, Method::POST, &url, up_headers, Bytes::from(json.to_string())).await {
         if resp.status().is_success() {
             if let Ok(b) = resp.into_body().collect().await {
                 let bytes = b.to_bytes();
-                if serde_json::from_slice::<Value>(&bytes)
-                    .ok()
-                    .and_then(|v| v.get("input_tokens").cloned())
-                    .is_some()
-                {
+                if serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.get("input_tokens").cloned()).is_some() {
                     let mut out = Response::new(Full::new(bytes).map_err(boxed).boxed());
-                    out.headers_mut()
-                        .insert("content-type", HeaderValue::from_static("application/json"));
-                    out.headers_mut()
-                        .insert("x-asb-token-count", HeaderValue::from_static("upstream"));
+                    out.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+                    out.headers_mut().insert("x-asb-token-count", HeaderValue::from_static("upstream"));
                     return out;
                 }
             }
@@ -541,17 +404,9 @@ async fn count_tokens(proxy: &Arc<Proxy>, req: Request<Incoming>) -> Response<Pr
     }
     let chars = text_chars(&json);
     let estimate = json!({"input_tokens": chars.div_ceil(4)});
-    let mut out = Response::new(
-        Full::new(Bytes::from(estimate.to_string()))
-            .map_err(boxed)
-            .boxed(),
-    );
-    out.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    out.headers_mut().insert(
-        "x-asb-token-count",
-        HeaderValue::from_static("estimate (characters / 4)"),
-    );
+    let mut out = Response::new(Full::new(Bytes::from(estimate.to_string())).map_err(boxed).boxed());
+    out.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    out.headers_mut().insert("x-asb-token-count", HeaderValue::from_static("estimate (characters / 4)"));
     out
 }
 
@@ -565,28 +420,19 @@ fn text_chars(json: &Value) -> usize {
             _ => 0,
         }
     }
-    ["system", "messages", "tools"]
-        .iter()
-        .filter_map(|k| json.get(k))
-        .map(walk)
-        .sum()
+    ["system", "messages", "tools"].iter().filter_map(|k| json.get(k)).map(walk).sum()
 }
 
 /// Any other request: forwarded as is, not recorded.
 async fn forward(proxy: &Arc<Proxy>, req: Request<Incoming>) -> Response<ProxyBody> {
-    let api = if req.headers().contains_key("anthropic-version") {
-        Api::Anthropic
-    } else {
-        Api::OpenAi
-    };
+    let api = if req.headers().contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
     let (parts, body) = req.into_parts();
     let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
         return error_response(api, 400, "asb record: cannot read the request body".into());
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let url = proxy.upstream.url(path);
-    let up_headers =
-        headers::upstream_request_headers(&parts.headers, proxy.upstream.auth.as_ref());
+    let up_headers = headers::upstream_request_headers(&parts.headers, proxy.upstream.auth.as_ref());
     match send_upstream(proxy, parts.method, &url, up_headers, body).await {
         Ok(resp) => {
             let (p, b) = resp.into_parts();

@@ -24,12 +24,7 @@ pub struct TeeBody<B: Body> {
 
 impl<B: Body> TeeBody<B> {
     pub fn new(inner: B, call: CallHandle, recorder: Arc<Recorder>) -> Self {
-        TeeBody {
-            inner,
-            call,
-            recorder,
-            done: false,
-        }
+        TeeBody { inner, call, recorder, done: false }
     }
 
     fn end(&mut self, outcome: Outcome, error: Option<String>) {
@@ -48,10 +43,7 @@ where
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
@@ -63,10 +55,7 @@ where
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                this.end(
-                    Outcome::UpstreamCut,
-                    Some(format!("the upstream's answer broke off: {e}")),
-                );
+                this.end(Outcome::UpstreamCut, Some(format!("the upstream's answer broke off: {e}")));
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(None) => {
@@ -92,9 +81,6 @@ impl<B: Body> Drop for TeeBody<B> {
         if self.inner.is_end_stream() {
             self.end(Outcome::Completed, None);
         }
-        self.end(
-            Outcome::ClientDisconnected,
-            Some("the client closed the connection before the answer ended".into()),
-        );
+        self.end(Outcome::ClientDisconnected, Some("the client closed the connection before the answer ended".into()));
     }
 }

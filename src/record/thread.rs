@@ -17,10 +17,7 @@ use crate::wire::Api;
 /// The thread id of a request body: 12 hex digits.
 pub fn thread_id(api: Api, body: &Value) -> String {
     let (system, first_user) = match api {
-        Api::Anthropic => (
-            body.get("system").map(text_of).unwrap_or_default(),
-            first_with_role(body, &["user"]),
-        ),
+        Api::Anthropic => (body.get("system").map(text_of).unwrap_or_default(), first_with_role(body, &["user"])),
         Api::OpenAi => {
             let system = body
                 .get("messages")
@@ -36,10 +33,8 @@ pub fn thread_id(api: Api, body: &Value) -> String {
             (system, first_with_role(body, &["user"]))
         }
     };
-    let system: Vec<&str> = system
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("x-anthropic-billing-header"))
-        .collect();
+    let system: Vec<&str> =
+        system.lines().filter(|l| !l.trim_start().starts_with("x-anthropic-billing-header")).collect();
     let mut h = Sha256::new();
     h.update(system.join("\n").as_bytes());
     h.update([0]);
@@ -65,11 +60,9 @@ fn first_with_role(body: &Value, roles: &[&str]) -> String {
 fn text_of(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|b| b.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Value::Array(items) => {
+            items.iter().filter_map(|b| b.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
+        }
         _ => String::new(),
     }
 }
@@ -100,19 +93,13 @@ mod tests {
             "messages": [{"role": "user", "content": [{"type": "text", "text": "fix the bug"}]}]});
         let mut turn2 = turn1.clone();
         turn2["system"][0]["text"] = json!("x-anthropic-billing-header: cch=bbb;");
-        turn2["messages"].as_array_mut().unwrap().extend([
-            json!({"role": "assistant", "content": "ok"}),
-            json!({"role": "user", "content": "more"}),
-        ]);
-        assert_eq!(
-            thread_id(Api::Anthropic, &turn1),
-            thread_id(Api::Anthropic, &turn2)
-        );
+        turn2["messages"]
+            .as_array_mut()
+            .unwrap()
+            .extend([json!({"role": "assistant", "content": "ok"}), json!({"role": "user", "content": "more"})]);
+        assert_eq!(thread_id(Api::Anthropic, &turn1), thread_id(Api::Anthropic, &turn2));
         let sub = json!({"system": "You are a sub-agent.", "messages": [{"role": "user", "content": "search"}]});
-        assert_ne!(
-            thread_id(Api::Anthropic, &turn1),
-            thread_id(Api::Anthropic, &sub)
-        );
+        assert_ne!(thread_id(Api::Anthropic, &turn1), thread_id(Api::Anthropic, &sub));
         assert_eq!(thread_id(Api::Anthropic, &turn1).len(), 12);
     }
 
@@ -122,9 +109,6 @@ mod tests {
         let b = json!({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q2"}]});
         assert_ne!(thread_id(Api::OpenAi, &a), thread_id(Api::OpenAi, &b));
         let turns = ThreadTurns::default();
-        assert_eq!(
-            (turns.next("x"), turns.next("x"), turns.next("y")),
-            (0, 1, 0)
-        );
+        assert_eq!((turns.next("x"), turns.next("x"), turns.next("y")), (0, 1, 0));
     }
 }

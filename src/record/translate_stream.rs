@@ -32,12 +32,7 @@ pub struct TranslatingBody {
 }
 
 impl TranslatingBody {
-    pub fn new(
-        upstream: Incoming,
-        model: String,
-        call: CallHandle,
-        recorder: Arc<Recorder>,
-    ) -> Self {
+    pub fn new(upstream: Incoming, model: String, call: CallHandle, recorder: Arc<Recorder>) -> Self {
         let message_id = format!("msg_asb_{:012}", lock(&call).seq);
         TranslatingBody {
             upstream,
@@ -63,18 +58,10 @@ impl TranslatingBody {
                 continue;
             };
             if let Some(err) = chunk.get("error") {
-                let message = err
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("upstream error")
-                    .to_string();
+                let message = err.get("message").and_then(Value::as_str).unwrap_or("upstream error").to_string();
                 self.encoder.fail("api_error", &message, out);
-                self.ending = Some((
-                    Outcome::UpstreamCut,
-                    Some(format!(
-                        "the upstream reported an error mid-stream: {message}"
-                    )),
-                ));
+                self.ending =
+                    Some((Outcome::UpstreamCut, Some(format!("the upstream reported an error mid-stream: {message}"))));
                 continue;
             }
             self.encoder.on_chunk(&chunk, out);
@@ -92,10 +79,7 @@ impl Body for TranslatingBody {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
         loop {
             if this.ended {
@@ -124,8 +108,7 @@ impl Body for TranslatingBody {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let message = format!("the upstream's answer broke off: {e}");
-                    this.encoder
-                        .fail("api_error", &format!("asb record: {message}"), &mut out);
+                    this.encoder.fail("api_error", &format!("asb record: {message}"), &mut out);
                     this.ending = Some((Outcome::UpstreamCut, Some(message)));
                 }
                 Poll::Ready(None) => {

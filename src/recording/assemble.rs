@@ -41,13 +41,7 @@ pub struct Assembler {
 
 impl Assembler {
     pub fn new(api: Api) -> Self {
-        Assembler {
-            api,
-            out: Assembled::default(),
-            openai_usage: None,
-            anthropic_usage: vec![],
-            tool_blocks: vec![],
-        }
+        Assembler { api, out: Assembled::default(), openai_usage: None, anthropic_usage: vec![], tool_blocks: vec![] }
     }
 
     /// One event: its `data` and arrival time (ms). Event names are not needed: both APIs
@@ -76,9 +70,7 @@ impl Assembler {
     pub fn finish(mut self) -> Assembled {
         self.out.usage = match self.api {
             Api::OpenAi => self.openai_usage.as_ref().map(usage::from_openai),
-            Api::Anthropic if !self.anthropic_usage.is_empty() => {
-                Some(usage::from_anthropic(&self.anthropic_usage))
-            }
+            Api::Anthropic if !self.anthropic_usage.is_empty() => Some(usage::from_anthropic(&self.anthropic_usage)),
             Api::Anthropic => None,
         };
         self.out
@@ -104,30 +96,17 @@ impl Assembler {
         };
         let r = &mut self.out.result;
         let mut output = false;
-        if let Some(text) = delta
-            .get("content")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-        {
+        if let Some(text) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
             r.text.push_str(text);
             output = true;
         }
         for key in ["reasoning_content", "reasoning"] {
-            if let Some(text) = delta
-                .get(key)
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-            {
+            if let Some(text) = delta.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()) {
                 r.thinking.push_str(text);
                 output = true;
             }
         }
-        for call in delta
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
             let index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
             while r.tool_calls.len() <= index {
                 r.tool_calls.push(ToolCall::default());
@@ -137,19 +116,11 @@ impl Assembler {
                 slot.id = id.to_string();
             }
             let f = call.get("function");
-            if let Some(name) = f
-                .and_then(|f| f.get("name"))
-                .and_then(Value::as_str)
-                .filter(|n| !n.is_empty())
-            {
+            if let Some(name) = f.and_then(|f| f.get("name")).and_then(Value::as_str).filter(|n| !n.is_empty()) {
                 slot.name.push_str(name);
                 output = true;
             }
-            if let Some(args) = f
-                .and_then(|f| f.get("arguments"))
-                .and_then(Value::as_str)
-                .filter(|a| !a.is_empty())
-            {
+            if let Some(args) = f.and_then(|f| f.get("arguments")).and_then(Value::as_str).filter(|a| !a.is_empty()) {
                 slot.arguments.push_str(args);
                 output = true;
             }
@@ -170,19 +141,10 @@ impl Assembler {
                 let block = event.get("content_block");
                 if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("tool_use") {
                     let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
-                    let s = |k: &str| {
-                        block
-                            .and_then(|b| b.get(k))
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string()
-                    };
+                    let s =
+                        |k: &str| block.and_then(|b| b.get(k)).and_then(Value::as_str).unwrap_or_default().to_string();
                     self.tool_blocks.push((index, r.tool_calls.len()));
-                    r.tool_calls.push(ToolCall {
-                        id: s("id"),
-                        name: s("name"),
-                        arguments: String::new(),
-                    });
+                    r.tool_calls.push(ToolCall { id: s("id"), name: s("name"), arguments: String::new() });
                 }
                 false
             }
@@ -190,25 +152,16 @@ impl Assembler {
                 let Some(delta) = event.get("delta") else {
                     return false;
                 };
-                let text = |k: &str| {
-                    delta
-                        .get(k)
-                        .and_then(Value::as_str)
-                        .filter(|t| !t.is_empty())
-                };
+                let text = |k: &str| delta.get(k).and_then(Value::as_str).filter(|t| !t.is_empty());
                 match delta.get("type").and_then(Value::as_str) {
                     Some("text_delta") => text("text").map(|t| r.text.push_str(t)).is_some(),
-                    Some("thinking_delta") => {
-                        text("thinking").map(|t| r.thinking.push_str(t)).is_some()
-                    }
+                    Some("thinking_delta") => text("thinking").map(|t| r.thinking.push_str(t)).is_some(),
                     Some("input_json_delta") => {
                         let Some(part) = text("partial_json") else {
                             return false;
                         };
                         let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
-                        if let Some(&(_, pos)) =
-                            self.tool_blocks.iter().rev().find(|(i, _)| *i == index)
-                        {
+                        if let Some(&(_, pos)) = self.tool_blocks.iter().rev().find(|(i, _)| *i == index) {
                             r.tool_calls[pos].arguments.push_str(part);
                         }
                         true
@@ -217,11 +170,7 @@ impl Assembler {
                 }
             }
             Some("message_delta") => {
-                if let Some(reason) = event
-                    .get("delta")
-                    .and_then(|d| d.get("stop_reason"))
-                    .and_then(Value::as_str)
-                {
+                if let Some(reason) = event.get("delta").and_then(|d| d.get("stop_reason")).and_then(Value::as_str) {
                     r.stop_reason = Some(reason.to_string());
                 }
                 if let Some(u) = event.get("usage") {
@@ -244,10 +193,7 @@ impl Assembler {
 
 /// A non-streamed answer body (`chat.completion` or `message`).
 pub fn assemble_body(api: Api, body: &Value) -> Assembled {
-    let mut out = Assembled {
-        ended: true,
-        ..Default::default()
-    };
+    let mut out = Assembled { ended: true, ..Default::default() };
     if let Some(err) = body.get("error") {
         out.error = Some(error_message(err));
         return out;
@@ -257,55 +203,20 @@ pub fn assemble_body(api: Api, body: &Value) -> Assembled {
         Api::OpenAi => {
             let choice = body.get("choices").and_then(|c| c.get(0));
             let message = choice.and_then(|c| c.get("message"));
-            let s = |k: &str| {
-                message
-                    .and_then(|m| m.get(k))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()
-            };
+            let s = |k: &str| message.and_then(|m| m.get(k)).and_then(Value::as_str).unwrap_or_default().to_string();
             r.text = s("content");
             r.thinking = s("reasoning_content") + &s("reasoning");
-            for call in message
-                .and_then(|m| m.get("tool_calls"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for call in message.and_then(|m| m.get("tool_calls")).and_then(Value::as_array).into_iter().flatten() {
                 let f = call.get("function");
-                let fs = |k: &str| {
-                    f.and_then(|f| f.get(k))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                let id = call
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                r.tool_calls.push(ToolCall {
-                    id,
-                    name: fs("name"),
-                    arguments: fs("arguments"),
-                });
+                let fs = |k: &str| f.and_then(|f| f.get(k)).and_then(Value::as_str).unwrap_or_default().to_string();
+                let id = call.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+                r.tool_calls.push(ToolCall { id, name: fs("name"), arguments: fs("arguments") });
             }
-            r.stop_reason = choice
-                .and_then(|c| c.get("finish_reason"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            out.usage = body
-                .get("usage")
-                .filter(|u| u.is_object())
-                .map(usage::from_openai);
+            r.stop_reason = choice.and_then(|c| c.get("finish_reason")).and_then(Value::as_str).map(str::to_string);
+            out.usage = body.get("usage").filter(|u| u.is_object()).map(usage::from_openai);
         }
         Api::Anthropic => {
-            for block in body
-                .get("content")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for block in body.get("content").and_then(Value::as_array).into_iter().flatten() {
                 let s = |k: &str| block.get(k).and_then(Value::as_str).unwrap_or_default();
                 match s("type") {
                     "text" => r.text.push_str(s("text")),
@@ -318,14 +229,8 @@ pub fn assemble_body(api: Api, body: &Value) -> Assembled {
                     _ => {}
                 }
             }
-            r.stop_reason = body
-                .get("stop_reason")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            out.usage = body
-                .get("usage")
-                .filter(|u| u.is_object())
-                .map(|u| usage::from_anthropic([u]));
+            r.stop_reason = body.get("stop_reason").and_then(Value::as_str).map(str::to_string);
+            out.usage = body.get("usage").filter(|u| u.is_object()).map(|u| usage::from_anthropic([u]));
         }
     }
     out
@@ -349,21 +254,15 @@ mod tests {
     #[test]
     fn openai_stream_ttft_skips_role_and_usage_chunks() {
         let mut a = Assembler::new(Api::OpenAi);
-        a.on_event(
-            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
-            1.0,
-        );
-        a.on_event(
-            r#"{"choices":[{"index":0,"delta":{"reasoning_content":"hm"}}]}"#,
-            2.0,
-        );
+        a.on_event(r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#, 1.0);
+        a.on_event(r#"{"choices":[{"index":0,"delta":{"reasoning_content":"hm"}}]}"#, 2.0);
         a.on_event(r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#, 3.0);
         a.on_event(r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"Bash","arguments":""}}]}}]}"#, 4.0);
-        a.on_event(r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":1}"}}]}}]}"#, 5.0);
         a.on_event(
-            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
-            6.0,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":1}"}}]}}]}"#,
+            5.0,
         );
+        a.on_event(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#, 6.0);
         a.on_event(r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":8}}}"#, 7.0);
         a.on_event("[DONE]", 8.0);
         let out = a.finish();
@@ -373,11 +272,7 @@ mod tests {
         assert_eq!(out.result.thinking, "hm");
         assert_eq!(
             out.result.tool_calls,
-            vec![ToolCall {
-                id: "c1".into(),
-                name: "Bash".into(),
-                arguments: "{\"a\":1}".into()
-            }]
+            vec![ToolCall { id: "c1".into(), name: "Bash".into(), arguments: "{\"a\":1}".into() }]
         );
         assert_eq!(out.result.stop_reason.as_deref(), Some("tool_calls"));
         let u = out.usage.unwrap();

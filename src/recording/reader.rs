@@ -20,10 +20,7 @@ pub struct LineError {
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("cannot read recording {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Line(#[from] LineError),
 }
@@ -37,10 +34,7 @@ pub struct NumberedCall {
 
 /// Reads every line; returns the calls that parsed and the problems of those that did not.
 pub fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), ReadError> {
-    let io_err = |source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(io_err)?;
     let mut reader = BufReader::new(file);
     let (mut calls, mut problems) = (Vec::new(), Vec::new());
@@ -63,11 +57,7 @@ pub fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), 
                 } else {
                     format!("{reason} (the last line has no newline: was the recorder stopped mid-write?)")
                 };
-                problems.push(LineError {
-                    path: path.to_path_buf(),
-                    line: number,
-                    reason,
-                });
+                problems.push(LineError { path: path.to_path_buf(), line: number, reason });
             }
         }
     }
@@ -90,8 +80,7 @@ pub fn parse_line(bytes: &[u8]) -> Result<Option<CallLine>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     if !value.is_object() {
         return Err("a recording line must be a JSON object".into());
     }
@@ -135,28 +124,17 @@ mod tests {
 
     #[test]
     fn problems_name_file_line_and_field() {
-        let f = write(
-            "{\"seq\": 1}\n{\"seq\": \"two\"}\nnot json\n[1]\n{\"format_version\": 9}\n{\"seq\": 3",
-        );
+        let f = write("{\"seq\": 1}\n{\"seq\": \"two\"}\nnot json\n[1]\n{\"format_version\": 9}\n{\"seq\": 3");
         let (calls, problems) = read_lenient(f.path()).unwrap();
         assert_eq!(calls.len(), 1);
         let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
         assert_eq!(lines, vec![2, 3, 4, 5, 6]);
-        assert!(
-            problems[0].reason.contains("field `seq`"),
-            "{}",
-            problems[0].reason
-        );
+        assert!(problems[0].reason.contains("field `seq`"), "{}", problems[0].reason);
         assert!(problems[1].reason.contains("not valid JSON"));
-        assert!(problems[3]
-            .reason
-            .contains("unknown recording format version 9"));
+        assert!(problems[3].reason.contains("unknown recording format version 9"));
         assert!(problems[4].reason.contains("no newline"));
         let msg = read(f.path()).unwrap_err().to_string();
-        assert!(
-            msg.starts_with(&format!("{}:2: ", f.path().display())),
-            "{msg}"
-        );
+        assert!(msg.starts_with(&format!("{}:2: ", f.path().display())), "{msg}");
     }
 
     #[test]
@@ -175,9 +153,6 @@ mod tests {
                 }
             }
         }
-        assert!(
-            seen >= 10,
-            "expected the asb fixtures beside the repo, found {seen}"
-        );
+        assert!(seen >= 10, "expected the asb fixtures beside the repo, found {seen}");
     }
 }

@@ -20,12 +20,9 @@ fn field(v: &Value, path: &[&str]) -> Option<u64> {
 /// From an OpenAI `usage` object.
 pub fn from_openai(u: &Value) -> Usage {
     let input = field(u, &["prompt_tokens"]).unwrap_or(0);
-    let cache_read = field(u, &["prompt_tokens_details", "cached_tokens"])
-        .unwrap_or(0)
-        .min(input);
-    let cache_creation = field(u, &["prompt_tokens_details", "cache_write_tokens"])
-        .unwrap_or(0)
-        .min(input - cache_read);
+    let cache_read = field(u, &["prompt_tokens_details", "cached_tokens"]).unwrap_or(0).min(input);
+    let cache_creation =
+        field(u, &["prompt_tokens_details", "cache_write_tokens"]).unwrap_or(0).min(input - cache_read);
     Usage {
         input_tokens: input,
         input_uncached: input - cache_read - cache_creation,
@@ -65,11 +62,7 @@ pub fn from_anthropic<'a>(parts: impl IntoIterator<Item = &'a Value>) -> Usage {
         output_tokens: field(&merged, &["output_tokens"]).unwrap_or(0),
         reasoning_tokens: field(&merged, &["output_tokens_details", "thinking_tokens"]),
         source: "server".into(),
-        raw: Some(if raw.len() == 1 {
-            raw.remove(0)
-        } else {
-            json!(raw)
-        }),
+        raw: Some(if raw.len() == 1 { raw.remove(0) } else { json!(raw) }),
     }
 }
 
@@ -81,15 +74,7 @@ mod tests {
     fn openai_prompt_tokens_include_cached() {
         let u = from_openai(&json!({"prompt_tokens": 100, "completion_tokens": 7,
             "prompt_tokens_details": {"cached_tokens": 64}, "completion_tokens_details": {"reasoning_tokens": 3}}));
-        assert_eq!(
-            (
-                u.input_tokens,
-                u.input_uncached,
-                u.cache_read,
-                u.output_tokens
-            ),
-            (100, 36, 64, 7)
-        );
+        assert_eq!((u.input_tokens, u.input_uncached, u.cache_read, u.output_tokens), (100, 36, 64, 7));
         assert_eq!(u.reasoning_tokens, Some(3));
     }
 
@@ -99,10 +84,7 @@ mod tests {
         let delta = json!({"output_tokens": 42});
         let u = from_anthropic([&start, &delta]);
         assert_eq!(u.input_tokens, 4025);
-        assert_eq!(
-            (u.input_uncached, u.cache_read, u.cache_creation),
-            (5, 4000, 20)
-        );
+        assert_eq!((u.input_uncached, u.cache_read, u.cache_creation), (5, 4000, 20));
         assert_eq!(u.output_tokens, 42);
     }
 }

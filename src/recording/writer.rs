@@ -63,8 +63,7 @@ impl RecordingWriter {
     /// `secrets` found anywhere in a line is replaced by `[redacted]` before writing.
     pub fn open(path: &Path, secrets: Secrets) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
         let file = OpenOptions::new()
             .create(true)
@@ -75,11 +74,7 @@ impl RecordingWriter {
         let thread = std::thread::Builder::new()
             .name("asb-recording-writer".into())
             .spawn(move || write_loop(file, rx, &secrets))?;
-        Ok(RecordingWriter {
-            path: path.to_path_buf(),
-            tx: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
-        })
+        Ok(RecordingWriter { path: path.to_path_buf(), tx: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
     }
 
     pub fn path(&self) -> &Path {
@@ -104,20 +99,15 @@ impl RecordingWriter {
         drop(self.tx.lock().unwrap_or_else(|p| p.into_inner()).take());
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         match thread.map(JoinHandle::join) {
-            Some(Ok(result)) => {
-                result.with_context(|| format!("writing {} failed", self.path.display()))
-            }
+            Some(Ok(result)) => result.with_context(|| format!("writing {} failed", self.path.display())),
             Some(Err(_)) => anyhow::bail!("the recording writer thread failed"),
             None => Ok(WriteStats::default()),
         }
     }
 }
 
-fn write_loop(
-    mut file: File,
-    rx: mpsc::Receiver<LineJob>,
-    secrets: &Secrets,
-) -> io::Result<WriteStats> {
+fn write_loop(mut file: File, rx: mpsc::Receiver<LineJob>, secrets: &Secrets) -> io::Result<WriteStats> {
+    yield_to_the_proxy();
     let mut stats = WriteStats::default();
     while let Ok(job) = rx.recv() {
         let line = job();
@@ -133,6 +123,18 @@ fn write_loop(
     Ok(stats)
 }
 
+/// Building and writing lines can wait; forwarding bytes cannot. On Linux the writer
+/// thread gets a lower CPU priority (nice +10), so on a busy machine the proxy's streams
+/// keep their timing and the recording catches up when there is room.
+fn yield_to_the_proxy() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,11 +146,7 @@ mod tests {
         let secrets = Secrets::default();
         secrets.add("sk-secret-123");
         let w = RecordingWriter::open(&path, secrets).unwrap();
-        let mut line = CallLine {
-            seq: 1,
-            model: "m".into(),
-            ..Default::default()
-        };
+        let mut line = CallLine { seq: 1, model: "m".into(), ..Default::default() };
         line.error = Some("upstream said: bad key sk-secret-123".into());
         w.write(line.clone());
         line.seq = 2;
@@ -161,10 +159,7 @@ mod tests {
         assert!(text.contains(REDACTED));
         // Appending to an existing recording keeps what was there.
         let w = RecordingWriter::open(&path, Secrets::default()).unwrap();
-        w.write(CallLine {
-            seq: 3,
-            ..Default::default()
-        });
+        w.write(CallLine { seq: 3, ..Default::default() });
         w.close().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
     }

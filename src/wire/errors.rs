@@ -34,10 +34,7 @@ impl ApiError {
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
         let param = param.into();
         let message = format!("{param}: {}", message.into());
-        ApiError {
-            param: Some(param),
-            ..ApiError::new(400, message)
-        }
+        ApiError { param: Some(param), ..ApiError::new(400, message) }
     }
 
     pub fn with_code(mut self, code: &'static str) -> Self {
@@ -91,14 +88,12 @@ impl ApiError {
     pub fn to_response(&self, api: Api, request_id: &str) -> Response<String> {
         let mut resp = Response::new(self.body(api, request_id).to_string());
         *resp.status_mut() = self.status;
-        resp.headers_mut()
-            .insert("content-type", HeaderValue::from_static("application/json"));
+        resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
         if let Ok(v) = HeaderValue::from_str(request_id) {
             resp.headers_mut().insert("x-request-id", v);
         }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
-            resp.headers_mut()
-                .insert("retry-after", HeaderValue::from_static("1"));
+            resp.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
         }
         resp
     }

@@ -339,9 +339,7 @@ mod tests {
 
     /// Every way of cutting `input` in two.
     fn parse_all_splits(input: &[u8]) -> Vec<Vec<SseEvent>> {
-        (0..=input.len())
-            .map(|cut| parse_chunks(&[&input[..cut], &input[cut..]]).0)
-            .collect()
+        (0..=input.len()).map(|cut| parse_chunks(&[&input[..cut], &input[cut..]]).0).collect()
     }
 
     fn data_of(events: &[SseEvent]) -> Vec<&str> {
@@ -349,10 +347,7 @@ mod tests {
     }
 
     fn types_and_data(events: &[SseEvent]) -> Vec<(Option<&str>, &str)> {
-        events
-            .iter()
-            .map(|event| (event.event.as_deref(), event.data.as_str()))
-            .collect()
+        events.iter().map(|event| (event.event.as_deref(), event.data.as_str())).collect()
     }
 
     /// `chunked` came from `input` cut into pieces, `whole` from it in one piece. They must
@@ -361,23 +356,17 @@ mod tests {
     fn assert_same_events(chunked: &[SseEvent], whole: &[SseEvent], input: &[u8]) {
         assert_eq!(chunked.len(), whole.len());
         for (cut, one) in chunked.iter().zip(whole) {
-            let cut_crlf = cut.raw_end + 1 == one.raw_end
-                && input[cut.raw_end as usize - 1..one.raw_end as usize] == *b"\r\n";
+            let cut_crlf =
+                cut.raw_end + 1 == one.raw_end && input[cut.raw_end as usize - 1..one.raw_end as usize] == *b"\r\n";
             assert!(cut.raw_end == one.raw_end || cut_crlf, "{cut:?} vs {one:?}");
-            let as_whole = SseEvent {
-                raw_end: one.raw_end,
-                ..cut.clone()
-            };
+            let as_whole = SseEvent { raw_end: one.raw_end, ..cut.clone() };
             assert_eq!(&as_whole, one);
         }
     }
 
     /// The raw bytes of each event, sliced out of the whole input.
     fn raw_slices<'a>(input: &'a [u8], events: &[SseEvent]) -> Vec<&'a [u8]> {
-        events
-            .iter()
-            .map(|event| &input[event.raw_start as usize..event.raw_end as usize])
-            .collect()
+        events.iter().map(|event| &input[event.raw_start as usize..event.raw_end as usize]).collect()
     }
 
     // ---- line endings ----
@@ -418,17 +407,9 @@ mod tests {
         let mut parser = SseParser::new();
         let mut events = Vec::new();
         parser.feed(b"data: a\r\n\r", &mut events);
-        assert_eq!(
-            data_of(&events),
-            ["a"],
-            "dispatched with the chunk holding the CR"
-        );
+        assert_eq!(data_of(&events), ["a"], "dispatched with the chunk holding the CR");
         parser.feed(b"\n", &mut events);
-        assert_eq!(
-            events.len(),
-            1,
-            "the LF completes the CRLF, it is no blank line"
-        );
+        assert_eq!(events.len(), 1, "the LF completes the CRLF, it is no blank line");
         parser.feed(b"data: b\r\n\r\n", &mut events);
         assert_eq!(data_of(&events), ["a", "b"]);
         assert_eq!(parser.finish(), 0);
@@ -479,10 +460,7 @@ mod tests {
         let events = parse_whole(input);
         assert_eq!(
             types_and_data(&events),
-            [
-                (Some("message_start"), "{\"type\":\"message_start\"}"),
-                (Some("ping"), "{\"type\": \"ping\"}"),
-            ]
+            [(Some("message_start"), "{\"type\":\"message_start\"}"), (Some("ping"), "{\"type\": \"ping\"}"),]
         );
         assert_eq!(events[0].event_type(), "message_start");
     }
@@ -490,10 +468,7 @@ mod tests {
     #[test]
     fn missing_or_empty_event_name_means_message() {
         let events = parse_whole(b"data: a\n\nevent:\ndata: b\n\nevent: x\nevent\ndata: c\n\n");
-        assert_eq!(
-            types_and_data(&events),
-            [(None, "a"), (None, "b"), (None, "c")]
-        );
+        assert_eq!(types_and_data(&events), [(None, "a"), (None, "b"), (None, "c")]);
         assert!(events.iter().all(|event| event.event_type() == "message"));
     }
 
@@ -527,15 +502,7 @@ mod tests {
 
     #[test]
     fn invalid_retry_values_are_ignored() {
-        for value in [
-            "",
-            "abc",
-            "12a",
-            "-5",
-            "  5",
-            "1.5",
-            "99999999999999999999999",
-        ] {
+        for value in ["", "abc", "12a", "-5", "  5", "1.5", "99999999999999999999999"] {
             let input = format!("retry: 7\nretry:{value}\ndata: x\n\n");
             let events = parse_whole(input.as_bytes());
             assert_eq!(events[0].retry, Some(7), "retry:{value:?}");
@@ -568,10 +535,7 @@ mod tests {
 
     #[test]
     fn comments_are_ignored_and_counted() {
-        let (events, parser) = parse_chunks(&[
-            ": hello\n\n:\ndata: a\n: in the middle\ndata: b\n\n: ke",
-            "ep\n",
-        ]);
+        let (events, parser) = parse_chunks(&[": hello\n\n:\ndata: a\n: in the middle\ndata: b\n\n: ke", "ep\n"]);
         assert_eq!(data_of(&events), ["a\nb"]);
         assert_eq!(parser.comments_seen(), 4);
     }
@@ -596,8 +560,7 @@ mod tests {
     #[test]
     fn bom_later_in_the_stream_is_part_of_the_line() {
         // A second BOM makes the field name "\u{FEFF}data": unknown, so ignored.
-        let events =
-            parse_whole(b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n\xEF\xBB\xBFdata: c\n\n");
+        let events = parse_whole(b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n\xEF\xBB\xBFdata: c\n\n");
         assert_eq!(data_of(&events), ["b"]);
     }
 
@@ -627,11 +590,7 @@ mod tests {
         let whole = parse_whole(input);
         assert_eq!(data_of(&whole), ["a", "b", "c"]);
         for (cut, events) in parse_all_splits(input).into_iter().enumerate() {
-            assert_eq!(
-                types_and_data(&events),
-                types_and_data(&whole),
-                "cut at {cut}"
-            );
+            assert_eq!(types_and_data(&events), types_and_data(&whole), "cut at {cut}");
         }
     }
 
@@ -655,8 +614,7 @@ mod tests {
     fn five_megabyte_data_line() {
         let payload = "x".repeat(5 << 20) + "é";
         let input = format!("event: big\ndata: {payload}\n\ndata: after\n\n");
-        let (events, parser) =
-            parse_chunks(&input.as_bytes().chunks(16 * 1024).collect::<Vec<_>>());
+        let (events, parser) = parse_chunks(&input.as_bytes().chunks(16 * 1024).collect::<Vec<_>>());
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].data.len(), payload.len());
         assert!(events[0].data == payload);
@@ -688,10 +646,7 @@ mod tests {
         let (events, mut parser) = parse_chunks(&["data: a\n\nevent: x\ndata: b\n", "data: c"]);
         assert_eq!(data_of(&events), ["a"]);
         assert_eq!(parser.finish(), "event: x\ndata: b\ndata: c".len() as u64);
-        assert_eq!(
-            parser.bytes_seen(),
-            "data: a\n\nevent: x\ndata: b\ndata: c".len() as u64
-        );
+        assert_eq!(parser.bytes_seen(), "data: a\n\nevent: x\ndata: b\ndata: c".len() as u64);
     }
 
     #[test]
@@ -713,10 +668,7 @@ mod tests {
         let events = parse_whole(input);
         assert_eq!(
             raw_slices(input, &events),
-            [
-                &b"event: a\r\n: note\r\ndata: 1\r\n\r\n"[..],
-                &b"data: 2\rdata: 3\r\r"[..]
-            ]
+            [&b"event: a\r\n: note\r\ndata: 1\r\n\r\n"[..], &b"data: 2\rdata: 3\r\r"[..]]
         );
         for split in parse_all_splits(input) {
             assert_same_events(&split, &events, input);
@@ -727,10 +679,7 @@ mod tests {
     fn raw_range_stops_at_a_cr_whose_lf_is_in_the_next_chunk() {
         let input = b"data: a\r\n\r\ndata: b\r\n\r\n";
         let (events, _) = parse_chunks(&[&input[..10], &input[10..]]);
-        assert_eq!(
-            raw_slices(input, &events),
-            [&b"data: a\r\n\r"[..], b"data: b\r\n\r\n"]
-        );
+        assert_eq!(raw_slices(input, &events), [&b"data: a\r\n\r"[..], b"data: b\r\n\r\n"]);
     }
 
     #[test]
@@ -810,11 +759,7 @@ mod tests {
         let content: String = chunks
             .iter()
             .map(|event| serde_json::from_str::<serde_json::Value>(&event.data).unwrap())
-            .filter_map(|chunk| {
-                chunk["choices"][0]["delta"]["content"]
-                    .as_str()
-                    .map(String::from)
-            })
+            .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str().map(String::from))
             .collect();
         assert_eq!(content, "Hello there — ünïcode");
         assert_eq!(parse_bytewise(input), events);
@@ -938,11 +883,7 @@ mod tests {
                     out += &format!("retry: {retry}{end}");
                 }
                 for line in &self.data {
-                    let separator = if self.tight && !line.starts_with(' ') {
-                        ""
-                    } else {
-                        " "
-                    };
+                    let separator = if self.tight && !line.starts_with(' ') { "" } else { " " };
                     out += &format!("data:{separator}{line}{end}");
                 }
                 out + end
@@ -997,15 +938,10 @@ mod tests {
         /// without data and keeps an empty `event:`; the spec drops the first and reads the
         /// second as no type, so normalise both.
         fn oracle(chunks: &[&[u8]]) -> Vec<Fields> {
-            let chunks: Vec<Result<bytes::Bytes, std::convert::Infallible>> = chunks
-                .iter()
-                .map(|chunk| Ok(bytes::Bytes::copy_from_slice(chunk)))
-                .collect();
+            let chunks: Vec<Result<bytes::Bytes, std::convert::Infallible>> =
+                chunks.iter().map(|chunk| Ok(bytes::Bytes::copy_from_slice(chunk))).collect();
             let decoder = sse_stream::SseByteStream::new(futures_util::stream::iter(chunks));
-            let decoded: Vec<_> = decoder
-                .collect()
-                .now_or_never()
-                .expect("an in-memory stream is always ready");
+            let decoded: Vec<_> = decoder.collect().now_or_never().expect("an in-memory stream is always ready");
             decoded
                 .into_iter()
                 .map(|block| block.expect("the oracle is only fed valid UTF-8"))
@@ -1041,22 +977,14 @@ mod tests {
         }
 
         fn soup() -> impl Strategy<Value = Vec<u8>> {
-            (
-                any::<bool>(),
-                proptest::collection::vec((soup_line(), ending()), 0..40),
-            )
-                .prop_map(|(bom, lines)| {
-                    let mut out = if bom {
-                        "\u{FEFF}".to_string()
-                    } else {
-                        String::new()
-                    };
-                    for (line, ending) in lines {
-                        out += &line;
-                        out += ending.bytes();
-                    }
-                    out.into_bytes()
-                })
+            (any::<bool>(), proptest::collection::vec((soup_line(), ending()), 0..40)).prop_map(|(bom, lines)| {
+                let mut out = if bom { "\u{FEFF}".to_string() } else { String::new() };
+                for (line, ending) in lines {
+                    out += &line;
+                    out += ending.bytes();
+                }
+                out.into_bytes()
+            })
         }
 
         proptest! {

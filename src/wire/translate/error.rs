@@ -10,10 +10,7 @@ pub enum TranslateError {
     Missing { field: String },
     /// A field has the wrong JSON type.
     #[error("{field}: expected {expected}")]
-    WrongType {
-        field: String,
-        expected: &'static str,
-    },
+    WrongType { field: String, expected: &'static str },
     /// A field is present and well-typed but its value cannot be translated.
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
@@ -21,23 +18,15 @@ pub enum TranslateError {
 
 impl TranslateError {
     pub fn missing(field: impl Into<String>) -> Self {
-        TranslateError::Missing {
-            field: field.into(),
-        }
+        TranslateError::Missing { field: field.into() }
     }
 
     pub fn wrong_type(field: impl Into<String>, expected: &'static str) -> Self {
-        TranslateError::WrongType {
-            field: field.into(),
-            expected,
-        }
+        TranslateError::WrongType { field: field.into(), expected }
     }
 
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        TranslateError::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        TranslateError::Invalid { field: field.into(), reason: reason.into() }
     }
 }
 
@@ -47,19 +36,9 @@ mod tests {
 
     #[test]
     fn messages_name_the_field() {
-        let err =
-            TranslateError::invalid("messages[2].content[0]", "tool_result without tool_use_id");
-        assert_eq!(
-            err.to_string(),
-            "messages[2].content[0]: tool_result without tool_use_id"
-        );
-        assert_eq!(
-            TranslateError::missing("model").to_string(),
-            "model: missing"
-        );
-        assert_eq!(
-            TranslateError::wrong_type("messages", "an array").to_string(),
-            "messages: expected an array"
-        );
+        let err = TranslateError::invalid("messages[2].content[0]", "tool_result without tool_use_id");
+        assert_eq!(err.to_string(), "messages[2].content[0]: tool_result without tool_use_id");
+        assert_eq!(TranslateError::missing("model").to_string(), "model: missing");
+        assert_eq!(TranslateError::wrong_type("messages", "an array").to_string(), "messages: expected an array");
     }
 }

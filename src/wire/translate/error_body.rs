@@ -83,12 +83,7 @@ fn stream_error_type(error: &Value) -> &'static str {
 /// The message of a JSON error body, if the body has one where servers put it.
 fn upstream_message(body: &[u8]) -> Option<String> {
     let json: Value = serde_json::from_slice(body).ok()?;
-    let candidates = [
-        json.pointer("/error/message"),
-        json.get("error"),
-        json.get("message"),
-        json.get("detail"),
-    ];
+    let candidates = [json.pointer("/error/message"), json.get("error"), json.get("message"), json.get("detail")];
     let message = candidates.into_iter().flatten().find_map(Value::as_str);
     message.map(str::to_owned)
 }
@@ -131,11 +126,7 @@ mod tests {
             (529, "overloaded_error"),
         ];
         for (status, expected) in cases {
-            assert_eq!(
-                error_type(&openai_error_to_anthropic(status, b"")),
-                expected,
-                "{status}"
-            );
+            assert_eq!(error_type(&openai_error_to_anthropic(status, b"")), expected, "{status}");
         }
     }
 
@@ -171,10 +162,7 @@ mod tests {
         assert!(message.ends_with('…'));
 
         let invalid_utf8 = openai_error_to_anthropic(500, &[0xff, 0xfe, b'x']);
-        assert!(invalid_utf8["error"]["message"]
-            .as_str()
-            .unwrap()
-            .ends_with('x'));
+        assert!(invalid_utf8["error"]["message"].as_str().unwrap().ends_with('x'));
     }
 
     #[test]
@@ -198,9 +186,6 @@ mod tests {
         assert_eq!(stream_error(&bare), ("api_error", "boom".to_owned()));
 
         let no_message = json!({"code": "weird"});
-        assert_eq!(
-            stream_error(&no_message),
-            ("api_error", r#"{"code":"weird"}"#.to_owned())
-        );
+        assert_eq!(stream_error(&no_message), ("api_error", r#"{"code":"weird"}"#.to_owned()));
     }
 }

@@ -46,52 +46,31 @@ pub fn system_message(system: &Value, at: &str) -> Result<Option<Value>, Transla
     let text = match system {
         Value::String(text) => text.clone(),
         Value::Array(blocks) => joined_text(blocks),
-        _ => {
-            return Err(TranslateError::wrong_type(
-                at,
-                "a string or a list of text blocks",
-            ))
-        }
+        _ => return Err(TranslateError::wrong_type(at, "a string or a list of text blocks")),
     };
     Ok((!text.is_empty()).then(|| json!({"role": "system", "content": text})))
 }
 
 /// Appends the OpenAI messages for the Anthropic `messages` array, in order.
 pub fn translate_messages(messages: &Value, out: &mut Vec<Value>) -> Result<(), TranslateError> {
-    let messages = messages
-        .as_array()
-        .ok_or_else(|| TranslateError::wrong_type("messages", "an array"))?;
+    let messages = messages.as_array().ok_or_else(|| TranslateError::wrong_type("messages", "an array"))?;
     for (i, message) in messages.iter().enumerate() {
         translate_message(&format!("messages[{i}]"), message, out)?;
     }
     Ok(())
 }
 
-fn translate_message(
-    at: &str,
-    message: &Value,
-    out: &mut Vec<Value>,
-) -> Result<(), TranslateError> {
+fn translate_message(at: &str, message: &Value, out: &mut Vec<Value>) -> Result<(), TranslateError> {
     let message = object(message, at)?;
-    let role = message
-        .get("role")
-        .and_then(Value::as_str)
-        .ok_or_else(|| TranslateError::missing(format!("{at}.role")))?;
-    let content = present(message, "content")
-        .ok_or_else(|| TranslateError::missing(format!("{at}.content")))?;
+    let role =
+        message.get("role").and_then(Value::as_str).ok_or_else(|| TranslateError::missing(format!("{at}.role")))?;
+    let content = present(message, "content").ok_or_else(|| TranslateError::missing(format!("{at}.content")))?;
     match (role, content) {
         ("system", _) => out.extend(system_message(content, &format!("{at}.content"))?),
-        ("user" | "assistant", Value::String(_)) => {
-            out.push(json!({"role": role, "content": content}))
-        }
+        ("user" | "assistant", Value::String(_)) => out.push(json!({"role": role, "content": content})),
         ("user", _) => user_messages(at, blocks(content, at)?, out)?,
         ("assistant", _) => out.push(assistant_message(at, blocks(content, at)?)?),
-        (other, _) => {
-            return Err(TranslateError::invalid(
-                format!("{at}.role"),
-                format!("unsupported role {other:?}"),
-            ))
-        }
+        (other, _) => return Err(TranslateError::invalid(format!("{at}.role"), format!("unsupported role {other:?}"))),
     }
     Ok(())
 }
@@ -121,23 +100,14 @@ fn user_messages(at: &str, blocks: &[Value], out: &mut Vec<Value>) -> Result<(),
 
 /// `tool_result` → `{"role":"tool","tool_call_id","content"}`; images it holds go to
 /// `carried` (the user message that follows).
-fn tool_message(
-    at: &str,
-    block: &Map<String, Value>,
-    carried: &mut UserContent,
-) -> Result<Value, TranslateError> {
+fn tool_message(at: &str, block: &Map<String, Value>, carried: &mut UserContent) -> Result<Value, TranslateError> {
     let id = non_empty_str(block, "tool_use_id")
         .ok_or_else(|| TranslateError::invalid(at, "tool_result without tool_use_id"))?;
     let mut text = match present(block, "content") {
         None => String::new(),
         Some(Value::String(text)) => text.clone(),
         Some(Value::Array(items)) => tool_result_text(items, carried),
-        Some(_) => {
-            return Err(TranslateError::wrong_type(
-                format!("{at}.content"),
-                "a string or a list of blocks",
-            ))
-        }
+        Some(_) => return Err(TranslateError::wrong_type(format!("{at}.content"), "a string or a list of blocks")),
     };
     if block.get("is_error") == Some(&Value::Bool(true)) {
         text.insert_str(0, TOOL_ERROR_PREFIX);
@@ -181,10 +151,7 @@ fn assistant_message(at: &str, blocks: &[Value]) -> Result<Value, TranslateError
     message.insert("role".into(), "assistant".into());
     message.insert("content".into(), content);
     if !reasoning.is_empty() {
-        message.insert(
-            "reasoning_content".into(),
-            reasoning.join(BLOCK_SEPARATOR).into(),
-        );
+        message.insert("reasoning_content".into(), reasoning.join(BLOCK_SEPARATOR).into());
     }
     if !tool_calls.is_empty() {
         message.insert("tool_calls".into(), tool_calls.into());
@@ -194,10 +161,8 @@ fn assistant_message(at: &str, blocks: &[Value]) -> Result<Value, TranslateError
 
 /// `tool_use` → an OpenAI tool call; `arguments` is the compact JSON of `input`.
 fn tool_call(at: &str, block: &Map<String, Value>) -> Result<Value, TranslateError> {
-    let id = non_empty_str(block, "id")
-        .ok_or_else(|| TranslateError::invalid(at, "tool_use without id"))?;
-    let name = non_empty_str(block, "name")
-        .ok_or_else(|| TranslateError::invalid(at, "tool_use without name"))?;
+    let id = non_empty_str(block, "id").ok_or_else(|| TranslateError::invalid(at, "tool_use without id"))?;
+    let name = non_empty_str(block, "name").ok_or_else(|| TranslateError::invalid(at, "tool_use without name"))?;
     let arguments = present(block, "input").map_or_else(|| "{}".to_owned(), Value::to_string);
     Ok(json!({
         "id": id,
@@ -287,25 +252,20 @@ pub fn block_text(block: &Map<String, Value>) -> Option<&str> {
 
 /// The non-empty texts of a block list, joined with [`BLOCK_SEPARATOR`].
 fn joined_text(blocks: &[Value]) -> String {
-    let texts: Vec<&str> = blocks
-        .iter()
-        .filter_map(Value::as_object)
-        .filter_map(block_text)
-        .filter(|t| !t.is_empty())
-        .collect();
+    let texts: Vec<&str> =
+        blocks.iter().filter_map(Value::as_object).filter_map(block_text).filter(|t| !t.is_empty()).collect();
     texts.join(BLOCK_SEPARATOR)
 }
 
 fn blocks<'a>(content: &'a Value, at: &str) -> Result<&'a [Value], TranslateError> {
-    content.as_array().map(Vec::as_slice).ok_or_else(|| {
-        TranslateError::wrong_type(format!("{at}.content"), "a string or a list of blocks")
-    })
+    content
+        .as_array()
+        .map(Vec::as_slice)
+        .ok_or_else(|| TranslateError::wrong_type(format!("{at}.content"), "a string or a list of blocks"))
 }
 
 fn object<'a>(value: &'a Value, at: &str) -> Result<&'a Map<String, Value>, TranslateError> {
-    value
-        .as_object()
-        .ok_or_else(|| TranslateError::wrong_type(at, "an object"))
+    value.as_object().ok_or_else(|| TranslateError::wrong_type(at, "an object"))
 }
 
 fn block_type(block: &Map<String, Value>) -> Option<&str> {
@@ -318,8 +278,5 @@ pub(crate) fn present<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&
 }
 
 pub(crate) fn non_empty_str<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    object
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    object.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }

@@ -38,13 +38,8 @@ const SAME_NAME_FIELDS: [&str; 4] = ["max_tokens", "temperature", "top_p", "top_
 
 /// Translates an Anthropic `/v1/messages` body into a `/v1/chat/completions` body.
 /// `model_override` replaces the client's `model` (the proxy's `-m`).
-pub fn anthropic_to_openai_request(
-    body: &Value,
-    model_override: Option<&str>,
-) -> Result<Value, TranslateError> {
-    let body = body
-        .as_object()
-        .ok_or_else(|| TranslateError::wrong_type("body", "a JSON object"))?;
+pub fn anthropic_to_openai_request(body: &Value, model_override: Option<&str>) -> Result<Value, TranslateError> {
+    let body = body.as_object().ok_or_else(|| TranslateError::wrong_type("body", "a JSON object"))?;
     let mut out = Map::new();
     out.insert("model".into(), model(body, model_override)?.into());
     out.insert("messages".into(), chat_messages(body)?.into());
@@ -54,10 +49,7 @@ pub fn anthropic_to_openai_request(
     Ok(Value::Object(out))
 }
 
-fn model(
-    body: &Map<String, Value>,
-    model_override: Option<&str>,
-) -> Result<String, TranslateError> {
+fn model(body: &Map<String, Value>, model_override: Option<&str>) -> Result<String, TranslateError> {
     model_override
         .or_else(|| non_empty_str(body, "model"))
         .map(str::to_owned)
@@ -70,8 +62,7 @@ fn chat_messages(body: &Map<String, Value>) -> Result<Vec<Value>, TranslateError
     if let Some(system) = present(body, "system") {
         messages.extend(system_message(system, "system")?);
     }
-    let conversation =
-        present(body, "messages").ok_or_else(|| TranslateError::missing("messages"))?;
+    let conversation = present(body, "messages").ok_or_else(|| TranslateError::missing("messages"))?;
     translate_messages(conversation, &mut messages)?;
     Ok(messages)
 }
@@ -99,16 +90,11 @@ fn copy_stream(body: &Map<String, Value>, out: &mut Map<String, Value>) {
     }
 }
 
-fn translate_tools(
-    body: &Map<String, Value>,
-    out: &mut Map<String, Value>,
-) -> Result<(), TranslateError> {
+fn translate_tools(body: &Map<String, Value>, out: &mut Map<String, Value>) -> Result<(), TranslateError> {
     let Some(tools) = present(body, "tools") else {
         return Ok(());
     };
-    let tools = tools
-        .as_array()
-        .ok_or_else(|| TranslateError::wrong_type("tools", "an array"))?;
+    let tools = tools.as_array().ok_or_else(|| TranslateError::wrong_type("tools", "an array"))?;
     let mut functions = Vec::new();
     for (i, tool) in tools.iter().enumerate() {
         functions.extend(function_tool(&format!("tools[{i}]"), tool)?);
@@ -125,14 +111,11 @@ fn translate_tools(
 
 /// A client tool as an OpenAI function tool; `None` for a server tool.
 fn function_tool(at: &str, tool: &Value) -> Result<Option<Value>, TranslateError> {
-    let tool = tool
-        .as_object()
-        .ok_or_else(|| TranslateError::wrong_type(at, "an object"))?;
+    let tool = tool.as_object().ok_or_else(|| TranslateError::wrong_type(at, "an object"))?;
     let Some(schema) = present(tool, "input_schema") else {
         return Ok(None);
     };
-    let name =
-        non_empty_str(tool, "name").ok_or_else(|| TranslateError::missing(format!("{at}.name")))?;
+    let name = non_empty_str(tool, "name").ok_or_else(|| TranslateError::missing(format!("{at}.name")))?;
     let mut function = Map::new();
     function.insert("name".into(), name.into());
     if let Some(description) = present(tool, "description") {
@@ -142,10 +125,7 @@ fn function_tool(at: &str, tool: &Value) -> Result<Option<Value>, TranslateError
     Ok(Some(json!({"type": "function", "function": function})))
 }
 
-fn translate_tool_choice(
-    choice: &Value,
-    out: &mut Map<String, Value>,
-) -> Result<(), TranslateError> {
+fn translate_tool_choice(choice: &Value, out: &mut Map<String, Value>) -> Result<(), TranslateError> {
     let openai = match choice.get("type").and_then(Value::as_str) {
         Some("auto") => json!("auto"),
         Some("any") => json!("required"),

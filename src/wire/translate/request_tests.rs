@@ -16,9 +16,7 @@ fn messages(anthropic_messages: Value) -> Value {
 }
 
 fn error(body: Value) -> String {
-    anthropic_to_openai_request(&body, None)
-        .expect_err("rejected")
-        .to_string()
+    anthropic_to_openai_request(&body, None).expect_err("rejected").to_string()
 }
 
 #[test]
@@ -71,18 +69,7 @@ fn claude_code_like_request() {
     let translated = translate(body);
     assert_eq!(translated, expected);
     let keys: Vec<&String> = translated.as_object().unwrap().keys().collect();
-    assert_eq!(
-        keys,
-        [
-            "model",
-            "messages",
-            "max_tokens",
-            "temperature",
-            "stream",
-            "stream_options",
-            "tools"
-        ]
-    );
+    assert_eq!(keys, ["model", "messages", "max_tokens", "temperature", "stream", "stream_options", "tools"]);
     assert!(!translated.to_string().contains("cache_control"));
 }
 
@@ -127,12 +114,7 @@ fn tool_results_go_first_even_when_text_precedes_them() {
             {"type": "text", "text": "after"}
         ]}
     ]));
-    let roles: Vec<&str> = translated
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["role"].as_str().unwrap())
-        .collect();
+    let roles: Vec<&str> = translated.as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["assistant", "tool", "tool", "user"]);
     assert_eq!(translated[1]["tool_call_id"], "a");
     assert_eq!(translated[2]["tool_call_id"], "b");
@@ -144,10 +126,7 @@ fn a_turn_of_only_tool_results_has_no_user_message() {
     let translated = messages(json!([
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "a", "content": "ok"}]}
     ]));
-    assert_eq!(
-        translated,
-        json!([{"role": "tool", "tool_call_id": "a", "content": "ok"}])
-    );
+    assert_eq!(translated, json!([{"role": "tool", "tool_call_id": "a", "content": "ok"}]));
 }
 
 #[test]
@@ -161,21 +140,10 @@ fn tool_result_content_forms() {
          "content": "<tool_use_error>File does not exist.</tool_use_error>"},
         {"type": "tool_result", "tool_use_id": "ok", "is_error": false, "content": "fine"}
     ]}]));
-    let contents: Vec<&str> = translated
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let contents: Vec<&str> = translated.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
     assert_eq!(
         contents,
-        [
-            "line 1\n\nline 2",
-            "",
-            "",
-            "Error: <tool_use_error>File does not exist.</tool_use_error>",
-            "fine"
-        ]
+        ["line 1\n\nline 2", "", "", "Error: <tool_use_error>File does not exist.</tool_use_error>", "fine"]
     );
 }
 
@@ -205,10 +173,7 @@ fn tool_result_without_tool_use_id_names_the_block() {
         {"role": "assistant", "content": "hello"},
         {"role": "user", "content": [{"type": "tool_result", "content": "x"}]}
     ]});
-    assert_eq!(
-        error(body),
-        "messages[2].content[0]: tool_result without tool_use_id"
-    );
+    assert_eq!(error(body), "messages[2].content[0]: tool_result without tool_use_id");
 }
 
 #[test]
@@ -241,18 +206,12 @@ fn documents_and_unknown_blocks_keep_their_text_or_vanish() {
         {"type": "text", "text": ""},
         {"type": "text", "text": "question"}
     ]}]));
-    assert_eq!(
-        translated,
-        json!([{"role": "user", "content": "notes\n\nstill text\n\nquestion"}])
-    );
+    assert_eq!(translated, json!([{"role": "user", "content": "notes\n\nstill text\n\nquestion"}]));
 }
 
 #[test]
 fn an_empty_user_turn_stays_an_empty_user_message() {
-    assert_eq!(
-        messages(json!([{"role": "user", "content": []}])),
-        json!([{"role": "user", "content": ""}])
-    );
+    assert_eq!(messages(json!([{"role": "user", "content": []}])), json!([{"role": "user", "content": ""}]));
 }
 
 #[test]
@@ -301,10 +260,7 @@ fn tool_use_needs_an_id_and_a_name() {
         {"role": "assistant", "content": [{"type": "text", "text": "x"},
                                            {"type": "tool_use", "id": "t", "input": {}}]}
     ]});
-    assert_eq!(
-        error(no_name),
-        "messages[0].content[1]: tool_use without name"
-    );
+    assert_eq!(error(no_name), "messages[0].content[1]: tool_use without name");
 }
 
 #[test]
@@ -330,12 +286,8 @@ fn system_messages_inside_the_conversation_stay_in_place() {
 #[test]
 fn an_empty_system_prompt_adds_no_message() {
     for system in [json!(""), json!([]), json!(null)] {
-        let body =
-            json!({"model": "m", "system": system, "messages": [{"role": "user", "content": "a"}]});
-        assert_eq!(
-            translate(body)["messages"],
-            json!([{"role": "user", "content": "a"}])
-        );
+        let body = json!({"model": "m", "system": system, "messages": [{"role": "user", "content": "a"}]});
+        assert_eq!(translate(body)["messages"], json!([{"role": "user", "content": "a"}]));
     }
 }
 
@@ -346,33 +298,15 @@ fn tool_choice_forms() {
         (json!({"type": "auto"}), json!("auto"), None),
         (json!({"type": "any"}), json!("required"), None),
         (json!({"type": "none"}), json!("none"), None),
-        (
-            json!({"type": "tool", "name": "Bash"}),
-            json!({"type": "function", "function": {"name": "Bash"}}),
-            None,
-        ),
-        (
-            json!({"type": "auto", "disable_parallel_tool_use": true}),
-            json!("auto"),
-            Some(false),
-        ),
-        (
-            json!({"type": "any", "disable_parallel_tool_use": false}),
-            json!("required"),
-            None,
-        ),
+        (json!({"type": "tool", "name": "Bash"}), json!({"type": "function", "function": {"name": "Bash"}}), None),
+        (json!({"type": "auto", "disable_parallel_tool_use": true}), json!("auto"), Some(false)),
+        (json!({"type": "any", "disable_parallel_tool_use": false}), json!("required"), None),
     ];
     for (choice, expected, parallel) in cases {
         let body = json!({"model": "m", "messages": [], "tools": tools, "tool_choice": choice});
         let translated = translate(body);
         assert_eq!(translated["tool_choice"], expected, "{choice}");
-        assert_eq!(
-            translated
-                .get("parallel_tool_calls")
-                .and_then(Value::as_bool),
-            parallel,
-            "{choice}"
-        );
+        assert_eq!(translated.get("parallel_tool_calls").and_then(Value::as_bool), parallel, "{choice}");
     }
 }
 
@@ -447,10 +381,7 @@ fn model_override_wins() {
     assert_eq!(translated["model"], "Qwen/Qwen3-Coder-30B");
     assert_eq!(translate(body)["model"], "claude-opus-4-1");
     let no_model = json!({"messages": []});
-    assert_eq!(
-        anthropic_to_openai_request(&no_model, None),
-        Err(TranslateError::missing("model"))
-    );
+    assert_eq!(anthropic_to_openai_request(&no_model, None), Err(TranslateError::missing("model")));
     assert!(anthropic_to_openai_request(&no_model, Some("local")).is_ok());
 }
 
@@ -459,22 +390,10 @@ fn malformed_bodies_are_rejected_with_the_field_named() {
     let cases = [
         (json!([1]), "body: expected a JSON object"),
         (json!({"model": "m"}), "messages: missing"),
-        (
-            json!({"model": "m", "messages": {}}),
-            "messages: expected an array",
-        ),
-        (
-            json!({"model": "m", "messages": [7]}),
-            "messages[0]: expected an object",
-        ),
-        (
-            json!({"model": "m", "messages": [{"content": "x"}]}),
-            "messages[0].role: missing",
-        ),
-        (
-            json!({"model": "m", "messages": [{"role": "user"}]}),
-            "messages[0].content: missing",
-        ),
+        (json!({"model": "m", "messages": {}}), "messages: expected an array"),
+        (json!({"model": "m", "messages": [7]}), "messages[0]: expected an object"),
+        (json!({"model": "m", "messages": [{"content": "x"}]}), "messages[0].role: missing"),
+        (json!({"model": "m", "messages": [{"role": "user"}]}), "messages[0].content: missing"),
         (
             json!({"model": "m", "messages": [{"role": "user", "content": 3}]}),
             "messages[0].content: expected a string or a list of blocks",
@@ -487,18 +406,9 @@ fn malformed_bodies_are_rejected_with_the_field_named() {
             json!({"model": "m", "messages": [{"role": "user", "content": ["text"]}]}),
             "messages[0].content[0]: expected an object",
         ),
-        (
-            json!({"model": "m", "system": 5, "messages": []}),
-            "system: expected a string or a list of text blocks",
-        ),
-        (
-            json!({"model": "m", "messages": [], "tools": {}}),
-            "tools: expected an array",
-        ),
-        (
-            json!({"model": "m", "messages": [], "tools": [{"input_schema": {}}]}),
-            "tools[0].name: missing",
-        ),
+        (json!({"model": "m", "system": 5, "messages": []}), "system: expected a string or a list of text blocks"),
+        (json!({"model": "m", "messages": [], "tools": {}}), "tools: expected an array"),
+        (json!({"model": "m", "messages": [], "tools": [{"input_schema": {}}]}), "tools[0].name: missing"),
     ];
     for (body, expected) in cases {
         assert_eq!(error(body), expected);

@@ -92,10 +92,7 @@ impl ToolUses {
         let mut tool_uses = ToolUses::default();
         let calls = message.get("tool_calls").and_then(Value::as_array);
         for call in calls.into_iter().flatten() {
-            let id = call
-                .get("id")
-                .and_then(Value::as_str)
-                .filter(|id| !id.is_empty());
+            let id = call.get("id").and_then(Value::as_str).filter(|id| !id.is_empty());
             tool_uses.push(id, call.get("function").unwrap_or(&Value::Null));
         }
         if let Some(function) = message.get("function_call").filter(|f| f.is_object()) {
@@ -111,13 +108,11 @@ impl ToolUses {
         let input = match parse_arguments(function.get("arguments")) {
             Ok(input) => input,
             Err(raw) => {
-                self.unparsed
-                    .push(json!({"tool_use_id": id, "arguments": raw}));
+                self.unparsed.push(json!({"tool_use_id": id, "arguments": raw}));
                 Value::Object(Map::new())
             }
         };
-        self.blocks
-            .push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
+        self.blocks.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
     }
 }
 
@@ -222,18 +217,12 @@ mod tests {
     #[test]
     fn an_empty_answer_has_one_empty_text_block() {
         for content in [json!(""), json!(null)] {
-            let translated = translate(completion(
-                json!({"role": "assistant", "content": content}),
-                "length",
-            ));
+            let translated = translate(completion(json!({"role": "assistant", "content": content}), "length"));
             assert_eq!(translated["content"], json!([{"type": "text", "text": ""}]));
             assert_eq!(translated["stop_reason"], "max_tokens");
         }
         let no_message = json!({"id": "x", "choices": [{"index": 0, "finish_reason": "stop"}]});
-        assert_eq!(
-            translate(no_message)["content"],
-            json!([{"type": "text", "text": ""}])
-        );
+        assert_eq!(translate(no_message)["content"], json!([{"type": "text", "text": ""}]));
     }
 
     #[test]
@@ -246,16 +235,9 @@ mod tests {
             {"id": "call_object", "type": "function", "function": {"name": "Y", "arguments": {"k": 1}}}
         ]});
         let translated = translate(completion(message, "length"));
-        let inputs: Vec<&Value> = translated["content"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|block| &block["input"])
-            .collect();
-        assert_eq!(
-            inputs,
-            [&json!({}), &json!({}), &json!({}), &json!({"k": 1})]
-        );
+        let inputs: Vec<&Value> =
+            translated["content"].as_array().unwrap().iter().map(|block| &block["input"]).collect();
+        assert_eq!(inputs, [&json!({}), &json!({}), &json!({}), &json!({"k": 1})]);
         assert_eq!(
             translated[UNPARSED_ARGUMENTS_FIELD],
             json!([
@@ -273,10 +255,7 @@ mod tests {
         ]}, "finish_reason": "tool_calls"}]});
         let translated = translate(body);
         assert!(translated["id"].as_str().unwrap().starts_with("msg_"));
-        assert!(translated["content"][0]["id"]
-            .as_str()
-            .unwrap()
-            .starts_with("toolu_"));
+        assert!(translated["content"][0]["id"].as_str().unwrap().starts_with("toolu_"));
         assert_eq!(
             translated["usage"],
             json!({"input_tokens": 0, "cache_creation_input_tokens": 0,
@@ -300,10 +279,7 @@ mod tests {
 
         let forced_tool = json!({"content": null, "tool_calls": [
             {"id": "c", "type": "function", "function": {"name": "Bash", "arguments": "{}"}}]});
-        assert_eq!(
-            translate(completion(forced_tool, "stop"))["stop_reason"],
-            "tool_use"
-        );
+        assert_eq!(translate(completion(forced_tool, "stop"))["stop_reason"], "tool_use");
 
         let mut stopped = completion(json!({"content": "42"}), "stop");
         stopped["choices"][0]["stop_reason"] = json!("</answer>");
@@ -320,13 +296,9 @@ mod tests {
             Err(TranslateError::wrong_type("body", "a JSON object"))
         );
         for body in [json!({}), json!({"choices": []}), json!({"choices": null})] {
-            assert_eq!(
-                openai_to_anthropic_response(&body, model),
-                Err(TranslateError::missing("choices[0]"))
-            );
+            assert_eq!(openai_to_anthropic_response(&body, model), Err(TranslateError::missing("choices[0]")));
         }
-        let odd =
-            json!({"choices": [{"message": {"content": 5, "tool_calls": null}}], "usage": "?"});
+        let odd = json!({"choices": [{"message": {"content": 5, "tool_calls": null}}], "usage": "?"});
         assert_eq!(
             openai_to_anthropic_response(&odd, model).unwrap()["content"],
             json!([{"type": "text", "text": ""}])

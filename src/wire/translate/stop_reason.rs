@@ -43,29 +43,21 @@ pub(crate) struct Stop {
 impl Stop {
     /// The stop of a choice given its `finish_reason`, vLLM's `stop_reason` (the matched
     /// stop string, if any) and whether the choice produced tool calls.
-    pub fn of_choice(
-        finish_reason: Option<&str>,
-        matched_stop: Option<&Value>,
-        called_tools: bool,
-    ) -> Stop {
+    pub fn of_choice(finish_reason: Option<&str>, matched_stop: Option<&Value>, called_tools: bool) -> Stop {
         let reason = anthropic_stop_reason(finish_reason);
         if called_tools && reason != "max_tokens" {
             return Stop::reason("tool_use");
         }
         match matched_stop.and_then(Value::as_str) {
-            Some(sequence) if finish_reason == Some("stop") => Stop {
-                reason: "stop_sequence",
-                sequence: Some(sequence.to_owned()),
-            },
+            Some(sequence) if finish_reason == Some("stop") => {
+                Stop { reason: "stop_sequence", sequence: Some(sequence.to_owned()) }
+            }
             _ => Stop::reason(reason),
         }
     }
 
     fn reason(reason: &'static str) -> Stop {
-        Stop {
-            reason,
-            sequence: None,
-        }
+        Stop { reason, sequence: None }
     }
 }
 
@@ -89,14 +81,8 @@ mod tests {
     fn tool_calls_win_over_stop_but_not_over_length() {
         assert_eq!(Stop::of_choice(Some("stop"), None, true).reason, "tool_use");
         assert_eq!(Stop::of_choice(None, None, true).reason, "tool_use");
-        assert_eq!(
-            Stop::of_choice(Some("length"), None, true).reason,
-            "max_tokens"
-        );
-        assert_eq!(
-            Stop::of_choice(Some("stop"), None, false).reason,
-            "end_turn"
-        );
+        assert_eq!(Stop::of_choice(Some("length"), None, true).reason, "max_tokens");
+        assert_eq!(Stop::of_choice(Some("stop"), None, false).reason, "end_turn");
     }
 
     #[test]

@@ -90,14 +90,8 @@ struct ToolCallKey {
 
 impl ToolCallKey {
     fn of_fragment(fragment: &Value) -> Self {
-        let id = fragment
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty());
-        ToolCallKey {
-            index: fragment.get("index").and_then(Value::as_u64).unwrap_or(0),
-            id: id.map(str::to_owned),
-        }
+        let id = fragment.get("id").and_then(Value::as_str).filter(|id| !id.is_empty());
+        ToolCallKey { index: fragment.get("index").and_then(Value::as_u64).unwrap_or(0), id: id.map(str::to_owned) }
     }
 }
 
@@ -320,10 +314,7 @@ impl AnthropicStreamEncoder {
             return false;
         }
         let index = self.block_index(kind, || tool_use_block(fragment), out);
-        let arguments = fragment
-            .pointer("/function/arguments")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let arguments = fragment.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("");
         if !arguments.is_empty() {
             let delta = json!({"type": "input_json_delta", "partial_json": arguments});
             emit_delta(out, index, delta);
@@ -334,9 +325,9 @@ impl AnthropicStreamEncoder {
     /// The ordinal of the call this fragment continues: the latest call with its `index`
     /// and, when the fragment names an id, that id.
     fn known_tool_call(&self, call: &ToolCallKey) -> Option<usize> {
-        self.tool_calls.iter().rposition(|known| {
-            known.index == call.index && (call.id.is_none() || known.id == call.id)
-        })
+        self.tool_calls
+            .iter()
+            .rposition(|known| known.index == call.index && (call.id.is_none() || known.id == call.id))
     }
 
     fn is_open(&self, kind: BlockKind) -> bool {
@@ -345,12 +336,7 @@ impl AnthropicStreamEncoder {
 
     /// The index of the open block of `kind`, opening one (and closing the previous
     /// block) when another kind is open.
-    fn block_index(
-        &mut self,
-        kind: BlockKind,
-        start: impl FnOnce() -> Value,
-        out: &mut Vec<u8>,
-    ) -> usize {
+    fn block_index(&mut self, kind: BlockKind, start: impl FnOnce() -> Value, out: &mut Vec<u8>) -> usize {
         match self.open {
             Some(open) if open.kind == kind => open.index,
             _ => {
@@ -364,8 +350,7 @@ impl AnthropicStreamEncoder {
         let index = self.blocks;
         self.blocks += 1;
         self.open = Some(OpenBlock { index, kind });
-        let event =
-            json!({"type": "content_block_start", "index": index, "content_block": content_block});
+        let event = json!({"type": "content_block_start", "index": index, "content_block": content_block});
         emit(out, "content_block_start", &event);
         index
     }
@@ -378,11 +363,7 @@ impl AnthropicStreamEncoder {
     }
 
     fn stop(&self) -> Stop {
-        Stop::of_choice(
-            self.finish_reason.as_deref(),
-            self.matched_stop.as_ref(),
-            !self.tool_calls.is_empty(),
-        )
+        Stop::of_choice(self.finish_reason.as_deref(), self.matched_stop.as_ref(), !self.tool_calls.is_empty())
     }
 
     fn final_usage(&self) -> Value {
@@ -398,10 +379,7 @@ fn tool_use_block(call: &Value) -> Value {
         .and_then(Value::as_str)
         .filter(|id| !id.is_empty())
         .map_or_else(generate_tool_use_id, str::to_owned);
-    let name = call
-        .pointer("/function/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
     json!({"type": "tool_use", "id": id, "name": name, "input": {}})
 }
 

@@ -32,10 +32,8 @@ fn reasoning(text: &str) -> Value {
 
 /// The first fragment of tool call `index`: id, name and maybe arguments already.
 fn tool_start(index: u64, id: &str, name: &str, arguments: &str) -> Value {
-    delta(
-        json!({"tool_calls": [{"index": index, "id": id, "type": "function",
-                                 "function": {"name": name, "arguments": arguments}}]}),
-    )
+    delta(json!({"tool_calls": [{"index": index, "id": id, "type": "function",
+                                 "function": {"name": name, "arguments": arguments}}]}))
 }
 
 fn tool_args(index: u64, arguments: &str) -> Value {
@@ -68,10 +66,7 @@ fn run(chunks: &[Value]) -> (AnthropicStreamEncoder, Vec<u8>) {
     for chunk in chunks {
         let before = out.len();
         encoder.on_chunk(chunk, &mut out);
-        assert!(
-            out.len() == before || out.ends_with(b"\n\n"),
-            "partial event"
-        );
+        assert!(out.len() == before || out.ends_with(b"\n\n"), "partial event");
     }
     encoder.finish(&mut out);
     (encoder, out)
@@ -87,29 +82,17 @@ struct Event {
 /// Splits SSE bytes on blank lines and parses each `event:` / `data:` pair.
 fn parse_events(bytes: &[u8]) -> Vec<Event> {
     let text = std::str::from_utf8(bytes).expect("UTF-8");
-    assert!(
-        text.is_empty() || text.ends_with("\n\n"),
-        "stream ends mid-event"
-    );
+    assert!(text.is_empty() || text.ends_with("\n\n"), "stream ends mid-event");
     text.split("\n\n")
         .filter(|frame| !frame.is_empty())
         .map(|frame| {
             let mut lines = frame.lines();
-            let name = lines
-                .next()
-                .and_then(|l| l.strip_prefix("event: "))
-                .expect("event line");
-            let data = lines
-                .next()
-                .and_then(|l| l.strip_prefix("data: "))
-                .expect("data line");
+            let name = lines.next().and_then(|l| l.strip_prefix("event: ")).expect("event line");
+            let data = lines.next().and_then(|l| l.strip_prefix("data: ")).expect("data line");
             assert!(lines.next().is_none(), "one data line per event");
             let data: Value = serde_json::from_str(data).expect("data is JSON");
             assert_eq!(data["type"], name, "event name matches data.type");
-            Event {
-                name: name.to_owned(),
-                data,
-            }
+            Event { name: name.to_owned(), data }
         })
         .collect()
 }
@@ -135,10 +118,7 @@ fn assemble(events: &[Event]) -> Message {
     assert!(events.len() >= 4, "too short: {:?}", names(events));
     assert_eq!(events[0].name, "message_start");
     assert_eq!(events[1].name, "ping");
-    let mut message = Message {
-        start: events[0].data["message"].clone(),
-        ..Message::default()
-    };
+    let mut message = Message { start: events[0].data["message"].clone(), ..Message::default() };
     assert_eq!(message.start["content"], json!([]));
     assert_eq!(message.start["stop_reason"], Value::Null);
     let mut open: Option<usize> = None;
@@ -174,10 +154,7 @@ fn assemble(events: &[Event]) -> Message {
 
 fn apply_delta(message: &mut Message, index: usize, delta: &Value) {
     let block = &mut message.blocks[index];
-    let field = match (
-        block["type"].as_str().unwrap(),
-        delta["type"].as_str().unwrap(),
-    ) {
+    let field = match (block["type"].as_str().unwrap(), delta["type"].as_str().unwrap()) {
         ("text", "text_delta") => "text",
         ("thinking", "thinking_delta") => "thinking",
         ("tool_use", "input_json_delta") => {
@@ -236,25 +213,14 @@ fn message_start_and_ping_come_with_the_first_chunk_whatever_it_holds() {
     let mut out = Vec::new();
     encoder.on_chunk(&role(), &mut out);
     encoder.on_chunk(&text(""), &mut out);
-    encoder.on_chunk(
-        &delta(json!({"reasoning": "", "content": null, "tool_calls": null})),
-        &mut out,
-    );
+    encoder.on_chunk(&delta(json!({"reasoning": "", "content": null, "tool_calls": null})), &mut out);
     assert!(out.is_empty(), "role-only and empty chunks produce nothing");
 
     let mut first_is_content = Vec::new();
     encoder = AnthropicStreamEncoder::new("msg_2".into(), "m".into());
     encoder.on_chunk(&text("Hi"), &mut first_is_content);
     let events = parse_events(&first_is_content);
-    assert_eq!(
-        names(&events),
-        [
-            "message_start",
-            "ping",
-            "content_block_start",
-            "content_block_delta"
-        ]
-    );
+    assert_eq!(names(&events), ["message_start", "ping", "content_block_start", "content_block_delta"]);
 }
 
 #[test]
@@ -300,20 +266,14 @@ fn two_parallel_tool_calls_get_one_block_each() {
     let (_, message) = run_and_assemble(&chunks);
     let ids: Vec<&Value> = message.blocks.iter().map(|b| &b["id"]).collect();
     assert_eq!(ids, [&json!("call_a"), &json!("call_b")]);
-    assert_eq!(
-        message.partial_json,
-        ["{\"path\":\"a.rs\"}", "{\"path\":\"b.rs\",\"limit\":5}"]
-    );
+    assert_eq!(message.partial_json, ["{\"path\":\"a.rs\"}", "{\"path\":\"b.rs\",\"limit\":5}"]);
 }
 
 #[test]
 fn concatenated_partial_json_reproduces_the_arguments() {
     let arguments = r#"{"file_path":"/src/main.rs","old_string":"fn main() {\n    println!(\"hi\");\n}","new_string":"fn main() {}","replace_all":false}"#;
     // Cut at arbitrary byte boundaries that fall on chars, like a tokenizer would.
-    let cuts: Vec<usize> = (0..arguments.len())
-        .step_by(7)
-        .filter(|&i| arguments.is_char_boundary(i))
-        .collect();
+    let cuts: Vec<usize> = (0..arguments.len()).step_by(7).filter(|&i| arguments.is_char_boundary(i)).collect();
     let mut chunks = vec![role(), tool_start(0, "call_e", "Edit", "")];
     for window in cuts.windows(2) {
         chunks.push(tool_args(0, &arguments[window[0]..window[1]]));
@@ -340,33 +300,21 @@ fn calls_all_numbered_zero_are_told_apart_by_id() {
     let (_, message) = run_and_assemble(&chunks);
     let ids: Vec<&Value> = message.blocks.iter().map(|b| &b["id"]).collect();
     assert_eq!(ids, [&json!("call_a"), &json!("call_b")]);
-    assert_eq!(
-        message.partial_json,
-        ["{\"path\":\"a\"}", "{\"path\":\"b\"}"]
-    );
+    assert_eq!(message.partial_json, ["{\"path\":\"a\"}", "{\"path\":\"b\"}"]);
 }
 
 #[test]
 fn missing_tool_call_ids_are_generated() {
-    let chunks = [delta(
-        json!({"tool_calls": [{"index": 0, "function": {"name": "Glob", "arguments": "{}"}}]}),
-    )];
+    let chunks = [delta(json!({"tool_calls": [{"index": 0, "function": {"name": "Glob", "arguments": "{}"}}]}))];
     let (_, message) = run_and_assemble(&chunks);
-    assert!(message.blocks[0]["id"]
-        .as_str()
-        .unwrap()
-        .starts_with("toolu_"));
+    assert!(message.blocks[0]["id"].as_str().unwrap().starts_with("toolu_"));
     assert_eq!(message.partial_json[0], "{}");
 }
 
 #[test]
 fn a_late_fragment_for_a_closed_tool_call_is_dropped() {
-    let chunks = [
-        tool_start(0, "a", "X", "{}"),
-        tool_start(1, "b", "Y", "{}"),
-        tool_args(0, "garbage"),
-        tool_args(1, ""),
-    ];
+    let chunks =
+        [tool_start(0, "a", "X", "{}"), tool_start(1, "b", "Y", "{}"), tool_args(0, "garbage"), tool_args(1, "")];
     let (encoder, message) = run_and_assemble(&chunks);
     assert_eq!(message.partial_json, ["{}", "{}"]);
     assert_eq!(encoder.content_chunks(), 2);
@@ -374,8 +322,7 @@ fn a_late_fragment_for_a_closed_tool_call_is_dropped() {
 
 #[test]
 fn upstream_usage_splits_cached_tokens() {
-    let (encoder, message) =
-        run_and_assemble(&[role(), text("ok"), finish("stop"), usage(5000, 12, 4096)]);
+    let (encoder, message) = run_and_assemble(&[role(), text("ok"), finish("stop"), usage(5000, 12, 4096)]);
     assert_eq!(
         message.delta["usage"],
         json!({"input_tokens": 904, "cache_creation_input_tokens": 0,
@@ -389,14 +336,7 @@ fn upstream_usage_splits_cached_tokens() {
 #[test]
 fn without_usage_output_tokens_count_content_chunks() {
     // llama-cpp-python: no usage chunk even when asked for one.
-    let chunks = [
-        role(),
-        text("I"),
-        text(" am"),
-        reasoning("hm"),
-        text(""),
-        finish("length"),
-    ];
+    let chunks = [role(), text("I"), text(" am"), reasoning("hm"), text(""), finish("length")];
     let (encoder, message) = run_and_assemble(&chunks);
     assert!(encoder.usage_estimated());
     assert!(encoder.usage().is_none());
@@ -440,10 +380,7 @@ fn finish_reasons_map_to_stop_reasons() {
     ];
     for (finish_reason, stop_reason) in cases {
         let (encoder, message) = run_and_assemble(&[text("x"), finish(finish_reason)]);
-        assert_eq!(
-            message.delta["delta"]["stop_reason"], stop_reason,
-            "{finish_reason}"
-        );
+        assert_eq!(message.delta["delta"]["stop_reason"], stop_reason, "{finish_reason}");
         assert_eq!(encoder.stop_reason(), stop_reason);
         assert_eq!(encoder.finish_reason(), Some(finish_reason));
     }
@@ -461,37 +398,18 @@ fn tool_calls_ending_with_stop_still_stop_for_tool_use() {
 
 #[test]
 fn a_vllm_stop_string_becomes_stop_sequence() {
-    let stopped = chunk_with(
-        json!({"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": "</done>"}),
-    );
+    let stopped = chunk_with(json!({"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": "</done>"}));
     let (encoder, message) = run_and_assemble(&[text("42"), stopped]);
-    assert_eq!(
-        message.delta["delta"],
-        json!({"stop_reason": "stop_sequence", "stop_sequence": "</done>"})
-    );
+    assert_eq!(message.delta["delta"], json!({"stop_reason": "stop_sequence", "stop_sequence": "</done>"}));
     assert_eq!(encoder.stop_sequence().as_deref(), Some("</done>"));
 }
 
 #[test]
 fn kinds_can_alternate_and_blocks_stay_sequential() {
-    let chunks = [
-        reasoning("a"),
-        text("b"),
-        reasoning("c"),
-        text("d"),
-        tool_start(0, "t", "X", "{}"),
-        text("e"),
-    ];
+    let chunks = [reasoning("a"), text("b"), reasoning("c"), text("d"), tool_start(0, "t", "X", "{}"), text("e")];
     let (_, message) = run_and_assemble(&chunks);
-    let kinds: Vec<&str> = message
-        .blocks
-        .iter()
-        .map(|b| b["type"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        kinds,
-        ["thinking", "text", "thinking", "text", "tool_use", "text"]
-    );
+    let kinds: Vec<&str> = message.blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["thinking", "text", "thinking", "text", "tool_use", "text"]);
 }
 
 #[test]
@@ -499,20 +417,14 @@ fn one_delta_with_reasoning_text_and_tool_call_opens_three_blocks_in_order() {
     let everything = delta(json!({"reasoning_content": "r", "content": "t",
         "tool_calls": [{"index": 0, "id": "c", "function": {"name": "X", "arguments": "{}"}}]}));
     let (encoder, message) = run_and_assemble(&[everything]);
-    let kinds: Vec<&str> = message
-        .blocks
-        .iter()
-        .map(|b| b["type"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> = message.blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["thinking", "text", "tool_use"]);
     assert_eq!(encoder.content_chunks(), 1);
 }
 
 #[test]
 fn only_choice_zero_is_translated() {
-    let other = chunk_with(
-        json!({"index": 1, "delta": {"content": "other choice"}, "finish_reason": null}),
-    );
+    let other = chunk_with(json!({"index": 1, "delta": {"content": "other choice"}, "finish_reason": null}));
     let (_, message) = run_and_assemble(&[text("mine"), other]);
     assert_eq!(message.blocks, [json!({"type": "text", "text": "mine"})]);
 }
@@ -549,16 +461,7 @@ fn an_error_payload_mid_stream_becomes_an_error_event_and_nothing_after() {
     encoder.on_chunk(&text("more"), &mut out);
     encoder.finish(&mut out);
     let events = parse_events(&out);
-    assert_eq!(
-        names(&events),
-        [
-            "message_start",
-            "ping",
-            "content_block_start",
-            "content_block_delta",
-            "error"
-        ]
-    );
+    assert_eq!(names(&events), ["message_start", "ping", "content_block_start", "content_block_delta", "error"]);
     assert_eq!(
         events[4].data,
         json!({"type": "error", "error": {"type": "overloaded_error", "message": "engine overloaded"}})
@@ -572,11 +475,7 @@ fn fail_reports_a_cut_upstream() {
     let mut encoder = encoder();
     let mut out = Vec::new();
     encoder.on_chunk(&text("half"), &mut out);
-    encoder.fail(
-        "api_error",
-        "upstream closed the connection mid-stream",
-        &mut out,
-    );
+    encoder.fail("api_error", "upstream closed the connection mid-stream", &mut out);
     let events = parse_events(&out);
     assert_eq!(events.last().unwrap().name, "error");
     assert_eq!(events.last().unwrap().data["error"]["type"], "api_error");

@@ -72,8 +72,7 @@ mod tests {
 
     #[test]
     fn missing_details_mean_no_cache_hit() {
-        let usage =
-            json!({"prompt_tokens": 17, "completion_tokens": 2, "prompt_tokens_details": null});
+        let usage = json!({"prompt_tokens": 17, "completion_tokens": 2, "prompt_tokens_details": null});
         assert_eq!(
             anthropic_usage(Some(&usage)),
             json!({"input_tokens": 17, "cache_creation_input_tokens": 0,
