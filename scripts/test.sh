@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's whole test suite, from a fresh machine: Rust checks and tests, then the
-# real-SDK tests (Python `openai` and `anthropic`) against the release binary.
+# real-SDK tests (Python `openai` and `anthropic`) against the release binary, and the
+# tests against real upstreams (a llama.cpp server, Claude Code; scripts/install-upstreams.sh).
+# ASB_SKIP_UPSTREAMS=1 skips installing and using the real upstreams.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,4 +18,8 @@ echo "== SDK tests (real openai and anthropic clients)"
 VENV="${ASB_TEST_VENV:-$HOME/.cache/asb-test-venv}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+if [ "${ASB_SKIP_UPSTREAMS:-}" != 1 ]; then
+  echo "== real upstreams (llama.cpp server, Claude Code)"
+  bash scripts/install-upstreams.sh
+fi
 ASB_BIN="$PWD/target/release/asb" "$VENV/bin/python" -m pytest -q tests/sdk

@@ -1,6 +1,7 @@
 """Fixtures that run the real `asb` binary as a user would and hand tests its URL.
 
 The binary comes from $ASB_BIN, else target/release/asb, else target/debug/asb.
+Real upstreams (llama.cpp server, Claude Code) come from upstreams.py.
 """
 
 import json
@@ -11,6 +12,8 @@ import subprocess
 import time
 
 import pytest
+
+import upstreams
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -92,3 +95,28 @@ def start_record(tmp_path):
     yield start
     for r in started:
         r.stop()
+
+
+# ---- Real upstreams (see upstreams.py): a llama.cpp server and Claude Code.
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """A real llama.cpp server on 127.0.0.1 for the whole session (.url, .model, .pid)."""
+    upstreams.require_upstreams()
+    try:
+        server = upstreams.LlamaServer.start()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        pytest.fail(str(e), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def claude_code():
+    """The installed Claude Code CLI: .path, .run(base_url, prompt, *, cwd, ...), .new_home()."""
+    upstreams.require_upstreams()
+    try:
+        return upstreams.ClaudeCode(upstreams.claude_bin())
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)

