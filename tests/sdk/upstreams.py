@@ -219,8 +219,11 @@ def run_claude(
     max_output_tokens: int = CLAUDE_MAX_OUTPUT_TOKENS,
     timeout: float = 180.0,
     claude: str | os.PathLike | None = None,
+    tools: str | None = "",
 ) -> ClaudeRun:
     """Runs `claude -p PROMPT --bare --tools "" --model MODEL --output-format json` headless.
+
+    `tools=None` leaves `--tools` out, so Claude Code sends its default (bare) tool set.
 
     `base_url` is the Anthropic base (no /v1). Without `home` each call gets a fresh temp
     HOME (removed afterwards). For a multi-turn conversation pass the same `home` and
@@ -234,8 +237,9 @@ def run_claude(
         raise ValueError("continue_session needs the `home` of the earlier turn(s)")
     own_home = home is None
     home_dir = new_claude_home() if own_home else pathlib.Path(home)
-    args = [str(claude or claude_bin()), "-p", prompt, "--bare", "--tools", "",
-            "--model", model, "--output-format", "json"]
+    args = [str(claude or claude_bin()), "-p", prompt, "--bare", "--model", model, "--output-format", "json"]
+    if tools is not None:
+        args += ["--tools", tools]
     if continue_session:
         args.append("--continue")
     args += list(extra_args)
