@@ -154,21 +154,12 @@ fn answer_seed(seed: u64, req: &GenRequest) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mock::config::MockArgs;
     use crate::mock::request::ToolSpec;
     use crate::wire::Api;
-    use clap::Parser;
     use serde_json::json;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: MockArgs,
-    }
-
-    fn cfg(extra: &[&str]) -> MockConfig {
-        let argv = std::iter::once("mock").chain(extra.iter().copied());
-        Cli::parse_from(argv).args.config().unwrap()
+    fn cfg(flags: &[&str]) -> MockConfig {
+        crate::mock::config::test_config(flags)
     }
 
     fn req(max_tokens: usize) -> GenRequest {

@@ -173,3 +173,15 @@ impl MockArgs {
         })
     }
 }
+
+/// A config from `asb mock` flags, for tests: `test_config(&["--zero-delay"])`.
+#[cfg(test)]
+pub fn test_config(flags: &[&str]) -> MockConfig {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: MockArgs,
+    }
+    Cli::parse_from(std::iter::once("mock").chain(flags.iter().copied())).args.config().expect("valid test flags")
+}

@@ -114,17 +114,9 @@ fn secs(s: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mock::config::MockArgs;
-    use clap::Parser;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: MockArgs,
-    }
-
-    fn cfg(extra: &[&str]) -> MockConfig {
-        Cli::parse_from(std::iter::once("mock").chain(extra.iter().copied())).args.config().unwrap()
+    fn cfg(flags: &[&str]) -> MockConfig {
+        crate::mock::config::test_config(flags)
     }
 
     #[tokio::test]

@@ -28,19 +28,24 @@ def asb_bin() -> str:
     raise RuntimeError("build asb first (cargo build --release) or set ASB_BIN")
 
 
+def spawn_asb(*args):
+    """Starts `asb ARGS` (a server listening on -P 0) and returns (process, its base URL),
+    read from the first line it prints."""
+    proc = subprocess.Popen([asb_bin(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    m = re.search(r"http://127\.0\.0\.1:\d+", line)
+    if not m:
+        proc.kill()
+        raise RuntimeError(f"asb {args[0]} did not start: {line!r} {proc.stderr.read()}")
+    return proc, m.group(0)
+
+
 class Mock:
     """A running `asb mock -P 0 ...` with its truth log."""
 
     def __init__(self, args, tmp_path):
         self.truth_path = tmp_path / f"truth-{time.monotonic_ns()}.jsonl"
-        cmd = [asb_bin(), "mock", "-P", "0", "--truth-log", str(self.truth_path), *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:\d+", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError(f"asb mock did not start: {line!r} {self.proc.stderr.read()}")
-        self.url = m.group(0)
+        self.proc, self.url = spawn_asb("mock", "-P", "0", "--truth-log", str(self.truth_path), *args)
 
     def truth(self, expect=None, timeout=5.0):
         """Truth records so far; waits until at least `expect` are on disk."""

@@ -1,25 +1,17 @@
 """Runs `asb record` as a user would (a real process, Ctrl+C to stop) and reads what it wrote."""
 
 import json
-import re
 import signal
 import subprocess
 import time
 
-from conftest import asb_bin
+from conftest import spawn_asb
 
 
 class Recorder:
     def __init__(self, endpoint, tmp_path, *args, model="asb-mock"):
         self.path = tmp_path / f"rec-{time.monotonic_ns()}.jsonl"
-        cmd = [asb_bin(), "record", "-e", endpoint, "-m", model, "-o", str(self.path), "-P", "0", *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:\d+", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError(f"asb record did not start: {line!r} {self.proc.stderr.read()}")
-        self.url = m.group(0)
+        self.proc, self.url = spawn_asb("record", "-e", endpoint, "-m", model, "-o", str(self.path), "-P", "0", *args)
         self.summary = None
 
     def lines(self, expect=None, timeout=10.0):
