@@ -69,7 +69,7 @@ print(f"results: {sys.argv[1]}\n")
 print("| streams × tok/s | path | TTFT p50 (ms) | TTFT p99 (ms) | added TTFT p50 / p99 (ms) | added per event, mean (ms) | CPU per event (µs) |")
 print("|---|---|---:|---:|---|---:|---:|")
 avg = lambda rs, f: sum(f(r) for r in rs) / len(rs)
-for c in (1, 64):
+for c in sorted({r["load"]["concurrency"] for r in rows}):
     sel = lambda path: [r for r in rows if r["load"]["concurrency"] == c and r["path"] == path]
     d = sel("direct")
     label = f"{c} × {d[0]['tps']}"

@@ -1,9 +1,10 @@
 //! What the proxy keeps of one call while it is in flight, and how that becomes a
 //! recording line when the call ends — however it ends.
 //!
-//! The hot path only appends `(arrival time, frame)` pairs (a reference-count bump, no
-//! copy, no parsing). Everything else — SSE parsing, reassembly, usage, JSON — happens on
-//! the recording writer's thread after the call ended, so the proxy never delays a byte.
+//! The hot path keeps the request's bytes as they came and appends `(arrival time, frame)`
+//! pairs (a reference-count bump, no copy, no parsing). Everything else — JSON parsing,
+//! the OpenAI-format `messages`, the agent thread, SSE parsing, reassembly, usage — happens
+//! on the recording writer's thread after the call ended, so the proxy never delays a byte.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,21 +12,48 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use serde_json::{Map, Value};
+use http::HeaderMap;
+use serde_json::Value;
 
+use super::headers;
+use super::thread::{thread_id, ThreadTurns};
 use crate::recording::assemble::{assemble_body, Assembled, Assembler};
 use crate::recording::line::{CallLine, Exchange, HttpRequest, HttpResponse, Outcome, SseRecord, Timing, Usage};
 use crate::recording::writer::RecordingWriter;
 use crate::recording::FORMAT_VERSION;
 use crate::wire::sse::SseParser;
-use crate::wire::Api;
+use crate::wire::{translate, Api};
+
+/// A request as it crossed the proxy, unparsed.
+#[derive(Debug, Default, Clone)]
+pub struct RawRequest {
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl RawRequest {
+    /// The request as a recording keeps it (credentials redacted, JSON parsed).
+    fn to_recording(&self) -> HttpRequest {
+        let body: Option<Value> = serde_json::from_slice(&self.body).ok();
+        HttpRequest {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            headers: headers::for_recording(&self.headers),
+            body_text: body.is_none().then(|| String::from_utf8_lossy(&self.body).into_owned()),
+            body,
+        }
+    }
+}
 
 /// One side of an exchange: a request and the response to it.
 #[derive(Debug, Default)]
 pub struct Side {
-    pub request: HttpRequest,
+    pub request: RawRequest,
     pub status: Option<u16>,
-    pub headers: Map<String, Value>,
+    pub headers: HeaderMap,
     /// The response is an SSE stream.
     pub streamed: bool,
     /// Response headers arrived (ms from the call's arrival).
@@ -39,18 +67,14 @@ pub struct Side {
 pub struct CallCapture {
     pub seq: u64,
     pub arrival: Instant,
-    pub timestamp: String,
+    pub wall_clock: jiff::Timestamp,
     pub start_offset_ms: f64,
     /// The API the client spoke.
     pub client_api: Api,
     /// The API the upstream spoke.
     pub upstream_api: Api,
-    /// asb's `model` field.
-    pub model: String,
-    pub thread_id: String,
-    pub thread_turn: u64,
-    /// asb's `messages` (OpenAI chat format).
-    pub messages: Vec<Value>,
+    /// `-m`: the model translated calls are sent with, and the fallback name.
+    pub upstream_model: String,
     /// The client's exchange: its request, and what it received.
     pub client: Side,
     /// The exchange with the upstream, when the proxy translated.
@@ -82,6 +106,7 @@ pub struct Recorder {
     pub experiment_id: String,
     pub started: Instant,
     pub totals: Arc<Totals>,
+    turns: Arc<ThreadTurns>,
     seq: AtomicU64,
     in_flight: Mutex<HashMap<u64, CallHandle>>,
 }
@@ -93,6 +118,7 @@ impl Recorder {
             experiment_id,
             started: Instant::now(),
             totals: Arc::default(),
+            turns: Arc::default(),
             seq: AtomicU64::new(0),
             in_flight: Mutex::default(),
         }
@@ -130,9 +156,10 @@ impl Recorder {
         let taken = std::mem::replace(&mut *call, ended);
         drop(call);
         self.lock_in_flight().remove(&seq);
-        let (experiment_id, totals) = (self.experiment_id.clone(), Arc::clone(&self.totals));
+        let (experiment_id, totals, turns) =
+            (self.experiment_id.clone(), Arc::clone(&self.totals), Arc::clone(&self.turns));
         self.writer.write_with(move || {
-            let line = build_line(taken, outcome, end_ms, experiment_id);
+            let line = build_line(taken, outcome, end_ms, experiment_id, &turns);
             count(&totals, &line);
             line
         });
@@ -164,14 +191,11 @@ fn placeholder(call: &CallCapture) -> CallCapture {
     CallCapture {
         seq: call.seq,
         arrival: call.arrival,
-        timestamp: String::new(),
+        wall_clock: call.wall_clock,
         start_offset_ms: 0.0,
         client_api: call.client_api,
         upstream_api: call.upstream_api,
-        model: String::new(),
-        thread_id: String::new(),
-        thread_turn: 0,
-        messages: Vec::new(),
+        upstream_model: String::new(),
         client: Side::default(),
         upstream: None,
         error: None,
@@ -180,29 +204,21 @@ fn placeholder(call: &CallCapture) -> CallCapture {
 }
 
 /// A new capture for a call that just arrived.
-#[allow(clippy::too_many_arguments)]
 pub fn new_capture(
     recorder: &Recorder,
-    seq: u64,
     arrival: Instant,
-    client_api: Api,
-    upstream_api: Api,
-    model: String,
-    thread: (String, u64),
-    messages: Vec<Value>,
-    request: HttpRequest,
+    (client_api, upstream_api): (Api, Api),
+    upstream_model: String,
+    request: RawRequest,
 ) -> CallCapture {
     CallCapture {
-        seq,
+        seq: recorder.next_seq(),
         arrival,
-        timestamp: jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+        wall_clock: jiff::Timestamp::now(),
         start_offset_ms: arrival.saturating_duration_since(recorder.started).as_secs_f64() * 1000.0,
         client_api,
         upstream_api,
-        model,
-        thread_id: thread.0,
-        thread_turn: thread.1,
-        messages,
+        upstream_model,
         client: Side { request, ..Side::default() },
         upstream: None,
         error: None,
@@ -224,7 +240,7 @@ fn read_response(side: &Side, api: Api) -> (Option<HttpResponse>, Assembled) {
     let Some(status) = side.status else {
         return (None, Assembled::default());
     };
-    let mut resp = HttpResponse { status, headers: side.headers.clone(), ..HttpResponse::default() };
+    let mut resp = HttpResponse { status, headers: headers::for_recording(&side.headers), ..HttpResponse::default() };
     let body: Vec<u8> = side.frames.iter().flat_map(|(_, b)| b.iter().copied()).collect();
     let assembled = if side.streamed {
         let mut parser = SseParser::new();
@@ -268,12 +284,29 @@ fn round3(x: f64) -> f64 {
 }
 
 /// Builds the recording line of a finished call.
-pub fn build_line(call: CallCapture, outcome: Outcome, end_ms: f64, experiment_id: String) -> CallLine {
+pub fn build_line(
+    call: CallCapture,
+    outcome: Outcome,
+    end_ms: f64,
+    experiment_id: String,
+    turns: &ThreadTurns,
+) -> CallLine {
+    let request = call.client.request.to_recording();
     let (client_response, client_said) = read_response(&call.client, call.client_api);
     let upstream = call.upstream.as_ref().map(|side| {
         let (response, said) = read_response(side, call.upstream_api);
-        (Exchange { request: side.request.clone(), response }, said)
+        (Exchange { request: side.request.to_recording(), response }, said)
     });
+    let body = request.body.as_ref();
+    let translated_body = upstream.as_ref().and_then(|(e, _)| e.request.body.as_ref());
+    let messages = asb_messages(call.client_api, body, translated_body);
+    // asb's `model`: what the upstream was asked for.
+    let model = match (upstream.is_some(), body.and_then(|b| b.get("model")).and_then(Value::as_str)) {
+        (false, Some(client_model)) => client_model.to_string(),
+        _ => call.upstream_model.clone(),
+    };
+    let thread = thread_id(call.client_api, body.unwrap_or(&Value::Null));
+    let thread_turn = turns.next(&thread);
     // The server's own words are the truth about the answer: prefer the upstream side.
     let said = upstream.as_ref().map_or(&client_said, |(_, s)| s);
     let server_side = call.upstream.as_ref().unwrap_or(&call.client);
@@ -301,15 +334,14 @@ pub fn build_line(call: CallCapture, outcome: Outcome, end_ms: f64, experiment_i
         (Some(a), Some(b)) if said.content_events > 1 && b > a => Some((b - a) / 1000.0),
         _ => None,
     };
-    let body = call.client.request.body.as_ref();
     let get_u64 = |k: &str| body.and_then(|b| b.get(k)).and_then(Value::as_u64);
 
     CallLine {
         seq: call.seq,
         experiment_id,
-        timestamp: call.timestamp,
-        messages: call.messages,
-        model: call.model,
+        timestamp: call.wall_clock.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+        messages,
+        model,
         max_tokens: get_u64("max_completion_tokens").or_else(|| get_u64("max_tokens")),
         temperature: body.and_then(|b| b.get("temperature")).and_then(Value::as_f64),
         stream: body.and_then(|b| b.get("stream")).and_then(Value::as_bool).unwrap_or(false),
@@ -329,9 +361,9 @@ pub fn build_line(call: CallCapture, outcome: Outcome, end_ms: f64, experiment_i
         format_version: Some(FORMAT_VERSION),
         outcome: Some(outcome),
         start_offset_ms: Some(round3(call.start_offset_ms)),
-        thread_id: Some(call.thread_id),
-        thread_turn: Some(call.thread_turn),
-        request: Some(call.client.request.clone()),
+        thread_id: Some(thread),
+        thread_turn: Some(thread_turn),
+        request: Some(request.clone()),
         response: client_response,
         upstream: upstream.as_ref().map(|(e, _)| e.clone()),
         result: Some(said.result.clone()),
@@ -345,6 +377,17 @@ pub fn build_line(call: CallCapture, outcome: Outcome, end_ms: f64, experiment_i
         }),
         usage,
     }
+}
+
+/// asb's `messages`: the conversation in OpenAI chat format. An Anthropic request uses the
+/// translation that was sent upstream, or is translated now.
+fn asb_messages(client_api: Api, body: Option<&Value>, translated: Option<&Value>) -> Vec<Value> {
+    let openai_body = match (client_api, translated) {
+        (Api::OpenAi, _) => body.cloned(),
+        (Api::Anthropic, Some(t)) => Some(t.clone()),
+        (Api::Anthropic, None) => body.and_then(|b| translate::anthropic_to_openai_request(b, None).ok()),
+    };
+    openai_body.and_then(|b| b.get("messages").and_then(Value::as_array).cloned()).unwrap_or_default()
 }
 
 fn round2(x: f64) -> f64 {

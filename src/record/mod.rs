@@ -35,7 +35,6 @@ pub use config::RecordArgs;
 use capture::Recorder;
 use config::Upstream;
 use proxy::Proxy;
-use thread::ThreadTurns;
 
 use crate::recording::writer::{RecordingWriter, Secrets};
 use crate::wire::Api;
@@ -61,7 +60,6 @@ pub async fn run(args: RecordArgs) -> Result<()> {
         client: upstream::client()?,
         upstream,
         recorder: Arc::clone(&recorder),
-        turns: ThreadTurns::default(),
         secrets,
         header_timeout: Duration::from_secs(args.upstream_timeout),
     });

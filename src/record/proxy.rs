@@ -20,14 +20,12 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
-use super::capture::{lock, new_capture, CallHandle, Recorder, Side};
+use super::capture::{lock, new_capture, CallHandle, RawRequest, Recorder, Side};
 use super::config::Upstream;
 use super::headers;
 use super::tee::TeeBody;
-use super::thread::{thread_id, ThreadTurns};
 use super::translate_stream::TranslatingBody;
 use super::upstream::UpstreamClient;
-use crate::recording::line::HttpRequest;
 use crate::recording::writer::Secrets;
 use crate::recording::Outcome;
 use crate::wire::errors::ApiError;
@@ -41,7 +39,6 @@ pub struct Proxy {
     pub upstream: Upstream,
     pub client: UpstreamClient,
     pub recorder: Arc<Recorder>,
-    pub turns: ThreadTurns,
     pub secrets: Secrets,
     /// How long to wait for the upstream's response headers.
     pub header_timeout: Duration,
@@ -80,68 +77,34 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Respons
     Ok(response)
 }
 
-/// A recorded call.
+/// A recorded call. Only what forwarding needs happens here; the recording's parsing
+/// waits for the writer's thread.
 async fn record(proxy: &Arc<Proxy>, req: Request<Incoming>, client_api: Api, arrival: Instant) -> Response<ProxyBody> {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return error_response(client_api, 400, format!("asb record: cannot read the request body: {e}")),
     };
-    let json: Option<Value> = serde_json::from_slice(&body).ok();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-    let request = HttpRequest {
-        method: parts.method.to_string(),
-        path: path.clone(),
-        headers: headers::for_recording(&parts.headers),
-        body: json.clone(),
-        body_text: json.is_none().then(|| String::from_utf8_lossy(&body).into_owned()),
-    };
     let translating = client_api == Api::Anthropic && proxy.upstream.api == Api::OpenAi;
-    let translated = match (&json, translating) {
-        (Some(j), true) => Some(translate::anthropic_to_openai_request(j, Some(&proxy.upstream.model))),
-        _ => None,
-    };
-    let messages = match (client_api, &json, &translated) {
-        (Api::OpenAi, Some(j), _) => j.get("messages").and_then(Value::as_array).cloned().unwrap_or_default(),
-        (Api::Anthropic, Some(j), _) => {
-            let as_openai = match &translated {
-                Some(t) => t.as_ref().ok().cloned(),
-                None => translate::anthropic_to_openai_request(j, None).ok(),
-            };
-            as_openai.and_then(|t| t.get("messages").and_then(Value::as_array).cloned()).unwrap_or_default()
-        }
-        _ => Vec::new(),
-    };
-    // asb's `model`: what the upstream was asked for.
-    let model = match (translating, &json) {
-        (true, _) => proxy.upstream.model.clone(),
-        (false, Some(j)) => j.get("model").and_then(Value::as_str).unwrap_or(&proxy.upstream.model).to_string(),
-        (false, None) => proxy.upstream.model.clone(),
-    };
-    let thread = thread_id(client_api, json.as_ref().unwrap_or(&Value::Null));
-    let turn = proxy.turns.next(&thread);
-    let recorder = &proxy.recorder;
-    let seq = recorder.next_seq();
-    let capture = new_capture(
-        recorder,
-        seq,
-        arrival,
-        client_api,
-        if translating { Api::OpenAi } else { client_api },
-        model,
-        (thread, turn),
-        messages,
-        request,
-    );
-    let call = recorder.begin(capture);
-
+    let upstream_api = if translating { Api::OpenAi } else { client_api };
+    let headers = parts.headers.clone();
+    let request = RawRequest { method: parts.method.to_string(), path: path.clone(), headers: parts.headers, body };
+    let body = request.body.clone();
+    let capture =
+        new_capture(&proxy.recorder, arrival, (client_api, upstream_api), proxy.upstream.model.clone(), request);
+    let call = proxy.recorder.begin(capture);
+    if !translating {
+        return passthrough(proxy, &call, parts.method, &path, &headers, body, client_api).await;
+    }
+    let translated = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| format!("the request body is not valid JSON: {e}"))
+        .and_then(|json| {
+            translate::anthropic_to_openai_request(&json, Some(&proxy.upstream.model)).map_err(|e| e.to_string())
+        });
     match translated {
-        None => passthrough(proxy, &call, parts.method, &path, &parts.headers, body, client_api).await,
-        Some(Ok(openai_body)) => {
-            let stream = json.as_ref().and_then(|j| j.get("stream")).and_then(Value::as_bool).unwrap_or(false);
-            translate_call(proxy, &call, &parts.headers, openai_body, stream).await
-        }
-        Some(Err(e)) => {
+        Ok(openai_body) => translate_call(proxy, &call, &headers, openai_body).await,
+        Err(e) => {
             let message = format!("asb record: cannot translate this request for an OpenAI-compatible upstream: {e}");
             reject(proxy, &call, client_api, 400, message)
         }
@@ -212,7 +175,7 @@ async fn passthrough(
 /// Records the upstream's status and headers, which arrived `t_ms` after the call.
 fn note_response_head(side: &mut Side, resp: &Response<Incoming>, t_ms: f64) {
     side.status = Some(resp.status().as_u16());
-    side.headers = headers::for_recording(resp.headers());
+    side.headers = resp.headers().clone();
     side.streamed = is_event_stream(resp.headers());
     side.ttfb_ms = Some(t_ms);
 }
@@ -227,8 +190,8 @@ async fn translate_call(
     call: &CallHandle,
     client_headers: &HeaderMap,
     openai_body: Value,
-    stream: bool,
 ) -> Response<ProxyBody> {
+    let stream = openai_body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let path = "/v1/chat/completions";
     let url = proxy.upstream.url(path);
     let mut up_headers = HeaderMap::new();
@@ -240,16 +203,9 @@ async fn translate_call(
     }
     let up_headers = headers::upstream_request_headers(&up_headers, proxy.upstream.auth.as_ref());
     let body = Bytes::from(openai_body.to_string());
-    lock(call).upstream = Some(Side {
-        request: HttpRequest {
-            method: "POST".into(),
-            path: path.into(),
-            headers: headers::for_recording(&up_headers),
-            body: Some(openai_body),
-            body_text: None,
-        },
-        ..Side::default()
-    });
+    let request =
+        RawRequest { method: "POST".into(), path: path.into(), headers: up_headers.clone(), body: body.clone() };
+    lock(call).upstream = Some(Side { request, ..Side::default() });
     let resp = match send_upstream(proxy, Method::POST, &url, up_headers, body).await {
         Ok(r) => r,
         Err(message) => return unreachable(proxy, call, Api::Anthropic, message),
@@ -311,7 +267,7 @@ fn client_answer(proxy: &Proxy, call: &CallHandle, status: StatusCode, answer: A
         let mut c = lock(call);
         let t = c.ms_since_arrival();
         c.client.status = Some(status.as_u16());
-        c.client.headers.insert("content-type".into(), Value::String(content_type.into()));
+        c.client.headers.insert("content-type", HeaderValue::from_static(content_type));
         c.client.streamed = !whole;
         c.client.ttfb_ms = Some(t);
         if let Answer::Whole(bytes) = &answer {

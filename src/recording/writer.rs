@@ -124,14 +124,19 @@ fn write_loop(mut file: File, rx: mpsc::Receiver<LineJob>, secrets: &Secrets) ->
 }
 
 /// Building and writing lines can wait; forwarding bytes cannot. On Linux the writer
-/// thread gets a lower CPU priority (nice +10), so on a busy machine the proxy's streams
-/// keep their timing and the recording catches up when there is room.
+/// thread runs under `SCHED_IDLE`: it gets the CPU when the proxy's threads do not want it
+/// and yields at once when they wake, so a busy machine keeps the streams' timing and the
+/// recording catches up when there is room (it is still scheduled, with a small share,
+/// under sustained load).
 fn yield_to_the_proxy() {
     #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
+    // SAFETY: plain system calls on the calling thread's own id with a valid parameter.
     unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+        let tid = libc::syscall(libc::SYS_gettid) as libc::pid_t;
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(tid, libc::SCHED_IDLE, &param) != 0 {
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
+        }
     }
 }
 
