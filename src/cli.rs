@@ -27,7 +27,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let workers = match &cli.command {
         Command::Mock(a) => a.workers,
-        Command::Record(_) => 0,
+        Command::Record(_) => 1,
     };
     let mut builder = if workers == 1 {
         tokio::runtime::Builder::new_current_thread()

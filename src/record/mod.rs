@@ -29,6 +29,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rand::RngExt;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 pub use config::RecordArgs;
 
@@ -40,15 +41,21 @@ use crate::recording::writer::{RecordingWriter, Secrets};
 use crate::wire::Api;
 
 /// `asb record`: proxy and record until Ctrl+C, then print a summary.
+///
+/// Like nginx, the proxy runs one single-threaded runtime per core, all accepting on the
+/// same socket: a connection stays on the thread that accepted it, so a stream's frames
+/// never hop between threads (no cross-thread wake-ups on the per-event path), and the
+/// cores still share the load.
 pub async fn run(args: RecordArgs) -> Result<()> {
     let upstream = Upstream::from_args(&args)?;
     let secrets = Secrets::default();
     if let Some(key) = &args.api_key {
         secrets.add(key);
     }
-    let listener = TcpListener::bind((args.host, args.port)).await.map_err(|e| {
+    let listener = std::net::TcpListener::bind((args.host, args.port)).map_err(|e| {
         anyhow!("cannot listen on {}:{} ({e}); stop the other process or pass a different --port", args.host, args.port)
     })?;
+    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let writer = RecordingWriter::open(&args.output, secrets.clone())?;
     let experiment_id: String = {
@@ -56,35 +63,27 @@ pub async fn run(args: RecordArgs) -> Result<()> {
         (0..12).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
     };
     let recorder = Arc::new(Recorder::new(writer, experiment_id));
-    let proxy = Arc::new(Proxy {
-        client: upstream::client()?,
-        upstream,
-        recorder: Arc::clone(&recorder),
-        secrets,
-        header_timeout: Duration::from_secs(args.upstream_timeout),
-    });
-    print_banner(&proxy.upstream, &args, addr);
+    print_banner(&upstream, &args, addr);
 
-    let graceful = GracefulShutdown::new();
-    let server = auto::Builder::new(TokioExecutor::new());
-    let mut stop = std::pin::pin!(tokio::signal::ctrl_c());
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let proxy = Arc::clone(&proxy);
-                let service = service_fn(move |req| proxy::handle(Arc::clone(&proxy), req));
-                let conn = server.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-            _ = &mut stop => break,
-        }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let mut workers = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let worker = Worker {
+            listener: listener.try_clone()?,
+            upstream: upstream.clone(),
+            recorder: Arc::clone(&recorder),
+            secrets: secrets.clone(),
+            header_timeout: Duration::from_secs(args.upstream_timeout),
+            drain: Duration::from_secs(args.drain_timeout),
+            stop: stop_rx.clone(),
+        };
+        workers.push(std::thread::Builder::new().name(format!("asb-record-{i}")).spawn(move || worker.run())?);
     }
     drop(listener);
+
+    tokio::signal::ctrl_c().await?;
+    let _ = stop_tx.send(true);
     let waiting = recorder.in_flight();
     if waiting > 0 {
         eprintln!(
@@ -92,9 +91,15 @@ pub async fn run(args: RecordArgs) -> Result<()> {
             args.drain_timeout
         );
     }
+    let joined = tokio::task::spawn_blocking(move || {
+        for w in workers {
+            if let Ok(Err(e)) = w.join() {
+                eprintln!("asb record: {e:#}");
+            }
+        }
+    });
     tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(Duration::from_secs(args.drain_timeout)) => {}
+        _ = joined => {}
         _ = tokio::signal::ctrl_c() => {}
     }
     recorder.interrupt_all();
@@ -110,6 +115,62 @@ pub async fn run(args: RecordArgs) -> Result<()> {
         args.output.display()
     );
     Ok(())
+}
+
+/// One proxy thread: its own runtime and upstream connection pool, the shared socket.
+struct Worker {
+    listener: std::net::TcpListener,
+    upstream: Upstream,
+    recorder: Arc<Recorder>,
+    secrets: Secrets,
+    header_timeout: Duration,
+    drain: Duration,
+    stop: watch::Receiver<bool>,
+}
+
+impl Worker {
+    fn run(self) -> Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(self.serve())
+    }
+
+    async fn serve(mut self) -> Result<()> {
+        let listener = TcpListener::from_std(self.listener)?;
+        let proxy = Arc::new(Proxy {
+            client: upstream::client()?,
+            upstream: self.upstream,
+            recorder: self.recorder,
+            secrets: self.secrets,
+            header_timeout: self.header_timeout,
+        });
+        let graceful = GracefulShutdown::new();
+        let server = auto::Builder::new(TokioExecutor::new());
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let proxy = Arc::clone(&proxy);
+                    let service = service_fn(move |req| proxy::handle(Arc::clone(&proxy), req));
+                    let conn = graceful.watch(server.serve_connection(TokioIo::new(stream), service).into_owned());
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+                _ = self.stop.changed() => break,
+            }
+        }
+        drop(listener);
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(self.drain) => {
+                // Calls still open are marked before this runtime drops them (which would
+                // otherwise read as clients hanging up). All workers share the deadline.
+                proxy.recorder.interrupt_all();
+            }
+        }
+        Ok(())
+    }
 }
 
 fn print_banner(upstream: &Upstream, args: &RecordArgs, addr: std::net::SocketAddr) {
