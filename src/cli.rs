@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::mock::{self, MockArgs};
 use crate::record::{self, RecordArgs};
+use crate::serve::{self, ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(name = "asb", version, about = "Record, replay and serve coding-agent LLM traffic")]
@@ -19,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Record an agent's LLM calls through a proxy in front of its endpoint.
     Record(RecordArgs),
+    /// Answer OpenAI and Anthropic calls from recordings, offline and deterministic.
+    Serve(ServeArgs),
     /// Run a synthetic OpenAI + Anthropic endpoint with known timings (no GPU needed).
     Mock(MockArgs),
 }
@@ -28,6 +31,7 @@ pub fn main() -> ExitCode {
     let workers = match &cli.command {
         Command::Mock(a) => a.workers,
         Command::Record(_) => 1,
+        Command::Serve(_) => 0,
     };
     let mut builder = if workers == 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -48,6 +52,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Mock(args) => mock::run(args).await,
             Command::Record(args) => record::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
         }
     });
     match result {

@@ -7,6 +7,7 @@
 //! * [`mock`] — a calibrated synthetic OpenAI/Anthropic endpoint with known timings and a
 //!   prefix-cache model: the no-GPU default target and the ground truth for metric tests.
 //! * [`record`] — the recording proxy between an agent and its LLM endpoint.
+//! * [`serve`] — answers calls from recordings: an offline, deterministic test double.
 //! * [`recording`] — the recording format every capability reads and writes through.
 //! * [`wire`] — the APIs' wire formats: SSE framing, translation between the two APIs.
 //! * [`cli`] — the command line: parses flags and hands them to one capability.
@@ -15,4 +16,5 @@ pub mod cli;
 pub mod mock;
 pub mod record;
 pub mod recording;
+pub mod serve;
 pub mod wire;

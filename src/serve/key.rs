@@ -1,0 +1,294 @@
+//! The canonical key a request is matched by: method, path, and the parsed JSON body with
+//! sorted keys and array order kept (so `stream: true` and `stream: false` differ, and so
+//! does any reordering of messages), after the volatile parts are normalised.
+//!
+//! Volatile parts, by default (what changes between two runs of the same agent session):
+//! * ignore paths: `metadata.user_id` (Claude Code's device and session ids);
+//! * value presets, applied to every string: ISO-8601 timestamps and dates, UUIDs, and the
+//!   `cc_version=…`/`cch=…` values of Claude Code's `x-anthropic-billing-header`;
+//! * more ignore paths with `--ignore a.b.c` (`*` matches any key or index).
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// What the canonical form leaves out or normalises.
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    ignore: Vec<Vec<String>>,
+    presets: bool,
+}
+
+impl Default for Normalizer {
+    fn default() -> Self {
+        Normalizer::new(&[], true)
+    }
+}
+
+impl Normalizer {
+    /// `extra_ignore`: dotted paths (`metadata.user_id`, `messages.*.id`); `presets`: the
+    /// value presets above.
+    pub fn new(extra_ignore: &[String], presets: bool) -> Self {
+        let mut ignore = vec![vec!["metadata".to_string(), "user_id".to_string()]];
+        ignore.extend(extra_ignore.iter().map(|p| p.split('.').map(str::to_string).collect()));
+        Normalizer { ignore, presets }
+    }
+
+    /// The canonical body: ignored paths removed, presets applied.
+    pub fn canonical_body(&self, body: &Value) -> Value {
+        let mut v = body.clone();
+        for path in &self.ignore {
+            remove_path(&mut v, path);
+        }
+        if self.presets {
+            apply_presets(&mut v);
+        }
+        v
+    }
+
+    /// `sha256:<hex>` of method, path and canonical body.
+    pub fn key(&self, method: &str, path: &str, body: Option<&Value>) -> String {
+        let mut h = Sha256::new();
+        h.update(method.as_bytes());
+        h.update(b" ");
+        h.update(path.as_bytes());
+        h.update(b"\n");
+        if let Some(b) = body {
+            let mut text = String::new();
+            write_sorted(&self.canonical_body(b), &mut text);
+            h.update(text.as_bytes());
+        }
+        let digest = h.finalize();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+}
+
+fn remove_path(v: &mut Value, path: &[String]) {
+    let Some((first, rest)) = path.split_first() else { return };
+    match v {
+        Value::Object(map) => {
+            if rest.is_empty() {
+                if first == "*" {
+                    map.clear();
+                } else {
+                    map.remove(first);
+                }
+            } else if first == "*" {
+                map.values_mut().for_each(|c| remove_path(c, rest));
+            } else if let Some(child) = map.get_mut(first) {
+                remove_path(child, rest);
+            }
+        }
+        Value::Array(items) => {
+            if first == "*" {
+                if rest.is_empty() {
+                    items.clear();
+                } else {
+                    items.iter_mut().for_each(|c| remove_path(c, rest));
+                }
+            } else if let Ok(i) = first.parse::<usize>() {
+                if rest.is_empty() {
+                    if i < items.len() {
+                        items.remove(i);
+                    }
+                } else if let Some(child) = items.get_mut(i) {
+                    remove_path(child, rest);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn apply_presets(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let Some(n) = normalize_string(s) {
+                *s = n;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(apply_presets),
+        Value::Object(map) => map.values_mut().for_each(apply_presets),
+        _ => {}
+    }
+}
+
+/// Replaces volatile substrings; `None` when nothing changed.
+fn normalize_string(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut changed = false;
+    while i < bytes.len() {
+        if let Some(n) = uuid_at(bytes, i) {
+            out.push_str("<uuid>");
+            i += n;
+            changed = true;
+        } else if let Some(n) = date_at(bytes, i) {
+            out.push_str("<date>");
+            i += n;
+            changed = true;
+        } else if let Some(n) = billing_value_at(bytes, i) {
+            out.push_str(&s[i..i + n.0]);
+            out.push_str("<v>");
+            i += n.0 + n.1;
+            changed = true;
+        } else {
+            let ch = s[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8().max(1);
+        }
+    }
+    changed.then_some(out)
+}
+
+fn is_hex(b: u8) -> bool {
+    b.is_ascii_hexdigit()
+}
+
+/// A UUID (8-4-4-4-12 hex) starting at `i`.
+fn uuid_at(b: &[u8], i: usize) -> Option<usize> {
+    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+    if i > 0 && is_hex(b[i - 1]) {
+        return None;
+    }
+    let mut j = i;
+    for (g, len) in GROUPS.iter().enumerate() {
+        if b.len() < j + len || !b[j..j + len].iter().all(|&c| is_hex(c)) {
+            return None;
+        }
+        j += len;
+        if g < 4 {
+            if b.get(j) != Some(&b'-') {
+                return None;
+            }
+            j += 1;
+        }
+    }
+    (b.get(j).is_none_or(|c| !is_hex(*c))).then_some(j - i)
+}
+
+/// `YYYY-MM-DD`, optionally followed by `THH:MM[:SS[.frac]][Z|±HH:MM]`.
+fn date_at(b: &[u8], i: usize) -> Option<usize> {
+    let digits = |from: usize, n: usize| b.len() >= from + n && b[from..from + n].iter().all(u8::is_ascii_digit);
+    if i > 0 && b[i - 1].is_ascii_digit() {
+        return None;
+    }
+    if !(digits(i, 4)
+        && b.get(i + 4) == Some(&b'-')
+        && digits(i + 5, 2)
+        && b.get(i + 7) == Some(&b'-')
+        && digits(i + 8, 2))
+    {
+        return None;
+    }
+    let mut j = i + 10;
+    if matches!(b.get(j), Some(b'T' | b' ')) && digits(j + 1, 2) && b.get(j + 3) == Some(&b':') && digits(j + 4, 2) {
+        j += 6;
+        if b.get(j) == Some(&b':') && digits(j + 1, 2) {
+            j += 3;
+            if b.get(j) == Some(&b'.') {
+                j += 1;
+                while b.get(j).is_some_and(u8::is_ascii_digit) {
+                    j += 1;
+                }
+            }
+        }
+        if b.get(j) == Some(&b'Z') {
+            j += 1;
+        } else if matches!(b.get(j), Some(b'+' | b'-'))
+            && digits(j + 1, 2)
+            && b.get(j + 3) == Some(&b':')
+            && digits(j + 4, 2)
+        {
+            j += 6;
+        }
+    }
+    Some(j - i)
+}
+
+/// `cc_version=` or `cch=` (Claude Code's billing header): (prefix length, value length).
+fn billing_value_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    for prefix in [&b"cc_version="[..], &b"cch="[..]] {
+        if b[i..].starts_with(prefix) && (i == 0 || !b[i - 1].is_ascii_alphanumeric() && b[i - 1] != b'_') {
+            let start = i + prefix.len();
+            let len = b[start..].iter().take_while(|&&c| c != b';' && !c.is_ascii_whitespace()).count();
+            return Some((prefix.len(), len));
+        }
+    }
+    None
+}
+
+/// JSON with object keys sorted, compact: the hashed form.
+pub fn write_sorted(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (n, k) in keys.into_iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_sorted(&map[k.as_str()], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                write_sorted(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_order_does_not_matter_but_array_order_and_stream_do() {
+        let n = Normalizer::default();
+        let a = json!({"model": "m", "messages": [{"role": "user", "content": "a"}], "stream": true});
+        let b = json!({"stream": true, "messages": [{"content": "a", "role": "user"}], "model": "m"});
+        assert_eq!(n.key("POST", "/v1/messages", Some(&a)), n.key("POST", "/v1/messages", Some(&b)));
+        let c = json!({"model": "m", "messages": [{"role": "user", "content": "a"}], "stream": false});
+        assert_ne!(n.key("POST", "/v1/messages", Some(&a)), n.key("POST", "/v1/messages", Some(&c)));
+        assert_ne!(n.key("POST", "/v1/messages", Some(&a)), n.key("POST", "/v1/chat/completions", Some(&a)));
+    }
+
+    #[test]
+    fn volatile_values_are_normalised() {
+        let n = Normalizer::default();
+        let run1 = json!({"system": [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.197.123; cc_entrypoint=sdk-cli; cch=abc12;"},
+            {"type": "text", "text": "CWD: /tmp/a\nDate: 2026-11-24"}],
+            "metadata": {"user_id": "{\"device_id\":\"d1\",\"session_id\":\"6f1c2a3b-1111-2222-3333-444455556666\"}"},
+            "messages": [{"role": "user", "content": "at 2026-11-24T10:11:12.123Z id 6f1c2a3b-1111-2222-3333-444455556666"}]});
+        let run2 = json!({"system": [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.197.ed9; cc_entrypoint=sdk-cli; cch=zz99;"},
+            {"type": "text", "text": "CWD: /tmp/a\nDate: 2026-11-25"}],
+            "metadata": {"user_id": "other"},
+            "messages": [{"role": "user", "content": "at 2026-12-01T00:00:00+01:00 id 00000000-aaaa-bbbb-cccc-000000000000"}]});
+        assert_eq!(n.key("POST", "/p", Some(&run1)), n.key("POST", "/p", Some(&run2)));
+        let strict = Normalizer::new(&[], false);
+        assert_ne!(strict.key("POST", "/p", Some(&run1)), strict.key("POST", "/p", Some(&run2)));
+    }
+
+    #[test]
+    fn ignore_paths_with_wildcards() {
+        let n = Normalizer::new(&["messages.*.id".to_string()], false);
+        let a = json!({"messages": [{"id": 1, "c": "x"}, {"id": 2, "c": "y"}]});
+        let b = json!({"messages": [{"id": 7, "c": "x"}, {"id": 8, "c": "y"}]});
+        assert_eq!(n.key("POST", "/p", Some(&a)), n.key("POST", "/p", Some(&b)));
+        assert_eq!(normalize_string("2026-1-1"), None);
+        assert_eq!(normalize_string("v2026-11-24x").as_deref(), Some("v<date>x"));
+    }
+}

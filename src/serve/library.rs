@@ -1,0 +1,116 @@
+//! The recordings a server answers from: one file served at the root, or a directory whose
+//! recordings are served by name under `/c/NAME/…`, each loaded on first use and released
+//! after it has been idle, so memory stays flat over a large test suite.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use super::cassette::Cassette;
+use super::key::Normalizer;
+
+pub type SharedCassette = Arc<Mutex<Cassette>>;
+
+pub struct Library {
+    root: PathBuf,
+    is_dir: bool,
+    pub normalizer: Normalizer,
+    idle_release: Duration,
+    loaded: Mutex<HashMap<String, (SharedCassette, Instant)>>,
+}
+
+/// Where a request goes: which recording, and the path within it.
+pub struct Target {
+    pub name: String,
+    pub path: String,
+}
+
+impl Library {
+    pub fn open(root: &Path, normalizer: Normalizer, idle_release: Duration) -> Result<Self> {
+        let meta = std::fs::metadata(root).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", root.display()))?;
+        let library = Library {
+            root: root.to_path_buf(),
+            is_dir: meta.is_dir(),
+            normalizer,
+            idle_release,
+            loaded: Mutex::default(),
+        };
+        if !library.is_dir {
+            // A single recording is loaded at once, so a broken file fails at start.
+            library.get("")?;
+        } else if library.names().is_empty() {
+            bail!("{} holds no *.jsonl recordings", root.display());
+        }
+        Ok(library)
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.is_dir
+    }
+
+    /// Names of the recordings in a directory (file stems of `*.jsonl`).
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.root)
+            .map(|dir| {
+                dir.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+                    .filter_map(|e| e.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Splits `/c/NAME/rest` (directory mode); a single file takes every path as is.
+    pub fn route(&self, path_and_query: &str) -> Option<Target> {
+        if !self.is_dir {
+            return Some(Target { name: String::new(), path: path_and_query.to_string() });
+        }
+        let rest = path_and_query.strip_prefix("/c/")?;
+        let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
+        Some(Target { name: name.to_string(), path: format!("/{path}") })
+    }
+
+    /// The recording called `name`, loading it if needed.
+    pub fn get(&self, name: &str) -> Result<SharedCassette> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((c, used)) = loaded.get_mut(name) {
+            *used = Instant::now();
+            return Ok(Arc::clone(c));
+        }
+        let file = if self.is_dir {
+            if name.is_empty() || name.contains('/') || name.contains("..") {
+                bail!("no recording named {name:?}");
+            }
+            let file = self.root.join(format!("{name}.jsonl"));
+            if !file.is_file() {
+                bail!("no recording named {name:?} in {} (have: {})", self.root.display(), self.names().join(", "));
+            }
+            file
+        } else {
+            self.root.clone()
+        };
+        let cassette = Arc::new(Mutex::new(Cassette::load(&file, &self.normalizer)?));
+        loaded.insert(name.to_string(), (Arc::clone(&cassette), Instant::now()));
+        Ok(cassette)
+    }
+
+    /// Releases directory recordings idle for longer than the release delay.
+    pub fn release_idle(&self) -> usize {
+        if !self.is_dir {
+            return 0;
+        }
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let before = loaded.len();
+        loaded.retain(|_, (_, used)| used.elapsed() < self.idle_release);
+        before - loaded.len()
+    }
+
+    pub fn loaded_count(&self) -> usize {
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}

@@ -1,0 +1,127 @@
+"""`asb serve`: a session of the real SDKs is recorded through `asb record`, then the same
+client code runs against `asb serve` with no upstream at all and must see the same answers,
+streaming included; misses, exhaustion and broken recordings give the documented errors."""
+
+import subprocess
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from conftest import asb_bin, spawn_asb
+
+TOOLS = [{"name": "Bash", "description": "Run", "input_schema": {
+    "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}]
+
+
+def agent_session(anthropic_base, openai_base):
+    """What an agent under test does: a few calls of each kind; returns everything it saw."""
+    a = anthropic.Anthropic(base_url=anthropic_base, api_key="k", max_retries=0)
+    o = openai.OpenAI(base_url=openai_base, api_key="k", max_retries=0)
+    seen = []
+    msg = [{"role": "user", "content": "List files"}]
+    m = a.messages.create(model="claude-x", max_tokens=20, messages=msg, tools=TOOLS, tool_choice={"type": "any"})
+    seen.append(m.model_dump(exclude={"id"}))
+    with a.messages.stream(model="claude-x", max_tokens=15, messages=msg) as s:
+        seen.append(("stream", [e.model_dump() for e in s]))
+    seen.append(o.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "hi"}], max_tokens=8)
+                .choices[0].message.content)
+    chunks = o.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "hi"}], max_tokens=8,
+                                       stream=True, stream_options={"include_usage": True})
+    seen.append([c.model_dump() for c in chunks])
+    # The same request twice: served in recorded order.
+    for _ in range(2):
+        seen.append(o.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "again"}],
+                                              max_tokens=4).choices[0].message.content)
+    return seen
+
+
+@pytest.fixture
+def recorded_session(start_mock, start_record):
+    mock = start_mock("--zero-delay")
+    rec = start_record(mock.url)
+    live = agent_session(rec.url, rec.url + "/v1")
+    rec.lines(6)
+    rec.stop()
+    mock.stop()
+    return rec.path, live
+
+
+def start_serve(*args):
+    proc, url = spawn_asb("serve", "-P", "0", *args)
+    return proc, url
+
+
+def test_serve_answers_like_the_live_session_with_no_upstream(recorded_session):
+    path, live = recorded_session
+    proc, url = start_serve("-w", str(path))
+    try:
+        replayed = agent_session(url, url + "/v1")
+        assert replayed == live
+        # One more identical call than was recorded: exhausted, with its own error.
+        o = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        with pytest.raises(openai.BadRequestError) as e:
+            o.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "again"}], max_tokens=4)
+        assert "already served" in e.value.message and e.value.response.headers["x-should-retry"] == "false"
+        # A request never recorded: a miss naming the closest recorded call and the field that differs.
+        with pytest.raises(openai.BadRequestError) as e:
+            o.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "hello"}], max_tokens=8)
+        msg = e.value.message
+        assert "no recorded call matches POST /v1/chat/completions" in msg
+        assert 'messages[0].content: expected "hi", received "hello"' in msg
+        a = anthropic.Anthropic(base_url=url, api_key="k", max_retries=0)
+        with pytest.raises(anthropic.BadRequestError) as e:
+            a.messages.create(model="claude-x", max_tokens=21, messages=[{"role": "user", "content": "List files"}])
+        assert "max_tokens: expected 20, received 21" in str(e.value)
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_recorded_pacing_keeps_event_times(start_mock, start_record):
+    mock = start_mock("--decode-tps", "50", "--jitter", "0", "--base-latency-ms", "0")
+    rec = start_record(mock.url)
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 10, "stream": True}
+    live = httpx.post(rec.url + "/v1/chat/completions", json=body, timeout=30).content
+    rec.lines(1)
+    rec.stop()
+    proc, url = start_serve("-w", str(rec.path), "--pacing", "recorded")
+    try:
+        import time
+        t0 = time.perf_counter()
+        served = httpx.post(url + "/v1/chat/completions", json=body, timeout=30).content
+        elapsed = time.perf_counter() - t0
+        assert served == live
+        assert elapsed > 0.1  # 10 tokens at 50 tok/s were recorded over ~0.18 s
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_directory_of_recordings_by_name(recorded_session, tmp_path):
+    path, live = recorded_session
+    d = tmp_path / "cassettes"
+    d.mkdir()
+    for name in ("one", "two"):
+        (d / f"{name}.jsonl").write_bytes(path.read_bytes())
+    proc, url = start_serve("-w", str(d))
+    try:
+        for name in ("one", "two"):
+            assert agent_session(f"{url}/c/{name}", f"{url}/c/{name}/v1") == live
+        r = httpx.post(url + "/c/three/v1/chat/completions", json={})
+        assert r.status_code == 404 and "no recording named" in r.json()["error"]["message"]
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_broken_or_foreign_recordings_are_refused_with_file_and_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"seq": 1}\n{"seq": \n')
+    r = subprocess.run([asb_bin(), "serve", "-w", str(bad), "-P", "0"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and f"{bad}:2: not valid JSON" in r.stderr
+    asb_line = tmp_path / "asb.jsonl"
+    asb_line.write_text('{"seq": 1, "messages": [{"role": "user", "content": "hi"}], "model": "m"}\n')
+    r = subprocess.run([asb_bin(), "serve", "-w", str(asb_line), "-P", "0"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "no call in this recording can be served" in r.stderr
