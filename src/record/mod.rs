@@ -47,23 +47,14 @@ use crate::wire::Api;
 /// never hop between threads (no cross-thread wake-ups on the per-event path), and the
 /// cores still share the load.
 pub async fn run(args: RecordArgs) -> Result<()> {
-    let upstream = Upstream::from_args(&args)?;
-    let secrets = Secrets::default();
-    if let Some(key) = &args.api_key {
-        secrets.add(key);
-    }
     let listener = std::net::TcpListener::bind((args.host, args.port)).map_err(|e| {
         anyhow!("cannot listen on {}:{} ({e}); stop the other process or pass a different --port", args.host, args.port)
     })?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let writer = RecordingWriter::open(&args.output, secrets.clone())?;
-    let experiment_id: String = {
-        let mut rng = rand::rng();
-        (0..12).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
-    };
-    let recorder = Arc::new(Recorder::new(writer, experiment_id));
-    print_banner(&upstream, &args, addr);
+    let session = Arc::new(Session::open(&args)?);
+    let recorder = Arc::clone(&session.recorder);
+    print_banner(&session.upstream, &args, addr);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
@@ -71,9 +62,7 @@ pub async fn run(args: RecordArgs) -> Result<()> {
     for i in 0..threads {
         let worker = Worker {
             listener: listener.try_clone()?,
-            upstream: upstream.clone(),
-            recorder: Arc::clone(&recorder),
-            secrets: secrets.clone(),
+            session: Arc::clone(&session),
             header_timeout: Duration::from_secs(args.upstream_timeout),
             drain: Duration::from_secs(args.drain_timeout),
             stop: stop_rx.clone(),
@@ -117,12 +106,45 @@ pub async fn run(args: RecordArgs) -> Result<()> {
     Ok(())
 }
 
+/// What recording needs besides a listener: the upstream, the recorder writing to the
+/// output file, and the secrets it scrubs. `asb serve` opens one to record its misses.
+pub struct Session {
+    pub upstream: Upstream,
+    pub recorder: Arc<Recorder>,
+    pub secrets: Secrets,
+}
+
+impl Session {
+    pub fn open(args: &RecordArgs) -> Result<Self> {
+        let upstream = Upstream::from_args(args)?;
+        let secrets = Secrets::default();
+        if let Some(key) = &args.api_key {
+            secrets.add(key);
+        }
+        let writer = RecordingWriter::open(&args.output, secrets.clone())?;
+        let experiment_id: String = {
+            let mut rng = rand::rng();
+            (0..12).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
+        };
+        Ok(Session { upstream, recorder: Arc::new(Recorder::new(writer, experiment_id)), secrets })
+    }
+
+    /// A proxy for the calling thread's runtime (its connection pool lives there).
+    pub fn proxy(&self, header_timeout: Duration) -> Result<Arc<Proxy>> {
+        Ok(Arc::new(Proxy {
+            client: upstream::client()?,
+            upstream: self.upstream.clone(),
+            recorder: Arc::clone(&self.recorder),
+            secrets: self.secrets.clone(),
+            header_timeout,
+        }))
+    }
+}
+
 /// One proxy thread: its own runtime and upstream connection pool, the shared socket.
 struct Worker {
     listener: std::net::TcpListener,
-    upstream: Upstream,
-    recorder: Arc<Recorder>,
-    secrets: Secrets,
+    session: Arc<Session>,
     header_timeout: Duration,
     drain: Duration,
     stop: watch::Receiver<bool>,
@@ -136,13 +158,7 @@ impl Worker {
 
     async fn serve(mut self) -> Result<()> {
         let listener = TcpListener::from_std(self.listener)?;
-        let proxy = Arc::new(Proxy {
-            client: upstream::client()?,
-            upstream: self.upstream,
-            recorder: self.recorder,
-            secrets: self.secrets,
-            header_timeout: self.header_timeout,
-        });
+        let proxy = self.session.proxy(self.header_timeout)?;
         let graceful = GracefulShutdown::new();
         let server = auto::Builder::new(TokioExecutor::new());
         loop {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
@@ -65,26 +66,38 @@ fn route(method: &Method, path: &str) -> Route {
 
 pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let arrival = Instant::now();
-    for secret in headers::secret_values(req.headers()) {
+    let (parts, body) = req.into_parts();
+    let api = if parts.headers.contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return Ok(error_response(api, 400, format!("asb record: cannot read the request body: {e}"))),
+    };
+    Ok(handle_buffered(&proxy, parts, body, arrival).await)
+}
+
+/// Handles a request whose body was already read (`arrival`: when its headers came in).
+/// `asb serve` hands its misses here to record them.
+pub async fn handle_buffered(proxy: &Arc<Proxy>, parts: Parts, body: Bytes, arrival: Instant) -> Response<ProxyBody> {
+    for secret in headers::secret_values(&parts.headers) {
         proxy.secrets.add(&secret);
     }
-    let response = match route(req.method(), req.uri().path()) {
-        Route::ChatCompletions => record(&proxy, req, Api::OpenAi, arrival).await,
-        Route::Messages => record(&proxy, req, Api::Anthropic, arrival).await,
-        Route::CountTokens => count_tokens(&proxy, req).await,
-        Route::Other => forward(&proxy, req).await,
-    };
-    Ok(response)
+    match route(&parts.method, parts.uri.path()) {
+        Route::ChatCompletions => record(proxy, parts, body, Api::OpenAi, arrival).await,
+        Route::Messages => record(proxy, parts, body, Api::Anthropic, arrival).await,
+        Route::CountTokens => count_tokens(proxy, parts, body).await,
+        Route::Other => forward(proxy, parts, body).await,
+    }
 }
 
 /// A recorded call. Only what forwarding needs happens here; the recording's parsing
 /// waits for the writer's thread.
-async fn record(proxy: &Arc<Proxy>, req: Request<Incoming>, client_api: Api, arrival: Instant) -> Response<ProxyBody> {
-    let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return error_response(client_api, 400, format!("asb record: cannot read the request body: {e}")),
-    };
+async fn record(
+    proxy: &Arc<Proxy>,
+    parts: Parts,
+    body: Bytes,
+    client_api: Api,
+    arrival: Instant,
+) -> Response<ProxyBody> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let translating = client_api == Api::Anthropic && proxy.upstream.api == Api::OpenAi;
     let upstream_api = if translating { Api::OpenAi } else { client_api };
@@ -331,14 +344,10 @@ fn boxed<E: Into<BoxError>>(e: E) -> BoxError {
 /// `count_tokens`: the Anthropic upstream's own answer; an OpenAI-compatible upstream's
 /// `/v1/messages/count_tokens` when it has one (vLLM, llama.cpp); otherwise an estimate of
 /// one token per 4 characters, labelled by the `x-asb-token-count: estimate` header.
-async fn count_tokens(proxy: &Arc<Proxy>, req: Request<Incoming>) -> Response<ProxyBody> {
+async fn count_tokens(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response<ProxyBody> {
     if proxy.upstream.api == Api::Anthropic {
-        return forward(proxy, req).await;
+        return forward(proxy, parts, body).await;
     }
-    let (parts, body) = req.into_parts();
-    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-        return error_response(Api::Anthropic, 400, "asb record: cannot read the request body".into());
-    };
     let Ok(mut json) = serde_json::from_slice::<Value>(&body) else {
         return error_response(Api::Anthropic, 400, "asb record: the request body is not valid JSON".into());
     };
@@ -380,12 +389,8 @@ fn text_chars(json: &Value) -> usize {
 }
 
 /// Any other request: forwarded as is, not recorded.
-async fn forward(proxy: &Arc<Proxy>, req: Request<Incoming>) -> Response<ProxyBody> {
-    let api = if req.headers().contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
-    let (parts, body) = req.into_parts();
-    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-        return error_response(api, 400, "asb record: cannot read the request body".into());
-    };
+async fn forward(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response<ProxyBody> {
+    let api = if parts.headers.contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let url = proxy.upstream.url(path);
     let up_headers = headers::upstream_request_headers(&parts.headers, proxy.upstream.auth.as_ref());

@@ -6,7 +6,9 @@
 //! * [`cassette`] — one recording indexed by key, served in recorded order;
 //! * [`library`] — one file, or a directory served by name and released when idle;
 //! * [`diff`] — field-level differences for miss reports;
-//! * this file — flags, the HTTP server, pacing, and the miss answers.
+//! * this file — flags, the HTTP server, pacing, the miss answers, and the record modes
+//!   (`--mode once|new_episodes|all -e URL`), which hand calls to the recording proxy of
+//!   `asb record` and append what it records to the same file.
 
 pub mod cassette;
 pub mod diff;
@@ -19,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use bytes::Bytes;
 use clap::Args;
 use futures_util::StreamExt;
@@ -36,6 +38,9 @@ use cassette::{AnswerBody, Lookup, RecordedAnswer};
 use key::Normalizer;
 use library::Library;
 
+use crate::record::config::{RecordArgs, UpstreamApi};
+use crate::record::proxy::{self, BoxError, Proxy};
+use crate::record::Session;
 use crate::wire::errors::ApiError;
 use crate::wire::Api;
 
@@ -63,6 +68,35 @@ pub struct ServeArgs {
     /// Directory mode: release a recording after this many idle seconds.
     #[arg(long, default_value_t = 30)]
     pub idle_release: u64,
+    /// none: never call out. once: record everything if the recording does not exist yet,
+    /// else as none. new_episodes: answer what was recorded, forward and record (append) the
+    /// rest. all: forward and record everything (the recording starts afresh).
+    #[arg(long, value_enum, default_value = "none")]
+    pub mode: Mode,
+    /// Upstream for the record modes (as `asb record -e`).
+    #[arg(short = 'e', long)]
+    pub endpoint: Option<String>,
+    /// Model for translated calls in the record modes (as `asb record -m`).
+    #[arg(short = 'm', long)]
+    pub model: Option<String>,
+    /// API key for the upstream (also ASB_API_KEY); never written.
+    #[arg(short = 'k', long, env = "ASB_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Header carrying the key (as `asb record --api-key-header`).
+    #[arg(long)]
+    pub api_key_header: Option<String>,
+    /// Upstream API (as `asb record --upstream-api`).
+    #[arg(long, value_enum)]
+    pub upstream_api: Option<UpstreamApi>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    None,
+    Once,
+    #[value(name = "new_episodes")]
+    NewEpisodes,
+    All,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,18 +117,82 @@ fn parse_pacing(s: &str) -> Result<Pacing, String> {
     }
 }
 
-type ServeBody = BoxBody<Bytes, Infallible>;
+type ServeBody = BoxBody<Bytes, BoxError>;
+
+/// What answers requests: recordings, a recording proxy, or both.
+struct State {
+    library: Option<Library>,
+    recorder: Option<Arc<Proxy>>,
+    pacing: Pacing,
+}
+
+/// The recording proxy for the record modes, and whether recordings are replayed at all.
+fn record_session(args: &ServeArgs) -> Result<(Option<Session>, Mode)> {
+    let exists = args.recording.metadata().is_ok_and(|m| m.len() > 0);
+    let mode = match args.mode {
+        Mode::Once if exists => Mode::None,
+        Mode::Once => Mode::All,
+        m => m,
+    };
+    if mode == Mode::None {
+        return Ok((None, mode));
+    }
+    if args.recording.is_dir() {
+        bail!("--mode {:?} records into one file: pass a recording file, not a directory", args.mode);
+    }
+    let (Some(endpoint), Some(model)) = (&args.endpoint, &args.model) else {
+        bail!("--mode {:?} calls an upstream for what is not recorded: pass -e URL and -m MODEL", args.mode);
+    };
+    if mode == Mode::All {
+        std::fs::write(&args.recording, b"")
+            .map_err(|e| anyhow!("cannot start {} afresh: {e}", args.recording.display()))?;
+    }
+    let record_args = RecordArgs {
+        endpoint: endpoint.clone(),
+        model: model.clone(),
+        api_key: args.api_key.clone(),
+        api_key_header: args.api_key_header.clone(),
+        output: args.recording.clone(),
+        port: 0,
+        host: args.host,
+        upstream_api: args.upstream_api,
+        upstream_timeout: 600,
+        drain_timeout: 0,
+    };
+    Ok((Some(Session::open(&record_args)?), mode))
+}
 
 /// `asb serve`: answer from recordings until Ctrl+C.
 pub async fn run(args: ServeArgs) -> Result<()> {
+    let (session, mode) = record_session(&args)?;
     let normalizer = Normalizer::new(&args.ignore, !args.no_presets);
-    let library = Arc::new(Library::open(&args.recording, normalizer, Duration::from_secs(args.idle_release))?);
+    let library = match mode {
+        Mode::All => None,
+        _ => Some(Library::open(&args.recording, normalizer, Duration::from_secs(args.idle_release))?),
+    };
+    let recorder = match &session {
+        Some(s) => Some(s.proxy(Duration::from_secs(600))?),
+        None => None,
+    };
     let listener = TcpListener::bind((args.host, args.port))
         .await
         .map_err(|e| anyhow!("cannot listen on {}:{} ({e}); pass a different --port", args.host, args.port))?;
     let url = format!("http://{}", listener.local_addr()?);
     println!("asb serve: listening on {url}");
-    if library.is_dir() {
+    let state = Arc::new(State { library, recorder, pacing: args.pacing });
+    match (&state.library, &session) {
+        (_, Some(s)) => println!(
+            "  mode {:?}: {} is forwarded to {} and appended to {}",
+            mode,
+            if mode == Mode::All { "every call" } else { "a call that was not recorded" },
+            s.upstream.base,
+            args.recording.display()
+        ),
+        (_, None) => {
+            println!("  no upstream: a request that was not recorded gets an error naming the closest recorded one")
+        }
+    }
+    if let Some(library) = state.library.as_ref().filter(|l| l.is_dir()) {
         let names = library.names();
         println!("  {} recordings in {}, each at {url}/c/NAME", names.len(), args.recording.display());
         if let Some(first) = names.first() {
@@ -104,13 +202,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         println!("  recording: {}", args.recording.display());
         println!("  ANTHROPIC_BASE_URL={url}   OPENAI_BASE_URL={url}/v1");
     }
-    println!("  no upstream: a request that was not recorded gets an error naming the closest recorded one");
 
-    let janitor = Arc::clone(&library);
+    let janitor = Arc::clone(&state);
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            janitor.release_idle();
+            if let Some(library) = &janitor.library {
+                library.release_idle();
+            }
         }
     });
     let server = auto::Builder::new(TokioExecutor::new());
@@ -120,8 +219,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let (library, pacing) = (Arc::clone(&library), args.pacing);
-                let service = service_fn(move |req| handle(Arc::clone(&library), pacing, req));
+                let state = Arc::clone(&state);
+                let service = service_fn(move |req| handle(Arc::clone(&state), req));
                 let conn = server.serve_connection(TokioIo::new(stream), service).into_owned();
                 tokio::spawn(async move {
                     let _ = conn.await;
@@ -130,25 +229,43 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             _ = &mut stop => break,
         }
     }
-    eprintln!("asb serve: stopped");
+    if let Some(session) = session {
+        session.recorder.interrupt_all();
+        let stats = session.recorder.writer.close()?;
+        eprintln!("asb serve: stopped; {} call(s) recorded to {}", stats.lines, args.recording.display());
+    } else {
+        eprintln!("asb serve: stopped");
+    }
     Ok(())
 }
 
-async fn handle(
-    library: Arc<Library>,
-    pacing: Pacing,
-    req: Request<Incoming>,
-) -> Result<Response<ServeBody>, Infallible> {
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<ServeBody>, Infallible> {
+    let arrival = std::time::Instant::now();
     let api = api_of(req.uri().path(), req.headers());
-    let method = req.method().clone();
-    let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
-    let body = match req.into_body().collect().await {
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return Ok(error(api, 400, format!("asb serve: cannot read the request body: {e}"))),
     };
-    Ok(answer(&library, pacing, api, &method, &path, &body))
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let replayed = match &state.library {
+        Some(library) => answer(library, state.pacing, api, &parts.method, &path, &body),
+        None => Err(Miss { status: 404, report: String::new() }),
+    };
+    Ok(match (replayed, &state.recorder) {
+        (Ok(resp), _) => resp,
+        (Err(_), Some(proxy)) => proxy::handle_buffered(proxy, parts, body, arrival).await,
+        (Err(Miss { status: 404, report }), None) => error(api, 404, report),
+        (Err(Miss { status, report }), None) => {
+            eprintln!("{report}\n");
+            let mut resp = error(api, status, report);
+            resp.headers_mut().insert("x-should-retry", HeaderValue::from_static("false"));
+            resp
+        }
+    })
 }
 
+/// The recorded answer, or the report of why there is none.
 fn answer(
     library: &Library,
     pacing: Pacing,
@@ -156,28 +273,22 @@ fn answer(
     method: &Method,
     path: &str,
     body: &[u8],
-) -> Response<ServeBody> {
+) -> Result<Response<ServeBody>, Miss> {
     let Some(target) = library.route(path) else {
-        let names = library.names();
-        return error(
-            api,
-            404,
-            format!(
-                "asb serve: this server serves a directory of recordings; call {}/c/NAME/v1/…, NAME one of: {}",
-                "",
-                names.join(", ")
-            ),
-        );
+        let names = library.names().join(", ");
+        let message =
+            format!("asb serve: this server serves a directory of recordings: call /c/NAME/v1/…, NAME one of: {names}");
+        return Ok(error(api, 404, message));
     };
     let cassette = match library.get(&target.name) {
         Ok(c) => c,
-        Err(e) => return error(api, 404, format!("asb serve: {e:#}")),
+        Err(e) => return Ok(error(api, 404, format!("asb serve: {e:#}"))),
     };
     let json: Option<Value> = serde_json::from_slice(body).ok();
     let key = library.normalizer.key(method.as_str(), &target.path, json.as_ref());
     let mut c = cassette.lock().unwrap_or_else(|p| p.into_inner());
     let report = match c.take(&key) {
-        Lookup::Found(entry) => return send(&entry.answer, entry.seq, pacing),
+        Lookup::Found(entry) => return Ok(send(&entry.answer, entry.seq, pacing)),
         Lookup::Exhausted { served } => format!(
             "asb serve: all {} recording(s) of this request were already served (seq {}); \
              the agent made this call more often than when it was recorded.\nRecording: {}",
@@ -188,17 +299,24 @@ fn answer(
         Lookup::Missing => {
             if *method != Method::POST {
                 // Probes and listings (HEAD /, GET /v1/models) are not recorded calls.
-                return plain_not_found(api, method, &target.path);
+                return Err(Miss {
+                    status: 404,
+                    report: format!("asb serve: {method} {} is not a recorded call", target.path),
+                });
             }
             let canonical = json.as_ref().map(|j| library.normalizer.canonical_body(j));
             miss_report(&c, method, &target.path, canonical.as_ref())
         }
     };
-    drop(c);
-    eprintln!("{report}\n");
-    let mut resp = error(api, 400, report);
-    resp.headers_mut().insert("x-should-retry", HeaderValue::from_static("false"));
-    resp
+    Err(Miss { status: 400, report })
+}
+
+/// Why a request has no recorded answer.
+struct Miss {
+    /// 400 for a call that was not recorded (with `x-should-retry: false`), 404 for paths
+    /// that are never recorded.
+    status: u16,
+    report: String,
 }
 
 fn miss_report(c: &cassette::Cassette, method: &Method, path: &str, incoming: Option<&Value>) -> String {
@@ -234,10 +352,10 @@ fn miss_report(c: &cassette::Cassette, method: &Method, path: &str, incoming: Op
 
 fn send(answer: &RecordedAnswer, seq: u64, pacing: Pacing) -> Response<ServeBody> {
     let body: ServeBody = match (&answer.body, pacing) {
-        (AnswerBody::Whole(b), _) => Full::new(b.clone()).boxed(),
+        (AnswerBody::Whole(b), _) => full(b.clone()),
         (AnswerBody::Events(frames), Pacing::Instant) => {
             let all: Vec<u8> = frames.iter().flat_map(|(_, b)| b.iter().copied()).collect();
-            Full::new(Bytes::from(all)).boxed()
+            full(Bytes::from(all))
         }
         (AnswerBody::Events(frames), Pacing::Scaled(x)) => {
             let start = tokio::time::Instant::now();
@@ -245,7 +363,7 @@ fn send(answer: &RecordedAnswer, seq: u64, pacing: Pacing) -> Response<ServeBody
             let stream = futures_util::stream::iter(frames).then(move |(t, bytes)| async move {
                 let due = start + Duration::from_secs_f64((t * x / 1000.0).max(0.0));
                 tokio::time::sleep_until(due).await;
-                Ok::<_, Infallible>(Frame::data(bytes))
+                Ok::<_, BoxError>(Frame::data(bytes))
             });
             BodyExt::boxed(StreamBody::new(stream))
         }
@@ -263,12 +381,12 @@ fn send(answer: &RecordedAnswer, seq: u64, pacing: Pacing) -> Response<ServeBody
     resp
 }
 
-fn plain_not_found(api: Api, method: &Method, path: &str) -> Response<ServeBody> {
-    error(api, 404, format!("asb serve: {method} {path} is not a recorded call"))
+fn error(api: Api, status: u16, message: String) -> Response<ServeBody> {
+    ApiError::new(status, message).to_response(api, "asb-serve").map(|s| full(Bytes::from(s)))
 }
 
-fn error(api: Api, status: u16, message: String) -> Response<ServeBody> {
-    ApiError::new(status, message).to_response(api, "asb-serve").map(|s| Full::new(Bytes::from(s)).boxed())
+fn full(bytes: Bytes) -> ServeBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 
 /// Anthropic shapes for `/v1/messages…` or a client sending `anthropic-version`.

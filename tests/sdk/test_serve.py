@@ -127,3 +127,37 @@ def test_broken_or_foreign_recordings_are_refused_with_file_and_line(tmp_path):
     asb_line.write_text('{"seq": 1, "messages": [{"role": "user", "content": "hi"}], "model": "m"}\n')
     r = subprocess.run([asb_bin(), "serve", "-w", str(asb_line), "-P", "0"], capture_output=True, text=True, timeout=10)
     assert r.returncode != 0 and "no call in this recording can be served" in r.stderr
+
+
+def test_new_episodes_records_what_is_missing_through_the_recorder(recorded_session, start_mock):
+    path, live = recorded_session
+    mock = start_mock("--zero-delay")
+    before = len(path.read_text().splitlines())
+    proc, url = start_serve("-w", str(path), "--mode", "new_episodes", "-e", mock.url, "-m", "upstream-model")
+    try:
+        assert agent_session(url, url + "/v1") == live  # all recorded: answered from the file
+        assert mock.truth() == []  # ... without a single upstream call
+        o = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        new = o.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "new"}], max_tokens=3)
+        assert new.usage.completion_tokens == 3 and len(mock.truth(1)) == 1
+    finally:
+        proc.send_signal(2)
+        proc.wait(10)
+    lines = path.read_text().splitlines()
+    assert len(lines) == before + 1  # appended by the same code as `asb record`
+    # Served offline next time, with no upstream.
+    proc, url = start_serve("-w", str(path))
+    try:
+        o = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        again = o.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "new"}], max_tokens=3)
+        assert again.choices[0].message.content == new.choices[0].message.content
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_record_modes_need_an_upstream(recorded_session):
+    path, _ = recorded_session
+    r = subprocess.run([asb_bin(), "serve", "-w", str(path), "-P", "0", "--mode", "all"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "pass -e URL and -m MODEL" in r.stderr
