@@ -161,3 +161,22 @@ def test_record_modes_need_an_upstream(recorded_session):
     r = subprocess.run([asb_bin(), "serve", "-w", str(path), "-P", "0", "--mode", "all"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode != 0 and "pass -e URL and -m MODEL" in r.stderr
+
+
+def test_claude_code_recorded_then_served_offline(llama_server, claude_code, start_record, tmp_path):
+    rec = start_record(llama_server.url, model=llama_server.model)
+    work = tmp_path / "project"
+    work.mkdir()
+    live = claude_code.run(rec.url, "say hi", cwd=work, tools=None, timeout=300)
+    rec.lines(1)
+    rec.stop()
+    # No upstream at all now: Claude Code's per-run values (session ids, dates, build hash)
+    # are matched by serve's presets, not by editing the recording.
+    proc, url = start_serve("-w", str(rec.path))
+    try:
+        offline = claude_code.run(url, "say hi", cwd=work, tools=None, timeout=120)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=5)
+    assert offline.returncode == live.returncode, err[-3000:]
+    assert (offline.output or {}).get("result") == (live.output or {}).get("result"), err[-3000:]
