@@ -9,20 +9,10 @@
 #   zero-delay  c=1/64/256 streams, 256 tokens each, as fast as the client reads;
 #   paced       256 streams decoding at 200 tok/s each (51,200 events/s due): what the
 #               mock really sends against what its clock promises, and its CPU use.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
-cargo build --release --quiet --bin asb --example sse-load
-ASB=target/release/asb
-LOAD=target/release/examples/sse-load
-OUT=bench/results; mkdir -p "$OUT"
-RESULTS="$OUT/mock-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
-TMP=$(mktemp -d); chmod 755 "$TMP"; trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+source "$(dirname "$0")/common.sh" mock
 MOCK_PORT=19561; NGINX_PORT=19562
 BODY='{"model":"m","messages":[{"role":"user","content":"hello"}],"max_tokens":256,"stream":true,"stream_options":{"include_usage":true}}'
 
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
-cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 run() { # name server url body c r [pid]
   local name=$1 server=$2 url=$3 body=$4 c=$5 r=$6 pid=${7:-}
   local t0; [ -n "$pid" ] && t0=$(cpu_ticks "$pid")

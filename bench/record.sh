@@ -12,21 +12,11 @@
 # the client side: TTFT (send → first content event) and the mean arrival offset of every
 # event; "added" = through the proxy minus direct. CPU per event comes from /proc (for asb
 # record it includes building and writing the recording, on a lower-priority thread).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
-cargo build --release --quiet --bin asb --example sse-load
-ASB=target/release/asb
-LOAD=target/release/examples/sse-load
-OUT=bench/results; mkdir -p "$OUT"
-RESULTS="$OUT/record-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
-TMP=$(mktemp -d); chmod 755 "$TMP"; trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+source "$(dirname "$0")/common.sh" record
 MOCK_PORT=19571; PROXY_PORT=19572; NGINX_PORT=19573
 BODY='{"model":"m","messages":[{"role":"user","content":"hello"}],"max_tokens":128,"stream":true,"stream_options":{"include_usage":true}}'
 MARKER='"delta":{"content":'
 
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
-cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 cat > "$TMP/nginx.conf" <<CONF
 worker_processes 1; daemon off; pid $TMP/nginx.pid; error_log $TMP/nginx-error.log;
 events { worker_connections 4096; }
