@@ -13,7 +13,9 @@
 //! differences (messages added or changed, with a short text diff of the first change, and
 //! request parameters), its response differences (outcome, text, tool calls) and its
 //! timing A → B; calls left over are only in A or only in B. Timing never makes a pair
-//! "changed": two runs always differ in time.
+//! "changed": two runs always differ in time. Prompts are compared as `asb serve` matches
+//! them (timestamps, UUIDs, Claude Code's billing-header values and `metadata.user_id`
+//! normalised), so two runs of a session that differ only there compare equal.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -368,10 +370,19 @@ fn change(a: Option<f64>, b: Option<f64>) -> Option<Change> {
     Some(Change { a, b, ratio: (a > 0.0).then(|| b / a) })
 }
 
+/// Messages as `asb serve` matches them: timestamps, UUIDs and billing-header values
+/// normalised.
+fn canonical_messages(c: &CallLine) -> Vec<Value> {
+    match Normalizer::default().canonical_body(&Value::Array(c.messages.clone())) {
+        Value::Array(messages) => messages,
+        _ => Vec::new(),
+    }
+}
+
 fn compare_prompts(a: &CallLine, b: &CallLine) -> PromptDiff {
-    let first_difference = (0..a.messages.len().max(b.messages.len()))
-        .find(|&i| a.messages.get(i) != b.messages.get(i))
-        .map(|i| message_diff(i, a.messages.get(i), b.messages.get(i)));
+    let (ma, mb) = (canonical_messages(a), canonical_messages(b));
+    let first_difference =
+        (0..ma.len().max(mb.len())).find(|&i| ma.get(i) != mb.get(i)).map(|i| message_diff(i, ma.get(i), mb.get(i)));
     let fields = compare_fields(a, b);
     PromptDiff {
         equal: first_difference.is_none() && fields.is_empty(),
@@ -435,7 +446,7 @@ fn compare_fields(a: &CallLine, b: &CallLine) -> Vec<FieldChange> {
     field("temperature", a.temperature.into(), b.temperature.into());
     field("stream", a.stream.into(), b.stream.into());
     let body = |c: &CallLine| {
-        let mut body = c.request.as_ref()?.body.clone()?;
+        let mut body = Normalizer::default().canonical_body(c.request.as_ref()?.body.as_ref()?);
         if let Some(map) = body.as_object_mut() {
             map.retain(|k, _| !CONVERSATION_FIELDS.contains(&k.as_str()));
         }
@@ -618,7 +629,7 @@ fn timing_line(t: &TimingDiff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::line::{CallResult, ToolCall};
+    use crate::recording::line::{CallResult, HttpRequest, ToolCall};
     use serde_json::json;
 
     fn user(text: &str) -> Value {
@@ -729,6 +740,19 @@ mod tests {
         assert_eq!(signature(&a.call), signature(&b.call));
         a.call.messages[0]["content"] = json!("at 2026-01-01T00:00:00Z");
         assert_eq!(signature(&a.call).1, "at <date>");
+    }
+
+    #[test]
+    fn volatile_values_do_not_make_a_change() {
+        let system = |cch: &str| json!({"role": "system", "content": format!("x-anthropic-billing-header: cc_version=2.1; cch={cch};\nYou are Claude Code.")});
+        let mut a = numbered(1, None, 0, vec![system("aaaaa"), user("at 2026-01-01T00:00:00Z")]);
+        let mut b = numbered(1, None, 0, vec![system("bbbbb"), user("at 2026-02-02T10:00:00Z")]);
+        a.call.request = Some(HttpRequest { body: Some(json!({"metadata": {"user_id": "u1"}})), ..Default::default() });
+        b.call.request = Some(HttpRequest { body: Some(json!({"metadata": {"user_id": "u2"}})), ..Default::default() });
+        assert!(compare_calls(&a, &b).prompt.equal);
+        b.call.messages[1] = user("at 2026-02-02T10:00:00Z, please");
+        let p = compare_calls(&a, &b).prompt;
+        assert_eq!(p.first_difference.unwrap().b.as_deref(), Some("at <date>, please"));
     }
 
     #[test]

@@ -72,8 +72,9 @@ pub struct Tokens {
     pub reasoning: u64,
     /// Calls whose cache split is known (they have `usage`): cache figures cover only these.
     pub calls_with_usage: usize,
-    /// Calls with no token counts at all.
-    pub calls_without_tokens: usize,
+    /// Calls whose input (output) token count is not recorded: not counted in the totals.
+    pub calls_without_input: usize,
+    pub calls_without_output: usize,
 }
 
 /// Of the completed calls.
@@ -109,7 +110,9 @@ pub struct Span {
     /// First arrival → last end.
     pub seconds: f64,
     /// `start_offset_ms`, `timestamp` or `end_to_end`.
-    pub from: String,
+    pub from: &'static str,
+    #[serde(skip)]
+    pub source: StartSource,
     pub recorder_runs: usize,
     pub first_timestamp: Option<String>,
 }
@@ -152,7 +155,8 @@ pub fn summarize(file: &str, calls: &[NumberedCall]) -> Summary {
         threads: threads(&arrival_order),
         span: Span {
             seconds: schedule.span_ms() / 1000.0,
-            from: schedule.source.name().into(),
+            from: schedule.source.name(),
+            source: schedule.source,
             recorder_runs: schedule.runs,
             first_timestamp: arrival_order.first().map(|c| c.call.timestamp.clone()).filter(|t| !t.is_empty()),
         },
@@ -179,9 +183,8 @@ fn sum_tokens(calls: &[NumberedCall]) -> Tokens {
         let (input, output) = (call::input_tokens(&c.call), call::output_tokens(&c.call));
         t.input += input.unwrap_or(0);
         t.output += output.unwrap_or(0);
-        if input.is_none() && output.is_none() {
-            t.calls_without_tokens += 1;
-        }
+        t.calls_without_input += usize::from(input.is_none());
+        t.calls_without_output += usize::from(output.is_none());
         if let Some(u) = &c.call.usage {
             t.calls_with_usage += 1;
             t.cache_read += u.cache_read;
@@ -218,6 +221,7 @@ fn threads(arrival_order: &[&NumberedCall]) -> Threads {
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
     let kinds = match (s.lines.v1, s.lines.asb) {
+        (0, 0) => "none (empty recording)".to_string(),
         (0, asb) => format!("{} (asb's, no format_version)", plural(asb, "line")),
         (v1, 0) => format!("{}, format v1", plural(v1, "line")),
         (v1, asb) => format!("{} format v1, {} asb's (no format_version)", plural(v1, "line"), plural(asb, "line")),
@@ -225,11 +229,16 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(out, "recording   {}", s.file);
     let _ = writeln!(out, "lines       {kinds}");
     let _ = writeln!(out, "calls       {}", calls_line(&s.calls));
-    let _ = writeln!(out, "models      {}", list(&s.models));
+    let _ = writeln!(out, "models      {}", if s.models.is_empty() { "none".into() } else { list(&s.models) });
     let _ = writeln!(out, "tokens      {}", tokens_line(&s.tokens, s.calls.total));
     let _ = writeln!(out, "span        {}", span_line(&s.span));
     let _ = writeln!(out, "threads     {}", threads_line(&s.threads));
-    let _ = writeln!(out, "tool calls  {}", if s.tool_calls.is_empty() { "none".into() } else { list(&s.tool_calls) });
+    let tools = match (s.tool_calls.is_empty(), s.lines.v1) {
+        (false, _) => list(&s.tool_calls),
+        (true, 0) => "unknown (asb lines keep no answer)".into(),
+        (true, _) => "none".into(),
+    };
+    let _ = writeln!(out, "tool calls  {tools}");
     let _ = writeln!(out);
     out.push_str(&latency_table(&s.latency));
     let _ = writeln!(out);
@@ -266,7 +275,18 @@ fn list(counts: &BTreeMap<String, u64>) -> String {
 }
 
 fn tokens_line(t: &Tokens, calls: usize) -> String {
-    let mut line = format!("input {}, output {}", count(t.input), count(t.output));
+    let total = |name: &str, n: u64, missing: usize| {
+        if missing == calls && calls > 0 {
+            format!("{name} unknown")
+        } else {
+            format!("{name} {}", count(n))
+        }
+    };
+    let mut line = format!(
+        "{}, {}",
+        total("input", t.input, t.calls_without_input),
+        total("output", t.output, t.calls_without_output)
+    );
     if t.calls_with_usage > 0 {
         let _ = write!(line, ", cache read {}, cache creation {}", count(t.cache_read), count(t.cache_creation));
         if t.reasoning > 0 {
@@ -278,19 +298,25 @@ fn tokens_line(t: &Tokens, calls: usize) -> String {
     } else {
         line.push_str(" (no usage objects: cache reads and writes unknown)");
     }
-    if t.calls_without_tokens > 0 {
-        let _ = write!(line, "; {} without token counts", plural(t.calls_without_tokens, "call"));
+    let partly = |missing: usize| missing > 0 && missing < calls;
+    match (partly(t.calls_without_input), partly(t.calls_without_output)) {
+        (true, true) if t.calls_without_input == t.calls_without_output => {
+            let _ = write!(line, "; no token counts on {}", plural(t.calls_without_input, "call"));
+        }
+        (input, output) => {
+            if input {
+                let _ = write!(line, "; input unknown on {}", plural(t.calls_without_input, "call"));
+            }
+            if output {
+                let _ = write!(line, "; output unknown on {}", plural(t.calls_without_output, "call"));
+            }
+        }
     }
     line
 }
 
 fn span_line(s: &Span) -> String {
-    let source = match s.from.as_str() {
-        "start_offset_ms" => StartSource::Offsets,
-        "timestamp" => StartSource::Timestamps,
-        _ => StartSource::EndToEnd,
-    };
-    let mut line = format!("{} wall clock, {}", duration_ms(s.seconds * 1000.0), source.describe());
+    let mut line = format!("{} wall clock, {}", duration_ms(s.seconds * 1000.0), s.source.describe());
     if s.recorder_runs > 1 {
         let _ = write!(line, "; {} recorder runs", s.recorder_runs);
     }
@@ -421,7 +447,11 @@ mod tests {
         assert_eq!((s.tokens.input, s.tokens.output, s.tokens.calls_with_usage), (42_883, 296, 0));
         assert_eq!(s.threads.count, 0);
         let text = render(&s);
+        assert!(text.contains("input 42,883, output 296 (no usage objects"), "{text}");
         assert!(text.contains("cache reads and writes unknown"), "{text}");
+        let no_input = CallLine { seq: 2, completion_tokens: Some(4), ..Default::default() };
+        let s = summarize("f", &[numbered(1, no_input.clone()), numbered(2, no_input)]);
+        assert!(render(&s).contains("input unknown, output 8"), "{}", render(&s));
         assert!(text.contains("none recorded"), "{text}");
     }
 }
