@@ -200,7 +200,8 @@ fn in_arrival_order(calls: &[NumberedCall]) -> Vec<&NumberedCall> {
     arrival::schedule(calls).calls.iter().map(|p| &calls[p.index]).collect()
 }
 
-/// Threads in order of first arrival, each in turn order.
+/// Threads in order of first arrival, each in turn order (`thread_turn` numbers a thread's
+/// calls in arrival order; arrival order also holds when two recorder runs share a thread).
 fn threads(calls: &[NumberedCall]) -> Vec<Group<'_>> {
     let mut groups: Vec<Group> = Vec::new();
     for c in in_arrival_order(calls) {
@@ -209,9 +210,6 @@ fn threads(calls: &[NumberedCall]) -> Vec<Group<'_>> {
             Some(g) => g.calls.push(c),
             None => groups.push(Group { id, order: groups.len(), calls: vec![c] }),
         }
-    }
-    for g in &mut groups {
-        g.calls.sort_by_key(|c| c.call.thread_turn.unwrap_or(u64::MAX));
     }
     groups
 }
@@ -250,11 +248,13 @@ pub fn mask_tool_ids(text: &str) -> String {
     out
 }
 
-/// Identifies a thread whose id differs: its first call's model and system prompt.
+/// Identifies a thread whose id differs: its first call's model and system prompt
+/// (normalised, as Claude Code's billing header changes from run to run).
 fn thread_signature(g: &Group) -> (String, String) {
     let first = &g.calls[0].call;
-    let system = first.messages.iter().filter(|m| call::role(m) == "system").map(call::message_text).collect();
-    (first.model.clone(), system)
+    let system: String = first.messages.iter().filter(|m| call::role(m) == "system").map(call::message_text).collect();
+    let system = Normalizer::default().canonical_body(&Value::String(system));
+    (first.model.clone(), system.as_str().unwrap_or_default().to_string())
 }
 
 /// Pairs of groups to align (either side may be missing).
