@@ -1,10 +1,15 @@
 //! The command line: one subcommand per capability. Parsing lives here; the work lives in
 //! the capability's module.
 
+use std::future::Future;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::inspect::diff::{self, DiffArgs};
+use crate::inspect::summary::{self, InspectArgs};
+use crate::inspect::timeline::{self, TimelineArgs};
+use crate::inspect::validate::{self, ValidateArgs};
 use crate::mock::{self, MockArgs};
 use crate::record::{self, RecordArgs};
 use crate::serve::{self, ServeArgs};
@@ -24,15 +29,42 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run a synthetic OpenAI + Anthropic endpoint with known timings (no GPU needed).
     Mock(MockArgs),
+    /// Summarise a recording: calls, models, tokens, latency percentiles, tools, errors, threads.
+    Inspect(InspectArgs),
+    /// Draw a recording's calls as an ASCII waterfall at their real start offsets.
+    Timeline(TimelineArgs),
+    /// Check a recording: schema, format v1 consistency, leaked credentials (exit 1 on any).
+    Validate(ValidateArgs),
+    /// Compare two recordings call by call: prompts, responses, timing.
+    Diff(DiffArgs),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let workers = match &cli.command {
-        Command::Mock(a) => a.workers,
-        Command::Record(_) => 1,
-        Command::Serve(_) => 0,
+    let result = match cli.command {
+        Command::Mock(args) => {
+            let workers = args.workers;
+            on_runtime(workers, mock::run(args))
+        }
+        Command::Record(args) => on_runtime(1, record::run(args)),
+        Command::Serve(args) => on_runtime(0, serve::run(args)),
+        // Reading recordings is synchronous: no runtime.
+        Command::Inspect(args) => summary::run(args),
+        Command::Timeline(args) => timeline::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Diff(args) => diff::run(args),
     };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("asb: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a server on a tokio runtime with `workers` threads (1 = current thread, 0 = one per core).
+fn on_runtime(workers: usize, server: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<ExitCode> {
     let mut builder = if workers == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -41,25 +73,7 @@ pub fn main() -> ExitCode {
     if workers > 1 {
         builder.worker_threads(workers);
     }
-    let runtime = match builder.enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("asb: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Mock(args) => mock::run(args).await,
-            Command::Record(args) => record::run(args).await,
-            Command::Serve(args) => serve::run(args).await,
-        }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("asb: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let runtime = builder.enable_all().build().map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(server)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -8,11 +8,13 @@
 //!   prefix-cache model: the no-GPU default target and the ground truth for metric tests.
 //! * [`record`] — the recording proxy between an agent and its LLM endpoint.
 //! * [`serve`] — answers calls from recordings: an offline, deterministic test double.
+//! * [`inspect`] — looks inside recordings: summary, timeline, validation, diff.
 //! * [`recording`] — the recording format every capability reads and writes through.
 //! * [`wire`] — the APIs' wire formats: SSE framing, translation between the two APIs.
 //! * [`cli`] — the command line: parses flags and hands them to one capability.
 
 pub mod cli;
+pub mod inspect;
 pub mod mock;
 pub mod record;
 pub mod recording;

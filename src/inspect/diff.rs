@@ -1,0 +1,768 @@
+//! `asb diff A B [--json]`: what changed between two recordings of a session, call by call.
+//!
+//! Calls are aligned first, so one extra or missing call does not shift every later pair:
+//!
+//! * when every call of both files has a `thread_id`, threads are paired (same id; then
+//!   threads whose first call has the same model and system prompt, in arrival order — a
+//!   changed first user message changes the id), and the calls of a thread pair are
+//!   aligned in turn order;
+//! * otherwise (asb lines) the calls are aligned in arrival order as one sequence.
+//!
+//! Alignment is a longest common subsequence over a per-call signature (model + the newest
+//! user message or tool result, see [`super::align`]). Each pair then reports its prompt
+//! differences (messages added or changed, with a short text diff of the first change, and
+//! request parameters), its response differences (outcome, text, tool calls) and its
+//! timing A → B; calls left over are only in A or only in B. Timing never makes a pair
+//! "changed": two runs always differ in time. Prompts are compared as `asb serve` matches
+//! them (timestamps, UUIDs, Claude Code's billing-header values and `metadata.user_id`
+//! normalised), so two runs of a session that differ only there compare equal.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::recording::line::CallLine;
+use crate::recording::reader::NumberedCall;
+use crate::serve::diff as leaf_diff;
+use crate::serve::key::Normalizer;
+
+use super::align::{align, Step};
+use super::arrival;
+use super::call;
+use super::display::{cut, duration_ms, excerpt, plural, ratio};
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The first recording (the baseline).
+    pub a: PathBuf,
+    /// The second recording.
+    pub b: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Request body fields compared as parameters; the conversation is compared as `messages`.
+const CONVERSATION_FIELDS: &[&str] =
+    &["messages", "system", "model", "max_tokens", "max_completion_tokens", "temperature", "stream"];
+/// Parameter changes listed per pair.
+const FIELDS_SHOWN: usize = 6;
+/// Characters of context around a text change.
+const CONTEXT: usize = 20;
+const EXCERPT: usize = 60;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub a: FileInfo,
+    pub b: FileInfo,
+    /// Aligned thread by thread (both files have thread ids), else as one sequence.
+    pub by_thread: bool,
+    pub threads: Vec<ThreadReport>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileInfo {
+    pub path: String,
+    pub calls: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ThreadReport {
+    pub thread_a: Option<String>,
+    pub thread_b: Option<String>,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entry {
+    Pair(Box<PairDiff>),
+    OnlyA(CallRef),
+    OnlyB(CallRef),
+}
+
+/// Which call: enough to find it in its file.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallRef {
+    pub seq: u64,
+    pub line: usize,
+    pub model: String,
+    pub thread_id: Option<String>,
+    /// The newest user message or tool result, shortened.
+    pub last_input: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PairDiff {
+    pub a: CallRef,
+    pub b: CallRef,
+    /// Same prompt and same response (timing aside).
+    pub equal: bool,
+    pub prompt: PromptDiff,
+    pub response: ResponseDiff,
+    pub timing: TimingDiff,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PromptDiff {
+    pub equal: bool,
+    pub messages_a: usize,
+    pub messages_b: usize,
+    /// The first message that differs (or exists on one side only).
+    pub first_difference: Option<MessageDiff>,
+    /// Model and request parameters that differ.
+    pub fields: Vec<FieldChange>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageDiff {
+    pub index: usize,
+    pub role_a: Option<String>,
+    pub role_b: Option<String>,
+    /// Excerpts around the first differing character (whole start when one side is absent).
+    pub a: Option<String>,
+    pub b: Option<String>,
+    pub at_char: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub a: String,
+    pub b: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResponseDiff {
+    pub equal: bool,
+    pub outcome_a: String,
+    pub outcome_b: String,
+    /// Both lines keep the answer (`result`): asb lines do not.
+    pub known: bool,
+    pub text_equal: Option<bool>,
+    pub tool_calls_a: Vec<String>,
+    pub tool_calls_b: Vec<String>,
+    pub tool_calls_equal: Option<bool>,
+    pub output_tokens_a: Option<u64>,
+    pub output_tokens_b: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TimingDiff {
+    pub ttft_ms: Option<Change>,
+    pub total_time_s: Option<Change>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Change {
+    pub a: f64,
+    pub b: f64,
+    /// b / a.
+    pub ratio: Option<f64>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub pairs: usize,
+    pub equal: usize,
+    pub changed: usize,
+    pub only_a: usize,
+    pub only_b: usize,
+}
+
+/// `asb diff`.
+pub fn run(args: DiffArgs) -> Result<ExitCode> {
+    let a = super::load(&args.a)?;
+    let b = super::load(&args.b)?;
+    let report = compare((&args.a.display().to_string(), &a), (&args.b.display().to_string(), &b));
+    let text = if args.json { serde_json::to_string_pretty(&report)? + "\n" } else { render(&report) };
+    super::emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---- alignment ------------------------------------------------------------------------
+
+/// Calls of one agent thread in turn order (or a whole file, without thread ids).
+struct Group<'a> {
+    id: Option<String>,
+    /// Position among its file's threads, by first arrival.
+    order: usize,
+    calls: Vec<&'a NumberedCall>,
+}
+
+fn in_arrival_order(calls: &[NumberedCall]) -> Vec<&NumberedCall> {
+    arrival::schedule(calls).calls.iter().map(|p| &calls[p.index]).collect()
+}
+
+/// Threads in order of first arrival, each in turn order (`thread_turn` numbers a thread's
+/// calls in arrival order; arrival order also holds when two recorder runs share a thread).
+fn threads(calls: &[NumberedCall]) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group> = Vec::new();
+    for c in in_arrival_order(calls) {
+        let id = c.call.thread_id.clone();
+        match groups.iter_mut().find(|g| g.id == id) {
+            Some(g) => g.calls.push(c),
+            None => groups.push(Group { id, order: groups.len(), calls: vec![c] }),
+        }
+    }
+    groups
+}
+
+/// Identifies a call for alignment: the model and the newest input, with the values that
+/// change from run to run of the same session masked (tool-call ids; timestamps and UUIDs
+/// as `asb serve` normalises them).
+fn signature(c: &CallLine) -> (String, String) {
+    let input = Normalizer::default().canonical_body(&Value::String(mask_tool_ids(&call::last_input(c))));
+    (c.model.clone(), input.as_str().unwrap_or_default().to_string())
+}
+
+/// `toolu_01ABC…` and `call_abc…` become `toolu_*` and `call_*`.
+pub fn mask_tool_ids(text: &str) -> String {
+    const PREFIXES: [&str; 2] = ["toolu_", "call_"];
+    let id_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut after_id_char = false;
+    while let Some(c) = rest.chars().next() {
+        match PREFIXES.iter().find(|p| !after_id_char && rest.starts_with(**p)) {
+            Some(prefix) => {
+                let id_len = rest[prefix.len()..].find(|c: char| !id_char(c)).unwrap_or(rest.len() - prefix.len());
+                out.push_str(prefix);
+                out.push('*');
+                rest = &rest[prefix.len() + id_len..];
+                after_id_char = false;
+            }
+            None => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+                after_id_char = id_char(c);
+            }
+        }
+    }
+    out
+}
+
+/// Identifies a thread whose id differs: its first call's model and system prompt
+/// (normalised, as Claude Code's billing header changes from run to run).
+fn thread_signature(g: &Group) -> (String, String) {
+    let first = &g.calls[0].call;
+    let system: String = first.messages.iter().filter(|m| call::role(m) == "system").map(call::message_text).collect();
+    let system = Normalizer::default().canonical_body(&Value::String(system));
+    (first.model.clone(), system.as_str().unwrap_or_default().to_string())
+}
+
+/// Pairs of groups to align (either side may be missing).
+fn pair_groups<'a>(a: Vec<Group<'a>>, b: Vec<Group<'a>>) -> Vec<(Option<Group<'a>>, Option<Group<'a>>)> {
+    let mut a: Vec<Option<Group>> = a.into_iter().map(Some).collect();
+    let mut b: Vec<Option<Group>> = b.into_iter().map(Some).collect();
+    let mut out = Vec::new();
+    for ga in a.iter_mut() {
+        let id = ga.as_ref().and_then(|g| g.id.clone());
+        if let Some(gb) = b.iter_mut().find(|gb| gb.as_ref().is_some_and(|g| g.id == id)) {
+            out.push((ga.take(), gb.take()));
+        }
+    }
+    let rest_a: Vec<Group> = a.into_iter().flatten().collect();
+    let rest_b: Vec<Group> = b.into_iter().flatten().collect();
+    let sig_a: Vec<_> = rest_a.iter().map(thread_signature).collect();
+    let sig_b: Vec<_> = rest_b.iter().map(thread_signature).collect();
+    let mut rest_a: Vec<Option<Group>> = rest_a.into_iter().map(Some).collect();
+    let mut rest_b: Vec<Option<Group>> = rest_b.into_iter().map(Some).collect();
+    for step in align(&sig_a, &sig_b, false) {
+        out.push(match step {
+            Step::Pair(i, j) => (rest_a[i].take(), rest_b[j].take()),
+            Step::OnlyA(i) => (rest_a[i].take(), None),
+            Step::OnlyB(j) => (None, rest_b[j].take()),
+        });
+    }
+    // In A's arrival order; threads only in B where they arrived in B.
+    out.sort_by_key(|(a, b)| a.as_ref().or(b.as_ref()).map_or(0, |g| g.order));
+    out
+}
+
+/// The whole comparison.
+pub fn compare(a: (&str, &[NumberedCall]), b: (&str, &[NumberedCall])) -> Report {
+    let has_threads = |calls: &[NumberedCall]| !calls.is_empty() && calls.iter().all(|c| c.call.thread_id.is_some());
+    let by_thread = has_threads(a.1) && has_threads(b.1);
+    let groups = if by_thread {
+        pair_groups(threads(a.1), threads(b.1))
+    } else {
+        let whole = |calls| Group { id: None, order: 0, calls: in_arrival_order(calls) };
+        vec![(Some(whole(a.1)), Some(whole(b.1)))]
+    };
+    let mut summary = Summary::default();
+    let threads = groups
+        .into_iter()
+        .map(|(ga, gb)| {
+            let entries = compare_group(ga.as_ref(), gb.as_ref());
+            for e in &entries {
+                match e {
+                    Entry::Pair(p) if p.equal => summary.equal += 1,
+                    Entry::Pair(_) => summary.changed += 1,
+                    Entry::OnlyA(_) => summary.only_a += 1,
+                    Entry::OnlyB(_) => summary.only_b += 1,
+                }
+            }
+            ThreadReport { thread_a: ga.and_then(|g| g.id), thread_b: gb.and_then(|g| g.id), entries }
+        })
+        .collect();
+    summary.pairs = summary.equal + summary.changed;
+    Report {
+        a: FileInfo { path: a.0.into(), calls: a.1.len() },
+        b: FileInfo { path: b.0.into(), calls: b.1.len() },
+        by_thread,
+        threads,
+        summary,
+    }
+}
+
+fn compare_group(a: Option<&Group>, b: Option<&Group>) -> Vec<Entry> {
+    let a_calls = a.map(|g| g.calls.as_slice()).unwrap_or_default();
+    let b_calls = b.map(|g| g.calls.as_slice()).unwrap_or_default();
+    let sig_a: Vec<_> = a_calls.iter().map(|c| signature(&c.call)).collect();
+    let sig_b: Vec<_> = b_calls.iter().map(|c| signature(&c.call)).collect();
+    align(&sig_a, &sig_b, true)
+        .into_iter()
+        .map(|step| match step {
+            Step::Pair(i, j) => Entry::Pair(Box::new(compare_calls(a_calls[i], b_calls[j]))),
+            Step::OnlyA(i) => Entry::OnlyA(call_ref(a_calls[i])),
+            Step::OnlyB(j) => Entry::OnlyB(call_ref(b_calls[j])),
+        })
+        .collect()
+}
+
+fn call_ref(c: &NumberedCall) -> CallRef {
+    CallRef {
+        seq: c.call.seq,
+        line: c.line,
+        model: c.call.model.clone(),
+        thread_id: c.call.thread_id.clone(),
+        last_input: excerpt(&call::last_input(&c.call), EXCERPT),
+    }
+}
+
+// ---- one pair -------------------------------------------------------------------------
+
+pub fn compare_calls(a: &NumberedCall, b: &NumberedCall) -> PairDiff {
+    let prompt = compare_prompts(&a.call, &b.call);
+    let response = compare_responses(&a.call, &b.call);
+    PairDiff {
+        a: call_ref(a),
+        b: call_ref(b),
+        equal: prompt.equal && response.equal,
+        prompt,
+        response,
+        timing: TimingDiff {
+            ttft_ms: change(call::ttft_ms(&a.call), call::ttft_ms(&b.call)),
+            total_time_s: change(call::total_time_s(&a.call), call::total_time_s(&b.call)),
+        },
+    }
+}
+
+fn change(a: Option<f64>, b: Option<f64>) -> Option<Change> {
+    let (a, b) = (a?, b?);
+    Some(Change { a, b, ratio: (a > 0.0).then(|| b / a) })
+}
+
+/// Messages as `asb serve` matches them: timestamps, UUIDs and billing-header values
+/// normalised.
+fn canonical_messages(c: &CallLine) -> Vec<Value> {
+    match Normalizer::default().canonical_body(&Value::Array(c.messages.clone())) {
+        Value::Array(messages) => messages,
+        _ => Vec::new(),
+    }
+}
+
+fn compare_prompts(a: &CallLine, b: &CallLine) -> PromptDiff {
+    let (ma, mb) = (canonical_messages(a), canonical_messages(b));
+    let first_difference =
+        (0..ma.len().max(mb.len())).find(|&i| ma.get(i) != mb.get(i)).map(|i| message_diff(i, ma.get(i), mb.get(i)));
+    let fields = compare_fields(a, b);
+    PromptDiff {
+        equal: first_difference.is_none() && fields.is_empty(),
+        messages_a: a.messages.len(),
+        messages_b: b.messages.len(),
+        first_difference,
+        fields,
+    }
+}
+
+fn message_diff(index: usize, a: Option<&Value>, b: Option<&Value>) -> MessageDiff {
+    let role = |m: Option<&Value>| m.map(|m| call::role(m).to_string());
+    let (ta, tb) = (a.map(call::message_text), b.map(call::message_text));
+    let (at_char, ea, eb) = match (&ta, &tb) {
+        (Some(x), Some(y)) if x != y => {
+            let (at, ex, ey) = text_change(x, y);
+            (Some(at), Some(ex), Some(ey))
+        }
+        _ => (None, ta.map(|t| excerpt(&t, EXCERPT)), tb.map(|t| excerpt(&t, EXCERPT))),
+    };
+    MessageDiff { index, role_a: role(a), role_b: role(b), a: ea, b: eb, at_char }
+}
+
+/// Where two texts first differ, and an excerpt of each around it: a little context before,
+/// the differing middle, a little after (on one line, cut with `…`).
+pub fn text_change(a: &str, b: &str) -> (usize, String, String) {
+    let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let prefix = x.iter().zip(&y).take_while(|(p, q)| p == q).count();
+    let max_suffix = x.len().min(y.len()) - prefix;
+    let suffix = x.iter().rev().zip(y.iter().rev()).take(max_suffix).take_while(|(p, q)| p == q).count();
+    let start = prefix.saturating_sub(CONTEXT);
+    let show = |chars: &[char]| {
+        let end = (chars.len() - suffix + CONTEXT / 2).min(chars.len());
+        let mut text = String::new();
+        if start > 0 {
+            text.push('…');
+        }
+        text.push_str(&excerpt(&chars[start..end].iter().collect::<String>(), EXCERPT));
+        if end < chars.len() && !text.ends_with('…') {
+            text.push('…');
+        }
+        text
+    };
+    (prefix, show(&x), show(&y))
+}
+
+/// Model and request parameters: asb's fields, then the request body's other fields.
+fn compare_fields(a: &CallLine, b: &CallLine) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    let mut field = |path: &str, x: Value, y: Value| {
+        if x != y {
+            out.push(FieldChange {
+                path: path.into(),
+                a: leaf_diff::show(&Some(x), 40),
+                b: leaf_diff::show(&Some(y), 40),
+            });
+        }
+    };
+    field("model", a.model.clone().into(), b.model.clone().into());
+    field("max_tokens", a.max_tokens.into(), b.max_tokens.into());
+    field("temperature", a.temperature.into(), b.temperature.into());
+    field("stream", a.stream.into(), b.stream.into());
+    let body = |c: &CallLine| {
+        let mut body = Normalizer::default().canonical_body(c.request.as_ref()?.body.as_ref()?);
+        if let Some(map) = body.as_object_mut() {
+            map.retain(|k, _| !CONVERSATION_FIELDS.contains(&k.as_str()));
+        }
+        Some(body)
+    };
+    if let (Some(x), Some(y)) = (body(a), body(b)) {
+        for d in leaf_diff::diff(&x, &y) {
+            out.push(FieldChange {
+                path: format!("request.body.{}", d.path),
+                a: leaf_diff::show(&d.expected, 40),
+                b: leaf_diff::show(&d.received, 40),
+            });
+        }
+    }
+    out
+}
+
+fn tool_calls(c: &CallLine) -> Vec<String> {
+    c.result.iter().flat_map(|r| &r.tool_calls).map(|t| cut(&format!("{}({})", t.name, t.arguments), EXCERPT)).collect()
+}
+
+fn compare_responses(a: &CallLine, b: &CallLine) -> ResponseDiff {
+    let (outcome_a, outcome_b) = (call::outcome(a), call::outcome(b));
+    let known = a.result.is_some() && b.result.is_some();
+    let (ra, rb) = (a.result.as_ref(), b.result.as_ref());
+    let text_equal = known.then(|| ra.map(|r| &r.text) == rb.map(|r| &r.text));
+    let calls_of = |c: &CallLine| -> Vec<(String, String)> {
+        c.result.iter().flat_map(|r| &r.tool_calls).map(|t| (t.name.clone(), t.arguments.clone())).collect()
+    };
+    let tool_calls_equal = known.then(|| calls_of(a) == calls_of(b));
+    ResponseDiff {
+        equal: outcome_a == outcome_b && text_equal != Some(false) && tool_calls_equal != Some(false),
+        outcome_a: outcome_a.into(),
+        outcome_b: outcome_b.into(),
+        known,
+        text_equal,
+        tool_calls_a: tool_calls(a),
+        tool_calls_b: tool_calls(b),
+        tool_calls_equal,
+        output_tokens_a: call::output_tokens(a),
+        output_tokens_b: call::output_tokens(b),
+    }
+}
+
+// ---- text -----------------------------------------------------------------------------
+
+/// The human-readable report.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "asb diff  A = {} ({})", r.a.path, plural(r.a.calls, "call"));
+    let _ = writeln!(out, "          B = {} ({})", r.b.path, plural(r.b.calls, "call"));
+    let how = if r.by_thread {
+        "aligned thread by thread, in turn order"
+    } else {
+        "aligned in arrival order (not every call has a thread_id)"
+    };
+    let _ = writeln!(out, "{how}; = equal  ~ changed  - only in A  + only in B");
+    for t in &r.threads {
+        let _ = writeln!(out);
+        if r.by_thread {
+            let _ = writeln!(out, "{}", thread_header(t));
+        }
+        for e in &t.entries {
+            render_entry(&mut out, e);
+        }
+    }
+    let s = &r.summary;
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "summary: {} pairs ({} equal, {} changed), {} only in A, {} only in B",
+        s.pairs, s.equal, s.changed, s.only_a, s.only_b
+    );
+    out
+}
+
+fn thread_header(t: &ThreadReport) -> String {
+    let count = |kind: fn(&Entry) -> bool| t.entries.iter().filter(|e| kind(e)).count();
+    let in_a = count(|e| !matches!(e, Entry::OnlyB(_)));
+    let in_b = count(|e| !matches!(e, Entry::OnlyA(_)));
+    match (&t.thread_a, &t.thread_b) {
+        (Some(a), Some(b)) if a == b => format!("thread {a} ({in_a} → {in_b} calls)"),
+        (Some(a), Some(b)) => format!("thread {a} → {b} ({in_a} → {in_b} calls; first message differs)"),
+        (Some(a), None) => format!("thread {a}: only in A ({})", plural(in_a, "call")),
+        (None, Some(b)) => format!("thread {b}: only in B ({})", plural(in_b, "call")),
+        (None, None) => "calls without thread".into(),
+    }
+}
+
+fn render_entry(out: &mut String, e: &Entry) {
+    match e {
+        Entry::OnlyA(c) => {
+            let _ = writeln!(out, "- #{} only in A  {}  {:?}", c.seq, c.model, c.last_input);
+        }
+        Entry::OnlyB(c) => {
+            let _ = writeln!(out, "+ #{} only in B  {}  {:?}", c.seq, c.model, c.last_input);
+        }
+        Entry::Pair(p) => {
+            let mark = if p.equal { '=' } else { '~' };
+            let _ = writeln!(out, "{mark} #{} → #{}  {}  {:?}", p.a.seq, p.b.seq, p.b.model, p.b.last_input);
+            if !p.prompt.equal {
+                let _ = writeln!(out, "    prompt:   {}", prompt_line(&p.prompt));
+            }
+            if !p.response.equal {
+                let _ = writeln!(out, "    response: {}", response_line(&p.response));
+            }
+            let _ = writeln!(out, "    timing:   {}", timing_line(&p.timing));
+        }
+    }
+}
+
+fn prompt_line(p: &PromptDiff) -> String {
+    let mut parts = Vec::new();
+    let delta = p.messages_b as i64 - p.messages_a as i64;
+    if delta != 0 {
+        let s = if delta.abs() == 1 { "" } else { "s" };
+        parts.push(format!("{delta:+} message{s} ({} → {})", p.messages_a, p.messages_b));
+    }
+    if let Some(m) = &p.first_difference {
+        parts.push(match (&m.a, &m.b, m.at_char) {
+            (Some(a), Some(b), Some(at)) => format!(
+                "message {} ({}) differs at char {at}: {a:?} → {b:?}",
+                m.index,
+                m.role_b.as_deref().unwrap_or("?")
+            ),
+            (Some(a), Some(b), None) => format!(
+                "message {} role {} → {}: {a:?} → {b:?}",
+                m.index,
+                m.role_a.as_deref().unwrap_or("?"),
+                m.role_b.as_deref().unwrap_or("?")
+            ),
+            (None, Some(b), _) => {
+                format!("first new message {} ({}): {b:?}", m.index, m.role_b.as_deref().unwrap_or("?"))
+            }
+            (Some(a), None, _) => {
+                format!("first dropped message {} ({}): {a:?}", m.index, m.role_a.as_deref().unwrap_or("?"))
+            }
+            (None, None, _) => format!("message {} differs", m.index),
+        });
+    }
+    let shown: Vec<String> =
+        p.fields.iter().take(FIELDS_SHOWN).map(|f| format!("{} {} → {}", f.path, f.a, f.b)).collect();
+    if !shown.is_empty() {
+        let more = p.fields.len().saturating_sub(FIELDS_SHOWN);
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        parts.push(format!("{}{more}", shown.join(", ")));
+    }
+    parts.join("; ")
+}
+
+fn response_line(r: &ResponseDiff) -> String {
+    let mut parts = Vec::new();
+    if r.outcome_a != r.outcome_b {
+        parts.push(format!("outcome {} → {}", r.outcome_a, r.outcome_b));
+    }
+    if r.text_equal == Some(false) {
+        parts.push("text differs".into());
+    }
+    if r.tool_calls_equal == Some(false) {
+        let list = |calls: &[String]| if calls.is_empty() { "none".to_string() } else { calls.join(", ") };
+        parts.push(format!("tool calls {} → {}", list(&r.tool_calls_a), list(&r.tool_calls_b)));
+    }
+    parts.join("; ")
+}
+
+fn timing_line(t: &TimingDiff) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = &t.ttft_ms {
+        parts.push(format!("ttft {} → {} ({})", duration_ms(c.a), duration_ms(c.b), ratio(c.a, c.b)));
+    }
+    if let Some(c) = &t.total_time_s {
+        parts.push(format!("total {:.3}s → {:.3}s ({})", c.a, c.b, ratio(c.a, c.b)));
+    }
+    if parts.is_empty() {
+        return "not recorded".into();
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::line::{CallResult, HttpRequest, ToolCall};
+    use serde_json::json;
+
+    fn user(text: &str) -> Value {
+        json!({"role": "user", "content": text})
+    }
+
+    fn numbered(seq: u64, thread: Option<&str>, turn: u64, messages: Vec<Value>) -> NumberedCall {
+        NumberedCall {
+            line: seq as usize,
+            call: CallLine {
+                seq,
+                model: "m".into(),
+                start_offset_ms: Some(seq as f64 * 100.0),
+                thread_id: thread.map(str::to_string),
+                thread_turn: Some(turn),
+                messages,
+                total_time_s: Some(0.1),
+                result: Some(CallResult { text: "ok".into(), ..Default::default() }),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn session(changed: bool) -> Vec<NumberedCall> {
+        let main1 = vec![user("List the files.")];
+        let mut main2 = main1.clone();
+        main2.extend([json!({"role": "assistant", "content": "a.txt"}), user("Count them.")]);
+        let sub = if changed { "Summarise b.txt in one line" } else { "Summarise b.txt" };
+        let mut calls = vec![
+            numbered(1, Some("main"), 0, main1),
+            numbered(2, Some("sub-a"), 0, vec![user("Summarise a.txt")]),
+            numbered(3, Some(if changed { "sub-b2" } else { "sub-b" }), 0, vec![user(sub)]),
+            numbered(4, Some("main"), 1, main2.clone()),
+        ];
+        if changed {
+            let mut main3 = main2;
+            main3.extend([json!({"role": "assistant", "content": "2"}), user("Thanks.")]);
+            calls.push(numbered(5, Some("main"), 2, main3));
+        }
+        calls
+    }
+
+    #[test]
+    fn a_recording_equals_itself() {
+        let a = session(false);
+        let r = compare(("a", &a), ("a", &a));
+        assert!(r.by_thread);
+        assert_eq!((r.summary.pairs, r.summary.equal, r.summary.only_a, r.summary.only_b), (4, 4, 0, 0));
+        assert!(render(&r).contains("summary: 4 pairs (4 equal, 0 changed), 0 only in A, 0 only in B"));
+    }
+
+    #[test]
+    fn extra_call_and_changed_prompt_are_found() {
+        let (a, b) = (session(false), session(true));
+        let r = compare(("a", &a), ("b", &b));
+        assert_eq!((r.summary.pairs, r.summary.equal, r.summary.changed, r.summary.only_b), (4, 3, 1, 1));
+        let text = render(&r);
+        assert!(text.contains("thread sub-b → sub-b2"), "{text}");
+        assert!(
+            text.contains("message 0 (user) differs at char 15: \"Summarise b.txt\" → \"Summarise b.txt in one line\""),
+            "{text}"
+        );
+        assert!(text.contains("+ #5 only in B  m  \"Thanks.\""), "{text}");
+    }
+
+    #[test]
+    fn asb_lines_align_in_order_despite_an_insertion() {
+        let strip = |mut calls: Vec<NumberedCall>| {
+            for c in &mut calls {
+                (c.call.thread_id, c.call.start_offset_ms, c.call.result) = (None, None, None);
+            }
+            calls
+        };
+        let a = strip(session(false));
+        let mut b = strip(session(false));
+        b.insert(1, numbered(9, None, 0, vec![user("an extra question")]));
+        b[1].call.result = None;
+        let r = compare(("a", &a), ("b", &b));
+        assert!(!r.by_thread);
+        assert_eq!((r.summary.equal, r.summary.changed, r.summary.only_b), (4, 0, 1), "{}", render(&r));
+    }
+
+    #[test]
+    fn responses_and_parameters_compared() {
+        let a = numbered(1, None, 0, vec![user("x")]);
+        let mut b = a.clone();
+        b.call.max_tokens = Some(10);
+        b.call.result = Some(CallResult {
+            tool_calls: vec![ToolCall { id: "z".into(), name: "Bash".into(), arguments: "{}".into() }],
+            ..Default::default()
+        });
+        let p = compare_calls(&a, &b);
+        assert!(!p.equal && !p.prompt.equal && !p.response.equal);
+        assert_eq!(p.prompt.fields[0].path, "max_tokens");
+        assert_eq!(response_line(&p.response), "text differs; tool calls none → Bash({})");
+    }
+
+    #[test]
+    fn tool_ids_are_masked_in_signatures() {
+        assert_eq!(
+            mask_tool_ids(r#"{"tool_use_id": "toolu_019SwMTZ", "x": "call_ab-1 recall_x"}"#),
+            r#"{"tool_use_id": "toolu_*", "x": "call_* recall_x"}"#
+        );
+        let mut a =
+            numbered(1, None, 0, vec![json!({"role": "tool", "tool_call_id": "toolu_1", "content": "ok toolu_01A"})]);
+        let b =
+            numbered(1, None, 0, vec![json!({"role": "tool", "tool_call_id": "toolu_2", "content": "ok toolu_01B"})]);
+        assert_eq!(signature(&a.call), signature(&b.call));
+        a.call.messages[0]["content"] = json!("at 2026-01-01T00:00:00Z");
+        assert_eq!(signature(&a.call).1, "at <date>");
+    }
+
+    #[test]
+    fn volatile_values_do_not_make_a_change() {
+        let system = |cch: &str| json!({"role": "system", "content": format!("x-anthropic-billing-header: cc_version=2.1; cch={cch};\nYou are Claude Code.")});
+        let mut a = numbered(1, None, 0, vec![system("aaaaa"), user("at 2026-01-01T00:00:00Z")]);
+        let mut b = numbered(1, None, 0, vec![system("bbbbb"), user("at 2026-02-02T10:00:00Z")]);
+        a.call.request = Some(HttpRequest { body: Some(json!({"metadata": {"user_id": "u1"}})), ..Default::default() });
+        b.call.request = Some(HttpRequest { body: Some(json!({"metadata": {"user_id": "u2"}})), ..Default::default() });
+        assert!(compare_calls(&a, &b).prompt.equal);
+        b.call.messages[1] = user("at 2026-02-02T10:00:00Z, please");
+        let p = compare_calls(&a, &b).prompt;
+        assert_eq!(p.first_difference.unwrap().b.as_deref(), Some("at <date>, please"));
+    }
+
+    #[test]
+    fn text_changes_show_context() {
+        let (at, a, b) =
+            text_change("The quick brown fox jumps over the lazy dog", "The quick brown cat jumps over the lazy dog");
+        assert_eq!(at, 16);
+        assert_eq!((a.as_str(), b.as_str()), ("The quick brown fox jumps ove…", "The quick brown cat jumps ove…"));
+        let long = "x".repeat(100);
+        let (at, a, _) = text_change(&format!("{long}A"), &format!("{long}B"));
+        assert_eq!((at, a.as_str()), (100, "…xxxxxxxxxxxxxxxxxxxxA"));
+    }
+}

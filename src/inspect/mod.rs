@@ -1,0 +1,64 @@
+//! Looking inside recordings: `asb inspect`, `asb timeline`, `asb validate` and `asb diff`.
+//!
+//! A recording is the record of what an agent asked and what it got back, with real
+//! arrival offsets and first-token times. These commands answer the questions people ask
+//! of one before replaying or serving it: what is in it (inspect), what ran when and what
+//! overlapped (timeline), is it sound and free of credentials (validate), and what changed
+//! between two sessions (diff). They only read; everything goes through
+//! [`crate::recording::reader`], so asb's own lines (no `format_version`) work everywhere,
+//! showing what such a line knows.
+//!
+//! * [`summary`] — `asb inspect`: counts, tokens, latency percentiles, tools, errors, threads;
+//! * [`timeline`] — `asb timeline`: an ASCII waterfall of the calls at their real offsets;
+//! * [`validate`] — `asb validate`: schema, v1 consistency and a scan for leaked secrets;
+//! * [`diff`] — `asb diff`: two recordings aligned call by call;
+//! * [`call`] / [`arrival`] — what the commands read off a call, and when each call ran;
+//! * [`stats`] — percentiles (the one place they are computed);
+//! * [`align`] / [`secrets`] / [`display`] — the alignment, the key patterns, the terminal text.
+
+pub mod align;
+pub mod arrival;
+pub mod call;
+pub mod diff;
+pub mod display;
+pub mod secrets;
+pub mod stats;
+pub mod summary;
+pub mod timeline;
+pub mod validate;
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+
+use crate::recording::reader::{read_lenient, LineError, NumberedCall};
+
+/// Every call of a recording, with its line number. The first bad line is an error naming
+/// the file and line (with a pointer to `asb validate` when there are more).
+pub fn load(path: &Path) -> Result<Vec<NumberedCall>> {
+    let (calls, problems) = read(path)?;
+    match problems.first() {
+        None => Ok(calls),
+        Some(first) if problems.len() == 1 => Err(anyhow!("{first}")),
+        Some(first) => Err(anyhow!(
+            "{first} (and {} more bad lines: `asb validate {}` lists them)",
+            problems.len() - 1,
+            path.display()
+        )),
+    }
+}
+
+/// [`read_lenient`], its I/O error said once (the reader's message already names the cause).
+pub fn read(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>)> {
+    read_lenient(path).map_err(|e| anyhow!("{e}"))
+}
+
+/// Writes a command's output to stdout. A reader that went away (`| head`) is not an error.
+pub fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow!("cannot write the output: {e}")),
+        _ => Ok(()),
+    }
+}

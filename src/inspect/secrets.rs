@@ -1,0 +1,135 @@
+//! Strings that look like credentials, for `asb validate`'s secret scan.
+//!
+//! The recorder redacts credential headers and scrubs their values from the rest of a line,
+//! but a key can still get in another way: an agent that read a `.env` file, a key pasted
+//! into a prompt, a recording edited by hand. These patterns find the common shapes:
+//!
+//! * `sk-ant-…` — Anthropic keys;
+//! * `sk-` + 20 or more key characters — OpenAI-style keys;
+//! * `Bearer ` + a token of 20 or more characters;
+//! * `AKIA` + 16 upper-case letters or digits — AWS access key ids.
+//!
+//! Matches must start at a word boundary (`task-…` is not a key). Hand-written matchers
+//! rather than a regex engine: four fixed shapes, and no new dependency.
+
+/// A credential-looking substring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// Byte offset in the scanned text.
+    pub start: usize,
+    pub len: usize,
+    pub kind: &'static str,
+}
+
+const ANTHROPIC_MIN: usize = 8;
+const SK_MIN: usize = 20;
+const BEARER_MIN: usize = 20;
+const AWS_LEN: usize = 16;
+
+fn key_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+fn token_char(b: u8) -> bool {
+    key_char(b) || matches!(b, b'.' | b'~' | b'+' | b'/' | b'=')
+}
+
+/// Length of the run of bytes from `at` that satisfy `ok`.
+fn run_len(bytes: &[u8], at: usize, ok: impl Fn(u8) -> bool) -> usize {
+    bytes[at.min(bytes.len())..].iter().take_while(|b| ok(**b)).count()
+}
+
+/// Every credential-looking substring of `text`, left to right, not overlapping.
+pub fn find(text: &str) -> Vec<Match> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let at_boundary = i == 0 || !key_char(bytes[i - 1]);
+        match at_boundary.then(|| match_at(bytes, i)).flatten() {
+            Some(m) => {
+                i += m.len;
+                out.push(m);
+            }
+            None => i += 1,
+        }
+    }
+    out
+}
+
+fn match_at(bytes: &[u8], i: usize) -> Option<Match> {
+    let rest = &bytes[i..];
+    if rest.starts_with(b"sk-ant-") {
+        let n = run_len(bytes, i + 7, key_char);
+        return (n >= ANTHROPIC_MIN).then_some(Match { start: i, len: 7 + n, kind: "an Anthropic API key" });
+    }
+    if rest.starts_with(b"sk-") {
+        let n = run_len(bytes, i + 3, key_char);
+        return (n >= SK_MIN).then_some(Match { start: i, len: 3 + n, kind: "an API key (sk-…)" });
+    }
+    if rest.starts_with(b"Bearer ") {
+        let n = run_len(bytes, i + 7, token_char);
+        return (n >= BEARER_MIN).then_some(Match { start: i, len: 7 + n, kind: "a bearer token" });
+    }
+    if rest.starts_with(b"AKIA") {
+        let n = run_len(bytes, i + 4, |b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        let ends = bytes.get(i + 4 + n).is_none_or(|b| !b.is_ascii_alphanumeric());
+        return (n == AWS_LEN && ends).then_some(Match { start: i, len: 4 + n, kind: "an AWS access key id" });
+    }
+    None
+}
+
+/// A secret shown safely: its first 4 characters, then its length.
+pub fn mask(secret: &str) -> String {
+    let head: String = secret.chars().take(4).collect();
+    format!("{head}… ({} chars)", secret.chars().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<(&'static str, &str)> {
+        find(text).into_iter().map(|m| (m.kind, &text[m.start..m.start + m.len])).collect()
+    }
+
+    #[test]
+    fn finds_the_common_key_shapes() {
+        assert_eq!(
+            kinds("key=sk-ant-api03-AAAAAAAAAAAA."),
+            vec![("an Anthropic API key", "sk-ant-api03-AAAAAAAAAAAA")]
+        );
+        assert_eq!(
+            kinds("\"sk-proj-0123456789abcdefghij\""),
+            vec![("an API key (sk-…)", "sk-proj-0123456789abcdefghij")]
+        );
+        assert_eq!(
+            kinds("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig"),
+            vec![("a bearer token", "Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig")]
+        );
+        assert_eq!(kinds("id AKIAIOSFODNN7EXAMPLE,"), vec![("an AWS access key id", "AKIAIOSFODNN7EXAMPLE")]);
+    }
+
+    #[test]
+    fn leaves_ordinary_text_alone() {
+        for text in [
+            "risk-assessment-for-the-whole-project-plan",
+            "sk-short",
+            "sk-ant-x",
+            "Bearer [redacted]",
+            "Bearer short",
+            "AKIAIOSFODNN7EXAMPLEX",
+            "AKIAshort",
+            "[redacted]",
+            "",
+        ] {
+            assert!(find(text).is_empty(), "{text}: {:?}", find(text));
+        }
+    }
+
+    #[test]
+    fn masks_all_but_four_characters() {
+        assert_eq!(mask("sk-ant-api03-AAAA"), "sk-a… (17 chars)");
+        assert_eq!(mask("ab"), "ab… (2 chars)");
+    }
+}

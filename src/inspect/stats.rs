@@ -1,0 +1,84 @@
+//! Distributions of per-call numbers (latencies, TTFTs): the one place percentiles are
+//! computed, so every command and test agrees on them.
+//!
+//! Percentiles interpolate linearly between the two nearest ranks, as numpy's default
+//! (`numpy.percentile(x, p)`, method `linear`): rank `p/100 × (n−1)` of the sorted values.
+
+use serde::Serialize;
+
+/// Summary of a set of values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Distribution {
+    pub count: usize,
+    pub sum: f64,
+    pub mean: f64,
+    pub min: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Distribution {
+    /// The distribution of the finite values; `None` when there are none.
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Self> {
+        let mut sorted: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
+        if sorted.is_empty() {
+            return None;
+        }
+        sorted.sort_by(f64::total_cmp);
+        let sum: f64 = sorted.iter().sum();
+        Some(Distribution {
+            count: sorted.len(),
+            sum,
+            mean: sum / sorted.len() as f64,
+            min: sorted[0],
+            p50: percentile(&sorted, 50.0),
+            p90: percentile(&sorted, 90.0),
+            p99: percentile(&sorted, 99.0),
+            max: sorted[sorted.len() - 1],
+        })
+    }
+}
+
+/// The `p`-th percentile (0–100) of ascending `sorted` values, interpolated linearly like
+/// numpy. Empty input gives NaN.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = p.clamp(0.0, 100.0) / 100.0 * (sorted.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn percentiles_match_numpy_linear() {
+        // numpy.percentile([1, 2, 3, 4], [50, 90, 99]) = [2.5, 3.7, 3.97]
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert!(close(percentile(&v, 50.0), 2.5));
+        assert!(close(percentile(&v, 90.0), 3.7));
+        assert!(close(percentile(&v, 99.0), 3.97));
+        assert!(close(percentile(&v, 0.0), 1.0) && close(percentile(&v, 100.0), 4.0));
+        // numpy.percentile([15, 20, 35, 40, 50], 90) = 46.0
+        assert!(close(percentile(&[15.0, 20.0, 35.0, 40.0, 50.0], 90.0), 46.0));
+        assert!(close(percentile(&[7.0], 99.0), 7.0));
+        assert!(percentile(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn distribution_sorts_and_skips_non_finite() {
+        let d = Distribution::of([4.0, f64::NAN, 1.0, 3.0, 2.0, f64::INFINITY]).unwrap();
+        assert_eq!((d.count, d.min, d.max), (4, 1.0, 4.0));
+        assert!(close(d.sum, 10.0) && close(d.mean, 2.5) && close(d.p50, 2.5) && close(d.p90, 3.7));
+        assert!(Distribution::of([]).is_none());
+    }
+}

@@ -1,0 +1,350 @@
+//! `asb validate FILE`: is a recording sound, and free of credentials?
+//!
+//! Three passes, every finding as `FILE:LINE: why`:
+//!
+//! 1. **Schema** — every line through [`read_lenient`](crate::recording::reader::read_lenient), so each bad line is reported with
+//!    the reader's own reason (bad JSON, wrong field type, unknown format version, torn
+//!    last line).
+//! 2. **Consistency** — seq numbers unique within a recorder run; on format v1 lines,
+//!    `request` and `outcome` present, usage adding up, and recorded SSE events that
+//!    concatenate back into the stream (each `raw` exactly one event, times not going back).
+//! 3. **Secrets** — credential headers (per [`is_secret`]) not `[redacted]`, and strings
+//!    anywhere in the line that look like keys ([`super::secrets`]), with their JSON path
+//!    and the value masked. This pass reads the raw JSON rather than the parsed
+//!    [`CallLine`]: a leak in a field the schema does not know, or on a line that does not
+//!    parse, is still a leak.
+//!
+//! Any finding makes the exit code non-zero; the last line says `N lines, M problems`, or
+//! `ok: N lines`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::Value;
+
+use crate::record::headers::is_secret;
+use crate::recording::line::{CallLine, HttpResponse, Outcome, FORMAT_VERSION};
+use crate::recording::reader::NumberedCall;
+use crate::recording::writer::REDACTED;
+use crate::wire::sse::SseParser;
+
+use super::display::plural;
+use super::secrets;
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// The recording (a JSONL file written by `asb record`, or one of asb's).
+    pub file: PathBuf,
+}
+
+/// One problem with one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Where a line keeps header maps.
+const HEADER_MAPS: &[&str] =
+    &["request.headers", "response.headers", "upstream.request.headers", "upstream.response.headers"];
+
+/// `asb validate`.
+pub fn run(args: ValidateArgs) -> Result<ExitCode> {
+    let (calls, problems) = super::read(&args.file)?;
+    let lines = calls.len() + problems.len();
+    let mut findings: Vec<Finding> =
+        problems.into_iter().map(|p| Finding { line: p.line, message: p.reason }).collect();
+    findings.extend(check_seqs(&calls));
+    for c in &calls {
+        findings.extend(check_v1(&c.call).into_iter().map(|message| Finding { line: c.line, message }));
+    }
+    findings.extend(scan_file(&args.file)?);
+    findings.sort_by_key(|f| f.line);
+    super::emit(&report(&args.file, lines, &findings))?;
+    Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The findings, then the summary line.
+pub fn report(file: &Path, lines: usize, findings: &[Finding]) -> String {
+    let mut out = String::new();
+    for f in findings {
+        out.push_str(&format!("{}:{}: {}\n", file.display(), f.line, f.message));
+    }
+    if findings.is_empty() {
+        out.push_str(&format!("ok: {}\n", plural(lines, "line")));
+    } else {
+        out.push_str(&format!("{}, {}\n", plural(lines, "line"), plural(findings.len(), "problem")));
+    }
+    out
+}
+
+/// seq ≥ 1, and unique within each recorder run (`experiment_id`): a file appended to by
+/// several runs numbers each run from 1.
+pub fn check_seqs(calls: &[NumberedCall]) -> Vec<Finding> {
+    let mut seen: HashMap<(&str, u64), usize> = HashMap::new();
+    let mut out = Vec::new();
+    for c in calls {
+        if c.call.seq == 0 {
+            out.push(Finding { line: c.line, message: "seq is missing or 0 (calls are numbered from 1)".into() });
+            continue;
+        }
+        if let Some(first) = seen.insert((c.call.experiment_id.as_str(), c.call.seq), c.line) {
+            out.push(Finding {
+                line: c.line,
+                message: format!(
+                    "seq {} repeats line {first} (same experiment_id {:?})",
+                    c.call.seq, c.call.experiment_id
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// The consistency rules of format v1 (nothing for asb's lines).
+pub fn check_v1(call: &CallLine) -> Vec<String> {
+    let mut out = Vec::new();
+    if call.format_version != Some(FORMAT_VERSION) {
+        return out;
+    }
+    if call.request.is_none() {
+        out.push("format v1 line without `request`".into());
+    }
+    if call.outcome.is_none() {
+        out.push("format v1 line without `outcome`".into());
+    }
+    if let Some(u) = &call.usage {
+        let sum = u.input_uncached + u.cache_read + u.cache_creation;
+        if u.input_tokens != sum {
+            out.push(format!(
+                "usage.input_tokens {} != input_uncached {} + cache_read {} + cache_creation {} (= {sum})",
+                u.input_tokens, u.input_uncached, u.cache_read, u.cache_creation
+            ));
+        }
+        if let Some(p) = call.prompt_tokens.filter(|p| u.source == "server" && *p != u.input_tokens) {
+            out.push(format!(
+                "prompt_tokens {p} != usage.input_tokens {} (both count every input token)",
+                u.input_tokens
+            ));
+        }
+    }
+    if let Some(t) = &call.timing {
+        if let Some(ttft) = t.ttft_ms.filter(|ttft| *ttft > t.end_ms) {
+            out.push(format!("timing.ttft_ms {ttft} is after timing.end_ms {}", t.end_ms));
+        }
+    }
+    if let Some(resp) = &call.response {
+        out.extend(check_stream("response", resp));
+        let answered = call.outcome == Some(Outcome::Completed) && (200..300).contains(&resp.status);
+        if call.stream && answered && resp.events.is_none() && resp.body.is_none() && resp.body_text.is_none() {
+            out.push("streamed call completed but the response has no events".into());
+        }
+    }
+    if let Some(resp) = call.upstream.as_ref().and_then(|u| u.response.as_ref()) {
+        out.extend(check_stream("upstream.response", resp));
+    }
+    out
+}
+
+/// Recorded SSE events concatenate back into the stream: each `raw` is exactly one event
+/// (comments and keep-alives before it included), the `tail` none, and `t` never goes back.
+/// Stops at the first break: after it, every later event would be off too.
+pub fn check_stream(path: &str, resp: &HttpResponse) -> Option<String> {
+    let events = resp.events.as_ref()?;
+    let mut parser = SseParser::new();
+    let mut parsed = Vec::new();
+    let (mut offset, mut last_t) = (0u64, 0.0f64);
+    for (i, e) in events.iter().enumerate() {
+        if e.t < last_t {
+            return Some(format!("{path}.events[{i}].t {} is before the previous event's {last_t}", e.t));
+        }
+        last_t = e.t;
+        parser.feed(e.raw.as_bytes(), &mut parsed);
+        offset += e.raw.len() as u64;
+        let why = match parsed.as_slice() {
+            [one] if one.raw_end == offset => None,
+            [] => Some("is not a complete SSE event (no blank line ends it)".to_string()),
+            [_] => Some("has bytes after the end of its event".to_string()),
+            many => Some(format!("holds {} SSE events, not one", many.len())),
+        };
+        if let Some(why) = why {
+            return Some(format!("{path}.events[{i}].raw {why}: the events do not concatenate into the stream"));
+        }
+        parsed.clear();
+    }
+    if let Some(tail) = &resp.tail {
+        parser.feed(tail.as_bytes(), &mut parsed);
+        if !parsed.is_empty() {
+            return Some(format!("{path}.tail holds {} complete SSE events (they belong in events)", parsed.len()));
+        }
+    }
+    None
+}
+
+/// The secret scan, over the raw lines of the file.
+fn scan_file(path: &Path) -> Result<Vec<Finding>> {
+    let file = File::open(path).with_context(|| format!("cannot read recording {}", path.display()))?;
+    let mut reader = BufReader::new(file);
+    let mut out = Vec::new();
+    let (mut buf, mut number) = (Vec::new(), 0);
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).with_context(|| format!("cannot read recording {}", path.display()))? == 0
+        {
+            return Ok(out);
+        }
+        number += 1;
+        let text = String::from_utf8_lossy(&buf);
+        out.extend(scan_line(&text).into_iter().map(|message| Finding { line: number, message }));
+    }
+}
+
+/// Secrets in one line: its JSON walked with paths, or (not JSON) its text.
+pub fn scan_line(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if text.trim().is_empty() {
+        return out;
+    }
+    match serde_json::from_str::<Value>(text.trim()) {
+        Ok(value) => scan_value(&value, "", &mut out),
+        Err(_) => scan_string(text, "(the line)", &mut out),
+    }
+    out
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn scan_value(v: &Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            let headers = HEADER_MAPS.contains(&path);
+            for (key, value) in map {
+                let at = join(path, key);
+                if headers && is_secret(key) {
+                    let shown = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+                    if !shown.is_empty() && shown != REDACTED {
+                        out.push(format!("{at}: credential header not {REDACTED}: {}", secrets::mask(&shown)));
+                    }
+                    continue;
+                }
+                scan_value(value, &at, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                scan_value(item, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::String(s) => scan_string(s, path, out),
+        _ => {}
+    }
+}
+
+fn scan_string(s: &str, path: &str, out: &mut Vec<String>) {
+    for m in secrets::find(s) {
+        out.push(format!("{path}: looks like {}: {}", m.kind, secrets::mask(&s[m.start..m.start + m.len])));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::line::{HttpRequest, SseRecord, Usage};
+
+    fn sse(raws: &[&str]) -> HttpResponse {
+        HttpResponse {
+            status: 200,
+            events: Some(raws.iter().enumerate().map(|(i, r)| SseRecord { t: i as f64, raw: r.to_string() }).collect()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn events_must_concatenate_one_by_one() {
+        assert_eq!(check_stream("r", &sse(&["data: a\n\n", ": ping\n\ndata: b\n\n", "data: [DONE]\n\n"])), None);
+        let split_crlf = sse(&["data: a\r\n\r", "\ndata: b\r\n\r\n"]);
+        assert_eq!(check_stream("r", &split_crlf), None, "a CRLF split across frames is how the recorder cuts");
+        let two = check_stream("r", &sse(&["data: a\n\ndata: b\n\n"])).unwrap();
+        assert!(two.starts_with("r.events[0].raw holds 2 SSE events"), "{two}");
+        let torn = check_stream("r", &sse(&["data: a\n\n", "data: b\n"])).unwrap();
+        assert!(torn.starts_with("r.events[1].raw is not a complete SSE event"), "{torn}");
+        let mut back = sse(&["data: a\n\n", "data: b\n\n"]);
+        back.events.as_mut().unwrap()[1].t = -1.0;
+        assert!(check_stream("r", &back).unwrap().contains("before the previous"));
+        let mut tail = sse(&["data: a\n\n"]);
+        tail.tail = Some("data: b\n\n".into());
+        assert!(check_stream("r", &tail).unwrap().contains("tail holds 1 complete"));
+        tail.tail = Some("data: b".into());
+        assert_eq!(check_stream("r", &tail), None);
+    }
+
+    #[test]
+    fn v1_rules_and_asb_lines() {
+        let bad = CallLine {
+            format_version: Some(1),
+            prompt_tokens: Some(99),
+            usage: Some(Usage {
+                input_tokens: 100,
+                input_uncached: 40,
+                cache_read: 50,
+                source: "server".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let found = check_v1(&bad);
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found[0].contains("without `request`") && found[1].contains("without `outcome`"));
+        assert!(found[2].contains("usage.input_tokens 100 != input_uncached 40 + cache_read 50 + cache_creation 0"));
+        assert!(found[3].contains("prompt_tokens 99"));
+        let good = CallLine {
+            format_version: Some(1),
+            outcome: Some(Outcome::Completed),
+            request: Some(HttpRequest::default()),
+            ..Default::default()
+        };
+        assert!(check_v1(&good).is_empty());
+        assert!(check_v1(&CallLine::default()).is_empty(), "asb lines have no v1 rules");
+    }
+
+    #[test]
+    fn seqs_unique_per_recorder_run() {
+        let call = |line, seq, run: &str| NumberedCall {
+            line,
+            call: CallLine { seq, experiment_id: run.into(), ..Default::default() },
+        };
+        let found = check_seqs(&[call(1, 1, "a"), call(2, 1, "b"), call(3, 2, "a"), call(4, 1, "a"), call(5, 0, "a")]);
+        let lines: Vec<usize> = found.iter().map(|f| f.line).collect();
+        assert_eq!(lines, vec![4, 5]);
+        assert!(found[0].message.contains("seq 1 repeats line 1"));
+    }
+
+    #[test]
+    fn secrets_found_with_their_path_and_masked() {
+        let line = r#"{"seq":1,"request":{"headers":{"x-api-key":"sk-ant-api03-AAAAAAAAAAAAAAAA","authorization":"[redacted]"}},
+            "messages":[{"role":"user","content":"my key is sk-proj-0123456789abcdefghijkl"}],"extra":{"aws":"AKIAIOSFODNN7EXAMPLE"}}"#;
+        let found = scan_line(line);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found[0], "request.headers.x-api-key: credential header not [redacted]: sk-a… (29 chars)");
+        assert!(found[1].starts_with("messages[0].content: looks like an API key"), "{}", found[1]);
+        assert!(found[2].starts_with("extra.aws: looks like an AWS access key id: AKIA…"), "{}", found[2]);
+        assert!(found.iter().all(|f| !f.contains("AAAAAAAA") && !f.contains("0123456789")));
+        assert_eq!(
+            scan_line("not json sk-ant-api03-BBBBBBBBBBBB"),
+            vec!["(the line): looks like an Anthropic API key: sk-a… (25 chars)"]
+        );
+        assert!(scan_line(r#"{"messages":[{"role":"user","content":"ask-me-anything-about-the-project-plan"}]}"#)
+            .is_empty());
+    }
+}
