@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::key::Normalizer;
+use super::key::{key_of, Normalizer};
 use crate::recording::reader::{self};
 
 /// A recorded answer, ready to send.
@@ -100,14 +100,15 @@ impl Cassette {
                 .filter(|(k, _)| !DROPPED_HEADERS.contains(&k.as_str()))
                 .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
                 .collect();
-            let key = normalizer.key(&request.method, &request.path, request.body.as_ref());
+            let canonical = request.body.as_ref().map(|b| normalizer.canonical_body(b));
+            let key = key_of(&request.method, &request.path, canonical.as_ref());
             by_key.entry(key).or_default().push_back(entries.len());
             entries.push(Entry {
                 seq: call.seq,
                 line: numbered.line,
                 method: request.method,
                 path: request.path,
-                canonical: request.body.as_ref().map(|b| normalizer.canonical_body(b)),
+                canonical,
                 answer: RecordedAnswer { status: response.status, headers, body },
             });
         }

@@ -47,20 +47,30 @@ impl Normalizer {
 
     /// `sha256:<hex>` of method, path and canonical body.
     pub fn key(&self, method: &str, path: &str, body: Option<&Value>) -> String {
-        let mut h = Sha256::new();
-        h.update(method.as_bytes());
-        h.update(b" ");
-        h.update(path.as_bytes());
-        h.update(b"\n");
-        if let Some(b) = body {
-            let mut text = String::new();
-            write_sorted(&self.canonical_body(b), &mut text);
-            h.update(text.as_bytes());
-        }
-        let digest = h.finalize();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
+        key_of(method, path, body.map(|b| self.canonical_body(b)).as_ref())
     }
+}
+
+/// `sha256:<hex>` of method, path and an already canonical body.
+pub fn key_of(method: &str, path: &str, canonical: Option<&Value>) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update(b" ");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    if let Some(b) = canonical {
+        let mut text = String::new();
+        write_sorted(b, &mut text);
+        h.update(text.as_bytes());
+    }
+    let mut key = String::with_capacity(71);
+    key.push_str("sha256:");
+    for byte in h.finalize() {
+        key.push(HEX[(byte >> 4) as usize] as char);
+        key.push(HEX[(byte & 15) as usize] as char);
+    }
+    key
 }
 
 fn remove_path(v: &mut Value, path: &[String]) {
@@ -116,8 +126,14 @@ fn apply_presets(v: &mut Value) {
 /// Replaces volatile substrings; `None` when nothing changed.
 fn normalize_string(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
+    // Fast path: every preset starts at a hex digit or a `c` (`cc_version=`, `cch=`); most
+    // strings (prose, code) have those, so skip straight to the first real candidate.
+    let first = (0..bytes.len()).find(|&i| {
+        uuid_at(bytes, i).is_some() || date_at(bytes, i).is_some() || billing_value_at(bytes, i).is_some()
+    })?;
     let mut out = String::with_capacity(s.len());
-    let mut i = 0;
+    out.push_str(&s[..first]);
+    let mut i = first;
     let mut changed = false;
     while i < bytes.len() {
         if let Some(n) = uuid_at(bytes, i) {
@@ -149,7 +165,7 @@ fn is_hex(b: u8) -> bool {
 /// A UUID (8-4-4-4-12 hex) starting at `i`.
 fn uuid_at(b: &[u8], i: usize) -> Option<usize> {
     const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
-    if i > 0 && is_hex(b[i - 1]) {
+    if b.get(i + 8) != Some(&b'-') || !is_hex(b[i]) || (i > 0 && is_hex(b[i - 1])) {
         return None;
     }
     let mut j = i;
@@ -170,6 +186,9 @@ fn uuid_at(b: &[u8], i: usize) -> Option<usize> {
 
 /// `YYYY-MM-DD`, optionally followed by `THH:MM[:SS[.frac]][Z|±HH:MM]`.
 fn date_at(b: &[u8], i: usize) -> Option<usize> {
+    if b.get(i + 4) != Some(&b'-') || !b[i].is_ascii_digit() {
+        return None;
+    }
     let digits = |from: usize, n: usize| b.len() >= from + n && b[from..from + n].iter().all(u8::is_ascii_digit);
     if i > 0 && b[i - 1].is_ascii_digit() {
         return None;
@@ -209,6 +228,9 @@ fn date_at(b: &[u8], i: usize) -> Option<usize> {
 
 /// `cc_version=` or `cch=` (Claude Code's billing header): (prefix length, value length).
 fn billing_value_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    if b[i] != b'c' {
+        return None;
+    }
     for prefix in [&b"cc_version="[..], &b"cch="[..]] {
         if b[i..].starts_with(prefix) && (i == 0 || !b[i - 1].is_ascii_alphanumeric() && b[i - 1] != b'_') {
             let start = i + prefix.len();
