@@ -217,20 +217,12 @@ pub fn scan_line(text: &str) -> Vec<String> {
     out
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
 fn scan_value(v: &Value, path: &str, out: &mut Vec<String>) {
     match v {
         Value::Object(map) => {
             let headers = HEADER_MAPS.contains(&path);
             for (key, value) in map {
-                let at = join(path, key);
+                let at = crate::serve::diff::join(path, key);
                 if headers && is_secret(key) {
                     let shown = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
                     if !shown.is_empty() && shown != REDACTED {

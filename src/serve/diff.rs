@@ -18,7 +18,8 @@ pub fn diff(recorded: &Value, incoming: &Value) -> Vec<FieldDiff> {
     out
 }
 
-fn join(path: &str, key: &str) -> String {
+/// The dotted path of `key` under `path` (`messages[0]` + `content` → `messages[0].content`).
+pub fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
