@@ -34,34 +34,43 @@ pub struct NumberedCall {
 
 /// Reads every line; returns the calls that parsed and the problems of those that did not.
 pub fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), ReadError> {
+    let (mut calls, mut problems) = (Vec::new(), Vec::new());
+    for_each_line(path, |result| match result {
+        Ok(call) => calls.push(call),
+        Err(problem) => problems.push(problem),
+    })?;
+    Ok((calls, problems))
+}
+
+/// Streams the lines of a recording to `visit`, one at a time, so a caller that keeps only
+/// part of each line never holds the whole file parsed.
+pub fn for_each_line(path: &Path, mut visit: impl FnMut(Result<NumberedCall, LineError>)) -> Result<(), ReadError> {
     let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(io_err)?;
-    let mut reader = BufReader::new(file);
-    let (mut calls, mut problems) = (Vec::new(), Vec::new());
+    let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut buf = Vec::new();
     let mut number = 0;
     loop {
         buf.clear();
         let n = reader.read_until(b'\n', &mut buf).map_err(io_err)?;
         if n == 0 {
-            break;
+            return Ok(());
         }
         number += 1;
         let complete = buf.last() == Some(&b'\n');
         match parse_line(&buf) {
             Ok(None) => {}
-            Ok(Some(call)) => calls.push(NumberedCall { line: number, call }),
+            Ok(Some(call)) => visit(Ok(NumberedCall { line: number, call })),
             Err(reason) => {
                 let reason = if complete {
                     reason
                 } else {
                     format!("{reason} (the last line has no newline: was the recorder stopped mid-write?)")
                 };
-                problems.push(LineError { path: path.to_path_buf(), line: number, reason });
+                visit(Err(LineError { path: path.to_path_buf(), line: number, reason }));
             }
         }
     }
-    Ok((calls, problems))
 }
 
 /// Reads every line; the first problem is an error.

@@ -8,8 +8,8 @@ use anyhow::{bail, Result};
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::key::{key_of, Normalizer};
-use crate::recording::reader::{self};
+use super::key::{key_of_text, write_sorted, Normalizer};
+use crate::recording::reader::{self, NumberedCall};
 
 /// A recorded answer, ready to send.
 #[derive(Debug, Clone)]
@@ -34,9 +34,50 @@ pub struct Entry {
     pub line: usize,
     pub method: String,
     pub path: String,
-    /// The canonical request body, for miss reports.
-    pub canonical: Option<Value>,
+    pub key: String,
+    /// The canonical request body as compact sorted JSON, parsed again only for miss reports.
+    pub canonical: Option<String>,
     pub answer: RecordedAnswer,
+}
+
+/// What serving keeps of one recorded call (`None`: it has no recorded response).
+fn entry_of(numbered: NumberedCall, normalizer: &Normalizer) -> Option<Entry> {
+    let call = numbered.call;
+    let (request, response) = (call.request?, call.response?);
+    let body = match (response.events, response.body, response.body_text) {
+        (Some(events), _, _) => {
+            let mut frames: Vec<(f64, Bytes)> = events.into_iter().map(|e| (e.t, Bytes::from(e.raw))).collect();
+            if let Some(tail) = response.tail {
+                let t = frames.last().map_or(0.0, |f| f.0);
+                frames.push((t, Bytes::from(tail)));
+            }
+            AnswerBody::Events(frames)
+        }
+        (None, Some(json), _) => AnswerBody::Whole(Bytes::from(json.to_string())),
+        (None, None, Some(text)) => AnswerBody::Whole(Bytes::from(text)),
+        (None, None, None) => AnswerBody::Whole(Bytes::new()),
+    };
+    let headers = response
+        .headers
+        .iter()
+        .filter(|(k, _)| !DROPPED_HEADERS.contains(&k.as_str()))
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+        .collect();
+    let canonical = request.body.as_ref().map(|b| {
+        let mut text = String::new();
+        write_sorted(&normalizer.canonical_body(b), &mut text);
+        text.shrink_to_fit();
+        text
+    });
+    Some(Entry {
+        seq: call.seq,
+        line: numbered.line,
+        key: key_of_text(&request.method, &request.path, canonical.as_deref()),
+        method: request.method,
+        path: request.path,
+        canonical,
+        answer: RecordedAnswer { status: response.status, headers, body },
+    })
 }
 
 /// What a lookup found.
@@ -62,55 +103,24 @@ pub struct Cassette {
 const DROPPED_HEADERS: &[&str] = &["content-length", "transfer-encoding", "connection", "keep-alive", "date"];
 
 impl Cassette {
+    /// Loads `path` line by line, keeping of each call only what serving needs: its key,
+    /// the canonical body as compact text (for miss reports), and the recorded answer.
     pub fn load(path: &Path, normalizer: &Normalizer) -> Result<Self> {
-        let (calls, problems) = reader::read_lenient(path)?;
-        if let Some(first) = problems.first() {
-            bail!(
-                "{first}{}",
-                if problems.len() > 1 { format!(" (and {} more problems)", problems.len() - 1) } else { String::new() }
-            );
-        }
-        let mut sorted = calls;
-        sorted.sort_by_key(|c| c.call.seq);
-        let mut entries = Vec::with_capacity(sorted.len());
-        let mut by_key: HashMap<String, VecDeque<usize>> = HashMap::new();
+        let mut entries = Vec::new();
+        let mut problems = Vec::new();
         let mut unservable = 0;
-        for numbered in sorted {
-            let call = numbered.call;
-            let (Some(request), Some(response)) = (call.request, call.response) else {
-                unservable += 1;
-                continue;
-            };
-            let body = match (response.events, response.body, response.body_text) {
-                (Some(events), _, _) => {
-                    let mut frames: Vec<(f64, Bytes)> = events.into_iter().map(|e| (e.t, Bytes::from(e.raw))).collect();
-                    if let Some(tail) = response.tail {
-                        let t = frames.last().map_or(0.0, |f| f.0);
-                        frames.push((t, Bytes::from(tail)));
-                    }
-                    AnswerBody::Events(frames)
-                }
-                (None, Some(json), _) => AnswerBody::Whole(Bytes::from(json.to_string())),
-                (None, None, Some(text)) => AnswerBody::Whole(Bytes::from(text)),
-                (None, None, None) => AnswerBody::Whole(Bytes::new()),
-            };
-            let headers = response
-                .headers
-                .iter()
-                .filter(|(k, _)| !DROPPED_HEADERS.contains(&k.as_str()))
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect();
-            let canonical = request.body.as_ref().map(|b| normalizer.canonical_body(b));
-            let key = key_of(&request.method, &request.path, canonical.as_ref());
-            by_key.entry(key).or_default().push_back(entries.len());
-            entries.push(Entry {
-                seq: call.seq,
-                line: numbered.line,
-                method: request.method,
-                path: request.path,
-                canonical,
-                answer: RecordedAnswer { status: response.status, headers, body },
-            });
+        reader::for_each_line(path, |line| match line {
+            Err(problem) => problems.push(problem),
+            Ok(_) if !problems.is_empty() => {}
+            Ok(numbered) => match entry_of(numbered, normalizer) {
+                Some(entry) => entries.push(entry),
+                None => unservable += 1,
+            },
+        })?;
+        if let Some(first) = problems.first() {
+            let more =
+                if problems.len() > 1 { format!(" (and {} more problems)", problems.len() - 1) } else { String::new() };
+            bail!("{first}{more}");
         }
         if entries.is_empty() {
             bail!(
@@ -119,6 +129,12 @@ impl Cassette {
                 path.display(),
                 unservable
             );
+        }
+        // Served in recorded order: the order calls arrived, not the order they ended.
+        entries.sort_by_key(|e: &Entry| e.seq);
+        let mut by_key: HashMap<String, VecDeque<usize>> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            by_key.entry(e.key.clone()).or_default().push_back(i);
         }
         Ok(Cassette { path: path.to_path_buf(), entries, unservable, by_key, served: HashMap::new() })
     }
@@ -149,7 +165,11 @@ impl Cassette {
         self.entries
             .iter()
             .filter(|e| e.method == method && e.path == path)
-            .map(|e| (e, super::diff::diff(e.canonical.as_ref().unwrap_or(&null), incoming.unwrap_or(&null))))
+            .map(|e| {
+                let recorded: Value =
+                    e.canonical.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null);
+                (e, super::diff::diff(&recorded, incoming.unwrap_or(&null)))
+            })
             .min_by_key(|(_, d)| d.len())
     }
 }

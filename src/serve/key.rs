@@ -53,15 +53,23 @@ impl Normalizer {
 
 /// `sha256:<hex>` of method, path and an already canonical body.
 pub fn key_of(method: &str, path: &str, canonical: Option<&Value>) -> String {
+    let text = canonical.map(|b| {
+        let mut text = String::new();
+        write_sorted(b, &mut text);
+        text
+    });
+    key_of_text(method, path, text.as_deref())
+}
+
+/// `sha256:<hex>` of method, path and a canonical body already written by [`write_sorted`].
+pub fn key_of_text(method: &str, path: &str, canonical: Option<&str>) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut h = Sha256::new();
     h.update(method.as_bytes());
     h.update(b" ");
     h.update(path.as_bytes());
     h.update(b"\n");
-    if let Some(b) = canonical {
-        let mut text = String::new();
-        write_sorted(b, &mut text);
+    if let Some(text) = canonical {
         h.update(text.as_bytes());
     }
     let mut key = String::with_capacity(71);
