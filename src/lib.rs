@@ -9,6 +9,7 @@
 //! * [`record`] — the recording proxy between an agent and its LLM endpoint.
 //! * [`serve`] — answers calls from recordings: an offline, deterministic test double.
 //! * [`inspect`] — looks inside recordings: summary, timeline, validation, diff.
+//! * [`stats`] — distributions and percentiles, computed one way for every command.
 //! * [`recording`] — the recording format every capability reads and writes through.
 //! * [`wire`] — the APIs' wire formats: SSE framing, translation between the two APIs.
 //! * [`cli`] — the command line: parses flags and hands them to one capability.
@@ -17,6 +18,8 @@ pub mod cli;
 pub mod inspect;
 pub mod mock;
 pub mod record;
+pub mod replay;
 pub mod recording;
 pub mod serve;
+pub mod stats;
 pub mod wire;

@@ -13,7 +13,6 @@
 //! * [`validate`] — `asb validate`: schema, v1 consistency and a scan for leaked secrets;
 //! * [`diff`] — `asb diff`: two recordings aligned call by call;
 //! * [`call`] / [`arrival`] — what the commands read off a call, and when each call ran;
-//! * [`stats`] — percentiles (the one place they are computed);
 //! * [`align`] / [`secrets`] / [`display`] — the alignment, the key patterns, the terminal text.
 
 pub mod align;
@@ -22,7 +21,6 @@ pub mod call;
 pub mod diff;
 pub mod display;
 pub mod secrets;
-pub mod stats;
 pub mod summary;
 pub mod timeline;
 pub mod validate;

@@ -19,7 +19,7 @@ use crate::recording::reader::NumberedCall;
 use super::arrival::{self, StartSource};
 use super::call;
 use super::display::{count, cut, duration_ms, excerpt, plural};
-use super::stats::Distribution;
+use crate::stats::Distribution;
 
 #[derive(Debug, Clone, Args)]
 pub struct InspectArgs {

@@ -1,20 +1,23 @@
-//! Distributions of per-call numbers (latencies, TTFTs): the one place percentiles are
-//! computed, so every command and test agrees on them.
+//! Distributions of per-call numbers (latencies, TTFTs, token rates): the one place
+//! percentiles are computed, so every command, report and test agrees on them.
 //!
 //! Percentiles interpolate linearly between the two nearest ranks, as numpy's default
 //! (`numpy.percentile(x, p)`, method `linear`): rank `p/100 × (n−1)` of the sorted values.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Summary of a set of values.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Distribution {
     pub count: usize,
     pub sum: f64,
     pub mean: f64,
+    /// Sample standard deviation (n − 1 in the denominator); 0 for one value.
+    pub stdev: f64,
     pub min: f64,
     pub p50: f64,
     pub p90: f64,
+    pub p95: f64,
     pub p99: f64,
     pub max: f64,
 }
@@ -28,13 +31,22 @@ impl Distribution {
         }
         sorted.sort_by(f64::total_cmp);
         let sum: f64 = sorted.iter().sum();
+        let n = sorted.len() as f64;
+        let mean = sum / n;
+        let stdev = if sorted.len() < 2 {
+            0.0
+        } else {
+            (sorted.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt()
+        };
         Some(Distribution {
             count: sorted.len(),
             sum,
-            mean: sum / sorted.len() as f64,
+            mean,
+            stdev,
             min: sorted[0],
             p50: percentile(&sorted, 50.0),
             p90: percentile(&sorted, 90.0),
+            p95: percentile(&sorted, 95.0),
             p99: percentile(&sorted, 99.0),
             max: sorted[sorted.len() - 1],
         })
@@ -79,6 +91,9 @@ mod tests {
         let d = Distribution::of([4.0, f64::NAN, 1.0, 3.0, 2.0, f64::INFINITY]).unwrap();
         assert_eq!((d.count, d.min, d.max), (4, 1.0, 4.0));
         assert!(close(d.sum, 10.0) && close(d.mean, 2.5) && close(d.p50, 2.5) && close(d.p90, 3.7));
+        // numpy.percentile([1, 2, 3, 4], 95) = 3.85; statistics.stdev([1, 2, 3, 4]) = 1.2909944…
+        assert!(close(d.p95, 3.85) && (d.stdev - 1.290_994_448_735_805_6).abs() < 1e-12);
+        assert_eq!(Distribution::of([5.0]).unwrap().stdev, 0.0);
         assert!(Distribution::of([]).is_none());
     }
 }

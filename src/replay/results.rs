@@ -1,0 +1,254 @@
+//! What a replay run produces, as saved in its JSON: the effective settings, every raw
+//! per-request sample (ITL gaps included), and the statistics derived from them — overall
+//! and per context bucket. `asb report` and `asb compare` read this back, so everything a
+//! report shows can be recomputed from the file.
+//!
+//! Times are milliseconds unless the name says otherwise; rates are tokens per second.
+//! Each statistic's formula is in [`formulas`] and is printed next to it in every report.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Distribution;
+
+/// The format of the run JSON; a reader refuses a newer one with a clear message.
+pub const RESULTS_VERSION: u32 = 1;
+
+/// One replay run, as written to `run.json` and to stdout with `--json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResults {
+    pub results_version: u32,
+    /// `asb X.Y.Z`.
+    pub tool: String,
+    /// ISO-8601 UTC time the first request was sent.
+    pub started_at: String,
+    /// The endpoint as the user gave it (`builtin` for the embedded mock).
+    pub endpoint: String,
+    /// The URL requests were POSTed to.
+    pub target_url: String,
+    /// `openai` (Chat Completions) or `anthropic` (Messages).
+    pub api: String,
+    pub model: String,
+    pub scenario: ScenarioInfo,
+    pub settings: Settings,
+    /// Metric name → formula, for every metric in `summary`, `buckets` and `requests`.
+    pub formulas: BTreeMap<String, String>,
+    pub summary: Summary,
+    /// Context buckets in size order (fresh … xxl); only buckets that received requests.
+    pub buckets: Vec<BucketStats>,
+    /// Every request sent, in the order they were started.
+    pub requests: Vec<RequestSample>,
+    /// Why the run stopped early (`--max-consecutive-failures`, Ctrl+C), if it did.
+    pub aborted: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    /// Path, or `builtin:NAME`.
+    pub source: String,
+    pub description: String,
+    pub tasks: Vec<TaskInfo>,
+    /// Requests per pass over the scenario (after slicing), before repetitions.
+    pub requests: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskInfo {
+    pub id: String,
+    pub name: String,
+    /// Requests of this task replayed per execution (after slicing).
+    pub requests: usize,
+    /// Requests in the recording before slicing.
+    pub recorded_requests: usize,
+}
+
+/// What was really sent and how: printed in the header, saved in the JSON, so a run can be
+/// compared honestly with another tool's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// `realistic`, `allwarm` or `allcold`.
+    pub cache_mode: String,
+    /// What the cache mode did, in words (e.g. the shared prefix kept warm).
+    pub cache_detail: String,
+    /// Characters of the shared prefix kept warm (realistic), 0 for allcold, null for allwarm.
+    pub shared_prefix_chars: Option<usize>,
+    /// `recorded` or `live`.
+    pub history_mode: String,
+    pub repetitions: u32,
+    pub max_concurrent: usize,
+    /// `round_robin`, `sequential` or `random`.
+    pub policy: String,
+    /// The seed of the random policy (drawn and printed when not given).
+    pub seed: Option<u64>,
+    pub slice_tokens: Option<u64>,
+    /// What max_tokens was sent, in words (`as recorded (64–32000)`).
+    pub max_tokens: String,
+    /// What temperature was sent, in words.
+    pub temperature: String,
+    pub timeout_s: f64,
+    /// Retries allowed per request (connect errors, 429, 5xx before the first byte).
+    pub max_retries: u32,
+    pub max_consecutive_failures: Option<u32>,
+    /// Total executions (tasks × repetitions) and requests scheduled.
+    pub executions: usize,
+    pub scheduled_requests: usize,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    /// `good`, `ok`, `poor` or `unknown` (asb's thresholds, see `verdict_basis`).
+    pub verdict: String,
+    /// Which bucket and numbers the verdict was taken from.
+    pub verdict_basis: String,
+    pub requests: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    /// Extra attempts made by retries, over all requests.
+    pub retries: u64,
+    /// First request sent → last byte received, seconds.
+    pub duration_s: f64,
+    pub request_throughput: f64,
+    pub output_tok_per_s: f64,
+    pub total_tok_per_s: f64,
+    /// Mean requests in flight: Σ e2e / duration.
+    pub concurrency: f64,
+    pub input_tokens: u64,
+    pub cached_tokens: u64,
+    pub output_tokens: u64,
+    /// cached_tokens / input_tokens over requests whose server reported both.
+    pub cache_hit_rate: Option<f64>,
+    /// Successful requests whose output count is the chars/4 estimate (no server usage).
+    pub estimated_output_counts: usize,
+    pub metrics: Metrics,
+    /// Errors grouped by their message (first 200 chars), most frequent first.
+    pub errors: Vec<ErrorCount>,
+}
+
+/// Distributions over the successful requests of a bucket or of the run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Metrics {
+    pub ttft_ms: Option<Distribution>,
+    /// Every gap between consecutive output-bearing events, all requests pooled.
+    pub itl_ms: Option<Distribution>,
+    pub tpot_ms: Option<Distribution>,
+    pub e2e_ms: Option<Distribution>,
+    pub decode_tok_per_s: Option<Distribution>,
+    pub asb_decode_tok_per_s: Option<Distribution>,
+    pub prefill_tok_per_s: Option<Distribution>,
+    pub prefill_total_tok_per_s: Option<Distribution>,
+    pub prompt_tokens: Option<Distribution>,
+    pub completion_tokens: Option<Distribution>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketStats {
+    /// fresh, short, medium, long, full, xl, xxl.
+    pub name: String,
+    /// Prompt tokens covered: `lower ≤ n < upper` (upper null for the last bucket).
+    pub lower: u64,
+    pub upper: Option<u64>,
+    pub requests: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    /// Largest prompt in the bucket (server count, else estimate).
+    pub max_prompt_tokens: u64,
+    pub mean_prompt_tokens: f64,
+    /// First request sent → last byte received among this bucket's requests, seconds.
+    pub wall_time_s: f64,
+    /// Σ output tokens of the bucket's successes / wall_time_s.
+    pub aggregate_tok_per_s: f64,
+    pub output_tokens: u64,
+    pub metrics: Metrics,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorCount {
+    pub error: String,
+    pub count: usize,
+}
+
+/// One request as sent and measured: the raw samples every statistic is computed from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RequestSample {
+    pub task_id: String,
+    /// Repetition of the task, 0-based.
+    pub execution: u32,
+    /// Position of the request in its task, 0-based.
+    pub turn: usize,
+    /// The recording line's `seq`.
+    pub seq: u64,
+    /// The recording's thread id (main agent vs sub-agents), when it has one.
+    pub thread: Option<String>,
+    /// Worker (connection) that sent it, 0-based.
+    pub slot: usize,
+    /// When the request was first due (its slot was free), ms from the run's start.
+    pub scheduled_ms: f64,
+    /// When the last attempt was sent, ms from the run's start.
+    pub start_ms: f64,
+    pub attempts: u32,
+    pub status: Option<u16>,
+    /// The server's request id header (`x-request-id`, `request-id`), for joining logs.
+    pub request_id: Option<String>,
+    pub ttft_ms: Option<f64>,
+    /// Send → last output-bearing event.
+    pub e2e_ms: Option<f64>,
+    /// Send → end of the response (stream end marker or body end).
+    pub total_ms: Option<f64>,
+    /// Gaps between consecutive output-bearing events, in order.
+    pub itl_ms: Vec<f64>,
+    /// Output-bearing events (chunks), and all events.
+    pub content_events: u64,
+    pub events: u64,
+    /// The server's prompt tokens (input + cache read + cache creation for Anthropic).
+    pub prompt_tokens: Option<u64>,
+    pub cached_tokens: Option<u64>,
+    pub completion_tokens: u64,
+    /// `usage` (server) or `estimate` (chars/4 of the output text).
+    pub completion_source: String,
+    /// chars/4 of the text sent (messages, system, tools).
+    pub context_tokens_estimate: u64,
+    pub bucket: String,
+    pub tpot_ms: Option<f64>,
+    pub decode_tok_per_s: Option<f64>,
+    pub asb_decode_tok_per_s: Option<f64>,
+    pub prefill_tok_per_s: Option<f64>,
+    pub prefill_total_tok_per_s: Option<f64>,
+    pub stop_reason: Option<String>,
+    pub error: Option<String>,
+    /// No error and at least one output token.
+    pub ok: bool,
+}
+
+/// The formula of every metric, as printed in reports and saved in the JSON.
+pub fn formulas() -> BTreeMap<String, String> {
+    let f = [
+        ("t0", "just before the request's first byte is written (the last attempt's send)"),
+        ("output-bearing event", "an SSE event carrying text, reasoning/thinking or tool-call arguments (OpenAI delta.content / reasoning_content / reasoning / tool_calls; Anthropic text_delta / thinking_delta / input_json_delta)"),
+        ("ttft_ms", "t_first_output − t0"),
+        ("itl_ms", "gaps between consecutive output-bearing events (per chunk, not per token)"),
+        ("tpot_ms", "(t_last_output − t_first_output) / (completion_tokens − 1), completion_tokens > 1"),
+        ("e2e_ms", "t_last_output − t0"),
+        ("total_ms", "t_end − t0 (end of stream: [DONE] / message_stop / body end)"),
+        ("decode_tok_per_s", "(completion_tokens − 1) / (t_last_output − t_first_output)"),
+        ("asb_decode_tok_per_s", "completion_tokens / (t_end − t_first_output)  (asb's decode formula)"),
+        ("prefill_tok_per_s", "(prompt_tokens − cached_tokens) / ttft"),
+        ("prefill_total_tok_per_s", "prompt_tokens / ttft  (asb's prefill formula; a lower bound: TTFT includes queueing and network)"),
+        ("completion_tokens", "server usage; else Σ max(1, chars/4) per output-bearing event (labelled estimate)"),
+        ("prompt_tokens", "server usage (OpenAI prompt_tokens; Anthropic input + cache_read + cache_creation)"),
+        ("context_tokens_estimate", "chars/4 of the text sent (message contents, system, tool definitions)"),
+        ("bucket", "by prompt_tokens (server), else context_tokens_estimate: fresh <10k, short <30k, medium <55k, long <85k, full <150k, xl <300k, xxl"),
+        ("duration_s", "max(t_end) − min(t0) over the run (or the bucket: wall_time_s)"),
+        ("output_tok_per_s", "Σ completion_tokens (successes) / duration_s"),
+        ("aggregate_tok_per_s", "Σ completion_tokens of the bucket's successes / bucket wall_time_s"),
+        ("total_tok_per_s", "Σ (prompt_tokens + completion_tokens) (successes) / duration_s"),
+        ("request_throughput", "successful requests / duration_s"),
+        ("concurrency", "Σ (t_end − t0) / duration_s"),
+        ("cache_hit_rate", "Σ cached_tokens / Σ prompt_tokens"),
+        ("percentiles", "linear interpolation between closest ranks (numpy default) over raw samples of successful requests"),
+        ("verdict", "asb thresholds on the medium or long bucket (else the first): good if TTFT p50 ≤ 3000 ms and decode p50 ≥ 30 tok/s; ok if ≤ 10000 ms and ≥ 15 tok/s; else poor"),
+    ];
+    f.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
