@@ -12,6 +12,9 @@ use crate::inspect::timeline::{self, TimelineArgs};
 use crate::inspect::validate::{self, ValidateArgs};
 use crate::mock::{self, MockArgs};
 use crate::record::{self, RecordArgs};
+use crate::replay::catalog::{self, ScenariosArgs};
+use crate::replay::report::{self, CompareArgs, ReportArgs};
+use crate::replay::{self, ReplayArgs};
 use crate::serve::{self, ServeArgs};
 
 #[derive(Debug, Parser)]
@@ -25,6 +28,14 @@ pub struct Cli {
 pub enum Command {
     /// Record an agent's LLM calls through a proxy in front of its endpoint.
     Record(RecordArgs),
+    /// Replay a recording against an endpoint and measure TTFT, ITL, decode and prefill rates.
+    Replay(ReplayArgs),
+    /// Render a saved replay run (run.json) as console text, markdown, HTML or JSON.
+    Report(ReportArgs),
+    /// Compare two saved replay runs bucket by bucket.
+    Compare(CompareArgs),
+    /// List the built-in scenarios (replay them with -w builtin:NAME).
+    Scenarios(ScenariosArgs),
     /// Answer OpenAI and Anthropic calls from recordings, offline and deterministic.
     Serve(ServeArgs),
     /// Run a synthetic OpenAI + Anthropic endpoint with known timings (no GPU needed).
@@ -44,10 +55,14 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Mock(args) => {
             let workers = args.workers;
-            on_runtime(workers, mock::run(args))
+            on_runtime(workers, mock::run(args)).map(|()| ExitCode::SUCCESS)
         }
-        Command::Record(args) => on_runtime(1, record::run(args)),
-        Command::Serve(args) => on_runtime(0, serve::run(args)),
+        Command::Record(args) => on_runtime(1, record::run(args)).map(|()| ExitCode::SUCCESS),
+        Command::Replay(args) => on_runtime(0, replay::run(args)),
+        Command::Report(args) => report::run_report(args),
+        Command::Compare(args) => report::run_compare(args),
+        Command::Scenarios(args) => catalog::run(args),
+        Command::Serve(args) => on_runtime(0, serve::run(args)).map(|()| ExitCode::SUCCESS),
         // Reading recordings is synchronous: no runtime.
         Command::Inspect(args) => summary::run(args),
         Command::Timeline(args) => timeline::run(args),
@@ -63,8 +78,8 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Runs a server on a tokio runtime with `workers` threads (1 = current thread, 0 = one per core).
-fn on_runtime(workers: usize, server: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<ExitCode> {
+/// Runs a future on a tokio runtime with `workers` threads (1 = current thread, 0 = one per core).
+fn on_runtime<T>(workers: usize, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     let mut builder = if workers == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -74,6 +89,5 @@ fn on_runtime(workers: usize, server: impl Future<Output = anyhow::Result<()>>) 
         builder.worker_threads(workers);
     }
     let runtime = builder.enable_all().build().map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(server)?;
-    Ok(ExitCode::SUCCESS)
+    runtime.block_on(work)
 }

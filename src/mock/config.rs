@@ -174,14 +174,21 @@ impl MockArgs {
     }
 }
 
-/// A config from `asb mock` flags, for tests: `test_config(&["--zero-delay"])`.
-#[cfg(test)]
-pub fn test_config(flags: &[&str]) -> MockConfig {
+/// A config from `asb mock` flags, e.g. `config_from_flags(&["--zero-delay"])`: how
+/// replay's embedded mock and the tests configure it with the user's own spelling.
+pub fn config_from_flags<S: AsRef<str>>(flags: &[S]) -> Result<MockConfig> {
     use clap::Parser;
     #[derive(Parser)]
+    #[command(name = "asb mock", no_binary_name = true)]
     struct Cli {
         #[command(flatten)]
         args: MockArgs,
     }
-    Cli::parse_from(std::iter::once("mock").chain(flags.iter().copied())).args.config().expect("valid test flags")
+    let cli = Cli::try_parse_from(flags.iter().map(AsRef::as_ref)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    cli.args.config()
+}
+
+#[cfg(test)]
+pub fn test_config(flags: &[&str]) -> MockConfig {
+    config_from_flags(flags).expect("valid test flags")
 }

@@ -4,9 +4,11 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use clap::{Args, ValueEnum};
+use anyhow::Result;
+use clap::Args;
 
+pub use crate::wire::endpoint::UpstreamApi;
+use crate::wire::endpoint::{auth_header, detect_api, normalize_base};
 use crate::wire::Api;
 
 /// Flags of `asb record` (the same as asb's, plus `--host` and `--upstream-timeout`).
@@ -46,12 +48,6 @@ pub struct RecordArgs {
     pub drain_timeout: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum UpstreamApi {
-    Openai,
-    Anthropic,
-}
-
 /// Where and how to reach the upstream.
 #[derive(Debug, Clone)]
 pub struct Upstream {
@@ -71,54 +67,9 @@ impl Upstream {
 
     pub fn from_args(args: &RecordArgs) -> Result<Self> {
         let base = normalize_base(&args.endpoint)?;
-        let api = match args.upstream_api {
-            Some(UpstreamApi::Openai) => Api::OpenAi,
-            Some(UpstreamApi::Anthropic) => Api::Anthropic,
-            None => detect_api(&base),
-        };
-        let auth = args.api_key.as_ref().filter(|k| !k.is_empty()).map(|key| {
-            let header = args.api_key_header.clone().unwrap_or_else(|| match api {
-                Api::Anthropic => "x-api-key".into(),
-                Api::OpenAi => "authorization".into(),
-            });
-            let header = header.to_ascii_lowercase();
-            let value = if header == "authorization" { format!("Bearer {key}") } else { key.clone() };
-            (header, value)
-        });
+        let api = args.upstream_api.map(UpstreamApi::api).unwrap_or_else(|| detect_api(&base));
+        let auth = auth_header(api, args.api_key.as_deref(), args.api_key_header.as_deref());
         Ok(Upstream { base, api, model: args.model.clone(), auth })
-    }
-}
-
-/// Strips a trailing `/`, and one trailing `/v1/chat/completions`, `/v1/messages` or `/v1`
-/// (clients add their own `/v1/...` paths), so `http://h:8000/v1` does not become `/v1/v1`.
-pub fn normalize_base(endpoint: &str) -> Result<String> {
-    let trimmed = endpoint.trim().trim_end_matches('/');
-    if trimmed.is_empty() {
-        bail!("--endpoint is empty");
-    }
-    let uri: http::Uri = trimmed.parse().with_context(|| format!("--endpoint {endpoint:?} is not a URL"))?;
-    match uri.scheme_str() {
-        Some("http" | "https") => {}
-        _ => bail!("--endpoint {endpoint:?} must start with http:// or https://"),
-    }
-    if uri.host().is_none() {
-        bail!("--endpoint {endpoint:?} has no host");
-    }
-    let mut base = trimmed.to_string();
-    for suffix in ["/v1/chat/completions", "/v1/messages", "/v1"] {
-        if let Some(stripped) = base.strip_suffix(suffix) {
-            base = stripped.to_string();
-            break;
-        }
-    }
-    Ok(base)
-}
-
-fn detect_api(base: &str) -> Api {
-    let host = base.parse::<http::Uri>().ok().and_then(|u| u.host().map(str::to_ascii_lowercase));
-    match host {
-        Some(h) if h == "anthropic.com" || h.ends_with(".anthropic.com") => Api::Anthropic,
-        _ => Api::OpenAi,
     }
 }
 
@@ -127,22 +78,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoint_normalization() {
-        assert_eq!(normalize_base("http://h:8000/").unwrap(), "http://h:8000");
-        assert_eq!(normalize_base("http://h:8000/v1").unwrap(), "http://h:8000");
-        assert_eq!(normalize_base("http://h:8000/v1/chat/completions").unwrap(), "http://h:8000");
-        assert_eq!(normalize_base("https://api.anthropic.com/v1/messages").unwrap(), "https://api.anthropic.com");
-        assert_eq!(normalize_base("http://h/proxy/v1").unwrap(), "http://h/proxy");
-        assert!(normalize_base("").is_err());
-        assert!(normalize_base("ftp://h").is_err());
-        assert!(normalize_base("localhost:8000").is_err());
-    }
-
-    #[test]
-    fn api_detection_and_auth() {
-        assert_eq!(detect_api("https://api.anthropic.com"), Api::Anthropic);
-        assert_eq!(detect_api("https://notanthropic.com"), Api::OpenAi);
-        assert_eq!(detect_api("http://127.0.0.1:8000"), Api::OpenAi);
+    fn auth_follows_api_and_header() {
         let args = |key: Option<&str>, header: Option<&str>, endpoint: &str| RecordArgs {
             endpoint: endpoint.into(),
             model: "m".into(),

@@ -16,7 +16,6 @@ pub mod proxy;
 pub mod tee;
 pub mod thread;
 pub mod translate_stream;
-pub mod upstream;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -132,7 +131,7 @@ impl Session {
     /// A proxy for the calling thread's runtime (its connection pool lives there).
     pub fn proxy(&self, header_timeout: Duration) -> Result<Arc<Proxy>> {
         Ok(Arc::new(Proxy {
-            client: upstream::client()?,
+            client: crate::wire::client::client()?,
             upstream: self.upstream.clone(),
             recorder: Arc::clone(&self.recorder),
             secrets: self.secrets.clone(),

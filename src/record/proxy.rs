@@ -26,9 +26,9 @@ use super::config::Upstream;
 use super::headers;
 use super::tee::TeeBody;
 use super::translate_stream::TranslatingBody;
-use super::upstream::UpstreamClient;
 use crate::recording::writer::Secrets;
 use crate::recording::Outcome;
+use crate::wire::client::HttpClient;
 use crate::wire::errors::ApiError;
 use crate::wire::translate;
 use crate::wire::Api;
@@ -38,7 +38,7 @@ pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
 pub struct Proxy {
     pub upstream: Upstream,
-    pub client: UpstreamClient,
+    pub client: HttpClient,
     pub recorder: Arc<Recorder>,
     pub secrets: Secrets,
     /// How long to wait for the upstream's response headers.

@@ -23,6 +23,8 @@ pub struct Assembled {
     pub last_token_ms: Option<f64>,
     pub events: u64,
     pub content_events: u64,
+    /// Characters of output (text, reasoning, tool names and arguments) received so far.
+    pub output_chars: usize,
     /// An error reported inside the answer (OpenAI `{"error":…}`, Anthropic `event: error`).
     pub error: Option<String>,
     /// The stream's own end marker arrived (`[DONE]` or `message_stop`).
@@ -67,6 +69,11 @@ impl Assembler {
         }
     }
 
+    /// What has been assembled so far (usage comes with [`Self::finish`]).
+    pub fn so_far(&self) -> &Assembled {
+        &self.out
+    }
+
     pub fn finish(mut self) -> Assembled {
         self.out.usage = match self.api {
             Api::OpenAi => self.openai_usage.as_ref().map(usage::from_openai),
@@ -96,13 +103,14 @@ impl Assembler {
         };
         let r = &mut self.out.result;
         let mut output = false;
+        let chars = &mut self.out.output_chars;
         if let Some(text) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
-            r.text.push_str(text);
+            push_output(&mut r.text, text, chars);
             output = true;
         }
         for key in ["reasoning_content", "reasoning"] {
             if let Some(text) = delta.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()) {
-                r.thinking.push_str(text);
+                push_output(&mut r.thinking, text, chars);
                 output = true;
             }
         }
@@ -117,11 +125,11 @@ impl Assembler {
             }
             let f = call.get("function");
             if let Some(name) = f.and_then(|f| f.get("name")).and_then(Value::as_str).filter(|n| !n.is_empty()) {
-                slot.name.push_str(name);
+                push_output(&mut slot.name, name, chars);
                 output = true;
             }
             if let Some(args) = f.and_then(|f| f.get("arguments")).and_then(Value::as_str).filter(|a| !a.is_empty()) {
-                slot.arguments.push_str(args);
+                push_output(&mut slot.arguments, args, chars);
                 output = true;
             }
         }
@@ -153,16 +161,19 @@ impl Assembler {
                     return false;
                 };
                 let text = |k: &str| delta.get(k).and_then(Value::as_str).filter(|t| !t.is_empty());
+                let chars = &mut self.out.output_chars;
                 match delta.get("type").and_then(Value::as_str) {
-                    Some("text_delta") => text("text").map(|t| r.text.push_str(t)).is_some(),
-                    Some("thinking_delta") => text("thinking").map(|t| r.thinking.push_str(t)).is_some(),
+                    Some("text_delta") => text("text").map(|t| push_output(&mut r.text, t, chars)).is_some(),
+                    Some("thinking_delta") => {
+                        text("thinking").map(|t| push_output(&mut r.thinking, t, chars)).is_some()
+                    }
                     Some("input_json_delta") => {
                         let Some(part) = text("partial_json") else {
                             return false;
                         };
                         let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
                         if let Some(&(_, pos)) = self.tool_blocks.iter().rev().find(|(i, _)| *i == index) {
-                            r.tool_calls[pos].arguments.push_str(part);
+                            push_output(&mut r.tool_calls[pos].arguments, part, chars);
                         }
                         true
                     }
@@ -189,6 +200,11 @@ impl Assembler {
             _ => false,
         }
     }
+}
+
+fn push_output(dst: &mut String, s: &str, chars: &mut usize) {
+    dst.push_str(s);
+    *chars += s.chars().count();
 }
 
 /// A non-streamed answer body (`chat.completion` or `message`).

@@ -1,8 +1,10 @@
 //! Wire-level building blocks shared by record, replay and serve: the two APIs, their
-//! error shapes, SSE framing, and translation between Anthropic Messages and OpenAI Chat
+//! error shapes, the outbound HTTP client, SSE framing, and translation between Anthropic Messages and OpenAI Chat
 //! Completions.
 
 pub mod api;
+pub mod client;
+pub mod endpoint;
 pub mod errors;
 pub mod sse;
 pub mod translate;

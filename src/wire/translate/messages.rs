@@ -264,11 +264,11 @@ fn blocks<'a>(content: &'a Value, at: &str) -> Result<&'a [Value], TranslateErro
         .ok_or_else(|| TranslateError::wrong_type(format!("{at}.content"), "a string or a list of blocks"))
 }
 
-fn object<'a>(value: &'a Value, at: &str) -> Result<&'a Map<String, Value>, TranslateError> {
+pub(super) fn object<'a>(value: &'a Value, at: &str) -> Result<&'a Map<String, Value>, TranslateError> {
     value.as_object().ok_or_else(|| TranslateError::wrong_type(at, "an object"))
 }
 
-fn block_type(block: &Map<String, Value>) -> Option<&str> {
+pub(super) fn block_type(block: &Map<String, Value>) -> Option<&str> {
     block.get("type").and_then(Value::as_str)
 }
 

@@ -12,6 +12,10 @@
 //! * [`openai_error_to_anthropic`] — any upstream error body becomes an Anthropic error
 //!   object ([`error_body`]).
 //!
+//! And for the replay: [`openai_to_anthropic_request`], the reverse of the first, turns a
+//! `/v1/chat/completions` body into a `/v1/messages` body so OpenAI-form recordings can be
+//! replayed against an Anthropic endpoint ([`to_anthropic`]).
+//!
 //! Shared conventions live in one place each: [`openai`] (reading choices, reasoning and
 //! text the way each server spells them), [`stop_reason`] (`finish_reason` →
 //! `stop_reason`), [`usage`] (Anthropic's `input_tokens` excludes cached tokens, OpenAI's
@@ -31,6 +35,7 @@ pub mod request;
 pub mod response;
 pub mod stop_reason;
 pub mod stream;
+pub mod to_anthropic;
 pub mod usage;
 
 pub use error::TranslateError;
@@ -40,9 +45,12 @@ pub use request::anthropic_to_openai_request;
 pub use response::openai_to_anthropic_response;
 pub use stop_reason::anthropic_stop_reason;
 pub use stream::AnthropicStreamEncoder;
+pub use to_anthropic::openai_to_anthropic_request;
 pub use usage::anthropic_usage;
 
 #[cfg(test)]
 mod request_tests;
 #[cfg(test)]
 mod stream_tests;
+#[cfg(test)]
+mod to_anthropic_tests;

@@ -49,7 +49,8 @@ pub fn anthropic_to_openai_request(body: &Value, model_override: Option<&str>) -
     Ok(Value::Object(out))
 }
 
-fn model(body: &Map<String, Value>, model_override: Option<&str>) -> Result<String, TranslateError> {
+/// `model_override`, else the body's non-empty `model` (both directions use this).
+pub(super) fn model(body: &Map<String, Value>, model_override: Option<&str>) -> Result<String, TranslateError> {
     model_override
         .or_else(|| non_empty_str(body, "model"))
         .map(str::to_owned)

@@ -1,5 +1,5 @@
-//! The proxy's HTTP client to the upstream: pooled keep-alive connections, HTTP/1.1 and
-//! HTTP/2, TLS by rustls with the ring provider and the Mozilla root set (no C++ build,
+//! The outbound HTTP client (record's upstream, replay's target): pooled keep-alive
+//! connections, HTTP/1.1 and HTTP/2, TLS by rustls with the ring provider and the Mozilla root set (no C++ build,
 //! no system certificate store needed), `TCP_NODELAY` on every socket.
 
 use std::time::Duration;
@@ -12,9 +12,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-pub fn client() -> Result<UpstreamClient> {
+pub fn client() -> Result<HttpClient> {
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     http.enforce_http(false);

@@ -1,0 +1,221 @@
+//! From raw per-request samples to the run's and each bucket's statistics. Distributions
+//! are over successful requests; durations come from the requests' own timestamps
+//! (first send → last byte), never from summed per-worker times.
+
+use std::collections::HashMap;
+
+use super::measure::BUCKETS;
+use super::results::{BucketStats, ErrorCount, Metrics, RequestSample, Summary};
+use crate::stats::Distribution;
+
+/// asb's thresholds: TTFT p50 (ms, lower is better) and decode p50 (tok/s, higher is
+/// better), inclusive; the grade is the worse of the two.
+pub const TTFT_GOOD_MS: f64 = 3000.0;
+pub const TTFT_OK_MS: f64 = 10_000.0;
+pub const DECODE_GOOD: f64 = 30.0;
+pub const DECODE_OK: f64 = 15.0;
+
+pub fn metrics<'a>(requests: impl Iterator<Item = &'a RequestSample> + Clone) -> Metrics {
+    let ok = requests.filter(|r| r.ok);
+    let dist = |f: fn(&RequestSample) -> Option<f64>| Distribution::of(ok.clone().filter_map(f));
+    Metrics {
+        ttft_ms: dist(|r| r.ttft_ms),
+        itl_ms: Distribution::of(ok.clone().flat_map(|r| r.itl_ms.iter().copied())),
+        tpot_ms: dist(|r| r.tpot_ms),
+        e2e_ms: dist(|r| r.e2e_ms),
+        decode_tok_per_s: dist(|r| r.decode_tok_per_s),
+        asb_decode_tok_per_s: dist(|r| r.asb_decode_tok_per_s),
+        prefill_tok_per_s: dist(|r| r.prefill_tok_per_s),
+        prefill_total_tok_per_s: dist(|r| r.prefill_total_tok_per_s),
+        prompt_tokens: dist(|r| r.prompt_tokens.map(|n| n as f64)),
+        completion_tokens: dist(|r| Some(r.completion_tokens as f64)),
+    }
+}
+
+/// First send → last byte over `requests`, seconds.
+fn span_s<'a>(requests: impl Iterator<Item = &'a RequestSample>) -> f64 {
+    let (mut first, mut last) = (f64::INFINITY, f64::NEG_INFINITY);
+    for r in requests {
+        first = first.min(r.start_ms);
+        last = last.max(r.start_ms + r.total_ms.unwrap_or(0.0));
+    }
+    if last > first {
+        (last - first) / 1000.0
+    } else {
+        0.0
+    }
+}
+
+fn prompt_size(r: &RequestSample) -> u64 {
+    r.prompt_tokens.unwrap_or(r.context_tokens_estimate)
+}
+
+pub fn buckets(requests: &[RequestSample]) -> Vec<BucketStats> {
+    let mut out = Vec::new();
+    for (i, (name, lower)) in BUCKETS.iter().enumerate() {
+        let in_bucket = || requests.iter().filter(|r| r.bucket == *name);
+        let n = in_bucket().count();
+        if n == 0 {
+            continue;
+        }
+        let succeeded = in_bucket().filter(|r| r.ok).count();
+        let output_tokens: u64 = in_bucket().filter(|r| r.ok).map(|r| r.completion_tokens).sum();
+        let wall = span_s(in_bucket());
+        out.push(BucketStats {
+            name: name.to_string(),
+            lower: *lower,
+            upper: BUCKETS.get(i + 1).map(|(_, l)| *l),
+            requests: n,
+            succeeded,
+            failed: n - succeeded,
+            max_prompt_tokens: in_bucket().map(prompt_size).max().unwrap_or(0),
+            mean_prompt_tokens: in_bucket().map(prompt_size).sum::<u64>() as f64 / n as f64,
+            wall_time_s: wall,
+            aggregate_tok_per_s: if wall > 0.0 { output_tokens as f64 / wall } else { 0.0 },
+            output_tokens,
+            metrics: metrics(in_bucket()),
+        });
+    }
+    out
+}
+
+pub fn summary(requests: &[RequestSample], buckets: &[BucketStats]) -> Summary {
+    let ok = || requests.iter().filter(|r| r.ok);
+    let succeeded = ok().count();
+    let duration = span_s(requests.iter());
+    let per_s = |x: f64| if duration > 0.0 { x / duration } else { 0.0 };
+    let output_tokens: u64 = ok().map(|r| r.completion_tokens).sum();
+    let input_tokens: u64 = ok().filter_map(|r| r.prompt_tokens).sum();
+    let reported = || requests.iter().filter(|r| r.prompt_tokens.is_some() && r.cached_tokens.is_some());
+    let (cache_in, cached): (u64, u64) =
+        reported().fold((0, 0), |(i, c), r| (i + r.prompt_tokens.unwrap_or(0), c + r.cached_tokens.unwrap_or(0)));
+    let (verdict, verdict_basis) = verdict(buckets);
+    Summary {
+        verdict,
+        verdict_basis,
+        requests: requests.len(),
+        succeeded,
+        failed: requests.len() - succeeded,
+        retries: requests.iter().map(|r| r.attempts.saturating_sub(1) as u64).sum(),
+        duration_s: duration,
+        request_throughput: per_s(succeeded as f64),
+        output_tok_per_s: per_s(output_tokens as f64),
+        total_tok_per_s: per_s((output_tokens + input_tokens) as f64),
+        concurrency: per_s(requests.iter().filter_map(|r| r.total_ms).sum::<f64>() / 1000.0),
+        input_tokens,
+        cached_tokens: cached,
+        output_tokens,
+        cache_hit_rate: (cache_in > 0).then(|| cached as f64 / cache_in as f64),
+        estimated_output_counts: ok().filter(|r| r.completion_source == "estimate").count(),
+        metrics: metrics(requests.iter()),
+        errors: errors(requests),
+    }
+}
+
+/// Errors grouped by message (first 200 characters), most frequent first.
+fn errors(requests: &[RequestSample]) -> Vec<ErrorCount> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut order = Vec::new();
+    for r in requests {
+        let message = match &r.error {
+            Some(e) => e.chars().take(200).collect::<String>(),
+            None if !r.ok => "no output: the answer had no tokens".to_string(),
+            None => continue,
+        };
+        let n = counts.entry(message.clone()).or_insert(0);
+        if *n == 0 {
+            order.push(message);
+        }
+        *n += 1;
+    }
+    let mut out: Vec<ErrorCount> =
+        order.into_iter().map(|e| ErrorCount { count: counts[&e], error: e }).collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count));
+    out
+}
+
+/// asb's verdict: from the medium or long bucket if one succeeded, else the first bucket
+/// that did (buckets are in size order here; asb takes its first-seen).
+fn verdict(buckets: &[BucketStats]) -> (String, String) {
+    let usable = |b: &&BucketStats| b.succeeded > 0 && b.metrics.ttft_ms.is_some();
+    let chosen = buckets
+        .iter()
+        .filter(usable)
+        .find(|b| b.name == "medium" || b.name == "long")
+        .or_else(|| buckets.iter().find(usable));
+    let Some(b) = chosen else {
+        return ("unknown".into(), "no successful requests".into());
+    };
+    let ttft = b.metrics.ttft_ms.as_ref().map_or(f64::INFINITY, |d| d.p50);
+    let decode = b.metrics.decode_tok_per_s.as_ref().map_or(0.0, |d| d.p50);
+    let grade = |good: bool, ok: bool| if good { 0 } else if ok { 1 } else { 2 };
+    let worst =
+        grade(ttft <= TTFT_GOOD_MS, ttft <= TTFT_OK_MS).max(grade(decode >= DECODE_GOOD, decode >= DECODE_OK));
+    let name = ["good", "ok", "poor"][worst];
+    (name.into(), format!("{} bucket: TTFT p50 {ttft:.0} ms, decode p50 {decode:.1} tok/s", b.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(bucket: &str, start: f64, ttft: f64, total: f64, tokens: u64, ok: bool) -> RequestSample {
+        RequestSample {
+            bucket: bucket.into(),
+            start_ms: start,
+            ttft_ms: Some(ttft),
+            total_ms: Some(total),
+            e2e_ms: Some(total),
+            completion_tokens: tokens,
+            decode_tok_per_s: Some(50.0),
+            ok,
+            error: (!ok).then(|| "HTTP 500: boom".to_string()),
+            attempts: 1,
+            prompt_tokens: Some(100),
+            cached_tokens: Some(25),
+            completion_source: "usage".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn durations_come_from_timestamps_not_summed_times() {
+        // Two overlapping requests: 0–1000 ms and 500–1500 ms → 1.5 s, not 2 s.
+        let rs = vec![req("fresh", 0.0, 100.0, 1000.0, 10, true), req("fresh", 500.0, 100.0, 1000.0, 20, true)];
+        let b = buckets(&rs);
+        assert_eq!(b.len(), 1);
+        assert!((b[0].wall_time_s - 1.5).abs() < 1e-9);
+        assert!((b[0].aggregate_tok_per_s - 20.0).abs() < 1e-9);
+        let s = summary(&rs, &b);
+        assert!((s.concurrency - 2.0 / 1.5).abs() < 1e-9);
+        assert_eq!(s.cache_hit_rate, Some(0.25));
+    }
+
+    #[test]
+    fn buckets_in_size_order_with_failures_counted() {
+        let rs = vec![req("medium", 0.0, 10.0, 20.0, 5, true), req("fresh", 0.0, 10.0, 20.0, 5, false)];
+        let b = buckets(&rs);
+        assert_eq!(b.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["fresh", "medium"]);
+        assert_eq!((b[0].succeeded, b[0].failed, b[0].upper), (0, 1, Some(10_000)));
+        let s = summary(&rs, &b);
+        assert_eq!((s.succeeded, s.failed), (1, 1));
+        assert_eq!(s.errors[0].error, "HTTP 500: boom");
+        assert!(s.verdict_basis.starts_with("medium"), "{}", s.verdict_basis);
+    }
+
+    #[test]
+    fn verdict_thresholds_are_inclusive_and_the_worst_wins() {
+        let at = |ttft: f64, decode: f64| {
+            let mut r = req("fresh", 0.0, ttft, ttft + 10.0, 5, true);
+            r.decode_tok_per_s = Some(decode);
+            let rs = vec![r];
+            summary(&rs, &buckets(&rs)).verdict
+        };
+        assert_eq!(at(3000.0, 30.0), "good");
+        assert_eq!(at(3000.1, 30.0), "ok");
+        assert_eq!(at(100.0, 14.9), "poor");
+        assert_eq!(at(10_000.0, 15.0), "ok");
+        let none = summary(&[], &[]);
+        assert_eq!(none.verdict, "unknown");
+    }
+}

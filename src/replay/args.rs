@@ -1,0 +1,90 @@
+//! `asb replay` flags: asb's, spelled as its users type them, plus what honest
+//! measurement needs (timeout, retries, an explicit max_tokens cap, the embedded mock).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::plan::CacheMode;
+use super::schedule::Policy;
+use crate::wire::endpoint::UpstreamApi;
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// Target endpoint URL; `builtin` (or none) starts `asb mock` in-process.
+    #[arg(short = 'e', long, env = "ASB_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Model to request; without it each request keeps its recorded model.
+    #[arg(short = 'm', long, env = "ASB_MODEL")]
+    pub model: Option<String>,
+    /// API key for the endpoint (also read from ASB_API_KEY). Never printed or saved.
+    #[arg(short = 'k', long, env = "ASB_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Header carrying the key (`authorization` sends `Bearer KEY`). Default: x-api-key for
+    /// Anthropic, authorization otherwise.
+    #[arg(long)]
+    pub api_key_header: Option<String>,
+    /// A recording (.jsonl, ours or asb's), a scenario directory or manifest, or
+    /// builtin:NAME (see `asb scenarios`). Default: the built-in scenario.
+    #[arg(short = 'w', long = "scenario", visible_short_alias = 's')]
+    pub scenario: Option<String>,
+    /// Replay only this task of the scenario.
+    #[arg(short = 't', long)]
+    pub task: Option<String>,
+    /// Report path: .md writes the markdown report and X.json beside it, .html the HTML
+    /// report and X.json, anything else X.json.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Write the run's JSON to stdout (human output goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// API to speak: default anthropic for *.anthropic.com or a URL ending in /messages,
+    /// openai otherwise.
+    #[arg(long, value_enum)]
+    pub upstream_api: Option<UpstreamApi>,
+    /// realistic: shared prefix warm, each execution's unique context poisoned;
+    /// allwarm: as recorded; allcold: poisoned from the first space.
+    #[arg(long, value_enum, default_value = "realistic")]
+    pub cache_mode: CacheMode,
+    /// Times each task is replayed.
+    #[arg(short = 'r', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repetitions: u32,
+    /// Workers, each with its own connection: the most requests in flight.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_concurrent: u64,
+    /// Order of the executions (task × repetition).
+    #[arg(long, value_enum, default_value = "round_robin")]
+    pub policy: Policy,
+    /// Seed of the random policy (drawn and printed when not given).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Per task, replay requests from the start until their cumulative prompt tokens
+    /// would exceed N (the first request always runs).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub slice_tokens: Option<u64>,
+    /// Print the plan and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Seconds one request may take, headers to last byte.
+    #[arg(long, default_value_t = 300.0)]
+    pub timeout: f64,
+    /// Retries per request for connect errors, 429 and 5xx before the first byte
+    /// (backoff 0.5 s × 2^attempt, at most 16 s).
+    #[arg(long, default_value_t = 3)]
+    pub max_retries: u32,
+    /// Stop the run when one worker fails this many requests in a row.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_consecutive_failures: Option<u32>,
+    /// Cap every request's max_tokens at N (default: as recorded, no cap).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tokens: Option<u64>,
+    /// A JSON object merged last into every request body (can override anything).
+    #[arg(long)]
+    pub extra_body: Option<String>,
+    /// Flags for the embedded mock (`-e builtin`), e.g. "--decode-tps 120 --answer-tokens 64".
+    #[arg(long, allow_hyphen_values = true)]
+    pub mock_args: Option<String>,
+    /// Removed in asb 3.1: N users sending identical payloads got a free cache ride.
+    #[arg(short = 'u', long, hide = true)]
+    pub users: Option<String>,
+}

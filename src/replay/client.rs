@@ -1,0 +1,233 @@
+//! Sends one request and observes the answer, frame by frame.
+//!
+//! The clock is read once per HTTP body frame, the moment hyper hands it over, before any
+//! parsing: events that arrived in one frame share its time (that is what the network
+//! delivered), and parsing cost never shifts a timestamp. `t0` is read just before the
+//! request is handed to the connection. Each replay worker owns one client, so a worker
+//! is one user's keep-alive connection.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::Request;
+use http_body_util::{BodyExt, Full};
+
+use crate::recording::assemble::{assemble_body, Assembled, Assembler};
+use crate::wire::client::HttpClient;
+use crate::wire::sse::{SseEvent, SseParser};
+use crate::wire::Api;
+
+/// Largest error body kept (its first 500 characters go into the message).
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// What one attempt saw.
+#[derive(Debug, Default)]
+pub struct Observation {
+    pub t0: Option<Instant>,
+    pub status: Option<u16>,
+    pub request_id: Option<String>,
+    /// ms from t0 of each output-bearing event.
+    pub output_ms: Vec<f64>,
+    /// Characters of output each output-bearing event carried.
+    pub output_chars: Vec<usize>,
+    /// ms from t0 to the end of the answer (end marker, or the body's end).
+    pub end_ms: Option<f64>,
+    pub assembled: Assembled,
+    /// Why the attempt failed, if it did.
+    pub error: Option<String>,
+    /// The failure happened before any answer byte and may be retried (connect error,
+    /// 429, 5xx).
+    pub retryable: bool,
+    /// The server rejected `stream_options` (retry without it).
+    pub rejects_stream_options: bool,
+}
+
+pub struct Outgoing<'a> {
+    pub url: &'a str,
+    pub api: Api,
+    pub body: Bytes,
+    pub headers: &'a [(String, String)],
+    pub auth: Option<&'a (String, String)>,
+}
+
+/// One attempt, bounded by `timeout` over the whole exchange.
+pub async fn send(client: &HttpClient, out: Outgoing<'_>, timeout: Duration) -> Observation {
+    let mut obs = Observation::default();
+    let deadline = tokio::time::Instant::now() + timeout;
+    match tokio::time::timeout_at(deadline, exchange(client, &out, &mut obs)).await {
+        Ok(()) => {}
+        Err(_) => {
+            let stage = match (obs.status, obs.output_ms.len()) {
+                (None, _) => "before the response headers".to_string(),
+                (Some(_), 0) => "before the first token".to_string(),
+                (Some(_), n) => format!("after {n} output events"),
+            };
+            obs.error = Some(format!("timeout after {:.1} s ({stage})", timeout.as_secs_f64()));
+        }
+    }
+    obs
+}
+
+async fn exchange(client: &HttpClient, out: &Outgoing<'_>, obs: &mut Observation) {
+    let mut builder = Request::post(out.url).header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if out.api == Api::OpenAi {
+        builder = builder.header("accept", "text/event-stream");
+    }
+    for (name, value) in out.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    if let Some((name, value)) = out.auth {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let request = match builder.body(Full::new(out.body.clone())) {
+        Ok(r) => r,
+        Err(e) => {
+            obs.error = Some(format!("cannot build the request: {e}"));
+            return;
+        }
+    };
+    let t0 = Instant::now();
+    obs.t0 = Some(t0);
+    let response = match client.request(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            obs.error = Some(format!("connection failed: {}", error_chain(&e)));
+            obs.retryable = true;
+            return;
+        }
+    };
+    let status = response.status().as_u16();
+    obs.status = Some(status);
+    obs.request_id = ["x-request-id", "request-id"]
+        .iter()
+        .find_map(|h| response.headers().get(*h))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let streamed = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/event-stream"));
+    let mut body = response.into_body();
+    if !(200..300).contains(&status) {
+        let mut bytes = Vec::new();
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                bytes.extend_from_slice(&data);
+                if bytes.len() >= ERROR_BODY_LIMIT {
+                    break;
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        obs.rejects_stream_options = status == 400 && text.to_ascii_lowercase().contains("stream_options");
+        obs.retryable = status == 429 || status >= 500;
+        obs.error = Some(format!("HTTP {status}: {}", text.chars().take(500).collect::<String>()));
+        obs.end_ms = Some(ms_since(t0));
+        return;
+    }
+    if !streamed {
+        // A server that ignored `stream: true`: one JSON body, its output all at its end.
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => bytes.extend_from_slice(f.data_ref().map(|d| d.as_ref()).unwrap_or_default()),
+                Err(e) => {
+                    obs.error = Some(format!("the response body was cut: {}", error_chain(&e)));
+                    return;
+                }
+            }
+        }
+        let t = ms_since(t0);
+        obs.end_ms = Some(t);
+        let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            obs.error = Some(format!("the response is neither an event stream nor JSON ({} bytes)", bytes.len()));
+            return;
+        };
+        let a = assemble_body(out.api, &json);
+        let r = &a.result;
+        let chars = r.text.chars().count()
+            + r.thinking.chars().count()
+            + r.tool_calls.iter().map(|c| c.name.chars().count() + c.arguments.chars().count()).sum::<usize>();
+        if chars > 0 {
+            obs.output_ms.push(t);
+            obs.output_chars.push(chars);
+        }
+        if let Some(e) = &a.error {
+            obs.error = Some(format!("the server reported an error: {e}"));
+        }
+        obs.assembled = a;
+        return;
+    }
+    let mut assembler = Assembler::new(out.api);
+    let mut parser = SseParser::new();
+    let mut events: Vec<SseEvent> = Vec::new();
+    let mut chars_before = 0;
+    loop {
+        let frame = body.frame().await;
+        let t = ms_since(t0);
+        let data = match frame {
+            None => break,
+            Some(Ok(f)) => match f.into_data() {
+                Ok(d) => d,
+                Err(_) => continue, // trailers
+            },
+            Some(Err(e)) => {
+                obs.error = Some(format!("the stream was cut after {} events: {}", assembler.so_far().events, error_chain(&e)));
+                obs.end_ms = Some(t);
+                finish(obs, assembler);
+                return;
+            }
+        };
+        parser.feed(&data, &mut events);
+        for event in events.drain(..) {
+            let before = assembler.so_far().content_events;
+            assembler.on_event(&event.data, t);
+            let a = assembler.so_far();
+            if a.content_events > before {
+                obs.output_ms.push(t);
+                obs.output_chars.push(a.output_chars - chars_before);
+                chars_before = a.output_chars;
+            }
+            if a.ended {
+                obs.end_ms = Some(t);
+            }
+        }
+    }
+    parser.finish();
+    let t = ms_since(t0);
+    obs.end_ms.get_or_insert(t);
+    finish(obs, assembler);
+}
+
+fn finish(obs: &mut Observation, assembler: Assembler) {
+    let a = assembler.finish();
+    if obs.error.is_none() {
+        if let Some(e) = &a.error {
+            obs.error = Some(format!("the server reported an error in the stream: {e}"));
+        } else if !a.ended && a.result.stop_reason.is_none() {
+            obs.error = Some("the stream ended without its end marker or a stop reason (cut?)".into());
+        }
+    }
+    obs.assembled = a;
+}
+
+fn ms_since(t0: Instant) -> f64 {
+    t0.elapsed().as_secs_f64() * 1000.0
+}
+
+/// An error and its causes, `a: b: c`.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

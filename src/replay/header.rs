@@ -1,0 +1,94 @@
+//! What a replay prints before it starts — where it sends, what and how (the effective
+//! settings, so a run compared with another tool's is compared honestly) — and the dry
+//! run's preview of the plan.
+
+use std::fmt::Write;
+
+use super::plan::Plan;
+use super::results::Settings;
+
+/// The header: endpoint, model, scenario, schedule, cache and history modes, and what is
+/// sent (max_tokens, temperature, retries, timeout).
+pub fn header(plan: &Plan, settings: &Settings, endpoint: &str, target_url: &str, model: &str) -> String {
+    let s = &plan.scenario;
+    let mut out = String::from("asb replay\n");
+    let _ = writeln!(out, "  Endpoint: {endpoint}");
+    let _ = writeln!(out, "  Target: POST {target_url} ({})", api_label(plan));
+    let _ = writeln!(out, "  Model: {model}");
+    let _ = writeln!(
+        out,
+        "  Scenario: {} ({} tasks, {} requests per pass) from {}",
+        s.name,
+        s.tasks.len(),
+        plan.requests_per_pass(),
+        s.source
+    );
+    let seed = settings.seed.map(|s| format!(" seed={s}")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  Schedule: {} × {} reps (max {} concurrent){seed}",
+        settings.policy, settings.repetitions, settings.max_concurrent
+    );
+    let _ = writeln!(
+        out,
+        "  Total executions: {} ({} requests)",
+        settings.executions, settings.scheduled_requests
+    );
+    if let Some(n) = settings.slice_tokens {
+        let _ = writeln!(out, "  Slice: ≤{n} cumulative prompt tokens per task");
+    }
+    let _ = writeln!(out, "  Cache mode: {} ({})", settings.cache_mode, settings.cache_detail);
+    let _ = writeln!(out, "  History mode: {} (each request sent as recorded, after the cache mode)", settings.history_mode);
+    let _ = writeln!(out, "  max_tokens: {}", settings.max_tokens);
+    let _ = writeln!(out, "  temperature: {}", settings.temperature);
+    let _ = writeln!(
+        out,
+        "  Streaming with usage; timeout {} s per request; up to {} retries (connect errors, 429, 5xx before output)",
+        settings.timeout_s, settings.max_retries
+    );
+    let approx: u64 = plan.requests.iter().flatten().map(|r| r.estimate).sum();
+    let _ = writeln!(out, "  Approx prompt tokens: {approx} per pass (chars/4)");
+    for task in &s.tasks {
+        for skipped in &task.skipped {
+            let _ = writeln!(out, "  Not replayable, skipped: {skipped}");
+        }
+    }
+    out.push_str(&"─".repeat(60));
+    out.push('\n');
+    out
+}
+
+fn api_label(plan: &Plan) -> &'static str {
+    match plan.api {
+        crate::wire::Api::OpenAi => "OpenAI Chat Completions",
+        crate::wire::Api::Anthropic => "Anthropic Messages",
+    }
+}
+
+/// The dry run: the plan per task (at most 5 tasks × 3 requests shown), after slicing and
+/// the cache mode — what would really be sent.
+pub fn dry_run(plan: &Plan) -> String {
+    let mut out = String::from("DRY RUN -- no requests will be sent\n");
+    let _ = writeln!(out, "  Tasks: {}", plan.scenario.tasks.len());
+    let _ = writeln!(out, "  Total requests: {}", plan.scheduled_requests());
+    for (t, task) in plan.scenario.tasks.iter().enumerate().take(5) {
+        let _ = writeln!(out, "\n  Task: {} ({} requests of {} recorded)", task.id, plan.requests[t].len(), plan.recorded_requests[t]);
+        for (i, r) in plan.requests[t].iter().enumerate().take(3) {
+            let (_, poisoned) = plan.body(t, 0, i);
+            let max_out = super::request::max_tokens(&r.built.body).map_or("server default".into(), |n| n.to_string());
+            let _ = writeln!(
+                out,
+                "    [{}] ~{} tokens, max_tokens={max_out}, cache poison: {poisoned} spaces doubled (execution 0)",
+                i + 1,
+                r.estimate
+            );
+        }
+        if plan.requests[t].len() > 3 {
+            let _ = writeln!(out, "    ... and {} more", plan.requests[t].len() - 3);
+        }
+    }
+    if plan.scenario.tasks.len() > 5 {
+        let _ = writeln!(out, "\n  ... and {} more tasks", plan.scenario.tasks.len() - 5);
+    }
+    out
+}

@@ -1,0 +1,250 @@
+//! The plain-text summary printed when a replay ends (and by `asb report` without `-o`):
+//! one line per context bucket as asb prints it, a table of the bucket medians, the overall
+//! line, the verdict with its basis and the most frequent errors. No colours; every line
+//! fits in 100 columns. Formulas are not repeated here — the last line says where they are.
+
+use std::fmt::Write as _;
+
+use crate::inspect::display::{excerpt, wrap};
+use crate::replay::results::{BucketStats, RunResults};
+
+use super::spell::{self, itl, ms, num, opt, p50, percent, rate0, rate1, NONE};
+use super::verdict::{self, Grade};
+
+/// Columns of the terminal the summary is laid out for.
+pub const WIDTH: usize = 100;
+/// Errors listed, most frequent first.
+const TOP_ERRORS: usize = 5;
+
+/// The end-of-run summary of `r`.
+pub fn summary(r: &RunResults) -> String {
+    let mut out = String::new();
+    if r.requests.is_empty() && r.summary.requests == 0 {
+        out.push_str("No requests were sent - all were skipped or filtered out.\n");
+        return out;
+    }
+
+    for b in &r.buckets {
+        bucket_line(&mut out, r, b);
+    }
+    out.push('\n');
+
+    let _ = writeln!(out, "{}", excerpt(&format!("Replay: {} -> {}", r.scenario.name, r.model), WIDTH));
+    table(&mut out, &r.buckets);
+    out.push('\n');
+
+    overall(&mut out, r);
+    if let Some(why) = &r.aborted {
+        out.push_str(&indented(&format!("Stopped early: {why}"), "  ", "    "));
+    }
+    if r.summary.estimated_output_counts > 0 {
+        let n = r.summary.estimated_output_counts;
+        out.push_str(&indented(
+            &format!("{n} successful request(s) without server usage: output counts are chars/4 estimates"),
+            "  ",
+            "    ",
+        ));
+    }
+    verdict_lines(&mut out, r);
+    errors(&mut out, r);
+    out.push_str("  Formulas of every metric: see Metric definitions in the report\n");
+    out.push_str("  (asb report -i RUN.json -o report.md, or report.html with plots).\n");
+    out
+}
+
+fn bucket_line(out: &mut String, r: &RunResults, b: &BucketStats) {
+    if b.succeeded == 0 {
+        let what = if b.requests == 1 { "the 1 request failed".to_string() } else { format!("all {} requests failed", b.requests) };
+        let _ = writeln!(out, "  {}: {what}", b.name);
+        if let Some(error) = most_common_error(r, &b.name) {
+            let _ = writeln!(out, "{}", excerpt(&format!("    ↳ {error}"), WIDTH));
+        }
+        return;
+    }
+    let m = &b.metrics;
+    let line = format!(
+        "  {}: {}/{} ok | decode: {} tok/s | prefill: {} tok/s | TTFT: {} p50 | Agg: {} tok/s",
+        b.name,
+        b.succeeded,
+        b.requests,
+        opt(p50(&m.decode_tok_per_s), rate1),
+        opt(p50(&m.prefill_tok_per_s), rate0),
+        opt(p50(&m.ttft_ms), ms),
+        rate0(b.aggregate_tok_per_s),
+    );
+    out.push_str(&indented(line.trim_start(), "  ", "    "));
+}
+
+/// The most frequent error among the bucket's requests.
+fn most_common_error(r: &RunResults, bucket: &str) -> Option<String> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for e in r.requests.iter().filter(|q| q.bucket == bucket).filter_map(|q| q.error.as_deref()) {
+        match counts.iter_mut().find(|(text, _)| *text == e) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((e, 1)),
+        }
+    }
+    // The first of the most frequent: max_by_key keeps the last of equals, so search in reverse.
+    counts.iter().rev().max_by_key(|(_, n)| *n).map(|(e, _)| e.to_string())
+}
+
+fn table(out: &mut String, buckets: &[BucketStats]) {
+    let header =
+        ["Context", "Requests", "TTFT p50", "TTFT p99", "ITL p50", "Decode tok/s", "Prefill tok/s", "Agg tok/s", "OK"];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for b in buckets {
+        let m = &b.metrics;
+        let ok = format!("{}/{}", b.succeeded, b.requests);
+        let row = if b.succeeded == 0 {
+            let mut row = vec![b.name.clone(), b.requests.to_string(), "FAIL".to_string()];
+            row.extend(std::iter::repeat_n(NONE.to_string(), 5));
+            row.push(ok);
+            row
+        } else {
+            vec![
+                b.name.clone(),
+                b.requests.to_string(),
+                opt(p50(&m.ttft_ms), ms),
+                opt(m.ttft_ms.as_ref().map(|d| d.p99), ms),
+                opt(p50(&m.itl_ms), itl),
+                opt(p50(&m.decode_tok_per_s), rate1),
+                opt(p50(&m.prefill_tok_per_s), rate0),
+                rate0(b.aggregate_tok_per_s),
+                ok,
+            ]
+        };
+        rows.push(row);
+    }
+    let widths: Vec<usize> =
+        (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, &w))| if c == 0 { format!("{cell:<w$}") } else { format!("{cell:>w$}") })
+            .collect();
+        let _ = writeln!(out, "{}", excerpt_keep(&format!("  {}", cells.join("  ")), WIDTH));
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
+            let _ = writeln!(out, "{}", excerpt_keep(&format!("  {}", rule.join("  ")), WIDTH));
+        }
+    }
+}
+
+fn overall(out: &mut String, r: &RunResults) {
+    let s = &r.summary;
+    let line = format!(
+        "Overall: {}/{} ok in {} | {} req/s | {} output tok/s | concurrency {} | cache hit {} | {} retr{}",
+        s.succeeded,
+        s.requests,
+        spell::seconds(s.duration_s),
+        num(s.request_throughput),
+        rate1(s.output_tok_per_s),
+        num(s.concurrency),
+        opt(s.cache_hit_rate, percent),
+        s.retries,
+        if s.retries == 1 { "y" } else { "ies" },
+    );
+    out.push_str(&indented(&line, "  ", "    "));
+}
+
+fn verdict_lines(out: &mut String, r: &RunResults) {
+    if r.summary.succeeded == 0 {
+        out.push_str("  Verdict: no successful requests - check the endpoint configuration\n");
+        return;
+    }
+    let grade = Grade::parse(&r.summary.verdict);
+    let mut line = format!("Verdict: {}", grade.label());
+    if let Some(b) = verdict::headline_bucket(r) {
+        let _ = write!(line, " at {} context", b.name);
+        if let Some(e) = verdict::bucket_experience(b) {
+            let _ = write!(line, " ({e})");
+        }
+    }
+    out.push_str(&indented(&line, "  ", "    "));
+    if !r.summary.verdict_basis.is_empty() {
+        out.push_str(&indented(&format!("basis: {}", r.summary.verdict_basis), "    ", "      "));
+    }
+}
+
+fn errors(out: &mut String, r: &RunResults) {
+    let errors = &r.summary.errors;
+    if errors.is_empty() {
+        return;
+    }
+    let kinds = errors.len();
+    let _ = writeln!(out, "  Errors ({} failed, {} kind{}):", r.summary.failed, kinds, if kinds == 1 { "" } else { "s" });
+    for e in errors.iter().take(TOP_ERRORS) {
+        let _ = writeln!(out, "{}", excerpt(&format!("    {}× {}", e.count, e.error), WIDTH));
+    }
+    if kinds > TOP_ERRORS {
+        let _ = writeln!(out, "    … and {} more kind(s)", kinds - TOP_ERRORS);
+    }
+}
+
+/// `text` wrapped to [`WIDTH`]: the first line after `first`, the others after `rest`.
+fn indented(text: &str, first: &str, rest: &str) -> String {
+    let width = WIDTH.saturating_sub(rest.chars().count().max(first.chars().count())).max(20);
+    let mut out = String::new();
+    for (i, line) in wrap(text, width).lines().enumerate() {
+        out.push_str(if i == 0 { first } else { rest });
+        // A single word longer than the width is cut rather than overflowing.
+        out.push_str(&excerpt_keep(line, width));
+        out.push('\n');
+    }
+    out
+}
+
+/// `line` cut to `max` characters, keeping its spaces (table alignment).
+fn excerpt_keep(line: &str, max: usize) -> String {
+    crate::inspect::display::cut(line, max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{failed_request, failed_run, ok_request, run_of, sample_run};
+    use super::*;
+
+    #[test]
+    fn summary_of_a_run() {
+        let text = summary(&sample_run());
+        assert!(text.contains("  fresh: 2/2 ok | decode: "), "{text}");
+        assert!(text.contains("| TTFT: 125ms p50 | Agg: 5.0 tok/s"), "{text}");
+        assert!(text.contains("  medium: 2/3 ok"), "{text}");
+        assert!(text.contains("Context  Requests  TTFT p50  TTFT p99  ITL p50  Decode tok/s"), "{text}");
+        assert!(text.contains("<1ms"), "ITL below 1 ms: {text}");
+        assert!(text.contains("Overall: 4/5 ok in 5.00s | 0.80 req/s"), "{text}");
+        assert!(text.contains("cache hit 50.0%"), "{text}");
+        assert!(text.contains("Verdict: GOOD for agentic swarm scenarios at medium context"), "{text}");
+        assert!(text.contains("basis: medium bucket"), "{text}");
+        assert!(text.contains("1× HTTP 500: upstream"), "{text}");
+        assert!(text.contains("Metric definitions"), "{text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= WIDTH, "too wide: {line}");
+        }
+    }
+
+    #[test]
+    fn failed_buckets_and_long_errors() {
+        let text = summary(&failed_run());
+        assert!(text.contains("  fresh: all 2 requests failed\n    ↳ ConnectError"), "{text}");
+        assert!(text.contains("FAIL"), "{text}");
+        assert!(text.contains("no successful requests"), "{text}");
+
+        let long = "x".repeat(500);
+        let text = summary(&run_of(vec![
+            ok_request("build-api", 0, "fresh", 100, 10.0, 0.1),
+            failed_request("build-api", 1, "fresh", &long),
+        ]));
+        for line in text.lines() {
+            assert!(line.chars().count() <= WIDTH, "too wide: {line}");
+        }
+    }
+
+    #[test]
+    fn nothing_sent() {
+        let text = summary(&run_of(vec![]));
+        assert_eq!(text, "No requests were sent - all were skipped or filtered out.\n");
+    }
+}

@@ -1,0 +1,479 @@
+//! `asb report` and `asb compare`: a saved replay run ([`RunResults`]) turned into something
+//! to read — the end-of-run console summary, a Markdown report, one self-contained HTML
+//! file with plots, or the JSON again — and two runs set side by side.
+//!
+//! Every report prints each metric's formula (from [`RunResults::formulas`]) so a number is
+//! never shown without saying how it was computed. The structure follows asb's reports
+//! (verdict, key findings, per-bucket results), but the text describes what a replay did:
+//! recorded requests sent as recorded, not synthetic padding.
+//!
+//! * [`console`] — the plain-text summary printed at the end of a run.
+//! * [`document`] — the report's content, built once for Markdown and HTML alike.
+//! * [`markdown`], [`html`] — that content in each format; HTML adds SVG plots.
+//! * [`compare`] — baseline against candidate, bucket by bucket.
+
+pub mod compare;
+pub mod console;
+pub mod document;
+pub mod html;
+pub mod markdown;
+pub mod spell;
+pub mod verdict;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Result};
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+use super::results::{RunResults, RESULTS_VERSION};
+
+/// Reads a run JSON written by `asb replay`. Errors name the file: a missing file, bad JSON
+/// (with line and column), a `results_version` newer than this asb reads, or a field of the
+/// wrong shape (with its path, e.g. `buckets[1].metrics.ttft_ms.p50`).
+pub fn load(path: &Path) -> Result<RunResults> {
+    let file = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read {file}: {e}"))?;
+
+    // The version first: a newer file should say so, not fail on a field it added.
+    #[derive(Deserialize)]
+    struct VersionProbe {
+        results_version: Option<serde_json::Value>,
+    }
+    let probe: VersionProbe =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{file} is not valid results JSON: {e}"))?;
+    match probe.results_version {
+        None => bail!("{file} has no `results_version`: it is not a run saved by `asb replay`"),
+        Some(v) => match v.as_u64() {
+            Some(n) if n <= u64::from(RESULTS_VERSION) => {}
+            Some(n) => bail!(
+                "{file} has results_version {n}, newer than this asb reads ({RESULTS_VERSION}): upgrade asb to read it"
+            ),
+            None => bail!("{file}: `results_version` must be a whole number, got {v}"),
+        },
+    }
+
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let run: RunResults = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| anyhow!("{file}: field `{}`: {}", e.path(), e.inner()))?;
+    de.end().map_err(|e| anyhow!("{file}: {e}"))?;
+    Ok(run)
+}
+
+/// What `asb report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Markdown,
+    Html,
+    Json,
+    /// The end-of-run summary, as plain text.
+    Console,
+}
+
+impl Format {
+    /// The format an output file's extension asks for: `.md` Markdown, `.html`/`.htm` HTML,
+    /// `.json` JSON; anything else Markdown (asb's default). No file: the console summary.
+    pub fn for_output(output: Option<&Path>) -> Format {
+        let Some(path) = output else { return Format::Console };
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        match ext.as_str() {
+            "html" | "htm" => Format::Html,
+            "json" => Format::Json,
+            _ => Format::Markdown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The run JSON written by `asb replay`.
+    #[arg(short = 'i', long)]
+    pub input: PathBuf,
+    /// Write the report here instead of printing it.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Output format [default: from the output's extension (.md, .html, .json); console without -o].
+    #[arg(short = 'f', long)]
+    pub format: Option<Format>,
+}
+
+/// `asb report`: renders a saved run in the chosen format, to stdout or to `-o`.
+pub fn run_report(args: ReportArgs) -> Result<ExitCode> {
+    let run = load(&args.input)?;
+    let format = args.format.unwrap_or_else(|| Format::for_output(args.output.as_deref()));
+    let input = args.input.display().to_string();
+    let text = match format {
+        Format::Markdown => markdown::render(&run, Some(&input)),
+        Format::Html => html::render(&run),
+        Format::Json => {
+            let mut json = serde_json::to_string_pretty(&run).map_err(|e| anyhow!("cannot write JSON: {e}"))?;
+            json.push('\n');
+            json
+        }
+        Format::Console => console::summary(&run),
+    };
+    write_or_print(&text, args.output.as_deref())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// BASELINE then CANDIDATE run JSONs (or give them with -b and -c).
+    #[arg(value_name = "RUN", num_args = 0..=2)]
+    pub runs: Vec<PathBuf>,
+    /// The baseline run JSON (asb's spelling).
+    #[arg(short = 'b', long)]
+    pub baseline: Option<PathBuf>,
+    /// The candidate run JSON (asb's spelling).
+    #[arg(short = 'c', long)]
+    pub candidate: Option<PathBuf>,
+    /// Write the Markdown comparison here instead of printing it.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+}
+
+impl CompareArgs {
+    /// Baseline and candidate: from -b/-c where given, the rest from the positional paths in
+    /// order.
+    pub fn paths(&self) -> Result<(PathBuf, PathBuf)> {
+        let mut positional = self.runs.iter().cloned();
+        let baseline = self.baseline.clone().or_else(|| positional.next());
+        let candidate = self.candidate.clone().or_else(|| positional.next());
+        let extra = positional.count();
+        match (baseline, candidate) {
+            (Some(_), Some(_)) if extra > 0 => {
+                bail!("compare takes two runs: a baseline and a candidate ({extra} more path(s) given)")
+            }
+            (Some(b), Some(c)) => Ok((b, c)),
+            (None, _) => bail!("compare needs a baseline run: `asb compare BASELINE CANDIDATE` (or -b and -c)"),
+            (_, None) => bail!("compare needs a candidate run: `asb compare BASELINE CANDIDATE` (or -b and -c)"),
+        }
+    }
+}
+
+/// `asb compare`: baseline against candidate, as Markdown, to stdout or to `-o`.
+pub fn run_compare(args: CompareArgs) -> Result<ExitCode> {
+    let (baseline, candidate) = args.paths()?;
+    let base = load(&baseline)?;
+    let cand = load(&candidate)?;
+    write_or_print(&compare::render(&base, &cand), args.output.as_deref())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_or_print(text: &str, output: Option<&Path>) -> Result<()> {
+    match output {
+        None => crate::inspect::emit(text),
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+            eprintln!("asb: wrote {}", path.display());
+            Ok(())
+        }
+    }
+}
+
+/// Runs built by hand for the report tests: numbers small enough to check by eye.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use crate::replay::results::*;
+    use crate::stats::Distribution;
+
+    fn dist(values: impl IntoIterator<Item = f64>) -> Option<Distribution> {
+        Distribution::of(values)
+    }
+
+    /// The statistics of `requests`' successes, as the replay computes them.
+    pub fn metrics_of(requests: &[&RequestSample]) -> Metrics {
+        let ok: Vec<&&RequestSample> = requests.iter().filter(|r| r.ok).collect();
+        Metrics {
+            ttft_ms: dist(ok.iter().filter_map(|r| r.ttft_ms)),
+            itl_ms: dist(ok.iter().flat_map(|r| r.itl_ms.iter().copied())),
+            tpot_ms: dist(ok.iter().filter_map(|r| r.tpot_ms)),
+            e2e_ms: dist(ok.iter().filter_map(|r| r.e2e_ms)),
+            decode_tok_per_s: dist(ok.iter().filter_map(|r| r.decode_tok_per_s)),
+            asb_decode_tok_per_s: dist(ok.iter().filter_map(|r| r.asb_decode_tok_per_s)),
+            prefill_tok_per_s: dist(ok.iter().filter_map(|r| r.prefill_tok_per_s)),
+            prefill_total_tok_per_s: dist(ok.iter().filter_map(|r| r.prefill_total_tok_per_s)),
+            prompt_tokens: dist(ok.iter().filter_map(|r| r.prompt_tokens.map(|n| n as f64))),
+            completion_tokens: dist(ok.iter().map(|r| r.completion_tokens as f64)),
+        }
+    }
+
+    /// A successful request: `ttft` ms to the first output, `n_out` tokens `itl` ms apart.
+    pub fn ok_request(task: &str, turn: usize, bucket: &str, prompt: u64, ttft: f64, itl: f64) -> RequestSample {
+        let n_out: u64 = 5;
+        let gaps = vec![itl; (n_out - 1) as usize];
+        let decode_ms = itl * (n_out - 1) as f64;
+        let start = 1000.0 * turn as f64;
+        RequestSample {
+            task_id: task.into(),
+            turn,
+            seq: turn as u64,
+            slot: turn % 2,
+            scheduled_ms: start,
+            start_ms: start,
+            attempts: 1,
+            status: Some(200),
+            ttft_ms: Some(ttft),
+            e2e_ms: Some(ttft + decode_ms),
+            total_ms: Some(ttft + decode_ms + 1.0),
+            itl_ms: gaps,
+            content_events: n_out,
+            events: n_out + 2,
+            prompt_tokens: Some(prompt),
+            cached_tokens: Some(prompt / 2),
+            completion_tokens: n_out,
+            completion_source: "usage".into(),
+            context_tokens_estimate: prompt,
+            bucket: bucket.into(),
+            tpot_ms: Some(itl),
+            decode_tok_per_s: Some((n_out - 1) as f64 / decode_ms * 1000.0),
+            asb_decode_tok_per_s: Some(n_out as f64 / (decode_ms + 1.0) * 1000.0),
+            prefill_tok_per_s: Some((prompt - prompt / 2) as f64 / ttft * 1000.0),
+            prefill_total_tok_per_s: Some(prompt as f64 / ttft * 1000.0),
+            stop_reason: Some("stop".into()),
+            ok: true,
+            ..RequestSample::default()
+        }
+    }
+
+    pub fn failed_request(task: &str, turn: usize, bucket: &str, error: &str) -> RequestSample {
+        RequestSample {
+            task_id: task.into(),
+            turn,
+            seq: turn as u64,
+            slot: turn % 2,
+            scheduled_ms: 1000.0 * turn as f64,
+            start_ms: 1000.0 * turn as f64 + 5.0,
+            attempts: 2,
+            status: Some(500),
+            total_ms: Some(12.0),
+            context_tokens_estimate: 100,
+            completion_source: "estimate".into(),
+            bucket: bucket.into(),
+            error: Some(error.into()),
+            ok: false,
+            ..RequestSample::default()
+        }
+    }
+
+    fn bucket(name: &str, lower: u64, upper: Option<u64>, requests: &[&RequestSample]) -> BucketStats {
+        let succeeded = requests.iter().filter(|r| r.ok).count();
+        let output_tokens: u64 = requests.iter().filter(|r| r.ok).map(|r| r.completion_tokens).sum();
+        let prompts: Vec<u64> = requests.iter().map(|r| r.prompt_tokens.unwrap_or(r.context_tokens_estimate)).collect();
+        BucketStats {
+            name: name.into(),
+            lower,
+            upper,
+            requests: requests.len(),
+            succeeded,
+            failed: requests.len() - succeeded,
+            max_prompt_tokens: prompts.iter().copied().max().unwrap_or(0),
+            mean_prompt_tokens: prompts.iter().sum::<u64>() as f64 / prompts.len().max(1) as f64,
+            wall_time_s: 2.0,
+            aggregate_tok_per_s: output_tokens as f64 / 2.0,
+            output_tokens,
+            metrics: metrics_of(requests),
+        }
+    }
+
+    /// A run from the requests given, with the summary and buckets derived from them.
+    pub fn run_of(requests: Vec<RequestSample>) -> RunResults {
+        let mut buckets = Vec::new();
+        for (name, lower, upper) in [("fresh", 0, Some(10_000)), ("medium", 30_000, Some(55_000))] {
+            let members: Vec<&RequestSample> = requests.iter().filter(|r| r.bucket == name).collect();
+            if !members.is_empty() {
+                buckets.push(bucket(name, lower, upper, &members));
+            }
+        }
+        let all: Vec<&RequestSample> = requests.iter().collect();
+        let succeeded = requests.iter().filter(|r| r.ok).count();
+        let mut errors: Vec<ErrorCount> = Vec::new();
+        for e in requests.iter().filter_map(|r| r.error.as_deref()) {
+            match errors.iter_mut().find(|c| c.error == e) {
+                Some(c) => c.count += 1,
+                None => errors.push(ErrorCount { error: e.into(), count: 1 }),
+            }
+        }
+        let output_tokens: u64 = requests.iter().filter(|r| r.ok).map(|r| r.completion_tokens).sum();
+        let input_tokens: u64 = requests.iter().filter_map(|r| r.prompt_tokens).sum();
+        let cached_tokens: u64 = requests.iter().filter_map(|r| r.cached_tokens).sum();
+        RunResults {
+            results_version: RESULTS_VERSION,
+            tool: "asb 0.1.0".into(),
+            started_at: "2025-06-01T12:00:00Z".into(),
+            endpoint: "http://127.0.0.1:8000".into(),
+            target_url: "http://127.0.0.1:8000/v1/chat/completions".into(),
+            api: "openai".into(),
+            model: "test-model".into(),
+            scenario: ScenarioInfo {
+                name: "two-tasks".into(),
+                source: "builtin:two-tasks".into(),
+                description: "Two small tasks".into(),
+                tasks: vec![
+                    TaskInfo { id: "build-api".into(), name: "Build the API".into(), requests: 3, recorded_requests: 3 },
+                    TaskInfo { id: "fix-bug".into(), name: "Fix <the> bug".into(), requests: 2, recorded_requests: 4 },
+                ],
+                requests: 5,
+            },
+            settings: Settings {
+                cache_mode: "realistic".into(),
+                cache_detail: "shared prefix kept warm, unique context made unique".into(),
+                shared_prefix_chars: Some(1200),
+                history_mode: "recorded".into(),
+                repetitions: 1,
+                max_concurrent: 2,
+                policy: "round_robin".into(),
+                seed: None,
+                slice_tokens: None,
+                max_tokens: "as recorded (64–4096)".into(),
+                temperature: "as recorded".into(),
+                timeout_s: 300.0,
+                max_retries: 2,
+                max_consecutive_failures: None,
+                executions: 2,
+                scheduled_requests: requests.len(),
+            },
+            formulas: formulas(),
+            summary: Summary {
+                verdict: if succeeded > 0 { "good".into() } else { "unknown".into() },
+                verdict_basis: "medium bucket: TTFT p50 and decode p50".into(),
+                requests: requests.len(),
+                succeeded,
+                failed: requests.len() - succeeded,
+                retries: requests.iter().map(|r| u64::from(r.attempts.saturating_sub(1))).sum(),
+                duration_s: 5.0,
+                request_throughput: succeeded as f64 / 5.0,
+                output_tok_per_s: output_tokens as f64 / 5.0,
+                total_tok_per_s: (output_tokens + input_tokens) as f64 / 5.0,
+                concurrency: 1.2,
+                input_tokens,
+                cached_tokens,
+                output_tokens,
+                cache_hit_rate: (input_tokens > 0).then(|| cached_tokens as f64 / input_tokens as f64),
+                estimated_output_counts: 0,
+                metrics: metrics_of(&all),
+                errors,
+            },
+            buckets,
+            requests,
+            aborted: None,
+        }
+    }
+
+    /// Two buckets (fresh, medium), two tasks, one failure in medium.
+    pub fn sample_run() -> RunResults {
+        run_of(vec![
+            ok_request("build-api", 0, "fresh", 2_000, 100.0, 10.0),
+            ok_request("build-api", 1, "fresh", 6_000, 150.0, 0.5),
+            ok_request("build-api", 2, "medium", 40_000, 900.0, 20.0),
+            ok_request("fix-bug", 3, "medium", 45_000, 1100.0, 25.0),
+            failed_request("fix-bug", 4, "medium", "HTTP 500: upstream | <b>overloaded</b>"),
+        ])
+    }
+
+    /// Every request failed.
+    pub fn failed_run() -> RunResults {
+        run_of(vec![
+            failed_request("build-api", 0, "fresh", "ConnectError: connection refused"),
+            failed_request("fix-bug", 1, "fresh", "ConnectError: connection refused"),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn save(run: &RunResults) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), serde_json::to_string(run).unwrap()).unwrap();
+        file
+    }
+
+    #[test]
+    fn round_trip_through_the_file() {
+        let run = fixtures::sample_run();
+        let file = save(&run);
+        let back = load(file.path()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&run).unwrap());
+    }
+
+    #[test]
+    fn load_errors_name_the_file() {
+        let mut run = fixtures::sample_run();
+        run.results_version = RESULTS_VERSION + 1;
+        let file = save(&run);
+        let err = format!("{:#}", load(file.path()).unwrap_err());
+        assert!(err.contains(&file.path().display().to_string()), "{err}");
+        assert!(err.contains("newer") && err.contains("upgrade"), "{err}");
+
+        let missing = std::path::Path::new("/nonexistent/run.json");
+        assert!(format!("{:#}", load(missing).unwrap_err()).contains("/nonexistent/run.json"));
+
+        let bad = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(bad.path(), "{\"results_version\": 1,").unwrap();
+        let err = format!("{:#}", load(bad.path()).unwrap_err());
+        assert!(err.contains(&bad.path().display().to_string()) && err.contains("not valid"), "{err}");
+
+        // A field of the wrong type: the message gives its path.
+        let mut value = serde_json::to_value(fixtures::sample_run()).unwrap();
+        value["buckets"][1]["requests"] = serde_json::json!("many");
+        std::fs::write(bad.path(), value.to_string()).unwrap();
+        let err = format!("{:#}", load(bad.path()).unwrap_err());
+        assert!(err.contains("buckets[1].requests"), "{err}");
+
+        std::fs::write(bad.path(), "{}").unwrap();
+        assert!(format!("{:#}", load(bad.path()).unwrap_err()).contains("results_version"));
+    }
+
+    #[test]
+    fn format_follows_the_output_extension() {
+        use std::path::Path;
+        assert_eq!(Format::for_output(None), Format::Console);
+        assert_eq!(Format::for_output(Some(Path::new("r.md"))), Format::Markdown);
+        assert_eq!(Format::for_output(Some(Path::new("r.HTML"))), Format::Html);
+        assert_eq!(Format::for_output(Some(Path::new("r.htm"))), Format::Html);
+        assert_eq!(Format::for_output(Some(Path::new("r.json"))), Format::Json);
+        assert_eq!(Format::for_output(Some(Path::new("report"))), Format::Markdown);
+    }
+
+    #[derive(Parser)]
+    struct CompareCli {
+        #[command(flatten)]
+        args: CompareArgs,
+    }
+
+    fn compare_paths(argv: &[&str]) -> Result<(PathBuf, PathBuf)> {
+        let cli = CompareCli::try_parse_from(std::iter::once("compare").chain(argv.iter().copied()))?;
+        cli.args.paths()
+    }
+
+    #[test]
+    fn compare_takes_positional_or_flagged_paths() {
+        let expected = (PathBuf::from("a.json"), PathBuf::from("b.json"));
+        assert_eq!(compare_paths(&["a.json", "b.json"]).unwrap(), expected);
+        assert_eq!(compare_paths(&["-b", "a.json", "-c", "b.json"]).unwrap(), expected);
+        assert_eq!(compare_paths(&["--candidate", "b.json", "a.json"]).unwrap(), expected);
+        assert_eq!(compare_paths(&["-b", "a.json", "b.json"]).unwrap(), expected);
+        assert!(compare_paths(&["a.json"]).is_err());
+        assert!(compare_paths(&["-b", "a.json", "-c", "b.json", "x.json"]).is_err());
+    }
+
+    #[test]
+    fn report_writes_each_format() {
+        let file = save(&fixtures::sample_run());
+        let dir = tempfile::tempdir().unwrap();
+        for (name, needle) in [("r.md", "# asb replay report"), ("r.html", "<svg"), ("r.json", "\"results_version\"")] {
+            let out = dir.path().join(name);
+            let args = ReportArgs { input: file.path().into(), output: Some(out.clone()), format: None };
+            run_report(args).unwrap();
+            assert!(std::fs::read_to_string(&out).unwrap().contains(needle), "{name}");
+        }
+        let out = dir.path().join("cmp.md");
+        let args = CompareArgs { runs: vec![file.path().into(), file.path().into()], baseline: None, candidate: None, output: Some(out.clone()) };
+        run_compare(args).unwrap();
+        assert!(std::fs::read_to_string(&out).unwrap().contains("Tied"));
+    }
+}

@@ -1,0 +1,343 @@
+//! What `-w` names, loaded into tasks of replayable requests.
+//!
+//! Accepted, as asb resolves them: a recording (`.jsonl`, ours or asb's: one task named
+//! after the file), a scenario directory (`scenario.json` + one recording per task), a
+//! standalone manifest (`.json`, recordings relative to it), and a built-in
+//! (`builtin:NAME`, or a bare NAME that is not a path).
+//!
+//! A line of ours carries the request exactly as the client sent it (tools, system,
+//! thinking, headers): that is what is replayed. An asb line has only OpenAI-format
+//! `messages`, `max_tokens` and `temperature`: those are replayed. Lines that cannot be
+//! replayed (no JSON body) are listed, never dropped silently.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::builtin::{self, Builtin};
+use crate::recording::line::CallLine;
+use crate::recording::reader::parse_line;
+use crate::wire::Api;
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// The path, or `builtin:NAME`.
+    pub source: String,
+    /// The model the scenario was recorded with, if the manifest says.
+    pub model: Option<String>,
+    /// Realistic cache mode refuses a shared prefix shorter than this (characters).
+    pub min_lcp_length: Option<usize>,
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: String,
+    pub name: String,
+    pub entries: Vec<Entry>,
+    /// Recorded calls that cannot be replayed, with where and why.
+    pub skipped: Vec<String>,
+}
+
+/// One recorded call, ready to be turned into a request.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub seq: u64,
+    /// Line in its recording, 1-based.
+    pub line: usize,
+    pub thread: Option<String>,
+    /// The model recorded on the line.
+    pub model: String,
+    pub request: RecordedRequest,
+    /// Prompt tokens the recording's server reported (for slicing).
+    pub recorded_prompt_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RecordedRequest {
+    /// Our recordings: the body exactly as the client sent it, and its headers (secrets
+    /// already gone).
+    Body { api: Api, body: Value, headers: Map<String, Value> },
+    /// asb's recordings: OpenAI-format messages and two sampling fields.
+    Messages { messages: Vec<Value>, max_tokens: Option<u64>, temperature: Option<f64> },
+}
+
+impl Scenario {
+    pub fn requests(&self) -> usize {
+        self.tasks.iter().map(|t| t.entries.len()).sum()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    model: Option<String>,
+    min_lcp_length: Option<usize>,
+    #[serde(default)]
+    tasks: Vec<ManifestTask>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ManifestTask {
+    id: Option<String>,
+    name: Option<String>,
+    recording: Option<String>,
+}
+
+/// Where a manifest's recordings are read from.
+enum Files {
+    Dir(PathBuf),
+    Builtin(&'static Builtin),
+}
+
+impl Files {
+    fn read(&self, name: &str) -> Result<(String, String)> {
+        match self {
+            Files::Dir(dir) => {
+                let path = dir.join(name);
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read recording {}", path.display()))?;
+                Ok((path.display().to_string(), text))
+            }
+            Files::Builtin(b) => {
+                let text = b.file(name).ok_or_else(|| anyhow!("built-in scenario {} has no file {name}", b.name))?;
+                Ok((format!("builtin:{}/{name}", b.name), text.to_string()))
+            }
+        }
+    }
+}
+
+/// Loads what `-w` names; `task` keeps only the task with that id.
+pub fn load(spec: &str, task: Option<&str>) -> Result<Scenario> {
+    let mut scenario = resolve(spec)?;
+    if let Some(id) = task {
+        let available = scenario.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ");
+        scenario.tasks.retain(|t| t.id == id);
+        if scenario.tasks.is_empty() {
+            bail!("task '{id}' not found in scenario '{}'. Available tasks: {available}", scenario.name);
+        }
+    }
+    Ok(scenario)
+}
+
+fn resolve(spec: &str) -> Result<Scenario> {
+    if let Some(name) = spec.strip_prefix("builtin:") {
+        return load_builtin(name);
+    }
+    let path = Path::new(spec);
+    if path.is_dir() {
+        let manifest = path.join("scenario.json");
+        if !manifest.is_file() {
+            bail!(
+                "scenario directory {} has no scenario.json manifest (a directory of recordings needs one: see docs/replay.md)",
+                path.display()
+            );
+        }
+        return load_manifest(&manifest, Files::Dir(path.to_path_buf()), path.display().to_string());
+    }
+    if path.is_file() {
+        if path.extension().is_some_and(|e| e == "json") {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            return load_manifest(path, Files::Dir(dir), path.display().to_string());
+        }
+        return load_recording(path);
+    }
+    if builtin::find(spec).is_some() {
+        return load_builtin(spec);
+    }
+    bail!(
+        "scenario '{spec}' not found: give a recording (.jsonl), a scenario directory, a manifest (.json), or a built-in ({})",
+        builtin::names()
+    )
+}
+
+fn load_builtin(name: &str) -> Result<Scenario> {
+    let b = builtin::find(name)
+        .ok_or_else(|| anyhow!("no built-in scenario '{name}'; built-ins: {} (see `asb scenarios`)", builtin::names()))?;
+    let manifest = b.file("scenario.json").ok_or_else(|| anyhow!("built-in {name} has no manifest"))?;
+    scenario_from_manifest(manifest, &format!("builtin:{name}/scenario.json"), Files::Builtin(b), format!("builtin:{name}"))
+}
+
+fn load_manifest(path: &Path, files: Files, source: String) -> Result<Scenario> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read manifest {}", path.display()))?;
+    scenario_from_manifest(&text, &path.display().to_string(), files, source)
+}
+
+fn scenario_from_manifest(text: &str, origin: &str, files: Files, source: String) -> Result<Scenario> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let manifest: Manifest = serde_path_to_error::deserialize(de)
+        .map_err(|e| anyhow!("{origin}: field `{}`: {}", e.path(), e.inner()))?;
+    let default_name = match &files {
+        Files::Dir(dir) => dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        Files::Builtin(b) => b.name.to_string(),
+    };
+    let mut tasks = Vec::new();
+    for (i, t) in manifest.tasks.iter().enumerate() {
+        let recording = t
+            .recording
+            .as_deref()
+            .ok_or_else(|| anyhow!("{origin}: task at index {i} is missing its required 'recording' field"))?;
+        let stem = Path::new(recording).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let (origin, text) = files.read(recording)?;
+        let (entries, skipped) = parse_recording(&text, &origin)?;
+        tasks.push(Task {
+            id: t.id.clone().unwrap_or_else(|| stem.clone()),
+            name: t.name.clone().unwrap_or(stem),
+            entries,
+            skipped,
+        });
+    }
+    Ok(Scenario {
+        name: manifest.name.unwrap_or(default_name),
+        description: manifest.description,
+        source,
+        model: manifest.model,
+        min_lcp_length: manifest.min_lcp_length,
+        tasks,
+    })
+}
+
+/// A lone recording: one task, id `default` as in asb, named after the file.
+fn load_recording(path: &Path) -> Result<Scenario> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read recording {}", path.display()))?;
+    let (entries, skipped) = parse_recording(&text, &path.display().to_string())?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(Scenario {
+        name: stem.clone(),
+        description: String::new(),
+        source: path.display().to_string(),
+        model: None,
+        min_lcp_length: None,
+        tasks: vec![Task { id: "default".into(), name: stem, entries, skipped }],
+    })
+}
+
+/// Every line of a recording, in file order. A malformed line is an error naming
+/// `origin:line`; a well-formed line that cannot be replayed goes to the skipped list.
+pub fn parse_recording(text: &str, origin: &str) -> Result<(Vec<Entry>, Vec<String>)> {
+    let (mut entries, mut skipped) = (Vec::new(), Vec::new());
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        let line = i + 1;
+        let call = match parse_line(raw.as_bytes()) {
+            Ok(Some(call)) => call,
+            Ok(None) => continue,
+            Err(reason) => bail!("{origin}:{line}: {reason}"),
+        };
+        match entry(call, line) {
+            Ok(e) => entries.push(e),
+            Err(why) => skipped.push(format!("{origin}:{line}: {why}")),
+        }
+    }
+    Ok((entries, skipped))
+}
+
+fn entry(call: CallLine, line: usize) -> Result<Entry, String> {
+    let recorded_prompt_tokens = call.usage.as_ref().map(|u| u.input_tokens).or(call.prompt_tokens);
+    let request = match call.request {
+        Some(req) => {
+            let Some(body @ Value::Object(_)) = req.body else {
+                return Err("the recorded request has no JSON body to replay".into());
+            };
+            let api = if req.path.ends_with("/messages") {
+                Api::Anthropic
+            } else if req.path.ends_with("/chat/completions") {
+                Api::OpenAi
+            } else {
+                return Err(format!("{} is not an LLM call (replayable: /v1/messages, /v1/chat/completions)", req.path));
+            };
+            RecordedRequest::Body { api, body, headers: req.headers }
+        }
+        None => {
+            if call.messages.is_empty() {
+                return Err("the line has no messages".into());
+            }
+            RecordedRequest::Messages {
+                messages: call.messages,
+                max_tokens: call.max_tokens,
+                temperature: call.temperature,
+            }
+        }
+    };
+    Ok(Entry { seq: call.seq, line, thread: call.thread_id, model: call.model, request, recorded_prompt_tokens })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixtures() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/asb")
+    }
+
+    #[test]
+    fn builtin_trivial_qa_loads_with_manifest_names() {
+        let s = load("builtin:trivial-qa", None).unwrap();
+        assert_eq!(s.name, "trivial-qa");
+        assert_eq!(s.tasks.len(), 5);
+        assert_eq!(s.tasks[0].id, "capital-of-france");
+        assert_eq!(s.requests(), 5);
+        let RecordedRequest::Messages { max_tokens, .. } = &s.tasks[0].entries[0].request else { panic!() };
+        assert_eq!(*max_tokens, Some(256));
+        // A bare name that is not a path is a built-in too, as in asb.
+        assert_eq!(load("trivial-qa", Some("largest-planet")).unwrap().tasks.len(), 1);
+    }
+
+    #[test]
+    fn unknown_task_and_scenario_say_what_exists() {
+        let e = load("builtin:trivial-qa", Some("nope")).unwrap_err().to_string();
+        assert!(e.contains("Available tasks: capital-of-france, largest-planet"), "{e}");
+        let e = load("no/such/thing.jsonl", None).unwrap_err().to_string();
+        assert!(e.contains("not found") && e.contains("trivial-qa"), "{e}");
+    }
+
+    #[test]
+    fn asb_fixture_directories_load() {
+        let dir = fixtures().join("cpp-builds-gemma-4-31b");
+        if !dir.is_dir() {
+            return;
+        }
+        let s = load(dir.to_str().unwrap(), None).unwrap();
+        assert_eq!(s.min_lcp_length, Some(12000));
+        assert_eq!(s.tasks.iter().map(|t| t.entries.len()).collect::<Vec<_>>(), vec![42, 8, 15]);
+        let manifest = fixtures().join("trivial-qa/scenario.json");
+        assert_eq!(load(manifest.to_str().unwrap(), None).unwrap().tasks.len(), 5);
+        let one = fixtures().join("trivial-qa/boiling-point.jsonl");
+        let s = load(one.to_str().unwrap(), None).unwrap();
+        assert_eq!((s.name.as_str(), s.tasks[0].id.as_str()), ("boiling-point", "default"));
+    }
+
+    #[test]
+    fn bad_lines_name_file_and_line_and_unreplayable_ones_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        std::fs::write(&path, "{\"seq\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}\n\n{oops\n").unwrap();
+        let e = load(path.to_str().unwrap(), None).unwrap_err().to_string();
+        assert!(e.contains("r.jsonl:3: not valid JSON"), "{e}");
+
+        let ours = r#"{"format_version":1,"seq":1,"request":{"method":"POST","path":"/v1/messages","headers":{},"body":{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}}}
+{"format_version":1,"seq":2,"request":{"method":"POST","path":"/v1/messages","headers":{},"body_text":"not json"}}
+"#;
+        std::fs::write(&path, ours).unwrap();
+        let s = load(path.to_str().unwrap(), None).unwrap();
+        assert_eq!(s.tasks[0].entries.len(), 1);
+        assert!(matches!(s.tasks[0].entries[0].request, RecordedRequest::Body { api: Api::Anthropic, .. }));
+        assert_eq!(s.tasks[0].skipped.len(), 1);
+        assert!(s.tasks[0].skipped[0].contains("r.jsonl:2: the recorded request has no JSON body"));
+    }
+
+    #[test]
+    fn a_directory_without_manifest_or_a_task_without_recording_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = load(dir.path().to_str().unwrap(), None).unwrap_err().to_string();
+        assert!(e.contains("no scenario.json"), "{e}");
+        std::fs::write(dir.path().join("scenario.json"), r#"{"tasks":[{"id":"a"}]}"#).unwrap();
+        let e = load(dir.path().to_str().unwrap(), None).unwrap_err().to_string();
+        assert!(e.contains("task at index 0 is missing its required 'recording'"), "{e}");
+    }
+}
