@@ -3,18 +3,19 @@
 //! The clock is read once per HTTP body frame, the moment hyper hands it over, before any
 //! parsing: events that arrived in one frame share its time (that is what the network
 //! delivered), and parsing cost never shifts a timestamp. `t0` is read just before the
-//! request is handed to the connection. Each replay worker owns one client, so a worker
-//! is one user's keep-alive connection.
+//! request is written on a ready connection (see [`super::connection`]): opening the
+//! connection is timed apart, as `connect_ms`.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE};
-use http::Request;
+use http::header::{HeaderValue, CONTENT_TYPE, HOST};
+use http::{Request, Uri};
 use http_body_util::{BodyExt, Full};
 
+use super::connection::{chain as error_chain, Connection};
+
 use crate::recording::assemble::{assemble_body, Assembled, Assembler};
-use crate::wire::client::HttpClient;
 use crate::wire::sse::{SseEvent, SseParser};
 use crate::wire::Api;
 
@@ -25,6 +26,8 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 #[derive(Debug, Default)]
 pub struct Observation {
     pub t0: Option<Instant>,
+    /// Time spent opening a connection before this attempt (0 when one was reused).
+    pub connect_ms: f64,
     pub status: Option<u16>,
     pub request_id: Option<String>,
     /// ms from t0 of each output-bearing event.
@@ -52,10 +55,10 @@ pub struct Outgoing<'a> {
 }
 
 /// One attempt, bounded by `timeout` over the whole exchange.
-pub async fn send(client: &HttpClient, out: Outgoing<'_>, timeout: Duration) -> Observation {
+pub async fn send(conn: &mut Connection, out: Outgoing<'_>, timeout: Duration) -> Observation {
     let mut obs = Observation::default();
     let deadline = tokio::time::Instant::now() + timeout;
-    match tokio::time::timeout_at(deadline, exchange(client, &out, &mut obs)).await {
+    match tokio::time::timeout_at(deadline, exchange(conn, &out, &mut obs)).await {
         Ok(()) => {}
         Err(_) => {
             let stage = match (obs.status, obs.output_ms.len()) {
@@ -69,8 +72,19 @@ pub async fn send(client: &HttpClient, out: Outgoing<'_>, timeout: Duration) -> 
     obs
 }
 
-async fn exchange(client: &HttpClient, out: &Outgoing<'_>, obs: &mut Observation) {
-    let mut builder = Request::post(out.url).header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observation) {
+    let uri: Uri = match out.url.parse() {
+        Ok(u) => u,
+        Err(e) => {
+            obs.error = Some(format!("bad target URL {}: {e}", out.url));
+            return;
+        }
+    };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut builder = Request::post(path).header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(authority) = uri.authority() {
+        builder = builder.header(HOST, authority.as_str());
+    }
     if out.api == Api::OpenAi {
         builder = builder.header("accept", "text/event-stream");
     }
@@ -87,12 +101,20 @@ async fn exchange(client: &HttpClient, out: &Outgoing<'_>, obs: &mut Observation
             return;
         }
     };
+    match conn.ready().await {
+        Ok(ms) => obs.connect_ms = ms,
+        Err(e) => {
+            obs.error = Some(e.message);
+            obs.retryable = true;
+            return;
+        }
+    }
     let t0 = Instant::now();
     obs.t0 = Some(t0);
-    let response = match client.request(request).await {
+    let response = match conn.send(request).await {
         Ok(r) => r,
         Err(e) => {
-            obs.error = Some(format!("connection failed: {}", error_chain(&e)));
+            obs.error = Some(e.message);
             obs.retryable = true;
             return;
         }
@@ -215,19 +237,4 @@ fn finish(obs: &mut Observation, assembler: Assembler) {
 
 fn ms_since(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64() * 1000.0
-}
-
-/// An error and its causes, `a: b: c`.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }

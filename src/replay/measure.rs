@@ -69,6 +69,7 @@ pub fn sample(obs: &Observation, at: Placement, run_start: Instant) -> RequestSa
         slot: at.slot,
         scheduled_ms: at.scheduled_ms,
         attempts: at.attempts,
+        connect_ms: obs.connect_ms,
         status: obs.status,
         request_id: obs.request_id.clone(),
         ttft_ms: ttft,

@@ -16,6 +16,7 @@ pub mod args;
 pub mod builtin;
 pub mod catalog;
 pub mod client;
+pub mod connection;
 pub mod header;
 pub mod measure;
 pub mod plan;

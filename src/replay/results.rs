@@ -189,6 +189,10 @@ pub struct RequestSample {
     /// When the last attempt was sent, ms from the run's start.
     pub start_ms: f64,
     pub attempts: u32,
+    /// Time spent opening the worker's connection before this request (0 when reused);
+    /// not part of TTFT.
+    #[serde(default)]
+    pub connect_ms: f64,
     pub status: Option<u16>,
     /// The server's request id header (`x-request-id`, `request-id`), for joining logs.
     pub request_id: Option<String>,

@@ -12,11 +12,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::client::{self, Observation, Outgoing};
+use super::connection::Connection;
 use super::measure::{self, Placement};
 use super::plan::Plan;
 use super::results::RequestSample;
 use super::target::Target;
-use crate::wire::client::HttpClient;
 
 /// How requests are sent and when the run gives up.
 #[derive(Debug, Clone)]
@@ -72,8 +72,8 @@ pub async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<Run
     let (tx, mut rx) = mpsc::unbounded_channel::<RequestSample>();
     let mut handles = Vec::new();
     for slot in 0..workers {
-        let client = crate::wire::client::client()?;
-        handles.push(tokio::spawn(worker(shared.clone(), slot, client, tx.clone())));
+        let conn = Connection::new(&shared.target.url)?;
+        handles.push(tokio::spawn(worker(shared.clone(), slot, conn, tx.clone())));
     }
     drop(tx);
 
@@ -126,7 +126,7 @@ fn progress_bar(total: u64, visible: bool) -> ProgressBar {
 }
 
 /// One worker: pops executions until the queue is empty or the run stops.
-async fn worker(shared: Arc<Shared>, slot: usize, client: HttpClient, tx: mpsc::UnboundedSender<RequestSample>) {
+async fn worker(shared: Arc<Shared>, slot: usize, mut conn: Connection, tx: mpsc::UnboundedSender<RequestSample>) {
     let mut consecutive_failures = 0u32;
     loop {
         if shared.stop.load(Ordering::SeqCst) {
@@ -144,7 +144,7 @@ async fn worker(shared: Arc<Shared>, slot: usize, client: HttpClient, tx: mpsc::
             let scheduled_ms = shared.started.elapsed().as_secs_f64() * 1000.0;
             let (body, _) = shared.plan.body(execution.task, execution.execution, turn);
             let planned = &shared.plan.requests[execution.task][turn];
-            let (obs, attempts) = send_with_retries(&shared, &client, body, &planned.built.headers).await;
+            let (obs, attempts) = send_with_retries(&shared, &mut conn, body, &planned.built.headers).await;
             let placement = Placement {
                 task_id: task.id.clone(),
                 execution: execution.execution,
@@ -178,7 +178,7 @@ async fn worker(shared: Arc<Shared>, slot: usize, client: HttpClient, tx: mpsc::
 /// server that rejects `stream_options` (retried at once without it).
 async fn send_with_retries(
     shared: &Shared,
-    client: &HttpClient,
+    conn: &mut Connection,
     mut body: serde_json::Value,
     headers: &[(String, String)],
 ) -> (Observation, u32) {
@@ -194,7 +194,7 @@ async fn send_with_retries(
             headers,
             auth: shared.target.auth.as_ref(),
         };
-        let obs = client::send(client, out, shared.opts.timeout).await;
+        let obs = client::send(conn, out, shared.opts.timeout).await;
         if obs.error.is_none() || retries_left == 0 || shared.stop.load(Ordering::SeqCst) {
             return (obs, attempts);
         }

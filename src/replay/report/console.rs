@@ -54,10 +54,14 @@ pub fn summary(r: &RunResults) -> String {
 
 fn bucket_line(out: &mut String, r: &RunResults, b: &BucketStats) {
     if b.succeeded == 0 {
-        let what = if b.requests == 1 { "the 1 request failed".to_string() } else { format!("all {} requests failed", b.requests) };
+        let what = if b.requests == 1 {
+            "the 1 request failed".to_string()
+        } else {
+            format!("all {} requests failed", b.requests)
+        };
         let _ = writeln!(out, "  {}: {what}", b.name);
         if let Some(error) = most_common_error(r, &b.name) {
-            let _ = writeln!(out, "{}", excerpt(&format!("    ↳ {error}"), WIDTH));
+            let _ = writeln!(out, "    ↳ {}", excerpt(&error, WIDTH - 6));
         }
         return;
     }
@@ -134,19 +138,28 @@ fn table(out: &mut String, buckets: &[BucketStats]) {
 
 fn overall(out: &mut String, r: &RunResults) {
     let s = &r.summary;
-    let line = format!(
-        "Overall: {}/{} ok in {} | {} req/s | {} output tok/s | concurrency {} | cache hit {} | {} retr{}",
-        s.succeeded,
-        s.requests,
+    let parts = [
+        format!("Overall: {}/{} ok", s.succeeded, s.requests),
         spell::seconds(s.duration_s),
-        num(s.request_throughput),
-        rate1(s.output_tok_per_s),
-        num(s.concurrency),
-        opt(s.cache_hit_rate, percent),
-        s.retries,
-        if s.retries == 1 { "y" } else { "ies" },
-    );
-    out.push_str(&indented(&line, "  ", "    "));
+        format!("{} req/s", num(s.request_throughput)),
+        format!("{} out tok/s", rate1(s.output_tok_per_s)),
+        format!("concurrency {}", num(s.concurrency)),
+        format!("cache hit {}", opt(s.cache_hit_rate, percent)),
+        format!("{} retr{}", s.retries, if s.retries == 1 { "y" } else { "ies" }),
+    ];
+    // Wrapped between parts, never inside one.
+    let mut line = String::from("  ");
+    for (i, part) in parts.iter().enumerate() {
+        let sep = if i == 0 { "" } else { " | " };
+        if i > 0 && line.chars().count() + sep.len() + part.chars().count() > WIDTH {
+            let _ = writeln!(out, "{}", line.trim_end());
+            line = String::from("    ");
+        } else {
+            line.push_str(sep);
+        }
+        line.push_str(part);
+    }
+    let _ = writeln!(out, "{}", excerpt_keep(&line, WIDTH));
 }
 
 fn verdict_lines(out: &mut String, r: &RunResults) {
@@ -174,9 +187,10 @@ fn errors(out: &mut String, r: &RunResults) {
         return;
     }
     let kinds = errors.len();
-    let _ = writeln!(out, "  Errors ({} failed, {} kind{}):", r.summary.failed, kinds, if kinds == 1 { "" } else { "s" });
+    let _ =
+        writeln!(out, "  Errors ({} failed, {} kind{}):", r.summary.failed, kinds, if kinds == 1 { "" } else { "s" });
     for e in errors.iter().take(TOP_ERRORS) {
-        let _ = writeln!(out, "{}", excerpt(&format!("    {}× {}", e.count, e.error), WIDTH));
+        let _ = writeln!(out, "    {}", excerpt(&format!("{}× {}", e.count, e.error), WIDTH - 4));
     }
     if kinds > TOP_ERRORS {
         let _ = writeln!(out, "    … and {} more kind(s)", kinds - TOP_ERRORS);
@@ -214,7 +228,7 @@ mod tests {
         assert!(text.contains("  medium: 2/3 ok"), "{text}");
         assert!(text.contains("Context  Requests  TTFT p50  TTFT p99  ITL p50  Decode tok/s"), "{text}");
         assert!(text.contains("<1ms"), "ITL below 1 ms: {text}");
-        assert!(text.contains("Overall: 4/5 ok in 5.00s | 0.80 req/s"), "{text}");
+        assert!(text.contains("Overall: 4/5 ok | 5.00s | 0.80 req/s"), "{text}");
         assert!(text.contains("cache hit 50.0%"), "{text}");
         assert!(text.contains("Verdict: GOOD for agentic swarm scenarios at medium context"), "{text}");
         assert!(text.contains("basis: medium bucket"), "{text}");

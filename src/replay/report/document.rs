@@ -264,11 +264,13 @@ fn findings(r: &RunResults) -> Vec<Inline> {
     match (ttfts.first(), ttfts.last()) {
         (Some(first), Some(last)) if ttfts.len() > 1 => {
             let scaling = if first.1 > 0.0 { format!("×{:.2}", last.1 / first.1) } else { "-".to_string() };
-            out.push(
-                Inline::text("TTFT scaling: p50 ")
-                    .then_strong(scaling)
-                    .then_text(format!(" from {} ({}) to {} ({}).", first.0, ms(first.1), last.0, ms(last.1))),
-            );
+            out.push(Inline::text("TTFT scaling: p50 ").then_strong(scaling).then_text(format!(
+                " from {} ({}) to {} ({}).",
+                first.0,
+                ms(first.1),
+                last.0,
+                ms(last.1)
+            )));
         }
         (Some(only), _) => {
             out.push(Inline::text(format!("TTFT p50 {} in the only bucket with successes ({}).", ms(only.1), only.0)))
@@ -291,15 +293,11 @@ fn findings(r: &RunResults) -> Vec<Inline> {
         }
     }
     match r.summary.cache_hit_rate {
-        Some(rate) => out.push(
-            Inline::text("Cache hit rate ")
-                .then_strong(percent(rate))
-                .then_text(format!(
-                    " ({} of {} prompt tokens reported cached by the server).",
-                    spell::int(r.summary.cached_tokens),
-                    spell::int(r.summary.input_tokens)
-                )),
-        ),
+        Some(rate) => out.push(Inline::text("Cache hit rate ").then_strong(percent(rate)).then_text(format!(
+            " ({} of {} prompt tokens reported cached by the server).",
+            spell::int(r.summary.cached_tokens),
+            spell::int(r.summary.input_tokens)
+        ))),
         None => out.push(Inline::text("Cache hit rate unknown: the server reported no cached-token counts.")),
     }
     let s = &r.summary;
@@ -313,17 +311,9 @@ fn findings(r: &RunResults) -> Vec<Inline> {
         out.push(Inline::text(format!("No failed requests ({} of {} succeeded).", s.succeeded, s.requests)));
     }
     if s.retries > 0 {
-        out.push(Inline::text(format!("{} retr{} (extra attempts) were made.", s.retries, plural_y(s.retries))));
+        out.push(Inline::text(format!("Retries: {} extra attempt(s) after failed tries.", s.retries)));
     }
     out
-}
-
-fn plural_y(n: u64) -> &'static str {
-    if n == 1 {
-        "y"
-    } else {
-        "ies"
-    }
 }
 
 /// Whether any bucket has a success: the Experience column is shown only then.
@@ -446,16 +436,25 @@ fn formula(formulas: &BTreeMap<String, String>, key: &str) -> Inline {
 fn overall(r: &RunResults) -> Table {
     let s = &r.summary;
     let f = &r.formulas;
-    let share = |n: usize| if s.requests > 0 { format!(" ({})", percent(n as f64 / s.requests as f64)) } else { String::new() };
+    let share =
+        |n: usize| if s.requests > 0 { format!(" ({})", percent(n as f64 / s.requests as f64)) } else { String::new() };
     let rows = vec![
-        vec![Inline::text("Requests"), Inline::text(s.requests.to_string()), Inline::text("sent (retries not counted)")],
+        vec![
+            Inline::text("Requests"),
+            Inline::text(s.requests.to_string()),
+            Inline::text("sent (retries not counted)"),
+        ],
         vec![
             Inline::text("Succeeded"),
             Inline::text(format!("{}{}", s.succeeded, share(s.succeeded))),
             Inline::text("no error and at least one output token"),
         ],
         vec![Inline::text("Failed"), Inline::text(format!("{}{}", s.failed, share(s.failed))), Inline::text(NONE)],
-        vec![Inline::text("Retries"), Inline::text(s.retries.to_string()), Inline::text("extra attempts, all requests")],
+        vec![
+            Inline::text("Retries"),
+            Inline::text(s.retries.to_string()),
+            Inline::text("extra attempts, all requests"),
+        ],
         vec![Inline::text("Duration"), Inline::text(spell::seconds(s.duration_s)), formula(f, "duration_s")],
         vec![
             Inline::text("Request throughput"),
@@ -476,7 +475,11 @@ fn overall(r: &RunResults) -> Table {
         vec![Inline::text("Input tokens"), Inline::text(spell::int(s.input_tokens)), formula(f, "prompt_tokens")],
         vec![Inline::text("Cached tokens"), Inline::text(spell::int(s.cached_tokens)), Inline::text("server usage")],
         vec![Inline::text("Output tokens"), Inline::text(spell::int(s.output_tokens)), formula(f, "completion_tokens")],
-        vec![Inline::text("Cache hit rate"), Inline::text(opt(s.cache_hit_rate, percent)), formula(f, "cache_hit_rate")],
+        vec![
+            Inline::text("Cache hit rate"),
+            Inline::text(opt(s.cache_hit_rate, percent)),
+            formula(f, "cache_hit_rate"),
+        ],
         vec![
             Inline::text("Estimated output counts"),
             Inline::text(s.estimated_output_counts.to_string()),
@@ -560,8 +563,7 @@ pub fn task_rows(r: &RunResults) -> Vec<TaskRow> {
 }
 
 fn tasks(r: &RunResults) -> Table {
-    let header =
-        ["Task", "Name", "Executions", "Requests", "OK", "TTFT p50", "Decode p50"].map(String::from).to_vec();
+    let header = ["Task", "Name", "Executions", "Requests", "OK", "TTFT p50", "Decode p50"].map(String::from).to_vec();
     let rows = task_rows(r)
         .into_iter()
         .map(|t| {

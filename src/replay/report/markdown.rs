@@ -83,7 +83,8 @@ fn verdict(out: &mut String, v: &VerdictView) {
                 let _ = write!(out, " — {}", text(e));
             }
             out.push_str("\n>\n> ");
-            let parts: Vec<String> = headline.iter().map(|(v, what)| format!("**{}** {}", text(v), text(what))).collect();
+            let parts: Vec<String> =
+                headline.iter().map(|(v, what)| format!("**{}** {}", text(v), text(what))).collect();
             out.push_str(&parts.join(" · "));
             out.push_str("\n\n");
             if !basis.is_empty() {
@@ -136,8 +137,11 @@ pub fn text(s: &str) -> String {
 /// A code span holding `s` verbatim: fenced by one backtick more than its longest backtick
 /// run, on one line; `|` escaped inside tables (GitHub's tables split on it even there).
 pub fn code(s: &str, in_table: bool) -> String {
-    let flat: String =
-        s.chars().filter(|c| !c.is_control() || c.is_whitespace()).map(|c| if c.is_whitespace() { ' ' } else { c }).collect();
+    let flat: String = s
+        .chars()
+        .filter(|c| !c.is_control() || c.is_whitespace())
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
     if flat.trim().is_empty() {
         return "-".into();
     }

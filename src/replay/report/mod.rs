@@ -311,7 +311,12 @@ pub(crate) mod fixtures {
                 source: "builtin:two-tasks".into(),
                 description: "Two small tasks".into(),
                 tasks: vec![
-                    TaskInfo { id: "build-api".into(), name: "Build the API".into(), requests: 3, recorded_requests: 3 },
+                    TaskInfo {
+                        id: "build-api".into(),
+                        name: "Build the API".into(),
+                        requests: 3,
+                        recorded_requests: 3,
+                    },
                     TaskInfo { id: "fix-bug".into(), name: "Fix <the> bug".into(), requests: 2, recorded_requests: 4 },
                 ],
                 requests: 5,
@@ -364,7 +369,7 @@ pub(crate) mod fixtures {
     /// Two buckets (fresh, medium), two tasks, one failure in medium.
     pub fn sample_run() -> RunResults {
         run_of(vec![
-            ok_request("build-api", 0, "fresh", 2_000, 100.0, 10.0),
+            ok_request("build-api", 0, "fresh", 2_000, 100.0, 0.8),
             ok_request("build-api", 1, "fresh", 6_000, 150.0, 0.5),
             ok_request("build-api", 2, "medium", 40_000, 900.0, 20.0),
             ok_request("fix-bug", 3, "medium", 45_000, 1100.0, 25.0),
@@ -472,7 +477,12 @@ mod tests {
             assert!(std::fs::read_to_string(&out).unwrap().contains(needle), "{name}");
         }
         let out = dir.path().join("cmp.md");
-        let args = CompareArgs { runs: vec![file.path().into(), file.path().into()], baseline: None, candidate: None, output: Some(out.clone()) };
+        let args = CompareArgs {
+            runs: vec![file.path().into(), file.path().into()],
+            baseline: None,
+            candidate: None,
+            output: Some(out.clone()),
+        };
         run_compare(args).unwrap();
         assert!(std::fs::read_to_string(&out).unwrap().contains("Tied"));
     }
