@@ -101,13 +101,12 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
             return;
         }
     };
-    match conn.ready().await {
-        Ok(ms) => obs.connect_ms = ms,
-        Err(e) => {
-            obs.error = Some(e.message);
-            obs.retryable = true;
-            return;
-        }
+    let ready = conn.ready().await;
+    obs.connect_ms = conn.take_connect_ms();
+    if let Err(e) = ready {
+        obs.error = Some(e.message);
+        obs.retryable = true;
+        return;
     }
     let t0 = Instant::now();
     obs.t0 = Some(t0);

@@ -19,6 +19,8 @@ pub struct Connection {
     connector: Connector,
     uri: Uri,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// Time spent opening the current connection, until a request claims it.
+    unclaimed_connect_ms: f64,
 }
 
 /// Why a request could not be sent; `connect` failures happened before any byte went out.
@@ -29,14 +31,14 @@ pub struct SendError {
 impl Connection {
     pub fn new(url: &str) -> anyhow::Result<Self> {
         let uri: Uri = url.parse().map_err(|e| anyhow::anyhow!("target URL {url:?}: {e}"))?;
-        Ok(Connection { connector: connector(false)?, uri, sender: None })
+        Ok(Connection { connector: connector(false)?, uri, sender: None, unclaimed_connect_ms: 0.0 })
     }
 
-    /// Makes sure a connection is open; returns the ms spent opening one (0 when reused).
-    pub async fn ready(&mut self) -> Result<f64, SendError> {
+    /// Makes sure a connection is open (opening one if needed).
+    pub async fn ready(&mut self) -> Result<(), SendError> {
         if let Some(sender) = &mut self.sender {
             if !sender.is_closed() && sender.ready().await.is_ok() {
-                return Ok(0.0);
+                return Ok(());
             }
             self.sender = None;
         }
@@ -53,7 +55,14 @@ impl Connection {
             let _ = conn.await;
         });
         self.sender = Some(sender);
-        Ok(start.elapsed().as_secs_f64() * 1000.0)
+        self.unclaimed_connect_ms += start.elapsed().as_secs_f64() * 1000.0;
+        Ok(())
+    }
+
+    /// The ms spent opening connections since the last call: reported with the request
+    /// that follows, never inside its TTFT.
+    pub fn take_connect_ms(&mut self) -> f64 {
+        std::mem::take(&mut self.unclaimed_connect_ms)
     }
 
     /// Sends on the ready connection (call [`Self::ready`] first).

@@ -59,6 +59,13 @@ pub async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<Run
     let total = plan.scheduled_requests();
     let workers = opts.workers.clamp(1, plan.queue.len().max(1));
     let progress = progress_bar(total as u64, opts.progress);
+    // Every worker's connection is opened before the clock starts, so the first requests
+    // do not queue behind J handshakes (a failure shows up on the worker's first request).
+    let mut conns = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        conns.push(Connection::new(&target.url)?);
+    }
+    futures_util::future::join_all(conns.iter_mut().map(|c| c.ready())).await;
     let started_at = jiff::Timestamp::now();
     let shared = Arc::new(Shared {
         plan,
@@ -71,8 +78,7 @@ pub async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<Run
     });
     let (tx, mut rx) = mpsc::unbounded_channel::<RequestSample>();
     let mut handles = Vec::new();
-    for slot in 0..workers {
-        let conn = Connection::new(&shared.target.url)?;
+    for (slot, conn) in conns.into_iter().enumerate() {
         handles.push(tokio::spawn(worker(shared.clone(), slot, conn, tx.clone())));
     }
     drop(tx);
