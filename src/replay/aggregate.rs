@@ -128,9 +128,8 @@ fn errors(requests: &[RequestSample]) -> Vec<ErrorCount> {
         }
         *n += 1;
     }
-    let mut out: Vec<ErrorCount> =
-        order.into_iter().map(|e| ErrorCount { count: counts[&e], error: e }).collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count));
+    let mut out: Vec<ErrorCount> = order.into_iter().map(|e| ErrorCount { count: counts[&e], error: e }).collect();
+    out.sort_by_key(|e| std::cmp::Reverse(e.count));
     out
 }
 
@@ -148,9 +147,16 @@ fn verdict(buckets: &[BucketStats]) -> (String, String) {
     };
     let ttft = b.metrics.ttft_ms.as_ref().map_or(f64::INFINITY, |d| d.p50);
     let decode = b.metrics.decode_tok_per_s.as_ref().map_or(0.0, |d| d.p50);
-    let grade = |good: bool, ok: bool| if good { 0 } else if ok { 1 } else { 2 };
-    let worst =
-        grade(ttft <= TTFT_GOOD_MS, ttft <= TTFT_OK_MS).max(grade(decode >= DECODE_GOOD, decode >= DECODE_OK));
+    let grade = |good: bool, ok: bool| {
+        if good {
+            0
+        } else if ok {
+            1
+        } else {
+            2
+        }
+    };
+    let worst = grade(ttft <= TTFT_GOOD_MS, ttft <= TTFT_OK_MS).max(grade(decode >= DECODE_GOOD, decode >= DECODE_OK));
     let name = ["good", "ok", "poor"][worst];
     (name.into(), format!("{} bucket: TTFT p50 {ttft:.0} ms, decode p50 {decode:.1} tok/s", b.name))
 }

@@ -195,7 +195,8 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
                 Err(_) => continue, // trailers
             },
             Some(Err(e)) => {
-                obs.error = Some(format!("the stream was cut after {} events: {}", assembler.so_far().events, error_chain(&e)));
+                obs.error =
+                    Some(format!("the stream was cut after {} events: {}", assembler.so_far().events, error_chain(&e)));
                 obs.end_ms = Some(t);
                 finish(obs, assembler);
                 return;

@@ -29,16 +29,16 @@ pub fn header(plan: &Plan, settings: &Settings, endpoint: &str, target_url: &str
         "  Schedule: {} × {} reps (max {} concurrent){seed}",
         settings.policy, settings.repetitions, settings.max_concurrent
     );
-    let _ = writeln!(
-        out,
-        "  Total executions: {} ({} requests)",
-        settings.executions, settings.scheduled_requests
-    );
+    let _ = writeln!(out, "  Total executions: {} ({} requests)", settings.executions, settings.scheduled_requests);
     if let Some(n) = settings.slice_tokens {
         let _ = writeln!(out, "  Slice: ≤{n} cumulative prompt tokens per task");
     }
     let _ = writeln!(out, "  Cache mode: {} ({})", settings.cache_mode, settings.cache_detail);
-    let _ = writeln!(out, "  History mode: {} (each request sent as recorded, after the cache mode)", settings.history_mode);
+    let _ = writeln!(
+        out,
+        "  History mode: {} (each request sent as recorded, after the cache mode)",
+        settings.history_mode
+    );
     let _ = writeln!(out, "  max_tokens: {}", settings.max_tokens);
     let _ = writeln!(out, "  temperature: {}", settings.temperature);
     let _ = writeln!(
@@ -72,7 +72,13 @@ pub fn dry_run(plan: &Plan) -> String {
     let _ = writeln!(out, "  Tasks: {}", plan.scenario.tasks.len());
     let _ = writeln!(out, "  Total requests: {}", plan.scheduled_requests());
     for (t, task) in plan.scenario.tasks.iter().enumerate().take(5) {
-        let _ = writeln!(out, "\n  Task: {} ({} requests of {} recorded)", task.id, plan.requests[t].len(), plan.recorded_requests[t]);
+        let _ = writeln!(
+            out,
+            "\n  Task: {} ({} requests of {} recorded)",
+            task.id,
+            plan.requests[t].len(),
+            plan.recorded_requests[t]
+        );
         for (i, r) in plan.requests[t].iter().enumerate().take(3) {
             let (_, poisoned) = plan.body(t, 0, i);
             let max_out = super::request::max_tokens(&r.built.body).map_or("server default".into(), |n| n.to_string());

@@ -106,7 +106,8 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     )?;
     let settings = settings(&args, &plan, seed);
     let model = args.model.clone().unwrap_or_else(|| {
-        let mut models: Vec<&str> = plan.requests.iter().flatten().filter_map(|r| r.built.body["model"].as_str()).collect();
+        let mut models: Vec<&str> =
+            plan.requests.iter().flatten().filter_map(|r| r.built.body["model"].as_str()).collect();
         models.sort_unstable();
         models.dedup();
         format!("as recorded ({})", models.join(", "))

@@ -83,8 +83,9 @@ impl Plan {
         for task in &mut scenario.tasks {
             let mut planned = Vec::new();
             for entry in &task.entries {
-                let mut built = build(entry, opts.api, &opts.build)
-                    .map_err(|e| anyhow::anyhow!("task {} (line {}): cannot build the request: {e}", task.id, entry.line))?;
+                let mut built = build(entry, opts.api, &opts.build).map_err(|e| {
+                    anyhow::anyhow!("task {} (line {}): cannot build the request: {e}", task.id, entry.line)
+                })?;
                 if let (Some(extra), Some(obj)) = (&opts.extra_body, built.body.as_object_mut()) {
                     for (k, v) in extra {
                         obj.insert(k.clone(), v.clone());
@@ -171,8 +172,9 @@ impl Plan {
                     }
                 }
                 self.shared_prefix_chars = Some(shared_chars);
-                self.cache_detail =
-                    format!("shared prefix of {shared_chars} chars ({how}) kept warm; each execution's unique context poisoned");
+                self.cache_detail = format!(
+                    "shared prefix of {shared_chars} chars ({how}) kept warm; each execution's unique context poisoned"
+                );
             }
         }
         Ok(())
@@ -253,9 +255,7 @@ mod tests {
     const SYSTEM: &str = "You are a careful coding agent with a long shared system prompt.";
 
     fn two_tasks() -> Scenario {
-        let conv = |q: &str| {
-            json!([{"role": "system", "content": SYSTEM}, {"role": "user", "content": format!("Task {q} is to fix the parser and add tests for it now")}])
-        };
+        let conv = |q: &str| json!([{"role": "system", "content": SYSTEM}, {"role": "user", "content": format!("Task {q} is to fix the parser and add tests for it now")}]);
         scenario(vec![("a", vec![entry(conv("one"))]), ("b", vec![entry(conv("two"))])])
     }
 
@@ -292,7 +292,9 @@ mod tests {
     fn one_task_shares_its_system_prompt_only() {
         let s = scenario(vec![(
             "only",
-            vec![entry(json!([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "fix the bug in the parser please"}]))],
+            vec![entry(
+                json!([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "fix the bug in the parser please"}]),
+            )],
         )]);
         let plan = Plan::new(s, &opts(CacheMode::Realistic)).unwrap();
         assert_eq!(plan.shared_prefix_chars, Some(SYSTEM.len()));

@@ -164,7 +164,8 @@ mod tests {
 
     #[test]
     fn asb_lines_keep_their_sampling_with_no_cap() {
-        let b = build(&asb_line(), Api::OpenAi, &BuildOptions { model: Some("m".into()), ..Default::default() }).unwrap();
+        let b =
+            build(&asb_line(), Api::OpenAi, &BuildOptions { model: Some("m".into()), ..Default::default() }).unwrap();
         assert_eq!(b.body["max_tokens"], 64000);
         assert_eq!(b.body["temperature"], 1.0);
         assert_eq!(b.body["model"], "m");
@@ -204,7 +205,11 @@ mod tests {
     fn max_tokens_cap_only_when_asked() {
         let opts = BuildOptions { max_tokens_cap: Some(128), ..Default::default() };
         assert_eq!(build(&asb_line(), Api::OpenAi, &opts).unwrap().body["max_tokens"], 128);
-        let e = entry(RecordedRequest::Messages { messages: vec![json!({"role": "user", "content": "Q"})], max_tokens: None, temperature: None });
+        let e = entry(RecordedRequest::Messages {
+            messages: vec![json!({"role": "user", "content": "Q"})],
+            max_tokens: None,
+            temperature: None,
+        });
         assert_eq!(build(&e, Api::OpenAi, &opts).unwrap().body["max_tokens"], 128);
         assert!(build(&e, Api::OpenAi, &BuildOptions::default()).unwrap().body.get("max_tokens").is_none());
         assert_eq!(build(&e, Api::Anthropic, &BuildOptions::default()).unwrap().body["max_tokens"], 4096);

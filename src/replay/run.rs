@@ -215,7 +215,8 @@ async fn send_with_retries(
             return (obs, attempts);
         }
         retries_left -= 1;
-        let backoff = Duration::from_millis(500).saturating_mul(1 << (attempts - 1).min(5)).min(Duration::from_secs(16));
+        let backoff =
+            Duration::from_millis(500).saturating_mul(1 << (attempts - 1).min(5)).min(Duration::from_secs(16));
         tokio::time::sleep(backoff).await;
     }
 }

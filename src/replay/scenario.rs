@@ -114,8 +114,10 @@ impl Files {
 }
 
 /// Loads what `-w` names; `task` keeps only the task with that id.
+/// Only that task's recording is read, so a manifest naming a missing file still
+/// replays its other tasks one by one.
 pub fn load(spec: &str, task: Option<&str>) -> Result<Scenario> {
-    let mut scenario = resolve(spec)?;
+    let mut scenario = resolve(spec, task)?;
     if let Some(id) = task {
         let available = scenario.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ");
         scenario.tasks.retain(|t| t.id == id);
@@ -126,9 +128,9 @@ pub fn load(spec: &str, task: Option<&str>) -> Result<Scenario> {
     Ok(scenario)
 }
 
-fn resolve(spec: &str) -> Result<Scenario> {
+fn resolve(spec: &str, task: Option<&str>) -> Result<Scenario> {
     if let Some(name) = spec.strip_prefix("builtin:") {
-        return load_builtin(name);
+        return load_builtin(name, task);
     }
     let path = Path::new(spec);
     if path.is_dir() {
@@ -139,17 +141,17 @@ fn resolve(spec: &str) -> Result<Scenario> {
                 path.display()
             );
         }
-        return load_manifest(&manifest, Files::Dir(path.to_path_buf()), path.display().to_string());
+        return load_manifest(&manifest, Files::Dir(path.to_path_buf()), path.display().to_string(), task);
     }
     if path.is_file() {
         if path.extension().is_some_and(|e| e == "json") {
             let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            return load_manifest(path, Files::Dir(dir), path.display().to_string());
+            return load_manifest(path, Files::Dir(dir), path.display().to_string(), task);
         }
         return load_recording(path);
     }
     if builtin::find(spec).is_some() {
-        return load_builtin(spec);
+        return load_builtin(spec, task);
     }
     bail!(
         "scenario '{spec}' not found: give a recording (.jsonl), a scenario directory, a manifest (.json), or a built-in ({})",
@@ -157,22 +159,30 @@ fn resolve(spec: &str) -> Result<Scenario> {
     )
 }
 
-fn load_builtin(name: &str) -> Result<Scenario> {
-    let b = builtin::find(name)
-        .ok_or_else(|| anyhow!("no built-in scenario '{name}'; built-ins: {} (see `asb scenarios`)", builtin::names()))?;
+fn load_builtin(name: &str, task: Option<&str>) -> Result<Scenario> {
+    let b = builtin::find(name).ok_or_else(|| {
+        anyhow!("no built-in scenario '{name}'; built-ins: {} (see `asb scenarios`)", builtin::names())
+    })?;
     let manifest = b.file("scenario.json").ok_or_else(|| anyhow!("built-in {name} has no manifest"))?;
-    scenario_from_manifest(manifest, &format!("builtin:{name}/scenario.json"), Files::Builtin(b), format!("builtin:{name}"))
+    let origin = format!("builtin:{name}/scenario.json");
+    scenario_from_manifest(manifest, &origin, Files::Builtin(b), format!("builtin:{name}"), task)
 }
 
-fn load_manifest(path: &Path, files: Files, source: String) -> Result<Scenario> {
+fn load_manifest(path: &Path, files: Files, source: String, task: Option<&str>) -> Result<Scenario> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read manifest {}", path.display()))?;
-    scenario_from_manifest(&text, &path.display().to_string(), files, source)
+    scenario_from_manifest(&text, &path.display().to_string(), files, source, task)
 }
 
-fn scenario_from_manifest(text: &str, origin: &str, files: Files, source: String) -> Result<Scenario> {
+fn scenario_from_manifest(
+    text: &str,
+    origin: &str,
+    files: Files,
+    source: String,
+    only: Option<&str>,
+) -> Result<Scenario> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    let manifest: Manifest = serde_path_to_error::deserialize(de)
-        .map_err(|e| anyhow!("{origin}: field `{}`: {}", e.path(), e.inner()))?;
+    let manifest: Manifest =
+        serde_path_to_error::deserialize(de).map_err(|e| anyhow!("{origin}: field `{}`: {}", e.path(), e.inner()))?;
     let default_name = match &files {
         Files::Dir(dir) => dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         Files::Builtin(b) => b.name.to_string(),
@@ -184,14 +194,14 @@ fn scenario_from_manifest(text: &str, origin: &str, files: Files, source: String
             .as_deref()
             .ok_or_else(|| anyhow!("{origin}: task at index {i} is missing its required 'recording' field"))?;
         let stem = Path::new(recording).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let (origin, text) = files.read(recording)?;
-        let (entries, skipped) = parse_recording(&text, &origin)?;
-        tasks.push(Task {
-            id: t.id.clone().unwrap_or_else(|| stem.clone()),
-            name: t.name.clone().unwrap_or(stem),
-            entries,
-            skipped,
-        });
+        let id = t.id.clone().unwrap_or_else(|| stem.clone());
+        let (entries, skipped) = if only.is_none_or(|o| o == id) {
+            let (origin, text) = files.read(recording)?;
+            parse_recording(&text, &origin)?
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        tasks.push(Task { id, name: t.name.clone().unwrap_or(stem), entries, skipped });
     }
     Ok(Scenario {
         name: manifest.name.unwrap_or(default_name),
@@ -249,7 +259,10 @@ fn entry(call: CallLine, line: usize) -> Result<Entry, String> {
             } else if req.path.ends_with("/chat/completions") {
                 Api::OpenAi
             } else {
-                return Err(format!("{} is not an LLM call (replayable: /v1/messages, /v1/chat/completions)", req.path));
+                return Err(format!(
+                    "{} is not an LLM call (replayable: /v1/messages, /v1/chat/completions)",
+                    req.path
+                ));
             };
             RecordedRequest::Body { api, body, headers: req.headers }
         }

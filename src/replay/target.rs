@@ -71,7 +71,10 @@ mod tests {
         let gemini = "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions";
         assert_eq!(url(gemini, None).1, gemini);
         assert_eq!(url("https://g.example/v1beta/openai", None).1, "https://g.example/v1beta/openai/chat/completions");
-        assert_eq!(url("https://myproxy/custom/path/chat/completions", None).1, "https://myproxy/custom/path/chat/completions");
+        assert_eq!(
+            url("https://myproxy/custom/path/chat/completions", None).1,
+            "https://myproxy/custom/path/chat/completions"
+        );
         assert_eq!(url("http://h/v2", None).1, "http://h/v2/chat/completions");
     }
 

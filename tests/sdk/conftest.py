@@ -28,10 +28,22 @@ def asb_bin() -> str:
     raise RuntimeError("build asb first (cargo build --release) or set ASB_BIN")
 
 
-def spawn_asb(*args):
+def pinned(cpu):
+    """A command prefix running on one CPU (`taskset -c N`), or nothing when it cannot be
+    done (one core, no taskset): for timing checks where client and server must not take
+    each other's core, as they would not on two machines."""
+    import shutil
+
+    if cpu is None or not shutil.which("taskset") or (os.cpu_count() or 1) < 2:
+        return []
+    return ["taskset", "-c", str(cpu)]
+
+
+def spawn_asb(*args, cpu=None):
     """Starts `asb ARGS` (a server listening on -P 0) and returns (process, its base URL),
     read from the first line it prints."""
-    proc = subprocess.Popen([asb_bin(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [*pinned(cpu), asb_bin(), *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     m = re.search(r"http://127\.0\.0\.1:\d+", line)
     if not m:
@@ -43,9 +55,9 @@ def spawn_asb(*args):
 class Mock:
     """A running `asb mock -P 0 ...` with its truth log."""
 
-    def __init__(self, args, tmp_path):
+    def __init__(self, args, tmp_path, cpu=None):
         self.truth_path = tmp_path / f"truth-{time.monotonic_ns()}.jsonl"
-        self.proc, self.url = spawn_asb("mock", "-P", "0", "--truth-log", str(self.truth_path), *args)
+        self.proc, self.url = spawn_asb("mock", "-P", "0", "--truth-log", str(self.truth_path), *args, cpu=cpu)
 
     def truth(self, expect=None, timeout=5.0):
         """Truth records so far; waits until at least `expect` are on disk."""
@@ -69,8 +81,8 @@ class Mock:
 def start_mock(tmp_path):
     started = []
 
-    def start(*args):
-        m = Mock(list(args), tmp_path)
+    def start(*args, cpu=None):
+        m = Mock(list(args), tmp_path, cpu=cpu)
         started.append(m)
         return m
 
