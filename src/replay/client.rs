@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, HOST};
 use http::{Request, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
 use super::connection::{chain as error_chain, Connection};
 
@@ -61,6 +61,8 @@ pub async fn send(conn: &mut Connection, out: Outgoing<'_>, timeout: Duration) -
     match tokio::time::timeout_at(deadline, exchange(conn, &out, &mut obs)).await {
         Ok(()) => {}
         Err(_) => {
+            // The answer may still be streaming: that connection cannot carry the next request.
+            conn.reset();
             let stage = match (obs.status, obs.output_ms.len()) {
                 (None, _) => "before the response headers".to_string(),
                 (Some(_), 0) => "before the first token".to_string(),
@@ -133,7 +135,7 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
     let mut body = response.into_body();
     if !(200..300).contains(&status) {
         let mut bytes = Vec::new();
-        while let Some(Ok(frame)) = body.frame().await {
+        while let Some(Ok(frame)) = conn.frame(&mut body).await {
             if let Ok(data) = frame.into_data() {
                 bytes.extend_from_slice(&data);
                 if bytes.len() >= ERROR_BODY_LIMIT {
@@ -151,7 +153,7 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
     if !streamed {
         // A server that ignored `stream: true`: one JSON body, its output all at its end.
         let mut bytes = Vec::new();
-        while let Some(frame) = body.frame().await {
+        while let Some(frame) = conn.frame(&mut body).await {
             match frame {
                 Ok(f) => bytes.extend_from_slice(f.data_ref().map(|d| d.as_ref()).unwrap_or_default()),
                 Err(e) => {
@@ -186,7 +188,7 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
     let mut events: Vec<SseEvent> = Vec::new();
     let mut chars_before = 0;
     loop {
-        let frame = body.frame().await;
+        let frame = conn.frame(&mut body).await;
         let t = ms_since(t0);
         let data = match frame {
             None => break,

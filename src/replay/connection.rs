@@ -3,44 +3,79 @@
 //! one after another over this one HTTP/1.1 connection (asb's model), and the time to
 //! (re)connect is measured apart from the request it precedes — TTFT starts when the
 //! request is written on a ready connection.
+//!
+//! hyper's connection state machine is driven inside the worker's own task ([`drive`])
+//! rather than in a spawned task: when a frame arrives, the same poll that reads it from
+//! the socket hands it to the worker, which timestamps it — no hop through another task
+//! and no second wake-up between the socket and the clock.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response, Uri};
-use http_body_util::Full;
+use http_body::Frame;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_rustls::MaybeHttpsStream;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tower_service::Service;
 
 use crate::wire::client::{connector, Connector};
 
+type Io = MaybeHttpsStream<TokioIo<TcpStream>>;
+type Driver = Pin<Box<http1::Connection<Io, Full<Bytes>>>>;
+
 pub struct Connection {
     connector: Connector,
     uri: Uri,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    link: Option<Link>,
     /// Time spent opening the current connection, until a request claims it.
     unclaimed_connect_ms: f64,
 }
 
-/// Why a request could not be sent; `connect` failures happened before any byte went out.
+struct Link {
+    sender: SendRequest<Full<Bytes>>,
+    driver: Driver,
+    /// The driver finished (the connection closed); what it read is still deliverable.
+    closed: bool,
+}
+
+/// Why a request could not be sent.
 pub struct SendError {
     pub message: String,
+}
+
+/// Runs `fut` while polling the connection's driver first, so socket reads happen in the
+/// same poll that consumes them.
+async fn drive<F: Future>(driver: &mut Driver, closed: &mut bool, fut: F) -> F::Output {
+    tokio::pin!(fut);
+    if !*closed {
+        tokio::select! {
+            biased;
+            _ = driver.as_mut() => *closed = true,
+            out = &mut fut => return out,
+        }
+    }
+    fut.await
 }
 
 impl Connection {
     pub fn new(url: &str) -> anyhow::Result<Self> {
         let uri: Uri = url.parse().map_err(|e| anyhow::anyhow!("target URL {url:?}: {e}"))?;
-        Ok(Connection { connector: connector(false)?, uri, sender: None, unclaimed_connect_ms: 0.0 })
+        Ok(Connection { connector: connector(false)?, uri, link: None, unclaimed_connect_ms: 0.0 })
     }
 
     /// Makes sure a connection is open (opening one if needed).
     pub async fn ready(&mut self) -> Result<(), SendError> {
-        if let Some(sender) = &mut self.sender {
-            if !sender.is_closed() && sender.ready().await.is_ok() {
+        if let Some(Link { sender, driver, closed }) = &mut self.link {
+            if !*closed && drive(driver, closed, sender.ready()).await.is_ok() {
                 return Ok(());
             }
-            self.sender = None;
+            self.link = None;
         }
         let start = Instant::now();
         let io = self
@@ -48,15 +83,17 @@ impl Connection {
             .call(self.uri.clone())
             .await
             .map_err(|e| SendError { message: format!("cannot connect to {}: {}", self.uri, chain(&*e)) })?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        let (sender, driver) = http1::handshake(io)
             .await
             .map_err(|e| SendError { message: format!("HTTP handshake with {} failed: {}", self.uri, chain(&e)) })?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        self.sender = Some(sender);
+        self.link = Some(Link { sender, driver: Box::pin(driver), closed: false });
         self.unclaimed_connect_ms += start.elapsed().as_secs_f64() * 1000.0;
         Ok(())
+    }
+
+    /// Drops the connection (after a request was abandoned mid-answer).
+    pub fn reset(&mut self) {
+        self.link = None;
     }
 
     /// The ms spent opening connections since the last call: reported with the request
@@ -65,15 +102,25 @@ impl Connection {
         std::mem::take(&mut self.unclaimed_connect_ms)
     }
 
-    /// Sends on the ready connection (call [`Self::ready`] first).
+    /// Sends on the ready connection (call [`Self::ready`] first); returns at the
+    /// response headers.
     pub async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, SendError> {
-        let Some(sender) = &mut self.sender else {
+        let Some(Link { sender, driver, closed }) = &mut self.link else {
             return Err(SendError { message: "no connection".into() });
         };
-        sender.send_request(request).await.map_err(|e| {
-            self.sender = None;
+        let result = drive(driver, closed, sender.send_request(request)).await;
+        result.map_err(|e| {
+            self.link = None;
             SendError { message: format!("request failed: {}", chain(&e)) }
         })
+    }
+
+    /// The next frame of a response body received on this connection.
+    pub async fn frame(&mut self, body: &mut Incoming) -> Option<Result<Frame<Bytes>, hyper::Error>> {
+        match &mut self.link {
+            Some(Link { driver, closed, .. }) => drive(driver, closed, body.frame()).await,
+            None => body.frame().await,
+        }
     }
 }
 

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Benchmark of `asb replay`'s client: how many SSE events it times per second on one core,
+# and how far its TTFT is from the truth — side by side with a peer in the same run, the
+# OpenAI Python SDK's async client (bench/replay/peer_openai.py).
+#
+#   bash bench/replay.sh      # a markdown table at the end; raw JSON lines in bench/results/
+#
+# The server is `asb mock` pinned to CPU 0 with one runtime thread; each client runs pinned
+# to CPU 1 (so it has exactly one core). Every request is joined with the mock's truth log
+# on x-request-id (bench/replay/analyze.py).
+# 1. Throughput: zero-delay mock, 64 requests × 4,000 tokens (one event per token after the
+#    mock's coalescing: it sends what is due per frame), 16 concurrent streams.
+# 2. TTFT error: the mock paced (20 ms base latency, 4,000 tok/s prefill, 100 tok/s
+#    decode, ±5 % jitter), 32-token answers; 1 worker × 50 requests, 16 workers × 320.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="$HOME/.cache/asb-bench-venv"
+PY="$VENV/bin/python"
+if ! "$PY" -c 'import openai' 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$PY" -m pip install -q openai
+fi
+cargo build --release --quiet --bin asb
+ASB=target/release/asb
+mkdir -p bench/results
+RESULTS="bench/results/replay-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
+TMP=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+PORT=19591
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+
+mock_start() { # mock flags...
+  rm -f "$TMP/truth.jsonl"
+  taskset -c 0 "$ASB" mock -P $PORT --workers 1 --truth-log "$TMP/truth.jsonl" "$@" >/dev/null 2>&1 & MOCK=$!
+  wait_port $PORT
+}
+mock_stop() { kill $MOCK; wait $MOCK 2>/dev/null || true; }
+
+# Runs a command pinned to CPU 1; leaves "wall user sys" seconds in $TMP/time.
+timed() { { TIMEFORMAT='%R %U %S'; time taskset -c 1 "$@" >"$TMP/out" 2>"$TMP/err"; } 2>"$TMP/time"; }
+cpu_s() { awk '{print $2 + $3}' "$TMP/time"; }
+
+run_pair() { # label n concurrency max_tokens
+  local label=$1 n=$2 c=$3 tokens=$4
+  python3 -c "import json; print(json.dumps({'seq':1,'messages':[{'role':'user','content':'Write a long essay.'}],'model':'m','max_tokens':$tokens,'stream':True}))" > "$TMP/rec.jsonl"
+  sleep 0.2
+  timed "$ASB" replay -e "http://127.0.0.1:$PORT" -m m -w "$TMP/rec.jsonl" -r "$n" --max-concurrent "$c" --cache-mode allwarm -o "$TMP/run.json"
+  local wall; wall=$(python3 -c "import json; print(json.load(open('$TMP/run.json'))['summary']['duration_s'])")
+  python3 bench/replay/analyze.py "$TMP/run.json" "$TMP/truth.jsonl" asb "$wall" "$(cpu_s)" "asb replay | $label" >> "$RESULTS"
+  mock_restart
+  timed "$PY" bench/replay/peer_openai.py "http://127.0.0.1:$PORT" "$n" "$c" "$tokens"
+  wall=$(tail -1 "$TMP/out" | python3 -c "import json,sys; print(json.load(sys.stdin)['summary']['wall_s'])")
+  python3 bench/replay/analyze.py "$TMP/out" "$TMP/truth.jsonl" peer "$wall" "$(cpu_s)" "openai SDK async | $label" >> "$RESULTS"
+}
+
+echo "throughput…" >&2
+mock_restart() { mock_stop; mock_start --zero-delay; }
+mock_start --zero-delay
+run_pair "zero-delay, 16 streams × 4000 tokens" 64 16 4000
+mock_stop
+
+echo "TTFT error…" >&2
+mock_restart() { mock_stop; mock_start --decode-tps 100; }
+mock_start --decode-tps 100
+run_pair "paced, 1 worker" 50 1 32
+mock_restart
+run_pair "paced, 16 workers" 320 16 32
+mock_stop
+
+python3 - "$RESULTS" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("| client | load | events/s | events per CPU-s | TTFT error p50 / p90 / p99 / max (ms) |")
+print("|---|---|---:|---:|---|")
+for r in rows:
+    client, load = r["label"].split(" | ")
+    e = r["ttft_error_ms"]
+    print(f"| {client} | {load} | {r['events_per_s']:,} | {r['events_per_cpu_s']:,} | "
+          f"{e['p50']:.3f} / {e['p90']:.3f} / {e['p99']:.3f} / {e['max']:.3f} |")
+PY
+echo "raw: $RESULTS" >&2
