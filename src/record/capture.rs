@@ -16,7 +16,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use super::headers;
-use super::thread::{thread_id, ThreadTurns};
+use crate::recording::thread::{thread_id, ThreadTurns};
 use crate::recording::assemble::{assemble_body, Assembled, Assembler};
 use crate::recording::line::{CallLine, Exchange, HttpRequest, HttpResponse, Outcome, SseRecord, Timing, Usage};
 use crate::recording::writer::RecordingWriter;

@@ -7,14 +7,14 @@
 //! * [`tee`] / [`translate_stream`] — the response bodies that stream to the client while
 //!   recording;
 //! * [`capture`] — a call in flight, and its line once it ends;
-//! * [`headers`], [`thread`], [`upstream`] — header rules, agent threads, the HTTP client.
+//! * [`headers`] — which headers pass, and which never reach the disk (agent threads:
+//!   [`crate::recording::thread`]; the HTTP client: [`crate::wire::client`]).
 
 pub mod capture;
 pub mod config;
 pub mod headers;
 pub mod proxy;
 pub mod tee;
-pub mod thread;
 pub mod translate_stream;
 
 use std::sync::atomic::Ordering;
