@@ -16,9 +16,9 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use super::headers;
-use crate::recording::thread::{thread_id, ThreadTurns};
 use crate::recording::assemble::{assemble_body, Assembled, Assembler};
 use crate::recording::line::{CallLine, Exchange, HttpRequest, HttpResponse, Outcome, SseRecord, Timing, Usage};
+use crate::recording::thread::{thread_id, ThreadTurns};
 use crate::recording::writer::RecordingWriter;
 use crate::recording::FORMAT_VERSION;
 use crate::wire::sse::SseParser;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::history::HistoryMode;
 use super::plan::CacheMode;
 use super::schedule::Policy;
 use crate::wire::endpoint::UpstreamApi;
@@ -46,6 +47,10 @@ pub struct ReplayArgs {
     /// allwarm: as recorded; allcold: poisoned from the first space.
     #[arg(long, value_enum, default_value = "realistic")]
     pub cache_mode: CacheMode,
+    /// recorded: requests as recorded; live: earlier assistant turns replaced by the
+    /// endpoint's own answers, per agent thread.
+    #[arg(long, value_enum, default_value = "recorded")]
+    pub history_mode: HistoryMode,
     /// Times each task is replayed.
     #[arg(short = 'r', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repetitions: u32,

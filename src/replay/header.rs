@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use super::history::HistoryMode;
 use super::plan::Plan;
 use super::results::Settings;
 
@@ -34,11 +35,8 @@ pub fn header(plan: &Plan, settings: &Settings, endpoint: &str, target_url: &str
         let _ = writeln!(out, "  Slice: ≤{n} cumulative prompt tokens per task");
     }
     let _ = writeln!(out, "  Cache mode: {} ({})", settings.cache_mode, settings.cache_detail);
-    let _ = writeln!(
-        out,
-        "  History mode: {} (each request sent as recorded, after the cache mode)",
-        settings.history_mode
-    );
+    let history = if settings.history_mode == "live" { HistoryMode::Live } else { HistoryMode::Recorded };
+    let _ = writeln!(out, "  History mode: {} ({})", settings.history_mode, history.describe());
     let _ = writeln!(out, "  max_tokens: {}", settings.max_tokens);
     let _ = writeln!(out, "  temperature: {}", settings.temperature);
     let _ = writeln!(

@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod client;
 pub mod connection;
 pub mod header;
+pub mod history;
 pub mod measure;
 pub mod plan;
 pub mod poison;
@@ -141,6 +142,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     let target_url = target.url.clone();
     let opts = run::RunOptions {
         workers: args.max_concurrent.min(usize::MAX as u64) as usize,
+        history: args.history_mode,
         timeout: Duration::from_secs_f64(args.timeout.max(0.1)),
         max_retries: args.max_retries,
         max_consecutive_failures: args.max_consecutive_failures,
@@ -192,7 +194,7 @@ fn settings(args: &ReplayArgs, plan: &Plan, seed: u64) -> Settings {
         cache_mode: plan.cache_mode.name().into(),
         cache_detail: plan.cache_detail.clone(),
         shared_prefix_chars: plan.shared_prefix_chars,
-        history_mode: "recorded".into(),
+        history_mode: args.history_mode.name().into(),
         repetitions: args.repetitions,
         max_concurrent: args.max_concurrent as usize,
         policy: args.policy.name().into(),

@@ -13,6 +13,7 @@ use super::request::{build, BuildOptions, Built};
 use super::scenario::Scenario;
 use super::schedule::{execution_queue, Execution, Policy};
 use super::slice::sliced_len;
+use crate::recording::thread::thread_id;
 use crate::wire::Api;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -58,6 +59,8 @@ pub struct PlannedRequest {
     pub estimate: u64,
     /// Where poisoning may start (bytes into the prompt text); `None` = never poisoned.
     pub poison_from: Option<usize>,
+    /// The agent thread: the recording's, else derived from the conversation's shape.
+    pub thread: String,
 }
 
 #[derive(Debug, Clone)]
@@ -92,7 +95,8 @@ impl Plan {
                     }
                 }
                 let estimate = prompt_text::estimate_tokens(&built.body, opts.api);
-                planned.push(PlannedRequest { built, estimate, poison_from: None });
+                let thread = entry.thread.clone().unwrap_or_else(|| thread_id(opts.api, &built.body));
+                planned.push(PlannedRequest { built, estimate, poison_from: None, thread });
             }
             if let Some(budget) = opts.slice_tokens {
                 let sizes: Vec<u64> = task

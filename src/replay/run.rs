@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::client::{self, Observation, Outgoing};
 use super::connection::Connection;
+use super::history::{message_count, HistoryMode, LiveHistory};
 use super::measure::{self, Placement};
 use super::plan::Plan;
 use super::results::RequestSample;
@@ -22,6 +23,7 @@ use super::target::Target;
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub workers: usize,
+    pub history: HistoryMode,
     pub timeout: Duration,
     pub max_retries: u32,
     pub max_consecutive_failures: Option<u32>,
@@ -143,20 +145,28 @@ async fn worker(shared: Arc<Shared>, slot: usize, mut conn: Connection, tx: mpsc
             return;
         };
         let task = &shared.plan.scenario.tasks[execution.task];
+        let mut live = LiveHistory::default();
         for (turn, entry) in task.entries.iter().enumerate() {
             if shared.stop.load(Ordering::SeqCst) {
                 return;
             }
             let scheduled_ms = shared.started.elapsed().as_secs_f64() * 1000.0;
-            let (body, _) = shared.plan.body(execution.task, execution.execution, turn);
+            let (mut body, _) = shared.plan.body(execution.task, execution.execution, turn);
             let planned = &shared.plan.requests[execution.task][turn];
+            if shared.opts.history == HistoryMode::Live {
+                live.apply(shared.target.api, &planned.thread, &mut body);
+            }
+            let messages = message_count(&body);
             let (obs, attempts) = send_with_retries(&shared, &mut conn, body, &planned.built.headers).await;
+            if shared.opts.history == HistoryMode::Live && obs.error.is_none() {
+                live.remember(&planned.thread, messages, &obs.assembled.result.text);
+            }
             let placement = Placement {
                 task_id: task.id.clone(),
                 execution: execution.execution,
                 turn,
                 seq: entry.seq,
-                thread: entry.thread.clone(),
+                thread: Some(planned.thread.clone()),
                 slot,
                 scheduled_ms,
                 attempts,

@@ -265,3 +265,27 @@ def test_record_then_replay_against_llama_on_both_paths(llama_server, start_reco
     # The same conversation is the same prompt on both paths (same chat template).
     for a, b in zip(runs["openai"]["requests"], runs["anthropic"]["requests"]):
         assert abs(a["prompt_tokens"] - b["prompt_tokens"]) <= 2
+
+
+def test_live_history_feeds_the_endpoint_s_answers_back_thread_by_thread(start_mock, start_record, tmp_path):
+    """Replay → asb record → mock: the recording shows exactly what replay sent. The main
+    thread's second turn carries the mock's own first answer; an interleaved side call (a
+    different system prompt) is sent as recorded and still ends with its user message."""
+    mock = start_mock("--zero-delay", "--answer-tokens", "6")
+    rec = start_record(mock.url)
+    main1 = [{"role": "system", "content": "Main agent."}, {"role": "user", "content": "Fix the bug."}]
+    side = [{"role": "system", "content": "Write a title."}, {"role": "user", "content": "Fix the bug."}]
+    main2 = main1 + [{"role": "assistant", "content": "RECORDED ANSWER"}, {"role": "user", "content": "Now test it."}]
+    recording = write_recording(tmp_path / "interleaved.jsonl", [main1, side, main2])
+    for mode in ("recorded", "live"):
+        p = replay("-e", rec.url, "-m", "m", "-w", str(recording), "--history-mode", mode, "--cache-mode", "allwarm")
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert f"History mode: {mode}" in p.stdout
+    sent = [l["request"]["body"] for l in rec.lines(6)]
+    answers = [l["result"]["text"] for l in rec.lines(6)]
+    recorded_run, live_run = sent[:3], sent[3:]
+    assert recorded_run[2]["messages"][2]["content"] == "RECORDED ANSWER"
+    assert live_run[2]["messages"][2]["content"] == answers[3] != "RECORDED ANSWER"
+    assert live_run[1]["messages"] == side, "the side thread is not given the main thread's answers"
+    for body in sent:
+        assert body["messages"][-1]["role"] == "user" and body["messages"][0]["role"] == "system"
