@@ -18,7 +18,7 @@ VENV="$HOME/.cache/asb-bench-venv"
 PY="$VENV/bin/python"
 if ! "$PY" -c 'import openai' 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$PY" -m pip install -q openai
+  "$PY" -m pip install -q openai==3.54.0
 fi
 cargo build --release --quiet --bin asb
 ASB=target/release/asb
