@@ -26,17 +26,20 @@ macro_rules! builtin {
 }
 
 /// Every built-in scenario, in the order `asb scenarios` lists them.
-pub const BUILTINS: &[Builtin] = &[builtin!("trivial-qa":
-    "scenario.json",
-    "capital-of-france.jsonl",
-    "largest-planet.jsonl",
-    "boiling-point.jsonl",
-    "speed-of-light.jsonl",
-    "binary-to-decimal.jsonl",
-)];
+pub const BUILTINS: &[Builtin] = &[
+    builtin!("claude-code-smollm2": "scenario.json", "session.jsonl"),
+    builtin!("trivial-qa":
+        "scenario.json",
+        "capital-of-france.jsonl",
+        "largest-planet.jsonl",
+        "boiling-point.jsonl",
+        "speed-of-light.jsonl",
+        "binary-to-decimal.jsonl",
+    ),
+];
 
-/// The scenario `asb replay` runs when no `-w` is given.
-pub const DEFAULT: &str = "trivial-qa";
+/// The scenario `asb replay` runs when no `-w` is given: a real Claude Code session.
+pub const DEFAULT: &str = "claude-code-smollm2";
 
 pub fn find(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)

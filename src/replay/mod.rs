@@ -47,9 +47,10 @@ use results::{RunResults, ScenarioInfo, Settings, TaskInfo, RESULTS_VERSION};
 use schedule::Policy;
 use target::Target;
 
-/// Flags the embedded mock starts with before the user's `--mock-args`: answers end after
-/// 128 tokens so recordings with max_tokens in the tens of thousands finish in seconds.
-pub const BUILTIN_MOCK_FLAGS: &[&str] = &["--answer-tokens", "128"];
+/// Flags the embedded mock starts with before the user's `--mock-args`: a fast single-GPU
+/// server's rates (20,000 tok/s prefill, 100 tok/s decode), answers ending after 128
+/// tokens so recordings asking for tens of thousands finish in seconds.
+pub const BUILTIN_MOCK_FLAGS: &[&str] = &["--answer-tokens", "128", "--prefill-tps", "20000", "--decode-tps", "100"];
 
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     if args.users.is_some() {

@@ -254,9 +254,10 @@ fn entry(call: CallLine, line: usize) -> Result<Entry, String> {
             let Some(body @ Value::Object(_)) = req.body else {
                 return Err("the recorded request has no JSON body to replay".into());
             };
-            let api = if req.path.ends_with("/messages") {
+            let path = req.path.split('?').next().unwrap_or_default();
+            let api = if path.ends_with("/messages") {
                 Api::Anthropic
-            } else if req.path.ends_with("/chat/completions") {
+            } else if path.ends_with("/chat/completions") {
                 Api::OpenAi
             } else {
                 return Err(format!(
@@ -333,7 +334,7 @@ mod tests {
         let e = load(path.to_str().unwrap(), None).unwrap_err().to_string();
         assert!(e.contains("r.jsonl:3: not valid JSON"), "{e}");
 
-        let ours = r#"{"format_version":1,"seq":1,"request":{"method":"POST","path":"/v1/messages","headers":{},"body":{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}}}
+        let ours = r#"{"format_version":1,"seq":1,"request":{"method":"POST","path":"/v1/messages?beta=true","headers":{},"body":{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}}}
 {"format_version":1,"seq":2,"request":{"method":"POST","path":"/v1/messages","headers":{},"body_text":"not json"}}
 "#;
         std::fs::write(&path, ours).unwrap();

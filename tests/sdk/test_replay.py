@@ -229,7 +229,8 @@ def test_outputs_reports_and_compare(start_mock, tmp_path):
 def test_default_replays_the_builtin_scenario_on_the_embedded_mock():
     p = replay(timeout=120)
     assert p.returncode == 0, p.stderr
-    assert "builtin (asb mock in-process" in p.stdout and "5/5 ok" in p.stdout
+    assert "builtin (asb mock in-process" in p.stdout and "from builtin:claude-code-smollm2" in p.stdout
+    assert "6/6 ok" in p.stdout
 
 
 def test_users_flag_is_refused_with_the_migration_hint():
