@@ -28,6 +28,9 @@ pub struct Observation {
     pub t0: Option<Instant>,
     /// Time spent opening a connection before this attempt (0 when one was reused).
     pub connect_ms: f64,
+    /// Times the request went again on a new connection because the server had closed
+    /// the reused one without answering.
+    pub resent: u32,
     pub status: Option<u16>,
     pub request_id: Option<String>,
     /// ms from t0 of each output-bearing event.
@@ -82,44 +85,38 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
             return;
         }
     };
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut builder = Request::post(path).header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(authority) = uri.authority() {
-        builder = builder.header(HOST, authority.as_str());
-    }
-    if out.api == Api::OpenAi {
-        builder = builder.header("accept", "text/event-stream");
-    }
-    for (name, value) in out.headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    if let Some((name, value)) = out.auth {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    let request = match builder.body(Full::new(out.body.clone())) {
-        Ok(r) => r,
-        Err(e) => {
-            obs.error = Some(format!("cannot build the request: {e}"));
-            return;
-        }
-    };
-    let ready = conn.ready().await;
-    obs.connect_ms = conn.take_connect_ms();
-    if let Err(e) = ready {
-        obs.error = Some(e.message);
-        obs.retryable = true;
-        return;
-    }
-    let t0 = Instant::now();
-    obs.t0 = Some(t0);
-    let response = match conn.send(request).await {
-        Ok(r) => r,
-        Err(e) => {
+    // A server may close a kept-alive connection just as we reuse it (llama.cpp's HTTP
+    // server does, now and then): the request then goes again, at once, on a new
+    // connection — counted in `resent`, not a retry (the server answered nothing).
+    let mut resent = 0;
+    let (t0, response) = loop {
+        let request = match build_request(out, &uri) {
+            Ok(r) => r,
+            Err(e) => {
+                obs.error = Some(format!("cannot build the request: {e}"));
+                return;
+            }
+        };
+        let ready = conn.ready().await;
+        obs.connect_ms += conn.take_connect_ms();
+        if let Err(e) = ready {
             obs.error = Some(e.message);
             obs.retryable = true;
             return;
         }
+        let t0 = Instant::now();
+        obs.t0 = Some(t0);
+        match conn.send(request).await {
+            Ok(r) => break (t0, r),
+            Err(e) if e.resendable && resent < 2 => resent += 1,
+            Err(e) => {
+                obs.error = Some(e.message);
+                obs.retryable = true;
+                return;
+            }
+        }
     };
+    obs.resent = resent;
     let status = response.status().as_u16();
     obs.status = Some(status);
     obs.request_id = ["x-request-id", "request-id"]
@@ -223,6 +220,24 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
     let t = ms_since(t0);
     obs.end_ms.get_or_insert(t);
     finish(obs, assembler);
+}
+
+fn build_request(out: &Outgoing<'_>, uri: &Uri) -> Result<Request<Full<Bytes>>, http::Error> {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut builder = Request::post(path).header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(authority) = uri.authority() {
+        builder = builder.header(HOST, authority.as_str());
+    }
+    if out.api == Api::OpenAi {
+        builder = builder.header("accept", "text/event-stream");
+    }
+    for (name, value) in out.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    if let Some((name, value)) = out.auth {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder.body(Full::new(out.body.clone()))
 }
 
 fn finish(obs: &mut Observation, assembler: Assembler) {

@@ -42,11 +42,16 @@ struct Link {
     driver: Driver,
     /// The driver finished (the connection closed); what it read is still deliverable.
     closed: bool,
+    /// Requests sent on this connection.
+    served: u64,
 }
 
 /// Why a request could not be sent.
 pub struct SendError {
     pub message: String,
+    /// The server had closed the reused connection before answering (none of the request
+    /// written, or written and dropped unanswered): it can go again on a new connection.
+    pub resendable: bool,
 }
 
 /// Runs `fut` while polling the connection's driver first, so socket reads happen in the
@@ -71,22 +76,22 @@ impl Connection {
 
     /// Makes sure a connection is open (opening one if needed).
     pub async fn ready(&mut self) -> Result<(), SendError> {
-        if let Some(Link { sender, driver, closed }) = &mut self.link {
+        if let Some(Link { sender, driver, closed, .. }) = &mut self.link {
             if !*closed && drive(driver, closed, sender.ready()).await.is_ok() {
                 return Ok(());
             }
             self.link = None;
         }
         let start = Instant::now();
-        let io = self
-            .connector
-            .call(self.uri.clone())
-            .await
-            .map_err(|e| SendError { message: format!("cannot connect to {}: {}", self.uri, chain(&*e)) })?;
-        let (sender, driver) = http1::handshake(io)
-            .await
-            .map_err(|e| SendError { message: format!("HTTP handshake with {} failed: {}", self.uri, chain(&e)) })?;
-        self.link = Some(Link { sender, driver: Box::pin(driver), closed: false });
+        let io = self.connector.call(self.uri.clone()).await.map_err(|e| SendError {
+            message: format!("cannot connect to {}: {}", self.uri, chain(&*e)),
+            resendable: false,
+        })?;
+        let (sender, driver) = http1::handshake(io).await.map_err(|e| SendError {
+            message: format!("HTTP handshake with {} failed: {}", self.uri, chain(&e)),
+            resendable: false,
+        })?;
+        self.link = Some(Link { sender, driver: Box::pin(driver), closed: false, served: 0 });
         self.unclaimed_connect_ms += start.elapsed().as_secs_f64() * 1000.0;
         Ok(())
     }
@@ -105,13 +110,16 @@ impl Connection {
     /// Sends on the ready connection (call [`Self::ready`] first); returns at the
     /// response headers.
     pub async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, SendError> {
-        let Some(Link { sender, driver, closed }) = &mut self.link else {
-            return Err(SendError { message: "no connection".into() });
+        let Some(Link { sender, driver, closed, served }) = &mut self.link else {
+            return Err(SendError { message: "no connection".into(), resendable: false });
         };
-        let result = drive(driver, closed, sender.send_request(request)).await;
-        result.map_err(|e| {
+        let result = drive(driver, closed, sender.try_send_request(request)).await;
+        let reused = std::mem::replace(served, *served + 1) > 0;
+        result.map_err(|mut e| {
             self.link = None;
-            SendError { message: format!("request failed: {}", chain(&e)) }
+            let unsent = e.take_message().is_some();
+            let resendable = unsent || (reused && e.error().is_incomplete_message());
+            SendError { message: format!("request failed: {}", chain(e.error())), resendable }
         })
     }
 

@@ -70,6 +70,7 @@ pub fn sample(obs: &Observation, at: Placement, run_start: Instant) -> RequestSa
         scheduled_ms: at.scheduled_ms,
         attempts: at.attempts,
         connect_ms: obs.connect_ms,
+        resent: obs.resent,
         status: obs.status,
         request_id: obs.request_id.clone(),
         ttft_ms: ttft,

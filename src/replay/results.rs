@@ -193,6 +193,10 @@ pub struct RequestSample {
     /// not part of TTFT.
     #[serde(default)]
     pub connect_ms: f64,
+    /// Times the request went again on a new connection because the server had closed
+    /// the reused one without answering (a keep-alive race, not a retry).
+    #[serde(default)]
+    pub resent: u32,
     pub status: Option<u16>,
     /// The server's request id header (`x-request-id`, `request-id`), for joining logs.
     pub request_id: Option<String>,

@@ -4,8 +4,11 @@
 //!
 //! Volatile parts, by default (what changes between two runs of the same agent session):
 //! * ignore paths: `metadata.user_id` (Claude Code's device and session ids);
-//! * value presets, applied to every string: ISO-8601 timestamps and dates, UUIDs, and the
-//!   `cc_version=…`/`cch=…` values of Claude Code's `x-anthropic-billing-header`;
+//! * value presets, applied to every string: ISO-8601 timestamps and dates, UUIDs, the
+//!   `cc_version=…`/`cch=…` values of Claude Code's `x-anthropic-billing-header`, and the
+//!   machine-specific paths in Claude Code's system prompt (the home directory and project
+//!   slug of `…/.claude/projects/<slug>/`, the `Primary working directory:`), so a session
+//!   recorded on one machine is served on another;
 //! * more ignore paths with `--ignore a.b.c` (`*` matches any key or index).
 
 use serde_json::Value;
@@ -137,7 +140,11 @@ fn normalize_string(s: &str) -> Option<String> {
     // Fast path: every preset starts at a hex digit or a `c` (`cc_version=`, `cch=`); most
     // strings (prose, code) have those, so skip straight to the first real candidate.
     let first = (0..bytes.len()).find(|&i| {
-        uuid_at(bytes, i).is_some() || date_at(bytes, i).is_some() || billing_value_at(bytes, i).is_some()
+        uuid_at(bytes, i).is_some()
+            || date_at(bytes, i).is_some()
+            || billing_value_at(bytes, i).is_some()
+            || claude_home_at(bytes, i).is_some()
+            || working_dir_at(bytes, i).is_some()
     })?;
     let mut out = String::with_capacity(s.len());
     out.push_str(&s[..first]);
@@ -156,6 +163,15 @@ fn normalize_string(s: &str) -> Option<String> {
             out.push_str(&s[i..i + n.0]);
             out.push_str("<v>");
             i += n.0 + n.1;
+            changed = true;
+        } else if let Some(n) = claude_home_at(bytes, i) {
+            out.push_str("<home>/.claude/projects/<project>");
+            i += n;
+            changed = true;
+        } else if let Some((prefix, n)) = working_dir_at(bytes, i) {
+            out.push_str(&s[i..i + prefix]);
+            out.push_str("<cwd>");
+            i += prefix + n;
             changed = true;
         } else {
             let ch = s[i..].chars().next().unwrap_or(' ');
@@ -249,6 +265,32 @@ fn billing_value_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     None
 }
 
+/// An absolute path starting at `i` that runs into `/.claude/projects/<slug>` (Claude
+/// Code's per-project memory directory under the user's home): the length up to the end
+/// of the slug.
+fn claude_home_at(b: &[u8], i: usize) -> Option<usize> {
+    const MARK: &[u8] = b"/.claude/projects/";
+    if b[i] != b'/' || (i > 0 && !matches!(b[i - 1], b' ' | b'`' | b'"' | b'\'' | b'(' | b'\n' | b'=')) {
+        return None;
+    }
+    let token_end = b[i..].iter().position(|&c| c.is_ascii_whitespace() || matches!(c, b'`' | b'"' | b'\'' | b')'));
+    let token = &b[i..i + token_end.unwrap_or(b.len() - i)];
+    let at = token.windows(MARK.len()).position(|w| w == MARK)?;
+    let slug = token[at + MARK.len()..].iter().take_while(|&&c| c != b'/').count();
+    Some(at + MARK.len() + slug)
+}
+
+/// `Primary working directory: <path>` (Claude Code's environment section): (prefix
+/// length, path length to the end of the line).
+fn working_dir_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    const PREFIX: &[u8] = b"Primary working directory: ";
+    if b[i] != b'P' || !b[i..].starts_with(PREFIX) {
+        return None;
+    }
+    let start = i + PREFIX.len();
+    Some((PREFIX.len(), b[start..].iter().take_while(|&&c| c != b'\n').count()))
+}
+
 /// JSON with object keys sorted, compact: the hashed form.
 pub fn write_sorted(v: &Value, out: &mut String) {
     match v {
@@ -310,6 +352,27 @@ mod tests {
         assert_eq!(n.key("POST", "/p", Some(&run1)), n.key("POST", "/p", Some(&run2)));
         let strict = Normalizer::new(&[], false);
         assert_ne!(strict.key("POST", "/p", Some(&run1)), strict.key("POST", "/p", Some(&run2)));
+    }
+
+    #[test]
+    fn machine_paths_in_claude_code_s_system_prompt_are_normalised() {
+        let prompt = |home: &str, cwd: &str| {
+            let slug = cwd.replace('/', "-");
+            json!({"system": [{"type": "text", "text": format!(
+                "memory at `{home}/.claude/projects/{slug}/memory/`. This directory exists.\n - Primary working directory: {cwd}\n - Platform: linux"
+            )}]})
+        };
+        let n = Normalizer::default();
+        let a = n.canonical_body(&prompt("/home/alice", "/work/app"));
+        let b = n.canonical_body(&prompt("/tmp/ci-home-x1", "/builds/repo/app"));
+        assert_eq!(a, b);
+        assert_eq!(
+            a["system"][0]["text"],
+            "memory at `<home>/.claude/projects/<project>/memory/`. This directory exists.\n - Primary working directory: <cwd>\n - Platform: linux"
+        );
+        // A path that is not Claude Code's project directory is left alone.
+        let other = json!({"text": "see /etc/hosts and /home/a/.claude/settings.json"});
+        assert_eq!(n.canonical_body(&other), other);
     }
 
     #[test]

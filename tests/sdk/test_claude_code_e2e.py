@@ -21,11 +21,12 @@ def asb(*args, timeout=600):
 
 
 def run_session(claude_code, base_url, work, home):
-    """Both prompts in one conversation (`--continue`), Claude Code's bare default tools."""
+    """Both prompts in one conversation (`--continue`), as users run Claude Code: its full
+    default tools and system prompt (no --bare)."""
     runs = []
     for i, prompt in enumerate(PROMPTS):
-        runs.append(claude_code.run(base_url, prompt, cwd=work, home=home, tools=None, continue_session=i > 0,
-                                    timeout=400))
+        runs.append(claude_code.run(base_url, prompt, cwd=work, home=home, tools=None, bare=False,
+                                    continue_session=i > 0, timeout=600))
     return runs
 
 
@@ -73,7 +74,8 @@ def test_claude_code_recorded_replayed_and_served_offline(llama_server, claude_c
     assert f"{2 * len(lines)}/{2 * len(lines)} ok" in p.stdout
 
     # 4. Serve with no upstream: the same prompts, the same answers. What Claude Code varies
-    #    from run to run (session and user ids, dates, build hashes) is serve's matching rules.
+    #    from run to run (session and user ids, dates, build hashes, and here the HOME in its
+    #    memory path: a new one) is serve's matching rules, not an edit of the recording.
     serve = subprocess.Popen([asb_bin(), "serve", "-w", str(recording), "-P", "0"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:

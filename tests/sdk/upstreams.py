@@ -220,10 +220,12 @@ def run_claude(
     timeout: float = 180.0,
     claude: str | os.PathLike | None = None,
     tools: str | None = "",
+    bare: bool = True,
 ) -> ClaudeRun:
     """Runs `claude -p PROMPT --bare --tools "" --model MODEL --output-format json` headless.
 
-    `tools=None` leaves `--tools` out, so Claude Code sends its default (bare) tool set.
+    `tools=None` leaves `--tools` out, so Claude Code sends its default tool set (the bare
+    one; with `bare=False`, its full default tools and system prompt, as users run it).
 
     `base_url` is the Anthropic base (no /v1). Without `home` each call gets a fresh temp
     HOME (removed afterwards). For a multi-turn conversation pass the same `home` and
@@ -237,7 +239,8 @@ def run_claude(
         raise ValueError("continue_session needs the `home` of the earlier turn(s)")
     own_home = home is None
     home_dir = new_claude_home() if own_home else pathlib.Path(home)
-    args = [str(claude or claude_bin()), "-p", prompt, "--bare", "--model", model, "--output-format", "json"]
+    args = [str(claude or claude_bin()), "-p", prompt, *(["--bare"] if bare else []), "--model", model,
+            "--output-format", "json"]
     if tools is not None:
         args += ["--tools", tools]
     if continue_session:
