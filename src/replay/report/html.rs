@@ -11,6 +11,7 @@ use std::error::Error;
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -202,6 +203,21 @@ fn verdict(out: &mut String, v: &VerdictView) {
 
 type Drawn = Result<(), Box<dyn Error>>;
 
+/// The legend box of every plot with series.
+fn legend<'a, 'b: 'a>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> Drawn {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, 13))
+        .draw()?;
+    Ok(())
+}
+
 /// An SVG of `size` drawn by `draw`, ready to inline in HTML. Drawing errors — and a panic
 /// inside the plotting library, should one happen — come back as text for the page.
 fn svg(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Drawn) -> Result<String, String> {
@@ -372,14 +388,7 @@ fn itl_figure(r: &RunResults) -> String {
                 .label(format!("{name} ({} gaps)", v.len()))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     });
     figure(
         TITLE,
@@ -420,14 +429,7 @@ fn decode_figure(r: &RunResults) -> String {
                 .label(format!("{name} ({})", points.len()))
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     });
     figure(
         TITLE,
