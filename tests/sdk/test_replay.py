@@ -290,3 +290,19 @@ def test_live_history_feeds_the_endpoint_s_answers_back_thread_by_thread(start_m
     assert live_run[1]["messages"] == side, "the side thread is not given the main thread's answers"
     for body in sent:
         assert body["messages"][-1]["role"] == "user" and body["messages"][0]["role"] == "system"
+
+
+def test_timeouts_and_cut_streams_are_errors_with_their_cause(start_mock, tmp_path):
+    stalled = start_mock("--zero-delay", "--stall-rate", "1", "--stall-ms", "5000")
+    p, run = run_json(tmp_path, "-e", stalled.url, "-m", "m", "-w", "builtin:trivial-qa", "--task", "largest-planet",
+                      "--timeout", "0.5", name="stall")
+    assert p.returncode == 1
+    [r] = run["requests"]
+    assert r["error"] == "timeout after 0.5 s (before the first token)" and not r["ok"]
+    cut = start_mock("--zero-delay", "--cut-rate", "1", "--answer-tokens", "40")
+    p, run = run_json(tmp_path, "-e", cut.url, "-m", "m", "-w", "builtin:trivial-qa", "--task", "largest-planet",
+                      name="cut")
+    assert p.returncode == 1
+    [r] = run["requests"]
+    assert "cut" in r["error"] and r["attempts"] == 1, r["error"]
+    assert 0 < r["content_events"] < 40
