@@ -45,6 +45,16 @@ pub fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), 
 /// Streams the lines of a recording to `visit`, one at a time, so a caller that keeps only
 /// part of each line never holds the whole file parsed.
 pub fn for_each_line(path: &Path, mut visit: impl FnMut(Result<NumberedCall, LineError>)) -> Result<(), ReadError> {
+    for_each_raw_line(path, |number, bytes| match parse_line(bytes) {
+        Ok(None) => {}
+        Ok(Some(call)) => visit(Ok(NumberedCall { line: number, call })),
+        Err(reason) => visit(Err(line_error(path, number, bytes, reason))),
+    })
+}
+
+/// Streams the raw bytes of every line (with its newline, if it has one) and its 1-based
+/// number, for callers that parse lines their own way.
+pub fn for_each_raw_line(path: &Path, mut visit: impl FnMut(usize, &[u8])) -> Result<(), ReadError> {
     let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(io_err)?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
@@ -57,20 +67,18 @@ pub fn for_each_line(path: &Path, mut visit: impl FnMut(Result<NumberedCall, Lin
             return Ok(());
         }
         number += 1;
-        let complete = buf.last() == Some(&b'\n');
-        match parse_line(&buf) {
-            Ok(None) => {}
-            Ok(Some(call)) => visit(Ok(NumberedCall { line: number, call })),
-            Err(reason) => {
-                let reason = if complete {
-                    reason
-                } else {
-                    format!("{reason} (the last line has no newline: was the recorder stopped mid-write?)")
-                };
-                visit(Err(LineError { path: path.to_path_buf(), line: number, reason }));
-            }
-        }
+        visit(number, &buf);
     }
+}
+
+/// The error for a line that did not parse, with a hint when it is a last line cut short.
+pub fn line_error(path: &Path, number: usize, bytes: &[u8], reason: String) -> LineError {
+    let reason = if bytes.last() == Some(&b'\n') {
+        reason
+    } else {
+        format!("{reason} (the last line has no newline: was the recorder stopped mid-write?)")
+    };
+    LineError { path: path.to_path_buf(), line: number, reason }
 }
 
 /// Reads every line; the first problem is an error.

@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use bytes::Bytes;
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 use super::key::{key_of_text, write_sorted, Normalizer};
-use crate::recording::reader::{self, NumberedCall};
+use crate::recording::reader::{self, LineError};
+use crate::recording::FORMAT_VERSION;
 
 /// A recorded answer, ready to send.
 #[derive(Debug, Clone)]
@@ -40,10 +43,72 @@ pub struct Entry {
     pub answer: RecordedAnswer,
 }
 
+/// The parts of a recording line that serving reads. serde skips everything else (asb's
+/// `messages` copy, the upstream exchange, the result, usage) without building it, which
+/// is most of the loading time saved on large recordings.
+#[derive(Deserialize)]
+struct ServedLine {
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    format_version: Option<u64>,
+    request: Option<ServedRequest>,
+    response: Option<ServedResponse>,
+}
+
+#[derive(Deserialize)]
+struct ServedRequest {
+    method: String,
+    path: String,
+    body: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ServedResponse {
+    status: u16,
+    #[serde(default)]
+    headers: Map<String, Value>,
+    body: Option<Box<RawValue>>,
+    body_text: Option<String>,
+    events: Option<Vec<ServedEvent>>,
+    tail: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ServedEvent {
+    t: f64,
+    raw: String,
+}
+
+/// What one line of a recording is to serving.
+enum Parsed {
+    Blank,
+    /// A call with no recorded response (asb's lines, say).
+    Unservable,
+    Entry(Entry),
+}
+
+/// One line, or its problem — worded by the recording reader, as every command words it.
+fn parse_entry(path: &Path, number: usize, bytes: &[u8], normalizer: &Normalizer) -> Result<Parsed, LineError> {
+    let text = std::str::from_utf8(bytes).map(str::trim);
+    if text.is_ok_and(str::is_empty) {
+        return Ok(Parsed::Blank);
+    }
+    match serde_json::from_str::<ServedLine>(text.unwrap_or_default()) {
+        Ok(line) if line.format_version.is_none_or(|v| v <= FORMAT_VERSION as u64) => {
+            Ok(entry_of(line, number, normalizer).map_or(Parsed::Unservable, Parsed::Entry))
+        }
+        outcome => {
+            let ours = outcome.err().map(|e| e.to_string()).unwrap_or_default();
+            let reason = reader::parse_line(bytes).err().unwrap_or(ours);
+            Err(reader::line_error(path, number, bytes, reason))
+        }
+    }
+}
+
 /// What serving keeps of one recorded call (`None`: it has no recorded response).
-fn entry_of(numbered: NumberedCall, normalizer: &Normalizer) -> Option<Entry> {
-    let call = numbered.call;
-    let (request, response) = (call.request?, call.response?);
+fn entry_of(line: ServedLine, number: usize, normalizer: &Normalizer) -> Option<Entry> {
+    let (request, response) = (line.request?, line.response?);
     let body = match (response.events, response.body, response.body_text) {
         (Some(events), _, _) => {
             let mut frames: Vec<(f64, Bytes)> = events.into_iter().map(|e| (e.t, Bytes::from(e.raw))).collect();
@@ -53,7 +118,7 @@ fn entry_of(numbered: NumberedCall, normalizer: &Normalizer) -> Option<Entry> {
             }
             AnswerBody::Events(frames)
         }
-        (None, Some(json), _) => AnswerBody::Whole(Bytes::from(json.to_string())),
+        (None, Some(json), _) => AnswerBody::Whole(Bytes::from(String::from(Box::<str>::from(json)))),
         (None, None, Some(text)) => AnswerBody::Whole(Bytes::from(text)),
         (None, None, None) => AnswerBody::Whole(Bytes::new()),
     };
@@ -63,20 +128,45 @@ fn entry_of(numbered: NumberedCall, normalizer: &Normalizer) -> Option<Entry> {
         .filter(|(k, _)| !DROPPED_HEADERS.contains(&k.as_str()))
         .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
         .collect();
-    let canonical = request.body.as_ref().map(|b| {
+    let canonical = request.body.map(|b| {
         let mut text = String::new();
-        write_sorted(&normalizer.canonical_body(b), &mut text);
+        write_sorted(&normalizer.canonicalize(b), &mut text);
         text.shrink_to_fit();
         text
     });
     Some(Entry {
-        seq: call.seq,
-        line: numbered.line,
+        seq: line.seq,
+        line: number,
         key: key_of_text(&request.method, &request.path, canonical.as_deref()),
         method: request.method,
         path: request.path,
         canonical,
         answer: RecordedAnswer { status: response.status, headers, body },
+    })
+}
+
+/// Lines are parsed in batches of about this many bytes, split across the cores: the
+/// memory held beyond the entries themselves stays bounded by the batch.
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Parses a batch of (line number, bytes) on up to `threads` threads, results in order.
+fn parse_batch(
+    path: &Path,
+    batch: &[(usize, Vec<u8>)],
+    threads: usize,
+    normalizer: &Normalizer,
+) -> Vec<Result<Parsed, LineError>> {
+    let per_thread = batch.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = batch
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk.iter().map(|(n, bytes)| parse_entry(path, *n, bytes, normalizer)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts.into_iter().flat_map(|p| p.join().unwrap_or_default()).collect()
     })
 }
 
@@ -109,14 +199,30 @@ impl Cassette {
         let mut entries = Vec::new();
         let mut problems = Vec::new();
         let mut unservable = 0;
-        reader::for_each_line(path, |line| match line {
-            Err(problem) => problems.push(problem),
-            Ok(_) if !problems.is_empty() => {}
-            Ok(numbered) => match entry_of(numbered, normalizer) {
-                Some(entry) => entries.push(entry),
-                None => unservable += 1,
-            },
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let mut batch: Vec<(usize, Vec<u8>)> = Vec::new();
+        let mut batch_bytes = 0;
+        let mut take = |batch: &mut Vec<(usize, Vec<u8>)>| {
+            for result in parse_batch(path, batch, threads, normalizer) {
+                match result {
+                    Err(problem) => problems.push(problem),
+                    Ok(_) if !problems.is_empty() => {}
+                    Ok(Parsed::Entry(entry)) => entries.push(entry),
+                    Ok(Parsed::Unservable) => unservable += 1,
+                    Ok(Parsed::Blank) => {}
+                }
+            }
+            batch.clear();
+        };
+        reader::for_each_raw_line(path, |number, bytes| {
+            batch.push((number, bytes.to_vec()));
+            batch_bytes += bytes.len();
+            if batch_bytes >= BATCH_BYTES {
+                take(&mut batch);
+                batch_bytes = 0;
+            }
         })?;
+        take(&mut batch);
         if let Some(first) = problems.first() {
             let more =
                 if problems.len() > 1 { format!(" (and {} more problems)", problems.len() - 1) } else { String::new() };

@@ -11,6 +11,9 @@
 //!   recorded on one machine is served on another;
 //! * more ignore paths with `--ignore a.b.c` (`*` matches any key or index).
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -38,7 +41,11 @@ impl Normalizer {
 
     /// The canonical body: ignored paths removed, presets applied.
     pub fn canonical_body(&self, body: &Value) -> Value {
-        let mut v = body.clone();
+        self.canonicalize(body.clone())
+    }
+
+    /// [`Self::canonical_body`] of a body the caller no longer needs (no copy).
+    pub fn canonicalize(&self, mut v: Value) -> Value {
         for path in &self.ignore {
             remove_path(&mut v, path);
         }
@@ -134,52 +141,79 @@ fn apply_presets(v: &mut Value) {
     }
 }
 
+/// The literal searches, built once.
+static CC_VERSION: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("cc_version="));
+static CCH: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("cch="));
+static CLAUDE_PROJECTS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("/.claude/projects/"));
+static WORKING_DIRECTORY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("Primary working directory: "));
+
+/// A volatile substring found in a string: where, how long, and what replaces it.
+struct Found {
+    start: usize,
+    len: usize,
+    /// Bytes kept before the replacement (`cc_version=` of `cc_version=2.1…`).
+    keep: usize,
+    with: &'static str,
+}
+
 /// Replaces volatile substrings; `None` when nothing changed.
+///
+/// Each preset is found by a fast search for what it must contain (a `-` at a fixed
+/// offset for UUIDs and dates, a literal for the others), not by trying every position:
+/// most strings are long prose or code with nothing to replace. Where matches overlap, the
+/// leftmost wins, and at one position the order is UUID, date, billing value, home path,
+/// working directory.
 fn normalize_string(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    // Fast path: every preset starts at a hex digit or a `c` (`cc_version=`, `cch=`); most
-    // strings (prose, code) have those, so skip straight to the first real candidate.
-    let first = (0..bytes.len()).find(|&i| {
-        uuid_at(bytes, i).is_some()
-            || date_at(bytes, i).is_some()
-            || billing_value_at(bytes, i).is_some()
-            || claude_home_at(bytes, i).is_some()
-            || working_dir_at(bytes, i).is_some()
-    })?;
-    let mut out = String::with_capacity(s.len());
-    out.push_str(&s[..first]);
-    let mut i = first;
-    let mut changed = false;
-    while i < bytes.len() {
-        if let Some(n) = uuid_at(bytes, i) {
-            out.push_str("<uuid>");
-            i += n;
-            changed = true;
-        } else if let Some(n) = date_at(bytes, i) {
-            out.push_str("<date>");
-            i += n;
-            changed = true;
-        } else if let Some(n) = billing_value_at(bytes, i) {
-            out.push_str(&s[i..i + n.0]);
-            out.push_str("<v>");
-            i += n.0 + n.1;
-            changed = true;
-        } else if let Some(n) = claude_home_at(bytes, i) {
-            out.push_str("<home>/.claude/projects/<project>");
-            i += n;
-            changed = true;
-        } else if let Some((prefix, n)) = working_dir_at(bytes, i) {
-            out.push_str(&s[i..i + prefix]);
-            out.push_str("<cwd>");
-            i += prefix + n;
-            changed = true;
-        } else {
-            let ch = s[i..].chars().next().unwrap_or(' ');
-            out.push(ch);
-            i += ch.len_utf8().max(1);
+    let b = s.as_bytes();
+    let mut found: Vec<(usize, u8, Found)> = Vec::new();
+    for dash in memchr::memchr_iter(b'-', b) {
+        if let Some(len) = dash.checked_sub(8).and_then(|i| uuid_at(b, i)) {
+            found.push((dash - 8, 0, Found { start: dash - 8, len, keep: 0, with: "<uuid>" }));
+        }
+        if let Some(len) = dash.checked_sub(4).and_then(|i| date_at(b, i)) {
+            found.push((dash - 4, 1, Found { start: dash - 4, len, keep: 0, with: "<date>" }));
         }
     }
-    changed.then_some(out)
+    for finder in [&*CC_VERSION, &*CCH] {
+        for i in finder.find_iter(b) {
+            if let Some((keep, n)) = billing_value_at(b, i) {
+                found.push((i, 2, Found { start: i, len: keep + n, keep, with: "<v>" }));
+            }
+        }
+    }
+    if CLAUDE_PROJECTS.find(b).is_some() {
+        for i in memchr::memchr_iter(b'/', b) {
+            if let Some(len) = claude_home_at(b, i) {
+                found.push((i, 3, Found { start: i, len, keep: 0, with: "<home>/.claude/projects/<project>" }));
+            }
+        }
+    }
+    for i in WORKING_DIRECTORY.find_iter(b) {
+        if let Some((keep, n)) = working_dir_at(b, i) {
+            found.push((i, 4, Found { start: i, len: keep + n, keep, with: "<cwd>" }));
+        }
+    }
+    if found.is_empty() {
+        return None;
+    }
+    found.sort_by_key(|(start, order, _)| (*start, *order));
+    let mut out = String::with_capacity(s.len());
+    let mut at = 0;
+    for (_, _, f) in found {
+        if f.start < at {
+            continue;
+        }
+        out.push_str(&s[at..f.start + f.keep]);
+        out.push_str(f.with);
+        at = f.start + f.len;
+    }
+    out.push_str(&s[at..]);
+    Some(out)
+}
+
+/// Bytes that end a path token in prose (`…memory at `/home/x/.claude/…`.`).
+fn ends_token(c: u8) -> bool {
+    c.is_ascii_whitespace() || matches!(c, b'`' | b'"' | b'\'' | b')')
 }
 
 fn is_hex(b: u8) -> bool {
@@ -273,7 +307,7 @@ fn claude_home_at(b: &[u8], i: usize) -> Option<usize> {
     if b[i] != b'/' || (i > 0 && !matches!(b[i - 1], b' ' | b'`' | b'"' | b'\'' | b'(' | b'\n' | b'=')) {
         return None;
     }
-    let token_end = b[i..].iter().position(|&c| c.is_ascii_whitespace() || matches!(c, b'`' | b'"' | b'\'' | b')'));
+    let token_end = b[i..].iter().position(|&c| ends_token(c));
     let token = &b[i..i + token_end.unwrap_or(b.len() - i)];
     let at = token.windows(MARK.len()).position(|w| w == MARK)?;
     let slug = token[at + MARK.len()..].iter().take_while(|&&c| c != b'/').count();
@@ -373,6 +407,54 @@ mod tests {
         // A path that is not Claude Code's project directory is left alone.
         let other = json!({"text": "see /etc/hosts and /home/a/.claude/settings.json"});
         assert_eq!(n.canonical_body(&other), other);
+    }
+
+    /// The presets applied position by position, the plain way: what the fast search must
+    /// agree with.
+    fn scan_every_position(s: &str) -> Option<String> {
+        let b = s.as_bytes();
+        let (mut out, mut i, mut changed) = (String::new(), 0, false);
+        while i < b.len() {
+            if let Some(n) = uuid_at(b, i) {
+                out.push_str("<uuid>");
+                i += n;
+            } else if let Some(n) = date_at(b, i) {
+                out.push_str("<date>");
+                i += n;
+            } else if let Some((keep, n)) = billing_value_at(b, i) {
+                out.push_str(&s[i..i + keep]);
+                out.push_str("<v>");
+                i += keep + n;
+            } else if let Some(n) = claude_home_at(b, i) {
+                out.push_str("<home>/.claude/projects/<project>");
+                i += n;
+            } else if let Some((keep, n)) = working_dir_at(b, i) {
+                out.push_str(&s[i..i + keep]);
+                out.push_str("<cwd>");
+                i += keep + n;
+            } else {
+                let ch = s[i..].chars().next().unwrap_or(' ');
+                out.push(ch);
+                i += ch.len_utf8();
+                continue;
+            }
+            changed = true;
+        }
+        changed.then_some(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_search_finds_what_a_scan_of_every_position_finds(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "2026-11-24", "T10:11:12.5Z", "+02:00", "123e4567-e89b-12d3-a456-426614174000", "cc_version=2.1.1",
+                "cch=ab1;", "/home/u/.claude/projects/-w-x/", "Primary working directory: /w", "\n", " ", "-", "a",
+                "f", "1", "9", "`", "/", "=", "(", "c", "P", "é", "x_", "0000",
+            ]), 0..40)
+        ) {
+            let s: String = pieces.concat();
+            proptest::prop_assert_eq!(normalize_string(&s), scan_every_position(&s));
+        }
     }
 
     #[test]
