@@ -10,8 +10,11 @@
 # on x-request-id (bench/replay/analyze.py).
 # 1. Throughput: zero-delay mock, 64 requests × 4,000 tokens (one event per token after the
 #    mock's coalescing: it sends what is due per frame), 16 concurrent streams.
-# 2. TTFT error: the mock paced (20 ms base latency, 4,000 tok/s prefill, 100 tok/s
-#    decode, ±5 % jitter), 32-token answers; 1 worker × 50 requests, 16 workers × 320.
+# 2. TTFT error against the zero-delay mock (its truth TTFT is a few µs): 32-token answers,
+#    1 worker × 2,000 requests and 16 workers × 4,000 — back to back, as a load test runs.
+# 3. The same against the mock paced like a small GPU server (20 ms base latency, 4,000
+#    tok/s prefill, 100 tok/s decode, ±5 % jitter): between requests both sides sleep, so
+#    each first token also pays the machine's wake-up from idle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="$HOME/.cache/asb-bench-venv"
@@ -58,7 +61,15 @@ mock_start --zero-delay
 run_pair "zero-delay, 16 streams × 4000 tokens" 64 16 4000
 mock_stop
 
-echo "TTFT error…" >&2
+echo "TTFT error, zero delay…" >&2
+mock_restart() { mock_stop; mock_start --zero-delay; }
+mock_start --zero-delay
+run_pair "zero-delay, 1 worker × 32 tokens" 2000 1 32
+mock_restart
+run_pair "zero-delay, 16 workers × 32 tokens" 4000 16 32
+mock_stop
+
+echo "TTFT error, paced…" >&2
 mock_restart() { mock_stop; mock_start --decode-tps 100; }
 mock_start --decode-tps 100
 run_pair "paced, 1 worker" 50 1 32

@@ -68,6 +68,17 @@ pub fn cut(text: &str, max: usize) -> String {
     out
 }
 
+/// A path cut to `max` characters from the left (`…/dir/file.jsonl`): its end says most.
+pub fn cut_left(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let mut out = String::from('…');
+    out.extend(text.chars().skip(n + 1 - max.max(1)));
+    out
+}
+
 /// `text` wrapped at spaces into lines of at most `width` characters (a longer word gets a
 /// line of its own), each ending in a newline.
 pub fn wrap(text: &str, width: usize) -> String {
@@ -117,6 +128,8 @@ mod tests {
         assert_eq!((tokens(296), tokens(42_883), tokens(1_250_000)), ("296".into(), "42.9k".into(), "1.2M".into()));
         assert_eq!(excerpt("a\n  b c", 10), "a b c");
         assert_eq!(excerpt("abcdefghij", 5), "abcd…");
+        assert_eq!(cut_left("/tmp/a/rec.jsonl", 11), "…/rec.jsonl");
+        assert_eq!(cut_left("rec.jsonl", 11), "rec.jsonl");
         assert_eq!(ratio(2.0, 3.0), "×1.50");
         assert_eq!(wrap("aa bb cc dddddd e", 5), "aa bb\ncc\ndddddd\ne\n");
         assert_eq!(ratio(0.0, 3.0), "-");

@@ -20,7 +20,7 @@ use crate::recording::reader::NumberedCall;
 
 use super::arrival::{self, Placed, StartSource};
 use super::call;
-use super::display::{cut, duration_ms, plural, tokens, wrap};
+use super::display::{cut, cut_left, duration_ms, plural, tokens, wrap};
 
 #[derive(Debug, Clone, Args)]
 pub struct TimelineArgs {
@@ -124,7 +124,8 @@ pub fn render(file: &str, calls: &[NumberedCall], width: usize) -> String {
     let schedule = arrival::schedule(calls);
     let span = schedule.span_ms();
     let mut out = String::new();
-    let _ = writeln!(out, "asb timeline  {file}");
+    const TITLE: &str = "asb timeline  ";
+    let _ = writeln!(out, "{TITLE}{}", cut_left(file, width.saturating_sub(TITLE.len()).max(12)));
     let mut about =
         format!("{} over {}; {}", plural(calls.len(), "call"), duration_ms(span), schedule.source.describe());
     if schedule.runs > 1 && schedule.source == StartSource::Offsets {

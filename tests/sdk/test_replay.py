@@ -74,12 +74,13 @@ def test_ttft_and_tokens_match_the_truth_log_at_64_streams(start_mock, tmp_path)
     # benchmark, bench/replay.sh, reports the whole distribution).
     detail = f"TTFT error p50 {errors[len(errors) // 2]:.3f} ms, max {errors[-1]:.3f} ms"
     assert within >= 0.99 and errors[-1] <= 2.0, detail
+    # Last output event: the client's e2e against the mock's last token time.
+    last = sorted(abs(r["e2e_ms"] - truth[r["request_id"]]["token_times_ms"][-1]) for r in steady)
+    assert sum(e <= 0.5 for e in last) / len(last) >= 0.98 and last[-1] <= 5.0, f"last token error max {last[-1]}"
     for r in reqs:
         t = truth[r["request_id"]]
         assert r["completion_tokens"] == t["sent_tokens"] and r["completion_source"] == "usage"
         assert r["prompt_tokens"] == t["prompt_tokens"] and r["cached_tokens"] == t["cached_tokens"]
-        # Last output event: the client's e2e against the mock's last token time.
-        assert abs(r["e2e_ms"] - t["token_times_ms"][-1]) <= 2.0
     assert run["summary"]["output_tokens"] == sum(t["sent_tokens"] for t in truth.values())
 
 
