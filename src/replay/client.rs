@@ -31,6 +31,10 @@ pub struct Observation {
     /// Times the request went again on a new connection because the server had closed
     /// the reused one without answering.
     pub resent: u32,
+    /// Body frames received, and how many were timed by the kernel's receive timestamp
+    /// (the rest by the worker's clock when it read them).
+    pub frames: u64,
+    pub kernel_frames: u64,
     pub status: Option<u16>,
     pub request_id: Option<String>,
     /// ms from t0 of each output-bearing event.
@@ -104,8 +108,8 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
             obs.retryable = true;
             return;
         }
-        let t0 = Instant::now();
-        obs.t0 = Some(t0);
+        let t0 = Start::now();
+        obs.t0 = Some(t0.at);
         match conn.send(request).await {
             Ok(r) => break (t0, r),
             Err(e) if e.resendable && resent < 2 => resent += 1,
@@ -144,7 +148,7 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
         obs.rejects_stream_options = status == 400 && text.to_ascii_lowercase().contains("stream_options");
         obs.retryable = status == 429 || status >= 500;
         obs.error = Some(format!("HTTP {status}: {}", text.chars().take(500).collect::<String>()));
-        obs.end_ms = Some(ms_since(t0));
+        obs.end_ms = Some(t0.ms());
         return;
     }
     if !streamed {
@@ -159,7 +163,7 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
                 }
             }
         }
-        let t = ms_since(t0);
+        let t = t0.ms();
         obs.end_ms = Some(t);
         let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
             obs.error = Some(format!("the response is neither an event stream nor JSON ({} bytes)", bytes.len()));
@@ -186,7 +190,8 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
     let mut chars_before = 0;
     loop {
         let frame = conn.frame(&mut body).await;
-        let t = ms_since(t0);
+        let t = t0.frame_ms(conn.last_rx_ns(), &mut obs.kernel_frames);
+        obs.frames += 1;
         let data = match frame {
             None => break,
             Some(Ok(f)) => match f.into_data() {
@@ -217,7 +222,7 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
         }
     }
     parser.finish();
-    let t = ms_since(t0);
+    let t = t0.ms();
     obs.end_ms.get_or_insert(t);
     finish(obs, assembler);
 }
@@ -252,6 +257,36 @@ fn finish(obs: &mut Observation, assembler: Assembler) {
     obs.assembled = a;
 }
 
-fn ms_since(t0: Instant) -> f64 {
-    t0.elapsed().as_secs_f64() * 1000.0
+/// When a request was sent, on the monotonic clock and on the kernel's (CLOCK_REALTIME,
+/// the clock of socket receive timestamps), read back to back.
+#[derive(Clone, Copy)]
+struct Start {
+    at: Instant,
+    unix_ns: u128,
+}
+
+impl Start {
+    fn now() -> Self {
+        let unix_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        Start { at: Instant::now(), unix_ns }
+    }
+
+    /// ms since the start, now.
+    fn ms(&self) -> f64 {
+        self.at.elapsed().as_secs_f64() * 1000.0
+    }
+
+    /// ms since the start of a frame just handed over: the kernel's receive time of the
+    /// read that brought it when known and plausible (after the start, not after now),
+    /// else now. Counts the frames the kernel's time was used for.
+    fn frame_ms(&self, rx_ns: Option<u64>, kernel_frames: &mut u64) -> f64 {
+        let now = self.ms();
+        match rx_ns.map(u128::from) {
+            Some(ns) if ns >= self.unix_ns && ((ns - self.unix_ns) as f64 / 1e6) <= now => {
+                *kernel_frames += 1;
+                (ns - self.unix_ns) as f64 / 1e6
+            }
+            _ => now,
+        }
+    }
 }

@@ -7,7 +7,8 @@
 //! hyper's connection state machine is driven inside the worker's own task ([`drive`])
 //! rather than in a spawned task: when a frame arrives, the same poll that reads it from
 //! the socket hands it to the worker, which timestamps it — no hop through another task
-//! and no second wake-up between the socket and the clock.
+//! and no second wake-up between the socket and the clock. On plain `http://` the
+//! socket also reports when the kernel received each read ([`super::rx_clock`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,15 +20,16 @@ use http_body::Frame;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper_rustls::MaybeHttpsStream;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
+use super::rx_clock::{RxClock, TimestampedTcp};
 use crate::wire::client::{connector, Connector};
 
-type Io = MaybeHttpsStream<TokioIo<TcpStream>>;
-type Driver = Pin<Box<http1::Connection<Io, Full<Bytes>>>>;
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// hyper's connection state machine, whichever stream it runs on.
+type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
 
 pub struct Connection {
     connector: Connector,
@@ -40,6 +42,8 @@ pub struct Connection {
 struct Link {
     sender: SendRequest<Full<Bytes>>,
     driver: Driver,
+    /// Kernel receive times of this connection's reads (plain TCP on Linux).
+    rx: Option<RxClock>,
     /// The driver finished (the connection closed); what it read is still deliverable.
     closed: bool,
     /// Requests sent on this connection.
@@ -83,17 +87,32 @@ impl Connection {
             self.link = None;
         }
         let start = Instant::now();
-        let io = self.connector.call(self.uri.clone()).await.map_err(|e| SendError {
-            message: format!("cannot connect to {}: {}", self.uri, chain(&*e)),
+        let uri = &self.uri;
+        let handshake_error = |e: hyper::Error| SendError {
+            message: format!("HTTP handshake with {uri} failed: {}", chain(&e)),
             resendable: false,
-        })?;
-        let (sender, driver) = http1::handshake(io).await.map_err(|e| SendError {
-            message: format!("HTTP handshake with {} failed: {}", self.uri, chain(&e)),
-            resendable: false,
-        })?;
-        self.link = Some(Link { sender, driver: Box::pin(driver), closed: false, served: 0 });
+        };
+        let (sender, driver, rx): (_, Driver, _) = if uri.scheme_str() == Some("http") {
+            let (io, rx) = TimestampedTcp::new(connect_tcp(uri).await?);
+            let (sender, driver) = http1::handshake(io).await.map_err(handshake_error)?;
+            (sender, Box::pin(driver), Some(rx))
+        } else {
+            let io = self.connector.call(uri.clone()).await.map_err(|e| SendError {
+                message: format!("cannot connect to {uri}: {}", chain(&*e)),
+                resendable: false,
+            })?;
+            let (sender, driver) = http1::handshake(io).await.map_err(handshake_error)?;
+            (sender, Box::pin(driver), None)
+        };
+        self.link = Some(Link { sender, driver, rx, closed: false, served: 0 });
         self.unclaimed_connect_ms += start.elapsed().as_secs_f64() * 1000.0;
         Ok(())
+    }
+
+    /// When the kernel received the latest bytes read on this connection (ns since the
+    /// Unix epoch), when known.
+    pub fn last_rx_ns(&self) -> Option<u64> {
+        self.link.as_ref().and_then(|l| l.rx.as_ref()).and_then(RxClock::last_ns)
     }
 
     /// Drops the connection (after a request was abandoned mid-answer).
@@ -110,7 +129,7 @@ impl Connection {
     /// Sends on the ready connection (call [`Self::ready`] first); returns at the
     /// response headers.
     pub async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, SendError> {
-        let Some(Link { sender, driver, closed, served }) = &mut self.link else {
+        let Some(Link { sender, driver, closed, served, .. }) = &mut self.link else {
             return Err(SendError { message: "no connection".into(), resendable: false });
         };
         let result = drive(driver, closed, sender.try_send_request(request)).await;
@@ -130,6 +149,19 @@ impl Connection {
             None => body.frame().await,
         }
     }
+}
+
+/// A plain TCP connection to `uri`'s host and port, `TCP_NODELAY` set.
+async fn connect_tcp(uri: &Uri) -> Result<TcpStream, SendError> {
+    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(80);
+    let failed = |e: String| SendError { message: format!("cannot connect to {uri}: {e}"), resendable: false };
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| failed(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs())))?
+        .map_err(|e| failed(e.to_string()))?;
+    tcp.set_nodelay(true).map_err(|e| failed(e.to_string()))?;
+    Ok(tcp)
 }
 
 /// An error and its causes, `a: b: c`.

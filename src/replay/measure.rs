@@ -71,6 +71,8 @@ pub fn sample(obs: &Observation, at: Placement, run_start: Instant) -> RequestSa
         attempts: at.attempts,
         connect_ms: obs.connect_ms,
         resent: obs.resent,
+        frames: obs.frames,
+        kernel_timed_frames: obs.kernel_frames,
         status: obs.status,
         request_id: obs.request_id.clone(),
         ttft_ms: ttft,

@@ -28,6 +28,7 @@ pub mod report;
 pub mod request;
 pub mod results;
 pub mod run;
+pub mod rx_clock;
 pub mod scenario;
 pub mod schedule;
 pub mod slice;

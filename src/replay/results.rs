@@ -197,6 +197,12 @@ pub struct RequestSample {
     /// the reused one without answering (a keep-alive race, not a retry).
     #[serde(default)]
     pub resent: u32,
+    /// Response body frames, and how many were timed by the kernel's receive timestamp
+    /// (plain http on Linux) rather than when the worker read them.
+    #[serde(default)]
+    pub frames: u64,
+    #[serde(default)]
+    pub kernel_timed_frames: u64,
     pub status: Option<u16>,
     /// The server's request id header (`x-request-id`, `request-id`), for joining logs.
     pub request_id: Option<String>,
@@ -234,6 +240,7 @@ pub struct RequestSample {
 pub fn formulas() -> BTreeMap<String, String> {
     let f = [
         ("t0", "just before the request's first byte is written (the last attempt's send)"),
+        ("frame time", "when the kernel received the frame (SO_TIMESTAMPNS, plain http on Linux; see kernel_timed_frames), else when the worker read it, before parsing"),
         ("output-bearing event", "an SSE event carrying text, reasoning/thinking or tool-call arguments (OpenAI delta.content / reasoning_content / reasoning / tool_calls; Anthropic text_delta / thinking_delta / input_json_delta)"),
         ("ttft_ms", "t_first_output − t0"),
         ("itl_ms", "gaps between consecutive output-bearing events (per chunk, not per token)"),

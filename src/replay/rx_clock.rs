@@ -1,0 +1,179 @@
+//! Kernel receive timestamps for the replay client's plain-TCP connections.
+//!
+//! The worker reads the clock when it gets a frame; under load (many streams, a busy
+//! core) a frame can sit in the socket while other connections' frames are parsed, and
+//! that wait would end up in TTFT and ITL. With `SO_TIMESTAMPNS` on the socket, every
+//! `recvmsg` also returns the time the kernel received the latest segment it read, so a
+//! frame's time is its arrival at this machine, whatever the client was doing then.
+//!
+//! Linux only, plain `http://` only (under TLS the bytes hyper sees are decrypted later);
+//! elsewhere the worker's own clock reading is used, as before — and for the first reads
+//! of a process too: the kernel starts stamping received packets a moment after the
+//! first socket asks (the workers' connections are opened before the clock starts). The kernel's clock is
+//! CLOCK_REALTIME: request start is read on the same clock, and a timestamp that does
+//! not fall between request start and the worker's own reading is not used.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use hyper::rt::{Read, ReadBufCursor, Write};
+use tokio::io::{AsyncWrite, Interest};
+use tokio::net::TcpStream;
+
+/// The receive time of the latest read on a connection, in ns since the Unix epoch
+/// (0 = unknown). Shared between the connection's stream and the worker reading frames.
+#[derive(Clone, Default)]
+pub struct RxClock(Arc<AtomicU64>);
+
+impl RxClock {
+    pub fn last_ns(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&ns| ns != 0)
+    }
+}
+
+/// A TCP stream whose reads record their kernel receive timestamp in an [`RxClock`].
+pub struct TimestampedTcp {
+    io: TcpStream,
+    clock: RxClock,
+}
+
+impl TimestampedTcp {
+    /// Turns receive timestamps on; a kernel that refuses just leaves the clock unset.
+    pub fn new(io: TcpStream) -> (Self, RxClock) {
+        #[cfg(target_os = "linux")]
+        // SAFETY: a valid socket fd and a c_int option value of the right size.
+        unsafe {
+            let on: libc::c_int = 1;
+            libc::setsockopt(
+                io.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        let clock = RxClock::default();
+        (TimestampedTcp { io, clock: clock.clone() }, clock)
+    }
+
+    /// One non-blocking `recvmsg` into `buf`: bytes read and the receive time, if any.
+    fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, Option<u64>)> {
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // Room for one SCM_TIMESTAMPNS message (a timespec), aligned for cmsghdr.
+        let mut control = [0u64; 8];
+        // SAFETY: msghdr is plain data; every pointer set below outlives the call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: the fd is an open socket; iov points at `buf`, control at `control`.
+        let n = unsafe { libc::recvmsg(self.io.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        #[allow(unused_mut)]
+        let mut stamp = None;
+        #[cfg(target_os = "linux")]
+        // SAFETY: walking the control messages the kernel wrote, within msg_controllen.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS {
+                    let ts = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::timespec);
+                    stamp = Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        Ok((n as usize, stamp))
+    }
+}
+
+impl Read for TimestampedTcp {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.io.poll_read_ready(cx))?;
+            // SAFETY: recv writes only initialised bytes into the first n of the unfilled part.
+            let unfilled = unsafe { buf.as_mut() };
+            match self.io.try_io(Interest::READABLE, || self.recv(unfilled)) {
+                Ok((n, stamp)) => {
+                    if let Some(ns) = stamp {
+                        self.clock.0.store(ns, Ordering::Relaxed);
+                    }
+                    // SAFETY: recvmsg initialised exactly n bytes.
+                    unsafe { buf.advance(n) };
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl Write for TimestampedTcp {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{SystemTime, UNIX_EPOCH};
+    use tokio::io::AsyncWriteExt;
+
+    fn unix_ns() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    }
+
+    #[tokio::test]
+    async fn reads_carry_the_kernel_receive_time() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let (stream, clock) = TimestampedTcp::new(client);
+        assert_eq!(clock.last_ns(), None);
+        // The kernel turns stamping on for the whole stack a moment after a socket asks.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let before = unix_ns();
+        server.write_all(b"data: hi\n\n").await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let after_arrival = unix_ns();
+        stream.io.readable().await.unwrap();
+        let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+        let (n, stamp) = stream.recv(&mut buf).unwrap();
+        assert_eq!(n, 10);
+        if cfg!(not(target_os = "linux")) {
+            return;
+        }
+        let ns = stamp.expect("Linux stamps TCP reads with SO_TIMESTAMPNS");
+        assert!(before <= ns && ns <= after_arrival, "received at {ns}, sent at {before}, read after {after_arrival}");
+    }
+}
