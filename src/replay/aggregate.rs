@@ -5,15 +5,10 @@
 use std::collections::HashMap;
 
 use super::measure::BUCKETS;
+use super::report::spell::p50;
 use super::results::{BucketStats, ErrorCount, Metrics, RequestSample, Summary};
+use super::verdict::{self, Grade};
 use crate::stats::Distribution;
-
-/// asb's thresholds: TTFT p50 (ms, lower is better) and decode p50 (tok/s, higher is
-/// better), inclusive; the grade is the worse of the two.
-pub const TTFT_GOOD_MS: f64 = 3000.0;
-pub const TTFT_OK_MS: f64 = 10_000.0;
-pub const DECODE_GOOD: f64 = 30.0;
-pub const DECODE_OK: f64 = 15.0;
 
 pub fn metrics<'a>(requests: impl Iterator<Item = &'a RequestSample> + Clone) -> Metrics {
     let ok = requests.filter(|r| r.ok);
@@ -133,32 +128,20 @@ fn errors(requests: &[RequestSample]) -> Vec<ErrorCount> {
     out
 }
 
-/// asb's verdict: from the medium or long bucket if one succeeded, else the first bucket
-/// that did (buckets are in size order here; asb takes its first-seen).
+/// asb's verdict, from the bucket asb would take it from ([`verdict::headline_bucket`]).
 fn verdict(buckets: &[BucketStats]) -> (String, String) {
-    let usable = |b: &&BucketStats| b.succeeded > 0 && b.metrics.ttft_ms.is_some();
-    let chosen = buckets
-        .iter()
-        .filter(usable)
-        .find(|b| b.name == "medium" || b.name == "long")
-        .or_else(|| buckets.iter().find(usable));
-    let Some(b) = chosen else {
+    let Some(b) = verdict::headline_bucket(buckets) else {
         return ("unknown".into(), "no successful requests".into());
     };
-    let ttft = b.metrics.ttft_ms.as_ref().map_or(f64::INFINITY, |d| d.p50);
-    let decode = b.metrics.decode_tok_per_s.as_ref().map_or(0.0, |d| d.p50);
-    let grade = |good: bool, ok: bool| {
-        if good {
-            0
-        } else if ok {
-            1
-        } else {
-            2
-        }
+    let (ttft, decode) = (p50(&b.metrics.ttft_ms), p50(&b.metrics.decode_tok_per_s));
+    let name = match verdict::bucket_grade(b) {
+        Grade::Good => "good",
+        Grade::Ok => "ok",
+        Grade::Poor => "poor",
+        Grade::Unknown => "unknown",
     };
-    let worst = grade(ttft <= TTFT_GOOD_MS, ttft <= TTFT_OK_MS).max(grade(decode >= DECODE_GOOD, decode >= DECODE_OK));
-    let name = ["good", "ok", "poor"][worst];
-    (name.into(), format!("{} bucket: TTFT p50 {ttft:.0} ms, decode p50 {decode:.1} tok/s", b.name))
+    let show = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
+    (name.into(), format!("{} bucket: TTFT p50 {} ms, decode p50 {} tok/s", b.name, show(ttft, 0), show(decode, 1)))
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! each request with [`request`], poison by cache mode with [`poison`], order executions
 //! with [`schedule`]) → [`run`] (J workers, one connection each; [`client`] timestamps
 //! every frame) → [`measure`] (one request's numbers) → [`aggregate`] (per bucket and
-//! overall) → [`results`] (the JSON) → [`report`] (console, markdown, HTML, compare).
+//! overall, with asb's [`verdict`]) → [`results`] (the JSON) → [`report`] (console, markdown,
+//! HTML, compare).
 //!
 //! `-e builtin` (or no `-e`) starts `asb mock` in this process, so a replay runs on a
 //! laptop with no GPU and no network.
@@ -33,6 +34,7 @@ pub mod scenario;
 pub mod schedule;
 pub mod slice;
 pub mod target;
+pub mod verdict;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use crate::inspect::display::{excerpt, wrap};
 use crate::replay::results::{BucketStats, RunResults};
 
 use super::spell::{self, itl, ms, num, opt, p50, percent, rate0, rate1, NONE};
-use super::verdict::{self, Grade};
+use crate::replay::verdict::{self, Grade};
 
 /// Columns of the terminal the summary is laid out for.
 pub const WIDTH: usize = 100;
@@ -169,7 +169,7 @@ fn verdict_lines(out: &mut String, r: &RunResults) {
     }
     let grade = Grade::parse(&r.summary.verdict);
     let mut line = format!("Verdict: {}", grade.label());
-    if let Some(b) = verdict::headline_bucket(r) {
+    if let Some(b) = verdict::headline_bucket(&r.buckets) {
         let _ = write!(line, " at {} context", b.name);
         if let Some(e) = verdict::bucket_experience(b) {
             let _ = write!(line, " ({e})");

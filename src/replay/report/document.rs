@@ -10,7 +10,7 @@ use crate::replay::results::{BucketStats, Metrics, RequestSample, RunResults};
 use crate::stats::Distribution;
 
 use super::spell::{self, itl, ms, num, opt, p50, percent, rate0, rate1, toks, NONE};
-use super::verdict::{self, Grade};
+use crate::replay::verdict::{self, Grade};
 
 /// A run of inline text.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,7 +218,7 @@ fn verdict_view(r: &RunResults) -> VerdictView {
     if r.summary.succeeded == 0 {
         return VerdictView::NoSuccess;
     }
-    let bucket = verdict::headline_bucket(r);
+    let bucket = verdict::headline_bucket(&r.buckets);
     let mut headline = Vec::new();
     if let Some(b) = bucket {
         let m = &b.metrics;

@@ -18,7 +18,6 @@ pub mod document;
 pub mod html;
 pub mod markdown;
 pub mod spell;
-pub mod verdict;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

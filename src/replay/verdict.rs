@@ -1,12 +1,10 @@
-//! asb's verdict vocabulary (asb-behaviour §8.4): the grade icons and labels, the per-bucket
-//! grade from its thresholds, the "experience" words, and which bucket the headline numbers
-//! come from. The run's own verdict is read from the results, never recomputed here; the
-//! per-bucket grades apply the same thresholds to each bucket's TTFT p50 and decode p50
-//! (`decode_tok_per_s`), and the reports say so.
+//! asb's verdict (asb-behaviour §8.4), in one place for the run and its reports: the
+//! thresholds and grade, which bucket the verdict is taken from, the icons and labels, and
+//! the "experience" words. The grade applies the thresholds to a bucket's TTFT p50 and
+//! decode p50 (`decode_tok_per_s`), and the reports say so.
 
-use crate::replay::results::{BucketStats, RunResults};
-
-use super::spell::p50;
+use super::report::spell::p50;
+use super::results::BucketStats;
 
 /// TTFT p50 at most this is good (ms, inclusive).
 pub const TTFT_GOOD_MS: f64 = 3000.0;
@@ -115,9 +113,10 @@ pub fn bucket_experience(b: &BucketStats) -> Option<String> {
 }
 
 /// The bucket whose numbers headline the verdict, as asb picks it: the first `medium` or
-/// `long` bucket with a success, else the first bucket with a success.
-pub fn headline_bucket(r: &RunResults) -> Option<&BucketStats> {
-    let ok = || r.buckets.iter().filter(|b| b.succeeded > 0);
+/// `long` bucket with a success, else the first bucket with a success (buckets in size
+/// order here; asb takes the first seen).
+pub fn headline_bucket(buckets: &[BucketStats]) -> Option<&BucketStats> {
+    let ok = || buckets.iter().filter(|b| b.succeeded > 0);
     ok().find(|b| b.name == "medium" || b.name == "long").or_else(|| ok().next())
 }
 
@@ -153,8 +152,9 @@ mod tests {
 
     #[test]
     fn headline_prefers_medium_or_long() {
-        let run = super::super::fixtures::sample_run();
-        assert_eq!(headline_bucket(&run).map(|b| b.name.as_str()), Some("medium"));
-        assert!(headline_bucket(&super::super::fixtures::failed_run()).is_none());
+        use crate::replay::report::fixtures;
+        let run = fixtures::sample_run();
+        assert_eq!(headline_bucket(&run.buckets).map(|b| b.name.as_str()), Some("medium"));
+        assert!(headline_bucket(&fixtures::failed_run().buckets).is_none());
     }
 }
