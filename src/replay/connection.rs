@@ -65,7 +65,12 @@ async fn drive<F: Future>(driver: &mut Driver, closed: &mut bool, fut: F) -> F::
     if !*closed {
         tokio::select! {
             biased;
-            _ = driver.as_mut() => *closed = true,
+            _ = driver.as_mut() => {
+                *closed = true;
+                // Drop the finished state machine: a request still queued on it then fails
+                // ("connection closed") instead of waiting for a connection that is gone.
+                *driver = Box::pin(std::future::ready(Ok(())));
+            }
             out = &mut fut => return out,
         }
     }
@@ -177,4 +182,53 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers one request per connection, then hangs up (as llama.cpp's
+    /// server sometimes does with a kept-alive connection).
+    async fn one_answer_per_connection() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/chat/completions", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_replaced_not_waited_on() {
+        let url = one_answer_per_connection().await;
+        let mut conn = Connection::new(&url).unwrap();
+        for _ in 0..5 {
+            let request = Request::post("/v1/chat/completions").body(Full::new(Bytes::from_static(b""))).unwrap();
+            tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                conn.ready().await.map_err(|e| e.message)?;
+                let mut response = conn.send(request).await.map_err(|e| e.message)?;
+                while conn.frame(response.body_mut()).await.is_some() {}
+                Ok::<_, String>(())
+            })
+            .await
+            .expect("a closed connection must be replaced, not waited on")
+            .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
