@@ -10,7 +10,14 @@ use super::results::Settings;
 
 /// The header: endpoint, model, scenario, schedule, cache and history modes, and what is
 /// sent (max_tokens, temperature, retries, timeout).
-pub fn header(plan: &Plan, settings: &Settings, endpoint: &str, target_url: &str, model: &str) -> String {
+pub fn header(
+    plan: &Plan,
+    settings: &Settings,
+    history: HistoryMode,
+    endpoint: &str,
+    target_url: &str,
+    model: &str,
+) -> String {
     let s = &plan.scenario;
     let mut out = String::from("asb replay\n");
     let _ = writeln!(out, "  Endpoint: {endpoint}");
@@ -35,7 +42,6 @@ pub fn header(plan: &Plan, settings: &Settings, endpoint: &str, target_url: &str
         let _ = writeln!(out, "  Slice: ≤{n} cumulative prompt tokens per task");
     }
     let _ = writeln!(out, "  Cache mode: {} ({})", settings.cache_mode, settings.cache_detail);
-    let history = if settings.history_mode == "live" { HistoryMode::Live } else { HistoryMode::Recorded };
     let _ = writeln!(out, "  History mode: {} ({})", settings.history_mode, history.describe());
     let _ = writeln!(out, "  max_tokens: {}", settings.max_tokens);
     let _ = writeln!(out, "  temperature: {}", settings.temperature);

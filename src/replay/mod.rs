@@ -95,7 +95,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         (None, Policy::Random) => schedule::random_seed(),
         (None, _) => 0,
     };
-    let build = BuildOptions { api: Some(target.api), model: args.model.clone(), max_tokens_cap: args.max_tokens };
+    let build = BuildOptions { model: args.model.clone(), max_tokens_cap: args.max_tokens };
     let plan = Plan::new(
         scenario,
         &PlanOptions {
@@ -125,7 +125,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
             let _ = std::io::stdout().flush();
         }
     };
-    human(&header::header(&plan, &settings, &endpoint_label, &target.url, &model));
+    human(&header::header(&plan, &settings, args.history_mode, &endpoint_label, &target.url, &model));
     if args.dry_run {
         human(&header::dry_run(&plan));
         if args.json {

@@ -32,7 +32,6 @@ pub struct Built {
 
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
-    pub api: Option<Api>,
     /// `-m`; without it each request keeps its recorded model.
     pub model: Option<String>,
     /// `--max-tokens`: an explicit cap (min with the recorded value).

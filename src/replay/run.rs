@@ -32,7 +32,6 @@ pub struct RunOptions {
 
 /// What the workers produced.
 pub struct RunOutcome {
-    pub started: Instant,
     pub started_at: jiff::Timestamp,
     /// In start order.
     pub samples: Vec<RequestSample>,
@@ -118,7 +117,7 @@ pub async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<Run
     progress.finish_and_clear();
     samples.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
     let aborted = shared.abort_reason.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    Ok(RunOutcome { started: shared.started, started_at, samples, aborted })
+    Ok(RunOutcome { started_at, samples, aborted })
 }
 
 fn progress_bar(total: u64, visible: bool) -> ProgressBar {

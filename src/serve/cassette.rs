@@ -166,7 +166,7 @@ fn parse_batch(
                 })
             })
             .collect();
-        parts.into_iter().flat_map(|p| p.join().unwrap_or_default()).collect()
+        parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     })
 }
 
