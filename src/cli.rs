@@ -62,7 +62,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run_report(args),
         Command::Compare(args) => report::run_compare(args),
         Command::Scenarios(args) => catalog::run(args),
-        Command::Serve(args) => on_runtime(0, serve::run(args)).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => on_runtime(1, serve::run(args)).map(|()| ExitCode::SUCCESS),
         // Reading recordings is synchronous: no runtime.
         Command::Inspect(args) => summary::run(args),
         Command::Timeline(args) => timeline::run(args),

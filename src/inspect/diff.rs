@@ -218,7 +218,7 @@ fn threads(calls: &[NumberedCall]) -> Vec<Group<'_>> {
 /// change from run to run of the same session masked (tool-call ids; timestamps and UUIDs
 /// as `asb serve` normalises them).
 fn signature(c: &CallLine) -> (String, String) {
-    let input = Normalizer::default().canonical_body(&Value::String(mask_tool_ids(&call::last_input(c))));
+    let input = Normalizer::default().canonicalize(Value::String(mask_tool_ids(&call::last_input(c))));
     (c.model.clone(), input.as_str().unwrap_or_default().to_string())
 }
 
@@ -253,7 +253,7 @@ pub fn mask_tool_ids(text: &str) -> String {
 fn thread_signature(g: &Group) -> (String, String) {
     let first = &g.calls[0].call;
     let system: String = first.messages.iter().filter(|m| call::role(m) == "system").map(call::message_text).collect();
-    let system = Normalizer::default().canonical_body(&Value::String(system));
+    let system = Normalizer::default().canonicalize(Value::String(system));
     (first.model.clone(), system.as_str().unwrap_or_default().to_string())
 }
 
@@ -373,7 +373,7 @@ fn change(a: Option<f64>, b: Option<f64>) -> Option<Change> {
 /// Messages as `asb serve` matches them: timestamps, UUIDs and billing-header values
 /// normalised.
 fn canonical_messages(c: &CallLine) -> Vec<Value> {
-    match Normalizer::default().canonical_body(&Value::Array(c.messages.clone())) {
+    match Normalizer::default().canonicalize(Value::Array(c.messages.clone())) {
         Value::Array(messages) => messages,
         _ => Vec::new(),
     }
@@ -446,7 +446,7 @@ fn compare_fields(a: &CallLine, b: &CallLine) -> Vec<FieldChange> {
     field("temperature", a.temperature.into(), b.temperature.into());
     field("stream", a.stream.into(), b.stream.into());
     let body = |c: &CallLine| {
-        let mut body = Normalizer::default().canonical_body(c.request.as_ref()?.body.as_ref()?);
+        let mut body = Normalizer::default().canonicalize(c.request.as_ref()?.body.clone()?);
         if let Some(map) = body.as_object_mut() {
             map.retain(|k, _| !CONVERSATION_FIELDS.contains(&k.as_str()));
         }

@@ -21,14 +21,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use anyhow::Result;
 use rand::RngExt;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 pub use config::RecordArgs;
 
@@ -37,41 +31,36 @@ use config::Upstream;
 use proxy::Proxy;
 
 use crate::recording::writer::{RecordingWriter, Secrets};
+use crate::wire::server::{self, PerCore, Shutdown};
 use crate::wire::Api;
 
 /// `asb record`: proxy and record until Ctrl+C, then print a summary.
 ///
-/// Like nginx, the proxy runs one single-threaded runtime per core, all accepting on the
-/// same socket: a connection stays on the thread that accepted it, so a stream's frames
-/// never hop between threads (no cross-thread wake-ups on the per-event path), and the
-/// cores still share the load.
+/// The proxy runs one single-threaded runtime per core on a shared socket
+/// ([`crate::wire::server`]): a stream's frames never hop between threads.
 pub async fn run(args: RecordArgs) -> Result<()> {
-    let listener = std::net::TcpListener::bind((args.host, args.port)).map_err(|e| {
-        anyhow!("cannot listen on {}:{} ({e}); stop the other process or pass a different --port", args.host, args.port)
-    })?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
+    let listener = server::bind("asb record", args.host, args.port)?;
     let session = Arc::new(Session::open(&args)?);
     let recorder = Arc::clone(&session.recorder);
-    print_banner(&session.upstream, &args, addr);
+    print_banner(&session.upstream, &args, listener.local_addr()?);
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let mut workers = Vec::with_capacity(threads);
-    for i in 0..threads {
-        let worker = Worker {
-            listener: listener.try_clone()?,
-            session: Arc::clone(&session),
-            header_timeout: Duration::from_secs(args.upstream_timeout),
-            drain: Duration::from_secs(args.drain_timeout),
-            stop: stop_rx.clone(),
-        };
-        workers.push(std::thread::Builder::new().name(format!("asb-record-{i}")).spawn(move || worker.run())?);
-    }
-    drop(listener);
+    let shutdown = Shutdown {
+        drain: Duration::from_secs(args.drain_timeout),
+        // Calls still open are marked before a runtime drops them (which would otherwise
+        // read as clients hanging up). All threads share the deadline.
+        on_cut: {
+            let recorder = Arc::clone(&recorder);
+            Arc::new(move || recorder.interrupt_all())
+        },
+    };
+    let header_timeout = Duration::from_secs(args.upstream_timeout);
+    let server = PerCore::start("asb-record", listener, shutdown, move || {
+        let proxy = session.proxy(header_timeout)?;
+        Ok(move |req| proxy::handle(Arc::clone(&proxy), req))
+    })?;
 
     tokio::signal::ctrl_c().await?;
-    let _ = stop_tx.send(true);
+    server.stop();
     let waiting = recorder.in_flight();
     if waiting > 0 {
         eprintln!(
@@ -79,13 +68,7 @@ pub async fn run(args: RecordArgs) -> Result<()> {
             args.drain_timeout
         );
     }
-    let joined = tokio::task::spawn_blocking(move || {
-        for w in workers {
-            if let Ok(Err(e)) = w.join() {
-                eprintln!("asb record: {e:#}");
-            }
-        }
-    });
+    let joined = tokio::task::spawn_blocking(move || server.join("asb record"));
     tokio::select! {
         _ = joined => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -137,54 +120,6 @@ impl Session {
             secrets: self.secrets.clone(),
             header_timeout,
         }))
-    }
-}
-
-/// One proxy thread: its own runtime and upstream connection pool, the shared socket.
-struct Worker {
-    listener: std::net::TcpListener,
-    session: Arc<Session>,
-    header_timeout: Duration,
-    drain: Duration,
-    stop: watch::Receiver<bool>,
-}
-
-impl Worker {
-    fn run(self) -> Result<()> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        runtime.block_on(self.serve())
-    }
-
-    async fn serve(mut self) -> Result<()> {
-        let listener = TcpListener::from_std(self.listener)?;
-        let proxy = self.session.proxy(self.header_timeout)?;
-        let graceful = GracefulShutdown::new();
-        let server = auto::Builder::new(TokioExecutor::new());
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let _ = stream.set_nodelay(true);
-                    let proxy = Arc::clone(&proxy);
-                    let service = service_fn(move |req| proxy::handle(Arc::clone(&proxy), req));
-                    let conn = graceful.watch(server.serve_connection(TokioIo::new(stream), service).into_owned());
-                    tokio::spawn(async move {
-                        let _ = conn.await;
-                    });
-                }
-                _ = self.stop.changed() => break,
-            }
-        }
-        drop(listener);
-        tokio::select! {
-            _ = graceful.shutdown() => {}
-            _ = tokio::time::sleep(self.drain) => {
-                // Calls still open are marked before this runtime drops them (which would
-                // otherwise read as clients hanging up). All workers share the deadline.
-                proxy.recorder.interrupt_all();
-            }
-        }
-        Ok(())
     }
 }
 

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
@@ -30,11 +29,9 @@ use crate::recording::writer::Secrets;
 use crate::recording::Outcome;
 use crate::wire::client::HttpClient;
 use crate::wire::errors::ApiError;
+use crate::wire::server::{BoxError, ServerBody};
 use crate::wire::translate;
 use crate::wire::Api;
-
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
 pub struct Proxy {
     pub upstream: Upstream,
@@ -64,7 +61,7 @@ fn route(method: &Method, path: &str) -> Route {
     }
 }
 
-pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<ServerBody>, Infallible> {
     let arrival = Instant::now();
     let (parts, body) = req.into_parts();
     let api = if parts.headers.contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
@@ -77,7 +74,7 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Respons
 
 /// Handles a request whose body was already read (`arrival`: when its headers came in).
 /// `asb serve` hands its misses here to record them.
-pub async fn handle_buffered(proxy: &Arc<Proxy>, parts: Parts, body: Bytes, arrival: Instant) -> Response<ProxyBody> {
+pub async fn handle_buffered(proxy: &Arc<Proxy>, parts: Parts, body: Bytes, arrival: Instant) -> Response<ServerBody> {
     for secret in headers::secret_values(&parts.headers) {
         proxy.secrets.add(&secret);
     }
@@ -97,7 +94,7 @@ async fn record(
     body: Bytes,
     client_api: Api,
     arrival: Instant,
-) -> Response<ProxyBody> {
+) -> Response<ServerBody> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let translating = client_api == Api::Anthropic && proxy.upstream.api == Api::OpenAi;
     let upstream_api = if translating { Api::OpenAi } else { client_api };
@@ -165,7 +162,7 @@ async fn passthrough(
     client_headers: &HeaderMap,
     body: Bytes,
     client_api: Api,
-) -> Response<ProxyBody> {
+) -> Response<ServerBody> {
     let url = proxy.upstream.url(path);
     let up_headers = headers::upstream_request_headers(client_headers, proxy.upstream.auth.as_ref());
     let resp = match send_upstream(proxy, method, &url, up_headers, body).await {
@@ -203,7 +200,7 @@ async fn translate_call(
     call: &CallHandle,
     client_headers: &HeaderMap,
     openai_body: Value,
-) -> Response<ProxyBody> {
+) -> Response<ServerBody> {
     let stream = openai_body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let path = "/v1/chat/completions";
     let url = proxy.upstream.url(path);
@@ -269,11 +266,11 @@ enum Answer {
     /// A JSON body, complete.
     Whole(Bytes),
     /// An event stream still being produced (it finishes the call itself).
-    Stream(ProxyBody),
+    Stream(ServerBody),
 }
 
 /// Sends a translated answer, recording what the client gets.
-fn client_answer(proxy: &Proxy, call: &CallHandle, status: StatusCode, answer: Answer) -> Response<ProxyBody> {
+fn client_answer(proxy: &Proxy, call: &CallHandle, status: StatusCode, answer: Answer) -> Response<ServerBody> {
     let whole = matches!(answer, Answer::Whole(_));
     let content_type = if whole { "application/json" } else { "text/event-stream; charset=utf-8" };
     {
@@ -318,20 +315,20 @@ async fn collect_upstream(call: &CallHandle, mut body: Incoming) -> Result<Bytes
 }
 
 /// The upstream could not be reached: the client gets a 502 in its API's shape.
-fn unreachable(proxy: &Proxy, call: &CallHandle, api: Api, message: String) -> Response<ProxyBody> {
+fn unreachable(proxy: &Proxy, call: &CallHandle, api: Api, message: String) -> Response<ServerBody> {
     let out = error_response(api, 502, format!("asb record: {message}"));
     proxy.recorder.finish(call, Outcome::UpstreamUnreachable, Some(message));
     out
 }
 
 /// The proxy refused the request itself.
-fn reject(proxy: &Proxy, call: &CallHandle, api: Api, status: u16, message: String) -> Response<ProxyBody> {
+fn reject(proxy: &Proxy, call: &CallHandle, api: Api, status: u16, message: String) -> Response<ServerBody> {
     let out = error_response(api, status, message.clone());
     proxy.recorder.finish(call, Outcome::ProxyRejected, Some(message));
     out
 }
 
-pub fn error_response(api: Api, status: u16, message: String) -> Response<ProxyBody> {
+pub fn error_response(api: Api, status: u16, message: String) -> Response<ServerBody> {
     ApiError::new(status, message)
         .to_response(api, "asb-record")
         .map(|s| Full::new(Bytes::from(s)).map_err(boxed).boxed())
@@ -344,7 +341,7 @@ fn boxed<E: Into<BoxError>>(e: E) -> BoxError {
 /// `count_tokens`: the Anthropic upstream's own answer; an OpenAI-compatible upstream's
 /// `/v1/messages/count_tokens` when it has one (vLLM, llama.cpp); otherwise an estimate of
 /// one token per 4 characters, labelled by the `x-asb-token-count: estimate` header.
-async fn count_tokens(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response<ProxyBody> {
+async fn count_tokens(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response<ServerBody> {
     if proxy.upstream.api == Api::Anthropic {
         return forward(proxy, parts, body).await;
     }
@@ -389,7 +386,7 @@ fn text_chars(json: &Value) -> usize {
 }
 
 /// Any other request: forwarded as is, not recorded.
-async fn forward(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response<ProxyBody> {
+async fn forward(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response<ServerBody> {
     let api = if parts.headers.contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let url = proxy.upstream.url(path);

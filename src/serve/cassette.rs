@@ -1,25 +1,27 @@
 //! One recording loaded for serving: every recorded call that has a response, indexed by
 //! its canonical request key, served in recorded order and each at most once.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::key::{key_of_text, write_sorted, Normalizer};
+use super::key::{key_of, Key, Normalizer};
 use crate::recording::reader::{self, LineError};
 use crate::recording::FORMAT_VERSION;
 
 /// A recorded answer, ready to send.
 #[derive(Debug, Clone)]
 pub struct RecordedAnswer {
-    pub status: u16,
-    /// Response headers as recorded, minus those describing the old connection.
-    pub headers: Vec<(String, String)>,
+    pub status: StatusCode,
+    /// Response headers as recorded, minus those describing the old connection, plus
+    /// `x-asb-serve: seq N` (built once, at load).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: AnswerBody,
 }
 
@@ -37,9 +39,9 @@ pub struct Entry {
     pub line: usize,
     pub method: String,
     pub path: String,
-    pub key: String,
+    pub key: Key,
     /// The canonical request body as compact sorted JSON, parsed again only for miss reports.
-    pub canonical: Option<String>,
+    pub canonical: Option<Box<[u8]>>,
     pub answer: RecordedAnswer,
 }
 
@@ -60,7 +62,7 @@ struct ServedLine {
 struct ServedRequest {
     method: String,
     path: String,
-    body: Option<Value>,
+    body: Option<Box<RawValue>>,
 }
 
 #[derive(Deserialize)]
@@ -122,26 +124,29 @@ fn entry_of(line: ServedLine, number: usize, normalizer: &Normalizer) -> Option<
         (None, None, Some(text)) => AnswerBody::Whole(Bytes::from(text)),
         (None, None, None) => AnswerBody::Whole(Bytes::new()),
     };
-    let headers = response
+    let mut headers: Vec<(HeaderName, HeaderValue)> = response
         .headers
         .iter()
         .filter(|(k, _)| !DROPPED_HEADERS.contains(&k.as_str()))
-        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+        .filter_map(|(k, v)| Some((HeaderName::try_from(k.as_str()).ok()?, HeaderValue::try_from(v.as_str()?).ok()?)))
         .collect();
-    let canonical = request.body.map(|b| {
-        let mut text = String::new();
-        write_sorted(&normalizer.canonicalize(b), &mut text);
-        text.shrink_to_fit();
-        text
-    });
+    if let Ok(v) = HeaderValue::try_from(format!("seq {}", line.seq)) {
+        headers.push((HeaderName::from_static("x-asb-serve"), v));
+    }
+    let canonical =
+        request.body.and_then(|b| normalizer.canonical_text_of(b.get().as_bytes())).map(Vec::into_boxed_slice);
     Some(Entry {
         seq: line.seq,
         line: number,
-        key: key_of_text(&request.method, &request.path, canonical.as_deref()),
+        key: key_of(&request.method, &request.path, canonical.as_deref()),
         method: request.method,
         path: request.path,
         canonical,
-        answer: RecordedAnswer { status: response.status, headers, body },
+        answer: RecordedAnswer {
+            status: StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK),
+            headers,
+            body,
+        },
     })
 }
 
@@ -185,8 +190,14 @@ pub struct Cassette {
     pub entries: Vec<Entry>,
     /// Calls in the file that cannot be served (no recorded response, e.g. asb's lines).
     pub unservable: usize,
-    by_key: HashMap<String, VecDeque<usize>>,
-    served: HashMap<String, Vec<u64>>,
+    by_key: HashMap<Key, Recorded>,
+}
+
+/// The recordings of one request: entry indices in recorded order, and how many were served.
+#[derive(Default)]
+struct Recorded {
+    entries: Vec<usize>,
+    served: usize,
 }
 
 /// Response headers that belong to the recorded connection, not to the answer.
@@ -238,24 +249,22 @@ impl Cassette {
         }
         // Served in recorded order: the order calls arrived, not the order they ended.
         entries.sort_by_key(|e: &Entry| e.seq);
-        let mut by_key: HashMap<String, VecDeque<usize>> = HashMap::new();
+        let mut by_key: HashMap<Key, Recorded> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
-            by_key.entry(e.key.clone()).or_default().push_back(i);
+            by_key.entry(e.key).or_default().entries.push(i);
         }
-        Ok(Cassette { path: path.to_path_buf(), entries, unservable, by_key, served: HashMap::new() })
+        Ok(Cassette { path: path.to_path_buf(), entries, unservable, by_key })
     }
 
     /// The next unserved recording of `key`.
-    pub fn take(&mut self, key: &str) -> Lookup<'_> {
-        match self.by_key.get_mut(key) {
-            Some(queue) => match queue.pop_front() {
-                Some(i) => {
-                    self.served.entry(key.to_string()).or_default().push(self.entries[i].seq);
-                    Lookup::Found(&self.entries[i])
-                }
-                None => Lookup::Exhausted { served: self.served.get(key).cloned().unwrap_or_default() },
-            },
-            None => Lookup::Missing,
+    pub fn take(&mut self, key: &Key) -> Lookup<'_> {
+        let Some(recorded) = self.by_key.get_mut(key) else { return Lookup::Missing };
+        match recorded.entries.get(recorded.served) {
+            Some(&i) => {
+                recorded.served += 1;
+                Lookup::Found(&self.entries[i])
+            }
+            None => Lookup::Exhausted { served: recorded.entries.iter().map(|&i| self.entries[i].seq).collect() },
         }
     }
 
@@ -273,7 +282,7 @@ impl Cassette {
             .filter(|e| e.method == method && e.path == path)
             .map(|e| {
                 let recorded: Value =
-                    e.canonical.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null);
+                    e.canonical.as_deref().and_then(|t| serde_json::from_slice(t).ok()).unwrap_or(Value::Null);
                 (e, super::diff::diff(&recorded, incoming.unwrap_or(&null)))
             })
             .min_by_key(|(_, d)| d.len())

@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 /// What the canonical form leaves out or normalises.
 #[derive(Debug, Clone)]
 pub struct Normalizer {
-    ignore: Vec<Vec<String>>,
-    presets: bool,
+    pub(super) ignore: Vec<Vec<String>>,
+    pub(super) presets: bool,
 }
 
 impl Default for Normalizer {
@@ -40,11 +40,6 @@ impl Normalizer {
     }
 
     /// The canonical body: ignored paths removed, presets applied.
-    pub fn canonical_body(&self, body: &Value) -> Value {
-        self.canonicalize(body.clone())
-    }
-
-    /// [`Self::canonical_body`] of a body the caller no longer needs (no copy).
     pub fn canonicalize(&self, mut v: Value) -> Value {
         for path in &self.ignore {
             remove_path(&mut v, path);
@@ -55,40 +50,35 @@ impl Normalizer {
         v
     }
 
-    /// `sha256:<hex>` of method, path and canonical body.
-    pub fn key(&self, method: &str, path: &str, body: Option<&Value>) -> String {
-        key_of(method, path, body.map(|b| self.canonical_body(b)).as_ref())
+    /// A request's key, from its body's bytes (a body that is not JSON is left out).
+    pub fn key(&self, method: &str, path: &str, body: &[u8]) -> Key {
+        key_of(method, path, self.canonical_text_of(body).as_deref())
     }
 }
 
-/// `sha256:<hex>` of method, path and an already canonical body.
-pub fn key_of(method: &str, path: &str, canonical: Option<&Value>) -> String {
-    let text = canonical.map(|b| {
-        let mut text = String::new();
-        write_sorted(b, &mut text);
-        text
-    });
-    key_of_text(method, path, text.as_deref())
+/// What a request is matched by: the SHA-256 of its method, path and canonical body text.
+pub type Key = [u8; 32];
+
+/// A canonical body ([`Normalizer::canonicalize`]) as compact JSON with sorted keys: the
+/// hashed form. Requests take the faster way to the same text,
+/// [`Normalizer::canonical_text_of`] their bytes.
+pub fn canonical_text(canonical: &Value) -> Vec<u8> {
+    let mut text = Vec::new();
+    write_sorted(canonical, &mut text);
+    text
 }
 
-/// `sha256:<hex>` of method, path and a canonical body already written by [`write_sorted`].
-pub fn key_of_text(method: &str, path: &str, canonical: Option<&str>) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+/// The key of method, path and a canonical body text.
+pub fn key_of(method: &str, path: &str, canonical_text: Option<&[u8]>) -> Key {
     let mut h = Sha256::new();
     h.update(method.as_bytes());
     h.update(b" ");
     h.update(path.as_bytes());
     h.update(b"\n");
-    if let Some(text) = canonical {
-        h.update(text.as_bytes());
+    if let Some(text) = canonical_text {
+        h.update(text);
     }
-    let mut key = String::with_capacity(71);
-    key.push_str("sha256:");
-    for byte in h.finalize() {
-        key.push(HEX[(byte >> 4) as usize] as char);
-        key.push(HEX[(byte & 15) as usize] as char);
-    }
-    key
+    h.finalize().into()
 }
 
 fn remove_path(v: &mut Value, path: &[String]) {
@@ -163,7 +153,7 @@ struct Found {
 /// most strings are long prose or code with nothing to replace. Where matches overlap, the
 /// leftmost wins, and at one position the order is UUID, date, billing value, home path,
 /// working directory.
-fn normalize_string(s: &str) -> Option<String> {
+pub(super) fn normalize_string(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut found: Vec<(usize, u8, Found)> = Vec::new();
     for dash in memchr::memchr_iter(b'-', b) {
@@ -325,35 +315,41 @@ fn working_dir_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     Some((PREFIX.len(), b[start..].iter().take_while(|&&c| c != b'\n').count()))
 }
 
-/// JSON with object keys sorted, compact: the hashed form.
-pub fn write_sorted(v: &Value, out: &mut String) {
+/// JSON with object keys sorted, compact, written without an allocation per value.
+fn write_sorted(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (n, k) in keys.into_iter().enumerate() {
+            let mut fields: Vec<(&String, &Value)> = map.iter().collect();
+            fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (n, (k, v)) in fields.into_iter().enumerate() {
                 if n > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_sorted(&map[k.as_str()], out);
+                write_compact(k, out);
+                out.push(b':');
+                write_sorted(v, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (n, item) in items.iter().enumerate() {
                 if n > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_sorted(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        scalar => write_compact(scalar, out),
     }
+}
+
+/// serde_json's compact form of a string or scalar. Writing these to memory cannot fail
+/// (only maps with non-string keys can, and a `Value` has none).
+pub(super) fn write_compact<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
+    let _ = serde_json::to_writer(out, v);
 }
 
 #[cfg(test)]
@@ -361,15 +357,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn key(n: &Normalizer, method: &str, path: &str, body: &Value) -> Key {
+        n.key(method, path, body.to_string().as_bytes())
+    }
+
     #[test]
     fn key_order_does_not_matter_but_array_order_and_stream_do() {
         let n = Normalizer::default();
         let a = json!({"model": "m", "messages": [{"role": "user", "content": "a"}], "stream": true});
         let b = json!({"stream": true, "messages": [{"content": "a", "role": "user"}], "model": "m"});
-        assert_eq!(n.key("POST", "/v1/messages", Some(&a)), n.key("POST", "/v1/messages", Some(&b)));
+        assert_eq!(key(&n, "POST", "/v1/messages", &a), key(&n, "POST", "/v1/messages", &b));
         let c = json!({"model": "m", "messages": [{"role": "user", "content": "a"}], "stream": false});
-        assert_ne!(n.key("POST", "/v1/messages", Some(&a)), n.key("POST", "/v1/messages", Some(&c)));
-        assert_ne!(n.key("POST", "/v1/messages", Some(&a)), n.key("POST", "/v1/chat/completions", Some(&a)));
+        assert_ne!(key(&n, "POST", "/v1/messages", &a), key(&n, "POST", "/v1/messages", &c));
+        assert_ne!(key(&n, "POST", "/v1/messages", &a), key(&n, "POST", "/v1/chat/completions", &a));
     }
 
     #[test]
@@ -383,9 +383,9 @@ mod tests {
             {"type": "text", "text": "CWD: /tmp/a\nDate: 2026-11-25"}],
             "metadata": {"user_id": "other"},
             "messages": [{"role": "user", "content": "at 2026-12-01T00:00:00+01:00 id 00000000-aaaa-bbbb-cccc-000000000000"}]});
-        assert_eq!(n.key("POST", "/p", Some(&run1)), n.key("POST", "/p", Some(&run2)));
+        assert_eq!(key(&n, "POST", "/p", &run1), key(&n, "POST", "/p", &run2));
         let strict = Normalizer::new(&[], false);
-        assert_ne!(strict.key("POST", "/p", Some(&run1)), strict.key("POST", "/p", Some(&run2)));
+        assert_ne!(key(&strict, "POST", "/p", &run1), key(&strict, "POST", "/p", &run2));
     }
 
     #[test]
@@ -397,8 +397,8 @@ mod tests {
             )}]})
         };
         let n = Normalizer::default();
-        let a = n.canonical_body(&prompt("/home/alice", "/work/app"));
-        let b = n.canonical_body(&prompt("/tmp/ci-home-x1", "/builds/repo/app"));
+        let a = n.canonicalize(prompt("/home/alice", "/work/app"));
+        let b = n.canonicalize(prompt("/tmp/ci-home-x1", "/builds/repo/app"));
         assert_eq!(a, b);
         assert_eq!(
             a["system"][0]["text"],
@@ -406,7 +406,7 @@ mod tests {
         );
         // A path that is not Claude Code's project directory is left alone.
         let other = json!({"text": "see /etc/hosts and /home/a/.claude/settings.json"});
-        assert_eq!(n.canonical_body(&other), other);
+        assert_eq!(n.canonicalize(other.clone()), other);
     }
 
     /// The presets applied position by position, the plain way: what the fast search must
@@ -462,7 +462,7 @@ mod tests {
         let n = Normalizer::new(&["messages.*.id".to_string()], false);
         let a = json!({"messages": [{"id": 1, "c": "x"}, {"id": 2, "c": "y"}]});
         let b = json!({"messages": [{"id": 7, "c": "x"}, {"id": 8, "c": "y"}]});
-        assert_eq!(n.key("POST", "/p", Some(&a)), n.key("POST", "/p", Some(&b)));
+        assert_eq!(key(&n, "POST", "/p", &a), key(&n, "POST", "/p", &b));
         assert_eq!(normalize_string("2026-1-1"), None);
         assert_eq!(normalize_string("v2026-11-24x").as_deref(), Some("v<date>x"));
     }

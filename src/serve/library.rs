@@ -23,9 +23,9 @@ pub struct Library {
 }
 
 /// Where a request goes: which recording, and the path within it.
-pub struct Target {
-    pub name: String,
-    pub path: String,
+pub struct Target<'a> {
+    pub name: &'a str,
+    pub path: &'a str,
 }
 
 impl Library {
@@ -66,13 +66,15 @@ impl Library {
     }
 
     /// Splits `/c/NAME/rest` (directory mode); a single file takes every path as is.
-    pub fn route(&self, path_and_query: &str) -> Option<Target> {
+    pub fn route<'a>(&self, path_and_query: &'a str) -> Option<Target<'a>> {
         if !self.is_dir {
-            return Some(Target { name: String::new(), path: path_and_query.to_string() });
+            return Some(Target { name: "", path: path_and_query });
         }
         let rest = path_and_query.strip_prefix("/c/")?;
-        let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
-        Some(Target { name: name.to_string(), path: format!("/{path}") })
+        Some(match rest.find('/') {
+            Some(slash) => Target { name: &rest[..slash], path: &rest[slash..] },
+            None => Target { name: rest, path: "/" },
+        })
     }
 
     /// The recording called `name`, loading it if needed.

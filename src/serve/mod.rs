@@ -3,6 +3,7 @@
 //! included (recorded SSE events are sent back byte for byte).
 //!
 //! * [`key`] — the canonical request key, with volatile values normalised;
+//! * [`canonical`] — the same canonical text written straight from a body's bytes;
 //! * [`cassette`] — one recording indexed by key, served in recorded order;
 //! * [`library`] — one file, or a directory served by name and released when idle;
 //! * [`diff`] — field-level differences for miss reports;
@@ -10,6 +11,7 @@
 //!   (`--mode once|new_episodes|all -e URL`), which hand calls to the recording proxy of
 //!   `asb record` and append what it records to the same file.
 
+pub mod canonical;
 pub mod cassette;
 pub mod diff;
 pub mod key;
@@ -25,23 +27,20 @@ use anyhow::{anyhow, bail, Result};
 use bytes::Bytes;
 use clap::Args;
 use futures_util::StreamExt;
-use http::{HeaderName, HeaderValue, Method, Request, Response};
-use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use http::{HeaderValue, Method, Request, Response};
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 use cassette::{AnswerBody, Lookup, RecordedAnswer};
 use key::Normalizer;
 use library::Library;
 
 use crate::record::config::{RecordArgs, UpstreamApi};
-use crate::record::proxy::{self, BoxError, Proxy};
+use crate::record::proxy::{self, Proxy};
 use crate::record::Session;
 use crate::wire::errors::ApiError;
+use crate::wire::server::{self, BoxError, PerCore, ServerBody, Shutdown};
 use crate::wire::Api;
 
 #[derive(Debug, Clone, Args)]
@@ -117,12 +116,9 @@ fn parse_pacing(s: &str) -> Result<Pacing, String> {
     }
 }
 
-type ServeBody = BoxBody<Bytes, BoxError>;
-
-/// What answers requests: recordings, a recording proxy, or both.
+/// What answers requests: the recordings (none in `--mode all`), and how streams are paced.
 struct State {
     library: Option<Library>,
-    recorder: Option<Arc<Proxy>>,
     pacing: Pacing,
 }
 
@@ -165,34 +161,29 @@ fn record_session(args: &ServeArgs) -> Result<(Option<Session>, Mode)> {
 /// `asb serve`: answer from recordings until Ctrl+C.
 pub async fn run(args: ServeArgs) -> Result<()> {
     let (session, mode) = record_session(&args)?;
+    // Bound before a large recording loads: a busy port fails at once, and a client that
+    // connects during the load waits for its answer instead of being refused.
+    let listener = server::bind("asb serve", args.host, args.port)?;
     let normalizer = Normalizer::new(&args.ignore, !args.no_presets);
     let library = match mode {
         Mode::All => None,
         _ => Some(Library::open(&args.recording, normalizer, Duration::from_secs(args.idle_release))?),
     };
-    let recorder = match &session {
-        Some(s) => Some(s.proxy(Duration::from_secs(600))?),
-        None => None,
-    };
-    let listener = TcpListener::bind((args.host, args.port))
-        .await
-        .map_err(|e| anyhow!("cannot listen on {}:{} ({e}); pass a different --port", args.host, args.port))?;
     let url = format!("http://{}", listener.local_addr()?);
     println!("asb serve: listening on {url}");
-    let state = Arc::new(State { library, recorder, pacing: args.pacing });
-    match (&state.library, &session) {
-        (_, Some(s)) => println!(
+    match &session {
+        Some(s) => println!(
             "  mode {:?}: {} is forwarded to {} and appended to {}",
             mode,
             if mode == Mode::All { "every call" } else { "a call that was not recorded" },
             s.upstream.base,
             args.recording.display()
         ),
-        (_, None) => {
+        None => {
             println!("  no upstream: a request that was not recorded gets an error naming the closest recorded one")
         }
     }
-    if let Some(library) = state.library.as_ref().filter(|l| l.is_dir()) {
+    if let Some(library) = library.as_ref().filter(|l| l.is_dir()) {
         let names = library.names();
         println!("  {} recordings in {}, each at {url}/c/NAME", names.len(), args.recording.display());
         if let Some(first) = names.first() {
@@ -203,32 +194,41 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         println!("  ANTHROPIC_BASE_URL={url}   OPENAI_BASE_URL={url}/v1");
     }
 
-    let janitor = Arc::clone(&state);
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            if let Some(library) = &janitor.library {
-                library.release_idle();
+    let state = Arc::new(State { library, pacing: args.pacing });
+    let session = session.map(Arc::new);
+    let shutdown = Shutdown {
+        drain: Duration::ZERO,
+        on_cut: match &session {
+            // Calls being recorded are marked before the server drops them.
+            Some(s) => {
+                let recorder = Arc::clone(&s.recorder);
+                Arc::new(move || recorder.interrupt_all())
             }
-        }
-    });
-    let server = auto::Builder::new(TokioExecutor::new());
+            None => Arc::new(|| {}),
+        },
+    };
+    let server = {
+        let (state, session) = (Arc::clone(&state), session.clone());
+        PerCore::start("asb-serve", listener, shutdown, move || {
+            // Each thread's own proxy (its upstream connection pool lives on that thread).
+            let recorder = session.as_ref().map(|s| s.proxy(Duration::from_secs(600))).transpose()?;
+            let state = Arc::clone(&state);
+            Ok(move |req| handle(Arc::clone(&state), recorder.clone(), req))
+        })?
+    };
     let mut stop = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let state = Arc::clone(&state);
-                let service = service_fn(move |req| handle(Arc::clone(&state), req));
-                let conn = server.serve_connection(TokioIo::new(stream), service).into_owned();
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                if let Some(library) = &state.library {
+                    library.release_idle();
+                }
             }
             _ = &mut stop => break,
         }
     }
+    server.stop();
+    tokio::task::spawn_blocking(move || server.join("asb serve")).await?;
     if let Some(session) = session {
         session.recorder.interrupt_all();
         let stats = session.recorder.writer.close()?;
@@ -239,7 +239,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<ServeBody>, Infallible> {
+async fn handle(
+    state: Arc<State>,
+    recorder: Option<Arc<Proxy>>,
+    req: Request<Incoming>,
+) -> Result<Response<ServerBody>, Infallible> {
     let arrival = std::time::Instant::now();
     let api = api_of(req.uri().path(), req.headers());
     let (parts, body) = req.into_parts();
@@ -247,14 +251,14 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Se
         Ok(b) => b.to_bytes(),
         Err(e) => return Ok(error(api, 400, format!("asb serve: cannot read the request body: {e}"))),
     };
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let replayed = match &state.library {
-        Some(library) => answer(library, state.pacing, api, &parts.method, &path, &body),
+        Some(library) => answer(library, state.pacing, api, &parts.method, path, &body),
         None => Err(Miss { status: 404, report: String::new() }),
     };
-    Ok(match (replayed, &state.recorder) {
+    Ok(match (replayed, recorder) {
         (Ok(resp), _) => resp,
-        (Err(_), Some(proxy)) => proxy::handle_buffered(proxy, parts, body, arrival).await,
+        (Err(_), Some(proxy)) => proxy::handle_buffered(&proxy, parts, body, arrival).await,
         (Err(Miss { status: 404, report }), None) => error(api, 404, report),
         (Err(Miss { status, report }), None) => {
             eprintln!("{report}\n");
@@ -273,22 +277,21 @@ fn answer(
     method: &Method,
     path: &str,
     body: &[u8],
-) -> Result<Response<ServeBody>, Miss> {
+) -> Result<Response<ServerBody>, Miss> {
     let Some(target) = library.route(path) else {
         let names = library.names().join(", ");
         let message =
             format!("asb serve: this server serves a directory of recordings: call /c/NAME/v1/…, NAME one of: {names}");
         return Ok(error(api, 404, message));
     };
-    let cassette = match library.get(&target.name) {
+    let cassette = match library.get(target.name) {
         Ok(c) => c,
         Err(e) => return Ok(error(api, 404, format!("asb serve: {e:#}"))),
     };
-    let json: Option<Value> = serde_json::from_slice(body).ok();
-    let key = library.normalizer.key(method.as_str(), &target.path, json.as_ref());
+    let key = library.normalizer.key(method.as_str(), target.path, body);
     let mut c = cassette.lock().unwrap_or_else(|p| p.into_inner());
     let report = match c.take(&key) {
-        Lookup::Found(entry) => return Ok(send(&entry.answer, entry.seq, pacing)),
+        Lookup::Found(entry) => return Ok(send(&entry.answer, pacing)),
         Lookup::Exhausted { served } => format!(
             "asb serve: all {} recording(s) of this request were already served (seq {}); \
              the agent made this call more often than when it was recorded.\nRecording: {}",
@@ -304,8 +307,8 @@ fn answer(
                     report: format!("asb serve: {method} {} is not a recorded call", target.path),
                 });
             }
-            let canonical = json.as_ref().map(|j| library.normalizer.canonical_body(j));
-            miss_report(&c, method, &target.path, canonical.as_ref())
+            let canonical = serde_json::from_slice(body).ok().map(|json| library.normalizer.canonicalize(json));
+            miss_report(&c, method, target.path, canonical.as_ref())
         }
     };
     Err(Miss { status: 400, report })
@@ -350,8 +353,8 @@ fn miss_report(c: &cassette::Cassette, method: &Method, path: &str, incoming: Op
     report
 }
 
-fn send(answer: &RecordedAnswer, seq: u64, pacing: Pacing) -> Response<ServeBody> {
-    let body: ServeBody = match (&answer.body, pacing) {
+fn send(answer: &RecordedAnswer, pacing: Pacing) -> Response<ServerBody> {
+    let body: ServerBody = match (&answer.body, pacing) {
         (AnswerBody::Whole(b), _) => full(b.clone()),
         (AnswerBody::Events(frames), Pacing::Instant) => {
             let all: Vec<u8> = frames.iter().flat_map(|(_, b)| b.iter().copied()).collect();
@@ -369,23 +372,20 @@ fn send(answer: &RecordedAnswer, seq: u64, pacing: Pacing) -> Response<ServeBody
         }
     };
     let mut resp = Response::new(body);
-    *resp.status_mut() = http::StatusCode::from_u16(answer.status).unwrap_or(http::StatusCode::OK);
+    *resp.status_mut() = answer.status;
+    let headers = resp.headers_mut();
+    headers.reserve(answer.headers.len());
     for (k, v) in &answer.headers {
-        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
-            resp.headers_mut().append(k, v);
-        }
-    }
-    if let Ok(v) = HeaderValue::try_from(format!("seq {seq}")) {
-        resp.headers_mut().insert("x-asb-serve", v);
+        headers.append(k.clone(), v.clone());
     }
     resp
 }
 
-fn error(api: Api, status: u16, message: String) -> Response<ServeBody> {
+fn error(api: Api, status: u16, message: String) -> Response<ServerBody> {
     ApiError::new(status, message).to_response(api, "asb-serve").map(|s| full(Bytes::from(s)))
 }
 
-fn full(bytes: Bytes) -> ServeBody {
+fn full(bytes: Bytes) -> ServerBody {
     Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 

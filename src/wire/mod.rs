@@ -1,11 +1,12 @@
 //! Wire-level building blocks shared by record, replay and serve: the two APIs, their
-//! error shapes, the outbound HTTP client, SSE framing, and translation between Anthropic Messages and OpenAI Chat
+//! error shapes, the outbound HTTP client, the server loop, SSE framing, and translation between Anthropic Messages and OpenAI Chat
 //! Completions.
 
 pub mod api;
 pub mod client;
 pub mod endpoint;
 pub mod errors;
+pub mod server;
 pub mod sse;
 pub mod translate;
 

@@ -1,0 +1,137 @@
+//! The HTTP server loop `asb record` and `asb serve` share, run like nginx: one
+//! single-threaded tokio runtime per core, all accepting on the same socket.
+//!
+//! Why not one multi-threaded runtime: a connection accepted by one thread stays on it, so a
+//! request, its answer and every streamed frame are handled without a wake-up crossing
+//! threads (measured: ≈ 3 µs less per small call on loopback, and a p99 of streamed events
+//! that no longer depends on which thread the scheduler picked), while the cores still
+//! share the connections between them.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::watch;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Every response body the servers send.
+pub type ServerBody = BoxBody<Bytes, BoxError>;
+
+/// Binds `host:port` (port 0: any free one); `what` names the command in the error.
+pub fn bind(what: &str, host: IpAddr, port: u16) -> Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind((host, port)).map_err(|e| {
+        anyhow!("{what}: cannot listen on {host}:{port} ({e}); stop the other process or pass a different --port")
+    })?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// The accepting threads of one server, stopped together.
+pub struct PerCore {
+    pub addr: SocketAddr,
+    threads: Vec<JoinHandle<Result<()>>>,
+    stop: watch::Sender<bool>,
+}
+
+/// What a server does besides answering: how long a stop waits for requests in flight,
+/// and what runs on a thread whose requests did not finish in that time (before its
+/// runtime drops them).
+pub struct Shutdown {
+    pub drain: Duration,
+    pub on_cut: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl PerCore {
+    /// Starts one thread per core (at most 8) named `name-N`, each accepting on `listener`.
+    /// `handler` is called once on each thread, in its runtime (so what it builds, e.g. a
+    /// connection pool, lives there), and gives the function answering that thread's requests.
+    pub fn start<M, H, F>(name: &str, listener: std::net::TcpListener, shutdown: Shutdown, handler: M) -> Result<Self>
+    where
+        M: Fn() -> Result<H> + Send + Sync + 'static,
+        H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Result<Response<ServerBody>, Infallible>> + Send + 'static,
+    {
+        let addr = listener.local_addr()?;
+        let (stop, stop_rx) = watch::channel(false);
+        let handler = Arc::new(handler);
+        let shutdown = Arc::new(shutdown);
+        let count = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let mut threads = Vec::with_capacity(count);
+        for i in 0..count {
+            let listener = listener.try_clone()?;
+            let (handler, shutdown, stop_rx) = (Arc::clone(&handler), Arc::clone(&shutdown), stop_rx.clone());
+            let thread = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                runtime.block_on(accept_loop(listener, &*handler, &shutdown, stop_rx))
+            })?;
+            threads.push(thread);
+        }
+        Ok(PerCore { addr, threads, stop })
+    }
+
+    /// Stops accepting; requests in flight go on (up to the drain time).
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Waits for every thread to finish its requests (after [`Self::stop`]); a thread's
+    /// error is printed under `what`.
+    pub fn join(self, what: &str) {
+        for thread in self.threads {
+            match thread.join() {
+                Ok(Err(e)) => eprintln!("{what}: {e:#}"),
+                Err(_) => eprintln!("{what}: a server thread panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+}
+
+async fn accept_loop<M, H, F>(
+    listener: std::net::TcpListener,
+    handler: &M,
+    shutdown: &Shutdown,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()>
+where
+    M: Fn() -> Result<H>,
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<ServerBody>, Infallible>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let handle = handler()?;
+    let graceful = GracefulShutdown::new();
+    let server = auto::Builder::new(TokioExecutor::new());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let service = service_fn(handle.clone());
+                let conn = graceful.watch(server.serve_connection(TokioIo::new(stream), service).into_owned());
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(shutdown.drain) => (shutdown.on_cut)(),
+    }
+    Ok(())
+}
