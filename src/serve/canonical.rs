@@ -26,14 +26,17 @@ impl Normalizer {
     pub fn canonical_text_of(&self, json: &[u8]) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(json.len());
         let mut de = serde_json::Deserializer::from_slice(json);
-        let live: Vec<u32> = (0..self.ignore.len() as u32).collect();
-        Writer { out: &mut out, normalizer: self, depth: 0, live: &live }.deserialize(&mut de).ok()?;
+        SCRATCH.with_borrow_mut(|scratch| {
+            let writer = Writer { out: &mut out, scratch, normalizer: self, depth: 0, live: &self.all_paths };
+            writer.deserialize(&mut de).ok()
+        })?;
         de.end().ok()?;
         Some(out)
     }
 
     /// The ignore paths of `live` (indices into `self.ignore`) that go on through `step` at
-    /// `depth`, and whether one of them ends there (the value is left out).
+    /// `depth`, and whether one of them ends there (the value is left out). Allocates only
+    /// while a path matches.
     fn follow(&self, live: &[u32], depth: usize, step: Step) -> (Vec<u32>, bool) {
         let mut next = Vec::new();
         let mut ends = false;
@@ -63,14 +66,38 @@ enum Step<'a> {
     Index(usize),
 }
 
+/// Memory reused from one document to the next on a thread.
+#[derive(Default)]
+struct Scratch {
+    /// The fields of the objects being written, innermost last: where each starts in the
+    /// output, where its key (quoted, escaped) ends, where its value ends.
+    fields: Vec<(usize, usize, usize)>,
+    /// An unsorted object's fields while they are written back in order.
+    reorder: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
 /// Writes one value (and everything inside it) in canonical form.
 struct Writer<'o, 'n> {
     out: &'o mut Vec<u8>,
+    scratch: &'o mut Scratch,
     normalizer: &'n Normalizer,
     /// Nesting depth of this value (0: the document).
     depth: usize,
     /// Ignore paths that match the way down to this value.
     live: &'n [u32],
+}
+
+impl<'o, 'n> Writer<'o, 'n> {
+    fn child<'c>(&'c mut self, live: &'c [u32]) -> Writer<'c, 'c>
+    where
+        'n: 'c,
+    {
+        Writer { out: self.out, scratch: self.scratch, normalizer: self.normalizer, depth: self.depth + 1, live }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Writer<'_, '_> {
@@ -122,13 +149,11 @@ impl<'de> Visitor<'de> for Writer<'_, '_> {
         Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         self.out.push(b'[');
         let mut first = true;
-        let mut index = 0;
-        loop {
+        for index in 0.. {
             let (live, skip) = self.normalizer.follow(self.live, self.depth, Step::Index(index));
-            index += 1;
             if skip {
                 if seq.next_element::<IgnoredAny>()?.is_none() {
                     break;
@@ -139,9 +164,7 @@ impl<'de> Visitor<'de> for Writer<'_, '_> {
             if !first {
                 self.out.push(b',');
             }
-            let element =
-                Writer { out: &mut *self.out, normalizer: self.normalizer, depth: self.depth + 1, live: &live };
-            if seq.next_element_seed(element)?.is_none() {
+            if seq.next_element_seed(self.child(&live))?.is_none() {
                 self.out.truncate(comma);
                 break;
             }
@@ -151,45 +174,58 @@ impl<'de> Visitor<'de> for Writer<'_, '_> {
         Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         self.out.push(b'{');
         let start = self.out.len();
-        // Each field as written (`"key":value`), and its key.
-        let mut fields: Vec<(Range<usize>, ObjectKey<'de>)> = Vec::new();
+        let base = self.scratch.fields.len();
         let mut sorted = true;
+        let mut previous: Option<ObjectKey<'de>> = None;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let (live, skip) = self.normalizer.follow(self.live, self.depth, Step::Key(key.as_str()));
             if skip {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            if let Some((_, last)) = fields.last() {
-                sorted &= last.as_str() <= key.as_str();
+            if let Some(previous) = &previous {
+                sorted &= previous.as_str() <= key.as_str();
                 self.out.push(b',');
             }
             let field = self.out.len();
             write_compact(key.as_str(), self.out);
+            let key_end = self.out.len();
             self.out.push(b':');
-            map.next_value_seed(Writer {
-                out: &mut *self.out,
-                normalizer: self.normalizer,
-                depth: self.depth + 1,
-                live: &live,
-            })?;
-            fields.push((field..self.out.len(), key));
+            map.next_value_seed(self.child(&live))?;
+            self.scratch.fields.push((field, key_end, self.out.len()));
+            previous = Some(key);
         }
         if !sorted {
-            let written = self.out.split_off(start);
-            fields.sort_by(|a, b| a.1.as_str().cmp(b.1.as_str()));
-            for (n, (range, _)) in fields.iter().enumerate() {
+            let Scratch { fields, reorder } = &mut *self.scratch;
+            let out = &mut *self.out;
+            fields[base..].sort_unstable_by(|a, b| written_key(out, a.0..a.1).cmp(&written_key(out, b.0..b.1)));
+            reorder.clear();
+            reorder.extend_from_slice(&out[start..]);
+            out.truncate(start);
+            for (n, &(field, _, end)) in fields[base..].iter().enumerate() {
                 if n > 0 {
-                    self.out.push(b',');
+                    out.push(b',');
                 }
-                self.out.extend_from_slice(&written[range.start - start..range.end - start]);
+                out.extend_from_slice(&reorder[field - start..end - start]);
             }
         }
+        self.scratch.fields.truncate(base);
         self.out.push(b'}');
         Ok(())
+    }
+}
+
+/// A key as written (quoted, escaped) back to the key's own bytes, for sorting: UTF-8
+/// bytes sort as the strings do.
+fn written_key(out: &[u8], quoted: Range<usize>) -> std::borrow::Cow<'_, [u8]> {
+    let text = &out[quoted];
+    if text.contains(&b'\\') {
+        serde_json::from_slice::<String>(text).map(|k| k.into_bytes().into()).unwrap_or_default()
+    } else {
+        text[1..text.len() - 1].into()
     }
 }
 

@@ -16,9 +16,11 @@ pub type SharedCassette = Arc<Mutex<Cassette>>;
 
 pub struct Library {
     root: PathBuf,
-    is_dir: bool,
     pub normalizer: Normalizer,
     idle_release: Duration,
+    /// A single file's recording (loaded at start, never released).
+    file: Option<SharedCassette>,
+    /// A directory's recordings in use, with when each was last used.
     loaded: Mutex<HashMap<String, (SharedCassette, Instant)>>,
 }
 
@@ -31,24 +33,20 @@ pub struct Target<'a> {
 impl Library {
     pub fn open(root: &Path, normalizer: Normalizer, idle_release: Duration) -> Result<Self> {
         let meta = std::fs::metadata(root).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", root.display()))?;
-        let library = Library {
-            root: root.to_path_buf(),
-            is_dir: meta.is_dir(),
-            normalizer,
-            idle_release,
-            loaded: Mutex::default(),
+        // A single recording is loaded at once, so a broken file fails at start.
+        let file = match meta.is_dir() {
+            false => Some(Arc::new(Mutex::new(Cassette::load(root, &normalizer)?))),
+            true => None,
         };
-        if !library.is_dir {
-            // A single recording is loaded at once, so a broken file fails at start.
-            library.get("")?;
-        } else if library.names().is_empty() {
+        let library = Library { root: root.to_path_buf(), normalizer, idle_release, file, loaded: Mutex::default() };
+        if library.is_dir() && library.names().is_empty() {
             bail!("{} holds no *.jsonl recordings", root.display());
         }
         Ok(library)
     }
 
     pub fn is_dir(&self) -> bool {
-        self.is_dir
+        self.file.is_none()
     }
 
     /// Names of the recordings in a directory (file stems of `*.jsonl`).
@@ -67,7 +65,7 @@ impl Library {
 
     /// Splits `/c/NAME/rest` (directory mode); a single file takes every path as is.
     pub fn route<'a>(&self, path_and_query: &'a str) -> Option<Target<'a>> {
-        if !self.is_dir {
+        if !self.is_dir() {
             return Some(Target { name: "", path: path_and_query });
         }
         let rest = path_and_query.strip_prefix("/c/")?;
@@ -79,23 +77,21 @@ impl Library {
 
     /// The recording called `name`, loading it if needed.
     pub fn get(&self, name: &str) -> Result<SharedCassette> {
+        if let Some(file) = &self.file {
+            return Ok(Arc::clone(file));
+        }
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((c, used)) = loaded.get_mut(name) {
             *used = Instant::now();
             return Ok(Arc::clone(c));
         }
-        let file = if self.is_dir {
-            if name.is_empty() || name.contains('/') || name.contains("..") {
-                bail!("no recording named {name:?}");
-            }
-            let file = self.root.join(format!("{name}.jsonl"));
-            if !file.is_file() {
-                bail!("no recording named {name:?} in {} (have: {})", self.root.display(), self.names().join(", "));
-            }
-            file
-        } else {
-            self.root.clone()
-        };
+        if name.is_empty() || name.contains('/') || name.contains("..") {
+            bail!("no recording named {name:?}");
+        }
+        let file = self.root.join(format!("{name}.jsonl"));
+        if !file.is_file() {
+            bail!("no recording named {name:?} in {} (have: {})", self.root.display(), self.names().join(", "));
+        }
         let cassette = Arc::new(Mutex::new(Cassette::load(&file, &self.normalizer)?));
         loaded.insert(name.to_string(), (Arc::clone(&cassette), Instant::now()));
         Ok(cassette)
@@ -103,7 +99,7 @@ impl Library {
 
     /// Releases directory recordings idle for longer than the release delay.
     pub fn release_idle(&self) -> usize {
-        if !self.is_dir {
+        if !self.is_dir() {
             return 0;
         }
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());

@@ -258,7 +258,8 @@ async fn handle(
     };
     Ok(match (replayed, recorder) {
         (Ok(resp), _) => resp,
-        (Err(_), Some(proxy)) => proxy::handle_buffered(&proxy, parts, body, arrival).await,
+        // Boxed: the proxy's future is large, and would make every replayed call move it.
+        (Err(_), Some(proxy)) => Box::pin(proxy::handle_buffered(&proxy, parts, body, arrival)).await,
         (Err(Miss { status: 404, report }), None) => error(api, 404, report),
         (Err(Miss { status, report }), None) => {
             eprintln!("{report}\n");

@@ -73,7 +73,8 @@ impl PerCore {
             let listener = listener.try_clone()?;
             let (handler, shutdown, stop_rx) = (Arc::clone(&handler), Arc::clone(&shutdown), stop_rx.clone());
             let thread = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                // Signals are the main thread's: a driver for them here would be polled for nothing.
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
                 runtime.block_on(accept_loop(listener, &*handler, &shutdown, stop_rx))
             })?;
             threads.push(thread);
