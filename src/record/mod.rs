@@ -6,9 +6,10 @@
 //! * [`proxy`] — routing, passthrough and translation;
 //! * [`tee`] / [`translate_stream`] — the response bodies that stream to the client while
 //!   recording;
+//! * [`upstream`] — the connections to the upstream, read by those bodies themselves;
 //! * [`capture`] — a call in flight, and its line once it ends;
 //! * [`headers`] — which headers pass, and which never reach the disk (agent threads:
-//!   [`crate::recording::thread`]; the HTTP client: [`crate::wire::client`]).
+//!   [`crate::recording::thread`]; TLS and sockets: [`crate::wire::client`]).
 
 pub mod capture;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod headers;
 pub mod proxy;
 pub mod tee;
 pub mod translate_stream;
+pub mod upstream;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -114,7 +116,7 @@ impl Session {
     /// A proxy for the calling thread's runtime (its connection pool lives there).
     pub fn proxy(&self, header_timeout: Duration) -> Result<Arc<Proxy>> {
         Ok(Arc::new(Proxy {
-            client: crate::wire::client::client()?,
+            connections: Arc::new(upstream::UpstreamPool::new()?),
             upstream: self.upstream.clone(),
             recorder: Arc::clone(&self.recorder),
             secrets: self.secrets.clone(),

@@ -27,15 +27,17 @@ use super::tee::TeeBody;
 use super::translate_stream::TranslatingBody;
 use crate::recording::writer::Secrets;
 use crate::recording::Outcome;
-use crate::wire::client::HttpClient;
 use crate::wire::errors::ApiError;
 use crate::wire::server::{BoxError, ServerBody};
+
+use super::upstream::{UpstreamBody, UpstreamPool};
 use crate::wire::translate;
 use crate::wire::Api;
 
 pub struct Proxy {
     pub upstream: Upstream,
-    pub client: HttpClient,
+    /// This thread's connections to the upstream.
+    pub connections: Arc<UpstreamPool>,
     pub recorder: Arc<Recorder>,
     pub secrets: Secrets,
     /// How long to wait for the upstream's response headers.
@@ -128,28 +130,12 @@ async fn send_upstream(
     url: &str,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response<Incoming>, String> {
-    let mut builder = Request::builder().method(method).uri(url);
-    if let Some(h) = builder.headers_mut() {
-        *h = headers;
-    }
-    let req = builder.body(Full::new(body)).map_err(|e| format!("cannot build the upstream request: {e}"))?;
-    match tokio::time::timeout(proxy.header_timeout, proxy.client.request(req)).await {
+) -> Result<Response<UpstreamBody>, String> {
+    match tokio::time::timeout(proxy.header_timeout, proxy.connections.send(&method, url, &headers, body)).await {
         Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(e)) => Err(format!("upstream {url} unreachable: {}", error_chain(&e))),
+        Ok(Err(e)) => Err(format!("upstream {url} unreachable: {e}")),
         Err(_) => Err(format!("upstream {url} sent no answer within {} s", proxy.header_timeout.as_secs())),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Forwards the client's bytes and streams the upstream's back untouched, recording both.
@@ -176,14 +162,14 @@ async fn passthrough(
     }
     let (parts, body) = resp.into_parts();
     let mut out =
-        Response::new(TeeBody::new(body, Arc::clone(call), Arc::clone(&proxy.recorder)).map_err(boxed).boxed());
+        Response::new(TeeBody::new(body, Arc::clone(call), Arc::clone(&proxy.recorder)).map_err(boxed).boxed_unsync());
     *out.status_mut() = parts.status;
     *out.headers_mut() = headers::client_response_headers(&parts.headers);
     out
 }
 
 /// Records the upstream's status and headers, which arrived `t_ms` after the call.
-fn note_response_head(side: &mut Side, resp: &Response<Incoming>, t_ms: f64) {
+fn note_response_head(side: &mut Side, resp: &Response<UpstreamBody>, t_ms: f64) {
     side.status = Some(resp.status().as_u16());
     side.headers = resp.headers().clone();
     side.streamed = is_event_stream(resp.headers());
@@ -231,7 +217,7 @@ async fn translate_call(
     if status.is_success() && stream && is_event_stream(resp.headers()) {
         let model = proxy.upstream.model.clone();
         let body = TranslatingBody::new(resp.into_body(), model, Arc::clone(call), Arc::clone(&proxy.recorder));
-        return client_answer(proxy, call, StatusCode::OK, Answer::Stream(body.map_err(boxed).boxed()));
+        return client_answer(proxy, call, StatusCode::OK, Answer::Stream(body.map_err(boxed).boxed_unsync()));
     }
     // A whole answer: read it, recording its frames, then translate it.
     let upstream_body = match collect_upstream(call, resp.into_body()).await {
@@ -285,7 +271,7 @@ fn client_answer(proxy: &Proxy, call: &CallHandle, status: StatusCode, answer: A
         }
     }
     let body = match answer {
-        Answer::Whole(bytes) => Full::new(bytes).map_err(boxed).boxed(),
+        Answer::Whole(bytes) => Full::new(bytes).map_err(boxed).boxed_unsync(),
         Answer::Stream(stream) => stream,
     };
     if whole {
@@ -298,7 +284,7 @@ fn client_answer(proxy: &Proxy, call: &CallHandle, status: StatusCode, answer: A
 }
 
 /// Reads a whole upstream body, keeping its frames in the upstream side.
-async fn collect_upstream(call: &CallHandle, mut body: Incoming) -> Result<Bytes, hyper::Error> {
+async fn collect_upstream(call: &CallHandle, mut body: UpstreamBody) -> Result<Bytes, hyper::Error> {
     let mut all = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame?;
@@ -331,7 +317,7 @@ fn reject(proxy: &Proxy, call: &CallHandle, api: Api, status: u16, message: Stri
 pub fn error_response(api: Api, status: u16, message: String) -> Response<ServerBody> {
     ApiError::new(status, message)
         .to_response(api, "asb-record")
-        .map(|s| Full::new(Bytes::from(s)).map_err(boxed).boxed())
+        .map(|s| Full::new(Bytes::from(s)).map_err(boxed).boxed_unsync())
 }
 
 fn boxed<E: Into<BoxError>>(e: E) -> BoxError {
@@ -356,7 +342,7 @@ async fn count_tokens(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response
             if let Ok(b) = resp.into_body().collect().await {
                 let bytes = b.to_bytes();
                 if serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.get("input_tokens").cloned()).is_some() {
-                    let mut out = Response::new(Full::new(bytes).map_err(boxed).boxed());
+                    let mut out = Response::new(Full::new(bytes).map_err(boxed).boxed_unsync());
                     out.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
                     out.headers_mut().insert("x-asb-token-count", HeaderValue::from_static("upstream"));
                     return out;
@@ -366,7 +352,7 @@ async fn count_tokens(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response
     }
     let chars = text_chars(&json);
     let estimate = json!({"input_tokens": chars.div_ceil(4)});
-    let mut out = Response::new(Full::new(Bytes::from(estimate.to_string())).map_err(boxed).boxed());
+    let mut out = Response::new(Full::new(Bytes::from(estimate.to_string())).map_err(boxed).boxed_unsync());
     out.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
     out.headers_mut().insert("x-asb-token-count", HeaderValue::from_static("estimate (characters / 4)"));
     out
@@ -394,7 +380,7 @@ async fn forward(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response<Serv
     match send_upstream(proxy, parts.method, &url, up_headers, body).await {
         Ok(resp) => {
             let (p, b) = resp.into_parts();
-            let mut out = Response::new(b.map_err(boxed).boxed());
+            let mut out = Response::new(b.map_err(boxed).boxed_unsync());
             *out.status_mut() = p.status;
             *out.headers_mut() = headers::client_response_headers(&p.headers);
             out

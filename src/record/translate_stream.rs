@@ -9,9 +9,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::upstream::UpstreamBody;
 use bytes::Bytes;
 use http_body::{Body, Frame};
-use hyper::body::Incoming;
 use serde_json::Value;
 
 use super::capture::{lock, CallHandle, Recorder};
@@ -20,7 +20,7 @@ use crate::wire::sse::{is_done_marker, SseEvent, SseParser};
 use crate::wire::translate::AnthropicStreamEncoder;
 
 pub struct TranslatingBody {
-    upstream: Incoming,
+    upstream: UpstreamBody,
     parser: SseParser,
     encoder: AnthropicStreamEncoder,
     events: Vec<SseEvent>,
@@ -32,7 +32,7 @@ pub struct TranslatingBody {
 }
 
 impl TranslatingBody {
-    pub fn new(upstream: Incoming, model: String, call: CallHandle, recorder: Arc<Recorder>) -> Self {
+    pub fn new(upstream: UpstreamBody, model: String, call: CallHandle, recorder: Arc<Recorder>) -> Self {
         let message_id = format!("msg_asb_{:012}", lock(&call).seq);
         TranslatingBody {
             upstream,

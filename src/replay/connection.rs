@@ -10,8 +10,6 @@
 //! and no second wake-up between the socket and the clock. On plain `http://` the
 //! socket also reports when the kernel received each read ([`super::rx_clock`]).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -25,11 +23,10 @@ use tower_service::Service;
 
 use super::rx_clock::{RxClock, TimestampedTcp};
 use crate::wire::client::{connector, Connector};
+pub use crate::wire::driven::chain;
+use crate::wire::driven::{drive, Driver};
 
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// hyper's connection state machine, whichever stream it runs on.
-type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
 
 pub struct Connection {
     connector: Connector,
@@ -58,29 +55,10 @@ pub struct SendError {
     pub resendable: bool,
 }
 
-/// Runs `fut` while polling the connection's driver first, so socket reads happen in the
-/// same poll that consumes them.
-async fn drive<F: Future>(driver: &mut Driver, closed: &mut bool, fut: F) -> F::Output {
-    tokio::pin!(fut);
-    if !*closed {
-        tokio::select! {
-            biased;
-            _ = driver.as_mut() => {
-                *closed = true;
-                // Drop the finished state machine: a request still queued on it then fails
-                // ("connection closed") instead of waiting for a connection that is gone.
-                *driver = Box::pin(std::future::ready(Ok(())));
-            }
-            out = &mut fut => return out,
-        }
-    }
-    fut.await
-}
-
 impl Connection {
     pub fn new(url: &str) -> anyhow::Result<Self> {
         let uri: Uri = url.parse().map_err(|e| anyhow::anyhow!("target URL {url:?}: {e}"))?;
-        Ok(Connection { connector: connector(false)?, uri, link: None, unclaimed_connect_ms: 0.0 })
+        Ok(Connection { connector: connector()?, uri, link: None, unclaimed_connect_ms: 0.0 })
     }
 
     /// Makes sure a connection is open (opening one if needed).
@@ -167,21 +145,6 @@ async fn connect_tcp(uri: &Uri) -> Result<TcpStream, SendError> {
         .map_err(|e| failed(e.to_string()))?;
     tcp.set_nodelay(true).map_err(|e| failed(e.to_string()))?;
     Ok(tcp)
-}
-
-/// An error and its causes, `a: b: c`.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

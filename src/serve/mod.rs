@@ -369,7 +369,7 @@ fn send(answer: &RecordedAnswer, pacing: Pacing) -> Response<ServerBody> {
                 tokio::time::sleep_until(due).await;
                 Ok::<_, BoxError>(Frame::data(bytes))
             });
-            BodyExt::boxed(StreamBody::new(stream))
+            BodyExt::boxed_unsync(StreamBody::new(stream))
         }
     };
     let mut resp = Response::new(body);
@@ -387,7 +387,7 @@ fn error(api: Api, status: u16, message: String) -> Response<ServerBody> {
 }
 
 fn full(bytes: Bytes) -> ServerBody {
-    Full::new(bytes).map_err(|never| match never {}).boxed()
+    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
 }
 
 /// Anthropic shapes for `/v1/messages…` or a client sending `anthropic-version`.

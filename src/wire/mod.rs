@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod client;
+pub mod driven;
 pub mod endpoint;
 pub mod errors;
 pub mod server;

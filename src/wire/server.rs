@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Result};
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -27,7 +27,7 @@ use tokio::sync::watch;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body the servers send.
-pub type ServerBody = BoxBody<Bytes, BoxError>;
+pub type ServerBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// Binds `host:port` (port 0: any free one); `what` names the command in the error.
 pub fn bind(what: &str, host: IpAddr, port: u16) -> Result<std::net::TcpListener> {
