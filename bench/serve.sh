@@ -45,7 +45,17 @@ MANY=140000
 
 wait_port() { for _ in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 emit() { echo "$1" >> "$RESULTS"; }
-serve_start() { "$ASB" serve -P $SERVE_PORT "$@" >/dev/null 2>"$TMP/serve.err" & SERVE=$!; wait_port $SERVE_PORT; }
+# Waits until the server on PORT answers an HTTP request (asb serve listens before its
+# recording is loaded, and answers once it is).
+wait_http() {
+  for _ in $(seq 1200); do
+    if (exec 3<>/dev/tcp/127.0.0.1/$1 && printf 'GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n' >&3 \
+        && head -c 8 <&3 | grep -q HTTP/) 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "port $1 never answered" >&2; exit 1
+}
+serve_start() { "$ASB" serve -P $SERVE_PORT "$@" >/dev/null 2>"$TMP/serve.err" & SERVE=$!; wait_http $SERVE_PORT; }
 serve_stop() { kill -INT $SERVE; wait $SERVE 2>/dev/null || true; }
 
 emit "{\"bench\":\"machine\",\"when\":\"start\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"commit\":\"$(git rev-parse --short HEAD)\"}"

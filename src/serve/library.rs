@@ -75,13 +75,13 @@ impl Library {
         })
     }
 
-    /// The recording called `name`, loading it if needed.
-    pub fn get(&self, name: &str) -> Result<SharedCassette> {
+    /// The recording called `name`, loading it if needed — on the blocking pool, so the
+    /// other connections of this server thread are answered meanwhile.
+    pub async fn get(&self, name: &str) -> Result<SharedCassette> {
         if let Some(file) = &self.file {
             return Ok(Arc::clone(file));
         }
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((c, used)) = loaded.get_mut(name) {
+        if let Some((c, used)) = self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get_mut(name) {
             *used = Instant::now();
             return Ok(Arc::clone(c));
         }
@@ -92,9 +92,16 @@ impl Library {
         if !file.is_file() {
             bail!("no recording named {name:?} in {} (have: {})", self.root.display(), self.names().join(", "));
         }
-        let cassette = Arc::new(Mutex::new(Cassette::load(&file, &self.normalizer)?));
-        loaded.insert(name.to_string(), (Arc::clone(&cassette), Instant::now()));
-        Ok(cassette)
+        let normalizer = self.normalizer.clone();
+        let cassette = tokio::task::spawn_blocking(move || Cassette::load(&file, &normalizer))
+            .await
+            .map_err(|e| anyhow::anyhow!("loading {name:?} failed: {e}"))??;
+        // Two first calls at once may both have loaded it: the first one in serves both.
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let (c, used) =
+            loaded.entry(name.to_string()).or_insert_with(|| (Arc::new(Mutex::new(cassette)), Instant::now()));
+        *used = Instant::now();
+        Ok(Arc::clone(c))
     }
 
     /// Releases directory recordings idle for longer than the release delay.

@@ -253,7 +253,7 @@ async fn handle(
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let replayed = match &state.library {
-        Some(library) => answer(library, state.pacing, api, &parts.method, path, &body),
+        Some(library) => answer(library, state.pacing, api, &parts.method, path, &body).await,
         None => Err(Miss { status: 404, report: String::new() }),
     };
     Ok(match (replayed, recorder) {
@@ -271,7 +271,7 @@ async fn handle(
 }
 
 /// The recorded answer, or the report of why there is none.
-fn answer(
+async fn answer(
     library: &Library,
     pacing: Pacing,
     api: Api,
@@ -285,7 +285,7 @@ fn answer(
             format!("asb serve: this server serves a directory of recordings: call /c/NAME/v1/…, NAME one of: {names}");
         return Ok(error(api, 404, message));
     };
-    let cassette = match library.get(target.name) {
+    let cassette = match library.get(target.name).await {
         Ok(c) => c,
         Err(e) => return Ok(error(api, 404, format!("asb serve: {e:#}"))),
     };
