@@ -5,7 +5,8 @@
 //! It only counts bytes (`memchr` over each frame for "\n\n"), so a single core can drive
 //! far more events than the server under test is asked for. With `--ttft-marker` it also
 //! times, per request, the first frame holding that text (TTFT) and every event's arrival
-//! after the request was sent, and reports their distribution.
+//! after the request was sent, and reports their distribution; `--events-out` keeps each
+//! output event's wall-clock arrival, to join with the server's send times.
 //!
 //! cargo run --release --example sse-load -- --url http://127.0.0.1:19100/v1/chat/completions \
 //!     --body '{"model":"m","messages":[...],"stream":true}' -c 64 -r 20
@@ -36,6 +37,11 @@ struct Args {
     /// Text that marks an output event (e.g. `"delta":{"content":`): enables timing.
     #[arg(long)]
     ttft_marker: Option<String>,
+    /// With --ttft-marker: write one JSON line per request to this file, its
+    /// `x-request-id` and the wall-clock arrival (Unix ms) of each output event, to be
+    /// joined with a server's record of when it sent each one (`asb mock --truth-log`).
+    #[arg(long)]
+    events_out: Option<std::path::PathBuf>,
 }
 
 #[derive(Default)]
@@ -48,6 +54,8 @@ struct Totals {
     ttfts_ms: Vec<f64>,
     /// Per event after the first output: ms from send to its arrival.
     event_offsets_ms: Vec<f64>,
+    /// Per request: its `x-request-id` and its output events' arrivals (Unix ms).
+    arrivals: Vec<(String, Vec<f64>)>,
 }
 
 /// Linear-interpolated percentile (numpy's default) of sorted samples.
@@ -81,6 +89,14 @@ async fn main() -> anyhow::Result<()> {
         t.errors += w.errors;
         t.ttfts_ms.extend(w.ttfts_ms);
         t.event_offsets_ms.extend(w.event_offsets_ms);
+        t.arrivals.extend(w.arrivals);
+    }
+    if let Some(path) = &args.events_out {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for (id, arrivals) in &t.arrivals {
+            use std::io::Write;
+            writeln!(out, "{}", serde_json::json!({"id": id, "arrivals_unix_ms": arrivals}))?;
+        }
     }
     t.ttfts_ms.sort_by(f64::total_cmp);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
@@ -130,6 +146,8 @@ async fn worker(
             }
         };
         let ok = resp.status().is_success();
+        let id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let mut arrivals = Vec::new();
         let mut body = resp.into_body();
         // Count "\n\n" across frame boundaries: remember whether the last frame ended in '\n'.
         let mut last_newline = false;
@@ -146,6 +164,11 @@ async fn worker(
                 t.events += events;
                 if let Some(m) = &ttft_marker {
                     let ms = sent.elapsed().as_secs_f64() * 1000.0;
+                    let now_unix_ms = unix_ms();
+                    arrivals.extend(std::iter::repeat_n(
+                        now_unix_ms,
+                        memchr::memmem::find_iter(data, m.as_bytes()).count(),
+                    ));
                     if first_output.is_none() && memchr::memmem::find(data, m.as_bytes()).is_some() {
                         first_output = Some(ms);
                         t.ttfts_ms.push(ms);
@@ -158,6 +181,9 @@ async fn worker(
                 t.bytes += data.len() as u64;
             }
         }
+        if ttft_marker.is_some() {
+            t.arrivals.push((id, arrivals));
+        }
         if ok {
             t.ok += 1;
         } else {
@@ -165,4 +191,8 @@ async fn worker(
         }
     }
     Ok(t)
+}
+
+fn unix_ms() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
