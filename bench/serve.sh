@@ -105,9 +105,6 @@ for round in 1 2; do
   serve_start -w "$TMP/small.jsonl"
   j=$("$LOAD" latency --addr 127.0.0.1:$SERVE_PORT --recording "$TMP/small.jsonl" --warmup $SMALL_WARMUP)
   serve_stop; emit "{\"bench\":\"latency\",\"tool\":\"asb-rust-client\",\"round\":$round,\"r\":$j}"
-  TOKIO_WORKER_THREADS=1 serve_start -w "$TMP/small.jsonl"
-  j=$("$LOAD" latency --addr 127.0.0.1:$SERVE_PORT --recording "$TMP/small.jsonl" --warmup $SMALL_WARMUP)
-  serve_stop; emit "{\"bench\":\"latency\",\"tool\":\"asb-rust-client-1-thread\",\"round\":$round,\"r\":$j}"
   j=$("$LOAD" latency --addr 127.0.0.1:$NGINX_PORT --recording "$TMP/small.jsonl" --warmup $SMALL_WARMUP)
   emit "{\"bench\":\"latency\",\"tool\":\"nginx-floor\",\"round\":$round,\"r\":$j}"
   serve_start -w "$TMP/small.jsonl"

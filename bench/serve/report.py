@@ -80,7 +80,6 @@ print()
 # ---- latency detail ---------------------------------------------------------------------------
 names = {
     "asb-rust-client": ("asb serve", "Rust client, 1 connection"),
-    "asb-rust-client-1-thread": ("asb serve, 1 runtime thread (TOKIO_WORKER_THREADS=1)", "Rust client, 1 connection"),
     "nginx-floor": ("nginx `return 200` with call 1's answer (loopback HTTP floor)", "Rust client, 1 connection"),
     "asb-openai-sdk": ("asb serve", "openai Python SDK"),
     "mock-openai-sdk": ("asb mock --zero-delay (no replay work)", "openai Python SDK"),

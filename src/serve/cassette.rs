@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -21,7 +21,7 @@ pub struct RecordedAnswer {
     pub status: StatusCode,
     /// Response headers as recorded, minus those describing the old connection, plus
     /// `x-asb-serve: seq N` (built once, at load).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub headers: HeaderMap,
     pub body: AnswerBody,
 }
 
@@ -87,7 +87,7 @@ enum Parsed {
     Blank,
     /// A call with no recorded response (asb's lines, say).
     Unservable,
-    Entry(Entry),
+    Entry(Box<Entry>),
 }
 
 /// One line, or its problem — worded by the recording reader, as every command words it.
@@ -98,7 +98,7 @@ fn parse_entry(path: &Path, number: usize, bytes: &[u8], normalizer: &Normalizer
     }
     match serde_json::from_str::<ServedLine>(text.unwrap_or_default()) {
         Ok(line) if line.format_version.is_none_or(|v| v <= FORMAT_VERSION as u64) => {
-            Ok(entry_of(line, number, normalizer).map_or(Parsed::Unservable, Parsed::Entry))
+            Ok(entry_of(line, number, normalizer).map_or(Parsed::Unservable, |e| Parsed::Entry(Box::new(e))))
         }
         outcome => {
             let ours = outcome.err().map(|e| e.to_string()).unwrap_or_default();
@@ -124,14 +124,14 @@ fn entry_of(line: ServedLine, number: usize, normalizer: &Normalizer) -> Option<
         (None, None, Some(text)) => AnswerBody::Whole(Bytes::from(text)),
         (None, None, None) => AnswerBody::Whole(Bytes::new()),
     };
-    let mut headers: Vec<(HeaderName, HeaderValue)> = response
+    let mut headers: HeaderMap = response
         .headers
         .iter()
         .filter(|(k, _)| !DROPPED_HEADERS.contains(&k.as_str()))
         .filter_map(|(k, v)| Some((HeaderName::try_from(k.as_str()).ok()?, HeaderValue::try_from(v.as_str()?).ok()?)))
         .collect();
     if let Ok(v) = HeaderValue::try_from(format!("seq {}", line.seq)) {
-        headers.push((HeaderName::from_static("x-asb-serve"), v));
+        headers.append(HeaderName::from_static("x-asb-serve"), v);
     }
     let canonical =
         request.body.and_then(|b| normalizer.canonical_text_of(b.get().as_bytes())).map(Vec::into_boxed_slice);
@@ -218,7 +218,7 @@ impl Cassette {
                 match result {
                     Err(problem) => problems.push(problem),
                     Ok(_) if !problems.is_empty() => {}
-                    Ok(Parsed::Entry(entry)) => entries.push(entry),
+                    Ok(Parsed::Entry(entry)) => entries.push(*entry),
                     Ok(Parsed::Unservable) => unservable += 1,
                     Ok(Parsed::Blank) => {}
                 }

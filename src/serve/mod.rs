@@ -28,6 +28,7 @@ use bytes::Bytes;
 use clap::Args;
 use futures_util::StreamExt;
 use http::{HeaderValue, Method, Request, Response};
+use http_body::Body as _;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use serde_json::Value;
@@ -247,8 +248,8 @@ async fn handle(
     let arrival = std::time::Instant::now();
     let api = api_of(req.uri().path(), req.headers());
     let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
-        Ok(b) => b.to_bytes(),
+    let body = match read_body(body).await {
+        Ok(b) => b,
         Err(e) => return Ok(error(api, 400, format!("asb serve: cannot read the request body: {e}"))),
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -268,6 +269,25 @@ async fn handle(
             resp
         }
     })
+}
+
+/// The whole request body; one that came in one piece (a small call's, usually) is taken
+/// as it is.
+async fn read_body(mut body: Incoming) -> Result<Bytes, hyper::Error> {
+    let first = match body.frame().await {
+        None => return Ok(Bytes::new()),
+        Some(frame) => frame?.into_data().unwrap_or_default(),
+    };
+    if body.is_end_stream() {
+        return Ok(first);
+    }
+    let mut all = first.to_vec();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            all.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(all))
 }
 
 /// The recorded answer, or the report of why there is none.
@@ -374,11 +394,7 @@ fn send(answer: &RecordedAnswer, pacing: Pacing) -> Response<ServerBody> {
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = answer.status;
-    let headers = resp.headers_mut();
-    headers.reserve(answer.headers.len());
-    for (k, v) in &answer.headers {
-        headers.append(k.clone(), v.clone());
-    }
+    *resp.headers_mut() = answer.headers.clone();
     resp
 }
 
