@@ -25,12 +25,11 @@ use super::config::Upstream;
 use super::headers;
 use super::tee::TeeBody;
 use super::translate_stream::TranslatingBody;
+use super::upstream::{UpstreamBody, UpstreamPool};
 use crate::recording::writer::Secrets;
 use crate::recording::Outcome;
 use crate::wire::errors::ApiError;
 use crate::wire::server::{BoxError, ServerBody};
-
-use super::upstream::{UpstreamBody, UpstreamPool};
 use crate::wire::translate;
 use crate::wire::Api;
 
