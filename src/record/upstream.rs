@@ -220,7 +220,8 @@ impl Body for UpstreamBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.ended && self.pending.is_none()
+        // An empty answer (a 204, a HEAD's) is complete before it is ever polled.
+        self.pending.is_none() && (self.ended || self.incoming.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -347,6 +348,14 @@ mod tests {
             assert_eq!(frames.concat(), b"data: a\n\ndata: b\n\ndata: c\n\n");
         }
         assert_eq!(connections.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn an_empty_answer_is_complete_before_it_is_polled() {
+        let (url, _) = server(b"HTTP/1.1 204 No Content\r\n\r\n", false).await;
+        let pool = Arc::new(UpstreamPool::new().unwrap());
+        let resp = pool.send(&Method::POST, &url, &HeaderMap::new(), Bytes::new()).await.unwrap();
+        assert!(resp.body().is_end_stream());
     }
 
     #[tokio::test]
