@@ -62,16 +62,7 @@ impl Normalizer {
 /// What a request is matched by: the SHA-256 of its method, path and canonical body text.
 pub type Key = [u8; 32];
 
-/// A canonical body ([`Normalizer::canonicalize`]) as compact JSON with sorted keys: the
-/// hashed form. Requests take the faster way to the same text,
-/// [`Normalizer::canonical_text_of`] their bytes.
-pub fn canonical_text(canonical: &Value) -> Vec<u8> {
-    let mut text = Vec::new();
-    write_sorted(canonical, &mut text);
-    text
-}
-
-/// The key of method, path and a canonical body text.
+/// The key of method, path and a canonical body text ([`Normalizer::canonical_text_of`]).
 pub fn key_of(method: &str, path: &str, canonical_text: Option<&[u8]>) -> Key {
     let mut h = Sha256::new();
     h.update(method.as_bytes());
@@ -323,37 +314,6 @@ fn working_dir_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     }
     let start = i + PREFIX.len();
     Some((PREFIX.len(), b[start..].iter().take_while(|&&c| c != b'\n').count()))
-}
-
-/// JSON with object keys sorted, compact, written without an allocation per value.
-fn write_sorted(v: &Value, out: &mut Vec<u8>) {
-    match v {
-        Value::Object(map) => {
-            let mut fields: Vec<(&String, &Value)> = map.iter().collect();
-            fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (n, (k, v)) in fields.into_iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                write_compact(k, out);
-                out.push(b':');
-                write_sorted(v, out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                write_sorted(item, out);
-            }
-            out.push(b']');
-        }
-        scalar => write_compact(scalar, out),
-    }
 }
 
 /// serde_json's compact form of a string or scalar. Writing these to memory cannot fail
