@@ -16,3 +16,5 @@ TMP=$(mktemp -d); chmod 755 "$TMP"; trap 'kill $(jobs -p) 2>/dev/null || true; r
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 # User + system CPU time of PID, in clock ticks (1/100 s).
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+# Time on CPU of all PID's threads, in ns (exact, from the scheduler).
+cpu_ns() { cat /proc/$1/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }

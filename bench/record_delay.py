@@ -1,7 +1,13 @@
-"""Per-event delay of one load run (bench/record.sh): each output event's wall-clock
-arrival at the client (bench/sse_load.rs --events-out) minus the moment `asb mock` handed
-that token to its connection (--truth-log: arrival_unix_ms + token_times_ms[i]), joined on
-x-request-id. Prints one JSON object: count, p50, mean and p99 in µs.
+"""Per-event delay of one load run (bench/record.sh), from each output event's wall-clock
+arrival at the client (bench/sse_load.rs --events-out) and the moment `asb mock` handed
+that token to its connection (--truth-log: arrival_unix_ms + token_times_ms[i]), joined
+on x-request-id. For event i of a request, d_i = arrival_i - sent_i. Prints one JSON
+object (µs):
+
+- p50_us / mean_us / p99_us: d_i over all events, the latency of one hop of each event;
+- gap_p50_us / gap_mean_us / gap_p99_us: d_i - d_(i-1) over consecutive events of a
+  request, how much longer the gap between two events is at the client than it was at
+  the server: what a path adds to the inter-token latency a client measures.
 
     python3 bench/record_delay.py TRUTH.jsonl EVENTS.jsonl
 """
@@ -12,7 +18,7 @@ truth = {}
 for line in open(sys.argv[1]):
     t = json.loads(line)
     truth[t["request_id"]] = t
-delays = []
+delays, gaps = [], []
 unmatched = 0
 for line in open(sys.argv[2]):
     e = json.loads(line)
@@ -20,18 +26,27 @@ for line in open(sys.argv[2]):
     if t is None or len(t["token_times_ms"]) != len(e["arrivals_unix_ms"]):
         unmatched += 1
         continue
-    for sent, arrived in zip(t["token_times_ms"], e["arrivals_unix_ms"]):
-        delays.append((arrived - (t["arrival_unix_ms"] + sent)) * 1000.0)
-delays.sort()
+    d = [(arrived - (t["arrival_unix_ms"] + sent)) * 1000.0 for sent, arrived in zip(t["token_times_ms"], e["arrivals_unix_ms"])]
+    delays.extend(d)
+    gaps.extend(b - a for a, b in zip(d, d[1:]))
 
 
-def pct(p):
-    if not delays:
+def pct(xs, p):
+    if not xs:
         return None
-    rank = p / 100 * (len(delays) - 1)
-    lo, hi = int(rank), min(int(rank) + 1, len(delays) - 1)
-    return delays[lo] + (delays[hi] - delays[lo]) * (rank - lo)
+    rank = p / 100 * (len(xs) - 1)
+    lo, hi = int(rank), min(int(rank) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (rank - lo)
 
 
-mean = sum(delays) / len(delays) if delays else None
-print(json.dumps({"events": len(delays), "unmatched_requests": unmatched, "p50_us": pct(50), "mean_us": mean, "p99_us": pct(99)}))
+def mean(xs):
+    return sum(xs) / len(xs) if xs else None
+
+
+delays.sort()
+gaps.sort()
+print(json.dumps({
+    "events": len(delays), "unmatched_requests": unmatched,
+    "p50_us": pct(delays, 50), "mean_us": mean(delays), "p99_us": pct(delays, 99),
+    "gap_p50_us": pct(gaps, 50), "gap_mean_us": mean(gaps), "gap_p99_us": pct(gaps, 99),
+}))

@@ -42,6 +42,11 @@ struct Args {
     /// joined with a server's record of when it sent each one (`asb mock --truth-log`).
     #[arg(long)]
     events_out: Option<std::path::PathBuf>,
+    /// Spread the connections' first requests evenly over this many ms (connection k
+    /// starts at k/C of it), so equal-length streams stay out of step instead of all
+    /// ending and starting again together.
+    #[arg(long, default_value_t = 0.0)]
+    stagger_ms: f64,
 }
 
 #[derive(Default)]
@@ -75,10 +80,11 @@ async fn main() -> anyhow::Result<()> {
     let authority = uri.authority().ok_or_else(|| anyhow::anyhow!("URL needs a host"))?.to_string();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
+    for k in 0..args.concurrency {
         let (uri, authority, body, n) = (uri.clone(), authority.clone(), args.body.clone(), args.requests);
         let ttft_marker = args.ttft_marker.clone();
-        tasks.push(tokio::spawn(async move { worker(uri, authority, body, n, ttft_marker).await }));
+        let delay = std::time::Duration::from_secs_f64(args.stagger_ms / 1000.0 * k as f64 / args.concurrency as f64);
+        tasks.push(tokio::spawn(async move { worker(uri, authority, body, n, ttft_marker, delay).await }));
     }
     let mut t = Totals::default();
     for task in tasks {
@@ -121,11 +127,13 @@ async fn worker(
     body: Option<String>,
     n: usize,
     ttft_marker: Option<String>,
+    delay: std::time::Duration,
 ) -> anyhow::Result<Totals> {
     let stream = TcpStream::connect(&authority).await?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
+    tokio::time::sleep(delay).await;
     let mut t = Totals::default();
     for _ in 0..n {
         let builder = Request::builder().uri(uri.path()).header("host", &authority);

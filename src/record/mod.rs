@@ -38,13 +38,13 @@ use crate::wire::Api;
 
 /// `asb record`: proxy and record until Ctrl+C, then print a summary.
 ///
-/// The proxy runs one single-threaded runtime per core on a shared socket
-/// ([`crate::wire::server`]): a stream's frames never hop between threads.
+/// The proxy runs one single-threaded runtime per core, each on its own socket of the
+/// same port ([`crate::wire::server`]): a stream's frames never hop between threads.
 pub async fn run(args: RecordArgs) -> Result<()> {
     let listener = server::bind("asb record", args.host, args.port)?;
     let session = Arc::new(Session::open(&args)?);
     let recorder = Arc::clone(&session.recorder);
-    print_banner(&session.upstream, &args, listener.local_addr()?);
+    print_banner(&session.upstream, &args, listener.local_addr());
 
     let shutdown = Shutdown {
         drain: Duration::from_secs(args.drain_timeout),

@@ -170,7 +170,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         Mode::All => None,
         _ => Some(Library::open(&args.recording, normalizer, Duration::from_secs(args.idle_release))?),
     };
-    let url = format!("http://{}", listener.local_addr()?);
+    let url = format!("http://{}", listener.local_addr());
     println!("asb serve: listening on {url}");
     match &session {
         Some(s) => println!(

@@ -280,3 +280,23 @@ def test_count_tokens_estimate_when_the_upstream_has_none(start_record, tmp_path
         assert r.headers["x-asb-token-count"].startswith("estimate")
     finally:
         server.shutdown()
+
+
+def test_a_port_in_use_is_refused_and_the_first_recorder_keeps_it(fast_mock, start_record, tmp_path):
+    # Each serving thread listens on its own SO_REUSEPORT socket; a second asb on the same
+    # port must still be told the port is taken, not share the first one's connections.
+    import subprocess
+
+    from conftest import asb_bin
+
+    rec = start_record(fast_mock.url)
+    port = rec.url.rsplit(":", 1)[1]
+    for command in (["record", "-e", fast_mock.url, "-m", "m", "-o", str(tmp_path / "second.jsonl")],
+                    ["serve", "-w", str(rec.path)]):
+        second = subprocess.run([asb_bin(), *command, "-P", port], capture_output=True, text=True, timeout=30)
+        assert second.returncode != 0
+        assert f"cannot listen on 127.0.0.1:{port}" in second.stderr, second.stderr
+    for _ in range(8):  # new connections each time: all reach the first recorder
+        oai(rec).chat.completions.create(model="m", messages=MSG, max_tokens=3)
+    assert len(rec.lines(8)) == 8
+    assert not (tmp_path / "second.jsonl").exists() or not (tmp_path / "second.jsonl").read_text()
