@@ -21,7 +21,7 @@ use crate::recording::line::{CallLine, Exchange, HttpRequest, HttpResponse, Outc
 use crate::recording::thread::{thread_id, ThreadTurns};
 use crate::recording::writer::RecordingWriter;
 use crate::recording::FORMAT_VERSION;
-use crate::wire::sse::SseParser;
+use crate::wire::sse::{lossy_string, SseParser};
 use crate::wire::{translate, Api};
 
 /// A request as it crossed the proxy, unparsed.
@@ -42,7 +42,7 @@ impl RawRequest {
             method: self.method.clone(),
             path: self.path.clone(),
             headers: headers::for_recording(&self.headers),
-            body_text: body.is_none().then(|| String::from_utf8_lossy(&self.body).into_owned()),
+            body_text: body.is_none().then(|| lossy_string(&self.body)),
             body,
         }
     }
@@ -241,7 +241,10 @@ fn read_response(side: &Side, api: Api) -> (Option<HttpResponse>, Assembled) {
         return (None, Assembled::default());
     };
     let mut resp = HttpResponse { status, headers: headers::for_recording(&side.headers), ..HttpResponse::default() };
-    let body: Vec<u8> = side.frames.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+    let mut body = Vec::with_capacity(side.frames.iter().map(|(_, b)| b.len()).sum());
+    for (_, frame) in &side.frames {
+        body.extend_from_slice(frame);
+    }
     let assembled = if side.streamed {
         let mut parser = SseParser::new();
         let mut assembler = Assembler::new(api);
@@ -252,14 +255,14 @@ fn read_response(side: &Side, api: Api) -> (Option<HttpResponse>, Assembled) {
             parser.feed(frame, &mut events);
             for ev in events.drain(..) {
                 let end = ev.raw_end as usize;
-                let raw = String::from_utf8_lossy(&body[prev_end..end]).into_owned();
+                let raw = lossy_string(&body[prev_end..end]);
                 prev_end = end;
                 assembler.on_event(&ev.data, *t);
                 records.push(SseRecord { t: round3(*t), raw });
             }
         }
         if prev_end < body.len() {
-            resp.tail = Some(String::from_utf8_lossy(&body[prev_end..]).into_owned());
+            resp.tail = Some(lossy_string(&body[prev_end..]));
         }
         resp.events = Some(records);
         assembler.finish()
@@ -271,7 +274,7 @@ fn read_response(side: &Side, api: Api) -> (Option<HttpResponse>, Assembled) {
                 a
             }
             Err(_) => {
-                resp.body_text = Some(String::from_utf8_lossy(&body).into_owned());
+                resp.body_text = Some(lossy_string(&body));
                 Assembled::default()
             }
         }

@@ -11,6 +11,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
 use crate::recording::writer::REDACTED;
+use crate::wire::sse::lossy_string;
 
 const HOP_BY_HOP: &[&str] =
     &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"];
@@ -61,11 +62,7 @@ pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
 pub fn for_recording(headers: &HeaderMap) -> Map<String, Value> {
     let mut out = Map::new();
     for (name, value) in headers {
-        let v = if is_secret(name.as_str()) {
-            REDACTED.to_string()
-        } else {
-            String::from_utf8_lossy(value.as_bytes()).into_owned()
-        };
+        let v = if is_secret(name.as_str()) { REDACTED.to_string() } else { lossy_string(value.as_bytes()) };
         match out.get_mut(name.as_str()) {
             Some(Value::String(existing)) => {
                 existing.push_str(", ");

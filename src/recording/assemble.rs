@@ -7,6 +7,8 @@
 //! Anthropic `text_delta`, `thinking_delta`, `input_json_delta`. Role chunks, pings,
 //! usage chunks, block starts and stops are not output: TTFT is never taken from them.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::line::{CallResult, ToolCall, Usage};
@@ -48,6 +50,12 @@ impl Assembler {
 
     /// One event: its `data` and arrival time (ms). Event names are not needed: both APIs
     /// put the type in the data (Anthropic `type`), and OpenAI has none.
+    ///
+    /// The data is read into the few fields assembling needs (strings borrowed from `data`
+    /// where they have no escapes; everything else skipped unbuilt), not into a
+    /// `serde_json::Value`: this runs for every event of every recorded and replayed
+    /// stream. An event that is not JSON, or whose fields have other types than the API's,
+    /// is counted but adds nothing.
     pub fn on_event(&mut self, data: &str, t_ms: f64) {
         self.out.events += 1;
         let trimmed = data.trim();
@@ -55,12 +63,9 @@ impl Assembler {
             self.out.ended = true;
             return;
         }
-        let Ok(json) = serde_json::from_str::<Value>(trimmed) else {
-            return;
-        };
         let had_output = match self.api {
-            Api::OpenAi => self.openai_chunk(&json),
-            Api::Anthropic => self.anthropic_event(&json),
+            Api::OpenAi => serde_json::from_str(trimmed).is_ok_and(|chunk| self.openai_chunk(chunk)),
+            Api::Anthropic => serde_json::from_str(trimmed).is_ok_and(|event| self.anthropic_event(event, trimmed)),
         };
         if had_output {
             self.out.content_events += 1;
@@ -84,51 +89,49 @@ impl Assembler {
     }
 
     /// Returns whether the chunk carried output.
-    fn openai_chunk(&mut self, chunk: &Value) -> bool {
-        if let Some(err) = chunk.get("error") {
-            self.out.error = Some(error_message(err));
+    fn openai_chunk(&mut self, chunk: wire::OpenAiChunk<'_>) -> bool {
+        if let Some(err) = chunk.error {
+            self.out.error = Some(error_message(&err));
             return false;
         }
-        if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
-            self.openai_usage = Some(u.clone());
+        if let Some(u) = chunk.usage.filter(Value::is_object) {
+            self.openai_usage = Some(u);
         }
-        let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) else {
+        let Some(choice) = chunk.choices.into_iter().flatten().next() else {
             return false;
         };
-        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-            self.out.result.stop_reason = Some(reason.to_string());
+        if let Some(reason) = choice.finish_reason {
+            self.out.result.stop_reason = Some(reason.into_owned());
         }
-        let Some(delta) = choice.get("delta") else {
+        let Some(delta) = choice.delta else {
             return false;
         };
         let r = &mut self.out.result;
-        let mut output = false;
         let chars = &mut self.out.output_chars;
-        if let Some(text) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+        let mut output = false;
+        if let Some(text) = non_empty(&delta.content) {
             push_output(&mut r.text, text, chars);
             output = true;
         }
-        for key in ["reasoning_content", "reasoning"] {
-            if let Some(text) = delta.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()) {
-                push_output(&mut r.thinking, text, chars);
-                output = true;
-            }
+        for text in [&delta.reasoning_content, &delta.reasoning].into_iter().filter_map(non_empty) {
+            push_output(&mut r.thinking, text, chars);
+            output = true;
         }
-        for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+        for call in delta.tool_calls.into_iter().flatten() {
+            let index = call.index.unwrap_or(0) as usize;
             while r.tool_calls.len() <= index {
                 r.tool_calls.push(ToolCall::default());
             }
             let slot = &mut r.tool_calls[index];
-            if let Some(id) = call.get("id").and_then(Value::as_str) {
-                slot.id = id.to_string();
+            if let Some(id) = call.id {
+                slot.id = id.into_owned();
             }
-            let f = call.get("function");
-            if let Some(name) = f.and_then(|f| f.get("name")).and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            let f = call.function.unwrap_or_default();
+            if let Some(name) = non_empty(&f.name) {
                 push_output(&mut slot.name, name, chars);
                 output = true;
             }
-            if let Some(args) = f.and_then(|f| f.get("arguments")).and_then(Value::as_str).filter(|a| !a.is_empty()) {
+            if let Some(args) = non_empty(&f.arguments) {
                 push_output(&mut slot.arguments, args, chars);
                 output = true;
             }
@@ -136,42 +139,40 @@ impl Assembler {
         output
     }
 
-    fn anthropic_event(&mut self, event: &Value) -> bool {
+    /// Returns whether the event carried output (`data`: its text, for an error without details).
+    fn anthropic_event(&mut self, event: wire::AnthropicEvent<'_>, data: &str) -> bool {
         let r = &mut self.out.result;
-        match event.get("type").and_then(Value::as_str) {
+        match event.kind.as_deref() {
             Some("message_start") => {
-                if let Some(u) = event.get("message").and_then(|m| m.get("usage")) {
-                    self.anthropic_usage.push(u.clone());
+                if let Some(u) = event.message.and_then(|m| m.usage) {
+                    self.anthropic_usage.push(u);
                 }
                 false
             }
             Some("content_block_start") => {
-                let block = event.get("content_block");
-                if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("tool_use") {
-                    let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
-                    let s =
-                        |k: &str| block.and_then(|b| b.get(k)).and_then(Value::as_str).unwrap_or_default().to_string();
-                    self.tool_blocks.push((index, r.tool_calls.len()));
-                    r.tool_calls.push(ToolCall { id: s("id"), name: s("name"), arguments: String::new() });
+                let block = event.content_block.unwrap_or_default();
+                if block.kind.as_deref() == Some("tool_use") {
+                    let s = |v: Option<Cow<'_, str>>| v.map(Cow::into_owned).unwrap_or_default();
+                    self.tool_blocks.push((event.index.unwrap_or(0), r.tool_calls.len()));
+                    r.tool_calls.push(ToolCall { id: s(block.id), name: s(block.name), arguments: String::new() });
                 }
                 false
             }
             Some("content_block_delta") => {
-                let Some(delta) = event.get("delta") else {
+                let Some(delta) = event.delta else {
                     return false;
                 };
-                let text = |k: &str| delta.get(k).and_then(Value::as_str).filter(|t| !t.is_empty());
                 let chars = &mut self.out.output_chars;
-                match delta.get("type").and_then(Value::as_str) {
-                    Some("text_delta") => text("text").map(|t| push_output(&mut r.text, t, chars)).is_some(),
+                match delta.kind.as_deref() {
+                    Some("text_delta") => non_empty(&delta.text).map(|t| push_output(&mut r.text, t, chars)).is_some(),
                     Some("thinking_delta") => {
-                        text("thinking").map(|t| push_output(&mut r.thinking, t, chars)).is_some()
+                        non_empty(&delta.thinking).map(|t| push_output(&mut r.thinking, t, chars)).is_some()
                     }
                     Some("input_json_delta") => {
-                        let Some(part) = text("partial_json") else {
+                        let Some(part) = non_empty(&delta.partial_json) else {
                             return false;
                         };
-                        let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
+                        let index = event.index.unwrap_or(0);
                         if let Some(&(_, pos)) = self.tool_blocks.iter().rev().find(|(i, _)| *i == index) {
                             push_output(&mut r.tool_calls[pos].arguments, part, chars);
                         }
@@ -181,11 +182,11 @@ impl Assembler {
                 }
             }
             Some("message_delta") => {
-                if let Some(reason) = event.get("delta").and_then(|d| d.get("stop_reason")).and_then(Value::as_str) {
-                    r.stop_reason = Some(reason.to_string());
+                if let Some(reason) = event.delta.and_then(|d| d.stop_reason) {
+                    r.stop_reason = Some(reason.into_owned());
                 }
-                if let Some(u) = event.get("usage") {
-                    self.anthropic_usage.push(u.clone());
+                if let Some(u) = event.usage {
+                    self.anthropic_usage.push(u);
                 }
                 false
             }
@@ -194,12 +195,115 @@ impl Assembler {
                 false
             }
             Some("error") => {
-                self.out.error = Some(error_message(event.get("error").unwrap_or(event)));
+                self.out.error = Some(match event.error {
+                    Some(err) => error_message(&err),
+                    None => data.to_string(),
+                });
                 false
             }
             _ => false,
         }
     }
+}
+
+/// The fields of streamed events that assembling reads; serde skips the rest.
+mod wire {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    #[derive(Deserialize)]
+    pub struct OpenAiChunk<'a> {
+        #[serde(borrow)]
+        pub choices: Option<Vec<Choice<'a>>>,
+        pub usage: Option<Value>,
+        pub error: Option<Value>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Choice<'a> {
+        #[serde(borrow)]
+        pub delta: Option<Delta<'a>>,
+        #[serde(borrow)]
+        pub finish_reason: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Delta<'a> {
+        #[serde(borrow)]
+        pub content: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub reasoning_content: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub reasoning: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub tool_calls: Option<Vec<ToolCallDelta<'a>>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct ToolCallDelta<'a> {
+        pub index: Option<u64>,
+        #[serde(borrow)]
+        pub id: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub function: Option<FunctionDelta<'a>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    pub struct FunctionDelta<'a> {
+        #[serde(borrow)]
+        pub name: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub arguments: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct AnthropicEvent<'a> {
+        #[serde(borrow, rename = "type")]
+        pub kind: Option<Cow<'a, str>>,
+        pub index: Option<u64>,
+        pub message: Option<MessageStart>,
+        #[serde(borrow)]
+        pub content_block: Option<Block<'a>>,
+        #[serde(borrow)]
+        pub delta: Option<BlockDelta<'a>>,
+        pub usage: Option<Value>,
+        pub error: Option<Value>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct MessageStart {
+        pub usage: Option<Value>,
+    }
+
+    #[derive(Deserialize, Default)]
+    pub struct Block<'a> {
+        #[serde(borrow, rename = "type")]
+        pub kind: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub id: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub name: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct BlockDelta<'a> {
+        #[serde(borrow, rename = "type")]
+        pub kind: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub text: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub thinking: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub partial_json: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub stop_reason: Option<Cow<'a, str>>,
+    }
+}
+
+fn non_empty<'a>(text: &'a Option<Cow<'_, str>>) -> Option<&'a str> {
+    text.as_deref().filter(|t| !t.is_empty())
 }
 
 fn push_output(dst: &mut String, s: &str, chars: &mut usize) {
@@ -322,6 +426,23 @@ mod tests {
         let u = out.usage.unwrap();
         assert_eq!((u.input_tokens, u.output_tokens), (103, 9));
         assert!(out.ended);
+    }
+
+    #[test]
+    fn escaped_text_nulls_and_events_of_other_shapes() {
+        let mut a = Assembler::new(Api::OpenAi);
+        a.on_event(r#"{"choices":null,"usage":null}"#, 1.0);
+        a.on_event(r#"{"choices":[{"delta":{"content":"a\"b\n\u00e9"},"finish_reason":null}]}"#, 2.0);
+        a.on_event(r#"{"choices":[{"delta":{"content":["not","text"]}}]}"#, 3.0);
+        a.on_event("not json", 4.0);
+        let out = a.finish();
+        assert_eq!(out.result.text, "a\"b\n\u{e9}");
+        assert_eq!(out.output_chars, 5);
+        assert_eq!((out.events, out.content_events, out.ttft_ms), (4, 1, Some(2.0)));
+        assert_eq!(out.result.stop_reason, None);
+        let mut a = Assembler::new(Api::Anthropic);
+        a.on_event(r#"{"type":"error"}"#, 1.0);
+        assert_eq!(a.finish().error.as_deref(), Some(r#"{"type":"error"}"#));
     }
 
     #[test]

@@ -274,7 +274,7 @@ fn push_lossy(text: &mut String, bytes: &[u8]) {
 }
 
 /// `bytes` as text, like [`push_lossy`], in a string of exactly the right size.
-fn lossy_string(bytes: &[u8]) -> String {
+pub fn lossy_string(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(valid) => valid.to_owned(),
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
