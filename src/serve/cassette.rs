@@ -27,8 +27,10 @@ pub struct RecordedAnswer {
 
 #[derive(Debug, Clone)]
 pub enum AnswerBody {
-    /// SSE events verbatim with their arrival offsets (ms from the request), then any tail.
-    Events(Vec<(f64, Bytes)>),
+    /// SSE events verbatim, one after the other, then any tail (`all`: sent whole when not
+    /// paced), and for each its arrival offset (ms from the request) and where it ends in
+    /// `all` (sent piece by piece when paced).
+    Events { all: Bytes, ends: Vec<(f64, usize)> },
     /// A whole body.
     Whole(Bytes),
 }
@@ -113,12 +115,19 @@ fn entry_of(line: ServedLine, number: usize, normalizer: &Normalizer) -> Option<
     let (request, response) = (line.request?, line.response?);
     let body = match (response.events, response.body, response.body_text) {
         (Some(events), _, _) => {
-            let mut frames: Vec<(f64, Bytes)> = events.into_iter().map(|e| (e.t, Bytes::from(e.raw))).collect();
-            if let Some(tail) = response.tail {
-                let t = frames.last().map_or(0.0, |f| f.0);
-                frames.push((t, Bytes::from(tail)));
+            let size =
+                events.iter().map(|e| e.raw.len()).sum::<usize>() + response.tail.as_ref().map_or(0, String::len);
+            let mut all = Vec::with_capacity(size);
+            let mut ends = Vec::with_capacity(events.len() + 1);
+            for e in events {
+                all.extend_from_slice(e.raw.as_bytes());
+                ends.push((e.t, all.len()));
             }
-            AnswerBody::Events(frames)
+            if let Some(tail) = response.tail {
+                all.extend_from_slice(tail.as_bytes());
+                ends.push((ends.last().map_or(0.0, |f| f.0), all.len()));
+            }
+            AnswerBody::Events { all: Bytes::from(all), ends }
         }
         (None, Some(json), _) => AnswerBody::Whole(Bytes::from(String::from(Box::<str>::from(json)))),
         (None, None, Some(text)) => AnswerBody::Whole(Bytes::from(text)),

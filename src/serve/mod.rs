@@ -377,13 +377,12 @@ fn miss_report(c: &cassette::Cassette, method: &Method, path: &str, incoming: Op
 fn send(answer: &RecordedAnswer, pacing: Pacing) -> Response<ServerBody> {
     let body: ServerBody = match (&answer.body, pacing) {
         (AnswerBody::Whole(b), _) => full(b.clone()),
-        (AnswerBody::Events(frames), Pacing::Instant) => {
-            let all: Vec<u8> = frames.iter().flat_map(|(_, b)| b.iter().copied()).collect();
-            full(Bytes::from(all))
-        }
-        (AnswerBody::Events(frames), Pacing::Scaled(x)) => {
+        (AnswerBody::Events { all, .. }, Pacing::Instant) => full(all.clone()),
+        (AnswerBody::Events { all, ends }, Pacing::Scaled(x)) => {
             let start = tokio::time::Instant::now();
-            let frames = frames.clone();
+            let starts = std::iter::once(0).chain(ends.iter().map(|&(_, end)| end));
+            let frames: Vec<(f64, Bytes)> =
+                ends.iter().zip(starts).map(|(&(t, end), from)| (t, all.slice(from..end))).collect();
             let stream = futures_util::stream::iter(frames).then(move |(t, bytes)| async move {
                 let due = start + Duration::from_secs_f64((t * x / 1000.0).max(0.0));
                 tokio::time::sleep_until(due).await;
