@@ -19,25 +19,41 @@ use std::ops::Range;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::canonical_scan;
 use super::key::{normalize_string, write_compact, Normalizer};
 
 impl Normalizer {
     /// The canonical text of a JSON document, or `None` when `json` is not JSON.
     pub fn canonical_text_of(&self, json: &[u8]) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(json.len());
-        let mut de = serde_json::Deserializer::from_slice(json);
         SCRATCH.with_borrow_mut(|scratch| {
-            let writer = Writer { out: &mut out, scratch, normalizer: self, depth: 0, live: &self.all_paths };
-            writer.deserialize(&mut de).ok()
+            if canonical_scan::canonical_text(self, json, &mut out, scratch).is_some() {
+                return Some(());
+            }
+            out.clear();
+            self.canonical_text_by_visitor(json, &mut out, scratch)
         })?;
-        de.end().ok()?;
         Some(out)
+    }
+
+    /// The serde way, for what the scan leaves to it.
+    pub(super) fn canonical_text_by_visitor(
+        &self,
+        json: &[u8],
+        out: &mut Vec<u8>,
+        scratch: &mut Scratch,
+    ) -> Option<()> {
+        scratch.fields.clear();
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let writer = Writer { out, scratch, normalizer: self, depth: 0, live: &self.all_paths };
+        writer.deserialize(&mut de).ok()?;
+        de.end().ok()
     }
 
     /// The ignore paths of `live` (indices into `self.ignore`) that go on through `step` at
     /// `depth`, and whether one of them ends there (the value is left out). Allocates only
     /// while a path matches.
-    fn follow(&self, live: &[u32], depth: usize, step: Step) -> (Vec<u32>, bool) {
+    pub(super) fn follow(&self, live: &[u32], depth: usize, step: Step) -> (Vec<u32>, bool) {
         let mut next = Vec::new();
         let mut ends = false;
         for &i in live {
@@ -61,19 +77,19 @@ impl Normalizer {
 }
 
 #[derive(Clone, Copy)]
-enum Step<'a> {
+pub(super) enum Step<'a> {
     Key(&'a str),
     Index(usize),
 }
 
 /// Memory reused from one document to the next on a thread.
 #[derive(Default)]
-struct Scratch {
+pub(super) struct Scratch {
     /// The fields of the objects being written, innermost last: where each starts in the
     /// output, where its key (quoted, escaped) ends, where its value ends.
-    fields: Vec<(usize, usize, usize)>,
+    pub(super) fields: Vec<(usize, usize, usize)>,
     /// An unsorted object's fields while they are written back in order.
-    reorder: Vec<u8>,
+    pub(super) reorder: Vec<u8>,
 }
 
 thread_local! {

@@ -12,6 +12,7 @@
 //!   `asb record` and append what it records to the same file.
 
 pub mod canonical;
+mod canonical_scan;
 pub mod cassette;
 pub mod diff;
 pub mod key;
