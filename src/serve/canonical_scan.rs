@@ -131,25 +131,26 @@ impl<'a> Scan<'a, '_> {
     /// it has. `None` for a control character or a string that does not end.
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.pos;
-        let mut i = start + 1;
+        let mut end = start + 1;
         let mut escaped = false;
         loop {
-            match *self.input.get(i)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    i += 2;
-                }
-                0..=0x1f => return None,
-                _ => i += 1,
+            end += memchr::memchr2(b'"', b'\\', self.input.get(end..)?)?;
+            if self.input[end] == b'"' {
+                break;
             }
+            escaped = true;
+            end += 2;
         }
-        self.pos = i + 1;
+        self.pos = end + 1;
         if escaped {
-            serde_json::from_slice::<String>(&self.input[start..=i]).ok().map(Cow::Owned)
-        } else {
-            std::str::from_utf8(&self.input[start + 1..i]).ok().map(Cow::Borrowed)
+            // serde_json decodes it (and refuses control characters).
+            return serde_json::from_slice::<String>(&self.input[start..=end]).ok().map(Cow::Owned);
         }
+        let text = &self.input[start + 1..end];
+        if text.iter().any(|&b| b < 0x20) {
+            return None;
+        }
+        std::str::from_utf8(text).ok().map(Cow::Borrowed)
     }
 
     /// A string value, with the presets applied as the visitor applies them. One that came
