@@ -92,6 +92,23 @@ pub(super) struct Scratch {
     pub(super) reorder: Vec<u8>,
 }
 
+impl Scratch {
+    /// Writes an object's fields (`fields[base..]`, written to `out` from `start` on) again,
+    /// in the order `fields[base..]` now has.
+    pub(super) fn rewrite_in_order(&mut self, out: &mut Vec<u8>, start: usize, base: usize) {
+        let Scratch { fields, reorder } = self;
+        reorder.clear();
+        reorder.extend_from_slice(&out[start..]);
+        out.truncate(start);
+        for (n, &(field, _, end)) in fields[base..].iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&reorder[field - start..end - start]);
+        }
+    }
+}
+
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
@@ -215,18 +232,10 @@ impl<'de> Visitor<'de> for Writer<'_, '_> {
             previous = Some(key);
         }
         if !sorted {
-            let Scratch { fields, reorder } = &mut *self.scratch;
             let out = &mut *self.out;
-            fields[base..].sort_unstable_by(|a, b| written_key(out, a.0..a.1).cmp(&written_key(out, b.0..b.1)));
-            reorder.clear();
-            reorder.extend_from_slice(&out[start..]);
-            out.truncate(start);
-            for (n, &(field, _, end)) in fields[base..].iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(&reorder[field - start..end - start]);
-            }
+            self.scratch.fields[base..]
+                .sort_unstable_by(|a, b| written_key(out, a.0..a.1).cmp(&written_key(out, b.0..b.1)));
+            self.scratch.rewrite_in_order(out, start, base);
         }
         self.scratch.fields.truncate(base);
         self.out.push(b'}');

@@ -261,22 +261,14 @@ impl<'a> Scan<'a, '_> {
             }
         }
         if !sorted {
-            let Scratch { fields, reorder } = &mut *self.scratch;
             let out = &mut *self.out;
+            let fields = &mut self.scratch.fields[base..];
             let key = |&(field, key_end, _): &(usize, usize, usize)| &out[field + 1..key_end - 1];
-            fields[base..].sort_unstable_by(|a, b| key(a).cmp(key(b)));
-            if fields[base..].windows(2).any(|w| key(&w[0]) == key(&w[1])) {
+            fields.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+            if fields.windows(2).any(|w| key(&w[0]) == key(&w[1])) {
                 return None;
             }
-            reorder.clear();
-            reorder.extend_from_slice(&out[start..]);
-            out.truncate(start);
-            for (n, &(field, _, end)) in fields[base..].iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(&reorder[field - start..end - start]);
-            }
+            self.scratch.rewrite_in_order(out, start, base);
         }
         self.scratch.fields.truncate(base);
         self.out.push(b'}');
