@@ -89,7 +89,7 @@ impl Assembler {
     }
 
     /// Returns whether the chunk carried output.
-    fn openai_chunk(&mut self, chunk: wire::OpenAiChunk<'_>) -> bool {
+    fn openai_chunk(&mut self, chunk: fields::OpenAiChunk<'_>) -> bool {
         if let Some(err) = chunk.error {
             self.out.error = Some(error_message(&err));
             return false;
@@ -140,7 +140,7 @@ impl Assembler {
     }
 
     /// Returns whether the event carried output (`data`: its text, for an error without details).
-    fn anthropic_event(&mut self, event: wire::AnthropicEvent<'_>, data: &str) -> bool {
+    fn anthropic_event(&mut self, event: fields::AnthropicEvent<'_>, data: &str) -> bool {
         let r = &mut self.out.result;
         match event.kind.as_deref() {
             Some("message_start") => {
@@ -207,7 +207,7 @@ impl Assembler {
 }
 
 /// The fields of streamed events that assembling reads; serde skips the rest.
-mod wire {
+mod fields {
     use std::borrow::Cow;
 
     use serde::Deserialize;
