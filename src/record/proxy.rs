@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
@@ -29,7 +29,7 @@ use super::upstream::{UpstreamBody, UpstreamPool};
 use crate::recording::writer::Secrets;
 use crate::recording::Outcome;
 use crate::wire::errors::ApiError;
-use crate::wire::server::{BoxError, ServerBody};
+use crate::wire::server::{full, BoxError, ServerBody};
 use crate::wire::translate;
 use crate::wire::Api;
 
@@ -270,7 +270,7 @@ fn client_answer(proxy: &Proxy, call: &CallHandle, status: StatusCode, answer: A
         }
     }
     let body = match answer {
-        Answer::Whole(bytes) => Full::new(bytes).map_err(boxed).boxed_unsync(),
+        Answer::Whole(bytes) => full(bytes),
         Answer::Stream(stream) => stream,
     };
     if whole {
@@ -314,9 +314,7 @@ fn reject(proxy: &Proxy, call: &CallHandle, api: Api, status: u16, message: Stri
 }
 
 pub fn error_response(api: Api, status: u16, message: String) -> Response<ServerBody> {
-    ApiError::new(status, message)
-        .to_response(api, "asb-record")
-        .map(|s| Full::new(Bytes::from(s)).map_err(boxed).boxed_unsync())
+    ApiError::new(status, message).to_response(api, "asb-record").map(|s| full(Bytes::from(s)))
 }
 
 fn boxed<E: Into<BoxError>>(e: E) -> BoxError {
@@ -341,7 +339,7 @@ async fn count_tokens(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response
             if let Ok(b) = resp.into_body().collect().await {
                 let bytes = b.to_bytes();
                 if serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.get("input_tokens").cloned()).is_some() {
-                    let mut out = Response::new(Full::new(bytes).map_err(boxed).boxed_unsync());
+                    let mut out = Response::new(full(bytes));
                     out.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
                     out.headers_mut().insert("x-asb-token-count", HeaderValue::from_static("upstream"));
                     return out;
@@ -351,7 +349,7 @@ async fn count_tokens(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response
     }
     let chars = text_chars(&json);
     let estimate = json!({"input_tokens": chars.div_ceil(4)});
-    let mut out = Response::new(Full::new(Bytes::from(estimate.to_string())).map_err(boxed).boxed_unsync());
+    let mut out = Response::new(full(Bytes::from(estimate.to_string())));
     out.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
     out.headers_mut().insert("x-asb-token-count", HeaderValue::from_static("estimate (characters / 4)"));
     out

@@ -9,12 +9,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::upstream::UpstreamBody;
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use serde_json::Value;
 
 use super::capture::{lock, CallHandle, Recorder};
+use super::upstream::UpstreamBody;
 use crate::recording::Outcome;
 use crate::wire::sse::{is_done_marker, SseEvent, SseParser};
 use crate::wire::translate::AnthropicStreamEncoder;

@@ -7,12 +7,15 @@
 //! recording being loaded, goes through it. Building a `Value` allocates a string for each
 //! key and a hash map for each object, which was most of the time of a small call (≈ 3 of
 //! 32 µs) and of loading a large recording; here the only allocation is the output (the
-//! fields of objects being sorted live in memory each thread reuses). A `Value` is still built where one is needed: for a miss
-//! report's field-level diff. A property test checks that both ways agree.
+//! fields of objects being sorted live in memory each thread reuses). A `Value` is still
+//! built where one is needed: for a miss report's field-level diff. A property test checks
+//! that both ways agree.
 //!
-//! How: a serde visitor writes each value to the output as it is parsed. An object's fields
-//! are written in arrival order with their ranges noted; if their keys were not already
-//! sorted, the fields are copied out and written back in key order.
+//! How: a hand-written scan of the bytes ([`super::canonical_scan`]) writes the text for
+//! the bodies agents send; what it gives up on, a serde visitor here writes, each value to
+//! the output as it is parsed. Both write an object's fields in arrival order with their
+//! ranges noted; if their keys were not already sorted, the fields are copied out and
+//! written back in key order.
 
 use std::fmt;
 use std::ops::Range;

@@ -30,7 +30,7 @@ use clap::Args;
 use futures_util::StreamExt;
 use http::{HeaderValue, Method, Request, Response};
 use http_body::Body as _;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use serde_json::Value;
 
@@ -42,7 +42,7 @@ use crate::record::config::{RecordArgs, UpstreamApi};
 use crate::record::proxy::{self, Proxy};
 use crate::record::Session;
 use crate::wire::errors::ApiError;
-use crate::wire::server::{self, BoxError, PerCore, ServerBody, Shutdown};
+use crate::wire::server::{self, full, BoxError, PerCore, ServerBody, Shutdown};
 use crate::wire::Api;
 
 #[derive(Debug, Clone, Args)]
@@ -400,10 +400,6 @@ fn send(answer: &RecordedAnswer, pacing: Pacing) -> Response<ServerBody> {
 
 fn error(api: Api, status: u16, message: String) -> Response<ServerBody> {
     ApiError::new(status, message).to_response(api, "asb-serve").map(|s| full(Bytes::from(s)))
-}
-
-fn full(bytes: Bytes) -> ServerBody {
-    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
 }
 
 /// Anthropic shapes for `/v1/messages…` or a client sending `anthropic-version`.

@@ -25,6 +25,7 @@ use anyhow::{anyhow, Result};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -35,6 +36,11 @@ use tokio::sync::watch;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body the servers send.
 pub type ServerBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// A body sent in one piece.
+pub fn full(bytes: Bytes) -> ServerBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+}
 
 /// One listening socket per serving thread, all on the same address.
 pub struct Listeners {
@@ -82,7 +88,6 @@ fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener
 
 /// The accepting threads of one server, stopped together.
 pub struct PerCore {
-    pub addr: SocketAddr,
     threads: Vec<JoinHandle<Result<()>>>,
     stop: watch::Sender<bool>,
 }
@@ -105,7 +110,6 @@ impl PerCore {
         H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
         F: Future<Output = Result<Response<ServerBody>, Infallible>> + Send + 'static,
     {
-        let addr = listeners.addr;
         let (stop, stop_rx) = watch::channel(false);
         let handler = Arc::new(handler);
         let shutdown = Arc::new(shutdown);
@@ -119,7 +123,7 @@ impl PerCore {
             })?;
             threads.push(thread);
         }
-        Ok(PerCore { addr, threads, stop })
+        Ok(PerCore { threads, stop })
     }
 
     /// Stops accepting; requests in flight go on (up to the drain time).
