@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::key::{key_of, Key, Normalizer};
+use super::key::{exact_key_of, key_of, ExactKey, Key, Normalizer};
 use crate::recording::reader::{self, LineError};
 use crate::recording::FORMAT_VERSION;
 
@@ -42,6 +42,8 @@ pub struct Entry {
     pub method: String,
     pub path: String,
     pub key: Key,
+    /// The body's bytes as recorded, hashed (`None`: no JSON body).
+    pub exact: Option<ExactKey>,
     /// The canonical request body as compact sorted JSON, parsed again only for miss reports.
     pub canonical: Option<Box<[u8]>>,
     pub answer: RecordedAnswer,
@@ -142,12 +144,13 @@ fn entry_of(line: ServedLine, number: usize, normalizer: &Normalizer) -> Option<
     if let Ok(v) = HeaderValue::try_from(format!("seq {}", line.seq)) {
         headers.append(HeaderName::from_static("x-asb-serve"), v);
     }
-    let canonical =
-        request.body.and_then(|b| normalizer.canonical_text_of(b.get().as_bytes())).map(Vec::into_boxed_slice);
+    let request_body = request.body.as_deref().map(|b| b.get().as_bytes());
+    let canonical = request_body.and_then(|b| normalizer.canonical_text_of(b)).map(Vec::into_boxed_slice);
     Some(Entry {
         seq: line.seq,
         line: number,
         key: key_of(&request.method, &request.path, canonical.as_deref()),
+        exact: request_body.map(|b| exact_key_of(&request.method, &request.path, b)),
         method: request.method,
         path: request.path,
         canonical,
@@ -200,6 +203,8 @@ pub struct Cassette {
     /// Calls in the file that cannot be served (no recorded response, e.g. asb's lines).
     pub unservable: usize,
     by_key: HashMap<Key, Recorded>,
+    /// Recorded bodies' exact bytes → their key (see [`ExactKey`]).
+    by_exact: HashMap<ExactKey, Key>,
 }
 
 /// The recordings of one request: entry indices in recorded order, and how many were served.
@@ -259,10 +264,20 @@ impl Cassette {
         // Served in recorded order: the order calls arrived, not the order they ended.
         entries.sort_by_key(|e: &Entry| e.seq);
         let mut by_key: HashMap<Key, Recorded> = HashMap::new();
+        let mut by_exact = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
             by_key.entry(e.key).or_default().entries.push(i);
+            if let Some(exact) = e.exact {
+                by_exact.insert(exact, e.key);
+            }
         }
-        Ok(Cassette { path: path.to_path_buf(), entries, unservable, by_key })
+        Ok(Cassette { path: path.to_path_buf(), entries, unservable, by_key, by_exact })
+    }
+
+    /// The key of a request whose bytes equal a recorded request's (`None`: none does, and
+    /// its key must be computed from its canonical text).
+    pub fn recorded_key(&self, exact: &ExactKey) -> Option<Key> {
+        self.by_exact.get(exact).copied()
     }
 
     /// The next unserved recording of `key`.
@@ -295,5 +310,54 @@ impl Cassette {
                 (e, super::diff::diff(&recorded, incoming.unwrap_or(&null)))
             })
             .min_by_key(|(_, d)| d.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(seq: u64, path: &str, body: &str) -> String {
+        format!(
+            r#"{{"format_version":1,"seq":{seq},"request":{{"method":"POST","path":"{path}","body":{body}}},"response":{{"status":200,"headers":{{}},"body":{{"n":{seq}}}}}}}"#
+        )
+    }
+
+    fn served_seq(c: &mut Cassette, key: &Key) -> Option<u64> {
+        match c.take(key) {
+            Lookup::Found(e) => Some(e.seq),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn recorded_bytes_are_matched_exactly_and_any_other_spelling_by_the_canonical_key() {
+        const CHAT: &str = "/v1/chat/completions";
+        let compact = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+        let spaced = r#"{"messages": [{"content": "hi", "role": "user"}], "model": "m"}"#;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let lines = [line(1, CHAT, compact), line(2, "/v1/other", compact), line(3, CHAT, spaced)];
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let normalizer = Normalizer::default();
+        let mut c = Cassette::load(&path, &normalizer).unwrap();
+
+        // Both recorded spellings are known by their bytes, on their own path only.
+        let chat_key = normalizer.key("POST", CHAT, compact.as_bytes());
+        assert_eq!(c.recorded_key(&exact_key_of("POST", CHAT, compact.as_bytes())), Some(chat_key));
+        assert_eq!(c.recorded_key(&exact_key_of("POST", CHAT, spaced.as_bytes())), Some(chat_key));
+        let other_key = c.recorded_key(&exact_key_of("POST", "/v1/other", compact.as_bytes()));
+        assert_eq!(other_key, Some(normalizer.key("POST", "/v1/other", compact.as_bytes())));
+        assert_ne!(other_key, Some(chat_key));
+        assert_eq!(c.recorded_key(&exact_key_of("GET", CHAT, compact.as_bytes())), None);
+        // A third spelling is not known by its bytes, but has the same canonical key.
+        let third = r#"{ "model":"m", "messages":[{"role":"user","content":"hi"}] }"#;
+        assert_eq!(c.recorded_key(&exact_key_of("POST", CHAT, third.as_bytes())), None);
+        assert_eq!(normalizer.key("POST", CHAT, third.as_bytes()), chat_key);
+
+        // Either way in, one queue in recorded order: the spaced bytes get seq 1 first.
+        assert_eq!(served_seq(&mut c, &chat_key), Some(1));
+        assert_eq!(served_seq(&mut c, &chat_key), Some(3));
+        assert_eq!(served_seq(&mut c, &chat_key), None);
     }
 }

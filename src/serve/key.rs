@@ -10,6 +10,11 @@
 //!   slug of `…/.claude/projects/<slug>/`, the `Primary working directory:`), so a session
 //!   recorded on one machine is served on another;
 //! * more ignore paths with `--ignore a.b.c` (`*` matches any key or index).
+//!
+//! Before any of that, a request is looked up by its exact bytes ([`ExactKey`]): a client
+//! that sends the very body it sent when recording (most SDKs serialise the same call the
+//! same way, and `asb record` writes the body back compactly in its order) is matched
+//! without building the canonical text, which on a 100 KB agent body is most of the call.
 
 use std::sync::LazyLock;
 
@@ -73,6 +78,25 @@ pub fn key_of(method: &str, path: &str, canonical_text: Option<&[u8]>) -> Key {
         h.update(text);
     }
     h.finalize().into()
+}
+
+/// A request's exact bytes, hashed: XXH3-128 of method, path and body as received. Equal
+/// bytes have equal canonical keys whatever the normaliser, so an exact hit needs no
+/// canonical text; a different spelling of the same JSON (spacing, key order, a new
+/// timestamp) misses here and is matched by [`Key`]. 128 bits because a hit is trusted
+/// without comparing bodies; XXH3 because every recorded body is hashed at load, where
+/// SHA-256 would add a quarter to the time to the first answer.
+pub type ExactKey = u128;
+
+/// The [`ExactKey`] of a request.
+pub fn exact_key_of(method: &str, path: &str, body: &[u8]) -> ExactKey {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    h.update(method.as_bytes());
+    h.update(b" ");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    h.update(body);
+    h.digest128()
 }
 
 fn remove_path(v: &mut Value, path: &[String]) {

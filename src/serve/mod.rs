@@ -35,7 +35,7 @@ use hyper::body::{Frame, Incoming};
 use serde_json::Value;
 
 use cassette::{AnswerBody, Lookup, RecordedAnswer};
-use key::Normalizer;
+use key::{exact_key_of, Normalizer};
 use library::Library;
 
 use crate::record::config::{RecordArgs, UpstreamApi};
@@ -310,8 +310,19 @@ async fn answer(
         Ok(c) => c,
         Err(e) => return Ok(error(api, 404, format!("asb serve: {e:#}"))),
     };
-    let key = library.normalizer.key(method.as_str(), target.path, body);
-    let mut c = cassette.lock().unwrap_or_else(|p| p.into_inner());
+    let lock = || cassette.lock().unwrap_or_else(|p| p.into_inner());
+    let exact = exact_key_of(method.as_str(), target.path, body);
+    let mut c = lock();
+    let key = match c.recorded_key(&exact) {
+        Some(key) => key,
+        None => {
+            // Not the recorded bytes: the canonical key, computed without holding the lock.
+            drop(c);
+            let key = library.normalizer.key(method.as_str(), target.path, body);
+            c = lock();
+            key
+        }
+    };
     let report = match c.take(&key) {
         Lookup::Found(entry) => return Ok(send(&entry.answer, pacing)),
         Lookup::Exhausted { served } => format!(

@@ -81,6 +81,21 @@ def test_serve_answers_like_the_live_session_with_no_upstream(recorded_session):
         proc.wait(5)
 
 
+def test_the_same_call_spelled_otherwise_is_still_matched(recorded_session):
+    # The SDK's own bytes are found by their hash; these (spaces, other key order,
+    # a newline) only by the canonical key — the same answer either way.
+    path, live = recorded_session
+    proc, url = start_serve("-w", str(path))
+    try:
+        body = '{"max_tokens": 8, "messages": [{"content": "hi", "role": "user"}],\n "model": "gpt-x"}'
+        r = httpx.post(url + "/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 200, r.text
+        assert r.json()["choices"][0]["message"]["content"] == live[2]
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
 def test_recorded_pacing_keeps_event_times(start_mock, start_record):
     mock = start_mock("--decode-tps", "50", "--jitter", "0", "--base-latency-ms", "0")
     rec = start_record(mock.url)
