@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::key::{exact_key_of, key_of, ExactKey, Key, Normalizer};
+use super::key::{exact_key_of, key_of, CanonicalRequest, ExactKey, Key, Normalizer};
 use crate::recording::reader::{self, LineError};
 use crate::recording::FORMAT_VERSION;
 
@@ -280,9 +280,20 @@ impl Cassette {
         self.by_exact.get(exact).copied()
     }
 
-    /// The next unserved recording of `key`.
-    pub fn take(&mut self, key: &Key) -> Lookup<'_> {
+    /// The next unserved recording of `key`. `canonical`: the request that `key` was
+    /// computed from, checked against the recording before it is served (`None`: the key
+    /// came from [`Self::recorded_key`], i.e. from the recording itself).
+    pub fn take(&mut self, key: &Key, canonical: Option<&CanonicalRequest>) -> Lookup<'_> {
         let Some(recorded) = self.by_key.get_mut(key) else { return Lookup::Missing };
+        if let (Some(request), Some(&first)) = (canonical, recorded.entries.first()) {
+            let e = &self.entries[first];
+            if (e.method.as_str(), e.path.as_str(), e.canonical.as_deref())
+                != (request.method, request.path, request.text)
+            {
+                // Two different requests with one 128-bit hash: no answer rather than a wrong one.
+                return Lookup::Missing;
+            }
+        }
         match recorded.entries.get(recorded.served) {
             Some(&i) => {
                 recorded.served += 1;
@@ -324,7 +335,7 @@ mod tests {
     }
 
     fn served_seq(c: &mut Cassette, key: &Key) -> Option<u64> {
-        match c.take(key) {
+        match c.take(key, None) {
             Lookup::Found(e) => Some(e.seq),
             _ => None,
         }
@@ -355,8 +366,17 @@ mod tests {
         assert_eq!(c.recorded_key(&exact_key_of("POST", CHAT, third.as_bytes())), None);
         assert_eq!(normalizer.key("POST", CHAT, third.as_bytes()), chat_key);
 
-        // Either way in, one queue in recorded order: the spaced bytes get seq 1 first.
-        assert_eq!(served_seq(&mut c, &chat_key), Some(1));
+        // A key is confirmed against the recorded canonical text: a request whose hash
+        // collided with a recorded one's is not given its answer.
+        let text = normalizer.canonical_text_of(third.as_bytes()).unwrap();
+        let request = CanonicalRequest { method: "POST", path: CHAT, text: Some(&text) };
+        assert!(matches!(c.take(&request.key(), Some(&request)), Lookup::Found(e) if e.seq == 1));
+        let other = CanonicalRequest { text: Some(br#"{"model":"other"}"#), ..request };
+        assert!(matches!(c.take(&request.key(), Some(&other)), Lookup::Missing));
+        let elsewhere = CanonicalRequest { path: "/v1/other", ..request };
+        assert!(matches!(c.take(&request.key(), Some(&elsewhere)), Lookup::Missing));
+
+        // Either way in, one queue in recorded order.
         assert_eq!(served_seq(&mut c, &chat_key), Some(3));
         assert_eq!(served_seq(&mut c, &chat_key), None);
     }

@@ -20,7 +20,6 @@ use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// What the canonical form leaves out or normalises.
 #[derive(Debug, Clone)]
@@ -64,32 +63,45 @@ impl Normalizer {
     }
 }
 
-/// What a request is matched by: the SHA-256 of its method, path and canonical body text.
-pub type Key = [u8; 32];
+/// A request as it is matched: method, path and canonical body text (`None`: the body is
+/// not JSON).
+#[derive(Debug, Clone, Copy)]
+pub struct CanonicalRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub text: Option<&'a [u8]>,
+}
+
+impl CanonicalRequest<'_> {
+    pub fn key(&self) -> Key {
+        key_of(self.method, self.path, self.text)
+    }
+}
+
+/// What a request is matched by: a 128-bit hash (XXH3) of its method, path and canonical
+/// body text. A hit is confirmed against the recorded canonical text before it is served
+/// ([`super::cassette::Cassette::take`]), so the hash only has to be fast.
+pub type Key = u128;
 
 /// The key of method, path and a canonical body text ([`Normalizer::canonical_text_of`]).
 pub fn key_of(method: &str, path: &str, canonical_text: Option<&[u8]>) -> Key {
-    let mut h = Sha256::new();
-    h.update(method.as_bytes());
-    h.update(b" ");
-    h.update(path.as_bytes());
-    h.update(b"\n");
-    if let Some(text) = canonical_text {
-        h.update(text);
-    }
-    h.finalize().into()
+    request_hash(method, path, canonical_text.unwrap_or_default())
 }
 
-/// A request's exact bytes, hashed: XXH3-128 of method, path and body as received. Equal
+/// A request's exact bytes, hashed the same way: method, path and body as received. Equal
 /// bytes have equal canonical keys whatever the normaliser, so an exact hit needs no
 /// canonical text; a different spelling of the same JSON (spacing, key order, a new
-/// timestamp) misses here and is matched by [`Key`]. 128 bits because a hit is trusted
-/// without comparing bodies; XXH3 because every recorded body is hashed at load, where
-/// SHA-256 would add a quarter to the time to the first answer.
+/// timestamp) misses here and is matched by [`Key`]. Unlike a key, an exact hit cannot be
+/// confirmed (the recorded bytes are not kept): 128 bits make a false one out of reach.
 pub type ExactKey = u128;
 
 /// The [`ExactKey`] of a request.
 pub fn exact_key_of(method: &str, path: &str, body: &[u8]) -> ExactKey {
+    request_hash(method, path, body)
+}
+
+/// XXH3-128 of `METHOD path\nbody`.
+fn request_hash(method: &str, path: &str, body: &[u8]) -> u128 {
     let mut h = xxhash_rust::xxh3::Xxh3Default::new();
     h.update(method.as_bytes());
     h.update(b" ");

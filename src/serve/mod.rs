@@ -35,7 +35,7 @@ use hyper::body::{Frame, Incoming};
 use serde_json::Value;
 
 use cassette::{AnswerBody, Lookup, RecordedAnswer};
-use key::{exact_key_of, Normalizer};
+use key::{exact_key_of, CanonicalRequest, Normalizer};
 use library::Library;
 
 use crate::record::config::{RecordArgs, UpstreamApi};
@@ -313,17 +313,19 @@ async fn answer(
     let lock = || cassette.lock().unwrap_or_else(|p| p.into_inner());
     let exact = exact_key_of(method.as_str(), target.path, body);
     let mut c = lock();
-    let key = match c.recorded_key(&exact) {
-        Some(key) => key,
+    // Not the recorded bytes: the canonical text, built without holding the lock.
+    let text;
+    let lookup = match c.recorded_key(&exact) {
+        Some(key) => c.take(&key, None),
         None => {
-            // Not the recorded bytes: the canonical key, computed without holding the lock.
             drop(c);
-            let key = library.normalizer.key(method.as_str(), target.path, body);
+            text = library.normalizer.canonical_text_of(body);
+            let request = CanonicalRequest { method: method.as_str(), path: target.path, text: text.as_deref() };
             c = lock();
-            key
+            c.take(&request.key(), Some(&request))
         }
     };
-    let report = match c.take(&key) {
+    let report = match lookup {
         Lookup::Found(entry) => return Ok(send(&entry.answer, pacing)),
         Lookup::Exhausted { served } => format!(
             "asb serve: all {} recording(s) of this request were already served (seq {}); \
