@@ -17,7 +17,9 @@ use serde_json::Value;
 
 use super::headers;
 use crate::recording::assemble::{assemble_body, Assembled, Assembler};
-use crate::recording::line::{CallLine, Exchange, HttpRequest, HttpResponse, Outcome, SseRecord, Timing, Usage};
+use crate::recording::line::{
+    CallLine, Exchange, HttpRequest, HttpResponse, JsonText, Outcome, SseRecord, Timing, Usage,
+};
 use crate::recording::thread::{thread_id, ThreadTurns};
 use crate::recording::writer::RecordingWriter;
 use crate::recording::FORMAT_VERSION;
@@ -43,6 +45,7 @@ impl RawRequest {
             path: self.path.clone(),
             headers: headers::for_recording(&self.headers),
             body_text: body.is_none().then(|| lossy_string(&self.body)),
+            body_as_sent: body.as_ref().and_then(|_| JsonText::of(&self.body)),
             body,
         }
     }

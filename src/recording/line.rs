@@ -5,7 +5,9 @@
 //! asb's fields come first; format v1 adds the exchange exactly as it happened. Every v1
 //! field is optional when reading, so an asb line is a valid line with only those fields.
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The format version this build writes and reads.
@@ -113,7 +115,7 @@ pub enum Outcome {
     ProxyRejected,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct HttpRequest {
     pub method: String,
     /// Path and query, e.g. `/v1/messages?beta=true`.
@@ -122,11 +124,57 @@ pub struct HttpRequest {
     #[serde(default)]
     pub headers: Map<String, Value>,
     /// The JSON body as sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub body: Option<Value>,
+    /// The same body's bytes as the client sent them, when it fits on one line: written in
+    /// `body`'s place, so the recording keeps the client's spelling (`1e-05`, integers
+    /// beyond 64 bits, its spacing) rather than serde_json's. Not read back.
+    #[serde(skip)]
+    pub body_as_sent: Option<JsonText>,
     /// A body that is not JSON, as text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub body_text: Option<String>,
+}
+
+/// Bytes known to be one JSON value, written into a line as they are.
+#[derive(Debug, Clone)]
+pub struct JsonText(Box<RawValue>);
+
+impl JsonText {
+    /// `bytes` if they are one JSON value with no line break in them (a pretty-printed body
+    /// has them between tokens, where a JSONL line cannot).
+    pub fn of(bytes: &[u8]) -> Option<JsonText> {
+        if memchr::memchr2(b'\n', b'\r', bytes).is_some() {
+            return None;
+        }
+        serde_json::from_slice(bytes).ok().map(JsonText)
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Serialize for HttpRequest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fields = 3 + usize::from(self.body.is_some()) + usize::from(self.body_text.is_some());
+        let mut s = serializer.serialize_struct("HttpRequest", fields)?;
+        s.serialize_field("method", &self.method)?;
+        s.serialize_field("path", &self.path)?;
+        s.serialize_field("headers", &self.headers)?;
+        match (&self.body_as_sent, &self.body) {
+            (Some(JsonText(raw)), _) => s.serialize_field("body", raw)?,
+            (None, Some(body)) => s.serialize_field("body", body)?,
+            (None, None) => s.skip_field("body")?,
+        }
+        match &self.body_text {
+            Some(text) => s.serialize_field("body_text", text)?,
+            None => s.skip_field("body_text")?,
+        }
+        s.end()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -222,4 +270,33 @@ pub struct Timing {
     pub events: u64,
     #[serde(default)]
     pub content_events: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_body_is_written_as_sent_when_it_fits_on_a_line() {
+        let sent = br#"{"b": 1e-05, "a": 123456789012345678901234567890}"#;
+        let mut request = HttpRequest {
+            body: serde_json::from_slice(sent).ok(),
+            body_as_sent: JsonText::of(sent),
+            ..Default::default()
+        };
+        let line = serde_json::to_string(&request).unwrap();
+        assert!(line.contains(&format!(r#""body":{}"#, std::str::from_utf8(sent).unwrap())), "{line}");
+        // Read back, it is the same JSON (the spelling is not kept in memory).
+        let back: HttpRequest = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.body, request.body);
+        assert_eq!(back.body_as_sent, None);
+
+        // Without the bytes (or with bytes that hold a line break): serde_json's spelling.
+        assert_eq!(JsonText::of(b"{\n\"a\": 1}"), None);
+        assert_eq!(JsonText::of(b"{\"a\": 1} x"), None);
+        request.body_as_sent = None;
+        let line = serde_json::to_string(&request).unwrap();
+        assert!(line.contains(r#""body":{"b":0.00001,"a":1.2345678901234568e+29}"#), "{line}");
+        assert!(!line.contains("body_text"));
+    }
 }

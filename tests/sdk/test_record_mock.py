@@ -57,6 +57,21 @@ def test_openai_passthrough_is_byte_exact_and_fully_recorded(fast_mock, start_re
     assert line2["result"]["text"] == r2.choices[0].message.content
 
 
+def test_the_request_body_is_kept_as_the_client_spelled_it(fast_mock, start_record):
+    rec = start_record(fast_mock.url)
+    spelled = ('{"model": "m",  "messages": [{"role": "user", "content": "hi"}], '
+               '"max_tokens": 3, "top_p": 1e-05, "seed": 123456789012345678901234567890}')
+    pretty = json.dumps({"model": "m", "messages": MSG, "max_tokens": 3}, indent=2)
+    for body in (spelled, pretty):
+        r = httpx.post(rec.url + "/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 200, r.text
+    _, second = rec.lines(2)
+    raw = rec.path.read_bytes()
+    assert b'"body":' + spelled.encode() + b'},"response"' in raw
+    # Line breaks cannot sit inside a JSONL line: that body is re-written compactly.
+    assert second["request"]["body"] == json.loads(pretty) and len(raw.splitlines()) == 2
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_anthropic_client_translated_to_openai_upstream(fast_mock, start_record, stream):
     rec = start_record(fast_mock.url, model="upstream-model")
