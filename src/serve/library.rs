@@ -112,10 +112,26 @@ impl Library {
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         let before = loaded.len();
         loaded.retain(|_, (_, used)| used.elapsed() < self.idle_release);
-        before - loaded.len()
+        let released = before - loaded.len();
+        drop(loaded);
+        if released > 0 {
+            give_back_freed_memory();
+        }
+        released
     }
 
     pub fn loaded_count(&self) -> usize {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// Recordings are loaded on the blocking pool's threads, so glibc spreads them over several
+/// malloc arenas and keeps what they freed: without this, the server's RSS would keep the
+/// high-water mark of every recording ever loaded, not of those loaded now.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas; any pad value is valid.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
