@@ -12,8 +12,8 @@
 //! * more ignore paths with `--ignore a.b.c` (`*` matches any key or index).
 //!
 //! Before any of that, a request is looked up by its exact bytes ([`ExactKey`]): a client
-//! that sends the very body it sent when recording (most SDKs serialise the same call the
-//! same way, and `asb record` writes the body back compactly in its order) is matched
+//! that sends the very body it sent when recording (SDKs serialise the same call the same
+//! way, and `asb record` keeps the body as it was sent) is matched
 //! without building the canonical text, which on a 100 KB agent body is most of the call.
 
 use std::sync::LazyLock;
