@@ -63,7 +63,9 @@ scenario() { # name decode_tps streams requests_per_stream stagger_ms
 }
 
 scenario "1 × 1000" 1000 1 100 0
-scenario "64 × 100 burst" 100 64 4 0
+# The burst's p99 is set by a handful of requests (the last of each 64), so it gets 12
+# requests per stream a round (768 TTFTs; its p99 is the 8th worst, not the 3rd of 256).
+scenario "64 × 100 burst" 100 64 12 0
 scenario "64 × 100 staggered" 100 64 4 1280
 
 python3 - "$RESULTS" <<'PY'
