@@ -3,7 +3,9 @@
 //! none: a call that fails, is cut, or whose client goes away is written all the same.
 //!
 //! * [`config`] — flags and the effective upstream;
-//! * [`proxy`] — routing, passthrough and translation;
+//! * [`passthrough`] — the hand-written HTTP/1.1 fast path for calls forwarded byte for
+//!   byte to a plain-HTTP upstream;
+//! * [`proxy`] — routing, passthrough and translation for everything else (through hyper);
 //! * [`tee`] / [`translate_stream`] — the response bodies that stream to the client while
 //!   recording;
 //! * [`upstream`] — the connections to the upstream, read by those bodies themselves;
@@ -14,6 +16,7 @@
 pub mod capture;
 pub mod config;
 pub mod headers;
+pub mod passthrough;
 pub mod proxy;
 pub mod tee;
 pub mod translate_stream;
@@ -30,6 +33,7 @@ pub use config::RecordArgs;
 
 use capture::Recorder;
 use config::Upstream;
+use passthrough::{Passthrough, PlainPool, PlainUpstream};
 use proxy::Proxy;
 
 use crate::recording::writer::{RecordingWriter, Secrets};
@@ -58,7 +62,8 @@ pub async fn run(args: RecordArgs) -> Result<()> {
     let header_timeout = Duration::from_secs(args.upstream_timeout);
     let server = PerCore::start("asb-record", listener, shutdown, move || {
         let proxy = session.proxy(header_timeout)?;
-        Ok(move |req| proxy::handle(Arc::clone(&proxy), req))
+        let front = Passthrough(Arc::clone(&proxy));
+        Ok((front, move |req| proxy::handle(Arc::clone(&proxy), req)))
     })?;
 
     tokio::signal::ctrl_c().await?;
@@ -126,6 +131,8 @@ impl Session {
         });
         Ok(Arc::new(Proxy {
             connections: Arc::new(upstream::UpstreamPool::new()?),
+            plain: PlainUpstream::of(&self.upstream.base),
+            plain_pool: PlainPool::default(),
             upstream: self.upstream.clone(),
             recorder: Arc::clone(&self.recorder),
             secrets: self.secrets.clone(),

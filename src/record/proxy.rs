@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use super::capture::{lock, new_capture, CallHandle, RawRequest, Recorder, Side};
 use super::config::Upstream;
 use super::headers;
+use super::passthrough::{PlainPool, PlainUpstream};
 use super::tee::TeeBody;
 use super::translate_stream::TranslatingBody;
 use super::upstream::{UpstreamBody, UpstreamPool};
@@ -37,6 +38,10 @@ pub struct Proxy {
     pub upstream: Upstream,
     /// This thread's connections to the upstream.
     pub connections: Arc<UpstreamPool>,
+    /// The upstream when it is plain HTTP: the hand-written passthrough's
+    /// ([`super::passthrough`]), with this thread's connections for it.
+    pub plain: Option<PlainUpstream>,
+    pub plain_pool: PlainPool,
     pub recorder: Arc<Recorder>,
     pub secrets: Secrets,
     /// How long to wait for the upstream's response headers.

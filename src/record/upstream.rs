@@ -27,9 +27,9 @@ use crate::wire::client::{connector, Connector};
 use crate::wire::driven::{chain, drive, has_finished, poll_driver, Driver};
 
 /// An idle connection is not reused after this long (servers close theirs after 5–75 s).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Idle connections kept per thread; more are closed.
-const MAX_IDLE: usize = 256;
+pub(super) const MAX_IDLE: usize = 256;
 
 /// One thread's upstream connections.
 pub struct UpstreamPool {

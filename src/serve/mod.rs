@@ -42,7 +42,7 @@ use crate::record::config::{RecordArgs, UpstreamApi};
 use crate::record::proxy::{self, Proxy};
 use crate::record::Session;
 use crate::wire::errors::ApiError;
-use crate::wire::server::{self, full, BoxError, PerCore, ServerBody, Shutdown};
+use crate::wire::server::{self, full, BoxError, HyperOnly, PerCore, ServerBody, Shutdown};
 use crate::wire::Api;
 
 #[derive(Debug, Clone, Args)]
@@ -215,7 +215,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             // Each thread's own proxy (its upstream connection pool lives on that thread).
             let recorder = session.as_ref().map(|s| s.proxy(Duration::from_secs(600))).transpose()?;
             let state = Arc::clone(&state);
-            Ok(move |req| handle(Arc::clone(&state), recorder.clone(), req))
+            Ok((HyperOnly, move |req| handle(Arc::clone(&state), recorder.clone(), req)))
         })?
     };
     let mut stop = std::pin::pin!(tokio::signal::ctrl_c());

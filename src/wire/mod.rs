@@ -7,6 +7,8 @@ pub mod client;
 pub mod driven;
 pub mod endpoint;
 pub mod errors;
+pub mod http1;
+pub mod prefixed;
 pub mod server;
 pub mod sse;
 pub mod translate;

@@ -13,6 +13,11 @@
 //! and the one already running takes it, usually all of a burst (measured: 64 connections
 //! opened together, 80–100 % on one of two threads), so that thread answers the burst's
 //! requests one after the other while the other idles.
+//!
+//! Each connection first meets the server's [`Front`]: `asb record` reads requests there
+//! and forwards the ones its hand-written passthrough takes, and gives the connection to
+//! hyper at the first one it does not ([`crate::record::passthrough`]); `asb serve` gives
+//! every connection to hyper at once ([`HyperOnly`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,7 +36,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpStream;
 use tokio::sync::watch;
+
+use super::prefixed::Prefixed;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body the servers send.
@@ -40,6 +48,29 @@ pub type ServerBody = UnsyncBoxBody<Bytes, BoxError>;
 /// A body sent in one piece.
 pub fn full(bytes: Bytes) -> ServerBody {
     Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+}
+
+/// What a serving thread does with a connection before hyper (if ever) sees it.
+pub trait Front: Clone + Send + 'static {
+    /// Serves what it can of `stream`; returns it, with any bytes read but not used, when
+    /// the rest is hyper's to serve. `stopping` turns true when the server stops: a
+    /// connection between requests is then closed.
+    fn take(
+        self,
+        stream: TcpStream,
+        stopping: watch::Receiver<bool>,
+    ) -> impl Future<Output = Option<Prefixed>> + Send + 'static;
+}
+
+/// Every connection goes straight to hyper.
+#[derive(Clone)]
+pub struct HyperOnly;
+
+impl Front for HyperOnly {
+    #[allow(clippy::manual_async_fn)]
+    fn take(self, stream: TcpStream, _: watch::Receiver<bool>) -> impl Future<Output = Option<Prefixed>> + Send {
+        async move { Some(Prefixed::new(Bytes::new(), stream)) }
+    }
 }
 
 /// One listening socket per serving thread, all on the same address.
@@ -103,10 +134,12 @@ pub struct Shutdown {
 impl PerCore {
     /// Starts one thread per socket of `listeners` named `name-N`, each accepting on its own.
     /// `handler` is called once on each thread, in its runtime (so what it builds, e.g. a
-    /// connection pool, lives there), and gives the function answering that thread's requests.
-    pub fn start<M, H, F>(name: &str, listeners: Listeners, shutdown: Shutdown, handler: M) -> Result<Self>
+    /// connection pool, lives there), and gives that thread's [`Front`] and the function
+    /// answering the requests hyper reads.
+    pub fn start<M, H, F, R>(name: &str, listeners: Listeners, shutdown: Shutdown, handler: M) -> Result<Self>
     where
-        M: Fn() -> Result<H> + Send + Sync + 'static,
+        M: Fn() -> Result<(R, H)> + Send + Sync + 'static,
+        R: Front,
         H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
         F: Future<Output = Result<Response<ServerBody>, Infallible>> + Send + 'static,
     {
@@ -144,30 +177,35 @@ impl PerCore {
     }
 }
 
-async fn accept_loop<M, H, F>(
+async fn accept_loop<M, H, F, R>(
     listener: std::net::TcpListener,
     handler: &M,
     shutdown: &Shutdown,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()>
 where
-    M: Fn() -> Result<H>,
+    M: Fn() -> Result<(R, H)>,
+    R: Front,
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<ServerBody>, Infallible>> + Send + 'static,
 {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let handle = handler()?;
+    let (front, handle) = handler()?;
+    // Every connection's task holds a watcher, so the shutdown below waits for the ones
+    // still in the front as well as those hyper serves.
     let graceful = GracefulShutdown::new();
-    let server = auto::Builder::new(TokioExecutor::new());
+    let server = Arc::new(auto::Builder::new(TokioExecutor::new()));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let service = service_fn(handle.clone());
-                let conn = graceful.watch(server.serve_connection(TokioIo::new(stream), service).into_owned());
+                let (front, handle, server, watcher) = (front.clone(), handle.clone(), Arc::clone(&server), graceful.watcher());
+                let stopping = stop.clone();
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    let Some(rest) = front.take(stream, stopping).await else { return };
+                    let conn = server.serve_connection(TokioIo::new(rest), service_fn(handle)).into_owned();
+                    let _ = watcher.watch(conn).await;
                 });
             }
             _ = stop.changed() => break,
