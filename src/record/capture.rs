@@ -65,6 +65,13 @@ pub struct Side {
     pub frames: Vec<(f64, Bytes)>,
 }
 
+impl Side {
+    /// The bytes this side holds: the request body and the response frames.
+    fn bytes(&self) -> usize {
+        self.request.body.len() + self.frames.iter().map(|(_, f)| f.len()).sum::<usize>()
+    }
+}
+
 /// Everything known about a call in flight.
 #[derive(Debug)]
 pub struct CallCapture {
@@ -161,7 +168,8 @@ impl Recorder {
         self.lock_in_flight().remove(&seq);
         let (experiment_id, totals, turns) =
             (self.experiment_id.clone(), Arc::clone(&self.totals), Arc::clone(&self.turns));
-        self.writer.write_with(move || {
+        let bytes = taken.client.bytes() + taken.upstream.as_ref().map_or(0, Side::bytes);
+        self.writer.write_with(bytes, move || {
             let line = build_line(taken, outcome, end_ms, experiment_id, &turns);
             count(&totals, &line);
             line

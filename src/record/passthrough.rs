@@ -27,7 +27,7 @@ use tokio::sync::watch;
 
 use super::capture::{lock, new_capture, CallHandle, RawRequest, Recorder};
 use super::headers;
-use super::proxy::Proxy;
+use super::proxy::{is_event_stream, Proxy};
 use super::upstream::{IDLE_TIMEOUT, MAX_IDLE};
 use crate::recording::Outcome;
 use crate::wire::errors::ApiError;
@@ -434,7 +434,13 @@ fn take_piece(call: &CallHandle, end: &mut BodyEnd, piece: &[u8]) -> Result<(usi
     let payload: Bytes = match fed.payload.as_slice() {
         [] => Bytes::new(),
         [one] => Bytes::copy_from_slice(&piece[one.clone()]),
-        many => many.iter().flat_map(|r| piece[r.clone()].iter().copied()).collect::<Vec<u8>>().into(),
+        many => {
+            let mut all = Vec::with_capacity(many.iter().map(|r| r.len()).sum());
+            for r in many {
+                all.extend_from_slice(&piece[r.clone()]);
+            }
+            all.into()
+        }
     };
     if !payload.is_empty() {
         let mut c = lock(call);
@@ -456,10 +462,6 @@ async fn hung_up(reader: &mut ReadHalf<'_>, buf: &mut BytesMut) {
             Ok(_) => {}
         }
     }
-}
-
-fn is_event_stream(h: &http::HeaderMap) -> bool {
-    h.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 /// Finishes a call exactly once; a call dropped unfinished (its server thread stopped

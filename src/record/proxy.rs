@@ -8,6 +8,10 @@
 //! | `POST /v1/messages`, OpenAI upstream | yes | translated to Chat Completions and back |
 //! | `POST /v1/messages/count_tokens` | no | forwarded; an OpenAI upstream without it gets an estimate |
 //! | anything else | no | forwarded as is |
+//!
+//! With a plain-HTTP upstream the two passthrough rows are served before hyper sees them,
+//! by [`super::passthrough`]; they come here over TLS, or on a connection that an earlier
+//! request handed to hyper.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -180,7 +184,7 @@ fn note_response_head(side: &mut Side, resp: &Response<UpstreamBody>, t_ms: f64)
     side.ttfb_ms = Some(t_ms);
 }
 
-fn is_event_stream(h: &HeaderMap) -> bool {
+pub(super) fn is_event_stream(h: &HeaderMap) -> bool {
     h.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
 }
 

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 
+import httpx
 import openai
 
 from recorder import raw_bytes
@@ -17,7 +18,8 @@ BODY = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]
 
 class ScriptedUpstream:
     """Answers each request with the next script entry: a list of byte pieces sent with a
-    pause between them, then optionally a hang-up. Keeps every request it read."""
+    pause between them (None: no answer at all), then optionally a hang-up. Keeps every
+    request it read."""
 
     def __init__(self, scripts):
         self.scripts = list(scripts)
@@ -52,7 +54,7 @@ class ScriptedUpstream:
                 self.requests.append((head.decode(), buf[:length]))
                 buf = buf[length:]
                 pieces, hang_up = self.scripts.pop(0)
-                for piece in pieces:
+                for piece in pieces or []:
                     conn.sendall(piece)
                     time.sleep(0.02)
                 if hang_up:
@@ -127,16 +129,20 @@ def test_bodies_delimited_by_length_or_by_closing(start_record):
     assert first["result"]["text"] == "ok" and second["result"]["text"] == "Hello"
 
 
-def test_a_kept_alive_upstream_connection_dropped_between_calls_is_replaced(start_record):
+def test_kept_alive_upstream_connections_the_upstream_dropped_are_replaced(start_record):
+    """One client connection (so one proxy thread and its pool) makes four calls. The
+    upstream hangs up on the second call's request without answering (it is sent again on
+    a new connection) and after the third call's answer (the fourth gets a new one)."""
     answer = [CHUNKED_HEAD] + CHUNKED_BODY
-    # The first connection hangs up after its answer without saying so.
-    up = ScriptedUpstream([(answer, True), (answer, False), (answer, False)])
+    up = ScriptedUpstream([(answer, False), (None, True), (answer, False), (answer, True), (answer, False)])
     rec = start_record(up.url)
-    for _ in range(3):
-        time.sleep(0.1)
-        assert raw_call(rec.url)[1] == b"".join(CHUNKED_BODY)
-    assert [l["outcome"] for l in rec.lines(3)] == ["completed"] * 3
-    assert up.connections == 2
+    with httpx.Client() as client:
+        for _ in range(4):
+            r = client.post(rec.url + "/v1/chat/completions", content=BODY)
+            assert r.content == EVENT_A + EVENT_B + EVENT_A + DONE
+            time.sleep(0.1)
+    assert [l["outcome"] for l in rec.lines(4)] == ["completed"] * 4
+    assert (up.connections, len(up.requests)) == (3, 5)
 
 
 def test_a_connection_that_starts_on_another_route_records_its_calls_all_the_same(start_mock, start_record):
