@@ -16,6 +16,23 @@ use crate::wire::sse::lossy_string;
 const HOP_BY_HOP: &[&str] =
     &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"];
 
+fn named(name: &[u8], list: &[&str]) -> bool {
+    list.iter().any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
+}
+
+/// Whether a client's request header goes upstream (any spelling of its name);
+/// `replacing_auth`: `-k` was given, and its header replaces the client's credentials.
+pub fn goes_upstream(name: &[u8], replacing_auth: bool) -> bool {
+    !(named(name, HOP_BY_HOP)
+        || named(name, &["host", "content-length", "accept-encoding"])
+        || (replacing_auth && named(name, &["authorization", "x-api-key", "api-key"])))
+}
+
+/// Whether an upstream's response header goes on to the client (any spelling of its name).
+pub fn goes_to_client(name: &[u8]) -> bool {
+    !named(name, HOP_BY_HOP)
+}
+
 /// Headers whose values are credentials.
 pub fn is_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
@@ -29,14 +46,9 @@ pub fn is_secret(name: &str) -> bool {
 pub fn upstream_request_headers(client: &HeaderMap, auth: Option<&(String, String)>) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(client.len() + 1);
     for (name, value) in client {
-        let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || n == "host" || n == "content-length" || n == "accept-encoding" {
-            continue;
+        if goes_upstream(name.as_str().as_bytes(), auth.is_some()) {
+            out.append(name.clone(), value.clone());
         }
-        if auth.is_some() && matches!(n, "authorization" | "x-api-key" | "api-key") {
-            continue;
-        }
-        out.append(name.clone(), value.clone());
     }
     if let Some((name, value)) = auth {
         if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
@@ -50,7 +62,7 @@ pub fn upstream_request_headers(client: &HeaderMap, auth: Option<&(String, Strin
 pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(upstream.len());
     for (name, value) in upstream {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
+        if goes_to_client(name.as_str().as_bytes()) {
             out.append(name.clone(), value.clone());
         }
     }
@@ -122,6 +134,11 @@ mod tests {
         assert!(up.get("x-api-key").is_none());
         assert_eq!(up.get("authorization").unwrap(), "Bearer k");
         assert_eq!(up.get("anthropic-version").unwrap(), "2023-06-01");
+        // The hand-written passthrough asks with names as the peer spelled them.
+        assert!(!goes_upstream(b"Accept-Encoding", false) && !goes_upstream(b"Connection", false));
+        assert!(goes_upstream(b"Authorization", false) && !goes_upstream(b"Authorization", true));
+        assert!(goes_upstream(b"X-Stainless-Lang", true) && goes_upstream(b"Content-Type", false));
+        assert!(!goes_to_client(b"Keep-Alive") && goes_to_client(b"X-Request-Id"));
     }
 
     #[test]

@@ -283,8 +283,9 @@ impl Call<'_> {
         }
         let Some(plain) = &proxy.plain else { return false };
         let path = format!("{}{}", plain.prefix, head.target);
-        let up_head =
-            http1::upstream_request_head(&raw_head, &path, &plain.host, proxy.upstream.auth.as_ref(), body.len());
+        let auth = proxy.upstream.auth.as_ref().map(|(name, value)| (name.as_str(), value.as_str()));
+        let keep = |name: &[u8]| headers::goes_upstream(name, auth.is_some());
+        let up_head = http1::upstream_request_head(&raw_head, &path, &plain.host, keep, auth, body.len());
         let url = proxy.upstream.url(&head.target);
         let keep_client = !head.close;
         let request = RawRequest {
@@ -319,7 +320,9 @@ impl Call<'_> {
             }
         };
         let keep_client = keep_client && resp.framing != Framing::UntilClose;
-        let mut out = http1::client_response_head(&read[..resp.len], !keep_client);
+        // `transfer-encoding` too: the chunks go on as the upstream framed them.
+        let keep = |name: &[u8]| headers::goes_to_client(name) || name.eq_ignore_ascii_case(b"transfer-encoding");
+        let mut out = http1::client_response_head(&read[..resp.len], keep, !keep_client);
         read.advance(resp.len);
         let mut end = BodyEnd::new(resp.framing);
         let upstream_closes = resp.close;

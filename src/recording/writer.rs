@@ -147,17 +147,20 @@ impl RecordingWriter {
     /// thread free of parsing and serialisation); `bytes`: what the queued job holds.
     /// When the thread is too far behind, the caller builds and writes the line itself.
     pub fn write_with(&self, bytes: usize, build: impl FnOnce() -> CallLine + Send + 'static) {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(tx) = tx.as_ref() else { return };
-        if self.out.behind() {
-            if let Err(e) = self.out.append(&build()) {
-                self.out.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+        {
+            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(tx) = tx.as_ref() else { return };
+            if !self.out.behind() {
+                self.out.queued_lines.fetch_add(1, Ordering::Relaxed);
+                self.out.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+                let _ = tx.send((Box::new(build), bytes));
+                return;
             }
-            return;
         }
-        self.out.queued_lines.fetch_add(1, Ordering::Relaxed);
-        self.out.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
-        let _ = tx.send((Box::new(build), bytes));
+        // Built outside the queue's lock, so callers on other threads are not held up.
+        if let Err(e) = self.out.append(&build()) {
+            self.out.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+        }
     }
 
     /// Writes what is queued and closes the file; later writes are dropped.
