@@ -12,6 +12,7 @@
 //! * [`stats`] — distributions and percentiles, computed one way for every command.
 //! * [`recording`] — the recording format every capability reads and writes through.
 //! * [`wire`] — the APIs' wire formats: SSE framing, translation between the two APIs.
+//! * [`signals`] — the stop signals (INT, TERM, HUP) every long-running command drains on.
 //! * [`cli`] — the command line: parses flags and hands them to one capability.
 
 pub mod cli;
@@ -21,5 +22,6 @@ pub mod record;
 pub mod recording;
 pub mod replay;
 pub mod serve;
+pub mod signals;
 pub mod stats;
 pub mod wire;

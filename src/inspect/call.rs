@@ -29,6 +29,7 @@ pub fn outcome_name(o: Outcome) -> &'static str {
         Outcome::ClientDisconnected => "client_disconnected",
         Outcome::Interrupted => "interrupted",
         Outcome::ProxyRejected => "proxy_rejected",
+        Outcome::Truncated => "truncated",
     }
 }
 

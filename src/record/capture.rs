@@ -61,14 +61,36 @@ pub struct Side {
     pub streamed: bool,
     /// Response headers arrived (ms from the call's arrival).
     pub ttfb_ms: Option<f64>,
-    /// Response body frames with their arrival (ms from the call's arrival).
+    /// Response body frames with their arrival (ms from the call's arrival), up to the
+    /// recorder's limit ([`CallCapture::keep_client_frame`]).
     pub frames: Vec<(f64, Bytes)>,
+    /// Bytes of `frames`.
+    pub kept: usize,
+    /// Bytes of the response past the limit, forwarded but not kept.
+    pub dropped: u64,
 }
 
 impl Side {
     /// The bytes this side holds: the request body and the response frames.
     fn bytes(&self) -> usize {
-        self.request.body.len() + self.frames.iter().map(|(_, f)| f.len()).sum::<usize>()
+        self.request.body.len() + self.kept
+    }
+
+    /// Keeps a response frame while the side holds less than `limit` bytes of them; past
+    /// it, only counts it (the client still gets it: a never-ending answer must not grow
+    /// the proxy's memory).
+    fn keep(&mut self, t: f64, frame: Bytes, limit: usize) {
+        if self.kept + frame.len() > limit {
+            self.dropped += frame.len() as u64;
+        } else {
+            self.kept += frame.len();
+            self.frames.push((t, frame));
+        }
+    }
+
+    /// Whether a frame of `len` bytes would still be kept.
+    pub fn has_room(&self, len: usize, limit: usize) -> bool {
+        self.kept + len <= limit
     }
 }
 
@@ -90,12 +112,38 @@ pub struct CallCapture {
     /// The exchange with the upstream, when the proxy translated.
     pub upstream: Option<Side>,
     pub error: Option<String>,
+    /// Most bytes of a response kept per side (`--max-response-mib`).
+    pub keep_limit: usize,
     ended: bool,
 }
 
 impl CallCapture {
     pub fn ms_since_arrival(&self) -> f64 {
         self.arrival.elapsed().as_secs_f64() * 1000.0
+    }
+
+    /// The proxy answered the call itself (an error of its own: unreachable upstream,
+    /// refused request): that answer is what the client received, and is kept as such.
+    pub fn answered_by_proxy(&mut self, response: &http::Response<String>) {
+        let t = self.ms_since_arrival();
+        self.client.status = Some(response.status().as_u16());
+        self.client.headers = response.headers().clone();
+        self.client.streamed = false;
+        self.client.ttfb_ms = Some(t);
+        self.keep_client_frame(t, Bytes::copy_from_slice(response.body().as_bytes()));
+    }
+
+    /// Keeps a frame the client received, `t` ms after the call's arrival.
+    pub fn keep_client_frame(&mut self, t: f64, frame: Bytes) {
+        self.client.keep(t, frame, self.keep_limit);
+    }
+
+    /// Keeps a frame the upstream sent (a translated call's upstream side).
+    pub fn keep_upstream_frame(&mut self, t: f64, frame: Bytes) {
+        let limit = self.keep_limit;
+        if let Some(side) = self.upstream.as_mut() {
+            side.keep(t, frame, limit);
+        }
     }
 }
 
@@ -114,6 +162,8 @@ pub struct Totals {
 pub struct Recorder {
     pub writer: RecordingWriter,
     pub experiment_id: String,
+    /// Most bytes of a response kept per side of a call.
+    pub keep_limit: usize,
     pub started: Instant,
     pub totals: Arc<Totals>,
     turns: Arc<ThreadTurns>,
@@ -122,10 +172,11 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(writer: RecordingWriter, experiment_id: String) -> Self {
+    pub fn new(writer: RecordingWriter, experiment_id: String, keep_limit: usize) -> Self {
         Recorder {
             writer,
             experiment_id,
+            keep_limit,
             started: Instant::now(),
             totals: Arc::default(),
             turns: Arc::default(),
@@ -210,6 +261,7 @@ fn placeholder(call: &CallCapture) -> CallCapture {
         client: Side::default(),
         upstream: None,
         error: None,
+        keep_limit: 0,
         ended: true,
     }
 }
@@ -233,6 +285,7 @@ pub fn new_capture(
         client: Side { request, ..Side::default() },
         upstream: None,
         error: None,
+        keep_limit: recorder.keep_limit,
         ended: false,
     }
 }
@@ -335,6 +388,21 @@ pub fn build_line(
         error = said.error.clone().or_else(|| match (status, &client_response) {
             (Some(s), Some(r)) if s >= 400 => Some(error_text(s, r)),
             _ => None,
+        });
+    }
+    let dropped = call.client.dropped.max(call.upstream.as_ref().map_or(0, |s| s.dropped));
+    if dropped > 0 {
+        if outcome == Outcome::Completed {
+            outcome = Outcome::Truncated;
+        }
+        let note = format!(
+            "the answer was longer than the recorder keeps: its first {} MiB are recorded, {dropped} more bytes \
+             reached the client unrecorded (--max-response-mib)",
+            call.keep_limit >> 20
+        );
+        error = Some(match error {
+            Some(e) => format!("{e}; {note}"),
+            None => note,
         });
     }
 

@@ -46,6 +46,18 @@ pub struct RecordArgs {
     /// On Ctrl+C, seconds to let calls in flight finish before marking them interrupted.
     #[arg(long, default_value_t = 30)]
     pub drain_timeout: u64,
+    /// Sync the recording to stable storage after each batch of lines, so a power loss
+    /// (not only a crash) loses only the calls in flight. Costs throughput (BENCHMARKS.md).
+    #[arg(long)]
+    pub fsync: bool,
+    /// Largest request body forwarded, in MiB; a larger one is answered 413 and recorded
+    /// as `proxy_rejected`.
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    pub max_request_mib: u64,
+    /// Most of a response kept in the recording, in MiB; the client still gets all of it,
+    /// and the line is marked `truncated`.
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    pub max_response_mib: u64,
 }
 
 /// Where and how to reach the upstream.
@@ -90,6 +102,9 @@ mod tests {
             upstream_api: None,
             upstream_timeout: 1,
             drain_timeout: 1,
+            fsync: false,
+            max_request_mib: 64,
+            max_response_mib: 64,
         };
         let u = Upstream::from_args(&args(Some("k1"), None, "http://x")).unwrap();
         assert_eq!(u.auth, Some(("authorization".into(), "Bearer k1".into())));

@@ -36,7 +36,8 @@ use config::Upstream;
 use passthrough::{Passthrough, PlainPool, PlainUpstream};
 use proxy::Proxy;
 
-use crate::recording::writer::{RecordingWriter, Secrets};
+use crate::recording::writer::{Durability, RecordingWriter, Secrets};
+use crate::signals::StopSignals;
 use crate::wire::server::{self, PerCore, Shutdown};
 use crate::wire::Api;
 
@@ -66,19 +67,25 @@ pub async fn run(args: RecordArgs) -> Result<()> {
         Ok((front, move |req| proxy::handle(Arc::clone(&proxy), req)))
     })?;
 
-    tokio::signal::ctrl_c().await?;
+    let mut signals = StopSignals::new()?;
+    let first = signals.next().await;
     server.stop();
     let waiting = recorder.in_flight();
     if waiting > 0 {
         eprintln!(
-            "\nasb record: stopped accepting; {waiting} call(s) in flight, waiting up to {} s (Ctrl+C again to stop now)",
+            "\nasb record: {first}: stopped accepting; {waiting} call(s) in flight, waiting up to {} s (Ctrl+C again to stop now)",
             args.drain_timeout
         );
     }
-    let joined = tokio::task::spawn_blocking(move || server.join("asb record"));
+    let cut = server.cut();
+    let mut joined = tokio::task::spawn_blocking(move || server.join("asb record"));
     tokio::select! {
-        _ = joined => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = &mut joined => {}
+        again = signals.next() => {
+            eprintln!("asb record: {again}: stopping now; calls still in flight are marked interrupted");
+            cut.now();
+            let _ = joined.await;
+        }
     }
     recorder.interrupt_all();
     let stats = recorder.writer.close()?;
@@ -101,6 +108,8 @@ pub struct Session {
     pub upstream: Upstream,
     pub recorder: Arc<Recorder>,
     pub secrets: Secrets,
+    /// Largest request body forwarded (`--max-request-mib`).
+    pub max_request_bytes: usize,
 }
 
 impl Session {
@@ -110,12 +119,15 @@ impl Session {
         if let Some(key) = &args.api_key {
             secrets.add(key);
         }
-        let writer = RecordingWriter::open(&args.output, secrets.clone())?;
+        let writer = RecordingWriter::open_with(&args.output, secrets.clone(), Durability { fsync: args.fsync })?;
         let experiment_id: String = {
             let mut rng = rand::rng();
             (0..12).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
         };
-        Ok(Session { upstream, recorder: Arc::new(Recorder::new(writer, experiment_id)), secrets })
+        let keep_limit = usize::try_from(args.max_response_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let recorder = Arc::new(Recorder::new(writer, experiment_id, keep_limit));
+        let max_request_bytes = usize::try_from(args.max_request_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        Ok(Session { upstream, recorder, secrets, max_request_bytes })
     }
 
     /// A proxy for the calling thread's runtime (its connection pool lives there; call it
@@ -137,6 +149,7 @@ impl Session {
             recorder: Arc::clone(&self.recorder),
             secrets: self.secrets.clone(),
             header_timeout,
+            max_request_bytes: self.max_request_bytes,
         }))
     }
 }
@@ -160,5 +173,7 @@ fn print_banner(upstream: &Upstream, args: &RecordArgs, addr: std::net::SocketAd
     println!("Point your agent at it:");
     println!("  ANTHROPIC_BASE_URL={url} claude");
     println!("  OPENAI_BASE_URL={url}/v1   (OpenAI SDK agents; their calls are forwarded byte for byte)");
-    println!("Stop with Ctrl+C: calls in flight are finished or marked, then a summary is printed.");
+    println!(
+        "Stop with Ctrl+C (or SIGTERM, SIGHUP): calls in flight are finished or marked, then a summary is printed."
+    );
 }

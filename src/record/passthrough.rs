@@ -218,9 +218,20 @@ async fn serve_connection(
         let Some(api) = route(&proxy, &head) else {
             return Some(Prefixed::new(buf.freeze(), client));
         };
+        let call = Call { proxy: &proxy, arrival, api };
+        // Refused before the body is read: the connection closes after the answer.
+        if head.content_length > proxy.max_request_bytes {
+            call.too_large(&mut client, head).await;
+            return None;
+        }
+        if let Some(why) = proxy.recorder.writer.refusing() {
+            let _ = client.write_all(&refusal(api, &why)).await;
+            return None;
+        }
         let whole = head.len + head.content_length;
         while buf.len() < whole {
-            buf.reserve(whole - buf.len());
+            // What arrives, not what the head declares: a peer's number is not an allocation.
+            buf.reserve((whole - buf.len()).min(1 << 20));
             match client.read_buf(&mut buf).await {
                 Ok(0) | Err(_) => return None,
                 Ok(_) => {}
@@ -228,11 +239,21 @@ async fn serve_connection(
         }
         let raw_head = buf.split_to(head.len).freeze();
         let body = buf.split_to(head.content_length).freeze();
-        let call = Call { proxy: &proxy, arrival, api };
-        if !call.run(&mut client, &mut buf, head, raw_head, body).await {
+        if !call.run(&mut client, &mut buf, head, raw_head, body, &stopping).await || *stopping.borrow() {
             return None;
         }
     }
+}
+
+/// The 503 for a call that arrives while the recording cannot be written (the call is not
+/// forwarded: it could not be recorded).
+fn refusal(api: Api, why: &str) -> Vec<u8> {
+    let message = format!(
+        "asb record: the recording cannot be written ({why}); this call was not forwarded, so that nothing goes \
+         unrecorded. Free space (or fix the disk) and retry."
+    );
+    let response = ApiError::new(503, message).to_response(api, "asb-record");
+    http1::whole_response(503, response.headers(), response.body().as_bytes(), true)
 }
 
 /// The API of a passthrough call, or `None` for a request hyper is to serve.
@@ -276,6 +297,7 @@ impl Call<'_> {
         head: RequestHead,
         raw_head: Bytes,
         body: Bytes,
+        stopping: &watch::Receiver<bool>,
     ) -> bool {
         let proxy = self.proxy;
         for secret in headers::secret_values(&head.headers) {
@@ -299,10 +321,11 @@ impl Call<'_> {
         let mut call = Finisher { recorder: &proxy.recorder, handle: proxy.recorder.begin(capture), done: false };
 
         let (mut reader, mut writer) = client.split();
+        let mut half_closed = false;
         let sent = tokio::time::timeout(proxy.header_timeout, proxy.plain_pool.send(plain, &up_head, &body));
         let answer = tokio::select! {
             answer = sent => answer,
-            _ = hung_up(&mut reader, client_buf) => {
+            _ = hung_up(&mut reader, client_buf, &mut half_closed) => {
                 call.finish(Outcome::ClientDisconnected, Some("the client closed the connection before the answer ended".into()));
                 return false;
             }
@@ -319,7 +342,9 @@ impl Call<'_> {
                 return self.unreachable(&mut writer, call, message, keep_client).await;
             }
         };
-        let keep_client = keep_client && resp.framing != Framing::UntilClose;
+        // A server that is stopping says so on its last answer, so a kept-alive client
+        // sends its next request elsewhere rather than into a closing connection.
+        let keep_client = keep_client && !half_closed && !*stopping.borrow() && resp.framing != Framing::UntilClose;
         // `transfer-encoding` too: the chunks go on as the upstream framed them.
         let keep = |name: &[u8]| headers::goes_to_client(name) || name.eq_ignore_ascii_case(b"transfer-encoding");
         let mut out = http1::client_response_head(&read[..resp.len], keep, !keep_client);
@@ -334,16 +359,16 @@ impl Call<'_> {
             c.client.headers = resp.headers;
             c.client.ttfb_ms = Some(t);
         }
-        let ending =
-            forward(&call.handle, &mut end, &mut upstream, &mut read, &mut out, &mut reader, &mut writer, client_buf)
-                .await;
+        let client_side = ClientSide { reader: &mut reader, writer: &mut writer, buf: client_buf, half_closed };
+        let (ending, half_closed) =
+            forward(&call.handle, &mut end, &mut upstream, &mut read, &mut out, client_side).await;
         match ending {
             Ending::Completed { reusable } => {
                 call.finish(Outcome::Completed, None);
                 if reusable && !upstream_closes {
                     proxy.plain_pool.release(upstream);
                 }
-                keep_client
+                keep_client && !half_closed
             }
             Ending::UpstreamCut(e) => {
                 call.finish(Outcome::UpstreamCut, Some(format!("the upstream's answer broke off: {e}")));
@@ -369,24 +394,59 @@ impl Call<'_> {
     ) -> bool {
         let response = ApiError::new(502, format!("asb record: {message}")).to_response(self.api, "asb-record");
         let bytes = http1::whole_response(502, response.headers(), response.body().as_bytes(), !keep_client);
+        lock(&call.handle).answered_by_proxy(&response);
         call.finish(Outcome::UpstreamUnreachable, Some(message));
         writer.write_all(&bytes).await.is_ok() && keep_client
     }
+
+    /// A request whose declared body is over `--max-request-mib`: answered 413 without
+    /// reading the body, and recorded (without it) as rejected.
+    async fn too_large(self, client: &mut TcpStream, head: RequestHead) {
+        let proxy = self.proxy;
+        let limit_mib = proxy.max_request_bytes >> 20;
+        let message = format!(
+            "the request body of {} bytes is over the recorder's limit of {limit_mib} MiB (--max-request-mib)",
+            head.content_length
+        );
+        let request = RawRequest {
+            method: head.method.to_string(),
+            path: head.target,
+            headers: head.headers,
+            body: Bytes::new(),
+        };
+        let capture =
+            new_capture(&proxy.recorder, self.arrival, (self.api, self.api), proxy.upstream.model.clone(), request);
+        let mut call = Finisher { recorder: &proxy.recorder, handle: proxy.recorder.begin(capture), done: false };
+        let response = ApiError::new(413, format!("asb record: {message}")).to_response(self.api, "asb-record");
+        let bytes = http1::whole_response(413, response.headers(), response.body().as_bytes(), true);
+        lock(&call.handle).answered_by_proxy(&response);
+        call.finish(Outcome::ProxyRejected, Some(message));
+        let _ = client.write_all(&bytes).await;
+    }
+}
+
+/// The client's half of a connection while an answer is forwarded to it.
+struct ClientSide<'a, 'c> {
+    reader: &'a mut ReadHalf<'c>,
+    writer: &'a mut tokio::net::tcp::WriteHalf<'c>,
+    /// Bytes the client sent meanwhile (a pipelined request).
+    buf: &'a mut BytesMut,
+    /// The client has shut down its sending side (it still reads the answer).
+    half_closed: bool,
 }
 
 /// Sends the client the response head (`out`) and the body as the upstream delivers it,
-/// recording each read's payload with its arrival time.
-#[allow(clippy::too_many_arguments)]
+/// recording each read's payload with its arrival time; also says whether the client
+/// half-closed meanwhile.
 async fn forward(
     call: &CallHandle,
     end: &mut BodyEnd,
     upstream: &mut TcpStream,
     read: &mut BytesMut,
     out: &mut Vec<u8>,
-    reader: &mut ReadHalf<'_>,
-    writer: &mut tokio::net::tcp::WriteHalf<'_>,
-    client_buf: &mut BytesMut,
-) -> Ending {
+    client: ClientSide<'_, '_>,
+) -> (Ending, bool) {
+    let ClientSide { reader, writer, buf: client_buf, mut half_closed } = client;
     let mut reusable = true;
     // The bytes that came with the head go with it in one write.
     if !read.is_empty() {
@@ -395,45 +455,52 @@ async fn forward(
                 out.extend_from_slice(&read[..used]);
                 reusable &= !extra;
             }
-            Err(e) => return Ending::UpstreamCut(e),
+            Err(e) => return (Ending::UpstreamCut(e), half_closed),
         }
         read.clear();
     }
     if writer.write_all(out).await.is_err() {
-        return Ending::ClientGone;
+        return (Ending::ClientGone, half_closed);
     }
     while !end.is_done() {
         read.reserve(READ_SIZE);
         tokio::select! {
             biased;
             got = upstream.read_buf(read) => match got {
-                Ok(0) if matches!(end, BodyEnd::UntilClose) => return Ending::Completed { reusable: false },
-                Ok(0) => return Ending::UpstreamCut("the upstream closed the connection".into()),
-                Err(e) => return Ending::UpstreamCut(e.to_string()),
+                Ok(0) if matches!(end, BodyEnd::UntilClose) => return (Ending::Completed { reusable: false }, half_closed),
+                Ok(0) => return (Ending::UpstreamCut("the upstream closed the connection".into()), half_closed),
+                Err(e) => return (Ending::UpstreamCut(e.to_string()), half_closed),
                 Ok(_) => {
                     let used = match take_piece(call, end, read) {
                         Ok((used, extra)) => {
                             reusable &= !extra;
                             used
                         }
-                        Err(e) => return Ending::UpstreamCut(e),
+                        Err(e) => return (Ending::UpstreamCut(e), half_closed),
                     };
                     if writer.write_all(&read[..used]).await.is_err() {
-                        return Ending::ClientGone;
+                        return (Ending::ClientGone, half_closed);
                     }
                     read.clear();
                 }
             },
-            _ = hung_up(reader, client_buf) => return Ending::ClientGone,
+            _ = hung_up(reader, client_buf, &mut half_closed) => return (Ending::ClientGone, half_closed),
         }
     }
-    Ending::Completed { reusable }
+    (Ending::Completed { reusable }, half_closed)
 }
 
 /// Feeds one read to the body's decoder and records its payload; returns the bytes that
 /// belong to this answer and whether more followed them (an upstream out of step).
 fn take_piece(call: &CallHandle, end: &mut BodyEnd, piece: &[u8]) -> Result<(usize, bool), String> {
     let fed = end.feed(piece)?;
+    let mut c = lock(call);
+    let len = fed.payload.iter().map(|r| r.len()).sum();
+    if !c.client.has_room(len, c.keep_limit) {
+        // Past the limit the payload is counted, not copied.
+        c.client.dropped += len as u64;
+        return Ok((fed.used, fed.used < piece.len()));
+    }
     let payload: Bytes = match fed.payload.as_slice() {
         [] => Bytes::new(),
         [one] => Bytes::copy_from_slice(&piece[one.clone()]),
@@ -446,22 +513,25 @@ fn take_piece(call: &CallHandle, end: &mut BodyEnd, piece: &[u8]) -> Result<(usi
         }
     };
     if !payload.is_empty() {
-        let mut c = lock(call);
         let t = c.ms_since_arrival();
-        c.client.frames.push((t, payload));
+        c.keep_client_frame(t, payload);
     }
     Ok((fed.used, fed.used < piece.len()))
 }
 
-/// Resolves when the client hangs up; what it sends meanwhile (a pipelined request) is
-/// kept in `buf`.
-async fn hung_up(reader: &mut ReadHalf<'_>, buf: &mut BytesMut) {
+/// Resolves when the client's connection fails; what it sends meanwhile (a pipelined
+/// request) is kept in `buf`. A client that shuts down its sending side after its request
+/// (an HTTP half-close) is still answered: `half_closed` turns true and nothing more is
+/// read; a client that went away altogether is then noticed when its answer cannot be
+/// written.
+async fn hung_up(reader: &mut ReadHalf<'_>, buf: &mut BytesMut, half_closed: &mut bool) {
     loop {
-        if buf.len() >= http1::MAX_HEAD_BYTES {
+        if *half_closed || buf.len() >= http1::MAX_HEAD_BYTES {
             return std::future::pending().await;
         }
         match reader.read_buf(buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) => *half_closed = true,
+            Err(_) => return,
             Ok(_) => {}
         }
     }

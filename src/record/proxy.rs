@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
@@ -50,6 +50,8 @@ pub struct Proxy {
     pub secrets: Secrets,
     /// How long to wait for the upstream's response headers.
     pub header_timeout: Duration,
+    /// Largest request body forwarded (`--max-request-mib`).
+    pub max_request_bytes: usize,
 }
 
 enum Route {
@@ -75,8 +77,16 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Respons
     let arrival = Instant::now();
     let (parts, body) = req.into_parts();
     let api = if parts.headers.contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
-    let body = match body.collect().await {
+    // At most the limit is held: a body declared or sent larger is refused while it comes.
+    let body = match Limited::new(body, proxy.max_request_bytes).collect().await {
         Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            let message = format!(
+                "asb record: the request body is over the recorder's limit of {} MiB (--max-request-mib)",
+                proxy.max_request_bytes >> 20
+            );
+            return Ok(error_response(api, 413, message));
+        }
         Err(e) => return Ok(error_response(api, 400, format!("asb record: cannot read the request body: {e}"))),
     };
     Ok(handle_buffered(&proxy, parts, body, arrival).await)
@@ -105,6 +115,13 @@ async fn record(
     client_api: Api,
     arrival: Instant,
 ) -> Response<ServerBody> {
+    if let Some(why) = proxy.recorder.writer.refusing() {
+        let message = format!(
+            "asb record: the recording cannot be written ({why}); this call was not forwarded, so that nothing \
+             goes unrecorded. Free space (or fix the disk) and retry."
+        );
+        return error_response(client_api, 503, message);
+    }
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let translating = client_api == Api::Anthropic && proxy.upstream.api == Api::OpenAi;
     let upstream_api = if translating { Api::OpenAi } else { client_api };
@@ -230,12 +247,7 @@ async fn translate_call(
     // A whole answer: read it, recording its frames, then translate it.
     let upstream_body = match collect_upstream(call, resp.into_body()).await {
         Ok(b) => b,
-        Err(e) => {
-            let message = format!("the upstream's answer broke off: {e}");
-            let out = error_response(Api::Anthropic, 502, format!("asb record: {message}"));
-            proxy.recorder.finish(call, Outcome::UpstreamCut, Some(message));
-            return out;
-        }
+        Err(message) => return proxy_answer(proxy, call, Api::Anthropic, (502, Outcome::UpstreamCut), message),
     };
     let (status, json) = if status.is_success() {
         match serde_json::from_slice::<Value>(&upstream_body)
@@ -275,7 +287,7 @@ fn client_answer(proxy: &Proxy, call: &CallHandle, status: StatusCode, answer: A
         c.client.streamed = !whole;
         c.client.ttfb_ms = Some(t);
         if let Answer::Whole(bytes) = &answer {
-            c.client.frames.push((t, bytes.clone()));
+            c.keep_client_frame(t, bytes.clone());
         }
     }
     let body = match answer {
@@ -291,18 +303,25 @@ fn client_answer(proxy: &Proxy, call: &CallHandle, status: StatusCode, answer: A
     out
 }
 
-/// Reads a whole upstream body, keeping its frames in the upstream side.
-async fn collect_upstream(call: &CallHandle, mut body: UpstreamBody) -> Result<Bytes, hyper::Error> {
+/// Reads a whole upstream body, keeping its frames in the upstream side; an answer over
+/// the recorder's limit is not read further (it is to be translated whole, so it could
+/// not be forwarded without being held).
+async fn collect_upstream(call: &CallHandle, mut body: UpstreamBody) -> Result<Bytes, String> {
     let mut all = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame?;
+        let frame = frame.map_err(|e| format!("the upstream's answer broke off: {e}"))?;
         if let Some(data) = frame.data_ref() {
-            all.extend_from_slice(data);
             let mut c = lock(call);
-            let t = c.ms_since_arrival();
-            if let Some(side) = c.upstream.as_mut() {
-                side.frames.push((t, data.clone()));
+            if all.len() + data.len() > c.keep_limit {
+                return Err(format!(
+                    "the upstream's answer is longer than {} MiB, more than the recorder holds to translate \
+                     (--max-response-mib)",
+                    c.keep_limit >> 20
+                ));
             }
+            all.extend_from_slice(data);
+            let t = c.ms_since_arrival();
+            c.keep_upstream_frame(t, data.clone());
         }
     }
     Ok(Bytes::from(all))
@@ -310,16 +329,28 @@ async fn collect_upstream(call: &CallHandle, mut body: UpstreamBody) -> Result<B
 
 /// The upstream could not be reached: the client gets a 502 in its API's shape.
 fn unreachable(proxy: &Proxy, call: &CallHandle, api: Api, message: String) -> Response<ServerBody> {
-    let out = error_response(api, 502, format!("asb record: {message}"));
-    proxy.recorder.finish(call, Outcome::UpstreamUnreachable, Some(message));
-    out
+    proxy_answer(proxy, call, api, (502, Outcome::UpstreamUnreachable), message)
 }
 
 /// The proxy refused the request itself.
 fn reject(proxy: &Proxy, call: &CallHandle, api: Api, status: u16, message: String) -> Response<ServerBody> {
-    let out = error_response(api, status, message.clone());
-    proxy.recorder.finish(call, Outcome::ProxyRejected, Some(message));
-    out
+    proxy_answer(proxy, call, api, (status, Outcome::ProxyRejected), message)
+}
+
+/// An error the proxy answers itself, in the client's API's shape: recorded as the call's
+/// response (what the client received), with `outcome`.
+fn proxy_answer(
+    proxy: &Proxy,
+    call: &CallHandle,
+    api: Api,
+    (status, outcome): (u16, Outcome),
+    message: String,
+) -> Response<ServerBody> {
+    let shown = if message.starts_with("asb record:") { message.clone() } else { format!("asb record: {message}") };
+    let response = ApiError::new(status, shown).to_response(api, "asb-record");
+    lock(call).answered_by_proxy(&response);
+    proxy.recorder.finish(call, outcome, Some(message));
+    response.map(|s| full(Bytes::from(s)))
 }
 
 pub fn error_response(api: Api, status: u16, message: String) -> Response<ServerBody> {

@@ -50,7 +50,7 @@ where
                 if let Some(data) = frame.data_ref() {
                     let mut call = lock(&this.call);
                     let t = call.ms_since_arrival();
-                    call.client.frames.push((t, data.clone()));
+                    call.keep_client_frame(t, data.clone());
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

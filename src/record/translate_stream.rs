@@ -71,7 +71,7 @@ impl TranslatingBody {
     fn record_client_frame(&self, bytes: &Bytes) {
         let mut c = lock(&self.call);
         let t = c.ms_since_arrival();
-        c.client.frames.push((t, bytes.clone()));
+        c.keep_client_frame(t, bytes.clone());
     }
 }
 
@@ -100,9 +100,7 @@ impl Body for TranslatingBody {
                     {
                         let mut c = lock(&this.call);
                         let t = c.ms_since_arrival();
-                        if let Some(side) = c.upstream.as_mut() {
-                            side.frames.push((t, data.clone()));
-                        }
+                        c.keep_upstream_frame(t, data.clone());
                     }
                     this.translate(data, &mut out);
                 }

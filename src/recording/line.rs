@@ -113,6 +113,9 @@ pub enum Outcome {
     Interrupted,
     /// The proxy could not forward the request (e.g. it could not be translated).
     ProxyRejected,
+    /// The answer reached the client whole, but it was longer than the recorder keeps
+    /// (`asb record --max-response-mib`): the recording holds its start.
+    Truncated,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

@@ -156,6 +156,9 @@ fn record_session(args: &ServeArgs) -> Result<(Option<Session>, Mode)> {
         upstream_api: args.upstream_api,
         upstream_timeout: 600,
         drain_timeout: 0,
+        fsync: false,
+        max_request_mib: 64,
+        max_response_mib: 64,
     };
     Ok((Some(Session::open(&record_args)?), mode))
 }

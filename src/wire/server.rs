@@ -121,6 +121,18 @@ fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener
 pub struct PerCore {
     threads: Vec<JoinHandle<Result<()>>>,
     stop: watch::Sender<bool>,
+    cut: Cut,
+}
+
+/// Ends a server's drain at once (a second Ctrl+C): the requests still in flight are cut
+/// (after [`Shutdown::on_cut`]) and their connections closed.
+#[derive(Clone)]
+pub struct Cut(Arc<watch::Sender<bool>>);
+
+impl Cut {
+    pub fn now(&self) {
+        let _ = self.0.send(true);
+    }
 }
 
 /// What a server does besides answering: how long a stop waits for requests in flight,
@@ -144,19 +156,26 @@ impl PerCore {
         F: Future<Output = Result<Response<ServerBody>, Infallible>> + Send + 'static,
     {
         let (stop, stop_rx) = watch::channel(false);
+        let (cut, cut_rx) = watch::channel(false);
         let handler = Arc::new(handler);
         let shutdown = Arc::new(shutdown);
         let mut threads = Vec::with_capacity(listeners.sockets.len());
         for (i, listener) in listeners.sockets.into_iter().enumerate() {
-            let (handler, shutdown, stop_rx) = (Arc::clone(&handler), Arc::clone(&shutdown), stop_rx.clone());
+            let (handler, shutdown, stop_rx, cut_rx) =
+                (Arc::clone(&handler), Arc::clone(&shutdown), stop_rx.clone(), cut_rx.clone());
             let thread = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 // Signals are the main thread's: a driver for them here would be polled for nothing.
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
-                runtime.block_on(accept_loop(listener, &*handler, &shutdown, stop_rx))
+                runtime.block_on(accept_loop(listener, &*handler, &shutdown, stop_rx, cut_rx))
             })?;
             threads.push(thread);
         }
-        Ok(PerCore { threads, stop })
+        Ok(PerCore { threads, stop, cut: Cut(Arc::new(cut)) })
+    }
+
+    /// What ends the drain at once, usable while [`Self::join`] waits.
+    pub fn cut(&self) -> Cut {
+        self.cut.clone()
     }
 
     /// Stops accepting; requests in flight go on (up to the drain time).
@@ -182,6 +201,7 @@ async fn accept_loop<M, H, F, R>(
     handler: &M,
     shutdown: &Shutdown,
     mut stop: watch::Receiver<bool>,
+    mut cut: watch::Receiver<bool>,
 ) -> Result<()>
 where
     M: Fn() -> Result<(R, H)>,
@@ -215,6 +235,7 @@ where
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(shutdown.drain) => (shutdown.on_cut)(),
+        _ = cut.wait_for(|now| *now) => (shutdown.on_cut)(),
     }
     Ok(())
 }
