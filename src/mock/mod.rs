@@ -46,8 +46,8 @@ pub async fn run(args: MockArgs) -> Result<()> {
         println!("  truth log: {}", path.display());
     }
     println!("Stop with Ctrl+C.");
-    tokio::signal::ctrl_c().await?;
-    eprintln!("asb mock: stopping");
+    let signal = crate::signals::StopSignals::new()?.next().await;
+    eprintln!("asb mock: {signal}: stopping");
     drop(server);
     Ok(())
 }

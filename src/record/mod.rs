@@ -91,13 +91,15 @@ pub async fn run(args: RecordArgs) -> Result<()> {
     let stats = recorder.writer.close()?;
     let t = &recorder.totals;
     eprintln!(
-        "\nasb record: {} call(s) recorded ({} failed or interrupted), {} input + {} output tokens, {} lines to {}",
+        "\nasb record: {} call(s) recorded ({} failed or interrupted), {} input + {} output tokens, {} lines to {} \
+         (each written within {:.1} ms of its call's end)",
         t.calls.load(Ordering::Relaxed),
         t.errors.load(Ordering::Relaxed),
         t.input_tokens.load(Ordering::Relaxed),
         t.output_tokens.load(Ordering::Relaxed),
         stats.lines,
-        args.output.display()
+        args.output.display(),
+        stats.max_lag.as_secs_f64() * 1000.0
     );
     Ok(())
 }

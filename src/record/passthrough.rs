@@ -225,7 +225,9 @@ async fn serve_connection(
             return None;
         }
         if let Some(why) = proxy.recorder.writer.refusing() {
-            let _ = client.write_all(&refusal(api, &why)).await;
+            if client.write_all(&refusal(api, &why)).await.is_ok() {
+                lingering_close(&mut client).await;
+            }
             return None;
         }
         let whole = head.len + head.content_length;
@@ -421,8 +423,23 @@ impl Call<'_> {
         let bytes = http1::whole_response(413, response.headers(), response.body().as_bytes(), true);
         lock(&call.handle).answered_by_proxy(&response);
         call.finish(Outcome::ProxyRejected, Some(message));
-        let _ = client.write_all(&bytes).await;
+        if client.write_all(&bytes).await.is_ok() {
+            lingering_close(client).await;
+        }
     }
+}
+
+/// Closes a connection whose request body was not read, as nginx's `lingering_close`
+/// does: the sending side first, then what the client still sends is read and dropped for
+/// up to two seconds. Closing with unread bytes would reset the connection, and the client
+/// could lose the answer it was sent.
+async fn lingering_close(client: &mut TcpStream) {
+    let _ = client.shutdown().await;
+    let mut sink = vec![0u8; 64 * 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while matches!(client.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// The client's half of a connection while an answer is forwarded to it.

@@ -51,6 +51,8 @@ use super::line::CallLine;
 pub struct WriteStats {
     pub lines: u64,
     pub bytes: u64,
+    /// The longest a line waited from its call's end until the kernel had it.
+    pub max_lag: Duration,
 }
 
 /// Builds a line on whichever thread writes it.
@@ -380,6 +382,9 @@ impl Shared {
         self.secrets.scrub(&mut text);
         text.push('\n');
         pen.append(text);
+        if pen.held.is_empty() {
+            pen.stats.max_lag = pen.stats.max_lag.max(job.queued.elapsed());
+        }
         self.failing.store(!pen.held.is_empty(), Ordering::Relaxed);
     }
 

@@ -86,6 +86,7 @@ pub async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<Run
 
     let mut samples = Vec::with_capacity(total);
     let (mut errors, mut tokens) = (0usize, 0u64);
+    let mut signals = crate::signals::StopSignals::new()?;
     let interrupted = loop {
         tokio::select! {
             sample = rx.recv() => match sample {
@@ -97,13 +98,13 @@ pub async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<Run
                     progress.inc(1);
                     samples.push(s);
                 }
-                None => break false,
+                None => break None,
             },
-            _ = tokio::signal::ctrl_c() => break true,
+            signal = signals.next() => break Some(signal),
         }
     };
-    if interrupted {
-        shared.abort("interrupted by Ctrl+C; requests in flight were not measured".into());
+    if let Some(signal) = interrupted {
+        shared.abort(format!("interrupted by {signal}; requests in flight were not measured"));
         for h in &handles {
             h.abort();
         }

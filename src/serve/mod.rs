@@ -221,7 +221,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             Ok((HyperOnly, move |req| handle(Arc::clone(&state), recorder.clone(), req)))
         })?
     };
-    let mut stop = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut signals = crate::signals::StopSignals::new()?;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {
@@ -229,7 +229,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                     library.release_idle();
                 }
             }
-            _ = &mut stop => break,
+            _ = signals.next() => break,
         }
     }
     server.stop();
