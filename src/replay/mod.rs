@@ -55,6 +55,23 @@ use target::Target;
 /// tokens so recordings asking for tens of thousands finish in seconds.
 pub const BUILTIN_MOCK_FLAGS: &[&str] = &["--answer-tokens", "128", "--prefill-tps", "20000", "--decode-tps", "100"];
 
+/// The embedded mock's flags: [`BUILTIN_MOCK_FLAGS`], less those the user's `--mock-args`
+/// set themselves (also as `--flag=value`, or through `--zero-delay`), then the user's.
+fn builtin_mock_flags(user: &str) -> Vec<String> {
+    let user: Vec<String> = user.split_whitespace().map(str::to_string).collect();
+    let given = |name: &str| {
+        user.iter().any(|u| u == name || u.starts_with(&format!("{name}=")))
+            || (user.iter().any(|u| u == "--zero-delay") && ["--prefill-tps", "--decode-tps"].contains(&name))
+    };
+    let mut flags: Vec<String> = BUILTIN_MOCK_FLAGS
+        .chunks(2)
+        .filter(|pair| !given(pair[0]))
+        .flat_map(|pair| pair.iter().map(|s| s.to_string()))
+        .collect();
+    flags.extend(user);
+    flags
+}
+
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     if args.users.is_some() {
         bail!(
@@ -79,8 +96,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     let (endpoint_label, url) = match &endpoint {
         Some(e) => (e.clone(), e.clone()),
         None => {
-            let mut flags: Vec<String> = BUILTIN_MOCK_FLAGS.iter().map(|s| s.to_string()).collect();
-            flags.extend(args.mock_args.iter().flat_map(|a| a.split_whitespace().map(str::to_string)));
+            let flags = builtin_mock_flags(args.mock_args.as_deref().unwrap_or(""));
             let cfg = crate::mock::config::config_from_flags(&flags).context("--mock-args")?;
             let server = crate::mock::start(cfg, [127, 0, 0, 1].into(), 0, crate::mock::TruthLog::default()).await?;
             let url = server.url();
@@ -264,4 +280,21 @@ pub fn write_outputs(results: &RunResults, path: &Path) -> Result<Vec<PathBuf>> 
     write(&json_path, &serde_json::to_string_pretty(results)?)?;
     written.push(json_path);
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mock_args_override_every_builtin_default() {
+        let flags = builtin_mock_flags("--decode-tps 120 --answer-tokens=64");
+        assert_eq!(flags, ["--prefill-tps", "20000", "--decode-tps", "120", "--answer-tokens=64"]);
+        let cfg = crate::mock::config::config_from_flags(&flags).unwrap();
+        assert_eq!(cfg.answer_tokens, Some(64));
+        let flags = builtin_mock_flags("--zero-delay --prefill-tps 5");
+        assert_eq!(flags, ["--answer-tokens", "128", "--zero-delay", "--prefill-tps", "5"]);
+        assert!(crate::mock::config::config_from_flags(&flags).is_ok());
+        assert_eq!(builtin_mock_flags(""), BUILTIN_MOCK_FLAGS);
+    }
 }

@@ -307,3 +307,31 @@ def test_timeouts_and_cut_streams_are_errors_with_their_cause(start_mock, tmp_pa
     [r] = run["requests"]
     assert "cut" in r["error"] and r["attempts"] == 1, r["error"]
     assert 0 < r["content_events"] < 40
+
+
+def test_mock_args_override_the_builtin_defaults(tmp_path):
+    # The example of `asb replay --help`: the user's flags replace the embedded mock's own.
+    p, run = run_json(tmp_path, "--mock-args", "--decode-tps 120 --answer-tokens 4 --prefill-tps 50000", "-r", "1",
+                      "--max-concurrent", "8")
+    assert p.returncode == 0, p.stderr
+    assert "--decode-tps 120" in p.stdout + p.stderr
+    assert all(r["completion_tokens"] <= 4 for r in run["requests"] if r["ok"])
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_sigterm_during_a_replay_keeps_the_report(start_mock, tmp_path, sig):
+    import signal
+    import time
+
+    mock = start_mock("--decode-tps", "20", "--jitter", "0")
+    rec = write_recording(tmp_path / "one.jsonl", growing_task("parser", turns=1), max_tokens=400)
+    out = tmp_path / "run.json"
+    proc = subprocess.Popen([asb_bin(), "replay", "-e", mock.url, "-m", "m", "-w", str(rec), "-r", "50",
+                             "--max-concurrent", "2", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(3)
+    proc.send_signal(getattr(signal, sig))
+    stdout, stderr = proc.communicate(timeout=30)
+    assert out.exists(), stdout + stderr
+    run = json.loads(out.read_text())
+    assert sig in json.dumps(run), "the report says why the run stopped"
