@@ -15,6 +15,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;
 
+use super::call_log::CallLog;
 use super::headers;
 use crate::recording::assemble::{assemble_body, Assembled, Assembler};
 use crate::recording::line::{
@@ -164,6 +165,8 @@ pub struct Recorder {
     pub experiment_id: String,
     /// Most bytes of a response kept per side of a call.
     pub keep_limit: usize,
+    /// Where a line per recorded call goes, if anywhere.
+    pub call_log: Option<CallLog>,
     pub started: Instant,
     pub totals: Arc<Totals>,
     turns: Arc<ThreadTurns>,
@@ -172,11 +175,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(writer: RecordingWriter, experiment_id: String, keep_limit: usize) -> Self {
+    pub fn new(writer: RecordingWriter, experiment_id: String, keep_limit: usize, call_log: Option<CallLog>) -> Self {
         Recorder {
             writer,
             experiment_id,
             keep_limit,
+            call_log,
             started: Instant::now(),
             totals: Arc::default(),
             turns: Arc::default(),
@@ -220,9 +224,13 @@ impl Recorder {
         let (experiment_id, totals, turns) =
             (self.experiment_id.clone(), Arc::clone(&self.totals), Arc::clone(&self.turns));
         let bytes = taken.client.bytes() + taken.upstream.as_ref().map_or(0, Side::bytes);
+        let log = self.call_log.clone();
         self.writer.write_with(bytes, move || {
             let line = build_line(taken, outcome, end_ms, experiment_id, &turns);
             count(&totals, &line);
+            if let Some(log) = log {
+                log.say(&line);
+            }
             line
         });
     }

@@ -58,6 +58,12 @@ pub struct RecordArgs {
     /// and the line is marked `truncated`.
     #[arg(long, default_value_t = 64, value_name = "MIB")]
     pub max_response_mib: u64,
+    /// No line per call on stderr (the summary at the end is still printed).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Do not ask the upstream for `GET /v1/models` at start (the check only warns).
+    #[arg(long)]
+    pub no_upstream_check: bool,
 }
 
 /// Where and how to reach the upstream.
@@ -105,6 +111,8 @@ mod tests {
             fsync: false,
             max_request_mib: 64,
             max_response_mib: 64,
+            quiet: false,
+            no_upstream_check: false,
         };
         let u = Upstream::from_args(&args(Some("k1"), None, "http://x")).unwrap();
         assert_eq!(u.auth, Some(("authorization".into(), "Bearer k1".into())));

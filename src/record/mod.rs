@@ -10,9 +10,11 @@
 //!   recording;
 //! * [`upstream`] — the connections to the upstream, read by those bodies themselves;
 //! * [`capture`] — a call in flight, and its line once it ends;
+//! * [`call_log`] — a line per recorded call on stderr;
 //! * [`headers`] — which headers pass, and which never reach the disk (agent threads:
 //!   [`crate::recording::thread`]; TLS and sockets: [`crate::wire::client`]).
 
+pub mod call_log;
 pub mod capture;
 pub mod config;
 pub mod headers;
@@ -50,6 +52,9 @@ pub async fn run(args: RecordArgs) -> Result<()> {
     let session = Arc::new(Session::open(&args)?);
     let recorder = Arc::clone(&session.recorder);
     print_banner(&session.upstream, &args, listener.local_addr());
+    if !args.no_upstream_check {
+        tokio::spawn(check_upstream(session.upstream.clone()));
+    }
 
     let shutdown = Shutdown {
         drain: Duration::from_secs(args.drain_timeout),
@@ -127,7 +132,8 @@ impl Session {
             (0..12).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
         };
         let keep_limit = usize::try_from(args.max_response_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        let recorder = Arc::new(Recorder::new(writer, experiment_id, keep_limit));
+        let call_log = if args.quiet { None } else { Some(call_log::CallLog::start()?) };
+        let recorder = Arc::new(Recorder::new(writer, experiment_id, keep_limit, call_log));
         let max_request_bytes = usize::try_from(args.max_request_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         Ok(Session { upstream, recorder, secrets, max_request_bytes })
     }
@@ -153,6 +159,38 @@ impl Session {
             header_timeout,
             max_request_bytes: self.max_request_bytes,
         }))
+    }
+}
+
+/// Asks the upstream for its model list once at start, so that a wrong `-e` shows at once
+/// rather than as the agent's first 502 (the proxy starts either way: an upstream may come
+/// up later).
+async fn check_upstream(upstream: Upstream) {
+    let Ok(pool) = upstream::UpstreamPool::new().map(Arc::new) else { return };
+    let mut headers = http::HeaderMap::new();
+    if let Some((name, value)) = &upstream.auth {
+        if let (Ok(n), Ok(v)) = (http::HeaderName::try_from(name.as_str()), http::HeaderValue::try_from(value.as_str())) {
+            headers.insert(n, v);
+        }
+    }
+    let url = upstream.url("/v1/models");
+    let started = std::time::Instant::now();
+    let asked = pool.send(&http::Method::GET, &url, &headers, bytes::Bytes::new());
+    match tokio::time::timeout(Duration::from_secs(5), asked).await {
+        Ok(Ok(resp)) => {
+            let status = resp.status().as_u16();
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let note = match status {
+                401 | 403 if upstream.auth.is_none() => " (no -k: the agent's own key is forwarded)",
+                401 | 403 => " (check -k / --api-key-header)",
+                _ => "",
+            };
+            println!("  upstream check: GET /v1/models answered {status} in {ms:.0} ms{note}");
+        }
+        Ok(Err(e)) => eprintln!(
+            "asb record: WARNING: the upstream does not answer ({e}); calls get a 502 until it does (check -e)"
+        ),
+        Err(_) => eprintln!("asb record: WARNING: the upstream sent no answer to GET /v1/models within 5 s (check -e)"),
     }
 }
 

@@ -159,6 +159,8 @@ fn record_session(args: &ServeArgs) -> Result<(Option<Session>, Mode)> {
         fsync: false,
         max_request_mib: 64,
         max_response_mib: 64,
+        quiet: false,
+        no_upstream_check: true,
     };
     Ok((Some(Session::open(&record_args)?), mode))
 }

@@ -315,3 +315,34 @@ def test_a_port_in_use_is_refused_and_the_first_recorder_keeps_it(fast_mock, sta
         oai(rec).chat.completions.create(model="m", messages=MSG, max_tokens=3)
     assert len(rec.lines(8)) == 8
     assert not (tmp_path / "second.jsonl").exists() or not (tmp_path / "second.jsonl").read_text()
+
+
+def test_each_call_shows_in_the_terminal_and_the_upstream_is_checked_at_start(start_mock, start_record):
+    mock = start_mock("--zero-delay", "--models", "alpha")
+    rec = start_record(mock.url)
+    banner = [rec.proc.stdout.readline() for _ in range(9)]
+    assert any("upstream check: GET /v1/models answered 200" in l for l in banner), banner
+    oai(rec).chat.completions.create(model="alpha", messages=MSG, max_tokens=2)
+    with pytest.raises(openai.NotFoundError):
+        oai(rec).chat.completions.create(model="beta", messages=MSG, max_tokens=2)
+    rec.lines(2)
+    _, err = rec.stop()
+    assert "#1 ok 200 POST /v1/chat/completions alpha" in err, err
+    assert "#2 upstream_error 404 POST /v1/chat/completions beta" in err, err
+    quiet = start_record(mock.url, "--quiet")
+    oai(quiet).chat.completions.create(model="alpha", messages=MSG, max_tokens=2)
+    quiet.lines(1)
+    _, err = quiet.stop()
+    assert "#1" not in err and "1 call(s) recorded" in err
+
+
+def test_an_upstream_that_does_not_answer_is_said_at_start(start_record):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rec = start_record(f"http://127.0.0.1:{port}")
+    time.sleep(0.5)
+    _, err = rec.stop()
+    assert "WARNING: the upstream does not answer" in err and "check -e" in err, err

@@ -135,7 +135,7 @@ def test_kept_alive_upstream_connections_the_upstream_dropped_are_replaced(start
     a new connection) and after the third call's answer (the fourth gets a new one)."""
     answer = [CHUNKED_HEAD] + CHUNKED_BODY
     up = ScriptedUpstream([(answer, False), (None, True), (answer, False), (answer, True), (answer, False)])
-    rec = start_record(up.url)
+    rec = start_record(up.url, "--no-upstream-check")
     with httpx.Client() as client:
         for _ in range(4):
             r = client.post(rec.url + "/v1/chat/completions", content=BODY)
