@@ -16,11 +16,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use crate::recording::reader::NumberedCall;
-
 use super::arrival::{self, Placed, StartSource};
-use super::call;
 use super::display::{cut, cut_left, duration_ms, plural, tokens, wrap};
+use super::facts::{CallFacts, FactsReader};
 
 #[derive(Debug, Clone, Args)]
 pub struct TimelineArgs {
@@ -45,7 +43,8 @@ const FIRST_TOKEN: char = '|';
 
 /// `asb timeline`.
 pub fn run(args: TimelineArgs) -> Result<ExitCode> {
-    let calls = super::load(&args.file)?;
+    let mut facts = FactsReader::default();
+    let calls = super::load_with(&args.file, |c| facts.of(&c))?;
     let width = args.width.or_else(columns_env).unwrap_or(DEFAULT_WIDTH);
     super::emit(&render(&args.file.display().to_string(), &calls, width))?;
     Ok(ExitCode::SUCCESS)
@@ -65,13 +64,13 @@ struct Label {
 }
 
 impl Label {
-    fn of(c: &NumberedCall, p: &Placed) -> Self {
+    fn of(c: &CallFacts, p: &Placed) -> Self {
         let show = |n: Option<u64>| n.map(tokens).unwrap_or_else(|| "?".into());
         Label {
-            seq: format!("#{}", c.call.seq),
-            thread: call::thread_short(&c.call),
-            model: c.call.model.clone(),
-            tokens: format!("{}/{}", show(call::input_tokens(&c.call)), show(call::output_tokens(&c.call))),
+            seq: format!("#{}", c.seq),
+            thread: c.thread_id.as_deref().map(|t| t.chars().take(6).collect()).unwrap_or_else(|| "-".into()),
+            model: c.model.to_string(),
+            tokens: format!("{}/{}", show(c.input_tokens), show(c.output_tokens)),
             duration: duration_ms(p.duration_ms),
         }
     }
@@ -120,7 +119,7 @@ impl Widths {
 }
 
 /// The whole timeline, `width` characters wide.
-pub fn render(file: &str, calls: &[NumberedCall], width: usize) -> String {
+pub fn render(file: &str, calls: &[CallFacts], width: usize) -> String {
     let schedule = arrival::schedule(calls);
     let span = schedule.span_ms();
     let mut out = String::new();
@@ -143,8 +142,8 @@ pub fn render(file: &str, calls: &[NumberedCall], width: usize) -> String {
     let bar_width = width.saturating_sub(widths.total() + 1).max(MIN_BAR);
     let _ = writeln!(out, "{}", widths.line("#", "thread", "model", "in/out", "time"));
     for (p, l) in schedule.calls.iter().zip(&labels) {
-        let c = &calls[p.index].call;
-        let bar = bar(p, call::ttft_ms(c), call::failed(c), span, bar_width);
+        let c = &calls[p.index];
+        let bar = bar(p, c.ttft_ms, c.failed(), span, bar_width);
         let row = format!("{} {bar}", widths.line(&l.seq, &l.thread, &l.model, &l.tokens, &l.duration));
         let _ = writeln!(out, "{}", row.trim_end());
     }
@@ -237,6 +236,7 @@ pub fn tick_label(t_ms: f64, step_ms: f64) -> String {
 mod tests {
     use super::*;
     use crate::recording::line::{CallLine, Outcome, Timing};
+    use crate::recording::reader::NumberedCall;
 
     fn placed(start_ms: f64, duration_ms: f64) -> Placed {
         Placed { index: 0, start_ms, duration_ms }
@@ -294,7 +294,7 @@ mod tests {
             },
         };
         let calls = vec![call(2, 100.0, Outcome::UpstreamError), call(1, 0.0, Outcome::Completed)];
-        let text = render("f.jsonl", &calls, 60);
+        let text = render("f.jsonl", &crate::inspect::facts::facts(&calls), 60);
         let rows: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with('#')).collect();
         assert_eq!(rows.len(), 3, "{text}");
         assert!(rows[1].trim_start().starts_with("#1 abcdef"), "arrival order: {text}");

@@ -45,29 +45,155 @@ pub fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), 
 /// Streams the lines of a recording to `visit`, one at a time, so a caller that keeps only
 /// part of each line never holds the whole file parsed.
 pub fn for_each_line(path: &Path, mut visit: impl FnMut(Result<NumberedCall, LineError>)) -> Result<(), ReadError> {
-    for_each_raw_line(path, |number, bytes| match parse_line(bytes) {
-        Ok(None) => {}
-        Ok(Some(call)) => visit(Ok(NumberedCall { line: number, call })),
-        Err(reason) => visit(Err(line_error(path, number, bytes, reason))),
+    for_each_raw_line(path, |number, bytes| match bytes.map(|bytes| (bytes, parse_line(bytes))) {
+        Err(too_long) => visit(Err(too_long)),
+        Ok((_, Ok(None))) => {}
+        Ok((_, Ok(Some(call)))) => visit(Ok(NumberedCall { line: number, call })),
+        Ok((bytes, Err(reason))) => visit(Err(line_error(path, number, bytes, reason))),
     })
 }
 
+/// The longest line a reader holds: 256 MiB, room for a call line whose request and
+/// response each hold a 64 MiB body twice escaped. A longer line is a [`LineError`]
+/// ("line longer than 256 MiB"); the reader skips to its newline without holding it (a
+/// file that is not a regular file, `/dev/zero` say, stops there: its line may never end).
+pub const MAX_LINE_BYTES: usize = 256 << 20;
+
+/// A line held after reading is given back to the allocator above this size, so one long
+/// line does not keep its buffer for the rest of the file.
+const KEEP_BUFFER_BYTES: usize = 4 << 20;
+
 /// Streams the raw bytes of every line (with its newline, if it has one) and its 1-based
-/// number, for callers that parse lines their own way.
-pub fn for_each_raw_line(path: &Path, mut visit: impl FnMut(usize, &[u8])) -> Result<(), ReadError> {
-    let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
-    let file = File::open(path).map_err(io_err)?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut buf = Vec::new();
-    let mut number = 0;
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(io_err)?;
-        if n == 0 {
-            return Ok(());
+/// number, for callers that parse lines their own way. A line longer than
+/// [`MAX_LINE_BYTES`] comes as its [`LineError`], never held.
+pub fn for_each_raw_line(path: &Path, mut visit: impl FnMut(usize, Result<&[u8], LineError>)) -> Result<(), ReadError> {
+    let mut lines = RawLines::open(path)?;
+    while let Some((number, line)) = lines.next_line()? {
+        visit(number, line);
+    }
+    Ok(())
+}
+
+/// The call on line `number` of a recording (`None` past the end, or on a blank line).
+pub fn call_at_line(path: &Path, number: usize) -> Result<Option<CallLine>, ReadError> {
+    let mut lines = RawLines::open(path)?;
+    while let Some((at, line)) = lines.next_line()? {
+        if at == number {
+            let bytes = line?;
+            return parse_line(bytes).map_err(|reason| line_error(path, number, bytes, reason).into());
         }
-        number += 1;
-        visit(number, &buf);
+    }
+    Ok(None)
+}
+
+/// The lines of a recording, one at a time, each at most [`MAX_LINE_BYTES`] long.
+pub struct RawLines {
+    path: PathBuf,
+    reader: BufReader<File>,
+    /// A regular file's over-long line is skipped to its end; another file's stops reading.
+    regular: bool,
+    buf: Vec<u8>,
+    number: usize,
+    done: bool,
+}
+
+impl RawLines {
+    pub fn open(path: &Path) -> Result<Self, ReadError> {
+        let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
+        let file = File::open(path).map_err(io_err)?;
+        let regular = file.metadata().map_err(io_err)?.is_file();
+        let reader = BufReader::with_capacity(1 << 20, file);
+        Ok(RawLines { path: path.to_path_buf(), reader, regular, buf: Vec::new(), number: 0, done: false })
+    }
+
+    /// The next line's number and bytes (with its newline, if it has one), or why it is
+    /// not held; `None` at the end.
+    #[allow(clippy::type_complexity)]
+    pub fn next_line(&mut self) -> Result<Option<(usize, Result<&[u8], LineError>)>, ReadError> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.buf.capacity() > KEEP_BUFFER_BYTES {
+            self.buf = Vec::new();
+        }
+        self.buf.clear();
+        let read = read_bounded_line(&mut self.reader, &mut self.buf, MAX_LINE_BYTES, self.regular)
+            .map_err(|source| ReadError::Io { path: self.path.clone(), source })?;
+        self.number += 1;
+        let number = self.number;
+        match read {
+            BoundedLine::End => {
+                self.done = true;
+                Ok(None)
+            }
+            BoundedLine::Line => Ok(Some((number, Ok(&self.buf)))),
+            BoundedLine::TooLong { ended } => {
+                let mut reason =
+                    format!("line longer than {} MiB (the longest line a reader holds)", MAX_LINE_BYTES >> 20);
+                if !ended {
+                    reason.push_str("; not a regular file, so reading stopped there");
+                    self.done = true;
+                }
+                Ok(Some((number, Err(LineError { path: self.path.clone(), line: number, reason }))))
+            }
+        }
+    }
+}
+
+/// What [`read_bounded_line`] read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BoundedLine {
+    /// Nothing left.
+    End,
+    /// A line (in the buffer, with its newline if it has one).
+    Line,
+    /// A line longer than the limit, not held; `ended` when its newline or the end of the
+    /// input was reached (a line of a non-regular file stops at the limit: it may not end).
+    TooLong { ended: bool },
+}
+
+/// Reads one line into `buf` (with its newline), holding at most `limit` bytes of it besides
+/// the newline. On a longer line the buffer is emptied and, with `skip_rest`, the rest of
+/// the line read and dropped; without, reading stops at the limit. See [`BoundedLine`].
+pub fn read_bounded_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+    skip_rest: bool,
+) -> std::io::Result<BoundedLine> {
+    let mut too_long = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(match (too_long, buf.is_empty()) {
+                (true, _) => BoundedLine::TooLong { ended: true },
+                (false, true) => BoundedLine::End,
+                (false, false) => BoundedLine::Line,
+            });
+        }
+        let (take, ended) = match memchr::memchr(b'\n', available) {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        let content = take - usize::from(ended);
+        if !too_long && buf.len() + content > limit {
+            too_long = true;
+            *buf = Vec::new();
+        }
+        if !too_long {
+            buf.extend_from_slice(&available[..take]);
+        }
+        reader.consume(take);
+        if ended {
+            return Ok(if too_long { BoundedLine::TooLong { ended: true } } else { BoundedLine::Line });
+        }
+        if too_long && !skip_rest {
+            return Ok(BoundedLine::TooLong { ended: false });
+        }
     }
 }
 
@@ -152,6 +278,61 @@ mod tests {
         assert!(problems[4].reason.contains("no newline"));
         let msg = read(f.path()).unwrap_err().to_string();
         assert!(msg.starts_with(&format!("{}:2: ", f.path().display())), "{msg}");
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_skipped_not_held() {
+        let text = b"{\"seq\":1}\n0123456789abcdef\n{\"seq\":3}";
+        let mut reader = std::io::BufReader::with_capacity(4, &text[..]);
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        loop {
+            buf.clear();
+            match read_bounded_line(&mut reader, &mut buf, 10, true).unwrap() {
+                BoundedLine::End => break,
+                other => got.push((other, String::from_utf8(buf.clone()).unwrap())),
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                (BoundedLine::Line, "{\"seq\":1}\n".into()),
+                (BoundedLine::TooLong { ended: true }, String::new()),
+                (BoundedLine::Line, "{\"seq\":3}".into()),
+            ]
+        );
+        // Without skipping (a device, a pipe), reading stops at the limit.
+        let mut endless = std::io::BufReader::with_capacity(4, std::io::repeat(b'0'));
+        buf.clear();
+        assert_eq!(
+            read_bounded_line(&mut endless, &mut buf, 10, false).unwrap(),
+            BoundedLine::TooLong { ended: false }
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_a_line_error_not_a_stack_overflow() {
+        let deep = "[".repeat(100_000) + "\n";
+        let f = write(&format!("{{\"seq\":1}}\n{deep}{}\n", "{\"a\":".repeat(100_000)));
+        let (calls, problems) = read_lenient(f.path()).unwrap();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(problems.iter().map(|p| p.line).collect::<Vec<_>>(), vec![2, 3]);
+        assert!(problems.iter().all(|p| p.reason.contains("recursion limit")), "{problems:?}");
+    }
+
+    #[test]
+    fn a_device_without_newlines_ends_with_a_line_error() {
+        // /dev/zero never ends: the first line stops at the limit.
+        let path = Path::new("/dev/zero");
+        if !path.exists() {
+            return;
+        }
+        let mut problems = Vec::new();
+        for_each_raw_line(path, |_, line| problems.extend(line.err())).unwrap();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 1);
+        assert!(problems[0].reason.starts_with("line longer than 256 MiB"), "{}", problems[0].reason);
+        assert!(problems[0].reason.contains("not a regular file"), "{}", problems[0].reason);
     }
 
     #[test]
