@@ -17,22 +17,25 @@
 //! them (timestamps, UUIDs, Claude Code's billing-header values and `metadata.user_id`
 //! normalised), so two runs of a session that differ only there compare equal.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::recording::line::CallLine;
-use crate::recording::reader::NumberedCall;
+use crate::recording::reader::{CallsAt, NumberedCall};
 use crate::serve::diff as leaf_diff;
 use crate::serve::key::Normalizer;
 
 use super::align::{align, Step};
-use super::arrival;
+use super::arrival::{self, Arrives};
 use super::call;
 use super::display::{cut, duration_ms, excerpt, plural, ratio};
 
@@ -176,39 +179,131 @@ pub struct Summary {
     pub only_b: usize,
 }
 
-/// `asb diff`.
+/// `asb diff`. Of each call only a sketch is kept while the files stream by (what aligning
+/// needs: arrival, thread, a hash of the signature); the lines of the calls the report
+/// shows are read again one pair at a time.
 pub fn run(args: DiffArgs) -> Result<ExitCode> {
-    let a = super::load(&args.a)?;
-    let b = super::load(&args.b)?;
-    let report = compare((&args.a.display().to_string(), &a), (&args.b.display().to_string(), &b));
+    let mut strings = Strings::default();
+    let a = super::load_with(&args.a, |offset, c| sketch(&mut strings, offset, &c))?;
+    let b = super::load_with(&args.b, |offset, c| sketch(&mut strings, offset, &c))?;
+    let (mut file_a, mut file_b) = (from_file(&args.a)?, from_file(&args.b)?);
+    let report = compare_sketches(
+        (&args.a.display().to_string(), &a, &mut file_a),
+        (&args.b.display().to_string(), &b, &mut file_b),
+    )?;
     let text = if args.json { serde_json::to_string_pretty(&report)? + "\n" } else { render(&report) };
     super::emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+// ---- what is kept of each call --------------------------------------------------------
+
+/// What aligning keeps of a call.
+#[derive(Debug, Clone)]
+pub struct Sketch {
+    pub line: usize,
+    /// Where to find the whole call again: its line's byte offset (or its index in memory).
+    pub at: u64,
+    pub seq: u64,
+    pub experiment_id: Rc<str>,
+    pub thread_id: Option<Rc<str>>,
+    pub start_offset_ms: Option<f64>,
+    pub timestamp_ms: Option<f64>,
+    pub duration_ms: Option<f64>,
+    /// A hash of [`signature`].
+    pub signature: u64,
+}
+
+/// Shares the strings calls repeat (run and thread ids).
+#[derive(Debug, Default)]
+pub struct Strings(HashSet<Rc<str>>);
+
+impl Strings {
+    fn shared(&mut self, text: &str) -> Rc<str> {
+        if let Some(known) = self.0.get(text) {
+            return known.clone();
+        }
+        let new: Rc<str> = Rc::from(text);
+        self.0.insert(new.clone());
+        new
+    }
+}
+
+pub fn sketch(strings: &mut Strings, at: u64, c: &NumberedCall) -> Sketch {
+    let mut hasher = std::hash::DefaultHasher::new();
+    signature(&c.call).hash(&mut hasher);
+    Sketch {
+        line: c.line,
+        at,
+        seq: c.call.seq,
+        experiment_id: strings.shared(&c.call.experiment_id),
+        thread_id: c.call.thread_id.as_deref().map(|t| strings.shared(t)),
+        start_offset_ms: c.call.start_offset_ms,
+        timestamp_ms: call::timestamp_ms(&c.call),
+        duration_ms: call::duration_ms(&c.call),
+        signature: hasher.finish(),
+    }
+}
+
+impl Arrives for Sketch {
+    fn experiment_id(&self) -> &str {
+        &self.experiment_id
+    }
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn line(&self) -> usize {
+        self.line
+    }
+    fn start_offset_ms(&self) -> Option<f64> {
+        self.start_offset_ms
+    }
+    fn timestamp_ms(&self) -> Option<f64> {
+        self.timestamp_ms
+    }
+    fn duration_ms(&self) -> Option<f64> {
+        self.duration_ms
+    }
+}
+
+/// Gives the whole call of a sketch.
+type Fetch<'f> = dyn FnMut(&Sketch) -> Result<NumberedCall> + 'f;
+
+/// Reads a sketch's call again from its file.
+fn from_file(path: &std::path::Path) -> Result<impl FnMut(&Sketch) -> Result<NumberedCall>> {
+    let mut calls = CallsAt::open(path).map_err(|e| anyhow!("{e}"))?;
+    Ok(move |s: &Sketch| {
+        let call = calls.call_at(s.at, s.line).map_err(|e| anyhow!("{e}"))?;
+        Ok(NumberedCall { line: s.line, call })
+    })
 }
 
 // ---- alignment ------------------------------------------------------------------------
 
 /// Calls of one agent thread in turn order (or a whole file, without thread ids).
 struct Group<'a> {
-    id: Option<String>,
+    id: Option<Rc<str>>,
     /// Position among its file's threads, by first arrival.
     order: usize,
-    calls: Vec<&'a NumberedCall>,
+    calls: Vec<&'a Sketch>,
 }
 
-fn in_arrival_order(calls: &[NumberedCall]) -> Vec<&NumberedCall> {
+fn in_arrival_order(calls: &[Sketch]) -> Vec<&Sketch> {
     arrival::schedule(calls).calls.iter().map(|p| &calls[p.index]).collect()
 }
 
 /// Threads in order of first arrival, each in turn order (`thread_turn` numbers a thread's
 /// calls in arrival order; arrival order also holds when two recorder runs share a thread).
-fn threads(calls: &[NumberedCall]) -> Vec<Group<'_>> {
+fn threads(calls: &[Sketch]) -> Vec<Group<'_>> {
     let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<Option<Rc<str>>, usize> = HashMap::new();
     for c in in_arrival_order(calls) {
-        let id = c.call.thread_id.clone();
-        match groups.iter_mut().find(|g| g.id == id) {
-            Some(g) => g.calls.push(c),
-            None => groups.push(Group { id, order: groups.len(), calls: vec![c] }),
+        match index.get(&c.thread_id) {
+            Some(&g) => groups[g].calls.push(c),
+            None => {
+                index.insert(c.thread_id.clone(), groups.len());
+                groups.push(Group { id: c.thread_id.clone(), order: groups.len(), calls: vec![c] });
+            }
         }
     }
     groups
@@ -250,28 +345,40 @@ pub fn mask_tool_ids(text: &str) -> String {
 
 /// Identifies a thread whose id differs: its first call's model and system prompt
 /// (normalised, as Claude Code's billing header changes from run to run).
-fn thread_signature(g: &Group) -> (String, String) {
-    let first = &g.calls[0].call;
+fn thread_signature(g: &Group, fetch: &mut Fetch) -> Result<(String, String)> {
+    let first = fetch(g.calls[0])?.call;
     let system: String = first.messages.iter().filter(|m| call::role(m) == "system").map(call::message_text).collect();
     let system = Normalizer::default().canonicalize(Value::String(system));
-    (first.model.clone(), system.as_str().unwrap_or_default().to_string())
+    Ok((first.model.clone(), system.as_str().unwrap_or_default().to_string()))
 }
 
-/// Pairs of groups to align (either side may be missing).
-fn pair_groups<'a>(a: Vec<Group<'a>>, b: Vec<Group<'a>>) -> Vec<(Option<Group<'a>>, Option<Group<'a>>)> {
+/// A pair of groups to align (either side may be missing).
+type GroupPair<'a> = (Option<Group<'a>>, Option<Group<'a>>);
+
+/// Pairs of groups to align.
+fn pair_groups<'a>(
+    a: Vec<Group<'a>>,
+    b: Vec<Group<'a>>,
+    fetch_a: &mut Fetch,
+    fetch_b: &mut Fetch,
+) -> Result<Vec<GroupPair<'a>>> {
+    let mut b_by_id: HashMap<Option<Rc<str>>, usize> = HashMap::new();
+    for (j, g) in b.iter().enumerate() {
+        b_by_id.entry(g.id.clone()).or_insert(j);
+    }
     let mut a: Vec<Option<Group>> = a.into_iter().map(Some).collect();
     let mut b: Vec<Option<Group>> = b.into_iter().map(Some).collect();
     let mut out = Vec::new();
     for ga in a.iter_mut() {
         let id = ga.as_ref().and_then(|g| g.id.clone());
-        if let Some(gb) = b.iter_mut().find(|gb| gb.as_ref().is_some_and(|g| g.id == id)) {
+        if let Some(gb) = b_by_id.remove(&id).map(|j| &mut b[j]) {
             out.push((ga.take(), gb.take()));
         }
     }
     let rest_a: Vec<Group> = a.into_iter().flatten().collect();
     let rest_b: Vec<Group> = b.into_iter().flatten().collect();
-    let sig_a: Vec<_> = rest_a.iter().map(thread_signature).collect();
-    let sig_b: Vec<_> = rest_b.iter().map(thread_signature).collect();
+    let sig_a: Vec<_> = rest_a.iter().map(|g| thread_signature(g, fetch_a)).collect::<Result<_>>()?;
+    let sig_b: Vec<_> = rest_b.iter().map(|g| thread_signature(g, fetch_b)).collect::<Result<_>>()?;
     let mut rest_a: Vec<Option<Group>> = rest_a.into_iter().map(Some).collect();
     let mut rest_b: Vec<Option<Group>> = rest_b.into_iter().map(Some).collect();
     for step in align(&sig_a, &sig_b, false) {
@@ -283,56 +390,73 @@ fn pair_groups<'a>(a: Vec<Group<'a>>, b: Vec<Group<'a>>) -> Vec<(Option<Group<'a
     }
     // In A's arrival order; threads only in B where they arrived in B.
     out.sort_by_key(|(a, b)| a.as_ref().or(b.as_ref()).map_or(0, |g| g.order));
-    out
+    Ok(out)
 }
 
-/// The whole comparison.
-pub fn compare(a: (&str, &[NumberedCall]), b: (&str, &[NumberedCall])) -> Report {
-    let has_threads = |calls: &[NumberedCall]| !calls.is_empty() && calls.iter().all(|c| c.call.thread_id.is_some());
-    let by_thread = has_threads(a.1) && has_threads(b.1);
+/// The whole comparison of two recordings in memory.
+pub fn compare(a: (&str, &[NumberedCall]), b: (&str, &[NumberedCall])) -> Result<Report> {
+    let mut strings = Strings::default();
+    let mut sketches = |calls: &[NumberedCall]| -> Vec<Sketch> {
+        calls.iter().enumerate().map(|(i, c)| sketch(&mut strings, i as u64, c)).collect()
+    };
+    let (sketch_a, sketch_b) = (sketches(a.1), sketches(b.1));
+    let mut fetch_a = |s: &Sketch| Ok(a.1[s.at as usize].clone());
+    let mut fetch_b = |s: &Sketch| Ok(b.1[s.at as usize].clone());
+    compare_sketches((a.0, &sketch_a, &mut fetch_a), (b.0, &sketch_b, &mut fetch_b))
+}
+
+/// One side of a comparison: its name, its calls' sketches, and where their whole calls are.
+type Side<'s, 'f> = (&'s str, &'s [Sketch], &'s mut Fetch<'f>);
+
+/// The whole comparison, reading the calls of each pair as it goes.
+pub fn compare_sketches(a: Side, b: Side) -> Result<Report> {
+    let ((name_a, a, fetch_a), (name_b, b, fetch_b)) = (a, b);
+    let has_threads = |calls: &[Sketch]| !calls.is_empty() && calls.iter().all(|c| c.thread_id.is_some());
+    let by_thread = has_threads(a) && has_threads(b);
     let groups = if by_thread {
-        pair_groups(threads(a.1), threads(b.1))
+        pair_groups(threads(a), threads(b), fetch_a, fetch_b)?
     } else {
         let whole = |calls| Group { id: None, order: 0, calls: in_arrival_order(calls) };
-        vec![(Some(whole(a.1)), Some(whole(b.1)))]
+        vec![(Some(whole(a)), Some(whole(b)))]
     };
     let mut summary = Summary::default();
-    let threads = groups
-        .into_iter()
-        .map(|(ga, gb)| {
-            let entries = compare_group(ga.as_ref(), gb.as_ref());
-            for e in &entries {
-                match e {
-                    Entry::Pair(p) if p.equal => summary.equal += 1,
-                    Entry::Pair(_) => summary.changed += 1,
-                    Entry::OnlyA(_) => summary.only_a += 1,
-                    Entry::OnlyB(_) => summary.only_b += 1,
-                }
+    let mut threads = Vec::with_capacity(groups.len());
+    for (ga, gb) in groups {
+        let entries = compare_group(ga.as_ref(), gb.as_ref(), fetch_a, fetch_b)?;
+        for e in &entries {
+            match e {
+                Entry::Pair(p) if p.equal => summary.equal += 1,
+                Entry::Pair(_) => summary.changed += 1,
+                Entry::OnlyA(_) => summary.only_a += 1,
+                Entry::OnlyB(_) => summary.only_b += 1,
             }
-            ThreadReport { thread_a: ga.and_then(|g| g.id), thread_b: gb.and_then(|g| g.id), entries }
-        })
-        .collect();
+        }
+        let id = |g: Option<Group>| g.and_then(|g| g.id).map(|id| id.to_string());
+        threads.push(ThreadReport { thread_a: id(ga), thread_b: id(gb), entries });
+    }
     summary.pairs = summary.equal + summary.changed;
-    Report {
-        a: FileInfo { path: a.0.into(), calls: a.1.len() },
-        b: FileInfo { path: b.0.into(), calls: b.1.len() },
+    Ok(Report {
+        a: FileInfo { path: name_a.into(), calls: a.len() },
+        b: FileInfo { path: name_b.into(), calls: b.len() },
         by_thread,
         threads,
         summary,
-    }
+    })
 }
 
-fn compare_group(a: Option<&Group>, b: Option<&Group>) -> Vec<Entry> {
+fn compare_group(a: Option<&Group>, b: Option<&Group>, fetch_a: &mut Fetch, fetch_b: &mut Fetch) -> Result<Vec<Entry>> {
     let a_calls = a.map(|g| g.calls.as_slice()).unwrap_or_default();
     let b_calls = b.map(|g| g.calls.as_slice()).unwrap_or_default();
-    let sig_a: Vec<_> = a_calls.iter().map(|c| signature(&c.call)).collect();
-    let sig_b: Vec<_> = b_calls.iter().map(|c| signature(&c.call)).collect();
+    let sig_a: Vec<u64> = a_calls.iter().map(|c| c.signature).collect();
+    let sig_b: Vec<u64> = b_calls.iter().map(|c| c.signature).collect();
     align(&sig_a, &sig_b, true)
         .into_iter()
-        .map(|step| match step {
-            Step::Pair(i, j) => Entry::Pair(Box::new(compare_calls(a_calls[i], b_calls[j]))),
-            Step::OnlyA(i) => Entry::OnlyA(call_ref(a_calls[i])),
-            Step::OnlyB(j) => Entry::OnlyB(call_ref(b_calls[j])),
+        .map(|step| {
+            Ok(match step {
+                Step::Pair(i, j) => Entry::Pair(Box::new(compare_calls(&fetch_a(a_calls[i])?, &fetch_b(b_calls[j])?))),
+                Step::OnlyA(i) => Entry::OnlyA(call_ref(&fetch_a(a_calls[i])?)),
+                Step::OnlyB(j) => Entry::OnlyB(call_ref(&fetch_b(b_calls[j])?)),
+            })
         })
         .collect()
 }
@@ -675,7 +799,7 @@ mod tests {
     #[test]
     fn a_recording_equals_itself() {
         let a = session(false);
-        let r = compare(("a", &a), ("a", &a));
+        let r = compare(("a", &a), ("a", &a)).unwrap();
         assert!(r.by_thread);
         assert_eq!((r.summary.pairs, r.summary.equal, r.summary.only_a, r.summary.only_b), (4, 4, 0, 0));
         assert!(render(&r).contains("summary: 4 pairs (4 equal, 0 changed), 0 only in A, 0 only in B"));
@@ -684,7 +808,7 @@ mod tests {
     #[test]
     fn extra_call_and_changed_prompt_are_found() {
         let (a, b) = (session(false), session(true));
-        let r = compare(("a", &a), ("b", &b));
+        let r = compare(("a", &a), ("b", &b)).unwrap();
         assert_eq!((r.summary.pairs, r.summary.equal, r.summary.changed, r.summary.only_b), (4, 3, 1, 1));
         let text = render(&r);
         assert!(text.contains("thread sub-b → sub-b2"), "{text}");
@@ -707,7 +831,7 @@ mod tests {
         let mut b = strip(session(false));
         b.insert(1, numbered(9, None, 0, vec![user("an extra question")]));
         b[1].call.result = None;
-        let r = compare(("a", &a), ("b", &b));
+        let r = compare(("a", &a), ("b", &b)).unwrap();
         assert!(!r.by_thread);
         assert_eq!((r.summary.equal, r.summary.changed, r.summary.only_b), (4, 0, 1), "{}", render(&r));
     }

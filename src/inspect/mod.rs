@@ -32,20 +32,21 @@ use std::path::Path;
 
 use anyhow::{anyhow, Result};
 
-use crate::recording::reader::{for_each_line, LineError, NumberedCall};
+use crate::recording::reader::{for_each_line_at, LineError, NumberedCall};
 
 /// Every call of a recording, with its line number. The first bad line is an error naming
 /// the file and line (with a pointer to `asb validate` when there are more).
 pub fn load(path: &Path) -> Result<Vec<NumberedCall>> {
-    load_with(path, |c| c)
+    load_with(path, |_, c| c)
 }
 
-/// What `keep` keeps of every call of a recording, the lines streaming by (a caller that
-/// keeps a little of each call never holds the file parsed). Errors as [`load`].
-pub fn load_with<T>(path: &Path, mut keep: impl FnMut(NumberedCall) -> T) -> Result<Vec<T>> {
+/// What `keep` keeps of every call of a recording (given with the byte offset of its line),
+/// the lines streaming by: a caller that keeps a little of each call never holds the file
+/// parsed. Errors as [`load`].
+pub fn load_with<T>(path: &Path, mut keep: impl FnMut(u64, NumberedCall) -> T) -> Result<Vec<T>> {
     let (mut kept, mut first_problem, mut problems): (Vec<T>, Option<LineError>, usize) = (Vec::new(), None, 0);
-    for_each_line(path, |result| match result {
-        Ok(call) if first_problem.is_none() => kept.push(keep(call)),
+    for_each_line_at(path, |offset, result| match result {
+        Ok(call) if first_problem.is_none() => kept.push(keep(offset, call)),
         Ok(_) => {}
         Err(problem) => {
             problems += 1;

@@ -120,7 +120,7 @@ pub struct Span {
 /// `asb inspect`.
 pub fn run(args: InspectArgs) -> Result<ExitCode> {
     let mut facts = FactsReader::default();
-    let calls = super::load_with(&args.file, |c| facts.of(&c))?;
+    let calls = super::load_with(&args.file, |_, c| facts.of(&c))?;
     let mut summary = summarize(&args.file.display().to_string(), &calls);
     if let Some(line) = summary.span.first_line {
         let first = reader::call_at_line(&args.file, line).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -44,7 +44,7 @@ const FIRST_TOKEN: char = '|';
 /// `asb timeline`.
 pub fn run(args: TimelineArgs) -> Result<ExitCode> {
     let mut facts = FactsReader::default();
-    let calls = super::load_with(&args.file, |c| facts.of(&c))?;
+    let calls = super::load_with(&args.file, |_, c| facts.of(&c))?;
     let width = args.width.or_else(columns_env).unwrap_or(DEFAULT_WIDTH);
     super::emit(&render(&args.file.display().to_string(), &calls, width))?;
     Ok(ExitCode::SUCCESS)

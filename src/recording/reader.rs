@@ -2,7 +2,7 @@
 //! file and line and says why; nothing is skipped silently.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::line::{CallLine, FORMAT_VERSION};
@@ -45,12 +45,65 @@ pub fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), 
 /// Streams the lines of a recording to `visit`, one at a time, so a caller that keeps only
 /// part of each line never holds the whole file parsed.
 pub fn for_each_line(path: &Path, mut visit: impl FnMut(Result<NumberedCall, LineError>)) -> Result<(), ReadError> {
-    for_each_raw_line(path, |number, bytes| match bytes.map(|bytes| (bytes, parse_line(bytes))) {
-        Err(too_long) => visit(Err(too_long)),
-        Ok((_, Ok(None))) => {}
-        Ok((_, Ok(Some(call)))) => visit(Ok(NumberedCall { line: number, call })),
-        Ok((bytes, Err(reason))) => visit(Err(line_error(path, number, bytes, reason))),
-    })
+    for_each_line_at(path, |_, result| visit(result))
+}
+
+/// [`for_each_line`], with the byte offset where each line starts (for [`CallsAt`]).
+pub fn for_each_line_at(
+    path: &Path,
+    mut visit: impl FnMut(u64, Result<NumberedCall, LineError>),
+) -> Result<(), ReadError> {
+    let mut lines = RawLines::open(path)?;
+    while let Some(RawLine { number, start, bytes }) = lines.next_line()? {
+        match bytes.map(|bytes| (bytes, parse_line(bytes))) {
+            Err(too_long) => visit(start, Err(too_long)),
+            Ok((_, Ok(None))) => {}
+            Ok((_, Ok(Some(call)))) => visit(start, Ok(NumberedCall { line: number, call })),
+            Ok((bytes, Err(reason))) => visit(start, Err(line_error(path, number, bytes, reason))),
+        }
+    }
+    Ok(())
+}
+
+/// Reads calls again at the offsets [`for_each_line_at`] gave: for commands that keep a
+/// little of each call and go back for the whole line of the few they show.
+pub struct CallsAt {
+    path: PathBuf,
+    reader: BufReader<File>,
+    buf: Vec<u8>,
+}
+
+impl CallsAt {
+    pub fn open(path: &Path) -> Result<Self, ReadError> {
+        let file = File::open(path).map_err(|source| ReadError::Io { path: path.to_path_buf(), source })?;
+        Ok(CallsAt { path: path.to_path_buf(), reader: BufReader::with_capacity(64 << 10, file), buf: Vec::new() })
+    }
+
+    /// The call on line `number`, which starts at byte `offset`.
+    pub fn call_at(&mut self, offset: u64, number: usize) -> Result<CallLine, ReadError> {
+        let io_err = |source| ReadError::Io { path: self.path.clone(), source };
+        self.reader.seek(SeekFrom::Start(offset)).map_err(io_err)?;
+        if self.buf.capacity() > KEEP_BUFFER_BYTES {
+            self.buf = Vec::new();
+        }
+        self.buf.clear();
+        let read = read_bounded_line(&mut self.reader, &mut self.buf, MAX_LINE_BYTES, true, &mut 0)
+            .map_err(|source| ReadError::Io { path: self.path.clone(), source })?;
+        let problem = |reason: String| LineError { path: self.path.clone(), line: number, reason };
+        match read {
+            BoundedLine::Line => match parse_line(&self.buf) {
+                Ok(Some(call)) => Ok(call),
+                Ok(None) => Err(problem("blank line where a call was (did the file change?)".into()).into()),
+                Err(reason) => Err(line_error(&self.path, number, &self.buf, reason).into()),
+            },
+            BoundedLine::End => Err(problem("the file ends before this line (did it change?)".into()).into()),
+            BoundedLine::TooLong { .. } => Err(problem(too_long_reason()).into()),
+        }
+    }
+}
+
+fn too_long_reason() -> String {
+    format!("line longer than {} MiB (the longest line a reader holds)", MAX_LINE_BYTES >> 20)
 }
 
 /// The longest line a reader holds: 256 MiB, room for a call line whose request and
@@ -68,8 +121,8 @@ const KEEP_BUFFER_BYTES: usize = 4 << 20;
 /// [`MAX_LINE_BYTES`] comes as its [`LineError`], never held.
 pub fn for_each_raw_line(path: &Path, mut visit: impl FnMut(usize, Result<&[u8], LineError>)) -> Result<(), ReadError> {
     let mut lines = RawLines::open(path)?;
-    while let Some((number, line)) = lines.next_line()? {
-        visit(number, line);
+    while let Some(line) = lines.next_line()? {
+        visit(line.number, line.bytes);
     }
     Ok(())
 }
@@ -77,9 +130,9 @@ pub fn for_each_raw_line(path: &Path, mut visit: impl FnMut(usize, Result<&[u8],
 /// The call on line `number` of a recording (`None` past the end, or on a blank line).
 pub fn call_at_line(path: &Path, number: usize) -> Result<Option<CallLine>, ReadError> {
     let mut lines = RawLines::open(path)?;
-    while let Some((at, line)) = lines.next_line()? {
-        if at == number {
-            let bytes = line?;
+    while let Some(line) = lines.next_line()? {
+        if line.number == number {
+            let bytes = line.bytes?;
             return parse_line(bytes).map_err(|reason| line_error(path, number, bytes, reason).into());
         }
     }
@@ -95,6 +148,18 @@ pub struct RawLines {
     buf: Vec<u8>,
     number: usize,
     done: bool,
+    /// Byte offset of the next line.
+    next_start: u64,
+}
+
+/// One line of [`RawLines`].
+pub struct RawLine<'a> {
+    /// 1-based.
+    pub number: usize,
+    /// Byte offset of its start.
+    pub start: u64,
+    /// Its bytes, with its newline if it has one, or why they are not held.
+    pub bytes: Result<&'a [u8], LineError>,
 }
 
 impl RawLines {
@@ -103,13 +168,20 @@ impl RawLines {
         let file = File::open(path).map_err(io_err)?;
         let regular = file.metadata().map_err(io_err)?.is_file();
         let reader = BufReader::with_capacity(1 << 20, file);
-        Ok(RawLines { path: path.to_path_buf(), reader, regular, buf: Vec::new(), number: 0, done: false })
+        Ok(RawLines {
+            path: path.to_path_buf(),
+            reader,
+            regular,
+            buf: Vec::new(),
+            number: 0,
+            done: false,
+            next_start: 0,
+        })
     }
 
     /// The next line's number and bytes (with its newline, if it has one), or why it is
     /// not held; `None` at the end.
-    #[allow(clippy::type_complexity)]
-    pub fn next_line(&mut self) -> Result<Option<(usize, Result<&[u8], LineError>)>, ReadError> {
+    pub fn next_line(&mut self) -> Result<Option<RawLine<'_>>, ReadError> {
         if self.done {
             return Ok(None);
         }
@@ -117,8 +189,10 @@ impl RawLines {
             self.buf = Vec::new();
         }
         self.buf.clear();
-        let read = read_bounded_line(&mut self.reader, &mut self.buf, MAX_LINE_BYTES, self.regular)
-            .map_err(|source| ReadError::Io { path: self.path.clone(), source })?;
+        let start = self.next_start;
+        let read =
+            read_bounded_line(&mut self.reader, &mut self.buf, MAX_LINE_BYTES, self.regular, &mut self.next_start)
+                .map_err(|source| ReadError::Io { path: self.path.clone(), source })?;
         self.number += 1;
         let number = self.number;
         match read {
@@ -126,15 +200,15 @@ impl RawLines {
                 self.done = true;
                 Ok(None)
             }
-            BoundedLine::Line => Ok(Some((number, Ok(&self.buf)))),
+            BoundedLine::Line => Ok(Some(RawLine { number, start, bytes: Ok(&self.buf) })),
             BoundedLine::TooLong { ended } => {
-                let mut reason =
-                    format!("line longer than {} MiB (the longest line a reader holds)", MAX_LINE_BYTES >> 20);
+                let mut reason = too_long_reason();
                 if !ended {
                     reason.push_str("; not a regular file, so reading stopped there");
                     self.done = true;
                 }
-                Ok(Some((number, Err(LineError { path: self.path.clone(), line: number, reason }))))
+                let bytes = Err(LineError { path: self.path.clone(), line: number, reason });
+                Ok(Some(RawLine { number, start, bytes }))
             }
         }
     }
@@ -155,11 +229,13 @@ pub enum BoundedLine {
 /// Reads one line into `buf` (with its newline), holding at most `limit` bytes of it besides
 /// the newline. On a longer line the buffer is emptied and, with `skip_rest`, the rest of
 /// the line read and dropped; without, reading stops at the limit. See [`BoundedLine`].
+/// Adds the bytes it read to `consumed`.
 pub fn read_bounded_line(
     reader: &mut impl BufRead,
     buf: &mut Vec<u8>,
     limit: usize,
     skip_rest: bool,
+    consumed: &mut u64,
 ) -> std::io::Result<BoundedLine> {
     let mut too_long = false;
     loop {
@@ -188,6 +264,7 @@ pub fn read_bounded_line(
             buf.extend_from_slice(&available[..take]);
         }
         reader.consume(take);
+        *consumed += take as u64;
         if ended {
             return Ok(if too_long { BoundedLine::TooLong { ended: true } } else { BoundedLine::Line });
         }
@@ -288,7 +365,7 @@ mod tests {
         let mut got = Vec::new();
         loop {
             buf.clear();
-            match read_bounded_line(&mut reader, &mut buf, 10, true).unwrap() {
+            match read_bounded_line(&mut reader, &mut buf, 10, true, &mut 0).unwrap() {
                 BoundedLine::End => break,
                 other => got.push((other, String::from_utf8(buf.clone()).unwrap())),
             }
@@ -305,7 +382,7 @@ mod tests {
         let mut endless = std::io::BufReader::with_capacity(4, std::io::repeat(b'0'));
         buf.clear();
         assert_eq!(
-            read_bounded_line(&mut endless, &mut buf, 10, false).unwrap(),
+            read_bounded_line(&mut endless, &mut buf, 10, false, &mut 0).unwrap(),
             BoundedLine::TooLong { ended: false }
         );
     }
@@ -352,5 +429,129 @@ mod tests {
             }
         }
         assert!(seen >= 10, "expected the asb fixtures beside the repo, found {seen}");
+    }
+
+    mod props {
+        //! Arbitrary bytes through the readers: never a panic, every line accounted for.
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Bytes with JSON's and the schema's words over-represented.
+        fn line_soup() -> impl Strategy<Value = Vec<u8>> {
+            const WORDS: &[&str] = &[
+                "{",
+                "}",
+                "[",
+                "]",
+                ":",
+                ",",
+                "\"",
+                "\\",
+                "\n",
+                "\r",
+                " ",
+                "null",
+                "true",
+                "1",
+                "-0.5e9",
+                "\"seq\"",
+                "\"format_version\"",
+                "\"messages\"",
+                "\"request\"",
+                "\"response\"",
+                "\"events\"",
+                "\"usage\"",
+                "\"timing\"",
+                "\"outcome\"",
+                "\"completed\"",
+                "\"\\u00e9\"",
+                "\u{e9}",
+                "\u{1F600}",
+            ];
+            proptest::collection::vec(
+                prop_oneof![
+                    2 => any::<u8>().prop_map(|b| vec![b]),
+                    3 => proptest::sample::select(WORDS).prop_map(|w| w.as_bytes().to_vec()),
+                ],
+                0..120,
+            )
+            .prop_map(|parts| parts.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any bytes: a call, a blank line, or a reason; never a panic.
+            #[test]
+            fn parse_line_never_panics(bytes in line_soup(), raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+                for input in [&bytes, &raw] {
+                    if let Err(reason) = parse_line(input) {
+                        prop_assert!(!reason.is_empty());
+                    }
+                }
+            }
+
+        }
+
+        proptest! {
+            // A file a case: fewer cases keep it near a second.
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// Any file: every line is visited once, in order, as a call or a FILE:LINE
+            /// problem (blank lines aside).
+            #[test]
+            fn any_file_is_read_line_by_line(lines in proptest::collection::vec(line_soup(), 0..12), newline_at_end in any::<bool>()) {
+                let mut content = lines.join(&b'\n');
+                if newline_at_end {
+                    content.push(b'\n');
+                }
+                let mut f = tempfile::NamedTempFile::new().unwrap();
+                f.write_all(&content).unwrap();
+                let mut seen = Vec::new();
+                for_each_line(f.path(), |r| seen.push(r.map(|c| c.line).unwrap_or_else(|p| p.line))).unwrap();
+                let expected: Vec<usize> = content
+                    .split_inclusive(|&b| b == b'\n')
+                    .enumerate()
+                    .filter(|(_, l)| !std::str::from_utf8(l).is_ok_and(|t| t.trim().is_empty()))
+                    .map(|(i, _)| i + 1)
+                    .collect();
+                prop_assert_eq!(seen, expected);
+            }
+
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Lines come back byte for byte whatever the buffer's size; a line over the
+            /// limit comes back as too long, in its place.
+            #[test]
+            fn bounded_lines_whatever_the_buffer(
+                content in proptest::collection::vec(prop_oneof![4 => any::<u8>(), 1 => Just(b'\n')], 0..200),
+                capacity in 1usize..16,
+                limit in 0usize..24,
+            ) {
+                let mut reader = std::io::BufReader::with_capacity(capacity, &content[..]);
+                let (mut buf, mut consumed) = (Vec::new(), 0u64);
+                let mut got = Vec::new();
+                loop {
+                    buf.clear();
+                    match read_bounded_line(&mut reader, &mut buf, limit, true, &mut consumed).unwrap() {
+                        BoundedLine::End => break,
+                        BoundedLine::Line => got.push(Some(buf.clone())),
+                        BoundedLine::TooLong { ended } => {
+                            prop_assert!(ended);
+                            got.push(None);
+                        }
+                    }
+                }
+                prop_assert_eq!(consumed, content.len() as u64);
+                let expected: Vec<Option<Vec<u8>>> = content
+                    .split_inclusive(|&b| b == b'\n')
+                    .map(|l| (l.len() - usize::from(l.ends_with(b"\n")) <= limit).then(|| l.to_vec()))
+                    .collect();
+                prop_assert_eq!(got, expected);
+            }
+        }
     }
 }
