@@ -65,9 +65,29 @@ pub fn load_with<T>(path: &Path, mut keep: impl FnMut(u64, NumberedCall) -> T) -
 
 /// Writes a command's output to stdout. A reader that went away (`| head`) is not an error.
 pub fn emit(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow!("cannot write the output: {e}")),
-        _ => Ok(()),
+    Emitter::default().write(text)
+}
+
+/// Writes a command's output to stdout piece by piece; once the reader went away
+/// (`| head`), the rest is dropped, not an error.
+#[derive(Debug, Default)]
+pub struct Emitter {
+    gone: bool,
+}
+
+impl Emitter {
+    pub fn write(&mut self, text: &str) -> Result<()> {
+        if self.gone {
+            return Ok(());
+        }
+        let mut out = std::io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.gone = true;
+                Ok(())
+            }
+            Err(e) => Err(anyhow!("cannot write the output: {e}")),
+            Ok(()) => Ok(()),
+        }
     }
 }

@@ -139,15 +139,18 @@ impl SeqCheck {
             .map(|&line| Finding { line, message: "seq is missing or 0 (calls are numbered from 1)".into() })
             .collect();
         self.calls.sort_unstable();
-        for same in self.calls.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
-            let (run, seq, first) = same[0];
-            out.extend(same[1..].iter().map(|&(_, _, line)| Finding {
-                line: line as usize,
-                message: format!(
-                    "seq {seq} repeats line {first} (same experiment_id {:?})",
-                    self.run_ids[run as usize]
-                ),
-            }));
+        // Each repeat names the line of the one before it.
+        for pair in self.calls.windows(2) {
+            let ((run, seq, before), (run_b, seq_b, line)) = (pair[0], pair[1]);
+            if (run, seq) == (run_b, seq_b) {
+                out.push(Finding {
+                    line: line as usize,
+                    message: format!(
+                        "seq {seq} repeats line {before} (same experiment_id {:?})",
+                        self.run_ids[run as usize]
+                    ),
+                });
+            }
         }
         out.sort_by_key(|f| f.line);
         out

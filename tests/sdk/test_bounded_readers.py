@@ -57,7 +57,7 @@ def test_readers_keep_little_of_each_of_300k_short_lines(tmp_path):
     bounds = {
         ("validate",): 100,
         ("inspect",): 150,
-        ("timeline", "--width", "80"): 250,
+        ("timeline", "--width", "80"): 150,
         ("diff",): 450,
     }
     for command, bound in bounds.items():
