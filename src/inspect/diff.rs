@@ -17,6 +17,7 @@
 //! them (timestamps, UUIDs, Claude Code's billing-header values and `metadata.user_id`
 //! normalised), so two runs of a session that differ only there compare equal.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
@@ -69,7 +70,7 @@ pub struct Report {
     pub summary: Summary,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct FileInfo {
     pub path: String,
     pub calls: usize,
@@ -180,19 +181,27 @@ pub struct Summary {
 }
 
 /// `asb diff`. Of each call only a sketch is kept while the files stream by (what aligning
-/// needs: arrival, thread, a hash of the signature); the lines of the calls the report
-/// shows are read again one pair at a time.
+/// needs: arrival, thread, a hash of the signature); the lines of each pair are read again
+/// as the report reaches it, and the report is written out entry by entry, never held.
 pub fn run(args: DiffArgs) -> Result<ExitCode> {
     let mut strings = Strings::default();
     let a = super::load_with(&args.a, |offset, c| sketch(&mut strings, offset, &c))?;
     let b = super::load_with(&args.b, |offset, c| sketch(&mut strings, offset, &c))?;
     let (mut file_a, mut file_b) = (from_file(&args.a)?, from_file(&args.b)?);
-    let report = compare_sketches(
-        (&args.a.display().to_string(), &a, &mut file_a),
-        (&args.b.display().to_string(), &b, &mut file_b),
-    )?;
-    let text = if args.json { serde_json::to_string_pretty(&report)? + "\n" } else { render(&report) };
-    super::emit(&text)?;
+    let (name_a, name_b) = (args.a.display().to_string(), args.b.display().to_string());
+    let mut walk = Walk::new((&name_a, &a, &mut file_a), (&name_b, &b, &mut file_b))?;
+    let mut stdout = super::Emitter::default();
+    if args.json {
+        let mut text = Vec::new();
+        let mut sink = |piece: &str| stdout.write(piece);
+        let mut out = PieceWriter { piece: &mut text, sink: &mut sink };
+        let walk = RefCell::new(&mut walk);
+        serde_json::to_writer_pretty(&mut out, &LazyReport(&walk)).map_err(|e| anyhow!("{e}"))?;
+        out.piece.push(b'\n');
+        out.flush_piece()?;
+    } else {
+        render_walk(&mut walk, &mut |piece| stdout.write(piece))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -409,56 +418,196 @@ pub fn compare(a: (&str, &[NumberedCall]), b: (&str, &[NumberedCall])) -> Result
 type Side<'s, 'f> = (&'s str, &'s [Sketch], &'s mut Fetch<'f>);
 
 /// The whole comparison, reading the calls of each pair as it goes.
-pub fn compare_sketches(a: Side, b: Side) -> Result<Report> {
-    let ((name_a, a, fetch_a), (name_b, b, fetch_b)) = (a, b);
-    let has_threads = |calls: &[Sketch]| !calls.is_empty() && calls.iter().all(|c| c.thread_id.is_some());
-    let by_thread = has_threads(a) && has_threads(b);
-    let groups = if by_thread {
-        pair_groups(threads(a), threads(b), fetch_a, fetch_b)?
-    } else {
-        let whole = |calls| Group { id: None, order: 0, calls: in_arrival_order(calls) };
-        vec![(Some(whole(a)), Some(whole(b)))]
-    };
-    let mut summary = Summary::default();
-    let mut threads = Vec::with_capacity(groups.len());
-    for (ga, gb) in groups {
-        let entries = compare_group(ga.as_ref(), gb.as_ref(), fetch_a, fetch_b)?;
-        for e in &entries {
-            match e {
-                Entry::Pair(p) if p.equal => summary.equal += 1,
-                Entry::Pair(_) => summary.changed += 1,
-                Entry::OnlyA(_) => summary.only_a += 1,
-                Entry::OnlyB(_) => summary.only_b += 1,
-            }
-        }
-        let id = |g: Option<Group>| g.and_then(|g| g.id).map(|id| id.to_string());
-        threads.push(ThreadReport { thread_a: id(ga), thread_b: id(gb), entries });
+pub fn compare_sketches<'s, 'f>(a: Side<'s, 'f>, b: Side<'s, 'f>) -> Result<Report> {
+    let mut walk = Walk::new(a, b)?;
+    let mut threads = Vec::with_capacity(walk.groups.len());
+    for g in 0..walk.groups.len() {
+        let steps = walk.steps(g);
+        let entries = steps.iter().map(|step| walk.entry(g, *step)).collect::<Result<Vec<_>>>()?;
+        let (thread_a, thread_b) = walk.thread_ids(g);
+        threads.push(ThreadReport { thread_a, thread_b, entries });
     }
-    summary.pairs = summary.equal + summary.changed;
-    Ok(Report {
-        a: FileInfo { path: name_a.into(), calls: a.len() },
-        b: FileInfo { path: name_b.into(), calls: b.len() },
-        by_thread,
-        threads,
-        summary,
-    })
+    let summary = walk.summary();
+    Ok(Report { a: walk.file_a, b: walk.file_b, by_thread: walk.by_thread, threads, summary })
 }
 
-fn compare_group(a: Option<&Group>, b: Option<&Group>, fetch_a: &mut Fetch, fetch_b: &mut Fetch) -> Result<Vec<Entry>> {
-    let a_calls = a.map(|g| g.calls.as_slice()).unwrap_or_default();
-    let b_calls = b.map(|g| g.calls.as_slice()).unwrap_or_default();
-    let sig_a: Vec<u64> = a_calls.iter().map(|c| c.signature).collect();
-    let sig_b: Vec<u64> = b_calls.iter().map(|c| c.signature).collect();
-    align(&sig_a, &sig_b, true)
-        .into_iter()
-        .map(|step| {
-            Ok(match step {
-                Step::Pair(i, j) => Entry::Pair(Box::new(compare_calls(&fetch_a(a_calls[i])?, &fetch_b(b_calls[j])?))),
-                Step::OnlyA(i) => Entry::OnlyA(call_ref(&fetch_a(a_calls[i])?)),
-                Step::OnlyB(j) => Entry::OnlyB(call_ref(&fetch_b(b_calls[j])?)),
-            })
+/// The comparison of two recordings, walked group by group and step by step: each entry is
+/// computed (its two calls read) when it is reached, so a consumer that writes entries out
+/// as they come holds none of them.
+pub struct Walk<'s, 'f> {
+    file_a: FileInfo,
+    file_b: FileInfo,
+    by_thread: bool,
+    groups: Vec<GroupPair<'s>>,
+    fetch_a: &'s mut Fetch<'f>,
+    fetch_b: &'s mut Fetch<'f>,
+    counts: Summary,
+}
+
+impl<'s, 'f> Walk<'s, 'f> {
+    pub fn new(a: Side<'s, 'f>, b: Side<'s, 'f>) -> Result<Self> {
+        let ((name_a, a, fetch_a), (name_b, b, fetch_b)) = (a, b);
+        let has_threads = |calls: &[Sketch]| !calls.is_empty() && calls.iter().all(|c| c.thread_id.is_some());
+        let by_thread = has_threads(a) && has_threads(b);
+        let groups = if by_thread {
+            pair_groups(threads(a), threads(b), fetch_a, fetch_b)?
+        } else {
+            let whole = |calls| Group { id: None, order: 0, calls: in_arrival_order(calls) };
+            vec![(Some(whole(a)), Some(whole(b)))]
+        };
+        Ok(Walk {
+            file_a: FileInfo { path: name_a.into(), calls: a.len() },
+            file_b: FileInfo { path: name_b.into(), calls: b.len() },
+            by_thread,
+            groups,
+            fetch_a,
+            fetch_b,
+            counts: Summary::default(),
         })
-        .collect()
+    }
+
+    /// The calls of group pair `g`, A's and B's.
+    fn calls(&self, g: usize) -> (&[&'s Sketch], &[&'s Sketch]) {
+        fn of<'g, 's>(g: &'g Option<Group<'s>>) -> &'g [&'s Sketch] {
+            g.as_ref().map(|g| g.calls.as_slice()).unwrap_or_default()
+        }
+        (of(&self.groups[g].0), of(&self.groups[g].1))
+    }
+
+    fn thread_ids(&self, g: usize) -> (Option<String>, Option<String>) {
+        let id = |g: &Option<Group>| g.as_ref().and_then(|g| g.id.as_deref()).map(str::to_string);
+        (id(&self.groups[g].0), id(&self.groups[g].1))
+    }
+
+    /// The alignment of group pair `g`.
+    fn steps(&self, g: usize) -> Vec<Step> {
+        let (a_calls, b_calls) = self.calls(g);
+        let sig_a: Vec<u64> = a_calls.iter().map(|c| c.signature).collect();
+        let sig_b: Vec<u64> = b_calls.iter().map(|c| c.signature).collect();
+        align(&sig_a, &sig_b, true)
+    }
+
+    /// One entry of group pair `g`, its calls read; counted in the summary.
+    fn entry(&mut self, g: usize, step: Step) -> Result<Entry> {
+        let (a_calls, b_calls) = self.calls(g);
+        let (a_call, b_call) = match step {
+            Step::Pair(i, j) => (Some(a_calls[i]), Some(b_calls[j])),
+            Step::OnlyA(i) => (Some(a_calls[i]), None),
+            Step::OnlyB(j) => (None, Some(b_calls[j])),
+        };
+        let a_call = a_call.map(|c| (self.fetch_a)(c)).transpose()?;
+        let b_call = b_call.map(|c| (self.fetch_b)(c)).transpose()?;
+        let entry = match (a_call, b_call) {
+            (Some(a), Some(b)) => Entry::Pair(Box::new(compare_calls(&a, &b))),
+            (Some(a), None) => Entry::OnlyA(call_ref(&a)),
+            (None, Some(b)) => Entry::OnlyB(call_ref(&b)),
+            (None, None) => return Err(anyhow!("an alignment step with no call")),
+        };
+        match &entry {
+            Entry::Pair(p) if p.equal => self.counts.equal += 1,
+            Entry::Pair(_) => self.counts.changed += 1,
+            Entry::OnlyA(_) => self.counts.only_a += 1,
+            Entry::OnlyB(_) => self.counts.only_b += 1,
+        }
+        Ok(entry)
+    }
+
+    /// The summary of the entries walked so far.
+    fn summary(&self) -> Summary {
+        let c = &self.counts;
+        Summary { pairs: c.equal + c.changed, equal: c.equal, changed: c.changed, only_a: c.only_a, only_b: c.only_b }
+    }
+}
+
+// ---- the report as JSON, entry by entry -----------------------------------------------
+
+/// The walk, shared by the lazy parts of the JSON report.
+type Shared<'w, 's, 'f> = &'w RefCell<&'w mut Walk<'s, 'f>>;
+
+/// [`Report`]'s JSON, its entries computed while they are written.
+struct LazyReport<'w, 's, 'f>(Shared<'w, 's, 'f>);
+
+impl Serialize for LazyReport<'_, '_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (file_a, file_b, by_thread, groups) = {
+            let walk = self.0.borrow();
+            (walk.file_a.clone(), walk.file_b.clone(), walk.by_thread, walk.groups.len())
+        };
+        let mut report = serializer.serialize_struct("Report", 5)?;
+        report.serialize_field("a", &file_a)?;
+        report.serialize_field("b", &file_b)?;
+        report.serialize_field("by_thread", &by_thread)?;
+        let threads: Vec<LazyThread> = (0..groups).map(|g| LazyThread(self.0, g)).collect();
+        report.serialize_field("threads", &threads)?;
+        report.serialize_field("summary", &self.0.borrow().summary())?;
+        report.end()
+    }
+}
+
+/// One [`ThreadReport`]'s JSON.
+struct LazyThread<'w, 's, 'f>(Shared<'w, 's, 'f>, usize);
+
+impl Serialize for LazyThread<'_, '_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (thread_a, thread_b) = self.0.borrow().thread_ids(self.1);
+        let mut thread = serializer.serialize_struct("ThreadReport", 3)?;
+        thread.serialize_field("thread_a", &thread_a)?;
+        thread.serialize_field("thread_b", &thread_b)?;
+        thread.serialize_field("entries", &LazyEntries(self.0, self.1))?;
+        thread.end()
+    }
+}
+
+/// The entries of one thread, each computed and written before the next.
+struct LazyEntries<'w, 's, 'f>(Shared<'w, 's, 'f>, usize);
+
+impl Serialize for LazyEntries<'_, '_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let steps = self.0.borrow().steps(self.1);
+        let mut seq = serializer.serialize_seq(Some(steps.len()))?;
+        for step in steps {
+            let entry = self.0.borrow_mut().entry(self.1, step).map_err(|e| S::Error::custom(format!("{e:#}")))?;
+            seq.serialize_element(&entry)?;
+        }
+        seq.end()
+    }
+}
+
+/// Output is handed to the sink in pieces of about this size.
+const PIECE: usize = 64 * 1024;
+
+/// An `io::Write` that hands what is written to a sink in pieces of about [`PIECE`] bytes.
+struct PieceWriter<'p> {
+    piece: &'p mut Vec<u8>,
+    sink: &'p mut dyn FnMut(&str) -> Result<()>,
+}
+
+impl PieceWriter<'_> {
+    fn flush_piece(&mut self) -> Result<()> {
+        if !self.piece.is_empty() {
+            (self.sink)(&String::from_utf8_lossy(self.piece))?;
+            self.piece.clear();
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Write for PieceWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.piece.extend_from_slice(bytes);
+        // Cut only between whole UTF-8 characters (serde_json writes a string in parts).
+        if self.piece.len() >= PIECE && std::str::from_utf8(self.piece).is_ok() {
+            self.flush_piece().map_err(std::io::Error::other)?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn call_ref(c: &NumberedCall) -> CallRef {
@@ -619,15 +768,7 @@ fn compare_responses(a: &CallLine, b: &CallLine) -> ResponseDiff {
 
 /// The human-readable report.
 pub fn render(r: &Report) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "asb diff  A = {} ({})", r.a.path, plural(r.a.calls, "call"));
-    let _ = writeln!(out, "          B = {} ({})", r.b.path, plural(r.b.calls, "call"));
-    let how = if r.by_thread {
-        "aligned thread by thread, in turn order"
-    } else {
-        "aligned in arrival order (not every call has a thread_id)"
-    };
-    let _ = writeln!(out, "{how}; = equal  ~ changed  - only in A  + only in B");
+    let mut out = render_head(&r.a, &r.b, r.by_thread);
     for t in &r.threads {
         let _ = writeln!(out);
         if r.by_thread {
@@ -637,21 +778,63 @@ pub fn render(r: &Report) -> String {
             render_entry(&mut out, e);
         }
     }
-    let s = &r.summary;
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "summary: {} pairs ({} equal, {} changed), {} only in A, {} only in B",
-        s.pairs, s.equal, s.changed, s.only_a, s.only_b
-    );
+    out.push_str(&render_summary(&r.summary));
     out
+}
+
+/// [`render`] of a walk, handed to `sink` piece by piece as the entries are computed.
+pub fn render_walk(walk: &mut Walk, sink: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
+    let mut out = render_head(&walk.file_a, &walk.file_b, walk.by_thread);
+    for g in 0..walk.groups.len() {
+        let steps = walk.steps(g);
+        let _ = writeln!(out);
+        if walk.by_thread {
+            let (thread_a, thread_b) = walk.thread_ids(g);
+            let in_a = steps.iter().filter(|s| !matches!(s, Step::OnlyB(_))).count();
+            let in_b = steps.iter().filter(|s| !matches!(s, Step::OnlyA(_))).count();
+            let _ = writeln!(out, "{}", thread_line(&thread_a, &thread_b, in_a, in_b));
+        }
+        for step in steps {
+            render_entry(&mut out, &walk.entry(g, step)?);
+            if out.len() >= PIECE {
+                sink(&out)?;
+                out.clear();
+            }
+        }
+    }
+    out.push_str(&render_summary(&walk.summary()));
+    sink(&out)
+}
+
+fn render_head(a: &FileInfo, b: &FileInfo, by_thread: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "asb diff  A = {} ({})", a.path, plural(a.calls, "call"));
+    let _ = writeln!(out, "          B = {} ({})", b.path, plural(b.calls, "call"));
+    let how = if by_thread {
+        "aligned thread by thread, in turn order"
+    } else {
+        "aligned in arrival order (not every call has a thread_id)"
+    };
+    let _ = writeln!(out, "{how}; = equal  ~ changed  - only in A  + only in B");
+    out
+}
+
+fn render_summary(s: &Summary) -> String {
+    format!(
+        "\nsummary: {} pairs ({} equal, {} changed), {} only in A, {} only in B\n",
+        s.pairs, s.equal, s.changed, s.only_a, s.only_b
+    )
 }
 
 fn thread_header(t: &ThreadReport) -> String {
     let count = |kind: fn(&Entry) -> bool| t.entries.iter().filter(|e| kind(e)).count();
     let in_a = count(|e| !matches!(e, Entry::OnlyB(_)));
     let in_b = count(|e| !matches!(e, Entry::OnlyA(_)));
-    match (&t.thread_a, &t.thread_b) {
+    thread_line(&t.thread_a, &t.thread_b, in_a, in_b)
+}
+
+fn thread_line(thread_a: &Option<String>, thread_b: &Option<String>, in_a: usize, in_b: usize) -> String {
+    match (thread_a, thread_b) {
         (Some(a), Some(b)) if a == b => format!("thread {a} ({in_a} → {in_b} calls)"),
         (Some(a), Some(b)) => format!("thread {a} → {b} ({in_a} → {in_b} calls; first message differs)"),
         (Some(a), None) => format!("thread {a}: only in A ({})", plural(in_a, "call")),
