@@ -148,7 +148,12 @@ pub fn summarize(file: &str, calls: &[CallFacts]) -> Summary {
         errors: arrival_order
             .iter()
             .filter_map(|c| {
-                Some(ErrorEntry { seq: c.seq, line: c.line, outcome: c.outcome.into(), error: c.error.clone()? })
+                Some(ErrorEntry {
+                    seq: c.seq,
+                    line: c.line,
+                    outcome: c.outcome().into(),
+                    error: c.error.as_deref()?.into(),
+                })
             })
             .collect(),
         threads: threads(&arrival_order),
@@ -177,7 +182,7 @@ fn tally<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
 }
 
 fn count_calls(calls: &[CallFacts]) -> Calls {
-    let by_outcome = tally(calls.iter().map(|c| c.outcome));
+    let by_outcome = tally(calls.iter().map(|c| c.outcome()));
     let completed = by_outcome.get("completed").copied().unwrap_or(0) as usize;
     Calls { total: calls.len(), completed, failed: calls.len() - completed, by_outcome }
 }
@@ -185,7 +190,7 @@ fn count_calls(calls: &[CallFacts]) -> Calls {
 fn sum_tokens(calls: &[CallFacts]) -> Tokens {
     let mut t = Tokens::default();
     for c in calls {
-        let (input, output) = (c.input_tokens, c.output_tokens);
+        let (input, output) = (c.input_tokens(), c.output_tokens());
         t.input += input.unwrap_or(0);
         t.output += output.unwrap_or(0);
         t.calls_without_input += usize::from(input.is_none());
@@ -203,8 +208,8 @@ fn sum_tokens(calls: &[CallFacts]) -> Tokens {
 fn latency(calls: &[CallFacts]) -> Latency {
     let completed = || calls.iter().filter(|c| !c.failed());
     Latency {
-        total_time_s: Distribution::of(completed().filter_map(|c| c.total_time_s)),
-        ttft_ms: Distribution::of(completed().filter_map(|c| c.ttft_ms)),
+        total_time_s: Distribution::of(completed().filter_map(|c| c.total_time_s())),
+        ttft_ms: Distribution::of(completed().filter_map(|c| c.ttft_ms())),
     }
 }
 

@@ -71,7 +71,7 @@ impl Label {
             seq: format!("#{}", c.seq),
             thread: c.thread_id.as_deref().map(|t| t.chars().take(6).collect()).unwrap_or_else(|| "-".into()),
             model: c.model.to_string(),
-            tokens: format!("{}/{}", show(c.input_tokens), show(c.output_tokens)),
+            tokens: format!("{}/{}", show(c.input_tokens()), show(c.output_tokens())),
             duration: duration_ms(p.duration_ms),
         }
     }
@@ -164,7 +164,7 @@ pub fn render_to(
     for p in &schedule.calls {
         let c = &calls[p.index];
         let l = Label::of(c, p);
-        let bar = bar(p, c.ttft_ms, c.failed(), span, bar_width);
+        let bar = bar(p, c.ttft_ms(), c.failed(), span, bar_width);
         let row = format!("{} {bar}", widths.line(&l.seq, &l.thread, &l.model, &l.tokens, &l.duration));
         let _ = writeln!(out, "{}", row.trim_end());
         if out.len() >= PIECE {

@@ -72,9 +72,9 @@ def test_readers_keep_little_of_each_of_300k_short_lines(tmp_path):
     # Before: ≈ 1.7 KB a line held (≈ 520 MiB here for one file, twice that for diff).
     bounds = {
         ("validate",): 100,
-        ("inspect",): 150,
-        ("timeline", "--width", "80"): 150,
-        ("diff",): 450,
+        ("inspect",): 120,
+        ("timeline", "--width", "80"): 120,
+        ("diff",): 200,
     }
     for command, bound in bounds.items():
         files = [str(path), str(path)] if command == ("diff",) else [str(path)]
