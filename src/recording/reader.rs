@@ -1,5 +1,7 @@
 //! Reads recordings (ours, format v1, and asb's) line by line. Every problem names the
-//! file and line and says why; nothing is skipped silently.
+//! file and line and says why; nothing is skipped silently. No line longer than
+//! [`MAX_LINE_BYTES`] is ever held, and [`for_each_line`] streams: a command that keeps a
+//! little of each call (`asb inspect`, `timeline`, `validate`, `diff`) never holds the file.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -33,6 +35,7 @@ pub struct NumberedCall {
 }
 
 /// Reads every line; returns the calls that parsed and the problems of those that did not.
+/// Holds every call: for small files and tests (commands stream with [`for_each_line`]).
 pub fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), ReadError> {
     let (mut calls, mut problems) = (Vec::new(), Vec::new());
     for_each_line(path, |result| match result {
