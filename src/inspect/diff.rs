@@ -39,6 +39,7 @@ use super::align::{align, Step};
 use super::arrival::{self, Arrives};
 use super::call;
 use super::display::{cut, duration_ms, excerpt, plural, ratio};
+use super::facts::MaybeF64;
 
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
@@ -216,9 +217,9 @@ pub struct Sketch {
     pub seq: u64,
     pub experiment_id: Rc<str>,
     pub thread_id: Option<Rc<str>>,
-    pub start_offset_ms: Option<f64>,
-    pub timestamp_ms: Option<f64>,
-    pub duration_ms: Option<f64>,
+    pub start_offset_ms: MaybeF64,
+    pub timestamp_ms: MaybeF64,
+    pub duration_ms: MaybeF64,
     /// A hash of [`signature`].
     pub signature: u64,
 }
@@ -247,9 +248,9 @@ pub fn sketch(strings: &mut Strings, at: u64, c: &NumberedCall) -> Sketch {
         seq: c.call.seq,
         experiment_id: strings.shared(&c.call.experiment_id),
         thread_id: c.call.thread_id.as_deref().map(|t| strings.shared(t)),
-        start_offset_ms: c.call.start_offset_ms,
-        timestamp_ms: call::timestamp_ms(&c.call),
-        duration_ms: call::duration_ms(&c.call),
+        start_offset_ms: MaybeF64::of(c.call.start_offset_ms),
+        timestamp_ms: MaybeF64::of(call::timestamp_ms(&c.call)),
+        duration_ms: MaybeF64::of(call::duration_ms(&c.call)),
         signature: hasher.finish(),
     }
 }
@@ -265,13 +266,13 @@ impl Arrives for Sketch {
         self.line
     }
     fn start_offset_ms(&self) -> Option<f64> {
-        self.start_offset_ms
+        self.start_offset_ms.get()
     }
     fn timestamp_ms(&self) -> Option<f64> {
-        self.timestamp_ms
+        self.timestamp_ms.get()
     }
     fn duration_ms(&self) -> Option<f64> {
-        self.duration_ms
+        self.duration_ms.get()
     }
 }
 

@@ -56,13 +56,13 @@ const OUTCOMES: [&str; 8] = [
 
 /// An optional number in 8 bytes: NaN stands for absent (JSON has no NaN to record).
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct MaybeF64(f64);
+pub struct MaybeF64(f64);
 
 impl MaybeF64 {
-    fn of(v: Option<f64>) -> Self {
+    pub fn of(v: Option<f64>) -> Self {
         MaybeF64(v.filter(|v| !v.is_nan()).unwrap_or(f64::NAN))
     }
-    fn get(self) -> Option<f64> {
+    pub fn get(self) -> Option<f64> {
         (!self.0.is_nan()).then_some(self.0)
     }
 }
