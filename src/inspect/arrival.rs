@@ -14,6 +14,39 @@ use crate::recording::reader::NumberedCall;
 
 use super::call;
 
+/// What placing a call needs to know of it.
+pub trait Arrives {
+    fn experiment_id(&self) -> &str;
+    fn seq(&self) -> u64;
+    fn line(&self) -> usize;
+    fn start_offset_ms(&self) -> Option<f64>;
+    /// Wall-clock arrival in ms since the epoch.
+    fn timestamp_ms(&self) -> Option<f64>;
+    /// Arrival → end of the answer.
+    fn duration_ms(&self) -> Option<f64>;
+}
+
+impl Arrives for NumberedCall {
+    fn experiment_id(&self) -> &str {
+        &self.call.experiment_id
+    }
+    fn seq(&self) -> u64 {
+        self.call.seq
+    }
+    fn line(&self) -> usize {
+        self.line
+    }
+    fn start_offset_ms(&self) -> Option<f64> {
+        self.call.start_offset_ms
+    }
+    fn timestamp_ms(&self) -> Option<f64> {
+        call::timestamp_ms(&self.call)
+    }
+    fn duration_ms(&self) -> Option<f64> {
+        call::duration_ms(&self.call)
+    }
+}
+
 /// Where the start times came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartSource {
@@ -79,10 +112,10 @@ impl Schedule {
 }
 
 /// Places every call on one clock, in arrival order.
-pub fn schedule(calls: &[NumberedCall]) -> Schedule {
+pub fn schedule<C: Arrives>(calls: &[C]) -> Schedule {
     let runs = run_numbers(calls);
     let run_count = runs.iter().max().map_or(0, |m| m + 1);
-    let durations: Vec<f64> = calls.iter().map(|c| call::duration_ms(&c.call).unwrap_or(0.0).max(0.0)).collect();
+    let durations: Vec<f64> = calls.iter().map(|c| c.duration_ms().unwrap_or(0.0).max(0.0)).collect();
     let (source, starts) = match by_offsets(calls, &runs, run_count) {
         Some(starts) => (StartSource::Offsets, starts),
         None => match by_timestamps(calls) {
@@ -100,54 +133,48 @@ pub fn schedule(calls: &[NumberedCall]) -> Schedule {
     placed.sort_by(|a, b| {
         a.start_ms
             .total_cmp(&b.start_ms)
-            .then((runs[a.index], calls[a.index].call.seq).cmp(&(runs[b.index], calls[b.index].call.seq)))
+            .then((runs[a.index], calls[a.index].seq()).cmp(&(runs[b.index], calls[b.index].seq())))
     });
     Schedule { source, runs: run_count, calls: placed }
 }
 
 /// Each call's recorder run, numbered in order of first appearance in the file.
-fn run_numbers(calls: &[NumberedCall]) -> Vec<usize> {
+fn run_numbers<C: Arrives>(calls: &[C]) -> Vec<usize> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     calls
         .iter()
         .map(|c| {
             let next = seen.len();
-            *seen.entry(c.call.experiment_id.as_str()).or_insert(next)
+            *seen.entry(c.experiment_id()).or_insert(next)
         })
         .collect()
 }
 
-/// Wall-clock arrival in ms since the epoch.
-fn timestamp_ms(c: &NumberedCall) -> Option<f64> {
-    let ts: jiff::Timestamp = c.call.timestamp.parse().ok()?;
-    Some(ts.as_microsecond() as f64 / 1000.0)
-}
-
 /// Starts from `start_offset_ms`, when every call has one. Several runs are shifted onto
 /// the wall clock by their timestamps (each run's zero = its earliest `timestamp − offset`).
-fn by_offsets(calls: &[NumberedCall], runs: &[usize], run_count: usize) -> Option<Vec<f64>> {
-    let offsets: Vec<f64> = calls.iter().map(|c| c.call.start_offset_ms).collect::<Option<_>>()?;
+fn by_offsets<C: Arrives>(calls: &[C], runs: &[usize], run_count: usize) -> Option<Vec<f64>> {
+    let offsets: Vec<f64> = calls.iter().map(|c| c.start_offset_ms()).collect::<Option<_>>()?;
     if run_count <= 1 {
         return Some(offsets);
     }
     let mut zeros = vec![f64::INFINITY; run_count];
     for (i, c) in calls.iter().enumerate() {
-        zeros[runs[i]] = zeros[runs[i]].min(timestamp_ms(c)? - offsets[i]);
+        zeros[runs[i]] = zeros[runs[i]].min(c.timestamp_ms()? - offsets[i]);
     }
     Some(offsets.iter().zip(runs).map(|(offset, run)| zeros[*run] + offset).collect())
 }
 
 /// Starts from the timestamps, when every call has one and they are not all the same.
-fn by_timestamps(calls: &[NumberedCall]) -> Option<Vec<f64>> {
-    let starts: Vec<f64> = calls.iter().map(timestamp_ms).collect::<Option<_>>()?;
+fn by_timestamps<C: Arrives>(calls: &[C]) -> Option<Vec<f64>> {
+    let starts: Vec<f64> = calls.iter().map(C::timestamp_ms).collect::<Option<_>>()?;
     let distinct = starts.iter().any(|s| *s != starts[0]);
     (distinct || starts.len() == 1).then_some(starts)
 }
 
 /// Calls one after the other, in (run, seq) order.
-fn end_to_end(calls: &[NumberedCall], runs: &[usize], durations: &[f64]) -> Vec<f64> {
+fn end_to_end<C: Arrives>(calls: &[C], runs: &[usize], durations: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..calls.len()).collect();
-    order.sort_by_key(|&i| (runs[i], calls[i].call.seq, calls[i].line));
+    order.sort_by_key(|&i| (runs[i], calls[i].seq(), calls[i].line()));
     let mut starts = vec![0.0; calls.len()];
     let mut clock = 0.0;
     for i in order {

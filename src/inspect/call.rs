@@ -63,6 +63,12 @@ pub fn ttft_ms(call: &CallLine) -> Option<f64> {
     call.ttft_ms.or_else(|| call.timing.as_ref().and_then(|t| t.ttft_ms))
 }
 
+/// Wall-clock arrival (the `timestamp`) in ms since the epoch.
+pub fn timestamp_ms(call: &CallLine) -> Option<f64> {
+    let ts: jiff::Timestamp = call.timestamp.parse().ok()?;
+    Some(ts.as_microsecond() as f64 / 1000.0)
+}
+
 /// Arrival → end of the answer, in ms (`timing.end_ms`, else asb's `total_time_s`).
 pub fn duration_ms(call: &CallLine) -> Option<f64> {
     call.timing.as_ref().map(|t| t.end_ms).or(call.total_time_s.map(|s| s * 1000.0))

@@ -17,24 +17,29 @@
 //! them (timestamps, UUIDs, Claude Code's billing-header values and `metadata.user_id`
 //! normalised), so two runs of a session that differ only there compare equal.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::recording::line::CallLine;
-use crate::recording::reader::NumberedCall;
+use crate::recording::reader::{CallsAt, NumberedCall};
 use crate::serve::diff as leaf_diff;
 use crate::serve::key::Normalizer;
 
 use super::align::{align, Step};
-use super::arrival;
+use super::arrival::{self, Arrives};
 use super::call;
 use super::display::{cut, duration_ms, excerpt, plural, ratio};
+use super::facts::MaybeF64;
 
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
@@ -66,7 +71,7 @@ pub struct Report {
     pub summary: Summary,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct FileInfo {
     pub path: String,
     pub calls: usize,
@@ -176,39 +181,139 @@ pub struct Summary {
     pub only_b: usize,
 }
 
-/// `asb diff`.
+/// `asb diff`. Of each call only a sketch is kept while the files stream by (what aligning
+/// needs: arrival, thread, a hash of the signature); the lines of each pair are read again
+/// as the report reaches it, and the report is written out entry by entry, never held.
 pub fn run(args: DiffArgs) -> Result<ExitCode> {
-    let a = super::load(&args.a)?;
-    let b = super::load(&args.b)?;
-    let report = compare((&args.a.display().to_string(), &a), (&args.b.display().to_string(), &b));
-    let text = if args.json { serde_json::to_string_pretty(&report)? + "\n" } else { render(&report) };
-    super::emit(&text)?;
+    let mut strings = Strings::default();
+    let a = super::load_with(&args.a, |offset, c| sketch(&mut strings, offset, &c))?;
+    let b = super::load_with(&args.b, |offset, c| sketch(&mut strings, offset, &c))?;
+    let (mut file_a, mut file_b) = (from_file(&args.a)?, from_file(&args.b)?);
+    let (name_a, name_b) = (args.a.display().to_string(), args.b.display().to_string());
+    let mut walk = Walk::new((&name_a, &a, &mut file_a), (&name_b, &b, &mut file_b))?;
+    let mut stdout = super::Emitter::default();
+    if args.json {
+        let mut text = Vec::new();
+        let mut sink = |piece: &str| stdout.write(piece);
+        let mut out = PieceWriter { piece: &mut text, sink: &mut sink };
+        let walk = RefCell::new(&mut walk);
+        serde_json::to_writer_pretty(&mut out, &LazyReport(&walk)).map_err(|e| anyhow!("{e}"))?;
+        out.piece.push(b'\n');
+        out.flush_piece()?;
+    } else {
+        render_walk(&mut walk, &mut |piece| stdout.write(piece))?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+// ---- what is kept of each call --------------------------------------------------------
+
+/// What aligning keeps of a call.
+#[derive(Debug, Clone)]
+pub struct Sketch {
+    pub line: usize,
+    /// Where to find the whole call again: its line's byte offset (or its index in memory).
+    pub at: u64,
+    pub seq: u64,
+    pub experiment_id: Rc<str>,
+    pub thread_id: Option<Rc<str>>,
+    pub start_offset_ms: MaybeF64,
+    pub timestamp_ms: MaybeF64,
+    pub duration_ms: MaybeF64,
+    /// A hash of [`signature`].
+    pub signature: u64,
+}
+
+/// Shares the strings calls repeat (run and thread ids).
+#[derive(Debug, Default)]
+pub struct Strings(HashSet<Rc<str>>);
+
+impl Strings {
+    fn shared(&mut self, text: &str) -> Rc<str> {
+        if let Some(known) = self.0.get(text) {
+            return known.clone();
+        }
+        let new: Rc<str> = Rc::from(text);
+        self.0.insert(new.clone());
+        new
+    }
+}
+
+pub fn sketch(strings: &mut Strings, at: u64, c: &NumberedCall) -> Sketch {
+    let mut hasher = std::hash::DefaultHasher::new();
+    signature(&c.call).hash(&mut hasher);
+    Sketch {
+        line: c.line,
+        at,
+        seq: c.call.seq,
+        experiment_id: strings.shared(&c.call.experiment_id),
+        thread_id: c.call.thread_id.as_deref().map(|t| strings.shared(t)),
+        start_offset_ms: MaybeF64::of(c.call.start_offset_ms),
+        timestamp_ms: MaybeF64::of(call::timestamp_ms(&c.call)),
+        duration_ms: MaybeF64::of(call::duration_ms(&c.call)),
+        signature: hasher.finish(),
+    }
+}
+
+impl Arrives for Sketch {
+    fn experiment_id(&self) -> &str {
+        &self.experiment_id
+    }
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn line(&self) -> usize {
+        self.line
+    }
+    fn start_offset_ms(&self) -> Option<f64> {
+        self.start_offset_ms.get()
+    }
+    fn timestamp_ms(&self) -> Option<f64> {
+        self.timestamp_ms.get()
+    }
+    fn duration_ms(&self) -> Option<f64> {
+        self.duration_ms.get()
+    }
+}
+
+/// Gives the whole call of a sketch.
+type Fetch<'f> = dyn FnMut(&Sketch) -> Result<NumberedCall> + 'f;
+
+/// Reads a sketch's call again from its file.
+fn from_file(path: &std::path::Path) -> Result<impl FnMut(&Sketch) -> Result<NumberedCall>> {
+    let mut calls = CallsAt::open(path).map_err(|e| anyhow!("{e}"))?;
+    Ok(move |s: &Sketch| {
+        let call = calls.call_at(s.at, s.line).map_err(|e| anyhow!("{e}"))?;
+        Ok(NumberedCall { line: s.line, call })
+    })
 }
 
 // ---- alignment ------------------------------------------------------------------------
 
 /// Calls of one agent thread in turn order (or a whole file, without thread ids).
 struct Group<'a> {
-    id: Option<String>,
+    id: Option<Rc<str>>,
     /// Position among its file's threads, by first arrival.
     order: usize,
-    calls: Vec<&'a NumberedCall>,
+    calls: Vec<&'a Sketch>,
 }
 
-fn in_arrival_order(calls: &[NumberedCall]) -> Vec<&NumberedCall> {
+fn in_arrival_order(calls: &[Sketch]) -> Vec<&Sketch> {
     arrival::schedule(calls).calls.iter().map(|p| &calls[p.index]).collect()
 }
 
 /// Threads in order of first arrival, each in turn order (`thread_turn` numbers a thread's
 /// calls in arrival order; arrival order also holds when two recorder runs share a thread).
-fn threads(calls: &[NumberedCall]) -> Vec<Group<'_>> {
+fn threads(calls: &[Sketch]) -> Vec<Group<'_>> {
     let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<Option<Rc<str>>, usize> = HashMap::new();
     for c in in_arrival_order(calls) {
-        let id = c.call.thread_id.clone();
-        match groups.iter_mut().find(|g| g.id == id) {
-            Some(g) => g.calls.push(c),
-            None => groups.push(Group { id, order: groups.len(), calls: vec![c] }),
+        match index.get(&c.thread_id) {
+            Some(&g) => groups[g].calls.push(c),
+            None => {
+                index.insert(c.thread_id.clone(), groups.len());
+                groups.push(Group { id: c.thread_id.clone(), order: groups.len(), calls: vec![c] });
+            }
         }
     }
     groups
@@ -250,28 +355,40 @@ pub fn mask_tool_ids(text: &str) -> String {
 
 /// Identifies a thread whose id differs: its first call's model and system prompt
 /// (normalised, as Claude Code's billing header changes from run to run).
-fn thread_signature(g: &Group) -> (String, String) {
-    let first = &g.calls[0].call;
+fn thread_signature(g: &Group, fetch: &mut Fetch) -> Result<(String, String)> {
+    let first = fetch(g.calls[0])?.call;
     let system: String = first.messages.iter().filter(|m| call::role(m) == "system").map(call::message_text).collect();
     let system = Normalizer::default().canonicalize(Value::String(system));
-    (first.model.clone(), system.as_str().unwrap_or_default().to_string())
+    Ok((first.model.clone(), system.as_str().unwrap_or_default().to_string()))
 }
 
-/// Pairs of groups to align (either side may be missing).
-fn pair_groups<'a>(a: Vec<Group<'a>>, b: Vec<Group<'a>>) -> Vec<(Option<Group<'a>>, Option<Group<'a>>)> {
+/// A pair of groups to align (either side may be missing).
+type GroupPair<'a> = (Option<Group<'a>>, Option<Group<'a>>);
+
+/// Pairs of groups to align.
+fn pair_groups<'a>(
+    a: Vec<Group<'a>>,
+    b: Vec<Group<'a>>,
+    fetch_a: &mut Fetch,
+    fetch_b: &mut Fetch,
+) -> Result<Vec<GroupPair<'a>>> {
+    let mut b_by_id: HashMap<Option<Rc<str>>, usize> = HashMap::new();
+    for (j, g) in b.iter().enumerate() {
+        b_by_id.entry(g.id.clone()).or_insert(j);
+    }
     let mut a: Vec<Option<Group>> = a.into_iter().map(Some).collect();
     let mut b: Vec<Option<Group>> = b.into_iter().map(Some).collect();
     let mut out = Vec::new();
     for ga in a.iter_mut() {
         let id = ga.as_ref().and_then(|g| g.id.clone());
-        if let Some(gb) = b.iter_mut().find(|gb| gb.as_ref().is_some_and(|g| g.id == id)) {
+        if let Some(gb) = b_by_id.remove(&id).map(|j| &mut b[j]) {
             out.push((ga.take(), gb.take()));
         }
     }
     let rest_a: Vec<Group> = a.into_iter().flatten().collect();
     let rest_b: Vec<Group> = b.into_iter().flatten().collect();
-    let sig_a: Vec<_> = rest_a.iter().map(thread_signature).collect();
-    let sig_b: Vec<_> = rest_b.iter().map(thread_signature).collect();
+    let sig_a: Vec<_> = rest_a.iter().map(|g| thread_signature(g, fetch_a)).collect::<Result<_>>()?;
+    let sig_b: Vec<_> = rest_b.iter().map(|g| thread_signature(g, fetch_b)).collect::<Result<_>>()?;
     let mut rest_a: Vec<Option<Group>> = rest_a.into_iter().map(Some).collect();
     let mut rest_b: Vec<Option<Group>> = rest_b.into_iter().map(Some).collect();
     for step in align(&sig_a, &sig_b, false) {
@@ -283,58 +400,215 @@ fn pair_groups<'a>(a: Vec<Group<'a>>, b: Vec<Group<'a>>) -> Vec<(Option<Group<'a
     }
     // In A's arrival order; threads only in B where they arrived in B.
     out.sort_by_key(|(a, b)| a.as_ref().or(b.as_ref()).map_or(0, |g| g.order));
-    out
+    Ok(out)
 }
 
-/// The whole comparison.
-pub fn compare(a: (&str, &[NumberedCall]), b: (&str, &[NumberedCall])) -> Report {
-    let has_threads = |calls: &[NumberedCall]| !calls.is_empty() && calls.iter().all(|c| c.call.thread_id.is_some());
-    let by_thread = has_threads(a.1) && has_threads(b.1);
-    let groups = if by_thread {
-        pair_groups(threads(a.1), threads(b.1))
-    } else {
-        let whole = |calls| Group { id: None, order: 0, calls: in_arrival_order(calls) };
-        vec![(Some(whole(a.1)), Some(whole(b.1)))]
+/// The whole comparison of two recordings in memory.
+pub fn compare(a: (&str, &[NumberedCall]), b: (&str, &[NumberedCall])) -> Result<Report> {
+    let mut strings = Strings::default();
+    let mut sketches = |calls: &[NumberedCall]| -> Vec<Sketch> {
+        calls.iter().enumerate().map(|(i, c)| sketch(&mut strings, i as u64, c)).collect()
     };
-    let mut summary = Summary::default();
-    let threads = groups
-        .into_iter()
-        .map(|(ga, gb)| {
-            let entries = compare_group(ga.as_ref(), gb.as_ref());
-            for e in &entries {
-                match e {
-                    Entry::Pair(p) if p.equal => summary.equal += 1,
-                    Entry::Pair(_) => summary.changed += 1,
-                    Entry::OnlyA(_) => summary.only_a += 1,
-                    Entry::OnlyB(_) => summary.only_b += 1,
-                }
-            }
-            ThreadReport { thread_a: ga.and_then(|g| g.id), thread_b: gb.and_then(|g| g.id), entries }
+    let (sketch_a, sketch_b) = (sketches(a.1), sketches(b.1));
+    let mut fetch_a = |s: &Sketch| Ok(a.1[s.at as usize].clone());
+    let mut fetch_b = |s: &Sketch| Ok(b.1[s.at as usize].clone());
+    compare_sketches((a.0, &sketch_a, &mut fetch_a), (b.0, &sketch_b, &mut fetch_b))
+}
+
+/// One side of a comparison: its name, its calls' sketches, and where their whole calls are.
+type Side<'s, 'f> = (&'s str, &'s [Sketch], &'s mut Fetch<'f>);
+
+/// The whole comparison, reading the calls of each pair as it goes.
+pub fn compare_sketches<'s, 'f>(a: Side<'s, 'f>, b: Side<'s, 'f>) -> Result<Report> {
+    let mut walk = Walk::new(a, b)?;
+    let mut threads = Vec::with_capacity(walk.groups.len());
+    for g in 0..walk.groups.len() {
+        let steps = walk.steps(g);
+        let entries = steps.iter().map(|step| walk.entry(g, *step)).collect::<Result<Vec<_>>>()?;
+        let (thread_a, thread_b) = walk.thread_ids(g);
+        threads.push(ThreadReport { thread_a, thread_b, entries });
+    }
+    let summary = walk.summary();
+    Ok(Report { a: walk.file_a, b: walk.file_b, by_thread: walk.by_thread, threads, summary })
+}
+
+/// The comparison of two recordings, walked group by group and step by step: each entry is
+/// computed (its two calls read) when it is reached, so a consumer that writes entries out
+/// as they come holds none of them.
+pub struct Walk<'s, 'f> {
+    file_a: FileInfo,
+    file_b: FileInfo,
+    by_thread: bool,
+    groups: Vec<GroupPair<'s>>,
+    fetch_a: &'s mut Fetch<'f>,
+    fetch_b: &'s mut Fetch<'f>,
+    counts: Summary,
+}
+
+impl<'s, 'f> Walk<'s, 'f> {
+    pub fn new(a: Side<'s, 'f>, b: Side<'s, 'f>) -> Result<Self> {
+        let ((name_a, a, fetch_a), (name_b, b, fetch_b)) = (a, b);
+        let has_threads = |calls: &[Sketch]| !calls.is_empty() && calls.iter().all(|c| c.thread_id.is_some());
+        let by_thread = has_threads(a) && has_threads(b);
+        let groups = if by_thread {
+            pair_groups(threads(a), threads(b), fetch_a, fetch_b)?
+        } else {
+            let whole = |calls| Group { id: None, order: 0, calls: in_arrival_order(calls) };
+            vec![(Some(whole(a)), Some(whole(b)))]
+        };
+        Ok(Walk {
+            file_a: FileInfo { path: name_a.into(), calls: a.len() },
+            file_b: FileInfo { path: name_b.into(), calls: b.len() },
+            by_thread,
+            groups,
+            fetch_a,
+            fetch_b,
+            counts: Summary::default(),
         })
-        .collect();
-    summary.pairs = summary.equal + summary.changed;
-    Report {
-        a: FileInfo { path: a.0.into(), calls: a.1.len() },
-        b: FileInfo { path: b.0.into(), calls: b.1.len() },
-        by_thread,
-        threads,
-        summary,
+    }
+
+    /// The calls of group pair `g`, A's and B's.
+    fn calls(&self, g: usize) -> (&[&'s Sketch], &[&'s Sketch]) {
+        fn of<'g, 's>(g: &'g Option<Group<'s>>) -> &'g [&'s Sketch] {
+            g.as_ref().map(|g| g.calls.as_slice()).unwrap_or_default()
+        }
+        (of(&self.groups[g].0), of(&self.groups[g].1))
+    }
+
+    fn thread_ids(&self, g: usize) -> (Option<String>, Option<String>) {
+        let id = |g: &Option<Group>| g.as_ref().and_then(|g| g.id.as_deref()).map(str::to_string);
+        (id(&self.groups[g].0), id(&self.groups[g].1))
+    }
+
+    /// The alignment of group pair `g`.
+    fn steps(&self, g: usize) -> Vec<Step> {
+        let (a_calls, b_calls) = self.calls(g);
+        let sig_a: Vec<u64> = a_calls.iter().map(|c| c.signature).collect();
+        let sig_b: Vec<u64> = b_calls.iter().map(|c| c.signature).collect();
+        align(&sig_a, &sig_b, true)
+    }
+
+    /// One entry of group pair `g`, its calls read; counted in the summary.
+    fn entry(&mut self, g: usize, step: Step) -> Result<Entry> {
+        let (a_calls, b_calls) = self.calls(g);
+        let (a_call, b_call) = match step {
+            Step::Pair(i, j) => (Some(a_calls[i]), Some(b_calls[j])),
+            Step::OnlyA(i) => (Some(a_calls[i]), None),
+            Step::OnlyB(j) => (None, Some(b_calls[j])),
+        };
+        let a_call = a_call.map(|c| (self.fetch_a)(c)).transpose()?;
+        let b_call = b_call.map(|c| (self.fetch_b)(c)).transpose()?;
+        let entry = match (a_call, b_call) {
+            (Some(a), Some(b)) => Entry::Pair(Box::new(compare_calls(&a, &b))),
+            (Some(a), None) => Entry::OnlyA(call_ref(&a)),
+            (None, Some(b)) => Entry::OnlyB(call_ref(&b)),
+            (None, None) => return Err(anyhow!("an alignment step with no call")),
+        };
+        match &entry {
+            Entry::Pair(p) if p.equal => self.counts.equal += 1,
+            Entry::Pair(_) => self.counts.changed += 1,
+            Entry::OnlyA(_) => self.counts.only_a += 1,
+            Entry::OnlyB(_) => self.counts.only_b += 1,
+        }
+        Ok(entry)
+    }
+
+    /// The summary of the entries walked so far.
+    fn summary(&self) -> Summary {
+        let c = &self.counts;
+        Summary { pairs: c.equal + c.changed, equal: c.equal, changed: c.changed, only_a: c.only_a, only_b: c.only_b }
     }
 }
 
-fn compare_group(a: Option<&Group>, b: Option<&Group>) -> Vec<Entry> {
-    let a_calls = a.map(|g| g.calls.as_slice()).unwrap_or_default();
-    let b_calls = b.map(|g| g.calls.as_slice()).unwrap_or_default();
-    let sig_a: Vec<_> = a_calls.iter().map(|c| signature(&c.call)).collect();
-    let sig_b: Vec<_> = b_calls.iter().map(|c| signature(&c.call)).collect();
-    align(&sig_a, &sig_b, true)
-        .into_iter()
-        .map(|step| match step {
-            Step::Pair(i, j) => Entry::Pair(Box::new(compare_calls(a_calls[i], b_calls[j]))),
-            Step::OnlyA(i) => Entry::OnlyA(call_ref(a_calls[i])),
-            Step::OnlyB(j) => Entry::OnlyB(call_ref(b_calls[j])),
-        })
-        .collect()
+// ---- the report as JSON, entry by entry -----------------------------------------------
+
+/// The walk, shared by the lazy parts of the JSON report.
+type Shared<'w, 's, 'f> = &'w RefCell<&'w mut Walk<'s, 'f>>;
+
+/// [`Report`]'s JSON, its entries computed while they are written.
+struct LazyReport<'w, 's, 'f>(Shared<'w, 's, 'f>);
+
+impl Serialize for LazyReport<'_, '_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (file_a, file_b, by_thread, groups) = {
+            let walk = self.0.borrow();
+            (walk.file_a.clone(), walk.file_b.clone(), walk.by_thread, walk.groups.len())
+        };
+        let mut report = serializer.serialize_struct("Report", 5)?;
+        report.serialize_field("a", &file_a)?;
+        report.serialize_field("b", &file_b)?;
+        report.serialize_field("by_thread", &by_thread)?;
+        let threads: Vec<LazyThread> = (0..groups).map(|g| LazyThread(self.0, g)).collect();
+        report.serialize_field("threads", &threads)?;
+        report.serialize_field("summary", &self.0.borrow().summary())?;
+        report.end()
+    }
+}
+
+/// One [`ThreadReport`]'s JSON.
+struct LazyThread<'w, 's, 'f>(Shared<'w, 's, 'f>, usize);
+
+impl Serialize for LazyThread<'_, '_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (thread_a, thread_b) = self.0.borrow().thread_ids(self.1);
+        let mut thread = serializer.serialize_struct("ThreadReport", 3)?;
+        thread.serialize_field("thread_a", &thread_a)?;
+        thread.serialize_field("thread_b", &thread_b)?;
+        thread.serialize_field("entries", &LazyEntries(self.0, self.1))?;
+        thread.end()
+    }
+}
+
+/// The entries of one thread, each computed and written before the next.
+struct LazyEntries<'w, 's, 'f>(Shared<'w, 's, 'f>, usize);
+
+impl Serialize for LazyEntries<'_, '_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let steps = self.0.borrow().steps(self.1);
+        let mut seq = serializer.serialize_seq(Some(steps.len()))?;
+        for step in steps {
+            let entry = self.0.borrow_mut().entry(self.1, step).map_err(|e| S::Error::custom(format!("{e:#}")))?;
+            seq.serialize_element(&entry)?;
+        }
+        seq.end()
+    }
+}
+
+/// Output is handed to the sink in pieces of about this size.
+const PIECE: usize = 64 * 1024;
+
+/// An `io::Write` that hands what is written to a sink in pieces of about [`PIECE`] bytes.
+struct PieceWriter<'p> {
+    piece: &'p mut Vec<u8>,
+    sink: &'p mut dyn FnMut(&str) -> Result<()>,
+}
+
+impl PieceWriter<'_> {
+    fn flush_piece(&mut self) -> Result<()> {
+        if !self.piece.is_empty() {
+            (self.sink)(&String::from_utf8_lossy(self.piece))?;
+            self.piece.clear();
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Write for PieceWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.piece.extend_from_slice(bytes);
+        // Cut only between whole UTF-8 characters (serde_json writes a string in parts).
+        if self.piece.len() >= PIECE && std::str::from_utf8(self.piece).is_ok() {
+            self.flush_piece().map_err(std::io::Error::other)?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn call_ref(c: &NumberedCall) -> CallRef {
@@ -495,15 +769,7 @@ fn compare_responses(a: &CallLine, b: &CallLine) -> ResponseDiff {
 
 /// The human-readable report.
 pub fn render(r: &Report) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "asb diff  A = {} ({})", r.a.path, plural(r.a.calls, "call"));
-    let _ = writeln!(out, "          B = {} ({})", r.b.path, plural(r.b.calls, "call"));
-    let how = if r.by_thread {
-        "aligned thread by thread, in turn order"
-    } else {
-        "aligned in arrival order (not every call has a thread_id)"
-    };
-    let _ = writeln!(out, "{how}; = equal  ~ changed  - only in A  + only in B");
+    let mut out = render_head(&r.a, &r.b, r.by_thread);
     for t in &r.threads {
         let _ = writeln!(out);
         if r.by_thread {
@@ -513,21 +779,63 @@ pub fn render(r: &Report) -> String {
             render_entry(&mut out, e);
         }
     }
-    let s = &r.summary;
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "summary: {} pairs ({} equal, {} changed), {} only in A, {} only in B",
-        s.pairs, s.equal, s.changed, s.only_a, s.only_b
-    );
+    out.push_str(&render_summary(&r.summary));
     out
+}
+
+/// [`render`] of a walk, handed to `sink` piece by piece as the entries are computed.
+pub fn render_walk(walk: &mut Walk, sink: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
+    let mut out = render_head(&walk.file_a, &walk.file_b, walk.by_thread);
+    for g in 0..walk.groups.len() {
+        let steps = walk.steps(g);
+        let _ = writeln!(out);
+        if walk.by_thread {
+            let (thread_a, thread_b) = walk.thread_ids(g);
+            let in_a = steps.iter().filter(|s| !matches!(s, Step::OnlyB(_))).count();
+            let in_b = steps.iter().filter(|s| !matches!(s, Step::OnlyA(_))).count();
+            let _ = writeln!(out, "{}", thread_line(&thread_a, &thread_b, in_a, in_b));
+        }
+        for step in steps {
+            render_entry(&mut out, &walk.entry(g, step)?);
+            if out.len() >= PIECE {
+                sink(&out)?;
+                out.clear();
+            }
+        }
+    }
+    out.push_str(&render_summary(&walk.summary()));
+    sink(&out)
+}
+
+fn render_head(a: &FileInfo, b: &FileInfo, by_thread: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "asb diff  A = {} ({})", a.path, plural(a.calls, "call"));
+    let _ = writeln!(out, "          B = {} ({})", b.path, plural(b.calls, "call"));
+    let how = if by_thread {
+        "aligned thread by thread, in turn order"
+    } else {
+        "aligned in arrival order (not every call has a thread_id)"
+    };
+    let _ = writeln!(out, "{how}; = equal  ~ changed  - only in A  + only in B");
+    out
+}
+
+fn render_summary(s: &Summary) -> String {
+    format!(
+        "\nsummary: {} pairs ({} equal, {} changed), {} only in A, {} only in B\n",
+        s.pairs, s.equal, s.changed, s.only_a, s.only_b
+    )
 }
 
 fn thread_header(t: &ThreadReport) -> String {
     let count = |kind: fn(&Entry) -> bool| t.entries.iter().filter(|e| kind(e)).count();
     let in_a = count(|e| !matches!(e, Entry::OnlyB(_)));
     let in_b = count(|e| !matches!(e, Entry::OnlyA(_)));
-    match (&t.thread_a, &t.thread_b) {
+    thread_line(&t.thread_a, &t.thread_b, in_a, in_b)
+}
+
+fn thread_line(thread_a: &Option<String>, thread_b: &Option<String>, in_a: usize, in_b: usize) -> String {
+    match (thread_a, thread_b) {
         (Some(a), Some(b)) if a == b => format!("thread {a} ({in_a} → {in_b} calls)"),
         (Some(a), Some(b)) => format!("thread {a} → {b} ({in_a} → {in_b} calls; first message differs)"),
         (Some(a), None) => format!("thread {a}: only in A ({})", plural(in_a, "call")),
@@ -675,7 +983,7 @@ mod tests {
     #[test]
     fn a_recording_equals_itself() {
         let a = session(false);
-        let r = compare(("a", &a), ("a", &a));
+        let r = compare(("a", &a), ("a", &a)).unwrap();
         assert!(r.by_thread);
         assert_eq!((r.summary.pairs, r.summary.equal, r.summary.only_a, r.summary.only_b), (4, 4, 0, 0));
         assert!(render(&r).contains("summary: 4 pairs (4 equal, 0 changed), 0 only in A, 0 only in B"));
@@ -684,7 +992,7 @@ mod tests {
     #[test]
     fn extra_call_and_changed_prompt_are_found() {
         let (a, b) = (session(false), session(true));
-        let r = compare(("a", &a), ("b", &b));
+        let r = compare(("a", &a), ("b", &b)).unwrap();
         assert_eq!((r.summary.pairs, r.summary.equal, r.summary.changed, r.summary.only_b), (4, 3, 1, 1));
         let text = render(&r);
         assert!(text.contains("thread sub-b → sub-b2"), "{text}");
@@ -707,7 +1015,7 @@ mod tests {
         let mut b = strip(session(false));
         b.insert(1, numbered(9, None, 0, vec![user("an extra question")]));
         b[1].call.result = None;
-        let r = compare(("a", &a), ("b", &b));
+        let r = compare(("a", &a), ("b", &b)).unwrap();
         assert!(!r.by_thread);
         assert_eq!((r.summary.equal, r.summary.changed, r.summary.only_b), (4, 0, 1), "{}", render(&r));
     }

@@ -13,6 +13,7 @@
 //! * [`validate`] — `asb validate`: schema, v1 consistency and a scan for leaked secrets;
 //! * [`diff`] — `asb diff`: two recordings aligned call by call;
 //! * [`call`] / [`arrival`] — what the commands read off a call, and when each call ran;
+//! * [`facts`] — the little of each call `inspect` and `timeline` keep (lines stream by);
 //! * [`align`] / [`secrets`] / [`display`] — the alignment, the key patterns, the terminal text.
 
 pub mod align;
@@ -20,6 +21,7 @@ pub mod arrival;
 pub mod call;
 pub mod diff;
 pub mod display;
+pub mod facts;
 pub mod secrets;
 pub mod summary;
 pub mod timeline;
@@ -30,33 +32,62 @@ use std::path::Path;
 
 use anyhow::{anyhow, Result};
 
-use crate::recording::reader::{read_lenient, LineError, NumberedCall};
+use crate::recording::reader::{for_each_line_at, LineError, NumberedCall};
 
 /// Every call of a recording, with its line number. The first bad line is an error naming
 /// the file and line (with a pointer to `asb validate` when there are more).
 pub fn load(path: &Path) -> Result<Vec<NumberedCall>> {
-    let (calls, problems) = read(path)?;
-    match problems.first() {
-        None => Ok(calls),
-        Some(first) if problems.len() == 1 => Err(anyhow!("{first}")),
-        Some(first) => Err(anyhow!(
-            "{first} (and {} more bad lines: `asb validate {}` lists them)",
-            problems.len() - 1,
-            path.display()
-        )),
-    }
+    load_with(path, |_, c| c)
 }
 
-/// [`read_lenient`], its I/O error said once (the reader's message already names the cause).
-pub fn read(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>)> {
-    read_lenient(path).map_err(|e| anyhow!("{e}"))
+/// What `keep` keeps of every call of a recording (given with the byte offset of its line),
+/// the lines streaming by: a caller that keeps a little of each call never holds the file
+/// parsed. Errors as [`load`].
+pub fn load_with<T>(path: &Path, mut keep: impl FnMut(u64, NumberedCall) -> T) -> Result<Vec<T>> {
+    let (mut kept, mut first_problem, mut problems): (Vec<T>, Option<LineError>, usize) = (Vec::new(), None, 0);
+    for_each_line_at(path, |offset, result| match result {
+        Ok(call) if first_problem.is_none() => kept.push(keep(offset, call)),
+        Ok(_) => {}
+        Err(problem) => {
+            problems += 1;
+            first_problem.get_or_insert(problem);
+        }
+    })
+    .map_err(|e| anyhow!("{e}"))?;
+    match first_problem {
+        None => Ok(kept),
+        Some(first) if problems == 1 => Err(anyhow!("{first}")),
+        Some(first) => {
+            Err(anyhow!("{first} (and {} more bad lines: `asb validate {}` lists them)", problems - 1, path.display()))
+        }
+    }
 }
 
 /// Writes a command's output to stdout. A reader that went away (`| head`) is not an error.
 pub fn emit(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow!("cannot write the output: {e}")),
-        _ => Ok(()),
+    Emitter::default().write(text)
+}
+
+/// Writes a command's output to stdout piece by piece; once the reader went away
+/// (`| head`), the rest is dropped, not an error.
+#[derive(Debug, Default)]
+pub struct Emitter {
+    gone: bool,
+}
+
+impl Emitter {
+    pub fn write(&mut self, text: &str) -> Result<()> {
+        if self.gone {
+            return Ok(());
+        }
+        let mut out = std::io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.gone = true;
+                Ok(())
+            }
+            Err(e) => Err(anyhow!("cannot write the output: {e}")),
+            Ok(()) => Ok(()),
+        }
     }
 }

@@ -14,11 +14,11 @@ use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
-use crate::recording::reader::NumberedCall;
+use crate::recording::reader;
 
 use super::arrival::{self, StartSource};
-use super::call;
-use super::display::{count, cut, duration_ms, excerpt, plural};
+use super::display::{count, cut, duration_ms, plural};
+use super::facts::{CallFacts, FactsReader};
 use crate::stats::Distribution;
 
 #[derive(Debug, Clone, Args)]
@@ -29,9 +29,6 @@ pub struct InspectArgs {
     #[arg(long)]
     pub json: bool,
 }
-
-/// Error texts are cut to this many characters.
-const ERROR_CHARS: usize = 160;
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
@@ -114,41 +111,48 @@ pub struct Span {
     #[serde(skip)]
     pub source: StartSource,
     pub recorder_runs: usize,
+    /// Of the call that arrived first (read again off its line: the facts do not keep it).
     pub first_timestamp: Option<String>,
+    #[serde(skip)]
+    pub first_line: Option<usize>,
 }
 
 /// `asb inspect`.
 pub fn run(args: InspectArgs) -> Result<ExitCode> {
-    let calls = super::load(&args.file)?;
-    let summary = summarize(&args.file.display().to_string(), &calls);
+    let mut facts = FactsReader::default();
+    let calls = super::load_with(&args.file, |_, c| facts.of(&c))?;
+    let mut summary = summarize(&args.file.display().to_string(), &calls);
+    if let Some(line) = summary.span.first_line {
+        let first = reader::call_at_line(&args.file, line).map_err(|e| anyhow::anyhow!("{e}"))?;
+        summary.span.first_timestamp = first.map(|c| c.timestamp).filter(|t| !t.is_empty());
+    }
     let text = if args.json { serde_json::to_string_pretty(&summary)? + "\n" } else { render(&summary) };
     super::emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn summarize(file: &str, calls: &[NumberedCall]) -> Summary {
+/// The summary of the calls; its `span.first_timestamp` is left for the caller, which
+/// reads it off the first call's line (the facts do not keep the text).
+pub fn summarize(file: &str, calls: &[CallFacts]) -> Summary {
     let schedule = arrival::schedule(calls);
-    let arrival_order: Vec<&NumberedCall> = schedule.calls.iter().map(|p| &calls[p.index]).collect();
-    let v1 = calls.iter().filter(|c| c.call.format_version.is_some()).count();
+    let arrival_order: Vec<&CallFacts> = schedule.calls.iter().map(|p| &calls[p.index]).collect();
+    let v1 = calls.iter().filter(|c| c.v1).count();
     Summary {
         file: file.to_string(),
         lines: LineKinds { v1, asb: calls.len() - v1 },
         calls: count_calls(calls),
-        models: tally(calls.iter().map(|c| c.call.model.clone())),
+        models: tally(calls.iter().map(|c| &*c.model)),
         tokens: sum_tokens(calls),
         latency: latency(calls),
-        tool_calls: tally(
-            calls.iter().flat_map(|c| c.call.result.iter().flat_map(|r| r.tool_calls.iter().map(|t| t.name.clone()))),
-        ),
+        tool_calls: tally(calls.iter().flat_map(|c| c.tool_calls.iter().map(|t| &**t))),
         errors: arrival_order
             .iter()
             .filter_map(|c| {
-                let error = call::error_text(&c.call)?;
                 Some(ErrorEntry {
-                    seq: c.call.seq,
+                    seq: c.seq,
                     line: c.line,
-                    outcome: call::outcome(&c.call).into(),
-                    error: excerpt(&error, ERROR_CHARS),
+                    outcome: c.outcome().into(),
+                    error: c.error.as_deref()?.into(),
                 })
             })
             .collect(),
@@ -158,58 +162,68 @@ pub fn summarize(file: &str, calls: &[NumberedCall]) -> Summary {
             from: schedule.source.name(),
             source: schedule.source,
             recorder_runs: schedule.runs,
-            first_timestamp: arrival_order.first().map(|c| c.call.timestamp.clone()).filter(|t| !t.is_empty()),
+            first_timestamp: None,
+            first_line: arrival_order.first().map(|c| c.line),
         },
     }
 }
 
-fn tally(items: impl Iterator<Item = String>) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
+fn tally<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
     for item in items {
-        *out.entry(item).or_insert(0) += 1;
+        match out.get_mut(item) {
+            Some(n) => *n += 1,
+            None => {
+                out.insert(item.to_string(), 1);
+            }
+        }
     }
     out
 }
 
-fn count_calls(calls: &[NumberedCall]) -> Calls {
-    let by_outcome = tally(calls.iter().map(|c| call::outcome(&c.call).to_string()));
+fn count_calls(calls: &[CallFacts]) -> Calls {
+    let by_outcome = tally(calls.iter().map(|c| c.outcome()));
     let completed = by_outcome.get("completed").copied().unwrap_or(0) as usize;
     Calls { total: calls.len(), completed, failed: calls.len() - completed, by_outcome }
 }
 
-fn sum_tokens(calls: &[NumberedCall]) -> Tokens {
+fn sum_tokens(calls: &[CallFacts]) -> Tokens {
     let mut t = Tokens::default();
     for c in calls {
-        let (input, output) = (call::input_tokens(&c.call), call::output_tokens(&c.call));
+        let (input, output) = (c.input_tokens(), c.output_tokens());
         t.input += input.unwrap_or(0);
         t.output += output.unwrap_or(0);
         t.calls_without_input += usize::from(input.is_none());
         t.calls_without_output += usize::from(output.is_none());
-        if let Some(u) = &c.call.usage {
+        if let Some(u) = &c.usage {
             t.calls_with_usage += 1;
             t.cache_read += u.cache_read;
             t.cache_creation += u.cache_creation;
-            t.reasoning += u.reasoning_tokens.unwrap_or(0);
+            t.reasoning += u.reasoning;
         }
     }
     t
 }
 
-fn latency(calls: &[NumberedCall]) -> Latency {
-    let completed = || calls.iter().filter(|c| !call::failed(&c.call));
+fn latency(calls: &[CallFacts]) -> Latency {
+    let completed = || calls.iter().filter(|c| !c.failed());
     Latency {
-        total_time_s: Distribution::of(completed().filter_map(|c| call::total_time_s(&c.call))),
-        ttft_ms: Distribution::of(completed().filter_map(|c| call::ttft_ms(&c.call))),
+        total_time_s: Distribution::of(completed().filter_map(|c| c.total_time_s())),
+        ttft_ms: Distribution::of(completed().filter_map(|c| c.ttft_ms())),
     }
 }
 
-fn threads(arrival_order: &[&NumberedCall]) -> Threads {
+fn threads(arrival_order: &[&CallFacts]) -> Threads {
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut calls: Vec<ThreadCalls> = Vec::new();
     for c in arrival_order {
-        let Some(id) = &c.call.thread_id else { continue };
-        match calls.iter_mut().find(|t| &t.thread_id == id) {
-            Some(t) => t.calls += 1,
-            None => calls.push(ThreadCalls { thread_id: id.clone(), calls: 1 }),
+        let Some(id) = &c.thread_id else { continue };
+        match index.get(&**id) {
+            Some(&i) => calls[i].calls += 1,
+            None => {
+                index.insert(id, calls.len());
+                calls.push(ThreadCalls { thread_id: id.to_string(), calls: 1 });
+            }
         }
     }
     Threads { count: calls.len(), calls }
@@ -372,7 +386,9 @@ fn latency_table(l: &Latency) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inspect::facts::facts;
     use crate::recording::line::{CallLine, CallResult, Outcome, Timing, ToolCall, Usage};
+    use crate::recording::reader::NumberedCall;
 
     fn numbered(line: usize, call: CallLine) -> NumberedCall {
         NumberedCall { line, call }
@@ -415,7 +431,7 @@ mod tests {
         failed.usage = None;
         failed.ttft_ms = None;
         let calls = vec![numbered(1, tool), numbered(2, v1_call(2, "t1", 20.0)), numbered(3, failed)];
-        let s = summarize("f", &calls);
+        let s = summarize("f", &facts(&calls));
         assert_eq!((s.calls.total, s.calls.completed, s.calls.failed), (3, 2, 1));
         assert_eq!(s.calls.by_outcome["upstream_error"], 1);
         assert_eq!(s.models["m"], 3);
@@ -443,14 +459,14 @@ mod tests {
             ttft_ms: Some(2656.36),
             ..Default::default()
         };
-        let s = summarize("f", &[numbered(1, asb)]);
+        let s = summarize("f", &facts(&[numbered(1, asb)]));
         assert_eq!((s.tokens.input, s.tokens.output, s.tokens.calls_with_usage), (42_883, 296, 0));
         assert_eq!(s.threads.count, 0);
         let text = render(&s);
         assert!(text.contains("input 42,883, output 296 (no usage objects"), "{text}");
         assert!(text.contains("cache reads and writes unknown"), "{text}");
         let no_input = CallLine { seq: 2, completion_tokens: Some(4), ..Default::default() };
-        let s = summarize("f", &[numbered(1, no_input.clone()), numbered(2, no_input)]);
+        let s = summarize("f", &facts(&[numbered(1, no_input.clone()), numbered(2, no_input)]));
         assert!(render(&s).contains("input unknown, output 8"), "{}", render(&s));
         assert!(text.contains("none recorded"), "{text}");
     }

@@ -16,11 +16,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use crate::recording::reader::NumberedCall;
-
 use super::arrival::{self, Placed, StartSource};
-use super::call;
 use super::display::{cut, cut_left, duration_ms, plural, tokens, wrap};
+use super::facts::{CallFacts, FactsReader};
 
 #[derive(Debug, Clone, Args)]
 pub struct TimelineArgs {
@@ -45,9 +43,11 @@ const FIRST_TOKEN: char = '|';
 
 /// `asb timeline`.
 pub fn run(args: TimelineArgs) -> Result<ExitCode> {
-    let calls = super::load(&args.file)?;
+    let mut facts = FactsReader::default();
+    let calls = super::load_with(&args.file, |_, c| facts.of(&c))?;
     let width = args.width.or_else(columns_env).unwrap_or(DEFAULT_WIDTH);
-    super::emit(&render(&args.file.display().to_string(), &calls, width))?;
+    let mut stdout = super::Emitter::default();
+    render_to(&args.file.display().to_string(), &calls, width, &mut |text| stdout.write(text))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -65,13 +65,13 @@ struct Label {
 }
 
 impl Label {
-    fn of(c: &NumberedCall, p: &Placed) -> Self {
+    fn of(c: &CallFacts, p: &Placed) -> Self {
         let show = |n: Option<u64>| n.map(tokens).unwrap_or_else(|| "?".into());
         Label {
-            seq: format!("#{}", c.call.seq),
-            thread: call::thread_short(&c.call),
-            model: c.call.model.clone(),
-            tokens: format!("{}/{}", show(call::input_tokens(&c.call)), show(call::output_tokens(&c.call))),
+            seq: format!("#{}", c.seq),
+            thread: c.thread_id.as_deref().map(|t| t.chars().take(6).collect()).unwrap_or_else(|| "-".into()),
+            model: c.model.to_string(),
+            tokens: format!("{}/{}", show(c.input_tokens()), show(c.output_tokens())),
             duration: duration_ms(p.duration_ms),
         }
     }
@@ -88,15 +88,16 @@ struct Widths {
 const THREAD_WIDTH: usize = 6;
 
 impl Widths {
-    fn of(labels: &[Label], width: usize) -> Self {
-        let max =
-            |f: fn(&Label) -> &String, min: usize| labels.iter().map(|l| f(l).chars().count()).fold(min, usize::max);
-        let mut w = Widths {
-            seq: max(|l| &l.seq, 1),
-            model: max(|l| &l.model, 5).min(MODEL_MAX),
-            tokens: max(|l| &l.tokens, 6),
-            duration: max(|l| &l.duration, 4),
-        };
+    /// Widths for `labels` (made one at a time, not kept).
+    fn of(labels: impl Iterator<Item = Label>, width: usize) -> Self {
+        let mut w = Widths { seq: 1, model: 5, tokens: 6, duration: 4 };
+        for l in labels {
+            w.seq = w.seq.max(l.seq.chars().count());
+            w.model = w.model.max(l.model.chars().count());
+            w.tokens = w.tokens.max(l.tokens.chars().count());
+            w.duration = w.duration.max(l.duration.chars().count());
+        }
+        w.model = w.model.min(MODEL_MAX);
         // Give the bars room before the model names.
         let short = (w.total() + 1 + MIN_BAR).saturating_sub(width);
         w.model = w.model.saturating_sub(short).max(MODEL_MIN);
@@ -120,7 +121,26 @@ impl Widths {
 }
 
 /// The whole timeline, `width` characters wide.
-pub fn render(file: &str, calls: &[NumberedCall], width: usize) -> String {
+pub fn render(file: &str, calls: &[CallFacts], width: usize) -> String {
+    let mut text = String::new();
+    let _ = render_to(file, calls, width, &mut |piece| {
+        text.push_str(piece);
+        Ok(())
+    });
+    text
+}
+
+/// Output is handed to the sink in pieces of about this size.
+const PIECE: usize = 64 * 1024;
+
+/// [`render`], handed to `sink` piece by piece as the rows are drawn (a timeline of
+/// millions of calls is never held whole).
+pub fn render_to(
+    file: &str,
+    calls: &[CallFacts],
+    width: usize,
+    sink: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<()> {
     let schedule = arrival::schedule(calls);
     let span = schedule.span_ms();
     let mut out = String::new();
@@ -133,26 +153,30 @@ pub fn render(file: &str, calls: &[NumberedCall], width: usize) -> String {
     }
     out.push_str(&wrap(&about, width));
     if calls.is_empty() {
-        return out;
+        return sink(&out);
     }
     let _ = writeln!(out, "{FILL} call   {FIRST_TOKEN} first token   {FAILED} failed call");
     let _ = writeln!(out);
 
-    let labels: Vec<Label> = schedule.calls.iter().map(|p| Label::of(&calls[p.index], p)).collect();
-    let widths = Widths::of(&labels, width);
+    let widths = Widths::of(schedule.calls.iter().map(|p| Label::of(&calls[p.index], p)), width);
     let bar_width = width.saturating_sub(widths.total() + 1).max(MIN_BAR);
     let _ = writeln!(out, "{}", widths.line("#", "thread", "model", "in/out", "time"));
-    for (p, l) in schedule.calls.iter().zip(&labels) {
-        let c = &calls[p.index].call;
-        let bar = bar(p, call::ttft_ms(c), call::failed(c), span, bar_width);
+    for p in &schedule.calls {
+        let c = &calls[p.index];
+        let l = Label::of(c, p);
+        let bar = bar(p, c.ttft_ms(), c.failed(), span, bar_width);
         let row = format!("{} {bar}", widths.line(&l.seq, &l.thread, &l.model, &l.tokens, &l.duration));
         let _ = writeln!(out, "{}", row.trim_end());
+        if out.len() >= PIECE {
+            sink(&out)?;
+            out.clear();
+        }
     }
     let (ticks, tick_labels) = axis(span, bar_width);
     let indent = " ".repeat(widths.total() + 1);
     let _ = writeln!(out, "{indent}{ticks}");
     let _ = writeln!(out, "{indent}{}", tick_labels.trim_end());
-    out
+    sink(&out)
 }
 
 /// Column of time `t_ms` on a bar `width` columns wide spanning `span_ms`.
@@ -237,6 +261,7 @@ pub fn tick_label(t_ms: f64, step_ms: f64) -> String {
 mod tests {
     use super::*;
     use crate::recording::line::{CallLine, Outcome, Timing};
+    use crate::recording::reader::NumberedCall;
 
     fn placed(start_ms: f64, duration_ms: f64) -> Placed {
         Placed { index: 0, start_ms, duration_ms }
@@ -294,7 +319,7 @@ mod tests {
             },
         };
         let calls = vec![call(2, 100.0, Outcome::UpstreamError), call(1, 0.0, Outcome::Completed)];
-        let text = render("f.jsonl", &calls, 60);
+        let text = render("f.jsonl", &crate::inspect::facts::facts(&calls), 60);
         let rows: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with('#')).collect();
         assert_eq!(rows.len(), 3, "{text}");
         assert!(rows[1].trim_start().starts_with("#1 abcdef"), "arrival order: {text}");

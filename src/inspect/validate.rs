@@ -2,9 +2,9 @@
 //!
 //! Three passes, every finding as `FILE:LINE: why`:
 //!
-//! 1. **Schema** — every line through [`read_lenient`](crate::recording::reader::read_lenient), so each bad line is reported with
+//! 1. **Schema** — every line through [`parse_line`](crate::recording::reader::parse_line), so each bad line is reported with
 //!    the reader's own reason (bad JSON, wrong field type, unknown format version, torn
-//!    last line).
+//!    last line, a line longer than [`MAX_LINE_BYTES`](crate::recording::reader::MAX_LINE_BYTES)).
 //! 2. **Consistency** — seq numbers unique within a recorder run; on format v1 lines,
 //!    `request` and `outcome` present, usage adding up, and recorded SSE events that
 //!    concatenate back into the stream (each `raw` exactly one event, times not going back).
@@ -18,18 +18,16 @@
 //! `ok: N lines`.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Result};
 use clap::Args;
 use serde_json::Value;
 
 use crate::record::headers::is_secret;
 use crate::recording::line::{CallLine, HttpResponse, Outcome, FORMAT_VERSION};
-use crate::recording::reader::NumberedCall;
+use crate::recording::reader::{self, line_error, parse_line, NumberedCall};
 use crate::recording::writer::REDACTED;
 use crate::wire::sse::SseParser;
 
@@ -53,19 +51,40 @@ pub struct Finding {
 const HEADER_MAPS: &[&str] =
     &["request.headers", "response.headers", "upstream.request.headers", "upstream.response.headers"];
 
-/// `asb validate`.
+/// `asb validate`: one pass over the file, line by line. Of each call only its seq, its
+/// recorder run and its line number are kept (for the seq check at the end), so the memory
+/// a file takes does not grow with its lines' size.
 pub fn run(args: ValidateArgs) -> Result<ExitCode> {
-    let (calls, problems) = super::read(&args.file)?;
-    let lines = calls.len() + problems.len();
-    let mut findings: Vec<Finding> =
-        problems.into_iter().map(|p| Finding { line: p.line, message: p.reason }).collect();
-    findings.extend(check_seqs(&calls));
-    for c in &calls {
-        findings.extend(check_v1(&c.call).into_iter().map(|message| Finding { line: c.line, message }));
-    }
-    findings.extend(scan_file(&args.file)?);
+    let path = &args.file;
+    let (mut lines, mut findings, mut seqs) = (0, Vec::new(), SeqCheck::default());
+    reader::for_each_raw_line(path, |number, bytes| {
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(too_long) => {
+                lines += 1;
+                return findings.push(Finding { line: number, message: too_long.reason });
+            }
+        };
+        match parse_line(bytes) {
+            Ok(None) => {}
+            Ok(Some(call)) => {
+                lines += 1;
+                seqs.add(number, &call);
+                findings.extend(check_v1(&call).into_iter().map(|message| Finding { line: number, message }));
+            }
+            Err(reason) => {
+                lines += 1;
+                let message = line_error(path, number, bytes, reason).reason;
+                findings.push(Finding { line: number, message });
+            }
+        }
+        let text = String::from_utf8_lossy(bytes);
+        findings.extend(scan_line(&text).into_iter().map(|message| Finding { line: number, message }));
+    })
+    .map_err(|e| anyhow!("{e}"))?;
+    findings.extend(seqs.findings());
     findings.sort_by_key(|f| f.line);
-    super::emit(&report(&args.file, lines, &findings))?;
+    super::emit(&report(path, lines, &findings))?;
     Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -84,26 +103,67 @@ pub fn report(file: &Path, lines: usize, findings: &[Finding]) -> String {
 }
 
 /// seq ≥ 1, and unique within each recorder run (`experiment_id`): a file appended to by
-/// several runs numbers each run from 1.
-pub fn check_seqs(calls: &[NumberedCall]) -> Vec<Finding> {
-    let mut seen: HashMap<(&str, u64), usize> = HashMap::new();
-    let mut out = Vec::new();
-    for c in calls {
-        if c.call.seq == 0 {
-            out.push(Finding { line: c.line, message: "seq is missing or 0 (calls are numbered from 1)".into() });
-            continue;
+/// several runs numbers each run from 1. Keeps 16 bytes a call: its run, seq and line.
+#[derive(Debug, Default)]
+pub struct SeqCheck {
+    /// Recorder runs by `experiment_id`, numbered in order of first appearance.
+    runs: HashMap<String, u32>,
+    run_ids: Vec<String>,
+    /// (run, seq, line) of every call with a seq.
+    calls: Vec<(u32, u64, u32)>,
+    missing: Vec<usize>,
+}
+
+impl SeqCheck {
+    pub fn add(&mut self, line: usize, call: &CallLine) {
+        if call.seq == 0 {
+            return self.missing.push(line);
         }
-        if let Some(first) = seen.insert((c.call.experiment_id.as_str(), c.call.seq), c.line) {
-            out.push(Finding {
-                line: c.line,
-                message: format!(
-                    "seq {} repeats line {first} (same experiment_id {:?})",
-                    c.call.seq, c.call.experiment_id
-                ),
-            });
-        }
+        let run = match self.runs.get(call.experiment_id.as_str()) {
+            Some(run) => *run,
+            None => {
+                let run = self.run_ids.len() as u32;
+                self.runs.insert(call.experiment_id.clone(), run);
+                self.run_ids.push(call.experiment_id.clone());
+                run
+            }
+        };
+        self.calls.push((run, call.seq, u32::try_from(line).unwrap_or(u32::MAX)));
     }
-    out
+
+    /// A finding for each call without a seq and each call repeating an earlier line's.
+    pub fn findings(mut self) -> Vec<Finding> {
+        let mut out: Vec<Finding> = self
+            .missing
+            .iter()
+            .map(|&line| Finding { line, message: "seq is missing or 0 (calls are numbered from 1)".into() })
+            .collect();
+        self.calls.sort_unstable();
+        // Each repeat names the line of the one before it.
+        for pair in self.calls.windows(2) {
+            let ((run, seq, before), (run_b, seq_b, line)) = (pair[0], pair[1]);
+            if (run, seq) == (run_b, seq_b) {
+                out.push(Finding {
+                    line: line as usize,
+                    message: format!(
+                        "seq {seq} repeats line {before} (same experiment_id {:?})",
+                        self.run_ids[run as usize]
+                    ),
+                });
+            }
+        }
+        out.sort_by_key(|f| f.line);
+        out
+    }
+}
+
+/// [`SeqCheck`] over calls in memory.
+pub fn check_seqs(calls: &[NumberedCall]) -> Vec<Finding> {
+    let mut check = SeqCheck::default();
+    for c in calls {
+        check.add(c.line, &c.call);
+    }
+    check.findings()
 }
 
 /// The consistency rules of format v1 (nothing for asb's lines).
@@ -184,24 +244,6 @@ pub fn check_stream(path: &str, resp: &HttpResponse) -> Option<String> {
         }
     }
     None
-}
-
-/// The secret scan, over the raw lines of the file.
-fn scan_file(path: &Path) -> Result<Vec<Finding>> {
-    let file = File::open(path).with_context(|| format!("cannot read recording {}", path.display()))?;
-    let mut reader = BufReader::new(file);
-    let mut out = Vec::new();
-    let (mut buf, mut number) = (Vec::new(), 0);
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf).with_context(|| format!("cannot read recording {}", path.display()))? == 0
-        {
-            return Ok(out);
-        }
-        number += 1;
-        let text = String::from_utf8_lossy(&buf);
-        out.extend(scan_line(&text).into_iter().map(|message| Finding { line: number, message }));
-    }
 }
 
 /// Secrets in one line: its JSON walked with paths, or (not JSON) its text.

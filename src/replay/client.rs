@@ -22,6 +22,23 @@ use crate::wire::Api;
 /// Largest error body kept (its first 500 characters go into the message).
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
+/// The most body bytes replay reads of one answer, streamed or not: 256 MiB. Past it the
+/// request fails ("the answer is longer than 256 MiB …") and its connection is dropped, so
+/// a server that never stops answering cannot grow a worker's memory without bound (what
+/// replay keeps of an answer — the body of a non-streamed one; the parser's partial event,
+/// the reassembled text and 16 bytes of timing per output event of a streamed one — is
+/// then bounded by a small multiple of this). `--timeout` bounds the whole read as well.
+pub const MAX_ANSWER_BYTES: usize = 256 << 20;
+
+/// The error of an answer past [`MAX_ANSWER_BYTES`].
+fn answer_too_long(streamed: bool) -> String {
+    let kind = if streamed { "streamed answer" } else { "answer" };
+    format!(
+        "the {kind} is longer than {} MiB (the most replay reads of one answer): stopped reading",
+        MAX_ANSWER_BYTES >> 20
+    )
+}
+
 /// What one attempt saw.
 #[derive(Debug, Default)]
 pub struct Observation {
@@ -156,7 +173,16 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
         let mut bytes = Vec::new();
         while let Some(frame) = conn.frame(&mut body).await {
             match frame {
-                Ok(f) => bytes.extend_from_slice(f.data_ref().map(|d| d.as_ref()).unwrap_or_default()),
+                Ok(f) => {
+                    let data = f.data_ref().map(|d| d.as_ref()).unwrap_or_default();
+                    if bytes.len() + data.len() > MAX_ANSWER_BYTES {
+                        conn.reset();
+                        obs.error = Some(answer_too_long(false));
+                        obs.end_ms = Some(t0.ms());
+                        return;
+                    }
+                    bytes.extend_from_slice(data);
+                }
                 Err(e) => {
                     obs.error = Some(format!("the response body was cut: {}", error_chain(&e)));
                     return;
@@ -188,6 +214,7 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
     let mut parser = SseParser::new();
     let mut events: Vec<SseEvent> = Vec::new();
     let mut chars_before = 0;
+    let mut received = 0usize;
     loop {
         let frame = conn.frame(&mut body).await;
         let t = t0.frame_ms(conn.last_rx_ns(), &mut obs.kernel_frames);
@@ -206,6 +233,14 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
                 return;
             }
         };
+        received += data.len();
+        if received > MAX_ANSWER_BYTES {
+            conn.reset();
+            obs.error = Some(answer_too_long(true));
+            obs.end_ms = Some(t);
+            finish(obs, assembler);
+            return;
+        }
         parser.feed(&data, &mut events);
         for event in events.drain(..) {
             let before = assembler.so_far().content_events;

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::builtin::{self, Builtin};
 use crate::recording::line::CallLine;
-use crate::recording::reader::parse_line;
+use crate::recording::reader::{for_each_raw_line, parse_line};
 use crate::wire::Api;
 
 #[derive(Debug, Clone)]
@@ -97,17 +97,13 @@ enum Files {
 }
 
 impl Files {
-    fn read(&self, name: &str) -> Result<(String, String)> {
+    /// The entries of recording `name` (and the lines skipped).
+    fn entries(&self, name: &str) -> Result<(Vec<Entry>, Vec<String>)> {
         match self {
-            Files::Dir(dir) => {
-                let path = dir.join(name);
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read recording {}", path.display()))?;
-                Ok((path.display().to_string(), text))
-            }
+            Files::Dir(dir) => parse_recording_file(&dir.join(name)),
             Files::Builtin(b) => {
                 let text = b.file(name).ok_or_else(|| anyhow!("built-in scenario {} has no file {name}", b.name))?;
-                Ok((format!("builtin:{}/{name}", b.name), text.to_string()))
+                parse_recording(text, &format!("builtin:{}/{name}", b.name))
             }
         }
     }
@@ -195,12 +191,8 @@ fn scenario_from_manifest(
             .ok_or_else(|| anyhow!("{origin}: task at index {i} is missing its required 'recording' field"))?;
         let stem = Path::new(recording).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let id = t.id.clone().unwrap_or_else(|| stem.clone());
-        let (entries, skipped) = if only.is_none_or(|o| o == id) {
-            let (origin, text) = files.read(recording)?;
-            parse_recording(&text, &origin)?
-        } else {
-            (Vec::new(), Vec::new())
-        };
+        let (entries, skipped) =
+            if only.is_none_or(|o| o == id) { files.entries(recording)? } else { (Vec::new(), Vec::new()) };
         tasks.push(Task { id, name: t.name.clone().unwrap_or(stem), entries, skipped });
     }
     Ok(Scenario {
@@ -215,8 +207,7 @@ fn scenario_from_manifest(
 
 /// A lone recording: one task, id `default` as in asb, named after the file.
 fn load_recording(path: &Path) -> Result<Scenario> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read recording {}", path.display()))?;
-    let (entries, skipped) = parse_recording(&text, &path.display().to_string())?;
+    let (entries, skipped) = parse_recording_file(path)?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(Scenario {
         name: stem.clone(),
@@ -226,6 +217,33 @@ fn load_recording(path: &Path) -> Result<Scenario> {
         min_lcp_length: None,
         tasks: vec![Task { id: "default".into(), name: stem, entries, skipped }],
     })
+}
+
+/// [`parse_recording`] of a file, its lines streamed through the recording reader (so each
+/// is bounded by [`MAX_LINE_BYTES`](crate::recording::reader::MAX_LINE_BYTES)).
+fn parse_recording_file(path: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
+    let (mut entries, mut skipped, mut problem) = (Vec::new(), Vec::new(), None);
+    let origin = path.display().to_string();
+    for_each_raw_line(path, |line, bytes| {
+        if problem.is_some() {
+            return;
+        }
+        let call = match bytes.map(|bytes| (bytes, parse_line(bytes))) {
+            Ok((_, Ok(Some(call)))) => call,
+            Ok((_, Ok(None))) => return,
+            Ok((_, Err(reason))) => return problem = Some(format!("{origin}:{line}: {reason}")),
+            Err(too_long) => return problem = Some(too_long.to_string()),
+        };
+        match entry(call, line) {
+            Ok(e) => entries.push(e),
+            Err(why) => skipped.push(format!("{origin}:{line}: {why}")),
+        }
+    })
+    .map_err(|e| anyhow!("{e}"))?;
+    match problem {
+        Some(problem) => bail!("{problem}"),
+        None => Ok((entries, skipped)),
+    }
 }
 
 /// Every line of a recording, in file order. A malformed line is an error naming

@@ -239,7 +239,12 @@ impl Cassette {
             }
             batch.clear();
         };
+        let mut too_long = Vec::new();
         reader::for_each_raw_line(path, |number, bytes| {
+            let bytes = match bytes {
+                Ok(bytes) => bytes,
+                Err(problem) => return too_long.push(problem),
+            };
             batch.push((number, bytes.to_vec()));
             batch_bytes += bytes.len();
             if batch_bytes >= BATCH_BYTES {
@@ -248,6 +253,10 @@ impl Cassette {
             }
         })?;
         take(&mut batch);
+        if !too_long.is_empty() {
+            problems.extend(too_long);
+            problems.sort_by_key(|p| p.line);
+        }
         if let Some(first) = problems.first() {
             let more =
                 if problems.len() > 1 { format!(" (and {} more problems)", problems.len() - 1) } else { String::new() };

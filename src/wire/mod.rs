@@ -8,6 +8,8 @@ pub mod driven;
 pub mod endpoint;
 pub mod errors;
 pub mod http1;
+#[cfg(test)]
+mod http1_props;
 pub mod prefixed;
 pub mod server;
 pub mod sse;
