@@ -36,7 +36,8 @@ use config::Upstream;
 use passthrough::{Passthrough, PlainPool, PlainUpstream};
 use proxy::Proxy;
 
-use crate::recording::writer::{RecordingWriter, Secrets};
+use crate::recording::redact::{self, Secrets};
+use crate::recording::writer::RecordingWriter;
 use crate::wire::server::{self, PerCore, Shutdown};
 use crate::wire::Api;
 
@@ -110,12 +111,18 @@ impl Session {
         if let Some(key) = &args.api_key {
             secrets.add(key);
         }
+        // The endpoint's userinfo (as typed and decoded), and the header it becomes.
+        redact::redact_urls(&args.endpoint, false, |s| secrets.add(s));
+        if let Some((_, value)) = &upstream.auth {
+            redact::credential_parts(value, |s| secrets.add(s));
+        }
         let writer = RecordingWriter::open(&args.output, secrets.clone())?;
         let experiment_id: String = {
             let mut rng = rand::rng();
             (0..12).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
         };
-        Ok(Session { upstream, recorder: Arc::new(Recorder::new(writer, experiment_id)), secrets })
+        let recorder = Recorder::new(writer, secrets.clone(), experiment_id);
+        Ok(Session { upstream, recorder: Arc::new(recorder), secrets })
     }
 
     /// A proxy for the calling thread's runtime (its connection pool lives there; call it
@@ -151,8 +158,15 @@ fn print_banner(upstream: &Upstream, args: &RecordArgs, addr: std::net::SocketAd
         ),
         Api::Anthropic => println!("  upstream: {} (Anthropic; calls are forwarded byte for byte)", upstream.base),
     }
-    if let Some((header, _)) = &upstream.auth {
+    let userinfo = redact::split_userinfo(args.endpoint.trim()).1.is_some();
+    if let Some((header, _)) = upstream.auth.as_ref().filter(|_| args.api_key.as_deref().is_some_and(|k| !k.is_empty()))
+    {
         println!("  credentials: -k sent as `{header}` (never written to the recording)");
+        if userinfo {
+            println!("  the user:password in -e is not used: -k replaces it");
+        }
+    } else if userinfo {
+        println!("  credentials: -e's user:password sent as Basic auth (never printed or written)");
     } else {
         println!("  credentials: the client's own (never written to the recording)");
     }

@@ -12,12 +12,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, RwLock};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
 
 use super::line::CallLine;
+pub use super::redact::{Secrets, REDACTED};
 
 /// What was written, for the recorder's summary.
 #[derive(Debug, Default, Clone)]
@@ -33,32 +34,6 @@ type LineJob = Box<dyn FnOnce() -> CallLine + Send>;
 pub const MAX_QUEUED_LINES: usize = 1024;
 /// Bytes of calls (as the caller weighs them) queued beyond which callers write their own.
 pub const MAX_QUEUED_BYTES: usize = 64 << 20;
-
-/// Values never to be written: API keys and the like. More can be added while writing.
-#[derive(Clone, Default)]
-pub struct Secrets(Arc<RwLock<Vec<String>>>);
-
-impl Secrets {
-    /// Adds a secret (values shorter than 4 characters are ignored: too likely to be text).
-    pub fn add(&self, secret: &str) {
-        if secret.len() < 4 {
-            return;
-        }
-        let mut list = self.0.write().unwrap_or_else(|p| p.into_inner());
-        if !list.iter().any(|s| s == secret) {
-            list.push(secret.to_string());
-        }
-    }
-
-    fn scrub(&self, text: &mut String) {
-        let list = self.0.read().unwrap_or_else(|p| p.into_inner());
-        for secret in list.iter() {
-            if text.contains(secret.as_str()) {
-                *text = text.replace(secret.as_str(), REDACTED);
-            }
-        }
-    }
-}
 
 pub struct RecordingWriter {
     path: PathBuf,
@@ -98,9 +73,6 @@ impl Output {
             || self.queued_bytes.load(Ordering::Relaxed) >= MAX_QUEUED_BYTES
     }
 }
-
-/// Replaced for every secret found in a line.
-pub const REDACTED: &str = "[redacted]";
 
 impl RecordingWriter {
     /// Opens `path` for appending (creating it and its parent directories). Any of
