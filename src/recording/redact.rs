@@ -50,27 +50,27 @@ pub const MAX_FIELD_SECRET_LEN: usize = 8192;
 
 // ---- Names -------------------------------------------------------------------------------
 
-/// Parts of a header or query parameter name that make it a credential.
-const SECRET_NAME_PARTS: &[&str] =
-    &["key", "token", "secret", "auth", "password", "passwd", "credential", "session", "cookie", "signature"];
-
 /// Headers whose names have such a part and whose values are not secrets: challenges
 /// (what a server asks for), CORS flags, and a per-request retry id.
 const NOT_SECRET_HEADERS: &[&str] =
     &["www-authenticate", "proxy-authenticate", "authentication-info", "idempotency-key"];
 
-/// Whether `name` (any casing) contains a part of [`SECRET_NAME_PARTS`] (`token` not when
-/// it is `tokens`: rate-limit counters are named so).
+/// Whether `name` (any casing) contains a part that makes it a credential: `key`, `token`
+/// (not `tokens`: rate-limit counters are named so), `secret`, `session`, `signature`,
+/// `auth`, `password`, `passwd`, `credential`, `cookie`. Per call on the proxy's thread for
+/// every request header: only the parts starting with each byte are tried there.
 fn has_secret_part(name: &str) -> bool {
     let n = name.as_bytes();
-    (0..n.len()).any(|i| {
-        matches!(n[i].to_ascii_lowercase(), b'k' | b't' | b's' | b'a' | b'p' | b'c')
-            && SECRET_NAME_PARTS.iter().any(|part| {
-                let p = part.as_bytes();
-                n.len() - i >= p.len()
-                    && n[i..i + p.len()].eq_ignore_ascii_case(p)
-                    && !(p == b"token" && n.get(i + p.len()).is_some_and(|b| b.eq_ignore_ascii_case(&b's')))
-            })
+    let at =
+        |i: usize, part: &str| n.len() - i >= part.len() && n[i..i + part.len()].eq_ignore_ascii_case(part.as_bytes());
+    (0..n.len()).any(|i| match n[i].to_ascii_lowercase() {
+        b'k' => at(i, "key"),
+        b't' => at(i, "token") && !n.get(i + 5).is_some_and(|b| b.eq_ignore_ascii_case(&b's')),
+        b's' => at(i, "secret") || at(i, "session") || at(i, "signature"),
+        b'a' => at(i, "auth"),
+        b'p' => at(i, "password") || at(i, "passwd"),
+        b'c' => at(i, "credential") || at(i, "cookie"),
+        _ => false,
     })
 }
 
@@ -539,15 +539,46 @@ impl Secrets {
     /// and the userinfo of any URL ([`find_in_urls`]).
     pub fn scrub(&self, text: &mut String) {
         let index = self.index_now();
-        if !index.order.is_empty() {
-            if let Some(scrubbed) = replace_known(&index, text) {
-                *text = scrubbed;
-            }
+        let known = match index.order.len() {
+            0 => None,
+            1..=FEW_SECRETS => replace_few(&index, text),
+            _ => replace_known(&index, text),
+        };
+        if let Some(scrubbed) = known {
+            *text = scrubbed;
         }
         if let Cow::Owned(scrubbed) = redact_urls(text, false, |_| {}) {
             *text = scrubbed;
         }
     }
+}
+
+/// Up to this many secrets, a scrub searches for each in turn (a vectorised search per
+/// secret beats one byte-by-byte pass); past it, one pass over the line with the index.
+const FEW_SECRETS: usize = 32;
+
+/// [`replace_known`] for a few secrets: each searched for on its own, then the matches
+/// replaced leftmost first, the longest of those starting at the same place.
+fn replace_few(index: &Index, text: &str) -> Option<String> {
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    for secret in &index.order {
+        found.extend(memchr::memmem::find_iter(text.as_bytes(), secret.as_bytes()).map(|at| (at, secret.len())));
+    }
+    if found.is_empty() {
+        return None;
+    }
+    found.sort_by_key(|&(at, len)| (at, std::cmp::Reverse(len)));
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (at, len) in found {
+        if at >= copied {
+            out.push_str(&text[copied..at]);
+            out.push_str(REDACTED);
+            copied = at + len;
+        }
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
 }
 
 /// `text` with the index's secrets replaced, or `None` when it has none of them.
@@ -751,6 +782,18 @@ mod tests {
     }
 
     #[test]
+    fn both_scrub_strategies_agree() {
+        let mut index = Index::default();
+        for s in ["abcd", "abcdefgh", "cdefXY", "bcdeZZ", "ü-secret"] {
+            index.insert(s);
+        }
+        for text in ["abcdefgh abcdefXY abcdeZZ xabcd ü-secret ab", "none here", "abcdabcd", "cdefXYabcd"] {
+            assert_eq!(replace_few(&index, text), replace_known(&index, text), "{text}");
+        }
+        assert_eq!(replace_known(&index, "abcdefXY").unwrap(), "[redacted]efXY");
+    }
+
+    #[test]
     fn secrets_are_bounded_oldest_dropped() {
         let secrets = Secrets::default();
         for i in 0..MAX_SECRETS + 10 {
@@ -762,5 +805,115 @@ mod tests {
         // Adding what is known changes nothing.
         secrets.add("secret-004105");
         assert_eq!(secrets.len(), MAX_SECRETS);
+    }
+}
+
+/// The scrub's cost per line, by number of secrets (run in release:
+/// `cargo test --release --lib scrub_cost -- --ignored --nocapture`).
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn scrub_cost() {
+        // A line like a long agent conversation: ~1 MB of JSON text.
+        let turn = r#"{"role":"user","content":"Please look at src/record/proxy.rs and tell me why the https://docs.example.com/page?x=1 link fails; ran `cargo test` and got 3 errors"},"#;
+        let line = format!("{{\"messages\":[{}]}}", turn.repeat(1_000_000 / turn.len()));
+        for n in [0, 10, 32, 33, 100, MAX_SECRETS] {
+            let secrets = Secrets::default();
+            let list: Vec<String> = (0..n).map(|i| format!("sk-secret-{i:08}-abcdef")).collect();
+            list.iter().for_each(|s| secrets.add(s));
+            let mut text = line.clone();
+            secrets.scrub(&mut text); // indexes the pending list
+            let runs = 20;
+            let t = Instant::now();
+            for _ in 0..runs {
+                let mut text = line.clone();
+                secrets.scrub(&mut text);
+            }
+            let ours = t.elapsed() / runs;
+            // The list it replaces: one `contains` per secret.
+            let t = Instant::now();
+            let old_runs = if n > 100 { 2 } else { runs };
+            for _ in 0..old_runs {
+                let mut text = line.clone();
+                for s in &list {
+                    if text.contains(s.as_str()) {
+                        text = text.replace(s.as_str(), REDACTED);
+                    }
+                }
+            }
+            let old = t.elapsed() / old_runs;
+            eprintln!("{n} secrets, {} KB line: scrub {ours:?} (a contains() per secret: {old:?})", line.len() / 1000);
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn header_registration_cost() {
+        // What a Claude Code request carries.
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("host", "127.0.0.1:19000"),
+            ("accept", "application/json"),
+            ("anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14"),
+            ("anthropic-dangerous-direct-browser-access", "true"),
+            ("anthropic-version", "2023-06-01"),
+            ("authorization", "Bearer sk-ant-oat01-0123456789abcdefghijklmnopqrstuvwxyz"),
+            ("content-type", "application/json"),
+            ("user-agent", "claude-cli/2.0.0 (external, cli)"),
+            ("x-app", "cli"),
+            ("x-stainless-arch", "x64"),
+            ("x-stainless-lang", "js"),
+            ("x-stainless-os", "Linux"),
+            ("x-stainless-package-version", "0.60.0"),
+            ("x-stainless-retry-count", "0"),
+            ("x-stainless-runtime", "node"),
+            ("x-stainless-runtime-version", "v22.0.0"),
+            ("x-stainless-timeout", "600"),
+            ("content-length", "123456"),
+            ("connection", "keep-alive"),
+        ] {
+            h.insert(http::HeaderName::from_static(k), http::HeaderValue::from_static(v));
+        }
+        let secrets = Secrets::default();
+        secrets.add_from_headers(&h);
+        secrets.len();
+        let runs = 1_000_000;
+        let t = Instant::now();
+        for _ in 0..runs {
+            secrets.add_from_headers(std::hint::black_box(&h));
+        }
+        eprintln!("add_from_headers, {} headers, key known: {:?} per call", h.len(), t.elapsed() / runs);
+        let t = Instant::now();
+        for _ in 0..runs {
+            for (name, _) in std::hint::black_box(&h) {
+                std::hint::black_box(is_secret_header(name.as_str()));
+            }
+        }
+        eprintln!("  of which is_secret_header for each: {:?} per call", t.elapsed() / runs);
+        // What it replaces: a lower-cased copy of each name, the values copied, a write lock.
+        let old_list = std::sync::RwLock::new(Vec::<String>::new());
+        let t = Instant::now();
+        for _ in 0..runs {
+            for (name, value) in std::hint::black_box(&h) {
+                let n = name.as_str().to_ascii_lowercase();
+                let secret = matches!(n.as_str(), "authorization" | "x-api-key" | "cookie")
+                    || n.contains("token")
+                    || n.contains("secret")
+                    || n.ends_with("-key");
+                if let (true, Ok(v)) = (secret, value.to_str()) {
+                    for v in [v.to_string(), v.strip_prefix("Bearer ").unwrap_or(v).to_string()] {
+                        let mut list = old_list.write().unwrap();
+                        if !list.contains(&v) {
+                            list.push(v);
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("  the fixed list it replaces: {:?} per call", t.elapsed() / runs);
     }
 }
