@@ -80,7 +80,11 @@ pub fn for_recording(headers: &HeaderMap, secrets: &Secrets) -> Map<String, Valu
             REDACTED.to_string()
         } else {
             let text = lossy_string(value.as_bytes());
-            redact::redact_urls(&text, true, |s| secrets.add(s)).into_owned()
+            let redacted = match redact::redact_urls(&text, true, |s| secrets.add(s)) {
+                std::borrow::Cow::Owned(redacted) => Some(redacted),
+                std::borrow::Cow::Borrowed(_) => None,
+            };
+            redacted.unwrap_or(text)
         };
         match out.get_mut(name.as_str()) {
             Some(Value::String(existing)) if existing == REDACTED && v == REDACTED => {}
