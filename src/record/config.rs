@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::recording::redact;
 pub use crate::wire::endpoint::UpstreamApi;
-use crate::wire::endpoint::{auth_header, detect_api, normalize_base};
+use crate::wire::endpoint::{auth_header, basic_auth, detect_api, normalize_base};
 use crate::wire::Api;
 
 /// Flags of `asb record` (the same as asb's, plus `--host` and `--upstream-timeout`).
@@ -74,11 +74,8 @@ impl Upstream {
         let (endpoint, userinfo) = redact::split_userinfo(args.endpoint.trim());
         let base = normalize_base(&endpoint)?;
         let api = args.upstream_api.map(UpstreamApi::api).unwrap_or_else(|| detect_api(&base));
-        let auth = auth_header(api, args.api_key.as_deref(), args.api_key_header.as_deref()).or_else(|| {
-            let (user, password) = userinfo?;
-            let blob = redact::base64_encode(format!("{user}:{password}").as_bytes());
-            Some(("authorization".to_string(), format!("Basic {blob}")))
-        });
+        let auth = auth_header(api, args.api_key.as_deref(), args.api_key_header.as_deref())
+            .or_else(|| userinfo.map(|(user, password)| basic_auth(&user, &password)));
         Ok(Upstream { base, api, model: args.model.clone(), auth })
     }
 }

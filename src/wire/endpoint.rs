@@ -72,6 +72,13 @@ pub fn auth_header(api: Api, key: Option<&str>, header: Option<&str>) -> Option<
     Some((header, value))
 }
 
+/// The (header, value) sending an endpoint URL's `user:password` as Basic auth, as curl
+/// does: used when no key is given.
+pub fn basic_auth(user: &str, password: &str) -> (String, String) {
+    let blob = redact::base64_encode(format!("{user}:{password}").as_bytes());
+    ("authorization".to_string(), format!("Basic {blob}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
