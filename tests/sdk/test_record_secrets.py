@@ -301,3 +301,44 @@ def test_validate_flags_every_placement(tmp_path):
     path.write_text(json.dumps(clean) + "\n")
     v = validate(path)
     assert v.returncode == 0, v.stdout
+
+
+def test_translated_calls_through_hyper(echo_upstream, start_record):
+    """An Anthropic client in front of an OpenAI-compatible upstream: the proxy translates
+    (through hyper, not the hand-written passthrough), and records both exchanges."""
+    import anthropic
+
+    up = echo_upstream(extra_headers=[("x-upstream-token", "resptoken-SSSS2222")])
+    rec = start_record(up.url)
+    client = anthropic.Anthropic(base_url=rec.url, api_key="sk-ant-none", max_retries=0,
+                                 default_headers={"x-custom-auth": "ant-custauth-TTTT3333"},
+                                 default_query={"access_token": "ant-query-UUUU4444"})
+    client.messages.create(model="m", max_tokens=4, metadata={"user_id": "u1"},
+                           messages=[{"role": "user", "content": "repeat ant-custauth-TTTT3333"}],
+                           extra_body={"client_secret": "ant-body-VVVV5555"})
+    [line] = assert_nowhere(rec, ["ant-custauth-TTTT3333", "ant-query-UUUU4444", "ant-body-VVVV5555",
+                                  "resptoken-SSSS2222", "sk-ant-none"], 1)
+    assert line["request"]["path"] == "/v1/messages?access_token=[redacted]"
+    assert line["upstream"]["response"]["headers"]["x-upstream-token"] == "[redacted]"
+
+
+def test_serve_record_modes_redact_the_same(echo_upstream, tmp_path):
+    up = echo_upstream()
+    path = tmp_path / "served.jsonl"
+    proc, url = spawn_asb("serve", "-w", str(path), "-P", "0", "--mode", "all", "-e",
+                          up.url.replace("http://", "http://srv-user:srv-PASS-6666@"), "-m", "m")
+    try:
+        status, _ = post(url, "/v1/chat/completions?key=srv-query-WWWW7777", chat("hi srv-hdr-XXXX8888"),
+                         {"x-apikey": "srv-hdr-XXXX8888"})
+        assert status == 200
+        import signal
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    data = path.read_bytes()
+    assert len(data.splitlines()) == 1
+    for s in ["srv-PASS-6666", "srv-user", "srv-query-WWWW7777", "srv-hdr-XXXX8888"]:
+        assert s.encode() not in data, s
+        assert s not in out + err, s
+    assert validate(path).returncode == 0
