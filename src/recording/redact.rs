@@ -22,14 +22,21 @@
 //!   the user alone counts (`https://TOKEN@host`); other schemes only with a password
 //!   (`ssh://git@host` is not a secret).
 //! * **JSON body fields** named like a key ([`is_secret_field`]: `api_key`, `apiKey`,
-//!   `access_token`, `password`, `client_secret`, ..., at any depth; not `signature`, which
-//!   in Anthropic thinking blocks is content that must survive): string values registered.
+//!   `access_token`, `password`, `client_secret`, ..., at any depth of request bodies and
+//!   JSON response bodies; not `signature`, which in Anthropic thinking blocks is content
+//!   that must survive): string values registered. This happens where the line is built,
+//!   on the writer's thread, never on the proxy's.
 //!
 //! Registered values are replaced by `[redacted]` everywhere in a line, after it is
 //! serialised ([`Secrets::scrub`], called by the recording writer), so an echo by the
 //! upstream, a prompt repeating a key, or the client's body bytes (`body_as_sent`) are all
 //! covered. Values shorter than 4 characters, `true`/`false`/`null`/`none` and short
-//! numbers are not registered: scrubbing them would shred ordinary text.
+//! numbers are not registered: scrubbing them would shred ordinary text. The list is
+//! bounded ([`MAX_SECRETS`], oldest dropped) and a scrub stays one pass over the line
+//! however long the list (the `cost` tests measure it).
+//!
+//! Key-shaped strings in free text (`sk-…`, `bearer <token>`, `basic <base64>`) are not
+//! redacted by the recorder; `asb validate` flags them ([`crate::inspect::secrets`]).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
