@@ -50,6 +50,8 @@ pub const REDACTED: &str = "[redacted]";
 /// Secrets a session remembers; past it the oldest are dropped (a client sending a fresh
 /// signature per call must not grow the list forever).
 pub const MAX_SECRETS: usize = 4096;
+/// New secrets held for the next scrub beyond which the adding thread indexes them.
+const MAX_PENDING: usize = 256;
 /// Shorter values are not registered: too likely to be ordinary text.
 pub const MIN_SECRET_LEN: usize = 4;
 /// Longer body-field values are not registered (a blob, not a key).
@@ -488,6 +490,23 @@ impl Secrets {
         if !pending.iter().any(|s| &**s == secret) {
             pending.push(secret.into());
         }
+        // Calls that are forwarded but not recorded add without a scrub to index them.
+        if pending.len() >= MAX_PENDING {
+            let batch = std::mem::take(&mut *pending);
+            drop(pending);
+            self.index_batch(batch);
+        }
+    }
+
+    fn index_batch(&self, batch: Vec<Box<str>>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut index = self.0.index.write().unwrap_or_else(|p| p.into_inner());
+        let index = Arc::make_mut(&mut index);
+        for s in batch {
+            index.insert(&s);
+        }
     }
 
     /// Registers the values of a request's or response's credential headers
@@ -532,13 +551,7 @@ impl Secrets {
     /// The index with every pending secret in it.
     fn index_now(&self) -> Arc<Index> {
         let pending = std::mem::take(&mut *self.0.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        if !pending.is_empty() {
-            let mut index = self.0.index.write().unwrap_or_else(|p| p.into_inner());
-            let index = Arc::make_mut(&mut index);
-            for s in pending {
-                index.insert(&s);
-            }
-        }
+        self.index_batch(pending);
         Arc::clone(&self.0.index.read().unwrap_or_else(|p| p.into_inner()))
     }
 
@@ -806,6 +819,7 @@ mod tests {
         for i in 0..MAX_SECRETS + 10 {
             secrets.add(&format!("secret-{i:06}"));
         }
+        assert!(secrets.0.pending.lock().unwrap().len() < MAX_PENDING, "without scrubs, pending stays bounded");
         assert_eq!(secrets.len(), MAX_SECRETS);
         assert_eq!(scrubbed(&secrets, "secret-000000"), "secret-000000");
         assert_eq!(scrubbed(&secrets, "secret-000010 secret-004105"), "[redacted] [redacted]");
