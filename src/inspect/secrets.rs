@@ -6,11 +6,16 @@
 //!
 //! * `sk-ant-…` — Anthropic keys;
 //! * `sk-` + 20 or more key characters — OpenAI-style keys;
-//! * `Bearer ` + a token of 20 or more characters;
+//! * `Bearer ` (any casing) + a token ([`redact::looks_like_token`]);
+//! * `Basic ` (any casing) + base64 of `user:password`;
 //! * `AKIA` + 16 upper-case letters or digits — AWS access key ids.
 //!
 //! Matches must start at a word boundary (`task-…` is not a key). Hand-written matchers
-//! rather than a regex engine: four fixed shapes, and no new dependency.
+//! rather than a regex engine: a few fixed shapes, and no new dependency. What the recorder
+//! redacts by name (headers, query parameters, body fields, URL userinfo) is defined in
+//! [`crate::recording::redact`], which `asb validate` applies too.
+
+use crate::recording::redact;
 
 /// A credential-looking substring.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +28,6 @@ pub struct Match {
 
 const ANTHROPIC_MIN: usize = 8;
 const SK_MIN: usize = 20;
-const BEARER_MIN: usize = 20;
 const AWS_LEN: usize = 16;
 
 fn key_char(b: u8) -> bool {
@@ -67,9 +71,20 @@ fn match_at(bytes: &[u8], i: usize) -> Option<Match> {
         let n = run_len(bytes, i + 3, key_char);
         return (n >= SK_MIN).then_some(Match { start: i, len: 3 + n, kind: "an API key (sk-…)" });
     }
-    if rest.starts_with(b"Bearer ") {
+    if rest.get(..7).is_some_and(|w| w.eq_ignore_ascii_case(b"bearer ")) {
         let n = run_len(bytes, i + 7, token_char);
-        return (n >= BEARER_MIN).then_some(Match { start: i, len: 7 + n, kind: "a bearer token" });
+        let token = std::str::from_utf8(&bytes[i + 7..i + 7 + n]).unwrap_or("");
+        return redact::looks_like_token(token).then_some(Match { start: i, len: 7 + n, kind: "a bearer token" });
+    }
+    if rest.get(..6).is_some_and(|w| w.eq_ignore_ascii_case(b"basic ")) {
+        let n = run_len(bytes, i + 6, |b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+        let blob = std::str::from_utf8(&bytes[i + 6..i + 6 + n]).unwrap_or("");
+        let ends = bytes.get(i + 6 + n).is_none_or(|b| !token_char(*b));
+        return (ends && redact::basic_password(blob).is_some()).then_some(Match {
+            start: i,
+            len: 6 + n,
+            kind: "basic auth credentials",
+        });
     }
     if rest.starts_with(b"AKIA") {
         let n = run_len(bytes, i + 4, |b| b.is_ascii_uppercase() || b.is_ascii_digit());
@@ -108,6 +123,8 @@ mod tests {
             vec![("a bearer token", "Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig")]
         );
         assert_eq!(kinds("id AKIAIOSFODNN7EXAMPLE,"), vec![("an AWS access key id", "AKIAIOSFODNN7EXAMPLE")]);
+        assert_eq!(kinds("use bearer leaktoken0008xyz"), vec![("a bearer token", "bearer leaktoken0008xyz")]);
+        assert_eq!(kinds("BASIC dTpsZWFrLTAwMDk="), vec![("basic auth credentials", "BASIC dTpsZWFrLTAwMDk=")]);
     }
 
     #[test]
@@ -118,6 +135,10 @@ mod tests {
             "sk-ant-x",
             "Bearer [redacted]",
             "Bearer short",
+            "the bearer of bad news",
+            "a basic understanding of src/components/header.ts",
+            "basic [redacted]",
+            "BEARER [redacted]",
             "AKIAIOSFODNN7EXAMPLEX",
             "AKIAshort",
             "[redacted]",

@@ -8,9 +8,12 @@
 //! 2. **Consistency** — seq numbers unique within a recorder run; on format v1 lines,
 //!    `request` and `outcome` present, usage adding up, and recorded SSE events that
 //!    concatenate back into the stream (each `raw` exactly one event, times not going back).
-//! 3. **Secrets** — credential headers (per [`is_secret`]) not `[redacted]`, and strings
-//!    anywhere in the line that look like keys ([`super::secrets`]), with their JSON path
-//!    and the value masked. This pass reads the raw JSON rather than the parsed
+//! 3. **Secrets** — what the recorder would have redacted, by the recorder's own rules
+//!    ([`crate::recording::redact`]): credential-named headers not `[redacted]`,
+//!    credential-named query parameters in request paths, errors and header values,
+//!    userinfo in any URL, credential-named JSON fields at any depth; and strings anywhere
+//!    in the line that look like keys ([`super::secrets`]: `sk-…`, `bearer …`, `basic …`),
+//!    with their JSON path and the value masked. This pass reads the raw JSON rather than the parsed
 //!    [`CallLine`]: a leak in a field the schema does not know, or on a line that does not
 //!    parse, is still a leak.
 //!
@@ -25,10 +28,9 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 use serde_json::Value;
 
-use crate::record::headers::is_secret;
 use crate::recording::line::{CallLine, HttpResponse, Outcome, FORMAT_VERSION};
 use crate::recording::reader::{self, line_error, parse_line, NumberedCall};
-use crate::recording::writer::REDACTED;
+use crate::recording::redact::{self, REDACTED};
 use crate::wire::sse::SseParser;
 
 use super::display::plural;
@@ -46,6 +48,9 @@ pub struct Finding {
     pub line: usize,
     pub message: String,
 }
+
+/// Strings that hold a request's path or an upstream URL: their query parameters are checked.
+const URL_FIELDS: &[&str] = &["request.path", "upstream.request.path", "error"];
 
 /// Where a line keeps header maps.
 const HEADER_MAPS: &[&str] =
@@ -254,7 +259,7 @@ pub fn scan_line(text: &str) -> Vec<String> {
     }
     match serde_json::from_str::<Value>(text.trim()) {
         Ok(value) => scan_value(&value, "", &mut out),
-        Err(_) => scan_string(text, "(the line)", &mut out),
+        Err(_) => scan_string(text, "(the line)", false, &mut out),
     }
     out
 }
@@ -265,11 +270,19 @@ fn scan_value(v: &Value, path: &str, out: &mut Vec<String>) {
             let headers = HEADER_MAPS.contains(&path);
             for (key, value) in map {
                 let at = crate::serve::diff::join(path, key);
-                if headers && is_secret(key) {
+                if headers && redact::is_secret_header(key) {
                     let shown = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
-                    if !shown.is_empty() && shown != REDACTED {
+                    if !shown.is_empty() && !redact::is_redacted(&shown) {
                         out.push(format!("{at}: credential header not {REDACTED}: {}", secrets::mask(&shown)));
                     }
+                    continue;
+                }
+                if let Value::String(s) = value {
+                    if !headers && redact::is_secret_field(key) && redact::worth_scrubbing(s) && !s.contains(REDACTED) {
+                        out.push(format!("{at}: credential field not {REDACTED}: {}", secrets::mask(s)));
+                        continue;
+                    }
+                    scan_string(s, &at, headers || URL_FIELDS.contains(&at.as_str()), out);
                     continue;
                 }
                 scan_value(value, &at, out);
@@ -280,14 +293,23 @@ fn scan_value(v: &Value, path: &str, out: &mut Vec<String>) {
                 scan_value(item, &format!("{path}[{i}]"), out);
             }
         }
-        Value::String(s) => scan_string(s, path, out),
+        Value::String(s) => scan_string(s, path, false, out),
         _ => {}
     }
 }
 
-fn scan_string(s: &str, path: &str, out: &mut Vec<String>) {
+/// Key-shaped strings, and URL userinfo; `url_query`: the string is a path, an error or a
+/// header value, whose credential-named query parameters are checked too.
+fn scan_string(s: &str, path: &str, url_query: bool, out: &mut Vec<String>) {
     for m in secrets::find(s) {
         out.push(format!("{path}: looks like {}: {}", m.kind, secrets::mask(&s[m.start..m.start + m.len])));
+    }
+    for u in redact::find_in_urls(s, url_query) {
+        let what = match u.what.as_str() {
+            "userinfo" => "userinfo in a URL".to_string(),
+            name => format!("query parameter `{name}` not {REDACTED}"),
+        };
+        out.push(format!("{path}: {what}: {}", secrets::mask(&s[u.start..u.end])));
     }
 }
 
@@ -380,5 +402,33 @@ mod tests {
         );
         assert!(scan_line(r#"{"messages":[{"role":"user","content":"ask-me-anything-about-the-project-plan"}]}"#)
             .is_empty());
+    }
+
+    #[test]
+    fn the_recorders_rules_by_placement() {
+        let line = r#"{"request":{"path":"/v1/x?key=leak-0001&beta=true","headers":{"x-custom-auth":"leak-0002",
+            "location":"https://h/?token=leak-0003","cookie":"[redacted], [redacted]","x-request-id":"req-1"},
+            "body":{"a":[{"clientSecret":"leak-0004","max_tokens":"1234"}],"signature":"sig-abcdefgh"}},
+            "error":"upstream http://u:leak-0005@h/v1?sig=leak-0006 unreachable",
+            "messages":[{"content":"clone https://leak-0007@github.com/x and ?key=not-a-url-field"}]}"#;
+        let found = scan_line(line);
+        let at: Vec<&str> = found.iter().map(|f| f.split(':').next().unwrap()).collect();
+        assert_eq!(
+            at,
+            [
+                "request.path",
+                "request.headers.x-custom-auth",
+                "request.headers.location",
+                "request.body.a[0].clientSecret",
+                "error",
+                "error",
+                "messages[0].content"
+            ],
+            "{found:#?}"
+        );
+        assert!(found.iter().all(|f| !f.contains("0001") && !f.contains("0005")), "{found:#?}");
+        let clean = r#"{"request":{"path":"/v1/x?key=[redacted]","headers":{"x-api-key":"[redacted]"},
+            "body":{"password":"[redacted]","note":"Bearer [redacted]"}},"error":"http://[redacted]@h/?key=[redacted]"}"#;
+        assert!(scan_line(clean).is_empty(), "{:?}", scan_line(clean));
     }
 }

@@ -21,6 +21,7 @@ use crate::recording::assemble::{assemble_body, Assembled, Assembler};
 use crate::recording::line::{
     CallLine, Exchange, HttpRequest, HttpResponse, JsonText, Outcome, SseRecord, Timing, Usage,
 };
+use crate::recording::redact::{self, Secrets};
 use crate::recording::thread::{thread_id, ThreadTurns};
 use crate::recording::writer::RecordingWriter;
 use crate::recording::FORMAT_VERSION;
@@ -38,13 +39,18 @@ pub struct RawRequest {
 }
 
 impl RawRequest {
-    /// The request as a recording keeps it (credentials redacted, JSON parsed).
-    fn to_recording(&self) -> HttpRequest {
+    /// The request as a recording keeps it (JSON parsed; credentials in headers and the
+    /// query redacted, and they and credential-named body fields added to `secrets`, which
+    /// the writer scrubs from the whole line).
+    fn to_recording(&self, secrets: &Secrets) -> HttpRequest {
         let body: Option<Value> = serde_json::from_slice(&self.body).ok();
+        if let Some(json) = &body {
+            secrets.add_from_json(json);
+        }
         HttpRequest {
             method: self.method.clone(),
-            path: self.path.clone(),
-            headers: headers::for_recording(&self.headers),
+            path: redact::redact_query(&self.path, |s| secrets.add(s)).into_owned(),
+            headers: headers::for_recording(&self.headers, secrets),
             body_text: body.is_none().then(|| lossy_string(&self.body)),
             body_as_sent: body.as_ref().and_then(|_| JsonText::of(&self.body)),
             body,
@@ -162,6 +168,8 @@ pub struct Totals {
 /// Owns the calls in flight and hands finished ones to the writer.
 pub struct Recorder {
     pub writer: RecordingWriter,
+    /// The secrets the writer scrubs; lines add what they hold while being built.
+    pub secrets: Secrets,
     pub experiment_id: String,
     /// Most bytes of a response kept per side of a call.
     pub keep_limit: usize,
@@ -175,9 +183,16 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(writer: RecordingWriter, experiment_id: String, keep_limit: usize, call_log: Option<CallLog>) -> Self {
+    pub fn new(
+        writer: RecordingWriter,
+        secrets: Secrets,
+        experiment_id: String,
+        keep_limit: usize,
+        call_log: Option<CallLog>,
+    ) -> Self {
         Recorder {
             writer,
+            secrets,
             experiment_id,
             keep_limit,
             call_log,
@@ -221,12 +236,12 @@ impl Recorder {
         let taken = std::mem::replace(&mut *call, ended);
         drop(call);
         self.lock_in_flight().remove(&seq);
-        let (experiment_id, totals, turns) =
-            (self.experiment_id.clone(), Arc::clone(&self.totals), Arc::clone(&self.turns));
+        let (experiment_id, totals, turns, secrets) =
+            (self.experiment_id.clone(), Arc::clone(&self.totals), Arc::clone(&self.turns), self.secrets.clone());
         let bytes = taken.client.bytes() + taken.upstream.as_ref().map_or(0, Side::bytes);
         let log = self.call_log.clone();
         self.writer.write_with(bytes, move || {
-            let line = build_line(taken, outcome, end_ms, experiment_id, &turns);
+            let line = build_line(taken, outcome, end_ms, experiment_id, &turns, &secrets);
             count(&totals, &line);
             if let Some(log) = log {
                 log.say(&line);
@@ -308,11 +323,13 @@ fn count(totals: &Totals, line: &CallLine) {
 }
 
 /// A response as the recording keeps it, and what it said.
-fn read_response(side: &Side, api: Api) -> (Option<HttpResponse>, Assembled) {
+/// Credentials in its headers and JSON body are added to `secrets`.
+fn read_response(side: &Side, api: Api, secrets: &Secrets) -> (Option<HttpResponse>, Assembled) {
     let Some(status) = side.status else {
         return (None, Assembled::default());
     };
-    let mut resp = HttpResponse { status, headers: headers::for_recording(&side.headers), ..HttpResponse::default() };
+    let headers = headers::for_recording(&side.headers, secrets);
+    let mut resp = HttpResponse { status, headers, ..HttpResponse::default() };
     let mut body = Vec::with_capacity(side.frames.iter().map(|(_, b)| b.len()).sum());
     for (_, frame) in &side.frames {
         body.extend_from_slice(frame);
@@ -341,6 +358,7 @@ fn read_response(side: &Side, api: Api) -> (Option<HttpResponse>, Assembled) {
     } else {
         match serde_json::from_slice::<Value>(&body) {
             Ok(json) => {
+                secrets.add_from_json(&json);
                 let a = assemble_body(api, &json);
                 resp.body = Some(json);
                 a
@@ -358,19 +376,21 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// Builds the recording line of a finished call.
+/// Builds the recording line of a finished call, adding the secrets it holds to `secrets`
+/// (the writer scrubs them from the serialised line).
 pub fn build_line(
     call: CallCapture,
     outcome: Outcome,
     end_ms: f64,
     experiment_id: String,
     turns: &ThreadTurns,
+    secrets: &Secrets,
 ) -> CallLine {
-    let request = call.client.request.to_recording();
-    let (client_response, client_said) = read_response(&call.client, call.client_api);
+    let request = call.client.request.to_recording(secrets);
+    let (client_response, client_said) = read_response(&call.client, call.client_api, secrets);
     let upstream = call.upstream.as_ref().map(|side| {
-        let (response, said) = read_response(side, call.upstream_api);
-        (Exchange { request: side.request.to_recording(), response }, said)
+        let (response, said) = read_response(side, call.upstream_api, secrets);
+        (Exchange { request: side.request.to_recording(secrets), response }, said)
     });
     let body = request.body.as_ref();
     let translated_body = upstream.as_ref().and_then(|(e, _)| e.request.body.as_ref());
@@ -413,6 +433,9 @@ pub fn build_line(
             None => note,
         });
     }
+
+    // Errors name the upstream URL, with the client's query.
+    let error = error.map(|e| redact::redact_urls(&e, true, |s| secrets.add(s)).into_owned());
 
     let usage: Option<Usage> = said.usage.clone();
     let completion_tokens = match &usage {

@@ -7,14 +7,17 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use crate::recording::redact;
 pub use crate::wire::endpoint::UpstreamApi;
-use crate::wire::endpoint::{auth_header, detect_api, normalize_base};
+use crate::wire::endpoint::{auth_header, basic_auth, detect_api, normalize_base};
 use crate::wire::Api;
 
 /// Flags of `asb record` (the same as asb's, plus `--host` and `--upstream-timeout`).
 #[derive(Debug, Clone, Args)]
 pub struct RecordArgs {
     /// Upstream LLM endpoint URL (e.g. http://gpu-server:8000 or https://api.anthropic.com).
+    /// A `user:password@` in it is sent as Basic auth (unless -k is given), and never
+    /// printed or recorded.
     #[arg(short = 'e', long, env = "ASB_ENDPOINT")]
     pub endpoint: String,
     /// Model for the upstream: translated Anthropic calls are sent with it (OpenAI-in and
@@ -69,11 +72,13 @@ pub struct RecordArgs {
 /// Where and how to reach the upstream.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    /// Scheme, host, port and any path prefix, without a trailing slash or `/v1…` suffix.
+    /// Scheme, host, port and any path prefix, without a trailing slash or `/v1…` suffix,
+    /// nor the endpoint's userinfo (safe to print).
     pub base: String,
     pub api: Api,
     pub model: String,
-    /// (header name, value) carrying the key, if one was given.
+    /// (header name, value) carrying the key, if one was given: -k's, else the endpoint's
+    /// userinfo as Basic auth (as curl sends it).
     pub auth: Option<(String, String)>,
 }
 
@@ -84,9 +89,11 @@ impl Upstream {
     }
 
     pub fn from_args(args: &RecordArgs) -> Result<Self> {
-        let base = normalize_base(&args.endpoint)?;
+        let (endpoint, userinfo) = redact::split_userinfo(args.endpoint.trim());
+        let base = normalize_base(&endpoint)?;
         let api = args.upstream_api.map(UpstreamApi::api).unwrap_or_else(|| detect_api(&base));
-        let auth = auth_header(api, args.api_key.as_deref(), args.api_key_header.as_deref());
+        let auth = auth_header(api, args.api_key.as_deref(), args.api_key_header.as_deref())
+            .or_else(|| userinfo.map(|(user, password)| basic_auth(&user, &password)));
         Ok(Upstream { base, api, model: args.model.clone(), auth })
     }
 }
@@ -121,5 +128,12 @@ mod tests {
         let u = Upstream::from_args(&args(Some("k1"), Some("X-Custom"), "http://x")).unwrap();
         assert_eq!(u.auth, Some(("x-custom".into(), "k1".into())));
         assert_eq!(Upstream::from_args(&args(None, None, "http://x")).unwrap().auth, None);
+        // Userinfo: out of the base, sent as Basic auth unless -k is given.
+        let u = Upstream::from_args(&args(None, None, "http://us%65r:p%40ss@x:8/v1")).unwrap();
+        assert_eq!(u.base, "http://x:8");
+        assert_eq!(u.auth, Some(("authorization".into(), format!("Basic {}", redact::base64_encode(b"user:p@ss")))));
+        assert_eq!(u.url("/v1/messages"), "http://x:8/v1/messages");
+        let u = Upstream::from_args(&args(Some("k1"), None, "http://user:pass@x")).unwrap();
+        assert_eq!((u.base.as_str(), u.auth), ("http://x", Some(("authorization".into(), "Bearer k1".into()))));
     }
 }

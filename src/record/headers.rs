@@ -5,12 +5,14 @@
 //! readable; on loopback and LAN this costs nothing that matters). When `-k` is given its
 //! header replaces the client's own credentials.
 //!
-//! Recording: credential headers are written as `[redacted]`, never their value.
+//! Recording: credential headers (by [`crate::recording::redact`]'s shape rules) are
+//! written as `[redacted]`, never their value, and the value is registered with the
+//! session's secrets so an echo of it anywhere in the line is scrubbed too.
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
-use crate::recording::writer::REDACTED;
+use crate::recording::redact::{self, Secrets, REDACTED};
 use crate::wire::sse::lossy_string;
 
 const HOP_BY_HOP: &[&str] =
@@ -33,13 +35,9 @@ pub fn goes_to_client(name: &[u8]) -> bool {
     !named(name, HOP_BY_HOP)
 }
 
-/// Headers whose values are credentials.
+/// Headers whose values are credentials ([`redact::is_secret_header`]).
 pub fn is_secret(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    matches!(n.as_str(), "authorization" | "proxy-authorization" | "x-api-key" | "api-key" | "cookie" | "set-cookie")
-        || n.contains("token")
-        || n.contains("secret")
-        || n.ends_with("-key")
+    redact::is_secret_header(name)
 }
 
 /// The client's headers as they go upstream.
@@ -70,34 +68,32 @@ pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
 }
 
 /// Headers as a recording keeps them: lower-case names, repeated values joined with ", ",
-/// credentials redacted.
-pub fn for_recording(headers: &HeaderMap) -> Map<String, Value> {
+/// credentials redacted (and their values added to `secrets`), credential-named query
+/// parameters in URL values redacted.
+pub fn for_recording(headers: &HeaderMap, secrets: &Secrets) -> Map<String, Value> {
     let mut out = Map::new();
     for (name, value) in headers {
-        let v = if is_secret(name.as_str()) { REDACTED.to_string() } else { lossy_string(value.as_bytes()) };
+        let v = if is_secret(name.as_str()) {
+            if let Ok(text) = value.to_str() {
+                redact::credential_parts(text, |s| secrets.add(s));
+            }
+            REDACTED.to_string()
+        } else {
+            let text = lossy_string(value.as_bytes());
+            let redacted = match redact::redact_urls(&text, true, |s| secrets.add(s)) {
+                std::borrow::Cow::Owned(redacted) => Some(redacted),
+                std::borrow::Cow::Borrowed(_) => None,
+            };
+            redacted.unwrap_or(text)
+        };
         match out.get_mut(name.as_str()) {
+            Some(Value::String(existing)) if existing == REDACTED && v == REDACTED => {}
             Some(Value::String(existing)) => {
                 existing.push_str(", ");
                 existing.push_str(&v);
             }
             _ => {
                 out.insert(name.as_str().to_string(), Value::String(v));
-            }
-        }
-    }
-    out
-}
-
-/// Credential values the client sent (to scrub from anything else written).
-pub fn secret_values(headers: &HeaderMap) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, value) in headers {
-        if is_secret(name.as_str()) {
-            if let Ok(v) = value.to_str() {
-                out.push(v.to_string());
-                if let Some(token) = v.strip_prefix("Bearer ") {
-                    out.push(token.to_string());
-                }
             }
         }
     }
@@ -150,10 +146,25 @@ mod tests {
             ("anthropic-beta", "a"),
             ("anthropic-beta", "b"),
         ]);
-        let rec = for_recording(&h);
+        let secrets = Secrets::default();
+        let rec = for_recording(&h, &secrets);
         let text = serde_json::to_string(&rec).unwrap();
         assert!(!text.contains("sk-1") && !text.contains("k2") && !text.contains("k3"), "{text}");
         assert_eq!(rec["anthropic-beta"], "a, b");
-        assert!(secret_values(&h).contains(&"sk-1".to_string()));
+        let mut line = "keys sk-1 and k2".to_string();
+        secrets.scrub(&mut line);
+        assert_eq!(line, "keys [redacted] and k2", "values under 4 characters are not registered");
+        let h = map(&[
+            ("authorization", "bearer sk-long-1"),
+            ("cookie", "a=cookie-1"),
+            ("cookie", "b=cookie-2"),
+            ("location", "https://h/x?access_token=loc-token-1&page=2"),
+        ]);
+        let rec = for_recording(&h, &secrets);
+        assert_eq!(rec["cookie"], REDACTED, "one [redacted] for repeated credential headers");
+        assert_eq!(rec["location"], "https://h/x?access_token=[redacted]&page=2");
+        let mut line = "sk-long-1 a=cookie-1 loc-token-1".to_string();
+        secrets.scrub(&mut line);
+        assert_eq!(line, "[redacted] [redacted] [redacted]");
     }
 }

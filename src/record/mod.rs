@@ -38,7 +38,8 @@ use config::Upstream;
 use passthrough::{Passthrough, PlainPool, PlainUpstream};
 use proxy::Proxy;
 
-use crate::recording::writer::{Durability, RecordingWriter, Secrets};
+use crate::recording::redact::{self, Secrets};
+use crate::recording::writer::{Durability, RecordingWriter};
 use crate::signals::StopSignals;
 use crate::wire::server::{self, PerCore, Shutdown};
 use crate::wire::Api;
@@ -126,6 +127,11 @@ impl Session {
         if let Some(key) = &args.api_key {
             secrets.add(key);
         }
+        // The endpoint's userinfo (as typed and decoded), and the header it becomes.
+        redact::redact_urls(&args.endpoint, false, |s| secrets.add(s));
+        if let Some((_, value)) = &upstream.auth {
+            redact::credential_parts(value, |s| secrets.add(s));
+        }
         let writer = RecordingWriter::open_with(&args.output, secrets.clone(), Durability { fsync: args.fsync })?;
         let experiment_id: String = {
             let mut rng = rand::rng();
@@ -133,7 +139,7 @@ impl Session {
         };
         let keep_limit = usize::try_from(args.max_response_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         let call_log = if args.quiet { None } else { Some(call_log::CallLog::start()?) };
-        let recorder = Arc::new(Recorder::new(writer, experiment_id, keep_limit, call_log));
+        let recorder = Arc::new(Recorder::new(writer, secrets.clone(), experiment_id, keep_limit, call_log));
         let max_request_bytes = usize::try_from(args.max_request_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         Ok(Session { upstream, recorder, secrets, max_request_bytes })
     }
@@ -169,7 +175,8 @@ async fn check_upstream(upstream: Upstream) {
     let Ok(pool) = upstream::UpstreamPool::new().map(Arc::new) else { return };
     let mut headers = http::HeaderMap::new();
     if let Some((name, value)) = &upstream.auth {
-        if let (Ok(n), Ok(v)) = (http::HeaderName::try_from(name.as_str()), http::HeaderValue::try_from(value.as_str())) {
+        if let (Ok(n), Ok(v)) = (http::HeaderName::try_from(name.as_str()), http::HeaderValue::try_from(value.as_str()))
+        {
             headers.insert(n, v);
         }
     }
@@ -204,8 +211,15 @@ fn print_banner(upstream: &Upstream, args: &RecordArgs, addr: std::net::SocketAd
         ),
         Api::Anthropic => println!("  upstream: {} (Anthropic; calls are forwarded byte for byte)", upstream.base),
     }
-    if let Some((header, _)) = &upstream.auth {
+    let userinfo = redact::split_userinfo(args.endpoint.trim()).1.is_some();
+    if let Some((header, _)) = upstream.auth.as_ref().filter(|_| args.api_key.as_deref().is_some_and(|k| !k.is_empty()))
+    {
         println!("  credentials: -k sent as `{header}` (never written to the recording)");
+        if userinfo {
+            println!("  the user:password in -e is not used: -k replaces it");
+        }
+    } else if userinfo {
+        println!("  credentials: -e's user:password sent as Basic auth (never printed or written)");
     } else {
         println!("  credentials: the client's own (never written to the recording)");
     }

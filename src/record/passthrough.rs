@@ -302,9 +302,7 @@ impl Call<'_> {
         stopping: &watch::Receiver<bool>,
     ) -> bool {
         let proxy = self.proxy;
-        for secret in headers::secret_values(&head.headers) {
-            proxy.secrets.add(&secret);
-        }
+        proxy.secrets.add_from_headers(&head.headers);
         let Some(plain) = &proxy.plain else { return false };
         let path = format!("{}{}", plain.prefix, head.target);
         let auth = proxy.upstream.auth.as_ref().map(|(name, value)| (name.as_str(), value.as_str()));

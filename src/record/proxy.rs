@@ -95,9 +95,7 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Respons
 /// Handles a request whose body was already read (`arrival`: when its headers came in).
 /// `asb serve` hands its misses here to record them.
 pub async fn handle_buffered(proxy: &Arc<Proxy>, parts: Parts, body: Bytes, arrival: Instant) -> Response<ServerBody> {
-    for secret in headers::secret_values(&parts.headers) {
-        proxy.secrets.add(&secret);
-    }
+    proxy.secrets.add_from_headers(&parts.headers);
     match route(&parts.method, parts.uri.path()) {
         Route::ChatCompletions => record(proxy, parts, body, Api::OpenAi, arrival).await,
         Route::Messages => record(proxy, parts, body, Api::Anthropic, arrival).await,

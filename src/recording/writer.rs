@@ -38,13 +38,14 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 use super::line::CallLine;
+pub use super::redact::{Secrets, REDACTED};
 
 /// What was written, for the recorder's summary.
 #[derive(Debug, Default, Clone)]
@@ -74,35 +75,6 @@ pub const MAX_QUEUED_BYTES: usize = 64 << 20;
 pub const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// The watchdog sleeps (until the next call) after this long without one.
 const WATCHDOG_IDLE: Duration = Duration::from_secs(1);
-
-/// Values never to be written: API keys and the like. More can be added while writing.
-#[derive(Clone, Default)]
-pub struct Secrets(Arc<RwLock<Vec<String>>>);
-
-impl Secrets {
-    /// Adds a secret (values shorter than 4 characters are ignored: too likely to be text).
-    pub fn add(&self, secret: &str) {
-        if secret.len() < 4 {
-            return;
-        }
-        let mut list = self.0.write().unwrap_or_else(|p| p.into_inner());
-        if !list.iter().any(|s| s == secret) {
-            list.push(secret.to_string());
-        }
-    }
-
-    fn scrub(&self, text: &mut String) {
-        let list = self.0.read().unwrap_or_else(|p| p.into_inner());
-        for secret in list.iter() {
-            if text.contains(secret.as_str()) {
-                *text = text.replace(secret.as_str(), REDACTED);
-            }
-        }
-    }
-}
-
-/// Replaced for every secret found in a line.
-pub const REDACTED: &str = "[redacted]";
 
 /// How the file is written.
 #[derive(Debug, Clone, Copy, Default)]

@@ -3,28 +3,33 @@
 
 use anyhow::Result;
 
-use crate::wire::endpoint::{auth_header, detect_api, normalize_base, UpstreamApi};
+use crate::recording::redact;
+use crate::wire::endpoint::{auth_header, basic_auth, detect_api, normalize_base, UpstreamApi};
 use crate::wire::Api;
 
 #[derive(Debug, Clone)]
 pub struct Target {
     pub api: Api,
-    /// Where every request is POSTed.
+    /// Where every request is POSTed (without the endpoint's userinfo: safe to print).
     pub url: String,
-    /// (header, value) carrying the key; never printed or saved.
+    /// (header, value) carrying the key (-k's, else the endpoint's `user:password` as Basic
+    /// auth, as curl sends it); never printed or saved.
     pub auth: Option<(String, String)>,
 }
 
 impl Target {
     pub fn new(endpoint: &str, api: Option<UpstreamApi>, key: Option<&str>, key_header: Option<&str>) -> Result<Self> {
         normalize_base(endpoint)?; // scheme and host checks, with the user's spelling in errors
-        let trimmed = endpoint.trim().trim_end_matches('/');
+        let (endpoint, userinfo) = redact::split_userinfo(endpoint.trim());
+        let trimmed = endpoint.trim_end_matches('/');
         let api = match api {
             Some(a) => a.api(),
             None if trimmed.ends_with("/messages") => Api::Anthropic,
             None => detect_api(trimmed),
         };
-        Ok(Target { api, url: url_for(trimmed, api), auth: auth_header(api, key, key_header) })
+        let auth =
+            auth_header(api, key, key_header).or_else(|| userinfo.map(|(user, password)| basic_auth(&user, &password)));
+        Ok(Target { api, url: url_for(trimmed, api), auth })
     }
 }
 
@@ -76,6 +81,9 @@ mod tests {
             "https://myproxy/custom/path/chat/completions"
         );
         assert_eq!(url("http://h/v2", None).1, "http://h/v2/chat/completions");
+        let t = Target::new("http://u:p@h:8/v1", None, None, None).unwrap();
+        assert_eq!(t.url, "http://h:8/v1/chat/completions");
+        assert_eq!(t.auth, Some(("authorization".into(), "Basic dTpw".into())));
     }
 
     #[test]

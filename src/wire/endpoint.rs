@@ -5,6 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 
 use super::Api;
+use crate::recording::redact;
 
 /// `--upstream-api`: the API to speak to an endpoint, when its URL does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -24,8 +25,12 @@ impl UpstreamApi {
 
 /// Strips a trailing `/`, and one trailing `/v1/chat/completions`, `/v1/messages` or `/v1`
 /// (clients add their own `/v1/...` paths), so `http://h:8000/v1` does not become `/v1/v1`.
+/// A `user:password@` is dropped, from the result and from error messages (take it first
+/// with [`redact::split_userinfo`] to use it).
 pub fn normalize_base(endpoint: &str) -> Result<String> {
-    let trimmed = endpoint.trim().trim_end_matches('/');
+    let (endpoint, _) = redact::split_userinfo(endpoint.trim());
+    let endpoint = endpoint.as_str();
+    let trimmed = endpoint.trim_end_matches('/');
     if trimmed.is_empty() {
         bail!("--endpoint is empty");
     }
@@ -67,6 +72,13 @@ pub fn auth_header(api: Api, key: Option<&str>, header: Option<&str>) -> Option<
     Some((header, value))
 }
 
+/// The (header, value) sending an endpoint URL's `user:password` as Basic auth, as curl
+/// does: used when no key is given.
+pub fn basic_auth(user: &str, password: &str) -> (String, String) {
+    let blob = redact::base64_encode(format!("{user}:{password}").as_bytes());
+    ("authorization".to_string(), format!("Basic {blob}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +93,9 @@ mod tests {
         assert!(normalize_base("").is_err());
         assert!(normalize_base("ftp://h").is_err());
         assert!(normalize_base("localhost:8000").is_err());
+        assert_eq!(normalize_base("http://u:secret-pw@h:8000/v1").unwrap(), "http://h:8000");
+        let e = normalize_base("ftp://u:secret-pw@h").unwrap_err().to_string();
+        assert!(!e.contains("secret-pw") && e.contains("ftp://h"), "{e}");
     }
 
     #[test]
