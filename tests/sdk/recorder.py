@@ -19,6 +19,8 @@ class Recorder:
         deadline = time.monotonic() + timeout
         while True:
             text = self.path.read_text() if self.path.exists() else ""
+            # Whole lines only: the last one may be being written just now.
+            text = text[: text.rfind("\n") + 1]
             lines = [json.loads(l) for l in text.splitlines() if l.strip()]
             if expect is None or len(lines) >= expect or time.monotonic() > deadline:
                 return sorted(lines, key=lambda l: l["seq"])
