@@ -2,6 +2,7 @@
 recording keeps, for every route, every failure, and Ctrl+C."""
 
 import json
+import select
 import threading
 import time
 
@@ -320,7 +321,12 @@ def test_a_port_in_use_is_refused_and_the_first_recorder_keeps_it(fast_mock, sta
 def test_each_call_shows_in_the_terminal_and_the_upstream_is_checked_at_start(start_mock, start_record):
     mock = start_mock("--zero-delay", "--models", "alpha")
     rec = start_record(mock.url)
-    banner = [rec.proc.stdout.readline() for _ in range(9)]
+    banner = []
+    deadline = time.monotonic() + 10
+    while not any("upstream check:" in l for l in banner) and time.monotonic() < deadline:
+        ready, _, _ = select.select([rec.proc.stdout], [], [], 0.2)
+        if ready:
+            banner.append(rec.proc.stdout.readline())
     assert any("upstream check: GET /v1/models answered 200" in l for l in banner), banner
     oai(rec).chat.completions.create(model="alpha", messages=MSG, max_tokens=2)
     with pytest.raises(openai.NotFoundError):
