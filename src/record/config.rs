@@ -9,6 +9,7 @@ use clap::Args;
 
 pub use crate::wire::endpoint::UpstreamApi;
 use crate::wire::endpoint::{auth_header, detect_api, normalize_base};
+use crate::wire::server::ConnTimeouts;
 use crate::wire::Api;
 
 /// Flags of `asb record` (the same as asb's, plus `--host` and `--upstream-timeout`).
@@ -46,6 +47,8 @@ pub struct RecordArgs {
     /// On Ctrl+C, seconds to let calls in flight finish before marking them interrupted.
     #[arg(long, default_value_t = 30)]
     pub drain_timeout: u64,
+    #[command(flatten)]
+    pub timeouts: ConnTimeouts,
 }
 
 /// Where and how to reach the upstream.
@@ -90,6 +93,7 @@ mod tests {
             upstream_api: None,
             upstream_timeout: 1,
             drain_timeout: 1,
+            timeouts: ConnTimeouts::default(),
         };
         let u = Upstream::from_args(&args(Some("k1"), None, "http://x")).unwrap();
         assert_eq!(u.auth, Some(("authorization".into(), "Bearer k1".into())));

@@ -60,7 +60,7 @@ pub async fn run(args: RecordArgs) -> Result<()> {
         },
     };
     let header_timeout = Duration::from_secs(args.upstream_timeout);
-    let server = PerCore::start("asb-record", listener, shutdown, move || {
+    let server = PerCore::start("asb-record", listener, shutdown, args.timeouts, move || {
         let proxy = session.proxy(header_timeout)?;
         let front = Passthrough(Arc::clone(&proxy));
         Ok((front, move |req| proxy::handle(Arc::clone(&proxy), req)))

@@ -34,7 +34,7 @@ use super::upstream::{UpstreamBody, UpstreamPool};
 use crate::recording::writer::Secrets;
 use crate::recording::Outcome;
 use crate::wire::errors::ApiError;
-use crate::wire::server::{full, BoxError, ServerBody};
+use crate::wire::server::{self, full, BoxError, ServerBody};
 use crate::wire::translate;
 use crate::wire::Api;
 
@@ -75,9 +75,9 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Respons
     let arrival = Instant::now();
     let (parts, body) = req.into_parts();
     let api = if parts.headers.contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
-    let body = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return Ok(error_response(api, 400, format!("asb record: cannot read the request body: {e}"))),
+    let body = match server::read_body(body, server::timeouts().body).await {
+        Ok(b) => b,
+        Err(e) => return Ok(error_response(api, e.status, format!("asb record: {}", e.message))),
     };
     Ok(handle_buffered(&proxy, parts, body, arrival).await)
 }

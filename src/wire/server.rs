@@ -18,17 +18,29 @@
 //! and forwards the ones its hand-written passthrough takes, and gives the connection to
 //! hyper at the first one it does not ([`crate::record::passthrough`]); `asb serve` gives
 //! every connection to hyper at once ([`HyperOnly`]).
+//!
+//! Every connection is bounded in time ([`ConnTimeouts`], the `--header-timeout`,
+//! `--idle-timeout` and `--body-timeout` flags): a request head must arrive whole within
+//! the header timeout of its first byte, a connection waiting for a request is closed after
+//! the idle timeout, and a request body that stops arriving for the body timeout is cut
+//! ([`read_body`]). `asb mock` serves its connections with the same guard ([`serve_guarded`]).
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use bytes::Bytes;
 use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -36,8 +48,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
 
 use super::prefixed::Prefixed;
 
@@ -136,7 +150,14 @@ impl PerCore {
     /// `handler` is called once on each thread, in its runtime (so what it builds, e.g. a
     /// connection pool, lives there), and gives that thread's [`Front`] and the function
     /// answering the requests hyper reads.
-    pub fn start<M, H, F, R>(name: &str, listeners: Listeners, shutdown: Shutdown, handler: M) -> Result<Self>
+    /// Every connection is bounded by `timeouts`.
+    pub fn start<M, H, F, R>(
+        name: &str,
+        listeners: Listeners,
+        shutdown: Shutdown,
+        timeouts: ConnTimeouts,
+        handler: M,
+    ) -> Result<Self>
     where
         M: Fn() -> Result<(R, H)> + Send + Sync + 'static,
         R: Front,
@@ -150,6 +171,7 @@ impl PerCore {
         for (i, listener) in listeners.sockets.into_iter().enumerate() {
             let (handler, shutdown, stop_rx) = (Arc::clone(&handler), Arc::clone(&shutdown), stop_rx.clone());
             let thread = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
+                THREAD_TIMEOUTS.with(|t| t.set(timeouts));
                 // Signals are the main thread's: a driver for them here would be polled for nothing.
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
                 runtime.block_on(accept_loop(listener, &*handler, &shutdown, stop_rx))
@@ -204,8 +226,7 @@ where
                 let stopping = stop.clone();
                 tokio::spawn(async move {
                     let Some(rest) = front.take(stream, stopping).await else { return };
-                    let conn = server.serve_connection(TokioIo::new(rest), service_fn(handle)).into_owned();
-                    let _ = watcher.watch(conn).await;
+                    serve_guarded(&server, rest, timeouts(), handle, watcher).await;
                 });
             }
             _ = stop.changed() => break,
@@ -217,4 +238,332 @@ where
         _ = tokio::time::sleep(shutdown.drain) => (shutdown.on_cut)(),
     }
     Ok(())
+}
+
+/// How long a connection may take over each part of a request (see the module's doc).
+#[derive(Debug, Clone, Copy, PartialEq, clap::Args)]
+pub struct ConnTimeouts {
+    /// Seconds a client has to send a whole request head, counted from its first byte
+    /// (a client sending it byte by byte is cut then).
+    #[arg(long = "header-timeout", value_name = "SECS", default_value = "20", value_parser = parse_timeout)]
+    pub header: Duration,
+    /// Seconds a connection may wait for its next request (a new one, or one kept alive
+    /// after an answer) before it is closed.
+    #[arg(long = "idle-timeout", value_name = "SECS", default_value = "90", value_parser = parse_timeout)]
+    pub idle: Duration,
+    /// Seconds a request body may stop arriving before the request is cut (408).
+    #[arg(long = "body-timeout", value_name = "SECS", default_value = "30", value_parser = parse_timeout)]
+    pub body: Duration,
+}
+
+impl Default for ConnTimeouts {
+    fn default() -> Self {
+        ConnTimeouts { header: Duration::from_secs(20), idle: Duration::from_secs(90), body: Duration::from_secs(30) }
+    }
+}
+
+/// The longest timeout accepted: one day.
+const MAX_TIMEOUT_S: f64 = 86_400.0;
+
+/// A timeout flag: seconds, fractions allowed, more than 0 and at most a day.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= MAX_TIMEOUT_S => {
+            Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+        }
+        _ => Err(format!("expected seconds, more than 0 and at most {MAX_TIMEOUT_S} (a day), got {s:?}")),
+    }
+}
+
+/// The largest request body the servers read: 64 MiB (Anthropic's own limit is 32 MB).
+pub const MAX_REQUEST_BODY: usize = 64 << 20;
+
+/// Why a request body could not be read, with the status it is answered with.
+#[derive(Debug)]
+pub struct BodyError {
+    pub status: u16,
+    pub message: String,
+}
+
+/// Reads a whole request body: at most [`MAX_REQUEST_BODY`] bytes (413 beyond), and cut
+/// (408) when no byte of it arrives for `stall` (a client that declared a length and
+/// stopped sending). A body that came in one piece is taken as it is, with no copy.
+pub async fn read_body<B>(mut body: B, stall: Duration) -> Result<Bytes, BodyError>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let too_large = |n: u64| BodyError {
+        status: 413,
+        message: format!("the request body ({n} bytes or more) is larger than the {MAX_REQUEST_BODY} bytes accepted"),
+    };
+    if body.size_hint().lower() > MAX_REQUEST_BODY as u64 {
+        return Err(too_large(body.size_hint().lower()));
+    }
+    let mut parts: Vec<Bytes> = Vec::new();
+    let mut total = 0usize;
+    loop {
+        let frame = match tokio::time::timeout(stall, body.frame()).await {
+            Err(_) => {
+                return Err(BodyError {
+                    status: 408,
+                    message: format!(
+                        "the request body stopped arriving for {} s (--body-timeout) after {total} bytes",
+                        stall.as_secs_f64()
+                    ),
+                })
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(BodyError { status: 400, message: format!("cannot read the request body: {e}") })
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        total += data.len();
+        if total > MAX_REQUEST_BODY {
+            return Err(too_large(total as u64));
+        }
+        parts.push(data);
+        if body.is_end_stream() {
+            break;
+        }
+    }
+    Ok(match parts.len() {
+        0 => Bytes::new(),
+        1 => parts.pop().unwrap_or_default(),
+        _ => Bytes::from(parts.concat()),
+    })
+}
+
+thread_local! {
+    /// The timeouts of the server whose thread this is (set by [`PerCore::start`]).
+    static THREAD_TIMEOUTS: Cell<ConnTimeouts> = Cell::new(ConnTimeouts::default());
+}
+
+/// The timeouts of the server running on this thread (defaults off a server thread).
+pub fn timeouts() -> ConnTimeouts {
+    THREAD_TIMEOUTS.with(Cell::get)
+}
+
+fn timed_out(what: String) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, what)
+}
+
+/// For a [`Front`] that reads request heads itself: bounds the wait for one head with the
+/// thread's timeouts. Start one per head (`HeadTimer::start()` where the wait for a request
+/// begins), then read through it: while nothing of the head has arrived (`empty`) the idle
+/// timeout runs from the start; once bytes are there, the header timeout runs from the
+/// first read that saw them. A read past its deadline gives a `TimedOut` error.
+pub struct HeadTimer {
+    since: Instant,
+    head_since: Option<Instant>,
+    limits: ConnTimeouts,
+}
+
+impl HeadTimer {
+    pub fn start() -> Self {
+        HeadTimer { since: Instant::now(), head_since: None, limits: timeouts() }
+    }
+
+    pub async fn read<F: Future<Output = io::Result<usize>>>(&mut self, empty: bool, read: F) -> io::Result<usize> {
+        let (deadline, what) = if empty {
+            (self.since + self.limits.idle, "no request within --idle-timeout")
+        } else {
+            (
+                *self.head_since.get_or_insert_with(Instant::now) + self.limits.header,
+                "request head not whole within --header-timeout",
+            )
+        };
+        tokio::time::timeout_at(deadline, read).await.unwrap_or_else(|_| Err(timed_out(what.to_string())))
+    }
+}
+
+/// For a [`Front`] reading a request body itself: one read, cut (`TimedOut`) when nothing
+/// arrives within the thread's body timeout.
+pub async fn body_read<F: Future<Output = io::Result<usize>>>(read: F) -> io::Result<usize> {
+    tokio::time::timeout(timeouts().body, read)
+        .await
+        .unwrap_or_else(|_| Err(timed_out("request body stalled past --body-timeout".to_string())))
+}
+
+/// What a connection's request side tells its [`Guarded`] reader: a request is being
+/// answered (no deadline then), and how many were answered so far.
+#[derive(Default)]
+struct Activity {
+    busy: AtomicBool,
+    answered: AtomicU32,
+}
+
+/// A connection's bytes with the idle and header deadlines: a read waiting past them
+/// fails with `TimedOut` and hyper closes the connection. While a request is being
+/// answered no deadline runs here (its body is bounded by [`read_body`], its answer by
+/// the handler); HTTP/2 connections (prior knowledge) are left to h2.
+pub struct Guarded<IO> {
+    io: IO,
+    limits: ConnTimeouts,
+    activity: Arc<Activity>,
+    seen_answered: u32,
+    idle_since: Instant,
+    head_since: Option<Instant>,
+    first_read: bool,
+    http2: bool,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<IO> Guarded<IO> {
+    fn new(io: IO, limits: ConnTimeouts, activity: Arc<Activity>) -> Self {
+        Guarded {
+            io,
+            limits,
+            activity,
+            seen_answered: 0,
+            idle_since: Instant::now(),
+            head_since: None,
+            first_read: true,
+            http2: false,
+            timer: None,
+        }
+    }
+
+    /// Whether a request is being answered; a new answer since last time starts an idle wait.
+    fn busy(&mut self) -> bool {
+        let answered = self.activity.answered.load(Ordering::Acquire);
+        if answered != self.seen_answered {
+            self.seen_answered = answered;
+            self.idle_since = Instant::now();
+            self.head_since = None;
+        }
+        self.activity.busy.load(Ordering::Acquire)
+    }
+
+    fn on_bytes(&mut self, got: &[u8]) {
+        if std::mem::take(&mut self.first_read) && got.starts_with(b"PRI * HTTP/2") {
+            self.http2 = true;
+        }
+        if !self.http2 && !self.busy() && self.head_since.is_none() {
+            self.head_since = Some(Instant::now());
+        }
+    }
+
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.http2 || self.busy() {
+            return Poll::Pending;
+        }
+        let (deadline, what) = match self.head_since {
+            Some(t) => (t + self.limits.header, "request head not whole within --header-timeout"),
+            None => (self.idle_since + self.limits.idle, "no request within --idle-timeout"),
+        };
+        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(timed_out(what.to_string()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    this.on_bytes(&buf.filled()[before..]);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => this.poll_deadline(cx),
+            failed => failed,
+        }
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// An answer's body that tells the connection's [`Guarded`] reader when it is done
+/// (sent or dropped): the connection is then waiting for its next request.
+pub struct Answered<B> {
+    body: B,
+    activity: Arc<Activity>,
+}
+
+impl<B: Body + Unpin> Body for Answered<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl<B> Drop for Answered<B> {
+    fn drop(&mut self) {
+        self.activity.busy.store(false, Ordering::Release);
+        self.activity.answered.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Serves one connection with hyper under `limits` (see [`Guarded`]); `handle` answers
+/// its requests. Ends when the connection does, or when `watcher`'s shutdown closes it.
+pub async fn serve_guarded<IO, H, F, B, E>(
+    server: &auto::Builder<TokioExecutor>,
+    io: IO,
+    limits: ConnTimeouts,
+    handle: H,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>) -> F + Send + 'static,
+    F: Future<Output = Result<Response<B>, E>> + Send + 'static,
+    B: Body + Unpin + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    E: Into<BoxError>,
+{
+    let activity = Arc::new(Activity::default());
+    let io = Guarded::new(io, limits, Arc::clone(&activity));
+    let service = service_fn(move |req| {
+        activity.busy.store(true, Ordering::Release);
+        let answer = handle(req);
+        let activity = Arc::clone(&activity);
+        async move { answer.await.map(|resp| resp.map(|body| Answered { body, activity })) }
+    });
+    let conn = server.serve_connection(TokioIo::new(io), service).into_owned();
+    let _ = watcher.watch(conn).await;
 }
