@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Args;
 
 pub use crate::wire::endpoint::UpstreamApi;
-use crate::wire::endpoint::{auth_header, detect_api, normalize_base};
+use crate::wire::endpoint::{auth_header, detect_api, normalize_base, split_query, with_query};
 use crate::wire::server::ConnTimeouts;
 use crate::wire::Api;
 
@@ -56,6 +56,8 @@ pub struct RecordArgs {
 pub struct Upstream {
     /// Scheme, host, port and any path prefix, without a trailing slash or `/v1…` suffix.
     pub base: String,
+    /// The endpoint's query (`api-version=…`), added to every upstream URL.
+    pub query: Option<String>,
     pub api: Api,
     pub model: String,
     /// (header name, value) carrying the key, if one was given.
@@ -63,16 +65,18 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// The upstream URL for a client path such as `/v1/messages?beta=true`.
+    /// The upstream URL for a client path such as `/v1/messages?beta=true`, with the
+    /// endpoint's query after the client's.
     pub fn url(&self, path_and_query: &str) -> String {
-        format!("{}{}", self.base, path_and_query)
+        with_query(format!("{}{}", self.base, path_and_query), self.query.as_deref())
     }
 
     pub fn from_args(args: &RecordArgs) -> Result<Self> {
         let base = normalize_base(&args.endpoint)?;
         let api = args.upstream_api.map(UpstreamApi::api).unwrap_or_else(|| detect_api(&base));
         let auth = auth_header(api, args.api_key.as_deref(), args.api_key_header.as_deref());
-        Ok(Upstream { base, api, model: args.model.clone(), auth })
+        let query = split_query(&args.endpoint).1.map(str::to_string);
+        Ok(Upstream { base, query, api, model: args.model.clone(), auth })
     }
 }
 
@@ -102,5 +106,7 @@ mod tests {
         let u = Upstream::from_args(&args(Some("k1"), Some("X-Custom"), "http://x")).unwrap();
         assert_eq!(u.auth, Some(("x-custom".into(), "k1".into())));
         assert_eq!(Upstream::from_args(&args(None, None, "http://x")).unwrap().auth, None);
+        let azure = Upstream::from_args(&args(None, None, "http://x/v1?api-version=2024")).unwrap();
+        assert_eq!(azure.url("/v1/chat/completions"), "http://x/v1/chat/completions?api-version=2024");
     }
 }

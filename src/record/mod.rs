@@ -131,7 +131,9 @@ impl Session {
         });
         Ok(Arc::new(Proxy {
             connections: Arc::new(upstream::UpstreamPool::new()?),
-            plain: PlainUpstream::of(&self.upstream.base),
+            // An endpoint with a query (`?api-version=…`) goes through hyper's side, whose
+            // URLs carry it (`Upstream::url`); the hand-written passthrough's do not yet.
+            plain: self.upstream.query.is_none().then(|| PlainUpstream::of(&self.upstream.base)).flatten(),
             plain_pool: PlainPool::default(),
             upstream: self.upstream.clone(),
             recorder: Arc::clone(&self.recorder),
@@ -147,9 +149,10 @@ fn print_banner(upstream: &Upstream, args: &RecordArgs, addr: std::net::SocketAd
     match upstream.api {
         Api::OpenAi => println!(
             "  upstream: {} (OpenAI-compatible; Anthropic calls are translated to Chat Completions for model {})",
-            upstream.base, upstream.model
+            upstream.url(""),
+            upstream.model
         ),
-        Api::Anthropic => println!("  upstream: {} (Anthropic; calls are forwarded byte for byte)", upstream.base),
+        Api::Anthropic => println!("  upstream: {} (Anthropic; calls are forwarded byte for byte)", upstream.url("")),
     }
     if let Some((header, _)) = &upstream.auth {
         println!("  credentials: -k sent as `{header}` (never written to the recording)");

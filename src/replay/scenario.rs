@@ -97,17 +97,19 @@ enum Files {
 }
 
 impl Files {
-    fn read(&self, name: &str) -> Result<(String, String)> {
+    /// A recording's bytes (checked line by line, so a line that is not UTF-8 is named by
+    /// its number) and where they come from.
+    fn read(&self, name: &str) -> Result<(String, Vec<u8>)> {
         match self {
             Files::Dir(dir) => {
                 let path = dir.join(name);
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read recording {}", path.display()))?;
-                Ok((path.display().to_string(), text))
+                let bytes =
+                    std::fs::read(&path).with_context(|| format!("cannot read recording {}", path.display()))?;
+                Ok((path.display().to_string(), bytes))
             }
             Files::Builtin(b) => {
                 let text = b.file(name).ok_or_else(|| anyhow!("built-in scenario {} has no file {name}", b.name))?;
-                Ok((format!("builtin:{}/{name}", b.name), text.to_string()))
+                Ok((format!("builtin:{}/{name}", b.name), text.as_bytes().to_vec()))
             }
         }
     }
@@ -215,8 +217,8 @@ fn scenario_from_manifest(
 
 /// A lone recording: one task, id `default` as in asb, named after the file.
 fn load_recording(path: &Path) -> Result<Scenario> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read recording {}", path.display()))?;
-    let (entries, skipped) = parse_recording(&text, &path.display().to_string())?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read recording {}", path.display()))?;
+    let (entries, skipped) = parse_recording(&bytes, &path.display().to_string())?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(Scenario {
         name: stem.clone(),
@@ -230,11 +232,11 @@ fn load_recording(path: &Path) -> Result<Scenario> {
 
 /// Every line of a recording, in file order. A malformed line is an error naming
 /// `origin:line`; a well-formed line that cannot be replayed goes to the skipped list.
-pub fn parse_recording(text: &str, origin: &str) -> Result<(Vec<Entry>, Vec<String>)> {
+pub fn parse_recording(bytes: &[u8], origin: &str) -> Result<(Vec<Entry>, Vec<String>)> {
     let (mut entries, mut skipped) = (Vec::new(), Vec::new());
-    for (i, raw) in text.split_inclusive('\n').enumerate() {
+    for (i, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
         let line = i + 1;
-        let call = match parse_line(raw.as_bytes()) {
+        let call = match parse_line(raw) {
             Ok(Some(call)) => call,
             Ok(None) => continue,
             Err(reason) => bail!("{origin}:{line}: {reason}"),
@@ -333,6 +335,10 @@ mod tests {
         std::fs::write(&path, "{\"seq\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}\n\n{oops\n").unwrap();
         let e = load(path.to_str().unwrap(), None).unwrap_err().to_string();
         assert!(e.contains("r.jsonl:3: not valid JSON"), "{e}");
+        std::fs::write(&path, b"{\"seq\":1,\"messages\":[]}\n{\"seq\":2,\"messages\":[{\"content\":\"h\xff\"}]}\n")
+            .unwrap();
+        let e = load(path.to_str().unwrap(), None).unwrap_err().to_string();
+        assert!(e.contains("r.jsonl:2: not UTF-8"), "{e}");
 
         let ours = r#"{"format_version":1,"seq":1,"request":{"method":"POST","path":"/v1/messages?beta=true","headers":{},"body":{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}}}
 {"format_version":1,"seq":2,"request":{"method":"POST","path":"/v1/messages","headers":{},"body_text":"not json"}}

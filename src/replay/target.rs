@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::wire::endpoint::{auth_header, detect_api, normalize_base, UpstreamApi};
+use crate::wire::endpoint::{auth_header, detect_api, normalize_base, split_query, with_query, UpstreamApi};
 use crate::wire::Api;
 
 #[derive(Debug, Clone)]
@@ -18,13 +18,15 @@ pub struct Target {
 impl Target {
     pub fn new(endpoint: &str, api: Option<UpstreamApi>, key: Option<&str>, key_header: Option<&str>) -> Result<Self> {
         normalize_base(endpoint)?; // scheme and host checks, with the user's spelling in errors
-        let trimmed = endpoint.trim().trim_end_matches('/');
+        let (url, query) = split_query(endpoint);
+        let trimmed = url.trim_end_matches('/');
         let api = match api {
             Some(a) => a.api(),
             None if trimmed.ends_with("/messages") => Api::Anthropic,
             None => detect_api(trimmed),
         };
-        Ok(Target { api, url: url_for(trimmed, api), auth: auth_header(api, key, key_header) })
+        let url = with_query(url_for(trimmed, api), query);
+        Ok(Target { api, url, auth: auth_header(api, key, key_header) })
     }
 }
 
@@ -76,6 +78,14 @@ mod tests {
             "https://myproxy/custom/path/chat/completions"
         );
         assert_eq!(url("http://h/v2", None).1, "http://h/v2/chat/completions");
+        let azure = "https://r.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21";
+        assert_eq!(url(azure, None).1, azure);
+        assert_eq!(
+            url("http://h:8000/v1?api-version=2024", None).1,
+            "http://h:8000/v1/chat/completions?api-version=2024"
+        );
+        let a = Some(UpstreamApi::Anthropic);
+        assert_eq!(url("http://h/v1/?k=v", a).1, "http://h/v1/messages?k=v");
     }
 
     #[test]

@@ -197,7 +197,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             "  mode {:?}: {} is forwarded to {} and appended to {}",
             mode,
             if mode == Mode::All { "every call" } else { "a call that was not recorded" },
-            s.upstream.base,
+            s.upstream.url(""),
             args.recording.display()
         ),
         None => {

@@ -288,3 +288,121 @@ def test_mock_answers_a_client_that_half_closes_after_its_request(start_mock):
     got = raw_exchange(mock.url, request, half_close=True)
     assert got.startswith(b"HTTP/1.1 200"), got
     assert b"chat.completion" in got
+
+
+# ---- 5. Directory entries that are not recordings.
+
+
+def test_serve_names_a_fifo_or_a_symlink_loop_for_what_it_is(tmp_path):
+    import os
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    recording_with_event_times(lib / "ok.jsonl", [1.0])
+    os.mkfifo(lib / "fifo.jsonl")
+    (lib / "loop.jsonl").symlink_to(lib / "loop.jsonl")
+    proc, url = spawn_asb("serve", "-P", "0", "-w", str(lib))
+    try:
+        for name, what in [("fifo", "is a FIFO, not a recording"), ("loop", "is a symlink loop, not a recording")]:
+            r = httpx.post(f"{url}/c/{name}/v1/chat/completions", json=CHAT, timeout=5)
+            assert r.status_code == 404
+            message = r.json()["error"]["message"]
+            assert f"{lib / name}.jsonl {what}" in message, message
+        ok = httpx.post(f"{url}/c/ok/v1/chat/completions", json={**CHAT, "stream": True}, timeout=5)
+        assert ok.status_code == 200
+    finally:
+        stop(proc)
+    # A FIFO given as the recording is refused at once, not opened (which would wait for a writer).
+    run = subprocess.run([asb_bin(), "serve", "-P", "0", "-w", str(lib / "fifo.jsonl")],
+                         capture_output=True, text=True, timeout=10)
+    assert run.returncode != 0 and "is a FIFO, not a recording" in run.stderr, run.stderr
+
+
+# ---- 6. Endpoints with a query (Azure-style `?api-version=…`).
+
+
+class PathsSeen:
+    """A tiny OpenAI-compatible upstream on loopback that keeps every request target it got."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        seen = self.paths = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                seen.append(self.path)
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])) or b"{}")
+                if body.get("stream"):
+                    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                             "choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok"},
+                                          "finish_reason": "stop"}]}
+                    payload = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+                    kind = "text/event-stream"
+                else:
+                    payload = json.dumps({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+                                          "choices": [{"index": 0, "finish_reason": "stop", "message":
+                                                       {"role": "assistant", "content": "ok"}}],
+                                          "usage": {"prompt_tokens": 1, "completion_tokens": 1,
+                                                    "total_tokens": 2}}).encode()
+                    kind = "application/json"
+                self.send_response(200)
+                self.send_header("content-type", kind)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *_):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def paths_seen():
+    upstream = PathsSeen()
+    yield upstream
+    upstream.close()
+
+
+def test_record_keeps_the_endpoint_query_after_the_request_s_own(paths_seen, start_record):
+    rec = start_record(paths_seen.url + "/v1?api-version=2024-10-21")
+    r = httpx.post(rec.url + "/v1/chat/completions?trace=1", json=CHAT, timeout=5)
+    assert r.status_code == 200, r.text
+    r = httpx.post(rec.url + "/v1/chat/completions", json=CHAT, timeout=5)
+    assert r.status_code == 200, r.text
+    assert paths_seen.paths == ["/v1/chat/completions?trace=1&api-version=2024-10-21",
+                                "/v1/chat/completions?api-version=2024-10-21"]
+
+
+def test_replay_keeps_the_endpoint_query(paths_seen, tmp_path):
+    rec = tmp_path / "one.jsonl"
+    rec.write_text(json.dumps({"seq": 1, "messages": CHAT["messages"], "model": "rec", "max_tokens": 5,
+                               "stream": True}) + "\n")
+    run = subprocess.run([asb_bin(), "replay", "-e", paths_seen.url + "/v1?api-version=2024-10-21", "-m", "m",
+                          "-w", str(rec), "-o", str(tmp_path / "run.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert paths_seen.paths and set(paths_seen.paths) == {"/v1/chat/completions?api-version=2024-10-21"}, (
+        paths_seen.paths, run.stderr)
+
+
+# ---- 7. Recordings that are not UTF-8.
+
+
+def test_replay_names_the_file_and_line_that_is_not_utf8(tmp_path):
+    rec = tmp_path / "bad.jsonl"
+    good = json.dumps({"seq": 1, "messages": CHAT["messages"], "model": "rec", "max_tokens": 5}).encode()
+    rec.write_bytes(good + b"\n" + good.replace(b"hi", b"h\xff\xfei") + b"\n")
+    run = subprocess.run([asb_bin(), "replay", "-e", "http://127.0.0.1:9", "-m", "m", "-w", str(rec),
+                          "-o", str(tmp_path / "run.json")], capture_output=True, text=True, timeout=30)
+    assert run.returncode != 0
+    assert f"{rec}:2: not UTF-8" in run.stderr, run.stderr
