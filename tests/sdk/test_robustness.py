@@ -75,6 +75,21 @@ def test_serve_refuses_a_pacing_it_cannot_wait(tmp_path, pacing):
     assert pacing in run.stderr and "panicked" not in run.stderr, run.stderr
 
 
+@pytest.mark.parametrize("flags", [["--header-timeout", "1e300"], ["--idle-timeout", "0"], ["--body-timeout", "NaN"]])
+def test_servers_refuse_timeouts_they_cannot_keep(tmp_path, flags):
+    run = subprocess.run([asb_bin(), "mock", "-P", "0", *flags], capture_output=True, text=True, timeout=10)
+    assert run.returncode == 2 and flags[1] in run.stderr and "panicked" not in run.stderr, run.stderr
+
+
+def test_replay_refuses_a_request_timeout_it_cannot_wait(tmp_path):
+    rec = tmp_path / "one.jsonl"
+    rec.write_text(json.dumps({"seq": 1, "messages": CHAT["messages"], "model": "rec", "max_tokens": 5}) + "\n")
+    run = subprocess.run([asb_bin(), "replay", "-e", "http://127.0.0.1:9", "-m", "m", "-w", str(rec),
+                          "--timeout", "1e300", "-o", str(tmp_path / "run.json")],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2 and "1e300" in run.stderr and "panicked" not in run.stderr, run.stderr
+
+
 @pytest.mark.parametrize("t", ["1e300", "-5", "90000000"])
 def test_validate_flags_absurd_event_times_with_file_and_line(tmp_path, t):
     rec = recording_with_event_times(tmp_path / "rec.jsonl", [1.0, float(t)])
