@@ -20,9 +20,11 @@
 //! every connection to hyper at once ([`HyperOnly`]).
 //!
 //! Every connection is bounded in time ([`ConnTimeouts`], the `--header-timeout`,
-//! `--idle-timeout` and `--body-timeout` flags): a request head must arrive whole within
-//! the header timeout of its first byte, a connection waiting for a request is closed after
-//! the idle timeout, and a request body that stops arriving for the body timeout is cut
+//! `--idle-timeout` and `--body-timeout` flags), as nginx's `client_header_timeout`,
+//! `keepalive_timeout` and `client_body_timeout`: a new connection's first request head
+//! must arrive whole within the header timeout, a kept-alive connection is closed after the
+//! idle timeout without a request, a later head must be whole within the header timeout of
+//! its first byte, and a request body that stops arriving for the body timeout is cut
 //! ([`read_body`]). `asb mock` serves its connections with the same guard ([`serve_guarded`]).
 
 use std::cell::Cell;
@@ -243,12 +245,13 @@ where
 /// How long a connection may take over each part of a request (see the module's doc).
 #[derive(Debug, Clone, Copy, PartialEq, clap::Args)]
 pub struct ConnTimeouts {
-    /// Seconds a client has to send a whole request head, counted from its first byte
-    /// (a client sending it byte by byte is cut then).
+    /// Seconds a client has to send a whole request head: a new connection's first from the
+    /// connection's start, a kept-alive connection's next from its first byte (a client
+    /// sending nothing, or a head byte by byte, is cut then).
     #[arg(long = "header-timeout", value_name = "SECS", default_value = "20", value_parser = parse_timeout)]
     pub header: Duration,
-    /// Seconds a connection may wait for its next request (a new one, or one kept alive
-    /// after an answer) before it is closed.
+    /// Seconds a kept-alive connection may wait for its next request after an answer
+    /// before it is closed.
     #[arg(long = "idle-timeout", value_name = "SECS", default_value = "90", value_parser = parse_timeout)]
     pub idle: Duration,
     /// Seconds a request body may stop arriving before the request is cut (408).
@@ -351,10 +354,11 @@ fn timed_out(what: String) -> io::Error {
 }
 
 /// For a [`Front`] that reads request heads itself: bounds the wait for one head with the
-/// thread's timeouts. Start one per head (`HeadTimer::start()` where the wait for a request
-/// begins), then read through it: while nothing of the head has arrived (`empty`) the idle
-/// timeout runs from the start; once bytes are there, the header timeout runs from the
-/// first read that saw them. A read past its deadline gives a `TimedOut` error.
+/// thread's timeouts. One per head: [`HeadTimer::new_connection`] for a connection's first
+/// (its whole head is due within the header timeout of the accept), then
+/// [`HeadTimer::after_answer`] for each next one (nothing due for the idle timeout; once
+/// bytes are there, the rest within the header timeout of the first read that saw them).
+/// Read through [`HeadTimer::read`]; a read past its deadline gives a `TimedOut` error.
 pub struct HeadTimer {
     since: Instant,
     head_since: Option<Instant>,
@@ -362,12 +366,17 @@ pub struct HeadTimer {
 }
 
 impl HeadTimer {
-    pub fn start() -> Self {
+    pub fn new_connection() -> Self {
+        let now = Instant::now();
+        HeadTimer { since: now, head_since: Some(now), limits: timeouts() }
+    }
+
+    pub fn after_answer() -> Self {
         HeadTimer { since: Instant::now(), head_since: None, limits: timeouts() }
     }
 
     pub async fn read<F: Future<Output = io::Result<usize>>>(&mut self, empty: bool, read: F) -> io::Result<usize> {
-        let (deadline, what) = if empty {
+        let (deadline, what) = if empty && self.head_since.is_none() {
             (self.since + self.limits.idle, "no request within --idle-timeout")
         } else {
             (
@@ -412,14 +421,17 @@ pub struct Guarded<IO> {
 }
 
 impl<IO> Guarded<IO> {
+    /// A connection just accepted (or just handed over by a [`Front`] with a head to
+    /// serve): its first request head is due within the header timeout.
     fn new(io: IO, limits: ConnTimeouts, activity: Arc<Activity>) -> Self {
+        let now = Instant::now();
         Guarded {
             io,
             limits,
             activity,
             seen_answered: 0,
-            idle_since: Instant::now(),
-            head_since: None,
+            idle_since: now,
+            head_since: Some(now),
             first_read: true,
             http2: false,
             timer: None,
