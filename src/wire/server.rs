@@ -579,3 +579,52 @@ pub async fn serve_guarded<IO, H, F, B, E>(
     let conn = server.serve_connection(TokioIo::new(io), service).into_owned();
     let _ = watcher.watch(conn).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+    use http_body_util::StreamBody;
+
+    #[test]
+    fn timeouts_are_seconds_up_to_a_day() {
+        assert_eq!(parse_timeout("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_timeout("86400"), Ok(Duration::from_secs(86_400)));
+        for bad in ["0", "-1", "NaN", "inf", "1e300", "86401", "soon"] {
+            let e = parse_timeout(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{e}");
+        }
+    }
+
+    fn body_of(parts: &[&'static str], then_stall: bool) -> impl Body<Data = Bytes, Error = Infallible> + Unpin {
+        let frames = futures_util::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok::<_, Infallible>(Frame::data(Bytes::from_static(p.as_bytes()))))
+                .collect::<Vec<_>>(),
+        );
+        let tail = if then_stall {
+            futures_util::stream::pending().left_stream()
+        } else {
+            futures_util::stream::empty().right_stream()
+        };
+        StreamBody::new(frames.chain(tail))
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole_or_cut_when_it_stalls() {
+        let stall = Duration::from_millis(50);
+        assert_eq!(read_body(body_of(&["ab", "cd"], false), stall).await.unwrap(), Bytes::from("abcd"));
+        let e = read_body(body_of(&["ab"], true), stall).await.unwrap_err();
+        assert_eq!(e.status, 408);
+        assert!(e.message.contains("after 2 bytes") && e.message.contains("--body-timeout"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn a_body_larger_than_the_limit_is_refused() {
+        let big: &'static str = Box::leak("x".repeat(MAX_REQUEST_BODY / 2 + 1).into_boxed_str());
+        let e = read_body(body_of(&[big, big], false), Duration::from_secs(1)).await.unwrap_err();
+        assert_eq!(e.status, 413, "{}", e.message);
+        assert!(read_body(Full::new(Bytes::from_static(b"x")), Duration::from_secs(1)).await.is_ok());
+    }
+}
