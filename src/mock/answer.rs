@@ -124,7 +124,17 @@ pub fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Result<Answer, ApiE
         let mut text = String::new();
         for i in start..tokens.len() {
             text.push_str(&tokens[i].text);
-            if let Some(stop) = req.stop.iter().find(|s| !s.is_empty() && text.contains(s.as_str())) {
+            // A stop sequence not found before this token can only end within it: only the
+            // text's tail is searched, so the whole search is linear in the answer's length.
+            let added = tokens[i].text.len();
+            let ends_here = |s: &&String| {
+                let mut from = text.len().saturating_sub(added + s.len().saturating_sub(1));
+                while !text.is_char_boundary(from) {
+                    from -= 1;
+                }
+                !s.is_empty() && text[from..].contains(s.as_str())
+            };
+            if let Some(stop) = req.stop.iter().find(ends_here) {
                 // The token that completed the stop sequence is not sent, as providers do.
                 finish = Finish::StopSequence(stop.clone());
                 tokens.truncate(i);
@@ -210,6 +220,32 @@ mod tests {
         assert_eq!(a.finish, Finish::StopSequence(" code".into()));
         assert!(!a.text_of(Part::Text).contains(" code"));
         assert!(full.starts_with(&a.text_of(Part::Text)));
+
+        // Sequences across token boundaries cut where a search of the whole text would.
+        let plain = plan(&req(200), &c, 1).unwrap();
+        for (from, to) in [(3, 17), (40, 41), (100, 160)] {
+            let stop = full[from..to].to_string();
+            let mut text = String::new();
+            let naive = plain.tokens.iter().position(|t| {
+                text.push_str(&t.text);
+                text.contains(&stop)
+            });
+            let mut r = req(200);
+            r.stop = vec![String::new(), "never there".into(), stop.clone()];
+            let a = plan(&r, &c, 1).unwrap();
+            assert_eq!(Some(a.tokens.len()), naive, "{stop:?}");
+            assert_eq!(a.finish, Finish::StopSequence(stop));
+        }
+    }
+
+    #[test]
+    fn stop_sequences_are_searched_in_linear_time() {
+        let mut r = req(131_072);
+        r.stop = vec!["zzzzqq".into(), "yyyyqq".into(), "xxxxqq".into(), "wwwwqq".into()];
+        let started = std::time::Instant::now();
+        let a = plan(&r, &cfg(&[]), 1).unwrap();
+        assert_eq!(a.tokens.len(), 131_072);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -123,6 +123,11 @@ def test_mock_refuses_a_tool_schema_asking_for_huge_arguments(fast_mock, schema,
     assert httpx.post(fast_mock.url + "/v1/chat/completions", json=CHAT, timeout=5).status_code == 200
 
 
+def test_mock_refuses_more_stop_sequences_than_it_looks_for(fast_mock):
+    r = httpx.post(fast_mock.url + "/v1/chat/completions", json={**CHAT, "stop": ["s"] * 10_000}, timeout=10)
+    assert r.status_code == 400 and "at most 16 stop sequences" in r.json()["error"]["message"], r.text
+
+
 # ---- 3. Slow and silent clients.
 
 
