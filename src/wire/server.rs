@@ -33,7 +33,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
@@ -396,18 +396,37 @@ pub async fn body_read<F: Future<Output = io::Result<usize>>>(read: F) -> io::Re
         .unwrap_or_else(|_| Err(timed_out("request body stalled past --body-timeout".to_string())))
 }
 
-/// What a connection's request side tells its [`Guarded`] reader: a request is being
-/// answered (no deadline then), and how many were answered so far.
+/// What a connection's request side tells its [`Guarded`] reader: how many requests are
+/// being answered (no deadline then), and how many were answered so far.
 #[derive(Default)]
 struct Activity {
-    busy: AtomicBool,
+    in_flight: AtomicU32,
     answered: AtomicU32,
+}
+
+/// One request being answered, from the call of the service until its answer's body is
+/// sent or dropped (or the request is given up before an answer).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn new(activity: &Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(Arc::clone(activity))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.answered.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// A connection's bytes with the idle and header deadlines: a read waiting past them
 /// fails with `TimedOut` and hyper closes the connection. While a request is being
 /// answered no deadline runs here (its body is bounded by [`read_body`], its answer by
-/// the handler); HTTP/2 connections (prior knowledge) are left to h2.
+/// the handler). An HTTP/2 connection (prior knowledge) reads frames at any time: only the
+/// idle deadline applies to it, from its start or its last answer while none is in flight.
 pub struct Guarded<IO> {
     io: IO,
     limits: ConnTimeouts,
@@ -446,12 +465,13 @@ impl<IO> Guarded<IO> {
             self.idle_since = Instant::now();
             self.head_since = None;
         }
-        self.activity.busy.load(Ordering::Acquire)
+        self.activity.in_flight.load(Ordering::Acquire) > 0
     }
 
     fn on_bytes(&mut self, got: &[u8]) {
         if std::mem::take(&mut self.first_read) && got.starts_with(b"PRI * HTTP/2") {
             self.http2 = true;
+            self.head_since = None;
         }
         if !self.http2 && !self.busy() && self.head_since.is_none() {
             self.head_since = Some(Instant::now());
@@ -459,7 +479,7 @@ impl<IO> Guarded<IO> {
     }
 
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.http2 || self.busy() {
+        if self.busy() {
             return Poll::Pending;
         }
         let (deadline, what) = match self.head_since {
@@ -524,7 +544,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
 /// (sent or dropped): the connection is then waiting for its next request.
 pub struct Answered<B> {
     body: B,
-    activity: Arc<Activity>,
+    _in_flight: InFlight,
 }
 
 impl<B: Body + Unpin> Body for Answered<B> {
@@ -541,13 +561,6 @@ impl<B: Body + Unpin> Body for Answered<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
-    }
-}
-
-impl<B> Drop for Answered<B> {
-    fn drop(&mut self) {
-        self.activity.busy.store(false, Ordering::Release);
-        self.activity.answered.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -571,10 +584,9 @@ pub async fn serve_guarded<IO, H, F, B, E>(
     let activity = Arc::new(Activity::default());
     let io = Guarded::new(io, limits, Arc::clone(&activity));
     let service = service_fn(move |req| {
-        activity.busy.store(true, Ordering::Release);
+        let in_flight = InFlight::new(&activity);
         let answer = handle(req);
-        let activity = Arc::clone(&activity);
-        async move { answer.await.map(|resp| resp.map(|body| Answered { body, activity })) }
+        async move { answer.await.map(|resp| resp.map(|body| Answered { body, _in_flight: in_flight })) }
     });
     let conn = server.serve_connection(TokioIo::new(io), service).into_owned();
     let _ = watcher.watch(conn).await;

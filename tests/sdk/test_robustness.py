@@ -431,3 +431,17 @@ def test_replay_names_the_file_and_line_that_is_not_utf8(tmp_path):
                           "-o", str(tmp_path / "run.json")], capture_output=True, text=True, timeout=30)
     assert run.returncode != 0
     assert f"{rec}:2: not UTF-8" in run.stderr, run.stderr
+
+
+def test_mock_closes_an_idle_http2_prior_knowledge_connection(start_mock):
+    mock = start_mock("--zero-delay", *FAST_TIMEOUTS)
+    s = socket.create_connection(host_port(mock.url), timeout=8)
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")  # preface, SETTINGS
+    started = time.monotonic()
+    try:
+        while s.recv(65536):  # the server's SETTINGS and ack, then its close after --idle-timeout
+            pass
+    except ConnectionResetError:
+        pass
+    assert 1.5 < time.monotonic() - started < 5
+    s.close()
