@@ -31,6 +31,7 @@ use serde_json::Value;
 use crate::recording::line::{CallLine, HttpResponse, Outcome, FORMAT_VERSION};
 use crate::recording::reader::{self, line_error, parse_line, NumberedCall};
 use crate::recording::redact::{self, REDACTED};
+use crate::serve::cassette::{absurd_event_time, show_event_time, MAX_EVENT_TIME_MS};
 use crate::wire::sse::SseParser;
 
 use super::display::plural;
@@ -225,6 +226,13 @@ pub fn check_stream(path: &str, resp: &HttpResponse) -> Option<String> {
     let mut parsed = Vec::new();
     let (mut offset, mut last_t) = (0u64, 0.0f64);
     for (i, e) in events.iter().enumerate() {
+        if absurd_event_time(e.t) {
+            return Some(format!(
+                "{path}.events[{i}].t {} is not a plausible event time (ms after the request: negative, not a \
+                 number, or beyond a day = {MAX_EVENT_TIME_MS})",
+                show_event_time(e.t)
+            ));
+        }
         if e.t < last_t {
             return Some(format!("{path}.events[{i}].t {} is before the previous event's {last_t}", e.t));
         }
@@ -336,8 +344,14 @@ mod tests {
         let torn = check_stream("r", &sse(&["data: a\n\n", "data: b\n"])).unwrap();
         assert!(torn.starts_with("r.events[1].raw is not a complete SSE event"), "{torn}");
         let mut back = sse(&["data: a\n\n", "data: b\n\n"]);
-        back.events.as_mut().unwrap()[1].t = -1.0;
+        back.events.as_mut().unwrap()[0].t = 2.0;
         assert!(check_stream("r", &back).unwrap().contains("before the previous"));
+        for absurd in [1e300, -1.0, f64::NAN, f64::INFINITY, 86_400_001.0] {
+            let mut late = sse(&["data: a\n\n", "data: b\n\n"]);
+            late.events.as_mut().unwrap()[1].t = absurd;
+            let problem = check_stream("r", &late).unwrap();
+            assert!(problem.starts_with("r.events[1].t ") && problem.contains("not a plausible"), "{problem}");
+        }
         let mut tail = sse(&["data: a\n\n"]);
         tail.tail = Some("data: b\n\n".into());
         assert!(check_stream("r", &tail).unwrap().contains("tail holds 1 complete"));

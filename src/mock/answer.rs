@@ -11,6 +11,7 @@ use super::config::MockConfig;
 use super::request::{GenRequest, ToolChoice};
 use super::schema;
 use super::tokenizer::{self, VOCABULARY};
+use crate::wire::errors::ApiError;
 
 /// Which output block a token belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +85,9 @@ impl Answer {
     }
 }
 
-/// Plans the answer to `req`. `seq` only names the tool call id.
-pub fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Answer {
+/// Plans the answer to `req`. `seq` only names the tool call id. `Err`: the chosen tool's
+/// schema asks for arguments beyond what the mock makes (see [`schema`]'s limits).
+pub fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Result<Answer, ApiError> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(answer_seed(cfg.seed, req));
     let mut tokens = Vec::new();
     let thinking = if req.thinking { cfg.thinking_tokens.min(req.max_tokens) } else { 0 };
@@ -101,14 +103,16 @@ pub fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Answer {
     };
     if let Some(i) = tool_index {
         let spec = &req.tools[i];
-        let arguments = schema::example_for(&spec.schema, rng.random()).to_string();
+        let arguments = schema::example_for(&spec.schema, rng.random())
+            .map_err(|e| ApiError::invalid(format!("tools[{i}]"), format!("tool `{}`: {e}", spec.name)))?
+            .to_string();
         let arg_tokens: Vec<String> = tokenizer::tokens(&arguments).into_iter().map(str::to_string).collect();
         let finish = if arg_tokens.len() > budget { Finish::MaxTokens } else { Finish::ToolUse };
         tokens.extend(
             arg_tokens.into_iter().take(budget).map(|t| OutToken { part: Part::ToolArgs, text: Cow::Owned(t) }),
         );
         let tool = ToolCall { id: format!("call_mock_{seq}"), name: spec.name.clone(), arguments };
-        return Answer { tokens, tool: Some(tool), finish };
+        return Ok(Answer { tokens, tool: Some(tool), finish });
     }
 
     let natural = cfg.answer_tokens.unwrap_or(usize::MAX);
@@ -120,7 +124,17 @@ pub fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Answer {
         let mut text = String::new();
         for i in start..tokens.len() {
             text.push_str(&tokens[i].text);
-            if let Some(stop) = req.stop.iter().find(|s| !s.is_empty() && text.contains(s.as_str())) {
+            // A stop sequence not found before this token can only end within it: only the
+            // text's tail is searched, so the whole search is linear in the answer's length.
+            let added = tokens[i].text.len();
+            let ends_here = |s: &&String| {
+                let mut from = text.len().saturating_sub(added + s.len().saturating_sub(1));
+                while !text.is_char_boundary(from) {
+                    from -= 1;
+                }
+                !s.is_empty() && text[from..].contains(s.as_str())
+            };
+            if let Some(stop) = req.stop.iter().find(ends_here) {
                 // The token that completed the stop sequence is not sent, as providers do.
                 finish = Finish::StopSequence(stop.clone());
                 tokens.truncate(i);
@@ -128,7 +142,7 @@ pub fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Answer {
             }
         }
     }
-    Answer { tokens, tool: None, finish }
+    Ok(Answer { tokens, tool: None, finish })
 }
 
 /// Words from the vocabulary; the first word of a part drops its leading space.
@@ -181,31 +195,57 @@ mod tests {
     #[test]
     fn text_answer_has_max_tokens_tokens_and_is_deterministic() {
         let c = cfg(&[]);
-        let a = plan(&req(50), &c, 1);
+        let a = plan(&req(50), &c, 1).unwrap();
         assert_eq!(a.tokens.len(), 50);
         assert_eq!(a.finish, Finish::MaxTokens);
         assert_eq!(tokenizer::count(&a.text_of(Part::Text)), 50);
-        assert_eq!(a.text_of(Part::Text), plan(&req(50), &c, 2).text_of(Part::Text));
-        let other_seed = plan(&req(50), &cfg(&["--seed", "9"]), 1);
+        assert_eq!(a.text_of(Part::Text), plan(&req(50), &c, 2).unwrap().text_of(Part::Text));
+        let other_seed = plan(&req(50), &cfg(&["--seed", "9"]), 1).unwrap();
         assert_ne!(a.text_of(Part::Text), other_seed.text_of(Part::Text));
     }
 
     #[test]
     fn answer_tokens_ends_the_turn_early() {
-        let a = plan(&req(50), &cfg(&["--answer-tokens", "7"]), 1);
+        let a = plan(&req(50), &cfg(&["--answer-tokens", "7"]), 1).unwrap();
         assert_eq!((a.tokens.len(), a.finish), (7, Finish::EndTurn));
     }
 
     #[test]
     fn stop_sequence_cuts_before_it() {
         let c = cfg(&[]);
-        let full = plan(&req(200), &c, 1).text_of(Part::Text);
+        let full = plan(&req(200), &c, 1).unwrap().text_of(Part::Text);
         let mut r = req(200);
         r.stop = vec![" code".into()];
-        let a = plan(&r, &c, 1);
+        let a = plan(&r, &c, 1).unwrap();
         assert_eq!(a.finish, Finish::StopSequence(" code".into()));
         assert!(!a.text_of(Part::Text).contains(" code"));
         assert!(full.starts_with(&a.text_of(Part::Text)));
+
+        // Sequences across token boundaries cut where a search of the whole text would.
+        let plain = plan(&req(200), &c, 1).unwrap();
+        for (from, to) in [(3, 17), (40, 41), (100, 160)] {
+            let stop = full[from..to].to_string();
+            let mut text = String::new();
+            let naive = plain.tokens.iter().position(|t| {
+                text.push_str(&t.text);
+                text.contains(&stop)
+            });
+            let mut r = req(200);
+            r.stop = vec![String::new(), "never there".into(), stop.clone()];
+            let a = plan(&r, &c, 1).unwrap();
+            assert_eq!(Some(a.tokens.len()), naive, "{stop:?}");
+            assert_eq!(a.finish, Finish::StopSequence(stop));
+        }
+    }
+
+    #[test]
+    fn stop_sequences_are_searched_in_linear_time() {
+        let mut r = req(131_072);
+        r.stop = vec!["zzzzqq".into(), "yyyyqq".into(), "xxxxqq".into(), "wwwwqq".into()];
+        let started = std::time::Instant::now();
+        let a = plan(&r, &cfg(&[]), 1).unwrap();
+        assert_eq!(a.tokens.len(), 131_072);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
     }
 
     #[test]
@@ -217,7 +257,7 @@ mod tests {
         }];
         r.tool_choice = ToolChoice::Any;
         r.thinking = true;
-        let a = plan(&r, &cfg(&["--thinking-tokens", "5"]), 3);
+        let a = plan(&r, &cfg(&["--thinking-tokens", "5"]), 3).unwrap();
         assert_eq!(a.finish, Finish::ToolUse);
         assert_eq!(a.thinking_tokens(), 5);
         let tool = a.tool.clone().unwrap();
@@ -231,10 +271,10 @@ mod tests {
     fn tool_rate_zero_never_calls_and_none_forbids() {
         let mut r = req(20);
         r.tools = vec![ToolSpec { name: "t".into(), schema: json!({}) }];
-        assert!(plan(&r, &cfg(&[]), 1).tool.is_none());
+        assert!(plan(&r, &cfg(&[]), 1).unwrap().tool.is_none());
         r.tool_choice = ToolChoice::None;
-        assert!(plan(&r, &cfg(&["--tool-call-rate", "1"]), 1).tool.is_none());
+        assert!(plan(&r, &cfg(&["--tool-call-rate", "1"]), 1).unwrap().tool.is_none());
         r.tool_choice = ToolChoice::Auto;
-        assert!(plan(&r, &cfg(&["--tool-call-rate", "1"]), 1).tool.is_some());
+        assert!(plan(&r, &cfg(&["--tool-call-rate", "1"]), 1).unwrap().tool.is_some());
     }
 }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 
+use crate::wire::server::ConnTimeouts;
+
 /// Flags of `asb mock`. Every timing knob has a default that looks like a small GPU server;
 /// `--zero-delay` turns the timing model off for throughput benchmarks.
 #[derive(Debug, Clone, Args)]
@@ -92,6 +94,9 @@ pub struct MockArgs {
     /// Write one JSON line per request with its true timings and counts.
     #[arg(long)]
     pub truth_log: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub timeouts: ConnTimeouts,
 }
 
 /// The validated settings the mock runs with (delays in seconds).
@@ -116,6 +121,8 @@ pub struct MockConfig {
     pub cut_rate: f64,
     pub stall_rate: f64,
     pub stall_s: f64,
+    /// How long a connection may take over a request head, between requests, and over a body.
+    pub timeouts: ConnTimeouts,
 }
 
 impl MockArgs {
@@ -170,6 +177,7 @@ impl MockArgs {
             cut_rate: self.cut_rate,
             stall_rate: self.stall_rate,
             stall_s: self.stall_ms / 1000.0,
+            timeouts: self.timeouts,
         })
     }
 }

@@ -116,8 +116,8 @@ pub fn openai(body: &Map<String, Value>, default_max_tokens: usize) -> Result<Ge
     optional_number(body, "top_p")?;
     let stop = match body.get("stop") {
         None | Some(Value::Null) => vec![],
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => strings(a, "stop")?,
+        Some(one @ Value::String(_)) => stop_sequences(std::slice::from_ref(one), "stop")?,
+        Some(Value::Array(a)) => stop_sequences(a, "stop")?,
         Some(other) => return Err(expected("stop", "a string or an array of strings", other)),
     };
     let tool_choice = match body.get("tool_choice") {
@@ -211,7 +211,7 @@ pub fn anthropic(body: &Map<String, Value>, for_count: bool) -> Result<GenReques
     optional_number(body, "top_p")?;
     let stop = match body.get("stop_sequences") {
         None | Some(Value::Null) => vec![],
-        Some(Value::Array(a)) => strings(a, "stop_sequences")?,
+        Some(Value::Array(a)) => stop_sequences(a, "stop_sequences")?,
         Some(other) => return Err(expected("stop_sequences", "an array of strings", other)),
     };
     let tool_choice = match body.get("tool_choice") {
@@ -398,6 +398,25 @@ fn optional_count(body: &Map<String, Value>, key: &str) -> Result<Option<usize>,
     }
 }
 
+/// The most stop sequences a request may give (OpenAI takes 4).
+pub const MAX_STOP_SEQUENCES: usize = 16;
+/// The longest stop sequence, in bytes.
+pub const MAX_STOP_BYTES: usize = 256;
+
+/// Stop sequences, bounded so that looking for them stays cheap (see `answer::plan`).
+fn stop_sequences(a: &[Value], key: &str) -> Result<Vec<String>, ApiError> {
+    if a.len() > MAX_STOP_SEQUENCES {
+        let why = format!("at most {MAX_STOP_SEQUENCES} stop sequences (asb mock's limit), got {}", a.len());
+        return Err(ApiError::invalid(key, why));
+    }
+    let all = strings(a, key)?;
+    if let Some((i, long)) = all.iter().enumerate().find(|(_, s)| s.len() > MAX_STOP_BYTES) {
+        let why = format!("{} bytes; asb mock takes stop sequences of at most {MAX_STOP_BYTES}", long.len());
+        return Err(ApiError::invalid(format!("{key}[{i}]"), why));
+    }
+    Ok(all)
+}
+
 fn strings(a: &[Value], key: &str) -> Result<Vec<String>, ApiError> {
     a.iter()
         .enumerate()
@@ -420,6 +439,25 @@ mod tests {
         assert_eq!(r.max_tokens, 77);
         assert!(!r.stream && !r.include_usage);
         assert_eq!(r.prompt, "<|user|>\nhi\n");
+    }
+
+    #[test]
+    fn stop_sequences_are_bounded() {
+        let base = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1});
+        let with = |stop: Value| {
+            let mut body = obj(base.clone());
+            body.insert("stop".into(), stop);
+            openai(&body, 1)
+        };
+        assert_eq!(with(json!("end")).unwrap().stop, vec!["end".to_string()]);
+        let e = with(json!(vec!["s"; 17])).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.message.starts_with("stop: at most 16 stop sequences"), "{}", e.message);
+        let e = with(json!(["ok", "x".repeat(257)])).unwrap_err();
+        assert!(e.message.starts_with("stop[1]: 257 bytes"), "{}", e.message);
+        let mut body = obj(base.clone());
+        body.insert("stop_sequences".into(), json!(vec!["s"; 17]));
+        assert!(anthropic(&body, false).unwrap_err().message.starts_with("stop_sequences: at most 16"));
     }
 
     #[test]

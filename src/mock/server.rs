@@ -13,14 +13,17 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
-use axum::serve::ListenerExt;
 use axum::Router;
+use hyper_util::rt::TokioExecutor;
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
+use tower_service::Service;
 
 use super::answer;
 use super::anthropic::{self, AnthropicStream};
@@ -34,6 +37,7 @@ use super::timing::{DecodeSlots, Schedule};
 use super::tokenizer;
 use super::truth::{TruthLog, TruthRecord};
 use crate::wire::errors::ApiError;
+use crate::wire::server;
 use crate::wire::Api;
 
 /// Model listed by `/v1/models` when `--models` is not given.
@@ -85,19 +89,37 @@ pub async fn start(cfg: MockConfig, host: IpAddr, port: u16, truth: TruthLog) ->
         slots: Arc::new(DecodeSlots::default()),
         truth: Arc::new(truth),
     });
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    // Small SSE frames must leave at once: no Nagle.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let timeouts = state.cfg.timeouts;
     let app = router(state);
+    // The connections are served as `asb record`'s and `asb serve`'s are (bounded in time,
+    // see `wire::server`), and a client that half-closes after its request (shutdown of
+    // its sending side) still gets the answer.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().half_close(true);
+    let builder = Arc::new(builder);
     let task = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stop_rx.await;
-        };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-            eprintln!("asb mock: server error: {e}");
+        let graceful = GracefulShutdown::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    // Small SSE frames must leave at once: no Nagle.
+                    let _ = stream.set_nodelay(true);
+                    let (app, builder, watcher) = (app.clone(), Arc::clone(&builder), graceful.watcher());
+                    tokio::spawn(async move {
+                        let handle = move |req: http::Request<hyper::body::Incoming>| {
+                            let mut app = app.clone();
+                            async move { app.call(req.map(axum::body::Body::new)).await }
+                        };
+                        server::serve_guarded(&builder, stream, timeouts, handle, watcher).await;
+                    });
+                }
+                _ = &mut stop_rx => break,
+            }
         }
+        drop(listener);
+        graceful.shutdown().await;
     });
     Ok(MockServer { addr, stop: Some(stop_tx), task })
 }
@@ -162,9 +184,9 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         error_response(&e, api, &request_id)
     };
 
-    let body = match axum::body::to_bytes(req.into_body(), usize::MAX).await {
+    let body = match server::read_body(req.into_body(), state.cfg.timeouts.body, server::MAX_REQUEST_BODY).await {
         Ok(b) => b,
-        Err(e) => return reject(truth, ApiError::new(400, format!("cannot read request body: {e}")), "rejected"),
+        Err(e) => return reject(truth, ApiError::new(e.status, e.message), "rejected"),
     };
     let gen = match parse_and_check(&state.cfg, api, &body) {
         Ok(g) => g,
@@ -193,7 +215,10 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         Err(poisoned) => poisoned.into_inner().lookup_and_insert(&tokens),
     };
     drop(tokens);
-    let answer = answer::plan(&gen, cfg, seq);
+    let answer = match answer::plan(&gen, cfg, seq) {
+        Ok(a) => a,
+        Err(e) => return reject(truth, e, "rejected"),
+    };
     truth.cached_tokens = cache.cached_tokens;
     truth.cache_written_tokens = cache.written_tokens;
     truth.output_tokens = answer.tokens.len();
@@ -307,9 +332,9 @@ fn injected_error(status: u16) -> ApiError {
 async fn count_tokens(State(state): State<Arc<MockState>>, req: Request) -> Response {
     let id = format!("mock-count-{}", state.seq.load(Ordering::Relaxed));
     let result = async {
-        let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+        let body = server::read_body(req.into_body(), state.cfg.timeouts.body, server::MAX_REQUEST_BODY)
             .await
-            .map_err(|e| ApiError::new(400, format!("cannot read request body: {e}")))?;
+            .map_err(|e| ApiError::new(e.status, e.message))?;
         let gen = request::anthropic(&request::parse_json(&body)?, true)?;
         check_model(&state.cfg, &gen.model)?;
         Ok::<_, ApiError>(tokenizer::count(&gen.prompt))

@@ -107,8 +107,12 @@ fn jitter_factor(rng: &mut Xoshiro256PlusPlus, jitter: f64) -> f64 {
     }
 }
 
+/// A delay of `s` seconds: none if negative or not a number, at most `MAX_DELAY`.
 fn secs(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s).map_or(Duration::ZERO, |d| d.min(MAX_DELAY))
+    if s.is_nan() || s <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(s).map_or(MAX_DELAY, |d| d.min(MAX_DELAY))
 }
 
 #[cfg(test)]

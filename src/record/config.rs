@@ -9,7 +9,8 @@ use clap::Args;
 
 use crate::recording::redact;
 pub use crate::wire::endpoint::UpstreamApi;
-use crate::wire::endpoint::{auth_header, basic_auth, detect_api, normalize_base};
+use crate::wire::endpoint::{auth_header, basic_auth, detect_api, normalize_base, split_query, with_query};
+use crate::wire::server::ConnTimeouts;
 use crate::wire::Api;
 
 /// Flags of `asb record` (the same as asb's, plus `--host` and `--upstream-timeout`).
@@ -67,6 +68,8 @@ pub struct RecordArgs {
     /// Do not ask the upstream for `GET /v1/models` at start (the check only warns).
     #[arg(long)]
     pub no_upstream_check: bool,
+    #[command(flatten)]
+    pub timeouts: ConnTimeouts,
 }
 
 /// Where and how to reach the upstream.
@@ -75,6 +78,8 @@ pub struct Upstream {
     /// Scheme, host, port and any path prefix, without a trailing slash or `/v1…` suffix,
     /// nor the endpoint's userinfo (safe to print).
     pub base: String,
+    /// The endpoint's query (`api-version=…`), added to every upstream URL.
+    pub query: Option<String>,
     pub api: Api,
     pub model: String,
     /// (header name, value) carrying the key, if one was given: -k's, else the endpoint's
@@ -83,9 +88,10 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// The upstream URL for a client path such as `/v1/messages?beta=true`.
+    /// The upstream URL for a client path such as `/v1/messages?beta=true`, with the
+    /// endpoint's query after the client's.
     pub fn url(&self, path_and_query: &str) -> String {
-        format!("{}{}", self.base, path_and_query)
+        with_query(format!("{}{}", self.base, path_and_query), self.query.as_deref())
     }
 
     pub fn from_args(args: &RecordArgs) -> Result<Self> {
@@ -94,7 +100,8 @@ impl Upstream {
         let api = args.upstream_api.map(UpstreamApi::api).unwrap_or_else(|| detect_api(&base));
         let auth = auth_header(api, args.api_key.as_deref(), args.api_key_header.as_deref())
             .or_else(|| userinfo.map(|(user, password)| basic_auth(&user, &password)));
-        Ok(Upstream { base, api, model: args.model.clone(), auth })
+        let query = split_query(&args.endpoint).1.map(str::to_string);
+        Ok(Upstream { base, query, api, model: args.model.clone(), auth })
     }
 }
 
@@ -120,6 +127,7 @@ mod tests {
             max_response_mib: 64,
             quiet: false,
             no_upstream_check: false,
+            timeouts: ConnTimeouts::default(),
         };
         let u = Upstream::from_args(&args(Some("k1"), None, "http://x")).unwrap();
         assert_eq!(u.auth, Some(("authorization".into(), "Bearer k1".into())));
@@ -135,5 +143,7 @@ mod tests {
         assert_eq!(u.url("/v1/messages"), "http://x:8/v1/messages");
         let u = Upstream::from_args(&args(Some("k1"), None, "http://user:pass@x")).unwrap();
         assert_eq!((u.base.as_str(), u.auth), ("http://x", Some(("authorization".into(), "Bearer k1".into()))));
+        let azure = Upstream::from_args(&args(None, None, "http://x/v1?api-version=2024")).unwrap();
+        assert_eq!(azure.url("/v1/chat/completions"), "http://x/v1/chat/completions?api-version=2024");
     }
 }

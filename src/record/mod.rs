@@ -67,7 +67,7 @@ pub async fn run(args: RecordArgs) -> Result<()> {
         },
     };
     let header_timeout = Duration::from_secs(args.upstream_timeout);
-    let server = PerCore::start("asb-record", listener, shutdown, move || {
+    let server = PerCore::start("asb-record", listener, shutdown, args.timeouts, move || {
         let proxy = session.proxy(header_timeout)?;
         let front = Passthrough(Arc::clone(&proxy));
         Ok((front, move |req| proxy::handle(Arc::clone(&proxy), req)))
@@ -157,7 +157,9 @@ impl Session {
         });
         Ok(Arc::new(Proxy {
             connections: Arc::new(upstream::UpstreamPool::new()?),
-            plain: PlainUpstream::of(&self.upstream.base),
+            // An endpoint with a query (`?api-version=…`) goes through hyper's side, whose
+            // URLs carry it (`Upstream::url`); the hand-written passthrough's do not yet.
+            plain: self.upstream.query.is_none().then(|| PlainUpstream::of(&self.upstream.base)).flatten(),
             plain_pool: PlainPool::default(),
             upstream: self.upstream.clone(),
             recorder: Arc::clone(&self.recorder),
@@ -207,9 +209,10 @@ fn print_banner(upstream: &Upstream, args: &RecordArgs, addr: std::net::SocketAd
     match upstream.api {
         Api::OpenAi => println!(
             "  upstream: {} (OpenAI-compatible; Anthropic calls are translated to Chat Completions for model {})",
-            upstream.base, upstream.model
+            upstream.url(""),
+            upstream.model
         ),
-        Api::Anthropic => println!("  upstream: {} (Anthropic; calls are forwarded byte for byte)", upstream.base),
+        Api::Anthropic => println!("  upstream: {} (Anthropic; calls are forwarded byte for byte)", upstream.url("")),
     }
     let userinfo = redact::split_userinfo(args.endpoint.trim()).1.is_some();
     if let Some((header, _)) = upstream.auth.as_ref().filter(|_| args.api_key.as_deref().is_some_and(|k| !k.is_empty()))

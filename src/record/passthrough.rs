@@ -33,7 +33,7 @@ use crate::recording::Outcome;
 use crate::wire::errors::ApiError;
 use crate::wire::http1::{self, BodyEnd, Framing, Parsed, RequestHead, ResponseHead};
 use crate::wire::prefixed::Prefixed;
-use crate::wire::server::Front;
+use crate::wire::server::{self, Front};
 use crate::wire::Api;
 
 /// Bytes asked of the upstream per read.
@@ -196,6 +196,7 @@ async fn serve_connection(
         return Some(Prefixed::new(Bytes::new(), client));
     }
     let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut head_timer = server::HeadTimer::new_connection();
     loop {
         let head = loop {
             match http1::parse_request(&buf) {
@@ -207,7 +208,7 @@ async fn serve_connection(
                 return None;
             }
             tokio::select! {
-                read = client.read_buf(&mut buf) => match read {
+                read = head_timer.read(buf.is_empty(), client.read_buf(&mut buf)) => match read {
                     Ok(0) | Err(_) => return None,
                     Ok(_) => {}
                 },
@@ -234,7 +235,7 @@ async fn serve_connection(
         while buf.len() < whole {
             // What arrives, not what the head declares: a peer's number is not an allocation.
             buf.reserve((whole - buf.len()).min(1 << 20));
-            match client.read_buf(&mut buf).await {
+            match server::body_read(client.read_buf(&mut buf)).await {
                 Ok(0) | Err(_) => return None,
                 Ok(_) => {}
             }
@@ -244,6 +245,7 @@ async fn serve_connection(
         if !call.run(&mut client, &mut buf, head, raw_head, body, &stopping).await || *stopping.borrow() {
             return None;
         }
+        head_timer = server::HeadTimer::after_answer();
     }
 }
 

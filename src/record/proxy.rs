@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
@@ -34,7 +34,7 @@ use super::upstream::{UpstreamBody, UpstreamPool};
 use crate::recording::writer::Secrets;
 use crate::recording::Outcome;
 use crate::wire::errors::ApiError;
-use crate::wire::server::{full, BoxError, ServerBody};
+use crate::wire::server::{self, full, BoxError, ServerBody};
 use crate::wire::translate;
 use crate::wire::Api;
 
@@ -78,16 +78,12 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Respons
     let (parts, body) = req.into_parts();
     let api = if parts.headers.contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
     // At most the limit is held: a body declared or sent larger is refused while it comes.
-    let body = match Limited::new(body, proxy.max_request_bytes).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => {
-            let message = format!(
-                "asb record: the request body is over the recorder's limit of {} MiB (--max-request-mib)",
-                proxy.max_request_bytes >> 20
-            );
-            return Ok(error_response(api, 413, message));
+    let body = match server::read_body(body, server::timeouts().body, proxy.max_request_bytes).await {
+        Ok(b) => b,
+        Err(e) => {
+            let hint = if e.status == 413 { " (--max-request-mib)" } else { "" };
+            return Ok(error_response(api, e.status, format!("asb record: {}{hint}", e.message)));
         }
-        Err(e) => return Ok(error_response(api, 400, format!("asb record: cannot read the request body: {e}"))),
     };
     Ok(handle_buffered(&proxy, parts, body, arrival).await)
 }

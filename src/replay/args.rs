@@ -70,8 +70,8 @@ pub struct ReplayArgs {
     /// Print the plan and send nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Seconds one request may take, headers to last byte.
-    #[arg(long, default_value_t = 300.0)]
+    /// Seconds one request may take, headers to last byte (at least 0.1, at most a day).
+    #[arg(long, default_value_t = 300.0, value_parser = parse_request_timeout)]
     pub timeout: f64,
     /// Retries per request for connect errors, 429 and 5xx before the first byte
     /// (backoff 0.5 s × 2^attempt, at most 16 s).
@@ -92,4 +92,13 @@ pub struct ReplayArgs {
     /// Removed in asb 3.1: N users sending identical payloads got a free cache ride.
     #[arg(short = 'u', long, hide = true)]
     pub users: Option<String>,
+}
+
+/// `--timeout`: seconds, from 0.1 to a day (a longer wait is no timeout, and could not be
+/// added to a clock).
+fn parse_request_timeout(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(secs) if (0.1..=86_400.0).contains(&secs) => Ok(secs),
+        _ => Err(format!("expected seconds from 0.1 to 86400 (a day), got {s:?}")),
+    }
 }

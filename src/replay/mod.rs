@@ -163,7 +163,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     let opts = run::RunOptions {
         workers: args.max_concurrent.min(usize::MAX as u64) as usize,
         history: args.history_mode,
-        timeout: Duration::from_secs_f64(args.timeout.max(0.1)),
+        timeout: Duration::try_from_secs_f64(args.timeout.clamp(0.1, 86_400.0)).unwrap_or(Duration::from_secs(300)),
         max_retries: args.max_retries,
         max_consecutive_failures: args.max_consecutive_failures,
         progress: true,

@@ -103,7 +103,7 @@ impl Files {
             Files::Dir(dir) => parse_recording_file(&dir.join(name)),
             Files::Builtin(b) => {
                 let text = b.file(name).ok_or_else(|| anyhow!("built-in scenario {} has no file {name}", b.name))?;
-                parse_recording(text, &format!("builtin:{}/{name}", b.name))
+                parse_recording(text.as_bytes(), &format!("builtin:{}/{name}", b.name))
             }
         }
     }
@@ -248,11 +248,11 @@ fn parse_recording_file(path: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
 
 /// Every line of a recording, in file order. A malformed line is an error naming
 /// `origin:line`; a well-formed line that cannot be replayed goes to the skipped list.
-pub fn parse_recording(text: &str, origin: &str) -> Result<(Vec<Entry>, Vec<String>)> {
+pub fn parse_recording(bytes: &[u8], origin: &str) -> Result<(Vec<Entry>, Vec<String>)> {
     let (mut entries, mut skipped) = (Vec::new(), Vec::new());
-    for (i, raw) in text.split_inclusive('\n').enumerate() {
+    for (i, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
         let line = i + 1;
-        let call = match parse_line(raw.as_bytes()) {
+        let call = match parse_line(raw) {
             Ok(Some(call)) => call,
             Ok(None) => continue,
             Err(reason) => bail!("{origin}:{line}: {reason}"),
@@ -351,6 +351,10 @@ mod tests {
         std::fs::write(&path, "{\"seq\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}\n\n{oops\n").unwrap();
         let e = load(path.to_str().unwrap(), None).unwrap_err().to_string();
         assert!(e.contains("r.jsonl:3: not valid JSON"), "{e}");
+        std::fs::write(&path, b"{\"seq\":1,\"messages\":[]}\n{\"seq\":2,\"messages\":[{\"content\":\"h\xff\"}]}\n")
+            .unwrap();
+        let e = load(path.to_str().unwrap(), None).unwrap_err().to_string();
+        assert!(e.contains("r.jsonl:2: not UTF-8"), "{e}");
 
         let ours = r#"{"format_version":1,"seq":1,"request":{"method":"POST","path":"/v1/messages?beta=true","headers":{},"body":{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}}}
 {"format_version":1,"seq":2,"request":{"method":"POST","path":"/v1/messages","headers":{},"body_text":"not json"}}

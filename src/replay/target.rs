@@ -4,7 +4,9 @@
 use anyhow::Result;
 
 use crate::recording::redact;
-use crate::wire::endpoint::{auth_header, basic_auth, detect_api, normalize_base, UpstreamApi};
+use crate::wire::endpoint::{
+    auth_header, basic_auth, detect_api, normalize_base, split_query, with_query, UpstreamApi,
+};
 use crate::wire::Api;
 
 #[derive(Debug, Clone)]
@@ -21,7 +23,8 @@ impl Target {
     pub fn new(endpoint: &str, api: Option<UpstreamApi>, key: Option<&str>, key_header: Option<&str>) -> Result<Self> {
         normalize_base(endpoint)?; // scheme and host checks, with the user's spelling in errors
         let (endpoint, userinfo) = redact::split_userinfo(endpoint.trim());
-        let trimmed = endpoint.trim_end_matches('/');
+        let (url, query) = split_query(&endpoint);
+        let trimmed = url.trim_end_matches('/');
         let api = match api {
             Some(a) => a.api(),
             None if trimmed.ends_with("/messages") => Api::Anthropic,
@@ -29,7 +32,8 @@ impl Target {
         };
         let auth =
             auth_header(api, key, key_header).or_else(|| userinfo.map(|(user, password)| basic_auth(&user, &password)));
-        Ok(Target { api, url: url_for(trimmed, api), auth })
+        let url = with_query(url_for(trimmed, api), query);
+        Ok(Target { api, url, auth })
     }
 }
 
@@ -84,6 +88,14 @@ mod tests {
         let t = Target::new("http://u:p@h:8/v1", None, None, None).unwrap();
         assert_eq!(t.url, "http://h:8/v1/chat/completions");
         assert_eq!(t.auth, Some(("authorization".into(), "Basic dTpw".into())));
+        let azure = "https://r.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21";
+        assert_eq!(url(azure, None).1, azure);
+        assert_eq!(
+            url("http://h:8000/v1?api-version=2024", None).1,
+            "http://h:8000/v1/chat/completions?api-version=2024"
+        );
+        let a = Some(UpstreamApi::Anthropic);
+        assert_eq!(url("http://h/v1/?k=v", a).1, "http://h/v1/messages?k=v");
     }
 
     #[test]

@@ -86,6 +86,23 @@ struct ServedEvent {
     raw: String,
 }
 
+/// The latest plausible event time of a recorded answer, in ms after its request: a day.
+pub const MAX_EVENT_TIME_MS: f64 = 86_400_000.0;
+
+/// An event time no recording of a real call has: negative, not a number, or beyond a day.
+pub fn absurd_event_time(t_ms: f64) -> bool {
+    !(0.0..=MAX_EVENT_TIME_MS).contains(&t_ms)
+}
+
+/// An event time as a user reads it: 1e300, not three hundred digits.
+pub fn show_event_time(t_ms: f64) -> String {
+    if t_ms.abs() < 1e15 {
+        format!("{t_ms}")
+    } else {
+        format!("{t_ms:e}")
+    }
+}
+
 /// What one line of a recording is to serving.
 enum Parsed {
     Blank,
@@ -102,6 +119,17 @@ fn parse_entry(path: &Path, number: usize, bytes: &[u8], normalizer: &Normalizer
     }
     match serde_json::from_str::<ServedLine>(text.unwrap_or_default()) {
         Ok(line) if line.format_version.is_none_or(|v| v <= FORMAT_VERSION as u64) => {
+            let absurd =
+                line.response.as_ref().and_then(|r| r.events.as_ref()?.iter().find(|e| absurd_event_time(e.t)));
+            if let Some(e) = absurd {
+                // Served all the same: a paced answer waits at most `MAX_EVENT_DELAY` for it.
+                eprintln!(
+                    "asb serve: {}:{number}: event time {} ms is not plausible (negative, not a number or beyond a \
+                     day); paced answers send it at once if negative, else after at most a day",
+                    path.display(),
+                    show_event_time(e.t)
+                );
+            }
             Ok(entry_of(line, number, normalizer).map_or(Parsed::Unservable, |e| Parsed::Entry(Box::new(e))))
         }
         outcome => {

@@ -35,7 +35,12 @@ impl Library {
         let meta = std::fs::metadata(root).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", root.display()))?;
         // A single recording is loaded at once, so a broken file fails at start.
         let file = match meta.is_dir() {
-            false => Some(Arc::new(Mutex::new(Cassette::load(root, &normalizer)?))),
+            false => {
+                if let Some(problem) = not_a_recording_file(root) {
+                    bail!("{} {problem}", root.display());
+                }
+                Some(Arc::new(Mutex::new(Cassette::load(root, &normalizer)?)))
+            }
             true => None,
         };
         let library = Library { root: root.to_path_buf(), normalizer, idle_release, file, loaded: Mutex::default() };
@@ -89,8 +94,13 @@ impl Library {
             bail!("no recording named {name:?}");
         }
         let file = self.root.join(format!("{name}.jsonl"));
-        if !file.is_file() {
-            bail!("no recording named {name:?} in {} (have: {})", self.root.display(), self.names().join(", "));
+        if let Some(problem) = not_a_recording_file(&file) {
+            match problem {
+                NOT_FOUND => {
+                    bail!("no recording named {name:?} in {} (have: {})", self.root.display(), self.names().join(", "))
+                }
+                _ => bail!("{} {problem}", file.display()),
+            }
         }
         let normalizer = self.normalizer.clone();
         let cassette = tokio::task::spawn_blocking(move || Cassette::load(&file, &normalizer))
@@ -125,6 +135,32 @@ impl Library {
     }
 }
 
+const NOT_FOUND: &str = "does not exist";
+
+/// Why `path` cannot be read as a recording without even opening it (`None`: it is a
+/// regular file, or a link to one). A FIFO is never opened: that would wait for a writer.
+fn not_a_recording_file(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        // Linux's ELOOP: std's ErrorKind::FilesystemLoop is not stable yet.
+        Err(e) if e.raw_os_error() == Some(40) => return Some("is a symlink loop, not a recording"),
+        Err(_) if std::fs::symlink_metadata(path).is_ok() => {
+            return Some("is a symlink to a file that does not exist (or cannot be read)")
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(NOT_FOUND),
+        Err(_) => return Some("cannot be read"),
+    };
+    let kind = meta.file_type();
+    match () {
+        _ if kind.is_file() => None,
+        _ if kind.is_dir() => Some("is a directory, not a recording"),
+        _ if kind.is_fifo() => Some("is a FIFO, not a recording"),
+        _ if kind.is_socket() => Some("is a socket, not a recording"),
+        _ => Some("is a device, not a recording"),
+    }
+}
+
 /// Recordings are loaded on the blocking pool's threads, so glibc spreads them over several
 /// malloc arenas and keeps what they freed: without this, the server's RSS would keep the
 /// high-water mark of every recording ever loaded, not of those loaded now.
@@ -133,5 +169,32 @@ fn give_back_freed_memory() {
     // SAFETY: malloc_trim only walks glibc's own arenas; any pad value is valid.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_that_are_no_recordings_say_what_they_are() {
+        let dir = std::env::temp_dir().join(format!("asb-library-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let at = |name: &str| dir.join(name);
+        std::fs::write(at("ok.jsonl"), "").unwrap();
+        let _ = std::fs::remove_file(at("loop.jsonl"));
+        std::os::unix::fs::symlink(at("loop.jsonl"), at("loop.jsonl")).unwrap();
+        let _ = std::fs::remove_file(at("dangling.jsonl"));
+        std::os::unix::fs::symlink(at("nowhere"), at("dangling.jsonl")).unwrap();
+        let fifo = std::ffi::CString::new(at("fifo.jsonl").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert_eq!(not_a_recording_file(&at("ok.jsonl")), None);
+        assert_eq!(not_a_recording_file(&at("loop.jsonl")), Some("is a symlink loop, not a recording"));
+        assert!(not_a_recording_file(&at("dangling.jsonl")).unwrap().contains("does not exist"));
+        assert_eq!(not_a_recording_file(&at("fifo.jsonl")), Some("is a FIFO, not a recording"));
+        assert_eq!(not_a_recording_file(&at("missing.jsonl")), Some(NOT_FOUND));
+        assert_eq!(not_a_recording_file(&dir), Some("is a directory, not a recording"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -29,7 +29,6 @@ use bytes::Bytes;
 use clap::Args;
 use futures_util::StreamExt;
 use http::{HeaderValue, Method, Request, Response};
-use http_body::Body as _;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use serde_json::Value;
@@ -89,6 +88,8 @@ pub struct ServeArgs {
     /// Upstream API (as `asb record --upstream-api`).
     #[arg(long, value_enum)]
     pub upstream_api: Option<UpstreamApi>,
+    #[command(flatten)]
+    pub timeouts: server::ConnTimeouts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -107,15 +108,32 @@ pub enum Pacing {
     Scaled(f64),
 }
 
+/// The largest `--pacing scale=X`: a thousand times slower than recorded.
+pub const MAX_PACING_SCALE: f64 = 1000.0;
+
+/// The longest wait for one event of a paced answer, from the request: a day. A recorded
+/// event time beyond it (see `asb validate`) is sent at this time.
+pub const MAX_EVENT_DELAY: Duration = Duration::from_secs(86_400);
+
 fn parse_pacing(s: &str) -> Result<Pacing, String> {
     match s {
         "instant" => Ok(Pacing::Instant),
         "recorded" => Ok(Pacing::Scaled(1.0)),
         _ => match s.strip_prefix("scale=").map(str::parse::<f64>) {
-            Some(Ok(x)) if x >= 0.0 && x.is_finite() => Ok(Pacing::Scaled(x)),
-            _ => Err(format!("expected instant, recorded or scale=X (X ≥ 0), got {s:?}")),
+            Some(Ok(x)) if (0.0..=MAX_PACING_SCALE).contains(&x) => Ok(Pacing::Scaled(x)),
+            _ => Err(format!("expected instant, recorded or scale=X (0 ≤ X ≤ {MAX_PACING_SCALE}), got {s:?}")),
         },
     }
+}
+
+/// When an event recorded `t_ms` after its request is sent under `--pacing scale=x`:
+/// never before the request, never later than [`MAX_EVENT_DELAY`].
+fn event_delay(t_ms: f64, x: f64) -> Duration {
+    let secs = t_ms * x / 1000.0;
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(secs).map_or(MAX_EVENT_DELAY, |d| d.min(MAX_EVENT_DELAY))
 }
 
 /// What answers requests: the recordings (none in `--mode all`), and how streams are paced.
@@ -161,6 +179,7 @@ fn record_session(args: &ServeArgs) -> Result<(Option<Session>, Mode)> {
         max_response_mib: 64,
         quiet: false,
         no_upstream_check: true,
+        timeouts: args.timeouts,
     };
     Ok((Some(Session::open(&record_args)?), mode))
 }
@@ -183,7 +202,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             "  mode {:?}: {} is forwarded to {} and appended to {}",
             mode,
             if mode == Mode::All { "every call" } else { "a call that was not recorded" },
-            s.upstream.base,
+            s.upstream.url(""),
             args.recording.display()
         ),
         None => {
@@ -216,7 +235,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     };
     let server = {
         let (state, session) = (Arc::clone(&state), session.clone());
-        PerCore::start("asb-serve", listener, shutdown, move || {
+        PerCore::start("asb-serve", listener, shutdown, args.timeouts, move || {
             // Each thread's own proxy (its upstream connection pool lives on that thread).
             let recorder = session.as_ref().map(|s| s.proxy(Duration::from_secs(600))).transpose()?;
             let state = Arc::clone(&state);
@@ -254,9 +273,9 @@ async fn handle(
     let arrival = std::time::Instant::now();
     let api = api_of(req.uri().path(), req.headers());
     let (parts, body) = req.into_parts();
-    let body = match read_body(body).await {
+    let body = match server::read_body(body, server::timeouts().body, server::MAX_REQUEST_BODY).await {
         Ok(b) => b,
-        Err(e) => return Ok(error(api, 400, format!("asb serve: cannot read the request body: {e}"))),
+        Err(e) => return Ok(error(api, e.status, format!("asb serve: {}", e.message))),
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let replayed = match &state.library {
@@ -275,25 +294,6 @@ async fn handle(
             resp
         }
     })
-}
-
-/// The whole request body; one that came in one piece (a small call's, usually) is taken
-/// as it is.
-async fn read_body(mut body: Incoming) -> Result<Bytes, hyper::Error> {
-    let first = match body.frame().await {
-        None => return Ok(Bytes::new()),
-        Some(frame) => frame?.into_data().unwrap_or_default(),
-    };
-    if body.is_end_stream() {
-        return Ok(first);
-    }
-    let mut all = first.to_vec();
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            all.extend_from_slice(&data);
-        }
-    }
-    Ok(Bytes::from(all))
 }
 
 /// The recorded answer, or the report of why there is none.
@@ -403,7 +403,7 @@ fn send(answer: &RecordedAnswer, pacing: Pacing) -> Response<ServerBody> {
             let frames: Vec<(f64, Bytes)> =
                 ends.iter().zip(starts).map(|(&(t, end), from)| (t, all.slice(from..end))).collect();
             let stream = futures_util::stream::iter(frames).then(move |(t, bytes)| async move {
-                let due = start + Duration::from_secs_f64((t * x / 1000.0).max(0.0));
+                let due = start + event_delay(t, x);
                 tokio::time::sleep_until(due).await;
                 Ok::<_, BoxError>(Frame::data(bytes))
             });
@@ -426,5 +426,30 @@ fn api_of(path: &str, headers: &http::HeaderMap) -> Api {
         Api::Anthropic
     } else {
         Api::OpenAi
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pacing_refuses_scales_that_cannot_be_waited() {
+        assert_eq!(parse_pacing("scale=2.5"), Ok(Pacing::Scaled(2.5)));
+        for bad in ["scale=1e308", "scale=-1", "scale=NaN", "scale=inf", "scale=1001", "fast"] {
+            let e = parse_pacing(bad).unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn event_delays_stay_between_now_and_a_day() {
+        assert_eq!(event_delay(1500.0, 2.0), Duration::from_secs(3));
+        assert_eq!(event_delay(1e300, 1.0), MAX_EVENT_DELAY);
+        assert_eq!(event_delay(1e300, MAX_PACING_SCALE), MAX_EVENT_DELAY);
+        assert_eq!(event_delay(f64::INFINITY, 1.0), MAX_EVENT_DELAY);
+        assert_eq!(event_delay(f64::NAN, 1.0), Duration::ZERO);
+        assert_eq!(event_delay(-5.0, 1.0), Duration::ZERO);
+        assert_eq!(event_delay(f64::INFINITY, 0.0), Duration::ZERO);
     }
 }

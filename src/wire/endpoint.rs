@@ -23,14 +23,44 @@ impl UpstreamApi {
     }
 }
 
-/// Strips a trailing `/`, and one trailing `/v1/chat/completions`, `/v1/messages` or `/v1`
-/// (clients add their own `/v1/...` paths), so `http://h:8000/v1` does not become `/v1/v1`.
-/// A `user:password@` is dropped, from the result and from error messages (take it first
-/// with [`redact::split_userinfo`] to use it).
+/// An endpoint split into its URL and its query (`?api-version=…`, as Azure OpenAI's
+/// endpoints have), which is added to every request sent there ([`with_query`]); a
+/// `#fragment` is dropped.
+pub fn split_query(endpoint: &str) -> (&str, Option<&str>) {
+    let endpoint = endpoint.trim();
+    let endpoint = endpoint.split_once('#').map_or(endpoint, |(url, _)| url);
+    match endpoint.split_once('?') {
+        Some((url, query)) => (url, Some(query).filter(|q| !q.is_empty())),
+        None => (endpoint, None),
+    }
+}
+
+/// `url` with an endpoint's `query` added after the request's own (`?` or `&`); the
+/// endpoint's parameters the request sets itself are left out (the request's win).
+pub fn with_query(mut url: String, query: Option<&str>) -> String {
+    let Some(query) = query else { return url };
+    let own: Vec<&str> = url.split_once('?').map_or(vec![], |(_, q)| q.split('&').map(param_name).collect());
+    let added: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !own.contains(&param_name(p))).collect();
+    if added.is_empty() {
+        return url;
+    }
+    url.push(if url.contains('?') { '&' } else { '?' });
+    url.push_str(&added.join("&"));
+    url
+}
+
+fn param_name(param: &str) -> &str {
+    param.split_once('=').map_or(param, |(name, _)| name)
+}
+
+/// Strips any query (see [`split_query`]), a trailing `/`, and one trailing
+/// `/v1/chat/completions`, `/v1/messages` or `/v1` (clients add their own `/v1/...` paths),
+/// so `http://h:8000/v1` does not become `/v1/v1`. A `user:password@` is dropped, from the
+/// result and from error messages (take it first with [`redact::split_userinfo`] to use it).
 pub fn normalize_base(endpoint: &str) -> Result<String> {
     let (endpoint, _) = redact::split_userinfo(endpoint.trim());
     let endpoint = endpoint.as_str();
-    let trimmed = endpoint.trim_end_matches('/');
+    let trimmed = split_query(endpoint).0.trim_end_matches('/');
     if trimmed.is_empty() {
         bail!("--endpoint is empty");
     }
@@ -96,6 +126,22 @@ mod tests {
         assert_eq!(normalize_base("http://u:secret-pw@h:8000/v1").unwrap(), "http://h:8000");
         let e = normalize_base("ftp://u:secret-pw@h").unwrap_err().to_string();
         assert!(!e.contains("secret-pw") && e.contains("ftp://h"), "{e}");
+        assert_eq!(normalize_base("http://h:8000/v1/?api-version=2024").unwrap(), "http://h:8000");
+    }
+
+    #[test]
+    fn an_endpoint_query_goes_after_the_request_s_own() {
+        assert_eq!(split_query("http://h/v1?api-version=2024#x"), ("http://h/v1", Some("api-version=2024")));
+        assert_eq!(split_query("http://h/v1?"), ("http://h/v1", None));
+        assert_eq!(split_query(" http://h "), ("http://h", None));
+        let q = Some("api-version=2024&b=1");
+        assert_eq!(with_query("http://h/v1/messages".into(), q), "http://h/v1/messages?api-version=2024&b=1");
+        assert_eq!(
+            with_query("http://h/v1/messages?beta=true".into(), q),
+            "http://h/v1/messages?beta=true&api-version=2024&b=1"
+        );
+        assert_eq!(with_query("http://h/x?b=2".into(), q), "http://h/x?b=2&api-version=2024");
+        assert_eq!(with_query("http://h/x".into(), None), "http://h/x");
     }
 
     #[test]
