@@ -28,10 +28,10 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 use serde_json::Value;
 
+use crate::recording::line::{absurd_event_time, show_event_time, MAX_EVENT_TIME_MS};
 use crate::recording::line::{CallLine, HttpResponse, Outcome, FORMAT_VERSION};
 use crate::recording::reader::{self, line_error, parse_line, NumberedCall};
 use crate::recording::redact::{self, REDACTED};
-use crate::serve::cassette::{absurd_event_time, show_event_time, MAX_EVENT_TIME_MS};
 use crate::wire::sse::SseParser;
 
 use super::display::plural;

@@ -94,6 +94,12 @@ impl Upstream {
         with_query(format!("{}{}", self.base, path_and_query), self.query.as_deref())
     }
 
+    /// The same URL as messages show it: query values that look like secrets redacted
+    /// (the client reads the message, and the recording keeps it).
+    pub fn shown_url(&self, path_and_query: &str) -> String {
+        crate::recording::redact::redact_urls(&self.url(path_and_query), true, |_| {}).into_owned()
+    }
+
     pub fn from_args(args: &RecordArgs) -> Result<Self> {
         let (endpoint, userinfo) = redact::split_userinfo(args.endpoint.trim());
         let base = normalize_base(&endpoint)?;

@@ -310,7 +310,6 @@ impl Call<'_> {
         let auth = proxy.upstream.auth.as_ref().map(|(name, value)| (name.as_str(), value.as_str()));
         let keep = |name: &[u8]| headers::goes_upstream(name, auth.is_some());
         let up_head = http1::upstream_request_head(&raw_head, &path, &plain.host, keep, auth, body.len());
-        let url = proxy.upstream.url(&head.target);
         let keep_client = !head.close;
         let request = RawRequest {
             method: head.method.to_string(),
@@ -335,11 +334,13 @@ impl Call<'_> {
         let Answer { conn: mut upstream, head: resp, buf: mut read } = match answer {
             Ok(Ok(answer)) => answer,
             Ok(Err(e)) => {
+                let url = proxy.upstream.shown_url(&lock(&call.handle).client.request.path);
                 return self
                     .unreachable(&mut writer, call, format!("upstream {url} unreachable: {e}"), keep_client)
-                    .await
+                    .await;
             }
             Err(_) => {
+                let url = proxy.upstream.shown_url(&lock(&call.handle).client.request.path);
                 let message = format!("upstream {url} sent no answer within {} s", proxy.header_timeout.as_secs());
                 return self.unreachable(&mut writer, call, message, keep_client).await;
             }

@@ -31,6 +31,7 @@ use super::passthrough::{PlainPool, PlainUpstream};
 use super::tee::TeeBody;
 use super::translate_stream::TranslatingBody;
 use super::upstream::{UpstreamBody, UpstreamPool};
+use crate::recording::redact;
 use crate::recording::writer::Secrets;
 use crate::recording::Outcome;
 use crate::wire::errors::ApiError;
@@ -152,8 +153,12 @@ async fn send_upstream(
 ) -> Result<Response<UpstreamBody>, String> {
     match tokio::time::timeout(proxy.header_timeout, proxy.connections.send(&method, url, &headers, body)).await {
         Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(e)) => Err(format!("upstream {url} unreachable: {e}")),
-        Err(_) => Err(format!("upstream {url} sent no answer within {} s", proxy.header_timeout.as_secs())),
+        Ok(Err(e)) => Err(format!("upstream {} unreachable: {e}", redact::redact_urls(url, true, |_| {}))),
+        Err(_) => Err(format!(
+            "upstream {} sent no answer within {} s",
+            redact::redact_urls(url, true, |_| {}),
+            proxy.header_timeout.as_secs()
+        )),
     }
 }
 

@@ -275,6 +275,23 @@ pub struct Timing {
     pub content_events: u64,
 }
 
+/// The latest plausible event time of a recorded answer, in ms after its request: a day.
+pub const MAX_EVENT_TIME_MS: f64 = 86_400_000.0;
+
+/// An event time no recording of a real call has: negative, not a number, or beyond a day.
+pub fn absurd_event_time(t_ms: f64) -> bool {
+    !(0.0..=MAX_EVENT_TIME_MS).contains(&t_ms)
+}
+
+/// An event time as a user reads it: 1e300, not three hundred digits.
+pub fn show_event_time(t_ms: f64) -> String {
+    if t_ms.abs() < 1e15 {
+        format!("{t_ms}")
+    } else {
+        format!("{t_ms:e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
