@@ -147,12 +147,16 @@ impl Session {
     /// A proxy for the calling thread's runtime (its connection pool lives there; call it
     /// from inside that runtime).
     pub fn proxy(&self, header_timeout: Duration) -> Result<Arc<Proxy>> {
-        // A timer always due before any call's header timeout: arming that timeout then
+        // A timer always due before any deadline a call arms (the upstream's header
+        // timeout, the client connection's header, idle and body timeouts): arming one then
         // never brings the runtime's next wake-up forward, which costs a wake-up of its
         // driver (an eventfd write and one more epoll_wait) per call.
+        let limits = server::timeouts();
+        let period =
+            [header_timeout, limits.header, limits.idle, limits.body].into_iter().min().unwrap_or(header_timeout);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(header_timeout).await;
+                tokio::time::sleep(period).await;
             }
         });
         Ok(Arc::new(Proxy {
