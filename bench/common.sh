@@ -18,3 +18,16 @@ wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/nul
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 # Time on CPU of all PID's threads, in ns (exact, from the scheduler).
 cpu_ns() { cat /proc/$1/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
+# Writes $TMP/nginx.conf: one nginx worker on 127.0.0.1:LISTEN proxying to 127.0.0.1:UPSTREAM
+# as a streaming proxy is set up in front of an SSE server (no buffering, kept-alive upstream).
+nginx_proxy_conf() {
+  cat > "$TMP/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $TMP/nginx.pid; error_log $TMP/nginx-error.log;
+events { worker_connections 4096; }
+http { access_log off;
+  upstream mock { server 127.0.0.1:$2; keepalive 128; }
+  server { listen 127.0.0.1:$1;
+    location / { proxy_pass http://mock; proxy_http_version 1.1; proxy_set_header Connection "";
+                 proxy_buffering off; proxy_request_buffering off; tcp_nodelay on; } } }
+CONF
+}

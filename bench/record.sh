@@ -25,15 +25,7 @@ MOCK_PORT=19571; PROXY_PORT=19572; NGINX_PORT=19573
 BODY='{"model":"m","messages":[{"role":"user","content":"hello"}],"max_tokens":128,"stream":true,"stream_options":{"include_usage":true}}'
 MARKER='"delta":{"content":'
 
-cat > "$TMP/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $TMP/nginx.pid; error_log $TMP/nginx-error.log;
-events { worker_connections 4096; }
-http { access_log off;
-  upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 128; }
-  server { listen 127.0.0.1:$NGINX_PORT;
-    location / { proxy_pass http://mock; proxy_http_version 1.1; proxy_set_header Connection "";
-                 proxy_buffering off; proxy_request_buffering off; tcp_nodelay on; } } }
-CONF
+nginx_proxy_conf $NGINX_PORT $MOCK_PORT
 
 scenario() { # name decode_tps streams requests_per_stream stagger_ms
   local name=$1 tps=$2 c=$3 r=$4 stagger=$5

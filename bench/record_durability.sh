@@ -17,15 +17,7 @@ source "$(dirname "$0")/common.sh" record-durability
 MOCK_PORT=19581; PROXY_PORT=19582; NGINX_PORT=19583
 ONE='{"model":"m","messages":[{"role":"user","content":"hello"}],"max_tokens":1,"stream":true}'
 
-cat > "$TMP/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $TMP/nginx.pid; error_log $TMP/nginx-error.log;
-events { worker_connections 4096; }
-http { access_log off;
-  upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 128; }
-  server { listen 127.0.0.1:$NGINX_PORT;
-    location / { proxy_pass http://mock; proxy_http_version 1.1; proxy_set_header Connection "";
-                 proxy_buffering off; proxy_request_buffering off; tcp_nodelay on; } } }
-CONF
+nginx_proxy_conf $NGINX_PORT $MOCK_PORT
 
 "$ASB" mock -P $MOCK_PORT --zero-delay >/dev/null & MOCK=$!
 wait_port $MOCK_PORT

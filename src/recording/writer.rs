@@ -26,8 +26,9 @@
 //!    tells the proxy to refuse new calls (503), so nothing is answered that cannot be
 //!    recorded. When the disk takes writes again, the kept lines go first, in order.
 //! 6. With `fsync`, the file's data is synced after each batch the writer drains (group
-//!    commit): the same bound then holds for power loss, at the cost measured in
-//!    BENCHMARKS.md.
+//!    commit), through a second handle and without holding the file, so lines go on being
+//!    written while the disk syncs: the same bound then holds for power loss, plus the
+//!    time of one sync, at the cost measured in BENCHMARKS.md.
 //!
 //! A recording that ends with a torn line (a recorder killed mid-write) is repaired when
 //! it is opened for appending: the partial line is removed (or, if it is a whole JSON
@@ -128,7 +129,8 @@ struct Job {
 struct Pen {
     file: File,
     stats: WriteStats,
-    fsync: bool,
+    /// With `fsync`: a second handle of the file, synced outside the pen.
+    sync_handle: Option<Arc<File>>,
     /// The file's length after its last whole line.
     good_len: u64,
     /// Lines built but refused by the disk, oldest first.
@@ -164,13 +166,14 @@ impl RecordingWriter {
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(path).with_context(|| format!("cannot open recording {}", path.display()))?;
         let good_len = repair_torn_tail(&mut file, path)?;
+        let sync_handle = if durability.fsync { Some(Arc::new(file.try_clone()?)) } else { None };
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue { jobs: VecDeque::new(), bytes: 0, closed: false, writer_waiting: false }),
             work: Condvar::new(),
             pen: Mutex::new(Pen {
                 file,
                 stats: WriteStats::default(),
-                fsync: durability.fsync,
+                sync_handle,
                 good_len,
                 held: VecDeque::new(),
                 unsynced: false,
@@ -321,6 +324,9 @@ impl Shared {
         let mut pen = lock(&self.pen);
         pen.retry();
         self.failing.store(!pen.held.is_empty(), Ordering::Relaxed);
+        let due = pen.due_sync();
+        drop(pen);
+        sync(due);
     }
 
     /// Builds and writes queued lines, oldest first, until at most `lines` and `bytes` are
@@ -339,7 +345,9 @@ impl Shared {
             };
             self.write_job(&mut pen, job);
         }
-        pen.sync_if_asked();
+        let due = pen.due_sync();
+        drop(pen);
+        sync(due);
     }
 
     fn write_job(&self, pen: &mut Pen, job: Job) {
@@ -460,15 +468,23 @@ impl Pen {
             self.refused = None;
             eprintln!("asb record: the recording can be written again: {held_before} waiting line(s) written; calls are accepted again.");
         }
-        self.sync_if_asked();
     }
 
-    fn sync_if_asked(&mut self) {
-        if self.fsync && self.unsynced {
-            self.unsynced = false;
-            if let Err(e) = self.file.sync_data() {
-                eprintln!("asb record: ERROR: syncing the recording failed: {e}");
-            }
+    /// The file to sync, when `fsync` is on and lines were written since the last sync:
+    /// synced by the caller after it lets go of the pen, so writing goes on meanwhile.
+    fn due_sync(&mut self) -> Option<Arc<File>> {
+        if !std::mem::take(&mut self.unsynced) {
+            return None;
+        }
+        self.sync_handle.clone()
+    }
+}
+
+/// Syncs the file's data (what was written before the call is on stable storage after it).
+fn sync(file: Option<Arc<File>>) {
+    if let Some(file) = file {
+        if let Err(e) = file.sync_data() {
+            eprintln!("asb record: ERROR: syncing the recording failed: {e}");
         }
     }
 }
@@ -721,7 +737,7 @@ mod tests {
         let mut pen = Pen {
             file,
             stats: WriteStats::default(),
-            fsync: false,
+            sync_handle: None,
             good_len: 0,
             held: VecDeque::from(["{\"seq\":1}\n".to_string()]),
             unsynced: false,
