@@ -164,7 +164,9 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
         let text = String::from_utf8_lossy(&bytes);
         obs.rejects_stream_options = status == 400 && text.to_ascii_lowercase().contains("stream_options");
         obs.retryable = status == 429 || status >= 500;
-        obs.error = Some(format!("HTTP {status}: {}", text.chars().take(500).collect::<String>()));
+        // The server's own message (from a JSON error body), not the JSON around it.
+        let message = crate::wire::translate::error_body::error_message(status, &bytes);
+        obs.error = Some(format!("HTTP {status}: {}", message.chars().take(500).collect::<String>()));
         obs.end_ms = Some(t0.ms());
         return;
     }

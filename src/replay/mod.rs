@@ -72,12 +72,31 @@ fn builtin_mock_flags(user: &str) -> Vec<String> {
     flags
 }
 
+/// Fails before anything is sent when the report could not be written (a run's results
+/// are not to be lost to a typo in `-o`): its folder is made, as `asb record -o` does, and
+/// a file is created and removed in it.
+fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!("-o {}: is a directory; give a file name such as {}/report.md", path.display(), path.display());
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("-o {}: cannot create {}", path.display(), dir.display()))?;
+    let probe = dir.join(format!(".asb-write-check-{}", std::process::id()));
+    std::fs::File::create(&probe)
+        .with_context(|| format!("-o {}: cannot write in {}", path.display(), dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     if args.users.is_some() {
         bail!(
             "--users was removed (asb 3.1): identical payloads from N users gave the server a free prefix-cache ride. \
              Use --repetitions N --max-concurrent N: each repetition is poisoned differently."
         );
+    }
+    if let Some(path) = &args.output {
+        check_writable(path)?;
     }
     let spec = args.scenario.clone().unwrap_or_else(|| format!("builtin:{}", builtin::DEFAULT));
     let scenario = scenario::load(&spec, args.task.as_deref())?;

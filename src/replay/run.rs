@@ -46,6 +46,8 @@ struct Shared {
     stop: AtomicBool,
     abort_reason: Mutex<Option<String>>,
     started: Instant,
+    /// The server has answered a request (with any status) in this run.
+    answered: AtomicBool,
 }
 
 impl Shared {
@@ -75,6 +77,7 @@ pub async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<Run
         next: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
         abort_reason: Mutex::new(None),
+        answered: AtomicBool::new(false),
         started: Instant::now(),
     });
     let (tx, mut rx) = mpsc::unbounded_channel::<RequestSample>();
@@ -189,6 +192,33 @@ async fn worker(shared: Arc<Shared>, slot: usize, mut conn: Connection, tx: mpsc
     }
 }
 
+/// A failure no retry and no other request will mend: the run stops at once (in about a
+/// second, not after every request's backoff) with the server's own words and a hint.
+/// Connect errors and 404s count only while the server has answered nothing in this run
+/// (a server that goes away mid-run is retried as before); refused credentials always.
+fn hopeless(obs: &Observation, answered_before: bool, url: &str) -> Option<String> {
+    let error = obs.error.as_deref()?;
+    let model_missing = {
+        let e = error.to_ascii_lowercase();
+        e.contains("model") && (e.contains("not found") || e.contains("does not exist") || e.contains("not_found"))
+    };
+    match obs.status {
+        None if !answered_before && obs.t0.is_none() => {
+            Some(format!("cannot reach {url}: {error}\nhint: is the server up, and is -e/--endpoint right?"))
+        }
+        Some(401 | 403) => Some(format!(
+            "the server refused the credentials: {error}\nhint: check -k/--api-key (or ASB_API_KEY) and --api-key-header"
+        )),
+        Some(400 | 404) if model_missing => {
+            Some(format!("the server does not serve this model: {error}\nhint: pass -m/--model with a model it serves"))
+        }
+        Some(404) if !answered_before => {
+            Some(format!("{url} was not found: {error}\nhint: check -e/--endpoint (its path) and --upstream-api"))
+        }
+        _ => None,
+    }
+}
+
 /// Sends one request, retrying what may succeed on a second try: connect errors, 429 and
 /// 5xx answered before any output (backoff 0.5 s × 2^(attempt−1), at most 16 s), and a
 /// server that rejects `stream_options` (retried at once without it).
@@ -211,6 +241,14 @@ async fn send_with_retries(
             auth: shared.target.auth.as_ref(),
         };
         let obs = client::send(conn, out, shared.opts.timeout).await;
+        let answered_before = shared.answered.load(Ordering::SeqCst);
+        if obs.status.is_some() {
+            shared.answered.store(true, Ordering::SeqCst);
+        }
+        if let Some(why) = hopeless(&obs, answered_before, &shared.target.url) {
+            shared.abort(why);
+            return (obs, attempts);
+        }
         if obs.error.is_none() || retries_left == 0 || shared.stop.load(Ordering::SeqCst) {
             return (obs, attempts);
         }

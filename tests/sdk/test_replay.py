@@ -185,12 +185,13 @@ def test_policies_order_executions(start_mock, tmp_path):
 
 
 def test_failures_are_retried_counted_and_exit_non_zero(start_mock, tmp_path):
-    # Nothing listens on port 9: every attempt fails to connect, and is retried.
+    # Nothing listens on port 9 and nothing was ever answered: no retry can mend that, the
+    # run stops at the first failure with the cause (the report is still written).
     p, run = run_json(tmp_path, "-e", "http://127.0.0.1:9", "-m", "m", "-w", "builtin:trivial-qa",
                       "--max-retries", "1", name="down")
     assert p.returncode == 1
-    assert run["summary"]["failed"] == 5 and run["summary"]["retries"] == 5
-    assert all(r["attempts"] == 2 and "cannot connect" in r["error"] for r in run["requests"])
+    assert run["aborted"].startswith("cannot reach") and "cannot connect" in run["aborted"]
+    assert all(r["attempts"] == 1 and "cannot connect" in r["error"] for r in run["requests"])
     assert "cannot connect" in p.stdout
     # A server answering 429 to everything: retries really run, then the error is shown.
     mock = start_mock("--zero-delay", "--error-rate", "1", "--error-status", "429")
@@ -335,3 +336,73 @@ def test_sigterm_during_a_replay_keeps_the_report(start_mock, tmp_path, sig):
     assert out.exists(), stdout + stderr
     run = json.loads(out.read_text())
     assert sig in json.dumps(run), "the report says why the run stopped"
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_server_that_cannot_be_reached_ends_the_run_at_once(tmp_path):
+    import time
+
+    rec = write_recording(tmp_path / "one.jsonl", growing_task("parser", turns=2))
+    started = time.monotonic()
+    p = replay("-e", f"http://127.0.0.1:{free_port()}", "-m", "m", "-w", str(rec), "-r", "4", timeout=60)
+    assert time.monotonic() - started < 3, "no backoff before giving up on a closed port"
+    assert p.returncode != 0
+    out = " ".join((p.stdout + p.stderr).split())
+    assert "cannot reach" in out and "is -e/--endpoint right?" in out, out
+
+
+def test_refused_credentials_and_an_unknown_model_end_the_run_with_a_hint(start_mock, tmp_path):
+    import http.server
+    import threading
+    import time
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["content-length"]))
+            body = b'{"error":{"message":"Incorrect API key provided: sk-wrong. You can find your API key at https://example/keys.","type":"invalid_request_error"}}'
+            self.send_response(401)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rec = write_recording(tmp_path / "one.jsonl", growing_task("parser", turns=2))
+    try:
+        started = time.monotonic()
+        p = replay("-e", f"http://127.0.0.1:{server.server_port}", "-m", "m", "-w", str(rec), "-r", "8", timeout=60)
+        assert time.monotonic() - started < 3
+        out = " ".join((p.stdout + p.stderr).split())
+        assert p.returncode != 0 and "refused the credentials" in out and "check -k/--api-key" in out, out
+        assert "You can find your API key at https://example/keys." in out, "the server's whole message"
+    finally:
+        server.shutdown()
+
+    mock = start_mock("--zero-delay", "--models", "alpha")
+    p = replay("-e", mock.url, "-m", "beta", "-w", str(rec), "-r", "8", "--max-concurrent", "1", timeout=60)
+    out = " ".join((p.stdout + p.stderr).split())
+    assert p.returncode != 0 and "does not serve this model" in out and "pass -m/--model" in out, out
+    assert len(mock.truth(expect=1)) == 1, "the run stopped at the first refusal"
+
+
+def test_outputs_are_checked_before_anything_is_sent(start_mock, tmp_path):
+    mock = start_mock("--zero-delay")
+    rec = write_recording(tmp_path / "one.jsonl", growing_task("parser", turns=1))
+    p = replay("-e", mock.url, "-m", "m", "-w", str(rec), "-o", "/proc/no-such/report.md")
+    assert p.returncode != 0 and "-o /proc/no-such/report.md" in p.stderr, p.stderr
+    assert mock.truth() == [], "nothing was sent"
+    nested = tmp_path / "new" / "folder" / "report.md"
+    p = replay("-e", mock.url, "-m", "m", "-w", str(rec), "-o", str(nested))
+    assert p.returncode == 0, p.stderr
+    assert nested.exists() and nested.with_suffix(".json").exists()

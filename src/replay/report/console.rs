@@ -181,6 +181,9 @@ fn verdict_lines(out: &mut String, r: &RunResults) {
     }
 }
 
+/// Characters of one kind of error the console shows (about four lines).
+const ERROR_CHARS: usize = 320;
+
 fn errors(out: &mut String, r: &RunResults) {
     let errors = &r.summary.errors;
     if errors.is_empty() {
@@ -190,7 +193,10 @@ fn errors(out: &mut String, r: &RunResults) {
     let _ =
         writeln!(out, "  Errors ({} failed, {} kind{}):", r.summary.failed, kinds, if kinds == 1 { "" } else { "s" });
     for e in errors.iter().take(TOP_ERRORS) {
-        let _ = writeln!(out, "    {}", excerpt(&format!("{}× {}", e.count, e.error), WIDTH - 4));
+        // Whole up to a few lines: the useful part of a server's message is often at its end.
+        let text: String = e.error.chars().take(ERROR_CHARS).collect();
+        let more = if text.len() < e.error.len() { "…" } else { "" };
+        out.push_str(&indented(&format!("{}× {text}{more}", e.count), "    ", "      "));
     }
     if kinds > TOP_ERRORS {
         let _ = writeln!(out, "    … and {} more kind(s)", kinds - TOP_ERRORS);

@@ -19,8 +19,7 @@ pub const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// The Anthropic error object for an upstream error response.
 pub fn openai_error_to_anthropic(status: u16, body: &[u8]) -> Value {
-    let message = upstream_message(body).unwrap_or_else(|| body_text(status, body));
-    anthropic_error(anthropic_error_type(status), &message)
+    anthropic_error(anthropic_error_type(status), &error_message(status, body))
 }
 
 /// Anthropic's `error.type` for an HTTP status.
@@ -78,6 +77,12 @@ fn stream_error_type(error: &Value) -> &'static str {
     } else {
         "api_error"
     }
+}
+
+/// What an error response says, for a person: the message of a JSON error body where
+/// servers put it, else the body as text (cut to [`MAX_MESSAGE_CHARS`]).
+pub fn error_message(status: u16, body: &[u8]) -> String {
+    upstream_message(body).unwrap_or_else(|| body_text(status, body))
 }
 
 /// The message of a JSON error body, if the body has one where servers put it.
