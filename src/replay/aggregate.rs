@@ -84,7 +84,7 @@ pub fn summary(requests: &[RequestSample], buckets: &[BucketStats]) -> Summary {
     let reported = || requests.iter().filter(|r| r.prompt_tokens.is_some() && r.cached_tokens.is_some());
     let (cache_in, cached): (u64, u64) =
         reported().fold((0, 0), |(i, c), r| (i + r.prompt_tokens.unwrap_or(0), c + r.cached_tokens.unwrap_or(0)));
-    let (verdict, verdict_basis) = verdict(buckets);
+    let (verdict, verdict_basis) = verdict(buckets, requests.len() - succeeded, requests.len());
     Summary {
         verdict,
         verdict_basis,
@@ -128,20 +128,32 @@ fn errors(requests: &[RequestSample]) -> Vec<ErrorCount> {
     out
 }
 
-/// asb's verdict, from the bucket asb would take it from ([`verdict::headline_bucket`]).
-fn verdict(buckets: &[BucketStats]) -> (String, String) {
+/// The verdict: failures first ([`verdict::failure_cap`]: the share of requests that failed
+/// caps the grade, and the basis says so before anything else), then asb's grade of the
+/// bucket asb would take it from ([`verdict::headline_bucket`]).
+fn verdict(buckets: &[BucketStats], failed: usize, requests: usize) -> (String, String) {
     let Some(b) = verdict::headline_bucket(buckets) else {
         return ("unknown".into(), "no successful requests".into());
     };
+    let cap = verdict::failure_cap(failed, requests);
     let (ttft, decode) = (p50(&b.metrics.ttft_ms), p50(&b.metrics.decode_tok_per_s));
-    let name = match verdict::bucket_grade(b) {
+    let name = match verdict::capped(verdict::bucket_grade(b), cap) {
         Grade::Good => "good",
         Grade::Ok => "ok",
         Grade::Poor => "poor",
         Grade::Unknown => "unknown",
     };
     let show = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
-    (name.into(), format!("{} bucket: TTFT p50 {} ms, decode p50 {} tok/s", b.name, show(ttft, 0), show(decode, 1)))
+    let timing = format!("{} bucket: TTFT p50 {} ms, decode p50 {} tok/s", b.name, show(ttft, 0), show(decode, 1));
+    let basis = match failed {
+        0 => timing,
+        _ => format!(
+            "{failed} of {requests} requests failed ({:.1} %: {}); {timing}",
+            100.0 * failed as f64 / requests as f64,
+            verdict::FAILURE_GATE
+        ),
+    };
+    (name.into(), basis)
 }
 
 #[cfg(test)]
@@ -189,7 +201,7 @@ mod tests {
         let s = summary(&rs, &b);
         assert_eq!((s.succeeded, s.failed), (1, 1));
         assert_eq!(s.errors[0].error, "HTTP 500: boom");
-        assert!(s.verdict_basis.starts_with("medium"), "{}", s.verdict_basis);
+        assert!(s.verdict_basis.contains("; medium bucket"), "{}", s.verdict_basis);
     }
 
     #[test]
@@ -206,5 +218,21 @@ mod tests {
         assert_eq!(at(10_000.0, 15.0), "ok");
         let none = summary(&[], &[]);
         assert_eq!(none.verdict, "unknown");
+    }
+
+    #[test]
+    fn failures_cap_the_verdict_and_come_first_in_its_basis() {
+        let run = |ok: usize, failed: usize| {
+            let mut rs: Vec<RequestSample> = (0..ok).map(|i| req("fresh", i as f64, 100.0, 200.0, 5, true)).collect();
+            rs.extend((0..failed).map(|i| req("fresh", i as f64, 100.0, 200.0, 0, false)));
+            summary(&rs, &buckets(&rs))
+        };
+        assert_eq!(run(24, 0).verdict, "good");
+        let s = run(99, 1);
+        assert_eq!(s.verdict, "ok", "any failure: at most ok");
+        assert!(s.verdict_basis.starts_with("1 of 100 requests failed (1.0 %"), "{}", s.verdict_basis);
+        let s = run(10, 14);
+        assert_eq!(s.verdict, "poor", "14 of 24 failed");
+        assert!(s.verdict_basis.starts_with("14 of 24 requests failed"), "{}", s.verdict_basis);
     }
 }

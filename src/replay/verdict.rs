@@ -76,6 +76,31 @@ pub fn grade(ttft_p50_ms: Option<f64>, decode_p50: Option<f64>) -> Grade {
     by_ttft.max(by_decode)
 }
 
+/// A run where more than this share of requests failed is poor, whatever its timings.
+pub const FAILURES_POOR: f64 = 0.05;
+
+/// The failure gate, as the reports state it.
+pub const FAILURE_GATE: &str =
+    "the failure gate: any failed request caps the verdict at ok, more than 5 % failed is poor";
+
+/// The best grade a run can have with `failed` of `requests` failed ([`Grade::Good`]: no cap).
+pub fn failure_cap(failed: usize, requests: usize) -> Grade {
+    match failed {
+        0 => Grade::Good,
+        _ if failed as f64 > FAILURES_POOR * requests as f64 => Grade::Poor,
+        _ => Grade::Ok,
+    }
+}
+
+/// A grade under a cap: a poor cap wins even where the timings give no grade.
+pub fn capped(grade: Grade, cap: Grade) -> Grade {
+    match (grade, cap) {
+        (_, Grade::Poor) => Grade::Poor,
+        (Grade::Unknown, _) => Grade::Unknown,
+        (grade, cap) => grade.max(cap),
+    }
+}
+
 /// The grade of a bucket from its TTFT p50 and decode p50.
 pub fn bucket_grade(b: &BucketStats) -> Grade {
     if b.succeeded == 0 {

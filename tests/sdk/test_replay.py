@@ -406,3 +406,14 @@ def test_outputs_are_checked_before_anything_is_sent(start_mock, tmp_path):
     p = replay("-e", mock.url, "-m", "m", "-w", str(rec), "-o", str(nested))
     assert p.returncode == 0, p.stderr
     assert nested.exists() and nested.with_suffix(".json").exists()
+
+
+def test_failures_come_first_in_the_verdict(start_mock, tmp_path):
+    # Fast answers (a "good" server by its timings) but a third of the requests fail.
+    mock = start_mock("--zero-delay", "--error-rate", "0.33", "--error-status", "500", "--seed", "3")
+    rec = write_recording(tmp_path / "one.jsonl", growing_task("parser", turns=1))
+    p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "-r", "24", "--max-retries", "0")
+    s = run["summary"]
+    assert s["failed"] > 0 and s["verdict"] == "poor", s
+    assert s["verdict_basis"].startswith(f"{s['failed']} of 24 requests failed"), s["verdict_basis"]
+    assert p.returncode == 1
