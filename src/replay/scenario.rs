@@ -164,6 +164,44 @@ fn load_builtin(name: &str, task: Option<&str>) -> Result<Scenario> {
     scenario_from_manifest(manifest, &origin, Files::Builtin(b), format!("builtin:{name}"), task)
 }
 
+/// A JSON file given as a scenario that is something else: a replay's own results, or any
+/// object without the manifest's `tasks` (it would read as a scenario of no tasks).
+fn not_a_manifest(value: &Value, origin: &str) -> Result<()> {
+    let Some(object) = value.as_object() else {
+        bail!("{origin}: a scenario manifest is a JSON object with a `tasks` array, not {}", kind_of(value));
+    };
+    if object.contains_key("results_version") || (object.contains_key("summary") && object.contains_key("requests")) {
+        bail!(
+            "{origin} is the result of a replay, not a scenario: replay a recording (.jsonl) or a scenario \
+             manifest; to look at a result, `asb report -i {origin}`"
+        );
+    }
+    match object.get("tasks") {
+        Some(Value::Array(tasks)) if !tasks.is_empty() => Ok(()),
+        Some(Value::Array(_)) => bail!("{origin}: the scenario manifest's `tasks` array is empty"),
+        Some(other) => bail!("{origin}: `tasks` must be an array of tasks, not {}", kind_of(other)),
+        None => {
+            let keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
+            bail!(
+                "{origin} is not a scenario manifest: it has no `tasks` array (its keys: {}); a recording is \
+                 given as .jsonl",
+                if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
+            )
+        }
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 fn load_manifest(path: &Path, files: Files, source: String, task: Option<&str>) -> Result<Scenario> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read manifest {}", path.display()))?;
     scenario_from_manifest(&text, &path.display().to_string(), files, source, task)
@@ -176,9 +214,10 @@ fn scenario_from_manifest(
     source: String,
     only: Option<&str>,
 ) -> Result<Scenario> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let manifest: Manifest =
-        serde_path_to_error::deserialize(de).map_err(|e| anyhow!("{origin}: field `{}`: {}", e.path(), e.inner()))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| anyhow!("{origin}: not valid JSON: {e}"))?;
+    not_a_manifest(&value, origin)?;
+    let manifest: Manifest = serde_path_to_error::deserialize(value)
+        .map_err(|e| anyhow!("{origin}: field `{}`: {}", e.path(), e.inner()))?;
     let default_name = match &files {
         Files::Dir(dir) => dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         Files::Builtin(b) => b.name.to_string(),

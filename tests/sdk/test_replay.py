@@ -417,3 +417,15 @@ def test_failures_come_first_in_the_verdict(start_mock, tmp_path):
     assert s["failed"] > 0 and s["verdict"] == "poor", s
     assert s["verdict_basis"].startswith(f"{s['failed']} of 24 requests failed"), s["verdict_basis"]
     assert p.returncode == 1
+
+
+def test_a_json_that_is_not_a_scenario_is_named_for_what_it_is(start_mock, tmp_path):
+    mock = start_mock("--zero-delay")
+    rec = write_recording(tmp_path / "one.jsonl", growing_task("parser", turns=1))
+    run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), name="result")
+    p = replay("-w", str(tmp_path / "result.json"), "--dry-run")
+    assert p.returncode != 0 and "is the result of a replay, not a scenario" in p.stderr, p.stderr
+    other = tmp_path / "settings.json"
+    other.write_text('{"theme": "dark", "fontSize": 12}')
+    p = replay("-w", str(other), "--dry-run")
+    assert p.returncode != 0 and "is not a scenario manifest" in p.stderr and "theme, fontSize" in p.stderr, p.stderr
