@@ -17,8 +17,12 @@ use crate::replay::report::{self, CompareArgs, ReportArgs};
 use crate::replay::{self, ReplayArgs};
 use crate::serve::{self, ServeArgs};
 
+/// `asb --version`: the version, the commit it was built from and the build date.
+const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ASB_COMMIT"), ", built ", env!("ASB_BUILD_DATE"), ")");
+
 #[derive(Debug, Parser)]
-#[command(name = "asb", version, about = "Record, replay and serve coding-agent LLM traffic")]
+#[command(name = "asb", version = VERSION, about = "Record, replay and serve coding-agent LLM traffic")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -48,6 +52,12 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Compare two recordings call by call: prompts, responses, timing.
     Diff(DiffArgs),
+    /// Print a shell completion script: `asb completions bash > /etc/bash_completion.d/asb`,
+    /// `asb completions zsh > "${fpath[1]}/_asb"`, `asb completions fish > ~/.config/fish/completions/asb.fish`.
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -68,6 +78,11 @@ pub fn main() -> ExitCode {
         Command::Timeline(args) => timeline::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "asb", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
