@@ -87,6 +87,19 @@ struct ServedEvent {
     raw: String,
 }
 
+/// What a request gets once every recording of it was served (`asb serve --allow-repeats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Repeats {
+    /// An error naming the recordings already served (the default: a test that calls more
+    /// often than when it was recorded is told so).
+    #[default]
+    Never,
+    /// The last recording of it, again and again.
+    Last,
+    /// Its recordings again from the first, in order.
+    Cycle,
+}
+
 /// What one line of a recording is to serving.
 enum Parsed {
     Blank,
@@ -301,10 +314,11 @@ impl Cassette {
         self.by_exact.get(exact).copied()
     }
 
-    /// The next unserved recording of `key`. `canonical`: the request that `key` was
-    /// computed from, checked against the recording before it is served (`None`: the key
-    /// came from [`Self::recorded_key`], i.e. from the recording itself).
-    pub fn take(&mut self, key: &Key, canonical: Option<&CanonicalRequest>) -> Lookup<'_> {
+    /// The next unserved recording of `key`; once all are served, what `repeats` says.
+    /// `canonical`: the request that `key` was computed from, checked against the
+    /// recording before it is served (`None`: the key came from [`Self::recorded_key`],
+    /// i.e. from the recording itself).
+    pub fn take(&mut self, key: &Key, canonical: Option<&CanonicalRequest>, repeats: Repeats) -> Lookup<'_> {
         let Some(recorded) = self.by_key.get_mut(key) else { return Lookup::Missing };
         if let (Some(request), Some(&first)) = (canonical, recorded.entries.first()) {
             let e = &self.entries[first];
@@ -315,13 +329,16 @@ impl Cassette {
                 return Lookup::Missing;
             }
         }
-        match recorded.entries.get(recorded.served) {
-            Some(&i) => {
-                recorded.served += 1;
-                Lookup::Found(&self.entries[i])
+        let n = recorded.entries.len();
+        let i = match (recorded.served < n, repeats) {
+            (true, _) | (false, Repeats::Cycle) => recorded.entries[recorded.served % n],
+            (false, Repeats::Last) => recorded.entries[n - 1],
+            (false, Repeats::Never) => {
+                return Lookup::Exhausted { served: recorded.entries.iter().map(|&i| self.entries[i].seq).collect() }
             }
-            None => Lookup::Exhausted { served: recorded.entries.iter().map(|&i| self.entries[i].seq).collect() },
-        }
+        };
+        recorded.served += 1;
+        Lookup::Found(&self.entries[i])
     }
 
     /// The recorded call on the same method and path whose body differs in the fewest
@@ -356,7 +373,7 @@ mod tests {
     }
 
     fn served_seq(c: &mut Cassette, key: &Key) -> Option<u64> {
-        match c.take(key, None) {
+        match c.take(key, None, Repeats::Never) {
             Lookup::Found(e) => Some(e.seq),
             _ => None,
         }
@@ -391,11 +408,11 @@ mod tests {
         // collided with a recorded one's is not given its answer.
         let text = normalizer.canonical_text_of(third.as_bytes()).unwrap();
         let request = CanonicalRequest { method: "POST", path: CHAT, text: Some(&text) };
-        assert!(matches!(c.take(&request.key(), Some(&request)), Lookup::Found(e) if e.seq == 1));
+        assert!(matches!(c.take(&request.key(), Some(&request), Repeats::Never), Lookup::Found(e) if e.seq == 1));
         let other = CanonicalRequest { text: Some(br#"{"model":"other"}"#), ..request };
-        assert!(matches!(c.take(&request.key(), Some(&other)), Lookup::Missing));
+        assert!(matches!(c.take(&request.key(), Some(&other), Repeats::Never), Lookup::Missing));
         let elsewhere = CanonicalRequest { path: "/v1/other", ..request };
-        assert!(matches!(c.take(&request.key(), Some(&elsewhere)), Lookup::Missing));
+        assert!(matches!(c.take(&request.key(), Some(&elsewhere), Repeats::Never), Lookup::Missing));
 
         // Either way in, one queue in recorded order.
         assert_eq!(served_seq(&mut c, &chat_key), Some(3));

@@ -33,7 +33,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use serde_json::Value;
 
-use cassette::{AnswerBody, Lookup, RecordedAnswer};
+use cassette::{AnswerBody, Lookup, RecordedAnswer, Repeats};
 use key::{exact_key_of, CanonicalRequest, Normalizer};
 use library::Library;
 
@@ -59,6 +59,11 @@ pub struct ServeArgs {
     /// or scale=X (recorded times × X).
     #[arg(long, default_value = "instant", value_parser = parse_pacing)]
     pub pacing: Pacing,
+    /// What a call gets once every recording of it was served: never (an error naming
+    /// them), last (the last recording again), cycle (its recordings again, in order).
+    /// With last or cycle a test suite can run twice against one server.
+    #[arg(long, value_enum, default_value = "never", value_name = "WHAT")]
+    pub allow_repeats: Repeats,
     /// Leave this body path out of matching (dotted, `*` for any key or index); repeatable.
     #[arg(long = "ignore")]
     pub ignore: Vec<String>,
@@ -140,6 +145,7 @@ fn event_delay(t_ms: f64, x: f64) -> Duration {
 struct State {
     library: Option<Library>,
     pacing: Pacing,
+    repeats: Repeats,
 }
 
 /// The recording proxy for the record modes, and whether recordings are replayed at all.
@@ -220,7 +226,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         println!("  ANTHROPIC_BASE_URL={url}   OPENAI_BASE_URL={url}/v1");
     }
 
-    let state = Arc::new(State { library, pacing: args.pacing });
+    let state = Arc::new(State { library, pacing: args.pacing, repeats: args.allow_repeats });
     let session = session.map(Arc::new);
     let shutdown = Shutdown {
         drain: Duration::ZERO,
@@ -279,7 +285,7 @@ async fn handle(
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let replayed = match &state.library {
-        Some(library) => answer(library, state.pacing, api, &parts.method, path, &body).await,
+        Some(library) => answer(library, (state.pacing, state.repeats), api, &parts.method, path, &body).await,
         None => Err(Miss { status: 404, report: String::new() }),
     };
     Ok(match (replayed, recorder) {
@@ -299,7 +305,7 @@ async fn handle(
 /// The recorded answer, or the report of why there is none.
 async fn answer(
     library: &Library,
-    pacing: Pacing,
+    (pacing, repeats): (Pacing, Repeats),
     api: Api,
     method: &Method,
     path: &str,
@@ -321,20 +327,22 @@ async fn answer(
     // Not the recorded bytes: the canonical text, built without holding the lock.
     let text;
     let lookup = match c.recorded_key(&exact) {
-        Some(key) => c.take(&key, None),
+        Some(key) => c.take(&key, None, repeats),
         None => {
             drop(c);
             text = library.normalizer.canonical_text_of(body);
             let request = CanonicalRequest { method: method.as_str(), path: target.path, text: text.as_deref() };
             c = lock();
-            c.take(&request.key(), Some(&request))
+            c.take(&request.key(), Some(&request), repeats)
         }
     };
     let report = match lookup {
         Lookup::Found(entry) => return Ok(send(&entry.answer, pacing)),
         Lookup::Exhausted { served } => format!(
             "asb serve: all {} recording(s) of this request were already served (seq {}); \
-             the agent made this call more often than when it was recorded.\nRecording: {}",
+             the agent made this call more often than when it was recorded.\nRecording: {}\n\
+             To answer repeats: asb serve --allow-repeats last (the last recording again) or cycle \
+             (from the first again); or start asb serve afresh for each test run.",
             served.len(),
             served.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
             c.path.display()

@@ -195,3 +195,29 @@ def test_claude_code_recorded_then_served_offline(llama_server, claude_code, sta
         _, err = proc.communicate(timeout=5)
     assert offline.returncode == live.returncode, err[-3000:]
     assert (offline.output or {}).get("result") == (live.output or {}).get("result"), err[-3000:]
+
+
+def test_a_test_suite_runs_twice_against_one_server_with_allow_repeats(recorded_session):
+    path, live = recorded_session
+    proc, url = start_serve("-w", str(path))
+    try:
+        agent_session(url, url + "/v1")
+        with pytest.raises(anthropic.BadRequestError) as e:
+            agent_session(url, url + "/v1")
+        assert "--allow-repeats last" in str(e.value), "the error says how to fix it"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    for mode in ("last", "cycle"):
+        proc, url = start_serve("-w", str(path), "--allow-repeats", mode)
+        try:
+            assert agent_session(url, url + "/v1") == live
+            again = agent_session(url, url + "/v1")
+            if mode == "cycle":
+                assert again == live, "a second run gets the recordings again, in order"
+            else:
+                # The call recorded twice now gets its last recording each time.
+                assert again[:-2] == live[:-2] and again[-2:] == [live[-1], live[-1]]
+        finally:
+            proc.terminate()
+            proc.wait(10)
