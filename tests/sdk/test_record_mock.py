@@ -226,7 +226,11 @@ def test_client_disconnect_mid_stream_still_writes_the_line(start_mock, start_re
     assert mock.truth(1)[0]["outcome"] == "client_disconnected"
 
 
-def test_ctrl_c_with_calls_in_flight(start_mock, start_record):
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_ctrl_c_sigterm_and_sighup_with_calls_in_flight(start_mock, start_record, sig):
+    # Ctrl+C, `kill`/`timeout`/`docker stop` and a closed terminal all drain the same way.
+    import signal
+
     mock = start_mock("--decode-tps", "20", "--jitter", "0")
     rec = start_record(mock.url, "--drain-timeout", "1")
     got = []
@@ -242,7 +246,9 @@ def test_ctrl_c_with_calls_in_flight(start_mock, start_record):
     t.start()
     while len(got) < 3:
         time.sleep(0.02)
-    code, summary = rec.stop()
+    rec.proc.send_signal(getattr(signal, sig))
+    _, summary = rec.proc.communicate(timeout=30)
+    code = rec.proc.returncode
     t.join(10)
     assert code == 0
     assert "1 call(s) in flight" in summary
