@@ -27,7 +27,7 @@ use tokio::sync::watch;
 
 use super::capture::{lock, new_capture, CallHandle, RawRequest, Recorder};
 use super::headers;
-use super::proxy::{is_event_stream, Proxy};
+use super::proxy::{is_event_stream, refusal_message, Proxy};
 use super::upstream::{IDLE_TIMEOUT, MAX_IDLE};
 use crate::recording::Outcome;
 use crate::wire::errors::ApiError;
@@ -252,11 +252,7 @@ async fn serve_connection(
 /// The 503 for a call that arrives while the recording cannot be written (the call is not
 /// forwarded: it could not be recorded).
 fn refusal(api: Api, why: &str) -> Vec<u8> {
-    let message = format!(
-        "asb record: the recording cannot be written ({why}); this call was not forwarded, so that nothing goes \
-         unrecorded. Free space (or fix the disk) and retry."
-    );
-    let response = ApiError::new(503, message).to_response(api, "asb-record");
+    let response = ApiError::new(503, refusal_message(why)).to_response(api, "asb-record");
     http1::whole_response(503, response.headers(), response.body().as_bytes(), true)
 }
 

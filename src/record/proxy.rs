@@ -111,11 +111,7 @@ async fn record(
     arrival: Instant,
 ) -> Response<ServerBody> {
     if let Some(why) = proxy.recorder.writer.refusing() {
-        let message = format!(
-            "asb record: the recording cannot be written ({why}); this call was not forwarded, so that nothing \
-             goes unrecorded. Free space (or fix the disk) and retry."
-        );
-        return error_response(client_api, 503, message);
+        return error_response(client_api, 503, refusal_message(&why));
     }
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let translating = client_api == Api::Anthropic && proxy.upstream.api == Api::OpenAi;
@@ -350,6 +346,15 @@ fn proxy_answer(
     lock(call).answered_by_proxy(&response);
     proxy.recorder.finish(call, outcome, Some(message));
     response.map(|s| full(Bytes::from(s)))
+}
+
+/// Why a call is answered 503 while the recording cannot be written (`why`: the disk's
+/// error): it is not forwarded, since it could not be recorded.
+pub(super) fn refusal_message(why: &str) -> String {
+    format!(
+        "asb record: the recording cannot be written ({why}); this call was not forwarded, so that nothing goes \
+         unrecorded. Free space (or fix the disk) and retry."
+    )
 }
 
 pub fn error_response(api: Api, status: u16, message: String) -> Response<ServerBody> {
