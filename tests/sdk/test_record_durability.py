@@ -191,6 +191,9 @@ class EndlessUpstream:
             while b"\r\n\r\n" not in buf:
                 buf += conn.recv(65536)
             head, rest = buf.split(b"\r\n\r\n", 1)
+            if head.startswith(b"GET "):  # the recorder's start-up check
+                conn.sendall(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                return
             length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0].split(b":")[1])
             while len(rest) < length:
                 rest += conn.recv(65536)

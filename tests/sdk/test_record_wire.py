@@ -48,6 +48,10 @@ class ScriptedUpstream:
                         return
                     buf += data
                 head, buf = buf.split(b"\r\n\r\n", 1)
+                if head.startswith(b"GET "):
+                    # The recorder's start-up check (GET /v1/models): not a scripted call.
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                    continue
                 length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:"))
                 while len(buf) < length:
                     buf += conn.recv(65536)
