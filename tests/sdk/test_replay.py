@@ -9,9 +9,7 @@ import subprocess
 import anthropic
 import pytest
 
-from conftest import ROOT, asb_bin, pinned
-
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "asb"
+from conftest import asb_bin, pinned, require_fixture
 SYSTEM = "You are a careful coding agent working in a large repository. " * 30
 
 
@@ -125,14 +123,14 @@ def test_cache_modes_order_ttft_on_the_mock_cache(start_mock, tmp_path):
 
 def test_asb_fixture_scenarios_replay_unchanged(start_mock, tmp_path):
     mock = start_mock("--zero-delay", "--answer-tokens", "8")
-    p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(FIXTURES / "trivial-qa"), "-r", "2")
+    p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(require_fixture("asb/trivial-qa")), "-r", "2")
     assert p.returncode == 0, p.stderr
     assert run["scenario"]["name"] == "trivial-qa" and len(run["requests"]) == 10
     assert {r["task_id"] for r in run["requests"]} == {
         "capital-of-france", "largest-planet", "boiling-point", "speed-of-light", "binary-to-decimal"}
     assert run["settings"]["max_tokens"] == "as recorded (256 sent)"
     # A big agentic scenario with min_lcp_length, sliced to keep it short.
-    p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(FIXTURES / "cpp-builds-gemma-4-31b"),
+    p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(require_fixture("asb/cpp-builds-gemma-4-31b")),
                       "--slice-tokens", "60000", name="cpp")
     assert p.returncode == 0, p.stderr
     assert run["settings"]["shared_prefix_chars"] >= 12000
@@ -142,7 +140,7 @@ def test_asb_fixture_scenarios_replay_unchanged(start_mock, tmp_path):
 
 def test_slicing_matches_asb_on_js_coding_opus(tmp_path):
     """asb 3.4.3: --slice-tokens 200000 keeps 4 entries of build-rest-api."""
-    scenario = str(FIXTURES / "js-coding-opus")
+    scenario = str(require_fixture("asb/js-coding-opus"))
     p = replay("-e", "http://127.0.0.1:9", "-m", "m", "-w", scenario, "--slice-tokens", "200000", "--dry-run",
                "--json", "--task", "build-rest-api")
     assert p.returncode == 0, p.stderr

@@ -1,7 +1,7 @@
 """Helpers that run REAL upstream software for end-to-end tests.
 
 - `LlamaServer`: llama.cpp's HTTP server with a tiny model on 127.0.0.1, started and
-  stopped through `$ASB_SHARED/upstreams/llama-server.sh` (installed by
+  stopped through the repository's own scripts/llama-upstream.sh (installed by
   scripts/install-upstreams.sh).
 - `ClaudeCode` / `run_claude`: the Claude Code CLI run headless (`-p`) with an env that
   keeps it offline (only ANTHROPIC_BASE_URL is contacted) and its output bounded.
@@ -27,7 +27,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SKIP_ENV = "ASB_SKIP_UPSTREAMS"
-INSTALL_HINT = "run: ASB_SHARED=/path/to/shared bash scripts/install-upstreams.sh"
+INSTALL_HINT = "run: bash scripts/install-upstreams.sh"
 CLAUDE_VERSION = "2.1.197"
 CLAUDE_MAX_OUTPUT_TOKENS = 200
 
@@ -41,10 +41,6 @@ def require_upstreams() -> None:
         pytest.skip(f"{SKIP_ENV}=1: real upstreams (llama.cpp server, Claude Code) not used")
 
 
-def shared_dir() -> pathlib.Path:
-    return pathlib.Path(os.environ.get("ASB_SHARED") or ROOT.parent / "shared")
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -55,11 +51,11 @@ def free_port() -> int:
 
 
 def llama_script() -> pathlib.Path:
-    return shared_dir() / "upstreams" / "llama-server.sh"
+    return ROOT / "scripts" / "llama-upstream.sh"
 
 
 def upstream_dir() -> pathlib.Path:
-    """Where llama-server.sh keeps its venv, pid files and logs."""
+    """Where llama-upstream.sh keeps its venv, pid files and logs."""
     default = pathlib.Path.home() / ".cache" / "asb-upstream"
     return pathlib.Path(os.environ.get("ASB_UPSTREAM_DIR") or default)
 
@@ -91,7 +87,7 @@ class LlamaServer:
         """Starts the server and waits until /v1/models answers; raises with the log tail."""
         script = llama_script()
         if not script.is_file():
-            raise RuntimeError(f"{script} not found (set ASB_SHARED to the shared/ folder)")
+            raise RuntimeError(f"{script} not found")
         server = cls(port or free_port(), os.environ.get("ASB_UPSTREAM_MODEL", "smollm2"))
         proc = subprocess.run(
             ["bash", str(script), "start", str(server.port)],
@@ -128,7 +124,7 @@ class LlamaServer:
             return f"(no log: {e})"
 
     def stop(self) -> None:
-        """Stops only the server on our port (llama-server.sh checks the pid is its own)."""
+        """Stops only the server on our port (llama-upstream.sh checks the pid is its own)."""
         subprocess.run(
             ["bash", str(llama_script()), "stop", str(self.port)],
             capture_output=True, text=True, timeout=30,
