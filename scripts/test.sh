@@ -22,4 +22,4 @@ if [ "${ASB_SKIP_UPSTREAMS:-}" != 1 ]; then
   echo "== real upstreams (llama.cpp server, Claude Code)"
   bash scripts/install-upstreams.sh
 fi
-ASB_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/asb" "$VENV/bin/python" -m pytest -q tests/sdk
+ASB_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/asb" "$VENV/bin/python" -m pytest -q -rs tests/sdk

@@ -417,8 +417,14 @@ mod tests {
 
     #[test]
     fn asb_fixtures_all_parse() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/asb");
+        // Other tools' recordings: $ASB_FIXTURES, default ../shared/fixtures (absent on a
+        // clone with nothing beside it: said, then passed over).
+        let fixtures = std::env::var_os("ASB_FIXTURES")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
+        let root = fixtures.join("asb");
         let Ok(dirs) = std::fs::read_dir(&root) else {
+            eprintln!("skipped: AgenticSwarmBench fixtures not found at {} (set ASB_FIXTURES)", root.display());
             return;
         };
         let mut seen = 0;
