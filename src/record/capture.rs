@@ -87,11 +87,11 @@ impl Side {
     /// it, only counts it (the client still gets it: a never-ending answer must not grow
     /// the proxy's memory).
     fn keep(&mut self, t: f64, frame: Bytes, limit: usize) {
-        if self.kept + frame.len() > limit {
-            self.dropped += frame.len() as u64;
-        } else {
+        if self.has_room(frame.len(), limit) {
             self.kept += frame.len();
             self.frames.push((t, frame));
+        } else {
+            self.dropped += frame.len() as u64;
         }
     }
 

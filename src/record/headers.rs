@@ -35,11 +35,6 @@ pub fn goes_to_client(name: &[u8]) -> bool {
     !named(name, HOP_BY_HOP)
 }
 
-/// Headers whose values are credentials ([`redact::is_secret_header`]).
-pub fn is_secret(name: &str) -> bool {
-    redact::is_secret_header(name)
-}
-
 /// The client's headers as they go upstream.
 pub fn upstream_request_headers(client: &HeaderMap, auth: Option<&(String, String)>) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(client.len() + 1);
@@ -73,7 +68,7 @@ pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
 pub fn for_recording(headers: &HeaderMap, secrets: &Secrets) -> Map<String, Value> {
     let mut out = Map::new();
     for (name, value) in headers {
-        let v = if is_secret(name.as_str()) {
+        let v = if redact::is_secret_header(name.as_str()) {
             if let Ok(text) = value.to_str() {
                 redact::credential_parts(text, |s| secrets.add(s));
             }
