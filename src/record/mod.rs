@@ -179,13 +179,8 @@ impl Session {
 /// up later).
 async fn check_upstream(upstream: Upstream) {
     let Ok(pool) = upstream::UpstreamPool::new().map(Arc::new) else { return };
-    let mut headers = http::HeaderMap::new();
-    if let Some((name, value)) = &upstream.auth {
-        if let (Ok(n), Ok(v)) = (http::HeaderName::try_from(name.as_str()), http::HeaderValue::try_from(value.as_str()))
-        {
-            headers.insert(n, v);
-        }
-    }
+    // What a forwarded call carries: -k's header (or the endpoint's userinfo as Basic auth).
+    let headers = headers::upstream_request_headers(&http::HeaderMap::new(), upstream.auth.as_ref());
     let url = upstream.url("/v1/models");
     let started = std::time::Instant::now();
     let asked = pool.send(&http::Method::GET, &url, &headers, bytes::Bytes::new());
