@@ -33,7 +33,7 @@ pub enum Command {
     /// Record an agent's LLM calls through a proxy in front of its endpoint.
     Record(RecordArgs),
     /// Replay a recording against an endpoint and measure TTFT, ITL, decode and prefill rates.
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// Render a saved replay run (run.json) as console text, markdown, HTML or JSON.
     Report(ReportArgs),
     /// Compare two saved replay runs bucket by bucket.
@@ -68,7 +68,7 @@ pub fn main() -> ExitCode {
             on_runtime(workers, mock::run(args)).map(|()| ExitCode::SUCCESS)
         }
         Command::Record(args) => on_runtime(1, record::run(args)).map(|()| ExitCode::SUCCESS),
-        Command::Replay(args) => on_runtime(0, replay::run(args)),
+        Command::Replay(args) => on_runtime(0, replay::run(*args)),
         Command::Report(args) => report::run_report(args),
         Command::Compare(args) => report::run_compare(args),
         Command::Scenarios(args) => catalog::run(args),

@@ -18,6 +18,8 @@ pub fn metrics<'a>(requests: impl Iterator<Item = &'a RequestSample> + Clone) ->
         itl_ms: Distribution::of(ok.clone().flat_map(|r| r.itl_ms.iter().copied())),
         tpot_ms: dist(|r| r.tpot_ms),
         e2e_ms: dist(|r| r.e2e_ms),
+        ttft_from_due_ms: dist(|r| r.ttft_from_due_ms),
+        e2e_from_due_ms: dist(|r| r.e2e_from_due_ms),
         decode_tok_per_s: dist(|r| r.decode_tok_per_s),
         asb_decode_tok_per_s: dist(|r| r.asb_decode_tok_per_s),
         prefill_tok_per_s: dist(|r| r.prefill_tok_per_s),

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::arrivals::Process;
 use super::history::HistoryMode;
 use super::plan::CacheMode;
 use super::schedule::Policy;
+use super::think_time::ThinkTime;
 use crate::wire::endpoint::UpstreamApi;
 
 #[derive(Debug, Clone, Args)]
@@ -54,9 +56,52 @@ pub struct ReplayArgs {
     /// Times each task is replayed.
     #[arg(short = 'r', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repetitions: u32,
-    /// Workers, each with its own connection: the most requests in flight.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_concurrent: u64,
+    /// Workers, each with its own connection: the most requests in flight [default: 10].
+    /// With --request-rate: the most requests in flight (default: unbounded, up to 10000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), conflicts_with_all = ["sessions", "session_rate"])]
+    pub max_concurrent: Option<u64>,
+    /// Agent sessions in flight at once; when one ends the next starts (closed loop). A
+    /// session is one execution of a task and keeps its slot through its think time.
+    /// Think time defaults to `recorded` with it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), conflicts_with_all = ["session_rate", "request_rate"])]
+    pub sessions: Option<u64>,
+    /// Between a session's calls: none (back to back), recorded (the recorded gap after
+    /// what each call waited for), timestamps (open loop at the recorded offsets); with
+    /// scale=X and cap=SECONDS, e.g. `recorded,cap=30`. Default: recorded with --sessions
+    /// or --session-rate, none otherwise.
+    #[arg(long)]
+    pub think_time: Option<ThinkTime>,
+    /// New sessions per second, open loop (see --arrival, --max-sessions).
+    #[arg(long, value_parser = parse_rate, conflicts_with = "request_rate")]
+    pub session_rate: Option<f64>,
+    /// Requests per second, each on its own, open loop (as request-rate benchmarks do).
+    #[arg(long, value_parser = parse_rate)]
+    pub request_rate: Option<f64>,
+    /// Arrival process of --session-rate / --request-rate [default: poisson].
+    #[arg(long, value_enum)]
+    pub arrival: Option<Process>,
+    /// Gamma shape of --arrival gamma: 1 is Poisson, below 1 burstier [default: 1].
+    #[arg(long, value_parser = parse_rate)]
+    pub burstiness: Option<f64>,
+    /// With --session-rate: the most sessions in flight; arrivals past it wait (and the
+    /// wait is reported as schedule lag) [default: 10000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), requires = "session_rate")]
+    pub max_sessions: Option<u64>,
+    /// Run for this long (e.g. 90s, 5m), cycling through the scenario with fresh
+    /// repetitions, then stop starting work and drain.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Leave requests intended to start in the first D out of the summary (ramp-up).
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<std::time::Duration>,
+    /// Leave requests intended to start in the last D (of --duration, else of the run) out
+    /// of the summary (drain).
+    #[arg(long, value_parser = parse_duration)]
+    pub cooldown: Option<std::time::Duration>,
+    /// Schedule lag p99 (ms) above which the run is behind schedule: marked in the
+    /// verdict, exit status 1.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_rate)]
+    pub max_schedule_lag_ms: f64,
     /// Order of the executions (task × repetition).
     #[arg(long, value_enum, default_value = "round_robin")]
     pub policy: Policy,
@@ -101,4 +146,21 @@ fn parse_request_timeout(s: &str) -> Result<f64, String> {
         Ok(secs) if (0.1..=86_400.0).contains(&secs) => Ok(secs),
         _ => Err(format!("expected seconds from 0.1 to 86400 (a day), got {s:?}")),
     }
+}
+
+/// A positive, finite number (a rate, a shape, milliseconds).
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("expected a number above 0, got {s:?}")),
+    }
+}
+
+/// A duration such as `90s`, `5m`, `1h30m`, `500ms` (humantime), or plain seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        return std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("expected a duration, got {s:?}"));
+    }
+    humantime::parse_duration(s).map_err(|e| format!("expected a duration such as 90s, 5m or 1h30m, got {s:?}: {e}"))
 }

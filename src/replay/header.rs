@@ -4,9 +4,11 @@
 
 use std::fmt::Write;
 
+use super::call_graph::TaskTiming;
 use super::history::HistoryMode;
 use super::plan::Plan;
 use super::results::Settings;
+use super::think_time::{Pace, ThinkTime};
 
 /// The header: endpoint, model, scenario, schedule, cache and history modes, and what is
 /// sent (max_tokens, temperature, retries, timeout).
@@ -17,6 +19,7 @@ pub fn header(
     endpoint: &str,
     target_url: &str,
     model: &str,
+    load: &str,
 ) -> String {
     let s = &plan.scenario;
     let mut out = String::from("asb replay\n");
@@ -38,6 +41,7 @@ pub fn header(
         settings.policy, settings.repetitions, settings.max_concurrent
     );
     let _ = writeln!(out, "  Total executions: {} ({} requests)", settings.executions, settings.scheduled_requests);
+    out.push_str(load);
     if let Some(n) = settings.slice_tokens {
         let _ = writeln!(out, "  Slice: ≤{n} cumulative prompt tokens per task");
     }
@@ -67,6 +71,43 @@ fn api_label(plan: &Plan) -> &'static str {
         crate::wire::Api::OpenAi => "OpenAI Chat Completions",
         crate::wire::Api::Anthropic => "Anthropic Messages",
     }
+}
+
+/// The dry run's schedule: per task (at most 5, 12 calls each), when each call goes —
+/// what it waits for, the think time after it, and its recorded offset.
+pub fn dry_run_schedule(plan: &Plan, timings: &[TaskTiming], think: ThinkTime) -> String {
+    let mut out = format!("\n  Schedule per session (think time {think}):\n");
+    for (t, task) in plan.scenario.tasks.iter().enumerate().take(5) {
+        let Some(timing) = timings.get(t) else { continue };
+        let note =
+            if timing.timed || think.pace == Pace::BackToBack { "" } else { " (no recorded times: back to back)" };
+        let _ = writeln!(out, "    Task {}{note}:", task.id);
+        for (i, call) in timing.calls.iter().enumerate().take(12) {
+            let thread: String = plan.requests[t][i].thread.chars().take(10).collect();
+            let when = match think.pace {
+                Pace::Timestamps => format!("at session start + {:.3} s", think.offset_ms(call.offset_ms) / 1000.0),
+                _ if call.after.is_empty() => {
+                    format!("at session start + {:.3} s", think.offset_ms(call.offset_ms) / 1000.0)
+                }
+                _ => call
+                    .after
+                    .iter()
+                    .map(|a| format!("[{}] ends + {:.3} s", a.call + 1, think.gap_ms(a.gap_ms) / 1000.0))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            let _ = writeln!(
+                out,
+                "      [{}] thread {thread}: {when} (recorded offset {:.3} s)",
+                i + 1,
+                call.offset_ms / 1000.0
+            );
+        }
+        if timing.calls.len() > 12 {
+            let _ = writeln!(out, "      ... and {} more", timing.calls.len() - 12);
+        }
+    }
+    out
 }
 
 /// The dry run: the plan per task (at most 5 tasks × 3 requests shown), after slicing and

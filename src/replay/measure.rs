@@ -31,7 +31,12 @@ pub struct Placement {
     pub seq: u64,
     pub thread: Option<String>,
     pub slot: usize,
+    /// The session the request belongs to (its ordinal in the run).
+    pub session: u64,
+    /// The intended send time, ms from the run's start.
     pub scheduled_ms: f64,
+    /// When the first attempt was written, ms from the run's start.
+    pub first_send_ms: Option<f64>,
     pub attempts: u32,
     pub context_tokens_estimate: u64,
 }
@@ -59,8 +64,17 @@ pub fn sample(obs: &Observation, at: Placement, run_start: Instant) -> RequestSa
     };
     let per_s = |tokens: f64, ms: Option<f64>| ms.filter(|&t| t > 0.0).map(|t| tokens / (t / 1000.0));
     let ok = obs.error.is_none() && completion > 0;
+    let start_ms = obs.t0.map_or(at.scheduled_ms, |t0| ms_between(run_start, t0));
+    // From the intended send time: what the user of the schedule waited (retries included).
+    let late_by = (start_ms - at.scheduled_ms).max(0.0);
     RequestSample {
-        start_ms: obs.t0.map_or(at.scheduled_ms, |t0| ms_between(run_start, t0)),
+        start_ms,
+        session: at.session,
+        first_send_ms: at.first_send_ms,
+        lag_ms: at.first_send_ms.map(|first| first - at.scheduled_ms),
+        ttft_from_due_ms: ttft.map(|t| t + late_by),
+        e2e_from_due_ms: last.map(|t| t + late_by),
+        in_window: true,
         task_id: at.task_id,
         execution: at.execution,
         turn: at.turn,

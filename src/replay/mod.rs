@@ -4,23 +4,29 @@
 //!
 //! Pipeline: [`scenario`] (what `-w` names, loaded into tasks) → [`plan`] (slice, build
 //! each request with [`request`], poison by cache mode with [`poison`], order executions
-//! with [`schedule`]) → [`run`] (J workers, one connection each; [`client`] timestamps
-//! every frame) → [`measure`] (one request's numbers) → [`aggregate`] (per bucket and
-//! overall, with asb's [`verdict`]) → [`results`] (the JSON) → [`report`] (console, markdown,
-//! HTML, compare).
+//! with [`schedule`]) → [`run`] (the load model: sessions in flight or arriving, or
+//! requests arriving; each [`session`] paces its calls by the recording's
+//! [`call_graph`] and [`think_time`], to the [`pacer`]'s clock; [`client`] timestamps
+//! every frame) → [`measure`] (one request's numbers) → [`load`] (schedule lag, window,
+//! sessions) and [`aggregate`] (per bucket and overall, with the [`verdict`]) →
+//! [`results`] (the JSON) → [`report`] (console, markdown, HTML, compare).
 //!
 //! `-e builtin` (or no `-e`) starts `asb mock` in this process, so a replay runs on a
 //! laptop with no GPU and no network.
 
 pub mod aggregate;
 pub mod args;
+pub mod arrivals;
 pub mod builtin;
+pub mod call_graph;
 pub mod catalog;
 pub mod client;
 pub mod connection;
 pub mod header;
 pub mod history;
+pub mod load;
 pub mod measure;
+pub mod pacer;
 pub mod plan;
 pub mod poison;
 pub mod prompt_text;
@@ -28,12 +34,15 @@ pub mod python_random;
 pub mod report;
 pub mod request;
 pub mod results;
+pub mod retry;
 pub mod run;
 pub mod rx_clock;
 pub mod scenario;
 pub mod schedule;
+pub mod session;
 pub mod slice;
 pub mod target;
+pub mod think_time;
 pub mod verdict;
 
 use std::io::Write;
@@ -44,11 +53,14 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 pub use args::ReplayArgs;
+use arrivals::{Arrivals, Process};
+use history::HistoryMode;
 use plan::{Plan, PlanOptions};
 use request::BuildOptions;
 use results::{RunResults, ScenarioInfo, Settings, TaskInfo, RESULTS_VERSION};
 use schedule::Policy;
 use target::Target;
+use think_time::{Pace, ThinkTime};
 
 /// Flags the embedded mock starts with before the user's `--mock-args`: a fast single-GPU
 /// server's rates (20,000 tok/s prefill, 100 tok/s decode), answers ending after 128
@@ -130,6 +142,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         (None, Policy::Random) => schedule::random_seed(),
         (None, _) => 0,
     };
+    let (load, think) = load_model(&args, args.seed.unwrap_or(seed))?;
     let build = BuildOptions { model: args.model.clone(), max_tokens_cap: args.max_tokens };
     let plan = Plan::new(
         scenario,
@@ -144,7 +157,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
             extra_body,
         },
     )?;
-    let settings = settings(&args, &plan, seed);
+    let settings = settings(&args, &plan, seed, &load, think);
     let model = args.model.clone().unwrap_or_else(|| {
         let mut models: Vec<&str> =
             plan.requests.iter().flatten().filter_map(|r| r.built.body["model"].as_str()).collect();
@@ -160,9 +173,14 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
             let _ = std::io::stdout().flush();
         }
     };
-    human(&header::header(&plan, &settings, args.history_mode, &endpoint_label, &target.url, &model));
+    let think_detail = think_detail(&plan, think);
+    let load_lines = load_header(&args, &load, think, &think_detail, &plan);
+    human(&header::header(&plan, &settings, args.history_mode, &endpoint_label, &target.url, &model, &load_lines));
     if args.dry_run {
         human(&header::dry_run(&plan));
+        if !matches!(load, run::Load::RequestArrivals { .. }) {
+            human(&header::dry_run_schedule(&plan, &run::timings(&plan, think), think));
+        }
         if args.json {
             let plan_json = serde_json::json!({
                 "dry_run": true, "endpoint": endpoint_label, "target_url": target.url, "model": model,
@@ -180,7 +198,9 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     let api = target.api;
     let target_url = target.url.clone();
     let opts = run::RunOptions {
-        workers: args.max_concurrent.min(usize::MAX as u64) as usize,
+        load,
+        think,
+        duration: args.duration,
         history: args.history_mode,
         timeout: Duration::try_from_secs_f64(args.timeout.clamp(0.1, 86_400.0)).unwrap_or(Duration::from_secs(300)),
         max_retries: args.max_retries,
@@ -191,8 +211,32 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     if let Some(server) = mock {
         server.stop().await;
     }
-    let buckets = aggregate::buckets(&outcome.samples);
-    let summary = aggregate::summary(&outcome.samples, &buckets);
+    let mut samples = outcome.samples;
+    let window = measurement_window(&args, &mut samples, outcome.elapsed_s);
+    let (schedule_lag_ms, behind_schedule) = load::lag(&samples, args.max_schedule_lag_ms);
+    let load_summary = load::LoadSummary {
+        model: load.describe(),
+        think_time: think.to_string(),
+        think_time_detail: think_detail,
+        schedule_lag_ms,
+        lag_tolerance_ms: args.max_schedule_lag_ms,
+        behind_schedule,
+        window,
+        sessions: load::session_stats(&outcome.sessions),
+    };
+    let counted: Vec<results::RequestSample>;
+    let in_window: &[results::RequestSample] = if samples.iter().all(|r| r.in_window) {
+        &samples
+    } else {
+        counted = samples.iter().filter(|r| r.in_window).cloned().collect();
+        &counted
+    };
+    let buckets = aggregate::buckets(in_window);
+    let mut summary = aggregate::summary(in_window, &buckets);
+    if let Some(behind) = &load_summary.behind_schedule {
+        summary.verdict = "poor".into();
+        summary.verdict_basis = format!("{behind}; {}", summary.verdict_basis);
+    }
     let results = RunResults {
         results_version: RESULTS_VERSION,
         tool: format!("asb {}", env!("CARGO_PKG_VERSION")),
@@ -206,7 +250,9 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         formulas: results::formulas(),
         summary,
         buckets,
-        requests: outcome.samples,
+        load: Some(load_summary),
+        requests: samples,
+        sessions: outcome.sessions,
         aborted: outcome.aborted,
     };
     human(&report::console::summary(&results));
@@ -218,11 +264,145 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     }
-    let failed = results.summary.failed > 0 || results.aborted.is_some();
+    let behind = results.load.as_ref().is_some_and(|l| l.behind_schedule.is_some());
+    let failed = results.summary.failed > 0 || results.aborted.is_some() || behind;
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-fn settings(args: &ReplayArgs, plan: &Plan, seed: u64) -> Settings {
+/// The load model and think time the flags ask for (clap has refused the contradictory
+/// combinations already).
+fn load_model(args: &ReplayArgs, seed: u64) -> Result<(run::Load, ThinkTime)> {
+    let arrivals = |rate: f64| Arrivals {
+        process: args.arrival.unwrap_or(Process::Poisson),
+        rate,
+        burstiness: args.burstiness.unwrap_or(1.0),
+        seed,
+    };
+    if args.burstiness.is_some() && args.arrival != Some(Process::Gamma) {
+        bail!("--burstiness is the shape of --arrival gamma; add --arrival gamma");
+    }
+    if args.arrival.is_some() && args.session_rate.is_none() && args.request_rate.is_none() {
+        bail!("--arrival needs --session-rate or --request-rate");
+    }
+    let open_loop_sessions = args.sessions.is_some() || args.session_rate.is_some();
+    let think = args.think_time.unwrap_or(if open_loop_sessions { ThinkTime::RECORDED } else { ThinkTime::NONE });
+    let load = match (args.sessions, args.session_rate, args.request_rate) {
+        (_, _, Some(rate)) => {
+            if args.history_mode == HistoryMode::Live {
+                bail!("--request-rate sends each request on its own; --history-mode live needs sessions (use --session-rate)");
+            }
+            if args.think_time.is_some_and(|t| t.pace != Pace::BackToBack) {
+                bail!("--request-rate sends each request on its own, with no think time; use --session-rate for sessions that think");
+            }
+            run::Load::RequestArrivals {
+                arrivals: arrivals(rate),
+                max_in_flight: args.max_concurrent.unwrap_or(10_000).min(100_000) as usize,
+            }
+        }
+        (_, Some(rate), None) => run::Load::SessionArrivals {
+            arrivals: arrivals(rate),
+            max_sessions: args.max_sessions.unwrap_or(10_000).min(100_000) as usize,
+        },
+        (Some(n), None, None) => run::Load::Sessions { sessions: n.min(100_000) as usize },
+        (None, None, None) => run::Load::Sessions { sessions: args.max_concurrent.unwrap_or(10).min(100_000) as usize },
+    };
+    Ok((load, think))
+}
+
+/// The header's load lines: the load model, think time, run length and window, what the
+/// latencies are measured from, and what a cycled scenario does to the prefix cache.
+fn load_header(args: &ReplayArgs, load: &run::Load, think: ThinkTime, detail: &str, plan: &Plan) -> String {
+    let mut out = format!("  Load: {}\n", load.describe());
+    if !matches!(load, run::Load::RequestArrivals { .. }) {
+        out.push_str(&format!("  Think time: {think} ({detail})\n"));
+    }
+    if let Some(d) = args.duration {
+        out.push_str(&format!(
+            "  Run length: {:.1} s, cycling through the scenario with fresh repetitions; then no new work, and drain\n",
+            d.as_secs_f64()
+        ));
+        let cache = match plan.cache_mode {
+            plan::CacheMode::Realistic => {
+                "each new session is a new repetition, poisoned apart: only the shared prefix stays warm, as with distinct users"
+            }
+            plan::CacheMode::Allcold => "every session poisoned from the first space: no prefix cache hits across sessions",
+            plan::CacheMode::Allwarm => {
+                "sessions repeat the recording verbatim: after the first pass the server's prefix cache may hold all of it (a cache-hit benchmark)"
+            }
+        };
+        out.push_str(&format!("  Cache over the run: {cache}\n"));
+    }
+    if args.warmup.is_some() || args.cooldown.is_some() {
+        let secs = |d: Option<std::time::Duration>| d.map_or(0.0, |d| d.as_secs_f64());
+        out.push_str(&format!(
+            "  Window: requests intended to start after {:.1} s and before the end less {:.1} s are counted\n",
+            secs(args.warmup),
+            secs(args.cooldown)
+        ));
+    }
+    out.push_str(&format!(
+        "  Latency: from the send (t0) and from the intended send time; schedule lag p99 over {} ms fails the run\n",
+        args.max_schedule_lag_ms
+    ));
+    out
+}
+
+/// Marks the requests counted in the summary: those intended to start after `--warmup`
+/// and before the end (of `--duration`, else of the run) less `--cooldown`.
+fn measurement_window(args: &ReplayArgs, samples: &mut [results::RequestSample], elapsed_s: f64) -> load::Window {
+    let from = args.warmup.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let end = args.duration.map_or(elapsed_s, |d| d.as_secs_f64()) * 1000.0;
+    let to = end - args.cooldown.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let rule = match (args.warmup, args.cooldown) {
+        (None, None) => "the whole run (no --warmup or --cooldown)".to_string(),
+        (w, c) => format!(
+            "requests intended to start between {:.1} s (--warmup) and {:.1} s ({} end{})",
+            from / 1000.0,
+            to / 1000.0,
+            if args.duration.is_some() { "--duration's" } else { "the run's" },
+            c.map_or(String::new(), |c| format!(" less --cooldown {:.1} s", c.as_secs_f64()))
+        )
+        .replace(" (--warmup)", if w.is_some() { " (--warmup)" } else { "" }),
+    };
+    load::apply_window(samples, from, to.max(from), rule)
+}
+
+/// What `--think-time` means for this scenario: the recorded gaps it keeps, or why there
+/// are none.
+fn think_detail(plan: &Plan, think: ThinkTime) -> String {
+    if think.pace == Pace::BackToBack {
+        return "back to back: each call goes when the previous one of its session has ended".into();
+    }
+    let untimed: Vec<&str> = plan
+        .scenario
+        .tasks
+        .iter()
+        .filter(|t| t.entries.iter().any(|e| e.recorded_span_ms.is_none()))
+        .map(|t| t.id.as_str())
+        .collect();
+    let mut gaps = Vec::new();
+    for task in &plan.scenario.tasks {
+        let spans: Vec<(f64, f64)> = task.entries.iter().filter_map(|e| e.recorded_span_ms).collect();
+        gaps.extend(spans.windows(2).map(|w| think.gap_ms(w[1].0 - w[0].1)));
+    }
+    let mut text = match crate::stats::Distribution::of(gaps) {
+        Some(d) => format!(
+            "recorded gaps between consecutive calls after scale/cap: p50 {:.2} s, max {:.2} s",
+            d.p50 / 1000.0,
+            d.max / 1000.0
+        ),
+        None => "no recorded gaps".into(),
+    };
+    if !untimed.is_empty() {
+        text.push_str(&format!(
+            "; no recorded times in {} (AgenticSwarmBench lines): those calls run back to back",
+            untimed.join(", ")
+        ));
+    }
+    text
+}
+
+fn settings(args: &ReplayArgs, plan: &Plan, seed: u64, load: &run::Load, think: ThinkTime) -> Settings {
     let bodies = || plan.queue.iter().flat_map(|e| plan.requests[e.task].iter().map(|r| &r.built.body));
     let unset_max = if plan.api == crate::wire::Api::Anthropic {
         format!("{} (Anthropic requires one)", request::ANTHROPIC_DEFAULT_MAX_TOKENS)
@@ -235,7 +415,9 @@ fn settings(args: &ReplayArgs, plan: &Plan, seed: u64) -> Settings {
         shared_prefix_chars: plan.shared_prefix_chars,
         history_mode: args.history_mode.name().into(),
         repetitions: args.repetitions,
-        max_concurrent: args.max_concurrent as usize,
+        max_concurrent: load.slots(),
+        load: load.describe(),
+        think_time: think.to_string(),
         policy: args.policy.name().into(),
         seed: (args.policy == Policy::Random).then_some(seed),
         slice_tokens: args.slice_tokens,

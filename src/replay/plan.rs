@@ -226,6 +226,7 @@ mod tests {
                 temperature: None,
             },
             recorded_prompt_tokens: Some(1000),
+            recorded_span_ms: None,
         }
     }
 

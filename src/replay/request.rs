@@ -150,7 +150,15 @@ mod tests {
     use super::*;
 
     fn entry(request: RecordedRequest) -> Entry {
-        Entry { seq: 1, line: 1, thread: None, model: "rec-model".into(), request, recorded_prompt_tokens: None }
+        Entry {
+            seq: 1,
+            line: 1,
+            thread: None,
+            model: "rec-model".into(),
+            request,
+            recorded_prompt_tokens: None,
+            recorded_span_ms: None,
+        }
     }
 
     fn asb_line() -> Entry {

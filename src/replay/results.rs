@@ -37,8 +37,14 @@ pub struct RunResults {
     pub summary: Summary,
     /// Context buckets in size order (fresh … xxl); only buckets that received requests.
     pub buckets: Vec<BucketStats>,
+    /// The load delivered: model, think time, schedule lag, window, sessions.
+    #[serde(default)]
+    pub load: Option<super::load::LoadSummary>,
     /// Every request sent, in the order they were started.
     pub requests: Vec<RequestSample>,
+    /// Every session as it ran (none for `--request-rate`).
+    #[serde(default)]
+    pub sessions: Vec<SessionSample>,
     /// Why the run stopped early (`--max-consecutive-failures`, Ctrl+C), if it did.
     pub aborted: Option<String>,
 }
@@ -78,6 +84,12 @@ pub struct Settings {
     pub history_mode: String,
     pub repetitions: u32,
     pub max_concurrent: usize,
+    /// The load model, in words (`--sessions`, `--session-rate`, `--request-rate`).
+    #[serde(default)]
+    pub load: String,
+    /// `--think-time` as run.
+    #[serde(default)]
+    pub think_time: String,
     /// `round_robin`, `sequential` or `random`.
     pub policy: String,
     /// The seed of the random policy (drawn and printed when not given).
@@ -135,6 +147,11 @@ pub struct Metrics {
     pub itl_ms: Option<Distribution>,
     pub tpot_ms: Option<Distribution>,
     pub e2e_ms: Option<Distribution>,
+    /// TTFT and e2e measured from the intended send time.
+    #[serde(default)]
+    pub ttft_from_due_ms: Option<Distribution>,
+    #[serde(default)]
+    pub e2e_from_due_ms: Option<Distribution>,
     pub decode_tok_per_s: Option<Distribution>,
     pub asb_decode_tok_per_s: Option<Distribution>,
     pub prefill_tok_per_s: Option<Distribution>,
@@ -182,10 +199,20 @@ pub struct RequestSample {
     pub seq: u64,
     /// The recording's thread id (main agent vs sub-agents), when it has one.
     pub thread: Option<String>,
-    /// Worker (connection) that sent it, 0-based.
+    /// The session slot (concurrency slot) that sent it, 0-based.
     pub slot: usize,
-    /// When the request was first due (its slot was free), ms from the run's start.
+    /// The session it belongs to, numbered in start order from 0.
+    #[serde(default)]
+    pub session: u64,
+    /// Its intended send time, ms from the run's start: the session's start plus its
+    /// offset, the end of what it waited for plus its think time, or its arrival.
     pub scheduled_ms: f64,
+    /// When the first attempt was written, ms from the run's start.
+    #[serde(default)]
+    pub first_send_ms: Option<f64>,
+    /// Schedule lag: first_send_ms − scheduled_ms.
+    #[serde(default)]
+    pub lag_ms: Option<f64>,
     /// When the last attempt was sent, ms from the run's start.
     pub start_ms: f64,
     pub attempts: u32,
@@ -209,6 +236,15 @@ pub struct RequestSample {
     pub ttft_ms: Option<f64>,
     /// Send → last output-bearing event.
     pub e2e_ms: Option<f64>,
+    /// Intended send time → first output-bearing event (coordinated omission excluded).
+    #[serde(default)]
+    pub ttft_from_due_ms: Option<f64>,
+    /// Intended send time → last output-bearing event.
+    #[serde(default)]
+    pub e2e_from_due_ms: Option<f64>,
+    /// Inside the measurement window (`--warmup`/`--cooldown`): counted in the summary.
+    #[serde(default = "yes")]
+    pub in_window: bool,
     /// Send → end of the response (stream end marker or body end).
     pub total_ms: Option<f64>,
     /// Gaps between consecutive output-bearing events, in order.
@@ -236,6 +272,38 @@ pub struct RequestSample {
     pub ok: bool,
 }
 
+fn yes() -> bool {
+    true
+}
+
+/// One session as it ran: the figures an agent's user sees across its calls.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionSample {
+    pub session: u64,
+    pub task_id: String,
+    pub execution: u32,
+    pub slot: usize,
+    /// Intended start, ms from the run's start.
+    pub due_ms: f64,
+    /// First request written, and last answer ended, ms from the run's start.
+    pub start_ms: Option<f64>,
+    pub end_ms: Option<f64>,
+    /// Calls in the task, calls sent, sent calls that failed.
+    pub calls: usize,
+    pub sent: usize,
+    pub failed: usize,
+    /// Every call was sent (the run did not stop it at `--duration` or an interrupt).
+    pub completed: bool,
+    /// Σ think time the schedule applied (recorded gaps after scale and cap), and Σ time
+    /// actually passed between the end of what each call waited for and its send.
+    pub think_scheduled_ms: f64,
+    pub think_measured_ms: f64,
+    pub prompt_tokens: u64,
+    pub cached_tokens: u64,
+    /// cached_tokens / prompt_tokens of the session's requests, from the server's usage.
+    pub cache_hit_rate: Option<f64>,
+}
+
 /// The formula of every metric, as printed in reports and saved in the JSON.
 pub fn formulas() -> BTreeMap<String, String> {
     let f = [
@@ -246,6 +314,12 @@ pub fn formulas() -> BTreeMap<String, String> {
         ("itl_ms", "gaps between consecutive output-bearing events (per chunk, not per token)"),
         ("tpot_ms", "(t_last_output − t_first_output) / (completion_tokens − 1), completion_tokens > 1"),
         ("e2e_ms", "t_last_output − t0"),
+        ("scheduled_ms", "the intended send time: the session's start + the call's recorded offset (timestamps), the end of what the call waited for + its think time (recorded), the previous call's end (none), or the arrival (--request-rate)"),
+        ("lag_ms", "schedule lag: first attempt's t0 − scheduled_ms"),
+        ("ttft_from_due_ms", "t_first_output − scheduled_ms (= ttft_ms + max(0, t0 − scheduled_ms)): latency from when the request was due, coordinated omission excluded"),
+        ("e2e_from_due_ms", "t_last_output − scheduled_ms"),
+        ("window", "the summary counts requests whose scheduled_ms lies in [--warmup, end − --cooldown]; all requests stay in the JSON with in_window"),
+        ("session cache_hit_rate", "Σ cached_tokens / Σ prompt_tokens over a session's requests (server usage)"),
         ("total_ms", "t_end − t0 (end of stream: [DONE] / message_stop / body end)"),
         ("decode_tok_per_s", "(completion_tokens − 1) / (t_last_output − t_first_output)"),
         ("asb_decode_tok_per_s", "completion_tokens / (t_end − t_first_output)  (asb's decode formula)"),

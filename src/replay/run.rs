@@ -1,28 +1,99 @@
-//! Runs a plan: J workers, each with its own connection, pop executions from the queue
-//! and send their turns in order with no think time (asb's closed loop). Every request
-//! becomes a raw sample; the statistics are computed from the samples at the end.
+//! Runs a plan under a load model: which sessions start when, how many are in flight, and
+//! when the run stops starting new work. Each session then paces its own calls
+//! ([`super::session`]); every request becomes a raw sample and every session a session
+//! sample; the statistics are computed from them at the end.
+//!
+//! Load models ([`Load`]):
+//! * `Sessions` — N slots; when a session ends the slot starts the next one (closed loop
+//!   at session level). A session holds its slot through its think time, so "N sessions"
+//!   never means more than N users. Without `--sessions` this is AgenticSwarmBench's
+//!   `--max-concurrent` pump, with think time `none`.
+//! * `SessionArrivals` — sessions start at the times of an arrival process (open loop), at
+//!   most `max_sessions` at once; a session that finds no free slot waits, and that wait
+//!   is schedule lag, reported.
+//! * `RequestArrivals` — each request on its own at the times of an arrival process, as
+//!   request-rate benchmarks do, at most `max_in_flight` at once; no think time and no
+//!   dependencies between requests.
+//!
+//! Every request carries its intended send time (the arrival, the session's start plus
+//! its offset, or the end of what it waited for plus the think time): latencies are
+//! reported from the send and from that intended time, so a client or a server that falls
+//! behind cannot hide it (coordinated omission).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
-use super::client::{self, Observation, Outgoing};
+use super::arrivals::Arrivals;
+use super::call_graph::{self, RecordedCall, TaskTiming};
 use super::connection::Connection;
-use super::history::{message_count, HistoryMode, LiveHistory};
-use super::measure::{self, Placement};
+use super::history::HistoryMode;
+use super::pacer::Pacer;
 use super::plan::Plan;
-use super::results::RequestSample;
+use super::results::{RequestSample, SessionSample};
+use super::schedule::Execution;
+use super::session;
 use super::target::Target;
+use super::think_time::{Pace, ThinkTime};
+
+/// How work enters the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Load {
+    Sessions { sessions: usize },
+    SessionArrivals { arrivals: Arrivals, max_sessions: usize },
+    RequestArrivals { arrivals: Arrivals, max_in_flight: usize },
+}
+
+impl Load {
+    /// The most requests or sessions in flight at once.
+    pub fn slots(&self) -> usize {
+        match *self {
+            Load::Sessions { sessions } => sessions,
+            Load::SessionArrivals { max_sessions, .. } => max_sessions,
+            Load::RequestArrivals { max_in_flight, .. } => max_in_flight,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Load::Sessions { sessions } => {
+                format!(
+                    "{sessions} session{} at once, closed loop (a session ends, the next starts)",
+                    plural(*sessions)
+                )
+            }
+            Load::SessionArrivals { arrivals, max_sessions } => {
+                format!("sessions arrive open loop: {}, at most {max_sessions} in flight", arrivals.describe())
+            }
+            Load::RequestArrivals { arrivals, max_in_flight } => format!(
+                "requests arrive open loop, each on its own: {}, at most {max_in_flight} in flight",
+                arrivals.describe()
+            ),
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
 
 /// How requests are sent and when the run gives up.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    pub workers: usize,
+    pub load: Load,
+    pub think: ThinkTime,
+    /// Stop starting work after this long, then drain.
+    pub duration: Option<Duration>,
     pub history: HistoryMode,
     pub timeout: Duration,
     pub max_retries: u32,
@@ -30,77 +101,202 @@ pub struct RunOptions {
     pub progress: bool,
 }
 
-/// What the workers produced.
+/// What the run produced.
 pub struct RunOutcome {
     pub started_at: jiff::Timestamp,
     /// In start order.
     pub samples: Vec<RequestSample>,
+    /// In start order.
+    pub sessions: Vec<SessionSample>,
     pub aborted: Option<String>,
+    /// From the run's start to the last answer's end, seconds.
+    pub elapsed_s: f64,
 }
 
-struct Shared {
-    plan: Plan,
-    target: Target,
-    opts: RunOptions,
+/// What a session or request reports to the collector.
+pub(super) enum Report {
+    Sent,
+    Request(Box<RequestSample>),
+    Session(SessionSample),
+}
+
+/// State every session shares.
+pub(super) struct Shared {
+    pub plan: Plan,
+    pub target: Target,
+    pub opts: RunOptions,
+    /// Per task: which calls each call waits for (back to back under think time `none`).
+    pub timings: Vec<TaskTiming>,
+    pub pacer: Pacer,
+    pub started: Instant,
+    pub deadline: Option<Instant>,
     next: AtomicUsize,
-    stop: AtomicBool,
+    next_session: AtomicU64,
+    pub stop: AtomicBool,
     abort_reason: Mutex<Option<String>>,
-    started: Instant,
     /// The server has answered a request (with any status) in this run.
-    answered: AtomicBool,
+    pub answered: AtomicBool,
+    connections: Mutex<Vec<Connection>>,
+    free_slots: Mutex<BTreeSet<usize>>,
+    /// Consecutive failures per slot.
+    failures: Vec<AtomicU32>,
+    /// Repetitions in the plan: a run cycling under `--duration` numbers later passes
+    /// after them, so each pass is poisoned afresh.
+    repetitions: u32,
 }
 
 impl Shared {
-    fn abort(&self, why: String) {
+    pub fn abort(&self, why: String) {
         let mut reason = self.abort_reason.lock().unwrap_or_else(|p| p.into_inner());
         reason.get_or_insert(why);
         self.stop.store(true, Ordering::SeqCst);
     }
+
+    /// Work may still start (not stopped, not past `--duration`).
+    pub fn open(&self) -> bool {
+        !self.stop.load(Ordering::SeqCst) && self.deadline.is_none_or(|d| Instant::now() < d)
+    }
+
+    /// The next execution to run: the queue once, or cycled under `--duration`.
+    fn next_execution(&self) -> Option<Execution> {
+        if !self.open() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::SeqCst);
+        let len = self.plan.queue.len();
+        if self.deadline.is_none() || len == 0 {
+            return self.plan.queue.get(i).copied();
+        }
+        let e = self.plan.queue[i % len];
+        let pass = u32::try_from(i / len).unwrap_or(u32::MAX);
+        Some(Execution { task: e.task, execution: e.execution.saturating_add(pass.saturating_mul(self.repetitions)) })
+    }
+
+    pub fn session_id(&self) -> u64 {
+        self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// An idle connection to the target, or a new one (opened by its first request, and
+    /// timed apart from it as `connect_ms`).
+    pub fn checkout(&self) -> Result<Connection> {
+        if let Some(c) = self.connections.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(c);
+        }
+        Connection::new(&self.target.url)
+    }
+
+    pub fn checkin(&self, conn: Connection) {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+    }
+
+    fn take_slot(&self) -> usize {
+        let mut free = self.free_slots.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = free.iter().next().copied().unwrap_or(0);
+        free.remove(&slot);
+        slot
+    }
+
+    fn give_slot(&self, slot: usize) {
+        self.free_slots.lock().unwrap_or_else(|p| p.into_inner()).insert(slot);
+    }
+
+    /// Counts a request's outcome against its slot; stops the run at
+    /// `--max-consecutive-failures`.
+    pub fn count_outcome(&self, slot: usize, sample: &RequestSample) {
+        let Some(counter) = self.failures.get(slot) else { return };
+        if sample.ok {
+            counter.store(0, Ordering::Relaxed);
+            return;
+        }
+        let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(limit) = self.opts.max_consecutive_failures.filter(|&l| n >= l) {
+            let last = sample.error.clone().unwrap_or_else(|| "no output".into());
+            self.abort(format!("slot {slot} failed {limit} requests in a row; last error: {last}"));
+        }
+    }
+
+    pub fn ms_since_start(&self, t: Instant) -> f64 {
+        if t >= self.started {
+            (t - self.started).as_secs_f64() * 1000.0
+        } else {
+            -((self.started - t).as_secs_f64() * 1000.0)
+        }
+    }
+}
+
+/// Per task, when each call may go: the recording's happened-before graph, or one after
+/// another under think time `none` (and for tasks without recorded times).
+pub(super) fn timings(plan: &Plan, think: ThinkTime) -> Vec<TaskTiming> {
+    plan.requests
+        .iter()
+        .zip(&plan.scenario.tasks)
+        .map(|(planned, task)| {
+            let calls: Vec<RecordedCall<'_>> = task
+                .entries
+                .iter()
+                .zip(planned)
+                .map(|(e, p)| RecordedCall {
+                    span_ms: if think.pace == Pace::BackToBack { None } else { e.recorded_span_ms },
+                    thread: &p.thread,
+                })
+                .collect();
+            call_graph::task_timing(&calls)
+        })
+        .collect()
 }
 
 pub async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<RunOutcome> {
-    let total = plan.scheduled_requests();
-    let workers = opts.workers.clamp(1, plan.queue.len().max(1));
-    let progress = progress_bar(total as u64, opts.progress);
-    // Every worker's connection is opened before the clock starts, so the first requests
-    // do not queue behind J handshakes (a failure shows up on the worker's first request).
-    let mut conns = Vec::with_capacity(workers);
-    for _ in 0..workers {
+    let slots = opts.load.slots().max(1);
+    let total = opts.duration.is_none().then(|| plan.scheduled_requests() as u64);
+    let progress = Progress::new(total, opts.duration, opts.progress);
+    // Connections are opened before the clock starts, so the first requests do not queue
+    // behind handshakes (a failure shows up on the first request that uses one).
+    let preopen = match opts.load {
+        Load::Sessions { .. } => slots.min(plan.queue.len().max(1)),
+        _ => slots.min(256),
+    };
+    let mut conns = Vec::with_capacity(preopen);
+    for _ in 0..preopen {
         conns.push(Connection::new(&target.url)?);
     }
     futures_util::future::join_all(conns.iter_mut().map(|c| c.ready())).await;
+    let repetitions = plan.queue.iter().map(|e| e.execution + 1).max().unwrap_or(1);
+    let timings = timings(&plan, opts.think);
     let started_at = jiff::Timestamp::now();
+    let started = Instant::now();
     let shared = Arc::new(Shared {
+        timings,
+        pacer: Pacer::start()?,
+        started,
+        deadline: opts.duration.map(|d| started + d),
         plan,
         target,
         opts,
         next: AtomicUsize::new(0),
+        next_session: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         abort_reason: Mutex::new(None),
         answered: AtomicBool::new(false),
-        started: Instant::now(),
+        connections: Mutex::new(conns),
+        free_slots: Mutex::new((0..slots).collect()),
+        failures: (0..slots).map(|_| AtomicU32::new(0)).collect(),
+        repetitions,
     });
-    let (tx, mut rx) = mpsc::unbounded_channel::<RequestSample>();
-    let mut handles = Vec::new();
-    for (slot, conn) in conns.into_iter().enumerate() {
-        handles.push(tokio::spawn(worker(shared.clone(), slot, conn, tx.clone())));
-    }
-    drop(tx);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
+    let dispatcher = tokio::spawn(dispatch(shared.clone(), tx));
 
-    let mut samples = Vec::with_capacity(total);
-    let (mut errors, mut tokens) = (0usize, 0u64);
+    let mut samples = Vec::with_capacity(total.unwrap_or(1024) as usize);
+    let mut sessions = Vec::new();
     let mut signals = crate::signals::StopSignals::new()?;
     let interrupted = loop {
         tokio::select! {
-            sample = rx.recv() => match sample {
-                Some(s) => {
-                    errors += usize::from(!s.ok);
-                    tokens += if s.ok { s.completion_tokens } else { 0 };
-                    let secs = shared.started.elapsed().as_secs_f64().max(1e-3);
-                    progress.set_message(format!("errors {errors} | {:.0} output tok/s", tokens as f64 / secs));
-                    progress.inc(1);
-                    samples.push(s);
+            report = rx.recv() => match report {
+                Some(Report::Sent) => progress.sent(),
+                Some(Report::Request(s)) => {
+                    progress.done(&s, shared.started);
+                    samples.push(*s);
                 }
+                Some(Report::Session(s)) => sessions.push(s),
                 None => break None,
             },
             signal = signals.next() => break Some(signal),
@@ -108,163 +304,170 @@ pub async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<Run
     };
     if let Some(signal) = interrupted {
         shared.abort(format!("interrupted by {signal}; requests in flight were not measured"));
-        for h in &handles {
-            h.abort();
-        }
-        while let Ok(s) = rx.try_recv() {
-            samples.push(s);
+        dispatcher.abort();
+        while let Ok(report) = rx.try_recv() {
+            match report {
+                Report::Request(s) => samples.push(*s),
+                Report::Session(s) => sessions.push(s),
+                Report::Sent => {}
+            }
         }
     }
-    for h in handles {
-        let _ = h.await;
-    }
-    progress.finish_and_clear();
+    let _ = dispatcher.await;
+    progress.finish();
     samples.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+    sessions.sort_by(|a, b| a.due_ms.total_cmp(&b.due_ms));
+    let elapsed_s = started.elapsed().as_secs_f64();
     let aborted = shared.abort_reason.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    Ok(RunOutcome { started_at, samples, aborted })
+    Ok(RunOutcome { started_at, samples, sessions, aborted, elapsed_s })
 }
 
-fn progress_bar(total: u64, visible: bool) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(
-        Some(total),
-        if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
-    );
-    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} requests | {msg} | {elapsed_precise}") {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
+/// Open-loop work is started this long before it is due, so its body is built (poisoned,
+/// serialized) before its time, not after it.
+const LEAD: Duration = Duration::from_millis(20);
 
-/// One worker: pops executions until the queue is empty or the run stops.
-async fn worker(shared: Arc<Shared>, slot: usize, mut conn: Connection, tx: mpsc::UnboundedSender<RequestSample>) {
-    let mut consecutive_failures = 0u32;
-    loop {
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
+/// Starts sessions (or requests) as the load model says, and returns when all of them
+/// have ended. Sessions run as tasks of a [`tokio::task::JoinSet`], so an interrupt that
+/// aborts the dispatcher aborts them too.
+async fn dispatch(shared: Arc<Shared>, tx: mpsc::UnboundedSender<Report>) {
+    let mut running = tokio::task::JoinSet::new();
+    match shared.opts.load {
+        Load::Sessions { sessions } => {
+            for _ in 0..sessions.max(1) {
+                let (shared, tx) = (shared.clone(), tx.clone());
+                running.spawn(async move {
+                    let slot = shared.take_slot();
+                    while let Some(execution) = shared.next_execution() {
+                        let id = shared.session_id();
+                        session::run(&shared, execution, slot, id, Instant::now(), &tx).await;
+                    }
+                });
+            }
         }
-        let i = shared.next.fetch_add(1, Ordering::SeqCst);
-        let Some(&execution) = shared.plan.queue.get(i) else {
-            return;
-        };
-        let task = &shared.plan.scenario.tasks[execution.task];
-        let mut live = LiveHistory::default();
-        for (turn, entry) in task.entries.iter().enumerate() {
-            if shared.stop.load(Ordering::SeqCst) {
-                return;
+        Load::SessionArrivals { arrivals, max_sessions } => {
+            let permits = Arc::new(Semaphore::new(max_sessions.max(1)));
+            for offset in arrivals.offsets() {
+                let due = shared.started + Duration::from_secs_f64(offset);
+                shared.pacer.until(due.checked_sub(LEAD).unwrap_or(due)).await;
+                let Some(execution) = shared.next_execution() else { break };
+                let (shared, tx, permits) = (shared.clone(), tx.clone(), permits.clone());
+                running.spawn(async move {
+                    // Waiting here for a free slot past `due` is schedule lag, reported.
+                    let Ok(_permit) = permits.acquire_owned().await else { return };
+                    let slot = shared.take_slot();
+                    let id = shared.session_id();
+                    session::run(&shared, execution, slot, id, due, &tx).await;
+                    shared.give_slot(slot);
+                });
+                while running.try_join_next().is_some() {}
             }
-            let scheduled_ms = shared.started.elapsed().as_secs_f64() * 1000.0;
-            let (mut body, _) = shared.plan.body(execution.task, execution.execution, turn);
-            let planned = &shared.plan.requests[execution.task][turn];
-            if shared.opts.history == HistoryMode::Live {
-                live.apply(shared.target.api, &planned.thread, &mut body);
-            }
-            let messages = message_count(&body);
-            let (obs, attempts) = send_with_retries(&shared, &mut conn, body, &planned.built.headers).await;
-            if shared.opts.history == HistoryMode::Live && obs.error.is_none() {
-                live.remember(&planned.thread, messages, &obs.assembled.result.text);
-            }
-            let placement = Placement {
-                task_id: task.id.clone(),
-                execution: execution.execution,
-                turn,
-                seq: entry.seq,
-                thread: Some(planned.thread.clone()),
-                slot,
-                scheduled_ms,
-                attempts,
-                context_tokens_estimate: planned.estimate,
-            };
-            let sample = measure::sample(&obs, placement, shared.started);
-            if sample.ok {
-                consecutive_failures = 0;
-            } else {
-                consecutive_failures += 1;
-                if let Some(limit) = shared.opts.max_consecutive_failures.filter(|&l| consecutive_failures >= l) {
-                    let last = sample.error.clone().unwrap_or_else(|| "no output".into());
-                    shared.abort(format!("worker {slot} failed {limit} requests in a row; last error: {last}"));
+        }
+        Load::RequestArrivals { arrivals, max_in_flight } => {
+            let permits = Arc::new(Semaphore::new(max_in_flight.max(1)));
+            let mut offsets = arrivals.offsets();
+            'executions: while let Some(execution) = shared.next_execution() {
+                for turn in 0..shared.plan.requests[execution.task].len() {
+                    let Some(offset) = offsets.next() else { break 'executions };
+                    let due = shared.started + Duration::from_secs_f64(offset);
+                    shared.pacer.until(due.checked_sub(LEAD).unwrap_or(due)).await;
+                    if !shared.open() {
+                        break 'executions;
+                    }
+                    let (shared, tx, permits) = (shared.clone(), tx.clone(), permits.clone());
+                    running.spawn(async move {
+                        let Ok(_permit) = permits.acquire_owned().await else { return };
+                        let slot = shared.take_slot();
+                        let id = shared.session_id();
+                        session::run_one(&shared, execution, turn, slot, id, due, &tx).await;
+                        shared.give_slot(slot);
+                    });
+                    while running.try_join_next().is_some() {}
                 }
             }
-            if tx.send(sample).is_err() {
-                return;
-            }
         }
     }
+    drop(tx);
+    while running.join_next().await.is_some() {}
 }
 
-/// A failure no retry and no other request will mend: the run stops at once (in about a
-/// second, not after every request's backoff) with the server's own words and a hint.
-/// Connect errors and 404s count only while the server has answered nothing in this run
-/// (a server that goes away mid-run is retried as before); refused credentials always.
-fn hopeless(obs: &Observation, answered_before: bool, url: &str) -> Option<String> {
-    let error = obs.error.as_deref()?;
-    let model_missing = {
-        let e = error.to_ascii_lowercase();
-        e.contains("model") && (e.contains("not found") || e.contains("does not exist") || e.contains("not_found"))
-    };
-    match obs.status {
-        None if !answered_before && obs.t0.is_none() => {
-            Some(format!("cannot reach {url}: {error}\nhint: is the server up, and is -e/--endpoint right?"))
-        }
-        Some(401 | 403) => Some(format!(
-            "the server refused the credentials: {error}\nhint: check -k/--api-key (or ASB_API_KEY) and --api-key-header"
-        )),
-        Some(400 | 404) if model_missing => {
-            Some(format!("the server does not serve this model: {error}\nhint: pass -m/--model with a model it serves"))
-        }
-        Some(404) if !answered_before => {
-            Some(format!("{url} was not found: {error}\nhint: check -e/--endpoint (its path) and --upstream-api"))
-        }
-        _ => None,
-    }
+/// The progress bar on a terminal; a status line every 10 s otherwise (CI logs).
+struct Progress {
+    bar: ProgressBar,
+    state: Mutex<ProgressState>,
+    terminal: bool,
+    visible: bool,
+    /// The bar counts seconds of `--duration`, not requests.
+    by_time: bool,
 }
 
-/// Sends one request, retrying what may succeed on a second try: connect errors, 429 and
-/// 5xx answered before any output (backoff 0.5 s × 2^(attempt−1), at most 16 s), and a
-/// server that rejects `stream_options` (retried at once without it).
-async fn send_with_retries(
-    shared: &Shared,
-    conn: &mut Connection,
-    mut body: serde_json::Value,
-    headers: &[(String, String)],
-) -> (Observation, u32) {
-    let mut attempts = 0;
-    let mut retries_left = shared.opts.max_retries;
-    loop {
-        attempts += 1;
-        let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-        let out = Outgoing {
-            url: &shared.target.url,
-            api: shared.target.api,
-            body: bytes,
-            headers,
-            auth: shared.target.auth.as_ref(),
+#[derive(Default)]
+struct ProgressState {
+    sent: u64,
+    done: u64,
+    errors: u64,
+    tokens: u64,
+    recent_ttft_ms: std::collections::VecDeque<f64>,
+    last_line: Option<Instant>,
+}
+
+impl Progress {
+    fn new(total: Option<u64>, duration: Option<Duration>, visible: bool) -> Progress {
+        let terminal = std::io::stderr().is_terminal();
+        let bar = match (total, duration) {
+            (Some(n), _) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::hidden()),
+            (None, Some(d)) => ProgressBar::with_draw_target(Some(d.as_secs().max(1)), ProgressDrawTarget::hidden()),
+            (None, None) => ProgressBar::hidden(),
         };
-        let obs = client::send(conn, out, shared.opts.timeout).await;
-        let answered_before = shared.answered.load(Ordering::SeqCst);
-        if obs.status.is_some() {
-            shared.answered.store(true, Ordering::SeqCst);
+        let template = match total {
+            Some(_) => "{wide_bar} {pos}/{len} requests | {msg} | {elapsed} (ETA {eta})",
+            None => "{wide_bar} {pos}/{len} s | {msg}",
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
         }
-        if let Some(why) = hopeless(&obs, answered_before, &shared.target.url) {
-            shared.abort(why);
-            return (obs, attempts);
+        if visible && terminal {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(200));
         }
-        if obs.error.is_none() || retries_left == 0 || shared.stop.load(Ordering::SeqCst) {
-            return (obs, attempts);
-        }
-        if obs.rejects_stream_options {
-            if let Some(obj) = body.as_object_mut().filter(|o| o.contains_key("stream_options")) {
-                obj.remove("stream_options");
-                retries_left -= 1;
-                continue;
+        Progress { bar, state: Mutex::new(ProgressState::default()), terminal, visible, by_time: total.is_none() }
+    }
+
+    fn sent(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).sent += 1;
+    }
+
+    fn done(&self, s: &RequestSample, started: Instant) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.done += 1;
+        st.errors += u64::from(!s.ok);
+        if s.ok {
+            st.tokens += s.completion_tokens;
+            if let Some(t) = s.ttft_ms {
+                st.recent_ttft_ms.push_back(t);
+                if st.recent_ttft_ms.len() > 100 {
+                    st.recent_ttft_ms.pop_front();
+                }
             }
         }
-        if !obs.retryable {
-            return (obs, attempts);
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        let mut recent: Vec<f64> = st.recent_ttft_ms.iter().copied().collect();
+        recent.sort_by(f64::total_cmp);
+        let ttft = recent.get(recent.len() / 2).map_or("-".into(), |t| format!("{t:.0} ms"));
+        let message = format!(
+            "in flight {} | errors {} | TTFT p50 (last 100) {ttft} | {:.0} output tok/s",
+            st.sent.saturating_sub(st.done),
+            st.errors,
+            st.tokens as f64 / secs
+        );
+        self.bar.set_position(if self.by_time { secs as u64 } else { st.done });
+        self.bar.set_message(message.clone());
+        if self.visible && !self.terminal && st.last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+            st.last_line = Some(Instant::now());
+            eprintln!("asb replay: {:.0} s, {} requests done | {message}", secs, st.done);
         }
-        retries_left -= 1;
-        let backoff =
-            Duration::from_millis(500).saturating_mul(1 << (attempts - 1).min(5)).min(Duration::from_secs(16));
-        tokio::time::sleep(backoff).await;
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }

@@ -55,6 +55,10 @@ pub struct Entry {
     pub request: RecordedRequest,
     /// Prompt tokens the recording's server reported (for slicing).
     pub recorded_prompt_tokens: Option<u64>,
+    /// When the call arrived and when its answer ended, ms from the recorder's start
+    /// (`start_offset_ms`, + `timing.end_ms`): the session's think time lies between them.
+    /// AgenticSwarmBench's lines have neither.
+    pub recorded_span_ms: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -335,7 +339,21 @@ fn entry(call: CallLine, line: usize) -> Result<Entry, String> {
             }
         }
     };
-    Ok(Entry { seq: call.seq, line, thread: call.thread_id, model: call.model, request, recorded_prompt_tokens })
+    let recorded_span_ms = match (call.start_offset_ms, &call.timing) {
+        (Some(start), Some(timing)) if start.is_finite() && start >= 0.0 && timing.end_ms.is_finite() => {
+            Some((start, start + timing.end_ms.max(0.0)))
+        }
+        _ => None,
+    };
+    Ok(Entry {
+        seq: call.seq,
+        line,
+        thread: call.thread_id,
+        model: call.model,
+        request,
+        recorded_prompt_tokens,
+        recorded_span_ms,
+    })
 }
 
 #[cfg(test)]

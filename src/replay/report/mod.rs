@@ -175,27 +175,10 @@ fn write_or_print(text: &str, output: Option<&Path>) -> Result<()> {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use crate::replay::results::*;
-    use crate::stats::Distribution;
-
-    fn dist(values: impl IntoIterator<Item = f64>) -> Option<Distribution> {
-        Distribution::of(values)
-    }
 
     /// The statistics of `requests`' successes, as the replay computes them.
     pub fn metrics_of(requests: &[&RequestSample]) -> Metrics {
-        let ok: Vec<&&RequestSample> = requests.iter().filter(|r| r.ok).collect();
-        Metrics {
-            ttft_ms: dist(ok.iter().filter_map(|r| r.ttft_ms)),
-            itl_ms: dist(ok.iter().flat_map(|r| r.itl_ms.iter().copied())),
-            tpot_ms: dist(ok.iter().filter_map(|r| r.tpot_ms)),
-            e2e_ms: dist(ok.iter().filter_map(|r| r.e2e_ms)),
-            decode_tok_per_s: dist(ok.iter().filter_map(|r| r.decode_tok_per_s)),
-            asb_decode_tok_per_s: dist(ok.iter().filter_map(|r| r.asb_decode_tok_per_s)),
-            prefill_tok_per_s: dist(ok.iter().filter_map(|r| r.prefill_tok_per_s)),
-            prefill_total_tok_per_s: dist(ok.iter().filter_map(|r| r.prefill_total_tok_per_s)),
-            prompt_tokens: dist(ok.iter().filter_map(|r| r.prompt_tokens.map(|n| n as f64))),
-            completion_tokens: dist(ok.iter().map(|r| r.completion_tokens as f64)),
-        }
+        crate::replay::aggregate::metrics(requests.iter().copied())
     }
 
     /// A successful request: `ttft` ms to the first output, `n_out` tokens `itl` ms apart.
@@ -327,6 +310,8 @@ pub(crate) mod fixtures {
                 history_mode: "recorded".into(),
                 repetitions: 1,
                 max_concurrent: 2,
+                load: "2 sessions at once, closed loop (a session ends, the next starts)".into(),
+                think_time: "none".into(),
                 policy: "round_robin".into(),
                 seed: None,
                 slice_tokens: None,
@@ -339,6 +324,8 @@ pub(crate) mod fixtures {
                 scheduled_requests: requests.len(),
             },
             formulas: formulas(),
+            load: None,
+            sessions: Vec::new(),
             summary: Summary {
                 verdict: if succeeded > 0 { "good".into() } else { "unknown".into() },
                 verdict_basis: "medium bucket: TTFT p50 and decode p50".into(),

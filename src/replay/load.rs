@@ -1,0 +1,121 @@
+//! What load the run delivered, against what it was asked to deliver: the load model and
+//! think time, the schedule lag (actual − intended send), the measurement window, and the
+//! per-session figures. A run that could not keep its schedule says so here, and the
+//! verdict and exit code follow (a benchmark must never under-deliver load silently).
+
+use serde::{Deserialize, Serialize};
+
+use super::results::{RequestSample, SessionSample};
+use crate::stats::Distribution;
+
+/// The steady-state window: requests intended to start inside it are counted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Window {
+    /// ms from the run's start.
+    pub from_ms: f64,
+    pub to_ms: f64,
+    /// How the window was chosen, in words.
+    pub rule: String,
+    pub requests_in: usize,
+    pub requests_total: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionStats {
+    pub started: usize,
+    /// Sessions whose every call was sent.
+    pub completed: usize,
+    pub duration_s: Option<Distribution>,
+    pub calls: Option<Distribution>,
+    /// Σ think time per session, as the schedule applied it and as it passed.
+    pub think_scheduled_s: Option<Distribution>,
+    pub think_measured_s: Option<Distribution>,
+    /// Per session: cached_tokens / prompt_tokens from the server's usage.
+    pub cache_hit_rate: Option<Distribution>,
+}
+
+/// The load part of a run's summary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadSummary {
+    /// The load model, in words (sessions, arrivals).
+    pub model: String,
+    /// `--think-time` as run, and what it means for this scenario.
+    pub think_time: String,
+    pub think_time_detail: String,
+    /// Schedule lag of every request sent: first_send_ms − scheduled_ms.
+    pub schedule_lag_ms: Option<Distribution>,
+    /// Lag p99 above this means the schedule was not kept.
+    pub lag_tolerance_ms: f64,
+    /// Why the run is behind schedule, when it is.
+    pub behind_schedule: Option<String>,
+    pub window: Window,
+    pub sessions: SessionStats,
+}
+
+/// Marks each request in or out of the window `[from, to]` (intended send times, ms) and
+/// describes the window.
+pub fn apply_window(requests: &mut [RequestSample], from_ms: f64, to_ms: f64, rule: String) -> Window {
+    let mut inside = 0;
+    for r in requests.iter_mut() {
+        r.in_window = (from_ms..=to_ms).contains(&r.scheduled_ms);
+        inside += usize::from(r.in_window);
+    }
+    Window { from_ms, to_ms, rule, requests_in: inside, requests_total: requests.len() }
+}
+
+/// The lag distribution and the behind-schedule finding.
+pub fn lag(requests: &[RequestSample], tolerance_ms: f64) -> (Option<Distribution>, Option<String>) {
+    let lag = Distribution::of(requests.iter().filter_map(|r| r.lag_ms));
+    let behind = lag.as_ref().filter(|d| d.p99 > tolerance_ms).map(|d| {
+        format!(
+            "behind schedule: schedule lag p99 {:.1} ms > {tolerance_ms} ms (p50 {:.1} ms, max {:.1} ms, over {} requests): \
+             requests went later than the load model asked, so the server received less load than requested \
+             (a saturated client, or open-loop arrivals waiting for a free session slot)",
+            d.p99, d.p50, d.max, d.count
+        )
+    });
+    (lag, behind)
+}
+
+pub fn session_stats(sessions: &[SessionSample]) -> SessionStats {
+    let finished = || sessions.iter().filter(|s| s.completed);
+    SessionStats {
+        started: sessions.len(),
+        completed: finished().count(),
+        duration_s: Distribution::of(finished().filter_map(|s| Some((s.end_ms? - s.due_ms) / 1000.0))),
+        calls: Distribution::of(finished().map(|s| s.sent as f64)),
+        think_scheduled_s: Distribution::of(finished().map(|s| s.think_scheduled_ms / 1000.0)),
+        think_measured_s: Distribution::of(finished().map(|s| s.think_measured_ms / 1000.0)),
+        cache_hit_rate: Distribution::of(sessions.iter().filter_map(|s| s.cache_hit_rate)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(scheduled_ms: f64, lag_ms: f64) -> RequestSample {
+        RequestSample { scheduled_ms, lag_ms: Some(lag_ms), ..Default::default() }
+    }
+
+    #[test]
+    fn the_window_keeps_requests_due_inside_it() {
+        let mut rs = vec![at(0.0, 0.1), at(999.0, 0.1), at(1000.0, 0.1), at(5000.0, 0.1), at(5001.0, 0.1)];
+        let w = apply_window(&mut rs, 1000.0, 5000.0, "warm-up 1 s, cool-down 1 s".into());
+        assert_eq!(rs.iter().map(|r| r.in_window).collect::<Vec<_>>(), [false, false, true, true, false]);
+        assert_eq!((w.requests_in, w.requests_total), (2, 5));
+    }
+
+    #[test]
+    fn lag_past_the_tolerance_is_behind_schedule() {
+        let kept: Vec<RequestSample> = (0..100).map(|i| at(i as f64, 0.05)).collect();
+        assert!(lag(&kept, 10.0).1.is_none());
+        let mut late = kept.clone();
+        for r in late.iter_mut().take(5) {
+            r.lag_ms = Some(40.0);
+        }
+        let (d, behind) = lag(&late, 10.0);
+        assert_eq!(d.map(|d| d.count), Some(100));
+        assert!(behind.unwrap().starts_with("behind schedule: schedule lag p99 40.0 ms > 10 ms"));
+    }
+}

@@ -1,0 +1,235 @@
+"""`asb replay` as an agentic load: sessions that keep their recorded think time, sub-agents
+that overlap, open-loop arrivals, a steady-state window, and latency from the intended send
+time — driven through the real binary and checked against `asb mock`'s truth log (when each
+request really reached the server, and when its answer ended)."""
+
+import json
+import subprocess
+
+from conftest import asb_bin, pinned
+
+SYSTEM = "You are a careful coding agent. " * 20
+
+
+def replay(*args, timeout=240, cpu=None):
+    cmd = [*pinned(cpu), asb_bin(), "replay", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def run_json(tmp_path, *args, name="run", cpu=None, ok=True):
+    out = tmp_path / f"{name}.json"
+    p = replay(*args, "-o", str(out), cpu=cpu)
+    if ok:
+        assert p.returncode == 0, p.stdout + p.stderr
+    assert out.exists(), p.stdout + p.stderr
+    return p, json.loads(out.read_text())
+
+
+def timed_recording(path, calls):
+    """Our format's lines: (thread, start_ms, end_ms) per call, in arrival order. Each
+    thread's conversation grows turn by turn, as an agent's does."""
+    history = {}
+    lines = []
+    for seq, (thread, start, end) in enumerate(calls, 1):
+        msgs = history.setdefault(thread, [{"role": "system", "content": f"{SYSTEM} Thread {thread}."}])
+        msgs.append({"role": "user", "content": f"Call {seq} of thread {thread}: go on."})
+        body = {"model": "rec", "messages": list(msgs), "max_tokens": 8, "stream": True}
+        msgs.append({"role": "assistant", "content": f"Recorded answer {seq}."})
+        lines.append(json.dumps({
+            "format_version": 1, "seq": seq, "model": "rec", "start_offset_ms": start, "thread_id": thread,
+            "timing": {"end_ms": end - start, "events": 3, "content_events": 1},
+            "request": {"method": "POST", "path": "/v1/chat/completions", "headers": {}, "body": body},
+        }))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def joined(run, truth):
+    """Per session, its requests in turn order, each with its truth record."""
+    by_id = {t["request_id"]: t for t in truth}
+    sessions = {}
+    for r in run["requests"]:
+        sessions.setdefault(r["session"], []).append((r, by_id[r["request_id"]]))
+    return {s: sorted(rs, key=lambda x: x[0]["turn"]) for s, rs in sessions.items()}
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+GAPS = [150.0, 80.0, 300.0]
+
+
+def single_thread(tmp_path):
+    calls, t = [], 0.0
+    for gap in [0.0] + GAPS:
+        t += gap
+        calls.append(("main", t, t + 40.0))
+        t += 40.0
+    return timed_recording(tmp_path / "one-thread.jsonl", calls)
+
+
+def test_recorded_think_time_keeps_each_gap_at_1_and_64_sessions(start_mock, tmp_path):
+    mock = start_mock("--prefill-tps", "1000000", "--decode-tps", "500", cpu=0)
+    rec = single_thread(tmp_path)
+    for sessions in (1, 64):
+        before = len(mock.truth())
+        p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "--sessions", str(sessions),
+                          "-r", str(sessions), "--cache-mode", "allwarm", name=f"s{sessions}", cpu=1)
+        assert "Think time: recorded" in p.stdout and run["settings"]["think_time"] == "recorded"
+        truth = mock.truth(expect=before + 4 * sessions)[before:]
+        errors = []
+        for calls in joined(run, truth).values():
+            assert [r["turn"] for r, _ in calls] == [0, 1, 2, 3]
+            for (_, prev), (_, nxt), gap in zip(calls, calls[1:], GAPS):
+                # The server saw the next call `gap` after it handed over the previous answer.
+                seen_gap = nxt["arrival_unix_ms"] - (prev["arrival_unix_ms"] + prev["end_ms"])
+                errors.append(abs(seen_gap - gap))
+        detail = f"{sessions} sessions: gap error p50 {pct(errors, .5):.3f} ms, p95 {pct(errors, .95):.3f}, max {max(errors):.3f}"
+        assert pct(errors, 0.5) <= 1.0 and pct(errors, 0.95) <= 2.0, detail
+        load = run["load"]
+        assert load["behind_schedule"] is None and load["schedule_lag_ms"]["p50"] < 1.0, load["schedule_lag_ms"]
+        assert load["sessions"]["started"] == load["sessions"]["completed"] == sessions
+        think = load["sessions"]["think_scheduled_s"]
+        assert abs(think["p50"] - sum(GAPS) / 1000) < 1e-6
+        assert abs(load["sessions"]["think_measured_s"]["p50"] - sum(GAPS) / 1000) < 0.005
+
+
+def test_without_sessions_the_pump_stays_back_to_back(start_mock, tmp_path):
+    mock = start_mock("--zero-delay", "--answer-tokens", "4")
+    rec = single_thread(tmp_path)
+    for flags in (["--max-concurrent", "1"], ["--sessions", "1", "--think-time", "none"]):
+        before = len(mock.truth())
+        p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), *flags)
+        assert run["settings"]["think_time"] == "none"
+        truth = mock.truth(expect=before + 4)[before:]
+        gaps = [b["arrival_unix_ms"] - (a["arrival_unix_ms"] + a["end_ms"]) for a, b in zip(truth, truth[1:])]
+        assert max(gaps) < 20, gaps  # the recorded gaps (80–300 ms) are not kept
+        assert "Think time: none" in p.stdout
+
+
+def test_sessions_hold_their_slot_through_think_time(start_mock, tmp_path):
+    mock = start_mock("--zero-delay", "--answer-tokens", "4")
+    rec = timed_recording(tmp_path / "thinker.jsonl", [("m", 0, 10), ("m", 310, 320), ("m", 620, 630)])
+    _, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "--sessions", "3", "-r", "9")
+    sessions = run["sessions"]
+    assert len(sessions) == 9 and all(s["completed"] for s in sessions)
+    assert {s["slot"] for s in sessions} == {0, 1, 2}
+    edges = sorted([(s["due_ms"], 1) for s in sessions] + [(s["end_ms"], -1) for s in sessions],
+                   key=lambda e: (e[0], e[1]))
+    in_flight, most = 0, 0
+    for _, d in edges:
+        in_flight += d
+        most = max(most, in_flight)
+    assert most == 3
+    # Requests alone would show at most 3 in flight for a few ms each; sessions keep all 3
+    # slots busy through the ~600 ms of think time: three waves of ~620 ms.
+    assert 1.7 < run["summary"]["duration_s"] < 3.0, run["summary"]["duration_s"]
+    later = sorted(sessions, key=lambda s: s["due_ms"])[3:]
+    first_ends = sorted(s["end_ms"] for s in sorted(sessions, key=lambda s: s["due_ms"])[:3])
+    assert later[0]["due_ms"] >= first_ends[0] - 1.0, "a fourth session started while three were thinking"
+
+
+def test_sub_agents_overlap_as_recorded_and_the_main_thread_waits_for_them(start_mock, tmp_path):
+    mock = start_mock("--prefill-tps", "1000000", "--decode-tps", "100", "--answer-tokens", "6")
+    rec = timed_recording(tmp_path / "sub-agents.jsonl", [
+        ("main", 0, 60), ("a", 160, 220), ("b", 210, 270), ("b", 290, 350), ("a", 300, 360), ("main", 450, 510)])
+    _, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "--sessions", "1",
+                      "--cache-mode", "allwarm")
+    truth = mock.truth(expect=6)
+    calls = [t for _, t in joined(run, truth)[0]]
+    span = [(t["arrival_unix_ms"], t["arrival_unix_ms"] + t["end_ms"]) for t in calls]
+    # a's first call and b's first call are in flight together, as in the recording.
+    assert span[2][0] < span[1][1], f"no overlap: a {span[1]}, b {span[2]}"
+    # The last main call goes 90 ms after the later of the sub-agents' last calls ends
+    # (recorded: b ended at 350, a at 360; main at 450).
+    # (Lines in completion order, as our recorder writes them: b's second call is line 4.)
+    assert span[5][0] >= max(span[4][1] + 90 - 2, span[3][1] + 100 - 2), span
+    assert abs(span[5][0] - max(span[4][1] + 90, span[3][1] + 100)) <= 3, span
+
+
+def test_open_loop_sessions_that_find_no_slot_are_behind_schedule(start_mock, tmp_path):
+    mock = start_mock("--prefill-tps", "1000000", "--decode-tps", "50", "--answer-tokens", "10")
+    rec = timed_recording(tmp_path / "two.jsonl", [("m", 0, 200), ("m", 250, 450)])
+    p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "--session-rate", "40",
+                      "--arrival", "constant", "--max-sessions", "2", "-r", "8", ok=False)
+    assert p.returncode == 1, p.stdout + p.stderr
+    load = run["load"]
+    assert load["behind_schedule"].startswith("behind schedule: schedule lag p99")
+    assert run["summary"]["verdict"] == "poor" and "behind schedule" in run["summary"]["verdict_basis"]
+    assert "constant arrivals at 40/s" in load["model"] and "at most 2 in flight" in load["model"]
+    # The wait is in the latency from the intended time, not in the latency from the send.
+    late = [r for r in run["requests"] if r["lag_ms"] > 50]
+    assert late and all(r["ttft_from_due_ms"] > r["ttft_ms"] + 50 for r in late)
+    assert "behind schedule" in p.stdout
+
+
+def test_request_rate_sends_on_the_arrival_clock(start_mock, tmp_path):
+    mock = start_mock("--zero-delay", "--answer-tokens", "4")
+    rec = single_thread(tmp_path)
+    _, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "--request-rate", "25",
+                      "--arrival", "constant", "-r", "5", "--cache-mode", "allwarm")
+    truth = mock.truth(expect=20)
+    arrivals = sorted(t["arrival_unix_ms"] for t in truth)
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    errors = [abs(g - 40.0) for g in gaps]
+    # A descheduled time slice on a shared machine moves one arrival, and so two gaps: the
+    # bulk must be sub-millisecond (bench/pacing.sh measures the whole distribution).
+    assert len(gaps) == 19 and pct(errors, 0.5) <= 0.3 and pct(errors, 0.8) <= 1.0, gaps
+    assert run["sessions"] == [] and run["load"]["behind_schedule"] is None
+
+
+def test_duration_cycles_and_the_window_leaves_out_ramp_and_drain(start_mock, tmp_path):
+    mock = start_mock("--zero-delay", "--answer-tokens", "4")
+    rec = timed_recording(tmp_path / "short.jsonl", [("m", 0, 5), ("m", 105, 110)])
+    p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "--sessions", "2", "--duration", "2s",
+                      "--warmup", "500ms", "--cooldown", "0.5")
+    assert "Run length: 2.0 s" in p.stdout and "Cache over the run: each new session is a new repetition" in p.stdout
+    reqs = run["requests"]
+    executions = {r["execution"] for r in reqs}
+    assert len(executions) > 10, "sessions cycle with fresh repetition numbers (fresh poison)"
+    inside = [r for r in reqs if r["in_window"]]
+    assert all(500 <= r["scheduled_ms"] <= 1500 for r in inside)
+    assert all(not (500 <= r["scheduled_ms"] <= 1500) for r in reqs if not r["in_window"])
+    assert run["summary"]["requests"] == len(inside) < len(reqs)
+    window = run["load"]["window"]
+    assert (window["from_ms"], window["to_ms"], window["requests_in"]) == (500.0, 1500.0, len(inside))
+    assert max(r["scheduled_ms"] for r in reqs) <= 2000 + 5, "no work starts after --duration"
+
+
+def test_live_history_waits_for_the_answer_it_carries(start_mock, start_record, tmp_path):
+    mock = start_mock("--zero-delay", "--answer-tokens", "6")
+    rec = start_record(mock.url)
+    recording = timed_recording(tmp_path / "live.jsonl", [("m", 0, 10), ("m", 60, 70), ("m", 120, 130)])
+    p = replay("-e", rec.url, "-m", "m", "-w", str(recording), "--sessions", "1", "--history-mode", "live",
+               "--think-time", "timestamps", "--cache-mode", "allwarm")
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = rec.lines(3)
+    answers = [l["result"]["text"] for l in lines]
+    bodies = [l["request"]["body"] for l in lines]
+    assert bodies[1]["messages"][2]["content"] == answers[0] != "Recorded answer 1."
+    assert bodies[2]["messages"][4]["content"] == answers[1]
+
+
+def test_dry_run_prints_each_session_s_schedule(tmp_path):
+    rec = timed_recording(tmp_path / "sub.jsonl", [("main", 0, 60), ("a", 160, 220), ("main", 400, 500)])
+    p = replay("-w", str(rec), "--sessions", "4", "--think-time", "recorded,scale=0.5", "--dry-run")
+    assert p.returncode == 0, p.stderr
+    assert "Schedule per session (think time recorded,scale=0.5)" in p.stdout
+    assert "[2] thread a: [1] ends + 0.050 s" in p.stdout
+    assert "[3] thread main: [1] ends + 0.170 s, [2] ends + 0.090 s" in p.stdout
+
+
+def test_load_flags_refuse_what_cannot_mean_anything(tmp_path):
+    rec = single_thread(tmp_path)
+    for flags, needle in [
+        (["--sessions", "2", "--max-concurrent", "3"], "cannot be used with"),
+        (["--think-time", "sometimes"], "unknown \"sometimes\""),
+        (["--request-rate", "5", "--history-mode", "live"], "needs sessions"),
+        (["--burstiness", "2", "--session-rate", "1"], "add --arrival gamma"),
+        (["--max-sessions", "3"], "--session-rate"),
+        (["--duration", "soon"], "expected a duration"),
+    ]:
+        p = replay("-w", str(rec), "--dry-run", *flags)
+        assert p.returncode != 0 and needle in p.stderr, (flags, p.stderr)
