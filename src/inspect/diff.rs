@@ -38,8 +38,8 @@ use crate::serve::key::Normalizer;
 use super::align::{align, Step};
 use super::arrival::{self, Arrives};
 use super::call;
-use super::display::{cut, duration_ms, excerpt, plural, ratio};
 use super::facts::MaybeF64;
+use crate::display::{cut, duration_ms, excerpt, plural, ratio};
 
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
@@ -191,7 +191,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     let (mut file_a, mut file_b) = (from_file(&args.a)?, from_file(&args.b)?);
     let (name_a, name_b) = (args.a.display().to_string(), args.b.display().to_string());
     let mut walk = Walk::new((&name_a, &a, &mut file_a), (&name_b, &b, &mut file_b))?;
-    let mut stdout = super::Emitter::default();
+    let mut stdout = crate::output::Emitter::default();
     if args.json {
         let mut text = Vec::new();
         let mut sink = |piece: &str| stdout.write(piece);

@@ -10,7 +10,7 @@ use crate::recording::reader::NumberedCall;
 
 use super::arrival::Arrives;
 use super::call;
-use super::display::excerpt;
+use crate::display::excerpt;
 
 /// Error texts are kept cut to this many characters.
 pub const ERROR_CHARS: usize = 160;

@@ -17,8 +17,8 @@ use anyhow::Result;
 use clap::Args;
 
 use super::arrival::{self, Placed, StartSource};
-use super::display::{cut, cut_left, duration_ms, plural, tokens, wrap};
 use super::facts::{CallFacts, FactsReader};
+use crate::display::{cut, cut_left, duration_ms, plural, tokens, wrap};
 
 #[derive(Debug, Clone, Args)]
 pub struct TimelineArgs {
@@ -46,7 +46,7 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
     let mut facts = FactsReader::default();
     let calls = super::load_with(&args.file, |_, c| facts.of(&c))?;
     let width = args.width.or_else(columns_env).unwrap_or(DEFAULT_WIDTH);
-    let mut stdout = super::Emitter::default();
+    let mut stdout = crate::output::Emitter::default();
     render_to(&args.file.display().to_string(), &calls, width, &mut |text| stdout.write(text))?;
     Ok(ExitCode::SUCCESS)
 }

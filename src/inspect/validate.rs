@@ -34,8 +34,8 @@ use crate::recording::reader::{self, line_error, parse_line, NumberedCall};
 use crate::recording::redact::{self, REDACTED};
 use crate::wire::sse::SseParser;
 
-use super::display::plural;
 use super::secrets;
+use crate::display::plural;
 
 #[derive(Debug, Clone, Args)]
 pub struct ValidateArgs {
@@ -90,7 +90,7 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
     .map_err(|e| anyhow!("{e}"))?;
     findings.extend(seqs.findings());
     findings.sort_by_key(|f| f.line);
-    super::emit(&report(path, lines, &findings))?;
+    crate::output::emit(&report(path, lines, &findings))?;
     Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
