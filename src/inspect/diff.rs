@@ -30,10 +30,10 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::recording::json_diff as leaf_diff;
 use crate::recording::line::CallLine;
+use crate::recording::normalize::Normalizer;
 use crate::recording::reader::{CallsAt, NumberedCall};
-use crate::serve::diff as leaf_diff;
-use crate::serve::key::Normalizer;
 
 use super::align::{align, Step};
 use super::arrival::{self, Arrives};

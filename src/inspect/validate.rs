@@ -277,7 +277,7 @@ fn scan_value(v: &Value, path: &str, out: &mut Vec<String>) {
         Value::Object(map) => {
             let headers = HEADER_MAPS.contains(&path);
             for (key, value) in map {
-                let at = crate::serve::diff::join(path, key);
+                let at = crate::recording::json_diff::join(path, key);
                 if headers && redact::is_secret_header(key) {
                     let shown = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
                     if !shown.is_empty() && !redact::is_redacted(&shown) {
