@@ -32,12 +32,12 @@ use serde_json::Value;
 
 use crate::recording::json_diff as leaf_diff;
 use crate::recording::line::CallLine;
+use crate::recording::message;
 use crate::recording::normalize::Normalizer;
 use crate::recording::reader::{CallsAt, NumberedCall};
 
 use super::align::{align, Step};
 use super::arrival::{self, Arrives};
-use super::call;
 use super::facts::MaybeF64;
 use crate::display::{cut, duration_ms, excerpt, plural, ratio};
 
@@ -249,8 +249,8 @@ pub fn sketch(strings: &mut Strings, at: u64, c: &NumberedCall) -> Sketch {
         experiment_id: strings.shared(&c.call.experiment_id),
         thread_id: c.call.thread_id.as_deref().map(|t| strings.shared(t)),
         start_offset_ms: MaybeF64::of(c.call.start_offset_ms),
-        timestamp_ms: MaybeF64::of(call::timestamp_ms(&c.call)),
-        duration_ms: MaybeF64::of(call::duration_ms(&c.call)),
+        timestamp_ms: MaybeF64::of(c.call.timestamp_ms()),
+        duration_ms: MaybeF64::of(c.call.duration_ms()),
         signature: hasher.finish(),
     }
 }
@@ -323,7 +323,7 @@ fn threads(calls: &[Sketch]) -> Vec<Group<'_>> {
 /// change from run to run of the same session masked (tool-call ids; timestamps and UUIDs
 /// as `asb serve` normalises them).
 fn signature(c: &CallLine) -> (String, String) {
-    let input = Normalizer::default().canonicalize(Value::String(mask_tool_ids(&call::last_input(c))));
+    let input = Normalizer::default().canonicalize(Value::String(mask_tool_ids(&c.last_input())));
     (c.model.clone(), input.as_str().unwrap_or_default().to_string())
 }
 
@@ -357,7 +357,7 @@ pub fn mask_tool_ids(text: &str) -> String {
 /// (normalised, as Claude Code's billing header changes from run to run).
 fn thread_signature(g: &Group, fetch: &mut Fetch) -> Result<(String, String)> {
     let first = fetch(g.calls[0])?.call;
-    let system: String = first.messages.iter().filter(|m| call::role(m) == "system").map(call::message_text).collect();
+    let system: String = first.messages.iter().filter(|m| message::role(m) == "system").map(message::text).collect();
     let system = Normalizer::default().canonicalize(Value::String(system));
     Ok((first.model.clone(), system.as_str().unwrap_or_default().to_string()))
 }
@@ -617,7 +617,7 @@ fn call_ref(c: &NumberedCall) -> CallRef {
         line: c.line,
         model: c.call.model.clone(),
         thread_id: c.call.thread_id.clone(),
-        last_input: excerpt(&call::last_input(&c.call), EXCERPT),
+        last_input: excerpt(&c.call.last_input(), EXCERPT),
     }
 }
 
@@ -633,8 +633,8 @@ pub fn compare_calls(a: &NumberedCall, b: &NumberedCall) -> PairDiff {
         prompt,
         response,
         timing: TimingDiff {
-            ttft_ms: change(call::ttft_ms(&a.call), call::ttft_ms(&b.call)),
-            total_time_s: change(call::total_time_s(&a.call), call::total_time_s(&b.call)),
+            ttft_ms: change(a.call.first_token_ms(), b.call.first_token_ms()),
+            total_time_s: change(a.call.duration_s(), b.call.duration_s()),
         },
     }
 }
@@ -668,8 +668,8 @@ fn compare_prompts(a: &CallLine, b: &CallLine) -> PromptDiff {
 }
 
 fn message_diff(index: usize, a: Option<&Value>, b: Option<&Value>) -> MessageDiff {
-    let role = |m: Option<&Value>| m.map(|m| call::role(m).to_string());
-    let (ta, tb) = (a.map(call::message_text), b.map(call::message_text));
+    let role = |m: Option<&Value>| m.map(|m| message::role(m).to_string());
+    let (ta, tb) = (a.map(message::text), b.map(message::text));
     let (at_char, ea, eb) = match (&ta, &tb) {
         (Some(x), Some(y)) if x != y => {
             let (at, ex, ey) = text_change(x, y);
@@ -743,7 +743,7 @@ fn tool_calls(c: &CallLine) -> Vec<String> {
 }
 
 fn compare_responses(a: &CallLine, b: &CallLine) -> ResponseDiff {
-    let (outcome_a, outcome_b) = (call::outcome(a), call::outcome(b));
+    let (outcome_a, outcome_b) = (a.outcome_str(), b.outcome_str());
     let known = a.result.is_some() && b.result.is_some();
     let (ra, rb) = (a.result.as_ref(), b.result.as_ref());
     let text_equal = known.then(|| ra.map(|r| &r.text) == rb.map(|r| &r.text));
@@ -760,8 +760,8 @@ fn compare_responses(a: &CallLine, b: &CallLine) -> ResponseDiff {
         tool_calls_a: tool_calls(a),
         tool_calls_b: tool_calls(b),
         tool_calls_equal,
-        output_tokens_a: call::output_tokens(a),
-        output_tokens_b: call::output_tokens(b),
+        output_tokens_a: a.output_tokens(),
+        output_tokens_b: b.output_tokens(),
     }
 }
 

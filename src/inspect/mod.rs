@@ -12,7 +12,7 @@
 //! * [`timeline`] — `asb timeline`: an ASCII waterfall of the calls at their real offsets;
 //! * [`validate`] — `asb validate`: schema, v1 consistency and a scan for leaked secrets;
 //! * [`diff`] — `asb diff`: two recordings aligned call by call;
-//! * [`call`] / [`arrival`] — what the commands read off a call, and when each call ran;
+//! * [`arrival`] — when each call ran (what a call says is read by [`crate::recording::CallLine`]);
 //! * [`facts`] — the little of each call `inspect` and `timeline` keep (lines stream by);
 //! * [`align`] / [`secrets`] — the alignment and the scan for leaked keys.
 //!
@@ -20,7 +20,6 @@
 
 pub mod align;
 pub mod arrival;
-pub mod call;
 pub mod diff;
 pub mod facts;
 pub mod secrets;

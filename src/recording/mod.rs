@@ -10,6 +10,7 @@
 pub mod assemble;
 pub mod json_diff;
 pub mod line;
+pub mod message;
 pub mod normalize;
 pub mod reader;
 pub mod redact;
