@@ -30,6 +30,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::display::{cut, duration_ms, excerpt, plural, ratio};
 use crate::recording::json_diff as leaf_diff;
 use crate::recording::line::CallLine;
 use crate::recording::message;
@@ -39,7 +40,6 @@ use crate::recording::reader::{CallsAt, NumberedCall};
 use super::align::{align, Step};
 use super::arrival::{self, Arrives};
 use super::facts::MaybeF64;
-use crate::display::{cut, duration_ms, excerpt, plural, ratio};
 
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {

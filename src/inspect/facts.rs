@@ -6,10 +6,10 @@
 use std::collections::HashSet;
 use std::rc::Rc;
 
+use crate::display::excerpt;
 use crate::recording::reader::NumberedCall;
 
 use super::arrival::Arrives;
-use crate::display::excerpt;
 
 /// Error texts are kept cut to this many characters.
 pub const ERROR_CHARS: usize = 160;
@@ -24,7 +24,7 @@ pub struct CallFacts {
     pub thread_id: Option<Rc<str>>,
     /// The line has `format_version`.
     pub v1: bool,
-    /// Index of [`CallLine::outcome_str`] in [`OUTCOMES`].
+    /// Index of [`crate::recording::CallLine::outcome_str`] in [`OUTCOMES`].
     outcome: u8,
     start_offset_ms: MaybeF64,
     /// The `timestamp`, in ms since the epoch (the text itself is not kept).
@@ -37,11 +37,11 @@ pub struct CallFacts {
     pub usage: Option<CacheTokens>,
     /// Names of the tools the answer called.
     pub tool_calls: Box<[Rc<str>]>,
-    /// [`CallLine::error_text`], cut to [`ERROR_CHARS`].
+    /// [`crate::recording::CallLine::error_text`], cut to [`ERROR_CHARS`].
     pub error: Option<Box<str>>,
 }
 
-/// Every outcome [`CallLine::outcome_str`] names.
+/// Every outcome [`crate::recording::CallLine::outcome_str`] names.
 const OUTCOMES: [&str; 8] = [
     "completed",
     "failed",
@@ -91,7 +91,7 @@ impl CallFacts {
     pub fn failed(&self) -> bool {
         self.outcome != 0
     }
-    /// [`CallLine::outcome_str`].
+    /// [`crate::recording::CallLine::outcome_str`].
     pub fn outcome(&self) -> &'static str {
         OUTCOMES[usize::from(self.outcome).min(OUTCOMES.len() - 1)]
     }

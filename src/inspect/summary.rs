@@ -14,11 +14,11 @@ use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
+use crate::display::{count, cut, duration_ms, plural};
 use crate::recording::reader;
 
 use super::arrival::{self, StartSource};
 use super::facts::{CallFacts, FactsReader};
-use crate::display::{count, cut, duration_ms, plural};
 use crate::stats::Distribution;
 
 #[derive(Debug, Clone, Args)]

@@ -16,9 +16,10 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
+use crate::display::{cut, cut_left, duration_ms, plural, tokens, wrap};
+
 use super::arrival::{self, Placed, StartSource};
 use super::facts::{CallFacts, FactsReader};
-use crate::display::{cut, cut_left, duration_ms, plural, tokens, wrap};
 
 #[derive(Debug, Clone, Args)]
 pub struct TimelineArgs {

@@ -28,6 +28,7 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 use serde_json::Value;
 
+use crate::display::plural;
 use crate::recording::line::{absurd_event_time, show_event_time, MAX_EVENT_TIME_MS};
 use crate::recording::line::{CallLine, HttpResponse, Outcome, FORMAT_VERSION};
 use crate::recording::reader::{self, line_error, parse_line, NumberedCall};
@@ -35,7 +36,6 @@ use crate::recording::redact::{self, REDACTED};
 use crate::wire::sse::SseParser;
 
 use super::secrets;
-use crate::display::plural;
 
 #[derive(Debug, Clone, Args)]
 pub struct ValidateArgs {
