@@ -14,7 +14,7 @@
 //! * [`diff`] — `asb diff`: two recordings aligned call by call;
 //! * [`arrival`] — when each call ran (what a call says is read by [`crate::recording::CallLine`]);
 //! * [`facts`] — the little of each call `inspect` and `timeline` keep (lines stream by);
-//! * [`align`] / [`secrets`] — the alignment and the scan for leaked keys.
+//! * [`align`] — the alignment of two call sequences.
 //!
 //! Numbers and texts are spelled by [`crate::display`]; output goes through [`crate::output`].
 
@@ -22,7 +22,6 @@ pub mod align;
 pub mod arrival;
 pub mod diff;
 pub mod facts;
-pub mod secrets;
 pub mod summary;
 pub mod timeline;
 pub mod validate;

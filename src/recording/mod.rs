@@ -9,6 +9,7 @@
 
 pub mod assemble;
 pub mod json_diff;
+pub mod key_shapes;
 pub mod line;
 pub mod message;
 pub mod normalize;
