@@ -228,7 +228,7 @@ pub fn axis(span_ms: f64, width: usize) -> (String, String) {
 }
 
 /// The smallest round step (1-2-5 ms; then whole seconds, minutes, hours) that keeps ticks
-/// at least [`TICK_GAP`] columns apart.
+/// at least `TICK_GAP` columns apart.
 pub fn tick_step(span_ms: f64, width: usize) -> f64 {
     const STEPS_MS: &[f64] = &[
         1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1e3, 2e3, 5e3, 10e3, 15e3, 30e3, 60e3, 120e3, 300e3,

@@ -2,7 +2,7 @@
 //!
 //! Three passes, every finding as `FILE:LINE: why`:
 //!
-//! 1. **Schema** — every line through [`parse_line`](crate::recording::reader::parse_line), so each bad line is reported with
+//! 1. **Schema** — every line through [`parse_line`], so each bad line is reported with
 //!    the reader's own reason (bad JSON, wrong field type, unknown format version, torn
 //!    last line, a line longer than [`MAX_LINE_BYTES`](crate::recording::reader::MAX_LINE_BYTES)).
 //! 2. **Consistency** — seq numbers unique within a recorder run; on format v1 lines,

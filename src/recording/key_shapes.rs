@@ -8,7 +8,7 @@
 //!
 //! * `sk-ant-…` — Anthropic keys;
 //! * `sk-` + 20 or more key characters — OpenAI-style keys;
-//! * `Bearer ` (any casing) + a token ([`looks_like_token`]);
+//! * `Bearer ` (any casing) + a token (see `looks_like_token`);
 //! * `Basic ` (any casing) + base64 of `user:password`;
 //! * `AKIA` + 16 upper-case letters or digits — AWS access key ids.
 //!

@@ -17,10 +17,10 @@
 //! them (timestamps, UUIDs, Claude Code's billing-header values and `metadata.user_id`
 //! normalised), so two runs of a session that differ only there compare equal.
 //!
-//! The command follows the shape of the other inspect commands: the calls are
-//! [`sketch`]ed, their groups paired ([`pairing`]) and walked pair by pair ([`walk`]),
-//! each pair compared ([`compare`]) into the [`report`] structs, which are rendered as text
-//! ([`render`]) or JSON ([`lazy_json`]), entry by entry.
+//! The command follows the shape of the other inspect commands: the calls are sketched
+//! (`sketch`), their groups paired (`pairing`) and walked pair by pair ([`walk`]), each
+//! pair compared ([`compare`]) into the [`report`] structs, which are rendered as text
+//! ([`render`](mod@render)) or JSON (`lazy_json`), entry by entry.
 
 pub mod compare;
 mod lazy_json;

@@ -5,7 +5,7 @@
 //!
 //! Volatile parts, by default (what changes between two runs of the same agent session):
 //! * ignore paths: `metadata.user_id` (Claude Code's device and session ids);
-//! * value presets, applied to every string ([`presets`]): ISO-8601 timestamps and dates,
+//! * value presets, applied to every string (`presets.rs`): ISO-8601 timestamps and dates,
 //!   UUIDs, the `cc_version=…`/`cch=…` values of Claude Code's `x-anthropic-billing-header`,
 //!   and the machine-specific paths in Claude Code's system prompt (the home directory and
 //!   project slug of `…/.claude/projects/<slug>/`, the `Primary working directory:`), so a
@@ -13,7 +13,7 @@
 //! * more ignore paths with `--ignore a.b.c` (`*` matches any key or index).
 //!
 //! Two ways to the canonical form: [`Normalizer::canonicalize`] on a parsed `Value`, and
-//! [`Normalizer::canonical_text_of`] straight from the JSON bytes ([`canonical`]), the same
+//! [`Normalizer::canonical_text_of`] straight from the JSON bytes (`canonical.rs`), the same
 //! text without building a `Value`.
 
 mod canonical;
