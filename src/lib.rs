@@ -16,8 +16,10 @@
 //! * [`cli`] — the command line: parses flags and hands them to one capability.
 
 pub mod cli;
+pub mod display;
 pub mod inspect;
 pub mod mock;
+pub mod output;
 pub mod record;
 pub mod recording;
 pub mod replay;

@@ -53,6 +53,11 @@ impl Distribution {
     }
 }
 
+/// The median of a distribution, if there is one.
+pub fn p50(d: &Option<Distribution>) -> Option<f64> {
+    d.as_ref().map(|d| d.p50)
+}
+
 /// The `p`-th percentile (0–100) of ascending `sorted` values, interpolated linearly like
 /// numpy. Empty input gives NaN.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -12,8 +12,6 @@ use std::collections::HashMap;
 
 use crate::recording::reader::NumberedCall;
 
-use super::call;
-
 /// What placing a call needs to know of it.
 pub trait Arrives {
     fn experiment_id(&self) -> &str;
@@ -40,10 +38,10 @@ impl Arrives for NumberedCall {
         self.call.start_offset_ms
     }
     fn timestamp_ms(&self) -> Option<f64> {
-        call::timestamp_ms(&self.call)
+        self.call.timestamp_ms()
     }
     fn duration_ms(&self) -> Option<f64> {
-        call::duration_ms(&self.call)
+        self.call.duration_ms()
     }
 }
 

@@ -6,11 +6,10 @@
 use std::collections::HashSet;
 use std::rc::Rc;
 
+use crate::display::excerpt;
 use crate::recording::reader::NumberedCall;
 
 use super::arrival::Arrives;
-use super::call;
-use super::display::excerpt;
 
 /// Error texts are kept cut to this many characters.
 pub const ERROR_CHARS: usize = 160;
@@ -25,7 +24,7 @@ pub struct CallFacts {
     pub thread_id: Option<Rc<str>>,
     /// The line has `format_version`.
     pub v1: bool,
-    /// Index of [`call::outcome`] in [`OUTCOMES`].
+    /// Index of [`crate::recording::CallLine::outcome_str`] in [`OUTCOMES`].
     outcome: u8,
     start_offset_ms: MaybeF64,
     /// The `timestamp`, in ms since the epoch (the text itself is not kept).
@@ -38,11 +37,11 @@ pub struct CallFacts {
     pub usage: Option<CacheTokens>,
     /// Names of the tools the answer called.
     pub tool_calls: Box<[Rc<str>]>,
-    /// [`call::error_text`], cut to [`ERROR_CHARS`].
+    /// [`crate::recording::CallLine::error_text`], cut to [`ERROR_CHARS`].
     pub error: Option<Box<str>>,
 }
 
-/// Every outcome [`call::outcome`] names.
+/// Every outcome [`crate::recording::CallLine::outcome_str`] names.
 const OUTCOMES: [&str; 8] = [
     "completed",
     "failed",
@@ -92,7 +91,7 @@ impl CallFacts {
     pub fn failed(&self) -> bool {
         self.outcome != 0
     }
-    /// [`call::outcome`].
+    /// [`crate::recording::CallLine::outcome_str`].
     pub fn outcome(&self) -> &'static str {
         OUTCOMES[usize::from(self.outcome).min(OUTCOMES.len() - 1)]
     }
@@ -135,21 +134,21 @@ impl FactsReader {
             model: self.shared(&call.model),
             thread_id: call.thread_id.as_deref().map(|t| self.shared(t)),
             v1: call.format_version.is_some(),
-            outcome: outcome_index(call::outcome(call)),
+            outcome: outcome_index(call.outcome_str()),
             start_offset_ms: MaybeF64::of(call.start_offset_ms),
-            timestamp_ms: MaybeF64::of(call::timestamp_ms(call)),
-            duration_ms: MaybeF64::of(call::duration_ms(call)),
-            total_time_s: MaybeF64::of(call::total_time_s(call)),
-            ttft_ms: MaybeF64::of(call::ttft_ms(call)),
-            input_tokens: MaybeU64::of(call::input_tokens(call)),
-            output_tokens: MaybeU64::of(call::output_tokens(call)),
+            timestamp_ms: MaybeF64::of(call.timestamp_ms()),
+            duration_ms: MaybeF64::of(call.duration_ms()),
+            total_time_s: MaybeF64::of(call.duration_s()),
+            ttft_ms: MaybeF64::of(call.first_token_ms()),
+            input_tokens: MaybeU64::of(call.input_tokens()),
+            output_tokens: MaybeU64::of(call.output_tokens()),
             usage: call.usage.as_ref().map(|u| CacheTokens {
                 cache_read: u.cache_read,
                 cache_creation: u.cache_creation,
                 reasoning: u.reasoning_tokens.unwrap_or(0),
             }),
             tool_calls: call.result.iter().flat_map(|r| &r.tool_calls).map(|t| self.shared(&t.name)).collect(),
-            error: call::error_text(call).map(|e| excerpt(&e, ERROR_CHARS).into_boxed_str()),
+            error: call.error_text().map(|e| excerpt(&e, ERROR_CHARS).into_boxed_str()),
         }
     }
 }
@@ -203,7 +202,7 @@ mod tests {
             Outcome::ProxyRejected,
         ] {
             let c = NumberedCall { line: 1, call: CallLine { outcome: Some(o), ..Default::default() } };
-            assert_eq!(FactsReader::default().of(&c).outcome(), call::outcome_name(o));
+            assert_eq!(FactsReader::default().of(&c).outcome(), o.as_str());
         }
         let asb_failed = NumberedCall { line: 1, call: CallLine { error: Some("x".into()), ..Default::default() } };
         assert_eq!(FactsReader::default().of(&asb_failed).outcome(), "failed");

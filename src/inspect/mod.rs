@@ -12,22 +12,20 @@
 //! * [`timeline`] — `asb timeline`: an ASCII waterfall of the calls at their real offsets;
 //! * [`validate`] — `asb validate`: schema, v1 consistency and a scan for leaked secrets;
 //! * [`diff`] — `asb diff`: two recordings aligned call by call;
-//! * [`call`] / [`arrival`] — what the commands read off a call, and when each call ran;
+//! * [`arrival`] — when each call ran (what a call says is read by [`crate::recording::CallLine`]);
 //! * [`facts`] — the little of each call `inspect` and `timeline` keep (lines stream by);
-//! * [`align`] / [`secrets`] / [`display`] — the alignment, the key patterns, the terminal text.
+//! * [`align`] — the alignment of two call sequences.
+//!
+//! Numbers and texts are spelled by [`crate::display`]; output goes through [`crate::output`].
 
 pub mod align;
 pub mod arrival;
-pub mod call;
 pub mod diff;
-pub mod display;
 pub mod facts;
-pub mod secrets;
 pub mod summary;
 pub mod timeline;
 pub mod validate;
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
@@ -59,35 +57,6 @@ pub fn load_with<T>(path: &Path, mut keep: impl FnMut(u64, NumberedCall) -> T) -
         Some(first) if problems == 1 => Err(anyhow!("{first}")),
         Some(first) => {
             Err(anyhow!("{first} (and {} more bad lines: `asb validate {}` lists them)", problems - 1, path.display()))
-        }
-    }
-}
-
-/// Writes a command's output to stdout. A reader that went away (`| head`) is not an error.
-pub fn emit(text: &str) -> Result<()> {
-    Emitter::default().write(text)
-}
-
-/// Writes a command's output to stdout piece by piece; once the reader went away
-/// (`| head`), the rest is dropped, not an error.
-#[derive(Debug, Default)]
-pub struct Emitter {
-    gone: bool,
-}
-
-impl Emitter {
-    pub fn write(&mut self, text: &str) -> Result<()> {
-        if self.gone {
-            return Ok(());
-        }
-        let mut out = std::io::stdout().lock();
-        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.gone = true;
-                Ok(())
-            }
-            Err(e) => Err(anyhow!("cannot write the output: {e}")),
-            Ok(()) => Ok(()),
         }
     }
 }

@@ -14,10 +14,10 @@ use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
+use crate::display::{count, cut, duration_ms, plural};
 use crate::recording::reader;
 
 use super::arrival::{self, StartSource};
-use super::display::{count, cut, duration_ms, plural};
 use super::facts::{CallFacts, FactsReader};
 use crate::stats::Distribution;
 
@@ -127,7 +127,7 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
         summary.span.first_timestamp = first.map(|c| c.timestamp).filter(|t| !t.is_empty());
     }
     let text = if args.json { serde_json::to_string_pretty(&summary)? + "\n" } else { render(&summary) };
-    super::emit(&text)?;
+    crate::output::emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -16,8 +16,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
+use crate::display::{cut, cut_left, duration_ms, plural, tokens, wrap};
+
 use super::arrival::{self, Placed, StartSource};
-use super::display::{cut, cut_left, duration_ms, plural, tokens, wrap};
 use super::facts::{CallFacts, FactsReader};
 
 #[derive(Debug, Clone, Args)]
@@ -46,7 +47,7 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
     let mut facts = FactsReader::default();
     let calls = super::load_with(&args.file, |_, c| facts.of(&c))?;
     let width = args.width.or_else(columns_env).unwrap_or(DEFAULT_WIDTH);
-    let mut stdout = super::Emitter::default();
+    let mut stdout = crate::output::Emitter::default();
     render_to(&args.file.display().to_string(), &calls, width, &mut |text| stdout.write(text))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -227,7 +228,7 @@ pub fn axis(span_ms: f64, width: usize) -> (String, String) {
 }
 
 /// The smallest round step (1-2-5 ms; then whole seconds, minutes, hours) that keeps ticks
-/// at least [`TICK_GAP`] columns apart.
+/// at least `TICK_GAP` columns apart.
 pub fn tick_step(span_ms: f64, width: usize) -> f64 {
     const STEPS_MS: &[f64] = &[
         1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1e3, 2e3, 5e3, 10e3, 15e3, 30e3, 60e3, 120e3, 300e3,

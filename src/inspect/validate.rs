@@ -2,7 +2,7 @@
 //!
 //! Three passes, every finding as `FILE:LINE: why`:
 //!
-//! 1. **Schema** — every line through [`parse_line`](crate::recording::reader::parse_line), so each bad line is reported with
+//! 1. **Schema** — every line through [`parse_line`], so each bad line is reported with
 //!    the reader's own reason (bad JSON, wrong field type, unknown format version, torn
 //!    last line, a line longer than [`MAX_LINE_BYTES`](crate::recording::reader::MAX_LINE_BYTES)).
 //! 2. **Consistency** — seq numbers unique within a recorder run; on format v1 lines,
@@ -12,7 +12,7 @@
 //!    ([`crate::recording::redact`]): credential-named headers not `[redacted]`,
 //!    credential-named query parameters in request paths, errors and header values,
 //!    userinfo in any URL, credential-named JSON fields at any depth; and strings anywhere
-//!    in the line that look like keys ([`super::secrets`]: `sk-…`, `bearer …`, `basic …`),
+//!    in the line that look like keys ([`crate::recording::key_shapes`]: `sk-…`, `bearer …`, `basic …`),
 //!    with their JSON path and the value masked. This pass reads the raw JSON rather than the parsed
 //!    [`CallLine`]: a leak in a field the schema does not know, or on a line that does not
 //!    parse, is still a leak.
@@ -28,14 +28,13 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 use serde_json::Value;
 
+use crate::display::plural;
+use crate::recording::key_shapes;
 use crate::recording::line::{absurd_event_time, show_event_time, MAX_EVENT_TIME_MS};
 use crate::recording::line::{CallLine, HttpResponse, Outcome, FORMAT_VERSION};
 use crate::recording::reader::{self, line_error, parse_line, NumberedCall};
 use crate::recording::redact::{self, REDACTED};
 use crate::wire::sse::SseParser;
-
-use super::display::plural;
-use super::secrets;
 
 #[derive(Debug, Clone, Args)]
 pub struct ValidateArgs {
@@ -90,7 +89,7 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
     .map_err(|e| anyhow!("{e}"))?;
     findings.extend(seqs.findings());
     findings.sort_by_key(|f| f.line);
-    super::emit(&report(path, lines, &findings))?;
+    crate::output::emit(&report(path, lines, &findings))?;
     Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -277,17 +276,17 @@ fn scan_value(v: &Value, path: &str, out: &mut Vec<String>) {
         Value::Object(map) => {
             let headers = HEADER_MAPS.contains(&path);
             for (key, value) in map {
-                let at = crate::serve::diff::join(path, key);
+                let at = crate::recording::json_diff::join(path, key);
                 if headers && redact::is_secret_header(key) {
                     let shown = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
                     if !shown.is_empty() && !redact::is_redacted(&shown) {
-                        out.push(format!("{at}: credential header not {REDACTED}: {}", secrets::mask(&shown)));
+                        out.push(format!("{at}: credential header not {REDACTED}: {}", key_shapes::mask(&shown)));
                     }
                     continue;
                 }
                 if let Value::String(s) = value {
                     if !headers && redact::is_secret_field(key) && redact::worth_scrubbing(s) && !s.contains(REDACTED) {
-                        out.push(format!("{at}: credential field not {REDACTED}: {}", secrets::mask(s)));
+                        out.push(format!("{at}: credential field not {REDACTED}: {}", key_shapes::mask(s)));
                         continue;
                     }
                     scan_string(s, &at, headers || URL_FIELDS.contains(&at.as_str()), out);
@@ -309,15 +308,15 @@ fn scan_value(v: &Value, path: &str, out: &mut Vec<String>) {
 /// Key-shaped strings, and URL userinfo; `url_query`: the string is a path, an error or a
 /// header value, whose credential-named query parameters are checked too.
 fn scan_string(s: &str, path: &str, url_query: bool, out: &mut Vec<String>) {
-    for m in secrets::find(s) {
-        out.push(format!("{path}: looks like {}: {}", m.kind, secrets::mask(&s[m.start..m.start + m.len])));
+    for m in key_shapes::find(s) {
+        out.push(format!("{path}: looks like {}: {}", m.kind, key_shapes::mask(&s[m.start..m.start + m.len])));
     }
     for u in redact::find_in_urls(s, url_query) {
         let what = match u.what.as_str() {
             "userinfo" => "userinfo in a URL".to_string(),
             name => format!("query parameter `{name}` not {REDACTED}"),
         };
-        out.push(format!("{path}: {what}: {}", secrets::mask(&s[u.start..u.end])));
+        out.push(format!("{path}: {what}: {}", key_shapes::mask(&s[u.start..u.end])));
     }
 }
 

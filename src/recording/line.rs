@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::message;
+
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -95,6 +97,86 @@ fn default_true() -> bool {
     true
 }
 
+/// What commands read off a call, whichever recorder wrote its line. A format v1 line says
+/// how the call ended (`outcome`), its normalised `usage` and its `timing`; an asb line only
+/// has asb's fields (`prompt_tokens`, `ttft_ms`, `error`, ...). These take the v1 field
+/// when it is there and fall back to asb's, so a reader never has to care which kind of
+/// line it holds.
+impl CallLine {
+    /// How the call ended: the v1 `outcome`; for asb lines `completed`, or `failed` when
+    /// the line has an `error` or an error status.
+    pub fn outcome_str(&self) -> &'static str {
+        match self.outcome {
+            Some(o) => o.as_str(),
+            None if self.error.is_some() || self.status_code.is_some_and(|s| s >= 400) => "failed",
+            None => "completed",
+        }
+    }
+
+    /// Whether the call ended any other way than `completed`.
+    pub fn failed(&self) -> bool {
+        self.outcome_str() != "completed"
+    }
+
+    /// Why the call failed: its `error`, else its outcome (for a failed call without text).
+    pub fn error_text(&self) -> Option<String> {
+        match &self.error {
+            Some(e) => Some(e.clone()),
+            None if self.failed() => Some(self.outcome_str().to_string()),
+            None => None,
+        }
+    }
+
+    /// All input tokens (cached included): the server's `usage`, else asb's `prompt_tokens`.
+    pub fn input_tokens(&self) -> Option<u64> {
+        match &self.usage {
+            Some(u) if u.source == "server" => Some(u.input_tokens),
+            _ => self.prompt_tokens,
+        }
+    }
+
+    /// Output tokens: `usage`, else asb's `completion_tokens`.
+    pub fn output_tokens(&self) -> Option<u64> {
+        self.usage.as_ref().map(|u| u.output_tokens).or(self.completion_tokens)
+    }
+
+    /// Arrival → first output-bearing event, in ms (asb's `ttft_ms`, else `timing.ttft_ms`).
+    pub fn first_token_ms(&self) -> Option<f64> {
+        self.ttft_ms.or_else(|| self.timing.as_ref().and_then(|t| t.ttft_ms))
+    }
+
+    /// Wall-clock arrival (the `timestamp`) in ms since the epoch.
+    pub fn timestamp_ms(&self) -> Option<f64> {
+        let ts: jiff::Timestamp = self.timestamp.parse().ok()?;
+        Some(ts.as_microsecond() as f64 / 1000.0)
+    }
+
+    /// Arrival → end of the answer, in ms (`timing.end_ms`, else asb's `total_time_s`).
+    pub fn duration_ms(&self) -> Option<f64> {
+        self.timing.as_ref().map(|t| t.end_ms).or(self.total_time_s.map(|s| s * 1000.0))
+    }
+
+    /// Arrival → end of the answer, in seconds (asb's `total_time_s`, else `timing.end_ms`).
+    pub fn duration_s(&self) -> Option<f64> {
+        self.total_time_s.or_else(|| self.timing.as_ref().map(|t| t.end_ms / 1000.0))
+    }
+
+    /// The thread id's first 6 digits, or `-` for lines without one.
+    pub fn thread_short(&self) -> String {
+        self.thread_id.as_deref().map(|t| t.chars().take(6).collect()).unwrap_or_else(|| "-".into())
+    }
+
+    /// The newest input of the conversation: the last user message or tool result.
+    pub fn last_input(&self) -> String {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| matches!(message::role(m), "user" | "tool"))
+            .map(message::text)
+            .unwrap_or_default()
+    }
+}
+
 /// How the call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -116,6 +198,22 @@ pub enum Outcome {
     /// The answer reached the client whole, but it was longer than the recorder keeps
     /// (`asb record --max-response-mib`): the recording holds its start.
     Truncated,
+}
+
+impl Outcome {
+    /// The outcome as the recording spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::UpstreamError => "upstream_error",
+            Outcome::UpstreamUnreachable => "upstream_unreachable",
+            Outcome::UpstreamCut => "upstream_cut",
+            Outcome::ClientDisconnected => "client_disconnected",
+            Outcome::Interrupted => "interrupted",
+            Outcome::ProxyRejected => "proxy_rejected",
+            Outcome::Truncated => "truncated",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -295,6 +393,48 @@ pub fn show_event_time(t_ms: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn asb_lines_fall_back_to_asb_fields() {
+        let asb = CallLine {
+            prompt_tokens: Some(100),
+            completion_tokens: Some(7),
+            total_time_s: Some(1.5),
+            ttft_ms: Some(200.0),
+            ..Default::default()
+        };
+        assert_eq!((asb.outcome_str(), asb.input_tokens(), asb.output_tokens()), ("completed", Some(100), Some(7)));
+        assert_eq!((asb.duration_ms(), asb.first_token_ms()), (Some(1500.0), Some(200.0)));
+        let failed_asb = CallLine { error: Some("boom".into()), ..Default::default() };
+        assert_eq!((failed_asb.outcome_str(), failed_asb.error_text().as_deref()), ("failed", Some("boom")));
+    }
+
+    #[test]
+    fn v1_lines_use_usage_timing_and_outcome() {
+        let v1 = CallLine {
+            outcome: Some(Outcome::UpstreamCut),
+            prompt_tokens: Some(1),
+            usage: Some(Usage { input_tokens: 50, output_tokens: 3, source: "server".into(), ..Default::default() }),
+            timing: Some(Timing { ttft_ms: Some(12.0), end_ms: 80.0, ..Default::default() }),
+            ..Default::default()
+        };
+        assert_eq!((v1.input_tokens(), v1.output_tokens()), (Some(50), Some(3)));
+        assert_eq!((v1.first_token_ms(), v1.duration_ms(), v1.duration_s()), (Some(12.0), Some(80.0), Some(0.08)));
+        assert_eq!(v1.error_text().as_deref(), Some("upstream_cut"));
+    }
+
+    #[test]
+    fn the_last_input_is_the_last_user_message_or_tool_result() {
+        let call = CallLine {
+            messages: vec![
+                serde_json::json!({"role": "user", "content": "first"}),
+                serde_json::json!({"role": "assistant", "content": "ok"}),
+                serde_json::json!({"role": "tool", "content": "a.txt"}),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(call.last_input(), "a.txt");
+    }
 
     #[test]
     fn a_request_body_is_written_as_sent_when_it_fits_on_a_line() {

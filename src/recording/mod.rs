@@ -8,7 +8,11 @@
 //! * [`thread`] — which agent thread a call belongs to, from its conversation's shape.
 
 pub mod assemble;
+pub mod json_diff;
+pub mod key_shapes;
 pub mod line;
+pub mod message;
+pub mod normalize;
 pub mod reader;
 pub mod redact;
 pub mod thread;

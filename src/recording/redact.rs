@@ -36,7 +36,7 @@
 //! however long the list (the `cost` tests measure it).
 //!
 //! Key-shaped strings in free text (`sk-…`, `bearer <token>`, `basic <base64>`) are not
-//! redacted by the recorder; `asb validate` flags them ([`crate::inspect::secrets`]).
+//! redacted by the recorder; `asb validate` flags them ([`super::key_shapes`]).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -162,22 +162,6 @@ pub fn credential_parts(value: &str, mut found: impl FnMut(&str)) {
             }
         }
     }
-}
-
-/// Whether the word after `bearer` in running text looks like a token rather than a word:
-/// 20 or more token characters, or 12 or more with a digit in them.
-pub fn looks_like_token(token: &str) -> bool {
-    token.len() >= 20 || (token.len() >= 12 && token.bytes().any(|b| b.is_ascii_digit()))
-}
-
-/// The password in a Basic credential (base64 of `user:password`, 8 characters or more).
-pub fn basic_password(blob: &str) -> Option<String> {
-    if blob.len() < 8 {
-        return None;
-    }
-    let decoded = String::from_utf8(base64_decode(blob)?).ok()?;
-    let (_, password) = decoded.split_once(':')?;
-    (!password.is_empty() && !decoded.chars().any(char::is_control)).then(|| password.to_string())
 }
 
 // ---- Query parameters -----------------------------------------------------------------------

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use super::measure::BUCKETS;
-use super::report::spell::p50;
 use super::results::{BucketStats, ErrorCount, Metrics, RequestSample, Summary};
 use super::verdict::{self, Grade};
+use crate::stats::p50;
 use crate::stats::Distribution;
 
 pub fn metrics<'a>(requests: impl Iterator<Item = &'a RequestSample> + Clone) -> Metrics {

@@ -3,8 +3,8 @@
 //! the "experience" words. The grade applies the thresholds to a bucket's TTFT p50 and
 //! decode p50 (`decode_tok_per_s`), and the reports say so.
 
-use super::report::spell::p50;
 use super::results::BucketStats;
+use crate::stats::p50;
 
 /// TTFT p50 at most this is good (ms, inclusive).
 pub const TTFT_GOOD_MS: f64 = 3000.0;

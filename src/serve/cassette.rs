@@ -11,8 +11,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::key::{exact_key_of, key_of, CanonicalRequest, ExactKey, Key, Normalizer};
+use super::key::{exact_key_of, key_of, CanonicalRequest, ExactKey, Key};
+use crate::recording::json_diff::{self, FieldDiff};
 use crate::recording::line::{absurd_event_time, show_event_time};
+use crate::recording::normalize::Normalizer;
 use crate::recording::reader::{self, LineError};
 use crate::recording::FORMAT_VERSION;
 
@@ -343,12 +345,7 @@ impl Cassette {
 
     /// The recorded call on the same method and path whose body differs in the fewest
     /// fields from `incoming`.
-    pub fn closest(
-        &self,
-        method: &str,
-        path: &str,
-        incoming: Option<&Value>,
-    ) -> Option<(&Entry, Vec<super::diff::FieldDiff>)> {
+    pub fn closest(&self, method: &str, path: &str, incoming: Option<&Value>) -> Option<(&Entry, Vec<FieldDiff>)> {
         let null = Value::Null;
         self.entries
             .iter()
@@ -356,7 +353,7 @@ impl Cassette {
             .map(|e| {
                 let recorded: Value =
                     e.canonical.as_deref().and_then(|t| serde_json::from_slice(t).ok()).unwrap_or(Value::Null);
-                (e, super::diff::diff(&recorded, incoming.unwrap_or(&null)))
+                (e, json_diff::diff(&recorded, incoming.unwrap_or(&null)))
             })
             .min_by_key(|(_, d)| d.len())
     }
@@ -365,6 +362,7 @@ impl Cassette {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serve::key::request_key;
 
     fn line(seq: u64, path: &str, body: &str) -> String {
         format!(
@@ -392,17 +390,17 @@ mod tests {
         let mut c = Cassette::load(&path, &normalizer).unwrap();
 
         // Both recorded spellings are known by their bytes, on their own path only.
-        let chat_key = normalizer.key("POST", CHAT, compact.as_bytes());
+        let chat_key = request_key(&normalizer, "POST", CHAT, compact.as_bytes());
         assert_eq!(c.recorded_key(&exact_key_of("POST", CHAT, compact.as_bytes())), Some(chat_key));
         assert_eq!(c.recorded_key(&exact_key_of("POST", CHAT, spaced.as_bytes())), Some(chat_key));
         let other_key = c.recorded_key(&exact_key_of("POST", "/v1/other", compact.as_bytes()));
-        assert_eq!(other_key, Some(normalizer.key("POST", "/v1/other", compact.as_bytes())));
+        assert_eq!(other_key, Some(request_key(&normalizer, "POST", "/v1/other", compact.as_bytes())));
         assert_ne!(other_key, Some(chat_key));
         assert_eq!(c.recorded_key(&exact_key_of("GET", CHAT, compact.as_bytes())), None);
         // A third spelling is not known by its bytes, but has the same canonical key.
         let third = r#"{ "model":"m", "messages":[{"role":"user","content":"hi"}] }"#;
         assert_eq!(c.recorded_key(&exact_key_of("POST", CHAT, third.as_bytes())), None);
-        assert_eq!(normalizer.key("POST", CHAT, third.as_bytes()), chat_key);
+        assert_eq!(request_key(&normalizer, "POST", CHAT, third.as_bytes()), chat_key);
 
         // A key is confirmed against the recorded canonical text: a request whose hash
         // collided with a recorded one's is not given its answer.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 
 use super::cassette::Cassette;
-use super::key::Normalizer;
+use crate::recording::normalize::Normalizer;
 
 pub type SharedCassette = Arc<Mutex<Cassette>>;
 

@@ -2,19 +2,15 @@
 //! offline and deterministic — a test double any language can point its SDK at, streaming
 //! included (recorded SSE events are sent back byte for byte).
 //!
-//! * [`key`] — the canonical request key, with volatile values normalised;
-//! * [`canonical`] — the same canonical text written straight from a body's bytes;
+//! * [`key`] — the request key: method, path and the body's canonical text
+//!   ([`crate::recording::normalize`], volatile values normalised);
 //! * [`cassette`] — one recording indexed by key, served in recorded order;
 //! * [`library`] — one file, or a directory served by name and released when idle;
-//! * [`diff`] — field-level differences for miss reports;
 //! * this file — flags, the HTTP server, pacing, the miss answers, and the record modes
 //!   (`--mode once|new_episodes|all -e URL`), which hand calls to the recording proxy of
 //!   `asb record` and append what it records to the same file.
 
-pub mod canonical;
-mod canonical_scan;
 pub mod cassette;
-pub mod diff;
 pub mod key;
 pub mod library;
 
@@ -34,12 +30,14 @@ use hyper::body::{Frame, Incoming};
 use serde_json::Value;
 
 use cassette::{AnswerBody, Lookup, RecordedAnswer, Repeats};
-use key::{exact_key_of, CanonicalRequest, Normalizer};
+use key::{exact_key_of, CanonicalRequest};
 use library::Library;
 
 use crate::record::config::{RecordArgs, UpstreamApi};
 use crate::record::proxy::{self, Proxy};
 use crate::record::Session;
+use crate::recording::json_diff;
+use crate::recording::normalize::Normalizer;
 use crate::wire::errors::ApiError;
 use crate::wire::server::{self, full, BoxError, HyperOnly, PerCore, ServerBody, Shutdown};
 use crate::wire::Api;
@@ -384,8 +382,8 @@ fn miss_report(c: &cassette::Cassette, method: &Method, path: &str, incoming: Op
                 report.push_str(&format!(
                     "\n  - {}: expected {}, received {}",
                     d.path,
-                    diff::show(&d.expected, 120),
-                    diff::show(&d.received, 120)
+                    json_diff::show(&d.expected, 120),
+                    json_diff::show(&d.received, 120)
                 ));
             }
             if diffs.len() > 20 {

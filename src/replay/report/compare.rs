@@ -14,7 +14,8 @@ use serde_json::Value;
 use crate::replay::results::{BucketStats, RunResults};
 
 use super::markdown::{code, text};
-use super::spell::{self, itl, ms, num, opt, p50, percent, rate0, rate1};
+use crate::display::{date, duration_ms, itl, num, opt, percent, rate0, rate1, seconds};
+use crate::stats::p50;
 
 /// Changes within this many percent are "the same".
 pub const SAME_WITHIN_PCT: f64 = 5.0;
@@ -90,14 +91,14 @@ const BUCKET_METRICS: &[Compared] = &[
         label: "TTFT p50",
         key: "ttft_ms",
         better: Better::Lower,
-        spell: ms,
+        spell: duration_ms,
         value: |b| p50(&b.metrics.ttft_ms),
     },
     Compared {
         label: "TTFT p99",
         key: "ttft_ms",
         better: Better::Lower,
-        spell: ms,
+        spell: duration_ms,
         value: |b| b.metrics.ttft_ms.as_ref().map(|d| d.p99),
     },
     Compared { label: "ITL p50", key: "itl_ms", better: Better::Lower, spell: itl, value: |b| p50(&b.metrics.itl_ms) },
@@ -149,12 +150,7 @@ fn header(out: &mut String, base: &RunResults, cand: &RunResults) {
     for (label, b, c) in rows {
         let _ = writeln!(out, "| {label} | {} | {} |", code(b, true), code(c, true));
     }
-    let _ = writeln!(
-        out,
-        "| Started | {} | {} |",
-        text(&spell::date(&base.started_at)),
-        text(&spell::date(&cand.started_at))
-    );
+    let _ = writeln!(out, "| Started | {} | {} |", text(&date(&base.started_at)), text(&date(&cand.started_at)));
     let ok = |r: &RunResults| format!("{}/{}", r.summary.succeeded, r.summary.requests);
     let _ = writeln!(out, "| Requests ok | {} | {} |", ok(base), ok(cand));
 
@@ -277,7 +273,7 @@ fn overall(out: &mut String, base: &RunResults, cand: &RunResults) {
     // No direction: more is not better or worse in itself.
     type Row = (&'static str, Option<f64>, Option<f64>, Option<Better>, fn(f64) -> String);
     let rows: [Row; 8] = [
-        ("Duration", Some(b.duration_s), Some(c.duration_s), Some(Better::Lower), spell::seconds),
+        ("Duration", Some(b.duration_s), Some(c.duration_s), Some(Better::Lower), seconds),
         (
             "Request throughput (req/s)",
             Some(b.request_throughput),
@@ -288,7 +284,7 @@ fn overall(out: &mut String, base: &RunResults, cand: &RunResults) {
         ("Output tok/s", Some(b.output_tok_per_s), Some(c.output_tok_per_s), Some(Better::Higher), rate1),
         ("Concurrency", Some(b.concurrency), Some(c.concurrency), None, num),
         ("Cache hit rate", b.cache_hit_rate, c.cache_hit_rate, Some(Better::Higher), percent),
-        ("TTFT p50", p50(&b.metrics.ttft_ms), p50(&c.metrics.ttft_ms), Some(Better::Lower), ms),
+        ("TTFT p50", p50(&b.metrics.ttft_ms), p50(&c.metrics.ttft_ms), Some(Better::Lower), duration_ms),
         ("ITL p50", p50(&b.metrics.itl_ms), p50(&c.metrics.itl_ms), Some(Better::Lower), itl),
         (
             "Decode p50 (tok/s)",

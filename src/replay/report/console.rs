@@ -5,11 +5,12 @@
 
 use std::fmt::Write as _;
 
-use crate::inspect::display::{excerpt, wrap};
+use crate::display::{excerpt, wrap};
 use crate::replay::results::{BucketStats, RunResults};
 
-use super::spell::{self, itl, ms, num, opt, p50, percent, rate0, rate1, NONE};
+use crate::display::{duration_ms, itl, num, opt, percent, rate0, rate1, seconds, NONE};
 use crate::replay::verdict::{self, Grade};
+use crate::stats::p50;
 
 /// Columns of the terminal the summary is laid out for.
 pub const WIDTH: usize = 100;
@@ -73,7 +74,7 @@ fn bucket_line(out: &mut String, r: &RunResults, b: &BucketStats) {
         b.requests,
         opt(p50(&m.decode_tok_per_s), rate1),
         opt(p50(&m.prefill_tok_per_s), rate0),
-        opt(p50(&m.ttft_ms), ms),
+        opt(p50(&m.ttft_ms), duration_ms),
         rate0(b.aggregate_tok_per_s),
     );
     out.push_str(&indented(line.trim_start(), "  ", "    "));
@@ -108,8 +109,8 @@ fn table(out: &mut String, buckets: &[BucketStats]) {
             vec![
                 b.name.clone(),
                 b.requests.to_string(),
-                opt(p50(&m.ttft_ms), ms),
-                opt(m.ttft_ms.as_ref().map(|d| d.p99), ms),
+                opt(p50(&m.ttft_ms), duration_ms),
+                opt(m.ttft_ms.as_ref().map(|d| d.p99), duration_ms),
                 opt(p50(&m.itl_ms), itl),
                 opt(p50(&m.decode_tok_per_s), rate1),
                 opt(p50(&m.prefill_tok_per_s), rate0),
@@ -140,7 +141,7 @@ fn overall(out: &mut String, r: &RunResults) {
     let s = &r.summary;
     let parts = [
         format!("Overall: {}/{} ok", s.succeeded, s.requests),
-        spell::seconds(s.duration_s),
+        seconds(s.duration_s),
         format!("{} req/s", num(s.request_throughput)),
         format!("{} out tok/s", rate1(s.output_tok_per_s)),
         format!("concurrency {}", num(s.concurrency)),
@@ -218,7 +219,7 @@ fn indented(text: &str, first: &str, rest: &str) -> String {
 
 /// `line` cut to `max` characters, keeping its spaces (table alignment).
 fn excerpt_keep(line: &str, max: usize) -> String {
-    crate::inspect::display::cut(line, max)
+    crate::display::cut(line, max)
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use crate::replay::results::{BucketStats, Metrics, RequestSample, RunResults};
 use crate::stats::Distribution;
 
-use super::spell::{self, itl, ms, num, opt, p50, percent, rate0, rate1, toks, NONE};
+use crate::display::{approx_tokens, count, date, duration_ms, itl, num, opt, percent, rate0, rate1, seconds, NONE};
 use crate::replay::verdict::{self, Grade};
+use crate::stats::p50;
 
 /// A run of inline text.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,13 +169,13 @@ fn configuration(r: &RunResults, json_path: Option<&str>) -> Table {
                 scenario.tasks.iter().map(|t| t.recorded_requests).sum::<usize>()
             ),
         ),
-        row("Date", spell::date(&r.started_at)),
+        row("Date", date(&r.started_at)),
         row("Tool", Inline::code(&r.tool)),
         row("Cache mode", Inline::code(&s.cache_mode).then_text(format!(" — {}", s.cache_detail))),
         row(
             "Shared prefix kept warm",
             match s.shared_prefix_chars {
-                Some(n) => format!("{} chars", spell::int(n as u64)),
+                Some(n) => format!("{} chars", count(n as u64)),
                 None => format!("{NONE} (no prefix split)"),
             },
         ),
@@ -186,7 +187,7 @@ fn configuration(r: &RunResults, json_path: Option<&str>) -> Table {
         row(
             "Slice",
             match s.slice_tokens {
-                Some(n) => format!("≤ {} prompt tokens per recording", spell::int(n)),
+                Some(n) => format!("≤ {} prompt tokens per recording", count(n)),
                 None => "none (whole recordings)".to_string(),
             },
         ),
@@ -223,7 +224,7 @@ fn verdict_view(r: &RunResults) -> VerdictView {
     if let Some(b) = bucket {
         let m = &b.metrics;
         if let Some(v) = p50(&m.ttft_ms) {
-            headline.push((ms(v), "TTFT p50".to_string()));
+            headline.push((duration_ms(v), "TTFT p50".to_string()));
         }
         if let Some(v) = p50(&m.decode_tok_per_s) {
             headline.push((rate1(v), "decode tok/s/request p50".to_string()));
@@ -267,14 +268,16 @@ fn findings(r: &RunResults) -> Vec<Inline> {
             out.push(Inline::text("TTFT scaling: p50 ").then_strong(scaling).then_text(format!(
                 " from {} ({}) to {} ({}).",
                 first.0,
-                ms(first.1),
+                duration_ms(first.1),
                 last.0,
-                ms(last.1)
+                duration_ms(last.1)
             )));
         }
-        (Some(only), _) => {
-            out.push(Inline::text(format!("TTFT p50 {} in the only bucket with successes ({}).", ms(only.1), only.0)))
-        }
+        (Some(only), _) => out.push(Inline::text(format!(
+            "TTFT p50 {} in the only bucket with successes ({}).",
+            duration_ms(only.1),
+            only.0
+        ))),
         _ => {}
     }
     let decodes: Vec<(&str, f64)> =
@@ -295,8 +298,8 @@ fn findings(r: &RunResults) -> Vec<Inline> {
     match r.summary.cache_hit_rate {
         Some(rate) => out.push(Inline::text("Cache hit rate ").then_strong(percent(rate)).then_text(format!(
             " ({} of {} prompt tokens reported cached by the server).",
-            spell::int(r.summary.cached_tokens),
-            spell::int(r.summary.input_tokens)
+            count(r.summary.cached_tokens),
+            count(r.summary.input_tokens)
         ))),
         None => out.push(Inline::text("Cache hit rate unknown: the server reported no cached-token counts.")),
     }
@@ -358,25 +361,25 @@ fn bucket_row(b: &BucketStats, experience: bool) -> Vec<Inline> {
         verdict::bucket_grade(b).icon().into(),
         b.name.clone(),
         b.requests.to_string(),
-        toks(b.mean_prompt_tokens),
-        toks(b.max_prompt_tokens as f64),
+        approx_tokens(b.mean_prompt_tokens),
+        approx_tokens(b.max_prompt_tokens as f64),
     ];
     if b.succeeded == 0 {
         cells.push("FAIL".into());
         cells.extend(std::iter::repeat_n(NONE.to_string(), 10));
     } else {
         cells.extend([
-            opt(p50(&m.ttft_ms), ms),
-            opt(m.ttft_ms.as_ref().map(|d| d.p90), ms),
-            opt(m.ttft_ms.as_ref().map(|d| d.p99), ms),
+            opt(p50(&m.ttft_ms), duration_ms),
+            opt(m.ttft_ms.as_ref().map(|d| d.p90), duration_ms),
+            opt(m.ttft_ms.as_ref().map(|d| d.p99), duration_ms),
             opt(p50(&m.itl_ms), itl),
             opt(m.itl_ms.as_ref().map(|d| d.p99), itl),
-            opt(p50(&m.tpot_ms), ms),
+            opt(p50(&m.tpot_ms), duration_ms),
             opt(p50(&m.decode_tok_per_s), rate1),
             opt(p50(&m.asb_decode_tok_per_s), rate1),
             opt(p50(&m.prefill_tok_per_s), rate0),
             rate0(b.aggregate_tok_per_s),
-            spell::int(b.output_tokens),
+            count(b.output_tokens),
         ]);
     }
     cells.push(completed);
@@ -455,7 +458,7 @@ fn overall(r: &RunResults) -> Table {
             Inline::text(s.retries.to_string()),
             Inline::text("extra attempts, all requests"),
         ],
-        vec![Inline::text("Duration"), Inline::text(spell::seconds(s.duration_s)), formula(f, "duration_s")],
+        vec![Inline::text("Duration"), Inline::text(seconds(s.duration_s)), formula(f, "duration_s")],
         vec![
             Inline::text("Request throughput"),
             Inline::text(format!("{} req/s", num(s.request_throughput))),
@@ -472,9 +475,9 @@ fn overall(r: &RunResults) -> Table {
             formula(f, "total_tok_per_s"),
         ],
         vec![Inline::text("Concurrency"), Inline::text(num(s.concurrency)), formula(f, "concurrency")],
-        vec![Inline::text("Input tokens"), Inline::text(spell::int(s.input_tokens)), formula(f, "prompt_tokens")],
-        vec![Inline::text("Cached tokens"), Inline::text(spell::int(s.cached_tokens)), Inline::text("server usage")],
-        vec![Inline::text("Output tokens"), Inline::text(spell::int(s.output_tokens)), formula(f, "completion_tokens")],
+        vec![Inline::text("Input tokens"), Inline::text(count(s.input_tokens)), formula(f, "prompt_tokens")],
+        vec![Inline::text("Cached tokens"), Inline::text(count(s.cached_tokens)), Inline::text("server usage")],
+        vec![Inline::text("Output tokens"), Inline::text(count(s.output_tokens)), formula(f, "completion_tokens")],
         vec![
             Inline::text("Cache hit rate"),
             Inline::text(opt(s.cache_hit_rate, percent)),
@@ -573,7 +576,7 @@ fn tasks(r: &RunResults) -> Table {
                 Inline::text(t.executions.to_string()),
                 Inline::text(t.requests.to_string()),
                 Inline::text(format!("{}/{}", t.ok, t.requests)),
-                Inline::text(opt(t.ttft_p50_ms, ms)),
+                Inline::text(opt(t.ttft_p50_ms, duration_ms)),
                 Inline::text(opt(t.decode_p50, rate1)),
             ]
         })

@@ -19,7 +19,7 @@ use crate::replay::results::{RequestSample, RunResults};
 use crate::stats::percentile;
 
 use super::document::{Document, Inline, Span, Table, VerdictView};
-use super::spell::{num, toks};
+use crate::display::{approx_tokens, num};
 
 /// Dots drawn per bucket in the TTFT plot; more requests are thinned evenly (the box and
 /// whiskers still use every request).
@@ -413,7 +413,7 @@ fn decode_figure(r: &RunResults) -> String {
             .x_label_area_size(40)
             .y_label_area_size(70)
             .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
-        let tokens = |x: &f64| toks(*x);
+        let tokens = |x: &f64| approx_tokens(*x);
         chart
             .configure_mesh()
             .x_desc("prompt tokens")

@@ -17,7 +17,6 @@ pub mod console;
 pub mod document;
 pub mod html;
 pub mod markdown;
-pub mod spell;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -162,7 +161,7 @@ pub fn run_compare(args: CompareArgs) -> Result<ExitCode> {
 
 fn write_or_print(text: &str, output: Option<&Path>) -> Result<()> {
     match output {
-        None => crate::inspect::emit(text),
+        None => crate::output::emit(text),
         Some(path) => {
             std::fs::write(path, text).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
             eprintln!("asb: wrote {}", path.display());

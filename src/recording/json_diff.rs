@@ -1,5 +1,7 @@
-//! Leaf-level differences between two JSON values, for miss reports: which fields of the
-//! incoming request differ from the closest recorded one.
+//! Leaf-level differences between two JSON values, with dotted paths
+//! (`messages[0].content`): which fields of an incoming request differ from the closest
+//! recorded one (`asb serve`'s miss reports), and which request fields changed between two
+//! sessions (`asb diff`); `asb validate` names fields with the same paths.
 
 use serde_json::Value;
 

@@ -1,6 +1,6 @@
 //! The canonical text of a request body by a hand-written scan of its bytes: the fast way
 //! for the bodies agents send. It writes exactly what the serde visitor of
-//! [`super::canonical`] writes (the property tests below hold it to that), and gives up —
+//! [`super::canonical_visitor`] writes (the property tests below hold it to that), and gives up —
 //! the visitor then writes the text — on what it does not handle itself: a key with
 //! escapes, a key twice in one object, nesting deeper than 100, and anything that is not
 //! well-formed JSON (the visitor then says so). A number other than a plain integer is read
@@ -13,8 +13,8 @@
 
 use std::borrow::Cow;
 
-use super::canonical::{Scratch, Step};
-use super::key::{normalize_string, write_compact, Normalizer};
+use super::scratch::Scratch;
+use super::{normalize_string, write_compact, Normalizer, Step};
 
 /// Nesting deeper than this is left to serde_json (whose limit is 128).
 const MAX_DEPTH: usize = 100;
@@ -282,7 +282,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    use crate::serve::canonical::tests::json_value;
+    use super::super::test_json::json_value;
 
     /// The scan's text (`None`: it gave up) and the visitor's.
     fn both(n: &Normalizer, json: &[u8]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {

@@ -1,4 +1,6 @@
-//! Strings that look like credentials, for `asb validate`'s secret scan.
+//! Strings that look like credentials in free text, for `asb validate`'s secret scan: the
+//! key shapes beside the redaction rules ([`crate::recording::redact`]), so what counts as
+//! a secret is said on the floor, once.
 //!
 //! The recorder redacts credential headers and scrubs their values from the rest of a line,
 //! but a key can still get in another way: an agent that read a `.env` file, a key pasted
@@ -6,7 +8,7 @@
 //!
 //! * `sk-ant-…` — Anthropic keys;
 //! * `sk-` + 20 or more key characters — OpenAI-style keys;
-//! * `Bearer ` (any casing) + a token ([`redact::looks_like_token`]);
+//! * `Bearer ` (any casing) + a token (see `looks_like_token`);
 //! * `Basic ` (any casing) + base64 of `user:password`;
 //! * `AKIA` + 16 upper-case letters or digits — AWS access key ids.
 //!
@@ -15,7 +17,7 @@
 //! redacts by name (headers, query parameters, body fields, URL userinfo) is defined in
 //! [`crate::recording::redact`], which `asb validate` applies too.
 
-use crate::recording::redact;
+use super::redact;
 
 /// A credential-looking substring.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,13 +76,13 @@ fn match_at(bytes: &[u8], i: usize) -> Option<Match> {
     if rest.get(..7).is_some_and(|w| w.eq_ignore_ascii_case(b"bearer ")) {
         let n = run_len(bytes, i + 7, token_char);
         let token = std::str::from_utf8(&bytes[i + 7..i + 7 + n]).unwrap_or("");
-        return redact::looks_like_token(token).then_some(Match { start: i, len: 7 + n, kind: "a bearer token" });
+        return looks_like_token(token).then_some(Match { start: i, len: 7 + n, kind: "a bearer token" });
     }
     if rest.get(..6).is_some_and(|w| w.eq_ignore_ascii_case(b"basic ")) {
         let n = run_len(bytes, i + 6, |b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
         let blob = std::str::from_utf8(&bytes[i + 6..i + 6 + n]).unwrap_or("");
         let ends = bytes.get(i + 6 + n).is_none_or(|b| !token_char(*b));
-        return (ends && redact::basic_password(blob).is_some()).then_some(Match {
+        return (ends && basic_password(blob).is_some()).then_some(Match {
             start: i,
             len: 6 + n,
             kind: "basic auth credentials",
@@ -92,6 +94,22 @@ fn match_at(bytes: &[u8], i: usize) -> Option<Match> {
         return (n == AWS_LEN && ends).then_some(Match { start: i, len: 4 + n, kind: "an AWS access key id" });
     }
     None
+}
+
+/// Whether the word after `bearer` in running text looks like a token rather than a word:
+/// 20 or more token characters, or 12 or more with a digit in them.
+fn looks_like_token(token: &str) -> bool {
+    token.len() >= 20 || (token.len() >= 12 && token.bytes().any(|b| b.is_ascii_digit()))
+}
+
+/// The password in a Basic credential (base64 of `user:password`, 8 characters or more).
+fn basic_password(blob: &str) -> Option<String> {
+    if blob.len() < 8 {
+        return None;
+    }
+    let decoded = String::from_utf8(redact::base64_decode(blob)?).ok()?;
+    let (_, password) = decoded.split_once(':')?;
+    (!password.is_empty() && !decoded.chars().any(char::is_control)).then(|| password.to_string())
 }
 
 /// A secret shown safely: its first 4 characters, then its length.

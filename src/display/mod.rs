@@ -1,0 +1,13 @@
+//! How asb spells values for people: numbers, durations, token counts and dates
+//! ([`number`]), and texts cut or wrapped to a width ([`text`]). Every command's terminal
+//! output and every replay report (console, Markdown, HTML, comparison) spell through here,
+//! so the same value reads the same way everywhere. Missing values are `-`; non-finite
+//! ones `?`.
+
+pub mod number;
+pub mod text;
+
+pub use number::{
+    approx_tokens, count, duration_ms, itl, num, opt, percent, rate0, rate1, ratio, seconds, tokens, NONE,
+};
+pub use text::{cut, cut_left, date, excerpt, plural, wrap};
