@@ -41,6 +41,7 @@ use proxy::Proxy;
 use crate::recording::redact::{self, Secrets};
 use crate::recording::writer::{Durability, RecordingWriter};
 use crate::signals::StopSignals;
+use crate::wire::api::Route;
 use crate::wire::server::{self, PerCore, Shutdown};
 use crate::wire::Api;
 
@@ -181,7 +182,7 @@ async fn check_upstream(upstream: Upstream) {
     let Ok(pool) = upstream::UpstreamPool::new().map(Arc::new) else { return };
     // What a forwarded call carries: -k's header (or the endpoint's userinfo as Basic auth).
     let headers = headers::upstream_request_headers(&http::HeaderMap::new(), upstream.auth.as_ref());
-    let url = upstream.url("/v1/models");
+    let url = upstream.url(Route::Models.path());
     let started = std::time::Instant::now();
     let asked = pool.send(&http::Method::GET, &url, &headers, bytes::Bytes::new());
     match tokio::time::timeout(Duration::from_secs(5), asked).await {

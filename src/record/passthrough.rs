@@ -30,6 +30,7 @@ use super::headers;
 use super::proxy::{is_event_stream, refusal_message, Proxy};
 use super::upstream::{IDLE_TIMEOUT, MAX_IDLE};
 use crate::recording::Outcome;
+use crate::wire::api::Route;
 use crate::wire::errors::ApiError;
 use crate::wire::http1::{self, BodyEnd, Framing, Parsed, RequestHead, ResponseHead};
 use crate::wire::prefixed::Prefixed;
@@ -261,10 +262,9 @@ fn route(proxy: &Proxy, head: &RequestHead) -> Option<Api> {
     if head.method != http::Method::POST {
         return None;
     }
-    let path = head.target.split('?').next().unwrap_or("").trim_end_matches('/');
-    match path {
-        "/v1/chat/completions" => Some(Api::OpenAi),
-        "/v1/messages" if proxy.upstream.api == Api::Anthropic => Some(Api::Anthropic),
+    match Route::of(&head.target) {
+        Some(Route::Call(Api::OpenAi)) => Some(Api::OpenAi),
+        Some(Route::Call(Api::Anthropic)) if proxy.upstream.api == Api::Anthropic => Some(Api::Anthropic),
         _ => None,
     }
 }

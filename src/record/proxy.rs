@@ -9,6 +9,10 @@
 //! | `POST /v1/messages/count_tokens` | no | forwarded; an OpenAI upstream without it gets an estimate |
 //! | anything else | no | forwarded as is |
 //!
+//! Routes are told by [`Route::of`], the rule every capability uses (a query, a trailing
+//! `/` or a base path before `/v1/…` do not hide one); the API of an error answered before
+//! the route is known by [`Api::of_request`].
+//!
 //! With a plain-HTTP upstream the two passthrough rows are served before hyper sees them,
 //! by [`super::passthrough`]; they come here over TLS, or on a connection that an earlier
 //! request handed to hyper.
@@ -34,6 +38,7 @@ use super::upstream::{UpstreamBody, UpstreamPool};
 use crate::recording::redact;
 use crate::recording::writer::Secrets;
 use crate::recording::Outcome;
+use crate::wire::api::Route;
 use crate::wire::errors::ApiError;
 use crate::wire::server::{self, full, BoxError, ServerBody};
 use crate::wire::translate;
@@ -55,29 +60,15 @@ pub struct Proxy {
     pub max_request_bytes: usize,
 }
 
-enum Route {
-    ChatCompletions,
-    Messages,
-    CountTokens,
-    Other,
-}
-
-fn route(method: &Method, path: &str) -> Route {
-    if method != Method::POST {
-        return Route::Other;
-    }
-    match path.trim_end_matches('/') {
-        "/v1/chat/completions" => Route::ChatCompletions,
-        "/v1/messages" => Route::Messages,
-        "/v1/messages/count_tokens" => Route::CountTokens,
-        _ => Route::Other,
-    }
+/// The route of a request the proxy handles itself (only `POST`s are); `None`: forwarded.
+fn route(method: &Method, path: &str) -> Option<Route> {
+    (method == Method::POST).then(|| Route::of(path)).flatten()
 }
 
 pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<ServerBody>, Infallible> {
     let arrival = Instant::now();
     let (parts, body) = req.into_parts();
-    let api = if parts.headers.contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
+    let api = Api::of_request(parts.uri.path(), &parts.headers);
     // At most the limit is held: a body declared or sent larger is refused while it comes.
     let body = match server::read_body(body, server::timeouts().body, proxy.max_request_bytes).await {
         Ok(b) => b,
@@ -94,10 +85,9 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Respons
 pub async fn handle_buffered(proxy: &Arc<Proxy>, parts: Parts, body: Bytes, arrival: Instant) -> Response<ServerBody> {
     proxy.secrets.add_from_headers(&parts.headers);
     match route(&parts.method, parts.uri.path()) {
-        Route::ChatCompletions => record(proxy, parts, body, Api::OpenAi, arrival).await,
-        Route::Messages => record(proxy, parts, body, Api::Anthropic, arrival).await,
-        Route::CountTokens => count_tokens(proxy, parts, body).await,
-        Route::Other => forward(proxy, parts, body).await,
+        Some(Route::Call(api)) => record(proxy, parts, body, api, arrival).await,
+        Some(Route::CountTokens) => count_tokens(proxy, parts, body).await,
+        Some(Route::Models) | None => forward(proxy, parts, body).await,
     }
 }
 
@@ -208,7 +198,7 @@ async fn translate_call(
     openai_body: Value,
 ) -> Response<ServerBody> {
     let stream = openai_body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let path = "/v1/chat/completions";
+    let path = Api::OpenAi.path();
     let url = proxy.upstream.url(path);
     let mut up_headers = HeaderMap::new();
     up_headers.insert("content-type", HeaderValue::from_static("application/json"));
@@ -376,7 +366,7 @@ async fn count_tokens(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response
         return error_response(Api::Anthropic, 400, "asb record: the request body is not valid JSON".into());
     };
     json["model"] = Value::String(proxy.upstream.model.clone());
-    let url = proxy.upstream.url("/v1/messages/count_tokens");
+    let url = proxy.upstream.url(Route::CountTokens.path());
     let up_headers = headers::upstream_request_headers(&parts.headers, proxy.upstream.auth.as_ref());
     if let Ok(resp) = send_upstream(proxy, Method::POST, &url, up_headers, Bytes::from(json.to_string())).await {
         if resp.status().is_success() {
@@ -414,7 +404,7 @@ fn text_chars(json: &Value) -> usize {
 
 /// Any other request: forwarded as is, not recorded.
 async fn forward(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response<ServerBody> {
-    let api = if parts.headers.contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
+    let api = Api::of_request(parts.uri.path(), &parts.headers);
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let url = proxy.upstream.url(path);
     let up_headers = headers::upstream_request_headers(&parts.headers, proxy.upstream.auth.as_ref());

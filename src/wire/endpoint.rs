@@ -4,6 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 
+use super::api::Route;
 use super::Api;
 use crate::recording::redact;
 
@@ -53,10 +54,11 @@ fn param_name(param: &str) -> &str {
     param.split_once('=').map_or(param, |(name, _)| name)
 }
 
-/// Strips any query (see [`split_query`]), a trailing `/`, and one trailing
-/// `/v1/chat/completions`, `/v1/messages` or `/v1` (clients add their own `/v1/...` paths),
-/// so `http://h:8000/v1` does not become `/v1/v1`. A `user:password@` is dropped, from the
-/// result and from error messages (take it first with [`redact::split_userinfo`] to use it).
+/// Strips any query (see [`split_query`]), a trailing `/`, and a trailing call path of an
+/// API ([`Api::path`]: `/v1/chat/completions`, `/v1/messages`) or `/v1` (clients add their
+/// own `/v1/...` paths), so `http://h:8000/v1` does not become `/v1/v1`. A
+/// `user:password@` is dropped, from the result and from error messages (take it first
+/// with [`redact::split_userinfo`] to use it).
 pub fn normalize_base(endpoint: &str) -> Result<String> {
     let (endpoint, _) = redact::split_userinfo(endpoint.trim());
     let endpoint = endpoint.as_str();
@@ -72,14 +74,8 @@ pub fn normalize_base(endpoint: &str) -> Result<String> {
     if uri.host().is_none() {
         bail!("--endpoint {endpoint:?} has no host");
     }
-    let mut base = trimmed.to_string();
-    for suffix in ["/v1/chat/completions", "/v1/messages", "/v1"] {
-        if let Some(stripped) = base.strip_suffix(suffix) {
-            base = stripped.to_string();
-            break;
-        }
-    }
-    Ok(base)
+    let suffix = Route::call_paths().chain(["/v1"]).find(|suffix| trimmed.ends_with(suffix));
+    Ok(trimmed[..trimmed.len() - suffix.map_or(0, str::len)].to_string())
 }
 
 pub fn detect_api(base: &str) -> Api {
