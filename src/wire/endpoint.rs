@@ -1,5 +1,6 @@
-//! Where requests go: endpoint URLs as users type them, which API an endpoint speaks, and
-//! the header that carries the key. Shared by record (its upstream) and replay (its target).
+//! Where requests go: endpoint URLs as users type them, which API an endpoint speaks, the
+//! header that carries the key, and how a plain-HTTP endpoint is reached by hand. Shared by
+//! record (its upstream) and replay (its target).
 
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
@@ -78,6 +79,35 @@ pub fn normalize_base(endpoint: &str) -> Result<String> {
     Ok(trimmed[..trimmed.len() - suffix.map_or(0, str::len)].to_string())
 }
 
+/// A plain-HTTP endpoint as a hand-written client reaches it (`asb record`'s passthrough).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainEndpoint {
+    /// `host:port` to connect to.
+    pub connect_to: String,
+    /// The `host` header: the authority as the endpoint spelled it.
+    pub host: String,
+    /// The endpoint's path prefix ("" for none), put before each request's path.
+    pub prefix: String,
+}
+
+impl PlainEndpoint {
+    /// The endpoint `base` (a normalised `--endpoint`, see [`normalize_base`]), if it is
+    /// plain HTTP.
+    pub fn of(base: &str) -> Option<Self> {
+        let rest = base.strip_prefix("http://")?;
+        let (authority, prefix) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+        let uri: http::Uri = base.parse().ok()?;
+        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+        let connect_to = match uri.port_u16() {
+            Some(port) if host.contains(':') => format!("[{host}]:{port}"),
+            Some(port) => format!("{host}:{port}"),
+            None if host.contains(':') => format!("[{host}]:80"),
+            None => format!("{host}:80"),
+        };
+        Some(PlainEndpoint { connect_to, host: authority.to_string(), prefix: prefix.to_string() })
+    }
+}
+
 pub fn detect_api(base: &str) -> Api {
     let host = base.parse::<http::Uri>().ok().and_then(|u| u.host().map(str::to_ascii_lowercase));
     match host {
@@ -138,6 +168,20 @@ mod tests {
         );
         assert_eq!(with_query("http://h/x?b=2".into(), q), "http://h/x?b=2&api-version=2024");
         assert_eq!(with_query("http://h/x".into(), None), "http://h/x");
+    }
+
+    #[test]
+    fn plain_endpoints_and_their_prefix() {
+        let u = PlainEndpoint::of("http://127.0.0.1:8000").unwrap();
+        assert_eq!(
+            (u.connect_to.as_str(), u.host.as_str(), u.prefix.as_str()),
+            ("127.0.0.1:8000", "127.0.0.1:8000", "")
+        );
+        let u = PlainEndpoint::of("http://gpu/openai").unwrap();
+        assert_eq!((u.connect_to.as_str(), u.host.as_str(), u.prefix.as_str()), ("gpu:80", "gpu", "/openai"));
+        let u = PlainEndpoint::of("http://[::1]:9000").unwrap();
+        assert_eq!(u.connect_to, "[::1]:9000");
+        assert!(PlainEndpoint::of("https://api.anthropic.com").is_none());
     }
 
     #[test]
