@@ -16,8 +16,8 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use super::call_log::CallLog;
+use super::ending::Ending;
 use super::headers;
-use super::lifecycle::Ending;
 use crate::recording::assemble::{assemble_body, Assembled, Assembler};
 use crate::recording::line::{
     CallLine, Exchange, HttpRequest, HttpResponse, JsonText, Outcome, SseRecord, Timing, Usage,

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::lifecycle::refusal_message;
+use super::ending::refusal_message;
 use super::passthrough::{lingering_close, Call};
 use super::proxy::{translates, Proxy};
 use crate::wire::api::Route;

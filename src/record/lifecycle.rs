@@ -6,113 +6,16 @@
 //! call can end in many places (its answer's last frame, an upstream error, the client's
 //! hang-up, the proxy's own refusal, its task dropped at a stop). [`CallGuard`] is the one
 //! owner of an open call: it moves with the answer (into the response body that streams
-//! it) and ends the call when told, or when dropped unended. What each ending records —
-//! outcome and message — is written once, in [`Ending::outcome`].
+//! it) and ends the call when told, or when dropped unended. What each ending records is
+//! [`super::ending`]'s table.
 
-use std::fmt;
 use std::sync::{Arc, MutexGuard};
 
 use bytes::Bytes;
 use http::HeaderMap;
 
 use super::capture::{lock, CallCapture, CallHandle, Recorder};
-use crate::recording::Outcome;
-
-/// Why the upstream did not give a call its whole answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamError {
-    /// Connecting or sending failed (`why`); `url` is as messages show it (credentials
-    /// redacted).
-    Unreachable { url: String, why: String },
-    /// No answer head within the header timeout.
-    Silent { url: String, secs: u64 },
-    /// The answer broke off after it began.
-    Cut(String),
-    /// The upstream reported an error in the middle of a stream.
-    Reported(String),
-    /// A whole answer (to translate) longer than the recorder holds, in MiB.
-    TooLong { limit_mib: usize },
-}
-
-impl fmt::Display for UpstreamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UpstreamError::Unreachable { url, why } => write!(f, "upstream {url} unreachable: {why}"),
-            UpstreamError::Silent { url, secs } => write!(f, "upstream {url} sent no answer within {secs} s"),
-            UpstreamError::Cut(why) => write!(f, "the upstream's answer broke off: {why}"),
-            UpstreamError::Reported(message) => write!(f, "the upstream reported an error mid-stream: {message}"),
-            UpstreamError::TooLong { limit_mib } => write!(
-                f,
-                "the upstream's answer is longer than {limit_mib} MiB, more than the recorder holds to translate \
-                 (--max-response-mib)"
-            ),
-        }
-    }
-}
-
-impl UpstreamError {
-    /// The HTTP status a client gets when the proxy answers this error itself.
-    pub fn status(&self) -> u16 {
-        502
-    }
-}
-
-/// How a call ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ending {
-    /// The whole answer reached the client (a line whose answer overflowed the recorder's
-    /// limit says `truncated`, and an error status `upstream_error`: both are read from
-    /// the capture when the line is built).
-    Completed,
-    /// The client went away before the answer ended.
-    ClientGone,
-    Upstream(UpstreamError),
-    /// The proxy answered the call itself with an error (`message` as the line keeps it).
-    Rejected(String),
-    /// The recorder was stopped while the call was in flight.
-    Interrupted,
-    /// The call's guard was dropped unended: its task was dropped (hyper's, when the
-    /// client went away before the answer began; any, when the recorder stopped or a bug
-    /// panicked).
-    Dropped,
-}
-
-impl Ending {
-    /// The outcome and message a call's line records: the one table of them.
-    pub fn outcome(&self) -> (Outcome, Option<String>) {
-        match self {
-            Ending::Completed => (Outcome::Completed, None),
-            Ending::ClientGone => {
-                (Outcome::ClientDisconnected, Some("the client closed the connection before the answer ended".into()))
-            }
-            Ending::Upstream(e @ (UpstreamError::Unreachable { .. } | UpstreamError::Silent { .. })) => {
-                (Outcome::UpstreamUnreachable, Some(e.to_string()))
-            }
-            Ending::Upstream(e) => (Outcome::UpstreamCut, Some(e.to_string())),
-            Ending::Rejected(message) => (Outcome::ProxyRejected, Some(message.clone())),
-            Ending::Interrupted => {
-                (Outcome::Interrupted, Some("the recorder was stopped while this call was in flight".into()))
-            }
-            Ending::Dropped => (
-                Outcome::Interrupted,
-                Some(
-                    "the call was dropped before it ended (its client went away before the answer began, or the \
-                      recorder stopped)"
-                        .into(),
-                ),
-            ),
-        }
-    }
-}
-
-/// Why a call is answered 503 while the recording cannot be written (`why`: the disk's
-/// error): it is not forwarded, since it could not be recorded (and has no line).
-pub fn refusal_message(why: &str) -> String {
-    format!(
-        "asb record: the recording cannot be written ({why}); this call was not forwarded, so that nothing goes \
-         unrecorded. Free space (or fix the disk) and retry."
-    )
-}
+use super::ending::Ending;
 
 /// The one owner of an open call: ends it exactly once, and with [`Ending::Dropped`] if
 /// dropped unended.
@@ -184,6 +87,7 @@ mod tests {
     use std::time::Instant;
 
     use super::super::capture::{new_capture, RawRequest};
+    use super::super::ending::UpstreamError;
     use crate::wire::Api;
 
     /// A recorder writing to a temporary file, keeping `keep_limit` bytes of an answer.

@@ -11,8 +11,8 @@
 //!   recording;
 //! * [`upstream`] — hyper's connections to the upstream, read by those bodies themselves;
 //! * [`pool`] — the idle connections both kinds keep;
-//! * [`lifecycle`] — a call's guard, which ends it exactly once with a typed ending, and
-//!   the one table of what each ending records;
+//! * [`lifecycle`] — a call's guard, which ends it exactly once with a typed [`ending`]
+//!   (the one table of what each ending records);
 //! * [`capture`] — a call in flight, and its line once it ends;
 //! * [`call_log`] — a line per recorded call on stderr;
 //! * [`headers`] — which headers pass, and which never reach the disk (agent threads:
@@ -21,6 +21,7 @@
 pub mod call_log;
 pub mod capture;
 pub mod config;
+pub mod ending;
 pub mod front;
 pub mod headers;
 pub mod lifecycle;

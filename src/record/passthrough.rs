@@ -21,10 +21,11 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::capture::{new_capture, RawRequest};
+use super::ending::{proxy_error, Ending, UpstreamError};
 use super::headers;
-use super::lifecycle::{CallGuard, Ending, UpstreamError};
+use super::lifecycle::CallGuard;
 use super::plain_upstream::{AnswerHead, READ_SIZE};
-use super::proxy::{proxy_error, Proxy};
+use super::proxy::Proxy;
 use crate::wire::http1::{self, BodyEnd, Framing, RequestHead};
 use crate::wire::Api;
 

@@ -30,8 +30,9 @@ use serde_json::{json, Value};
 
 use super::capture::{new_capture, RawRequest, Recorder, Side};
 use super::config::Upstream;
+use super::ending::{proxy_error, refusal_message, Ending, UpstreamError};
 use super::headers::{self, is_event_stream};
-use super::lifecycle::{refusal_message, CallGuard, Ending, UpstreamError};
+use super::lifecycle::CallGuard;
 use super::plain_upstream::PlainPool;
 use super::tee::TeeBody;
 use super::translate_stream::TranslatingBody;
@@ -285,13 +286,6 @@ fn proxy_answer(mut call: CallGuard, api: Api, status: u16, ending: Ending) -> R
     let response = proxy_error(api, status, &ending);
     call.end_answered(&response, ending);
     response.map(|s| full(Bytes::from(s)))
-}
-
-/// The error answer for a call ended by `ending`: its message, said by `asb record`.
-pub(super) fn proxy_error(api: Api, status: u16, ending: &Ending) -> Response<String> {
-    let message = ending.outcome().1.unwrap_or_default();
-    let shown = if message.starts_with("asb record:") { message } else { format!("asb record: {message}") };
-    ApiError::new(status, shown).to_response(api, "asb-record")
 }
 
 pub fn error_response(api: Api, status: u16, message: String) -> Response<ServerBody> {

@@ -11,7 +11,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use super::lifecycle::{CallGuard, Ending, UpstreamError};
+use super::ending::{Ending, UpstreamError};
+use super::lifecycle::CallGuard;
 
 pub struct TeeBody<B: Body> {
     inner: B,

@@ -13,7 +13,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame};
 use serde_json::Value;
 
-use super::lifecycle::{CallGuard, Ending, UpstreamError};
+use super::ending::{Ending, UpstreamError};
+use super::lifecycle::CallGuard;
 use super::upstream::UpstreamBody;
 use crate::wire::sse::{is_done_marker, SseEvent, SseParser};
 use crate::wire::translate::AnthropicStreamEncoder;
