@@ -243,6 +243,7 @@ async fn translate_call(
     answer(status, headers, full(bytes))
 }
 
+/// Headers saying only the content type.
 fn content_type(value: &'static str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static(value));
@@ -254,6 +255,7 @@ fn event_stream_headers() -> HeaderMap {
     content_type("text/event-stream; charset=utf-8")
 }
 
+/// A translated answer for the client.
 fn answer(status: StatusCode, headers: HeaderMap, body: ServerBody) -> Response<ServerBody> {
     let mut out = Response::new(body);
     *out.status_mut() = status;
