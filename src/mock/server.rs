@@ -36,6 +36,7 @@ use super::request::{self, GenRequest};
 use super::timing::{DecodeSlots, Schedule};
 use super::tokenizer;
 use super::truth::{TruthLog, TruthRecord};
+use crate::wire::api::Route;
 use crate::wire::errors::ApiError;
 use crate::wire::server;
 use crate::wire::Api;
@@ -126,10 +127,10 @@ pub async fn start(cfg: MockConfig, host: IpAddr, port: u16, truth: TruthLog) ->
 
 fn router(state: Arc<MockState>) -> Router {
     Router::new()
-        .route("/v1/chat/completions", only_post(post(chat_completions)))
-        .route("/v1/messages", only_post(post(messages)))
-        .route("/v1/messages/count_tokens", only_post(post(count_tokens)))
-        .route("/v1/models", get(models).fallback(method_not_allowed))
+        .route(Api::OpenAi.path(), only_post(post(chat_completions)))
+        .route(Api::Anthropic.path(), only_post(post(messages)))
+        .route(Route::CountTokens.path(), only_post(post(count_tokens)))
+        .route(Route::Models.path(), get(models).fallback(method_not_allowed))
         .fallback(not_found)
         .with_state(state)
 }
@@ -352,7 +353,7 @@ async fn models(State(state): State<Arc<MockState>>, headers: HeaderMap) -> Resp
     } else {
         state.cfg.models.iter().map(String::as_str).collect()
     };
-    let body = match api_of(&headers) {
+    let body = match Api::of_request(Route::Models.path(), &headers) {
         Api::Anthropic => json!({
             "data": names.iter().map(|m| json!({"type": "model", "id": m, "display_name": m,
                 "created_at": "2026-01-01T00:00:00Z"})).collect::<Vec<_>>(),
@@ -371,21 +372,12 @@ async fn models(State(state): State<Arc<MockState>>, headers: HeaderMap) -> Resp
 
 async fn not_found(headers: HeaderMap, req: Request) -> Response {
     let msg = format!("{} {}: no such endpoint on asb mock", req.method(), req.uri().path());
-    error_response(&ApiError::new(404, msg), api_of(&headers), "mock-404")
+    error_response(&ApiError::new(404, msg), Api::of_request(req.uri().path(), &headers), "mock-404")
 }
 
 async fn method_not_allowed(headers: HeaderMap, req: Request) -> Response {
     let msg = format!("method {} is not allowed on {}", req.method(), req.uri().path());
-    error_response(&ApiError::new(405, msg), api_of(&headers), "mock-405")
-}
-
-/// Anthropic clients send `anthropic-version`; everything else gets OpenAI shapes.
-fn api_of(headers: &HeaderMap) -> Api {
-    if headers.contains_key("anthropic-version") {
-        Api::Anthropic
-    } else {
-        Api::OpenAi
-    }
+    error_response(&ApiError::new(405, msg), Api::of_request(req.uri().path(), &headers), "mock-405")
 }
 
 /// An [`ApiError`] as an axum response.

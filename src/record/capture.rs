@@ -16,6 +16,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use super::call_log::CallLog;
+use super::ending::Ending;
 use super::headers;
 use crate::recording::assemble::{assemble_body, Assembled, Assembler};
 use crate::recording::line::{
@@ -69,7 +70,7 @@ pub struct Side {
     /// Response headers arrived (ms from the call's arrival).
     pub ttfb_ms: Option<f64>,
     /// Response body frames with their arrival (ms from the call's arrival), up to the
-    /// recorder's limit ([`CallCapture::keep_client_frame`]).
+    /// recorder's limit ([`CallCapture::keep_client_frame_now`]).
     pub frames: Vec<(f64, Bytes)>,
     /// Bytes of `frames`.
     pub kept: usize,
@@ -98,6 +99,14 @@ impl Side {
     /// Whether a frame of `len` bytes would still be kept.
     pub fn has_room(&self, len: usize, limit: usize) -> bool {
         self.kept + len <= limit
+    }
+
+    /// Records the response head, which arrived `t` ms after the call.
+    fn note_head(&mut self, status: u16, headers: HeaderMap, t: f64) {
+        self.status = Some(status);
+        self.streamed = headers::is_event_stream(&headers);
+        self.headers = headers;
+        self.ttfb_ms = Some(t);
     }
 }
 
@@ -132,24 +141,62 @@ impl CallCapture {
     /// The proxy answered the call itself (an error of its own: unreachable upstream,
     /// refused request): that answer is what the client received, and is kept as such.
     pub fn answered_by_proxy(&mut self, response: &http::Response<String>) {
+        self.note_client_head(response.status().as_u16(), response.headers().clone());
+        self.keep_client_frame_now(&Bytes::copy_from_slice(response.body().as_bytes()));
+    }
+
+    /// Records the head of the answer the client gets, arriving now.
+    pub fn note_client_head(&mut self, status: u16, headers: HeaderMap) {
         let t = self.ms_since_arrival();
-        self.client.status = Some(response.status().as_u16());
-        self.client.headers = response.headers().clone();
-        self.client.streamed = false;
-        self.client.ttfb_ms = Some(t);
-        self.keep_client_frame(t, Bytes::copy_from_slice(response.body().as_bytes()));
+        self.client.note_head(status, headers, t);
     }
 
-    /// Keeps a frame the client received, `t` ms after the call's arrival.
-    pub fn keep_client_frame(&mut self, t: f64, frame: Bytes) {
-        self.client.keep(t, frame, self.keep_limit);
+    /// Records the head of the upstream's answer (a translated call's upstream side),
+    /// arriving now.
+    pub fn note_upstream_head(&mut self, status: u16, headers: HeaderMap) {
+        let t = self.ms_since_arrival();
+        if let Some(side) = self.upstream.as_mut() {
+            side.note_head(status, headers, t);
+        }
     }
 
-    /// Keeps a frame the upstream sent (a translated call's upstream side).
-    pub fn keep_upstream_frame(&mut self, t: f64, frame: Bytes) {
+    /// Keeps a frame the client received now (a reference, not a copy).
+    pub fn keep_client_frame_now(&mut self, frame: &Bytes) {
+        let t = self.ms_since_arrival();
+        self.client.keep(t, frame.clone(), self.keep_limit);
+    }
+
+    /// Keeps the parts `ranges` of `piece` the client received now, copied while the
+    /// client's side has room for them, only counted past it.
+    pub fn keep_client_slices(&mut self, piece: &[u8], ranges: &[std::ops::Range<usize>]) {
+        let len = ranges.iter().map(|r| r.len()).sum();
+        if len == 0 {
+            return;
+        }
+        if !self.client.has_room(len, self.keep_limit) {
+            self.client.dropped += len as u64;
+            return;
+        }
+        let payload: Bytes = match ranges {
+            [one] => Bytes::copy_from_slice(&piece[one.clone()]),
+            many => {
+                let mut all = Vec::with_capacity(len);
+                for r in many {
+                    all.extend_from_slice(&piece[r.clone()]);
+                }
+                all.into()
+            }
+        };
+        let t = self.ms_since_arrival();
+        self.client.keep(t, payload, self.keep_limit);
+    }
+
+    /// Keeps a frame the upstream sent now (a translated call's upstream side).
+    pub fn keep_upstream_frame_now(&mut self, frame: &Bytes) {
+        let t = self.ms_since_arrival();
         let limit = self.keep_limit;
         if let Some(side) = self.upstream.as_mut() {
-            side.keep(t, frame, limit);
+            side.keep(t, frame.clone(), limit);
         }
     }
 }
@@ -208,8 +255,8 @@ impl Recorder {
         self.seq.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Starts tracking a call.
-    pub fn begin(&self, capture: CallCapture) -> CallHandle {
+    /// Starts tracking a call (through [`super::lifecycle::CallGuard::begin`], which ends it).
+    pub(super) fn begin(&self, capture: CallCapture) -> CallHandle {
         let seq = capture.seq;
         let handle = Arc::new(Mutex::new(capture));
         self.lock_in_flight().insert(seq, Arc::clone(&handle));
@@ -220,12 +267,14 @@ impl Recorder {
         self.lock_in_flight().len()
     }
 
-    /// Ends a call (only the first call to `finish` counts) and queues its line.
-    pub fn finish(&self, handle: &CallHandle, outcome: Outcome, error: Option<String>) {
+    /// Ends a call (only the first call to `finish` counts) and queues its line. Calls end
+    /// through their [`super::lifecycle::CallGuard`]; the recorder ends those still open when it stops.
+    pub(super) fn finish(&self, handle: &CallHandle, ending: Ending) {
         let mut call = lock(handle);
         if call.ended {
             return;
         }
+        let (outcome, error) = ending.outcome();
         call.ended = true;
         let end_ms = call.ms_since_arrival();
         if call.error.is_none() {
@@ -254,11 +303,7 @@ impl Recorder {
     pub fn interrupt_all(&self) {
         let handles: Vec<CallHandle> = self.lock_in_flight().values().cloned().collect();
         for h in handles {
-            self.finish(
-                &h,
-                Outcome::Interrupted,
-                Some("the recorder was stopped while this call was in flight".into()),
-            );
+            self.finish(&h, Ending::Interrupted);
         }
     }
 

@@ -62,6 +62,11 @@ pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// Whether a response's headers say it is an SSE stream.
+pub fn is_event_stream(h: &HeaderMap) -> bool {
+    h.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
 /// Headers as a recording keeps them: lower-case names, repeated values joined with ", ",
 /// credentials redacted (and their values added to `secrets`), credential-named query
 /// parameters in URL values redacted.

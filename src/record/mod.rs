@@ -3,12 +3,16 @@
 //! none: a call that fails, is cut, or whose client goes away is written all the same.
 //!
 //! * [`config`] — flags and the effective upstream;
-//! * [`passthrough`] — the hand-written HTTP/1.1 fast path for calls forwarded byte for
-//!   byte to a plain-HTTP upstream;
+//! * [`front`] — each connection's first reader: the calls forwarded byte for byte to a
+//!   plain-HTTP upstream go to [`passthrough`], the hand-written HTTP/1.1 fast path
+//!   (its connections: [`plain_upstream`]); the rest to hyper;
 //! * [`proxy`] — routing, passthrough and translation for everything else (through hyper);
 //! * [`tee`] / [`translate_stream`] — the response bodies that stream to the client while
 //!   recording;
-//! * [`upstream`] — the connections to the upstream, read by those bodies themselves;
+//! * [`upstream`] — hyper's connections to the upstream, read by those bodies themselves;
+//! * [`pool`] — the idle connections both kinds keep;
+//! * [`lifecycle`] — a call's guard, which ends it exactly once with a typed [`ending`]
+//!   (the one table of what each ending records);
 //! * [`capture`] — a call in flight, and its line once it ends;
 //! * [`call_log`] — a line per recorded call on stderr;
 //! * [`headers`] — which headers pass, and which never reach the disk (agent threads:
@@ -17,8 +21,13 @@
 pub mod call_log;
 pub mod capture;
 pub mod config;
+pub mod ending;
+pub mod front;
 pub mod headers;
+pub mod lifecycle;
 pub mod passthrough;
+pub mod plain_upstream;
+pub mod pool;
 pub mod proxy;
 pub mod tee;
 pub mod translate_stream;
@@ -35,12 +44,15 @@ pub use config::RecordArgs;
 
 use capture::Recorder;
 use config::Upstream;
-use passthrough::{Passthrough, PlainPool, PlainUpstream};
+use front::Passthrough;
+use plain_upstream::PlainPool;
 use proxy::Proxy;
 
 use crate::recording::redact::{self, Secrets};
 use crate::recording::writer::{Durability, RecordingWriter};
 use crate::signals::StopSignals;
+use crate::wire::api::Route;
+use crate::wire::endpoint::PlainEndpoint;
 use crate::wire::server::{self, PerCore, Shutdown};
 use crate::wire::Api;
 
@@ -163,7 +175,7 @@ impl Session {
             connections: Arc::new(upstream::UpstreamPool::new()?),
             // An endpoint with a query (`?api-version=…`) goes through hyper's side, whose
             // URLs carry it (`Upstream::url`); the hand-written passthrough's do not yet.
-            plain: self.upstream.query.is_none().then(|| PlainUpstream::of(&self.upstream.base)).flatten(),
+            plain: self.upstream.query.is_none().then(|| PlainEndpoint::of(&self.upstream.base)).flatten(),
             plain_pool: PlainPool::default(),
             upstream: self.upstream.clone(),
             recorder: Arc::clone(&self.recorder),
@@ -181,7 +193,7 @@ async fn check_upstream(upstream: Upstream) {
     let Ok(pool) = upstream::UpstreamPool::new().map(Arc::new) else { return };
     // What a forwarded call carries: -k's header (or the endpoint's userinfo as Basic auth).
     let headers = headers::upstream_request_headers(&http::HeaderMap::new(), upstream.auth.as_ref());
-    let url = upstream.url("/v1/models");
+    let url = upstream.url(Route::Models.path());
     let started = std::time::Instant::now();
     let asked = pool.send(&http::Method::GET, &url, &headers, bytes::Bytes::new());
     match tokio::time::timeout(Duration::from_secs(5), asked).await {

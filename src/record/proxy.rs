@@ -9,9 +9,13 @@
 //! | `POST /v1/messages/count_tokens` | no | forwarded; an OpenAI upstream without it gets an estimate |
 //! | anything else | no | forwarded as is |
 //!
+//! Routes are told by [`Route::of`], the rule every capability uses (a query, a trailing
+//! `/` or a base path before `/v1/…` do not hide one); the API of an error answered before
+//! the route is known by [`Api::of_request`].
+//!
 //! With a plain-HTTP upstream the two passthrough rows are served before hyper sees them,
-//! by [`super::passthrough`]; they come here over TLS, or on a connection that an earlier
-//! request handed to hyper.
+//! by [`super::front`] and [`super::passthrough`]; they come here over TLS, or on a
+//! connection that an earlier request handed to hyper.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,16 +28,18 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
-use super::capture::{lock, new_capture, CallHandle, RawRequest, Recorder, Side};
+use super::capture::{new_capture, RawRequest, Recorder, Side};
 use super::config::Upstream;
-use super::headers;
-use super::passthrough::{PlainPool, PlainUpstream};
+use super::ending::{proxy_error, refusal_message, Ending, UpstreamError};
+use super::headers::{self, is_event_stream};
+use super::lifecycle::CallGuard;
+use super::plain_upstream::PlainPool;
 use super::tee::TeeBody;
 use super::translate_stream::TranslatingBody;
 use super::upstream::{UpstreamBody, UpstreamPool};
-use crate::recording::redact;
 use crate::recording::writer::Secrets;
-use crate::recording::Outcome;
+use crate::wire::api::Route;
+use crate::wire::endpoint::PlainEndpoint;
 use crate::wire::errors::ApiError;
 use crate::wire::server::{self, full, BoxError, ServerBody};
 use crate::wire::translate;
@@ -45,7 +51,7 @@ pub struct Proxy {
     pub connections: Arc<UpstreamPool>,
     /// The upstream when it is plain HTTP: the hand-written passthrough's
     /// ([`super::passthrough`]), with this thread's connections for it.
-    pub plain: Option<PlainUpstream>,
+    pub plain: Option<PlainEndpoint>,
     pub plain_pool: PlainPool,
     pub recorder: Arc<Recorder>,
     pub secrets: Secrets,
@@ -55,29 +61,15 @@ pub struct Proxy {
     pub max_request_bytes: usize,
 }
 
-enum Route {
-    ChatCompletions,
-    Messages,
-    CountTokens,
-    Other,
-}
-
-fn route(method: &Method, path: &str) -> Route {
-    if method != Method::POST {
-        return Route::Other;
-    }
-    match path.trim_end_matches('/') {
-        "/v1/chat/completions" => Route::ChatCompletions,
-        "/v1/messages" => Route::Messages,
-        "/v1/messages/count_tokens" => Route::CountTokens,
-        _ => Route::Other,
-    }
+/// The route of a request the proxy handles itself (only `POST`s are); `None`: forwarded.
+fn route(method: &Method, path: &str) -> Option<Route> {
+    (method == Method::POST).then(|| Route::of(path)).flatten()
 }
 
 pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<ServerBody>, Infallible> {
     let arrival = Instant::now();
     let (parts, body) = req.into_parts();
-    let api = if parts.headers.contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
+    let api = Api::of_request(parts.uri.path(), &parts.headers);
     // At most the limit is held: a body declared or sent larger is refused while it comes.
     let body = match server::read_body(body, server::timeouts().body, proxy.max_request_bytes).await {
         Ok(b) => b,
@@ -94,10 +86,9 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Respons
 pub async fn handle_buffered(proxy: &Arc<Proxy>, parts: Parts, body: Bytes, arrival: Instant) -> Response<ServerBody> {
     proxy.secrets.add_from_headers(&parts.headers);
     match route(&parts.method, parts.uri.path()) {
-        Route::ChatCompletions => record(proxy, parts, body, Api::OpenAi, arrival).await,
-        Route::Messages => record(proxy, parts, body, Api::Anthropic, arrival).await,
-        Route::CountTokens => count_tokens(proxy, parts, body).await,
-        Route::Other => forward(proxy, parts, body).await,
+        Some(Route::Call(api)) => record(proxy, parts, body, api, arrival).await,
+        Some(Route::CountTokens) => count_tokens(proxy, parts, body).await,
+        Some(Route::Models) | None => forward(proxy, parts, body).await,
     }
 }
 
@@ -114,16 +105,16 @@ async fn record(
         return error_response(client_api, 503, refusal_message(&why));
     }
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-    let translating = client_api == Api::Anthropic && proxy.upstream.api == Api::OpenAi;
+    let translating = translates(client_api, proxy.upstream.api);
     let upstream_api = if translating { Api::OpenAi } else { client_api };
     let headers = parts.headers.clone();
     let request = RawRequest { method: parts.method.to_string(), path: path.clone(), headers: parts.headers, body };
     let body = request.body.clone();
     let capture =
         new_capture(&proxy.recorder, arrival, (client_api, upstream_api), proxy.upstream.model.clone(), request);
-    let call = proxy.recorder.begin(capture);
+    let call = CallGuard::begin(&proxy.recorder, capture);
     if !translating {
-        return passthrough(proxy, &call, parts.method, &path, &headers, body, client_api).await;
+        return passthrough(proxy, call, parts.method, &path, &headers, body, client_api).await;
     }
     let translated = serde_json::from_slice::<Value>(&body)
         .map_err(|e| format!("the request body is not valid JSON: {e}"))
@@ -131,30 +122,38 @@ async fn record(
             translate::anthropic_to_openai_request(&json, Some(&proxy.upstream.model)).map_err(|e| e.to_string())
         });
     match translated {
-        Ok(openai_body) => translate_call(proxy, &call, &headers, openai_body).await,
+        Ok(openai_body) => translate_call(proxy, call, &headers, openai_body).await,
         Err(e) => {
             let message = format!("asb record: cannot translate this request for an OpenAI-compatible upstream: {e}");
-            reject(proxy, &call, client_api, 400, message)
+            proxy_answer(call, client_api, 400, Ending::Rejected(message))
         }
     }
 }
 
-/// Sends one request upstream, waiting at most the header timeout for the answer's headers.
+/// Whether a call in `client_api` is translated for an upstream speaking `upstream_api`
+/// (only Anthropic Messages for an OpenAI-compatible upstream is); any other is forwarded
+/// byte for byte.
+pub(super) fn translates(client_api: Api, upstream_api: Api) -> bool {
+    client_api == Api::Anthropic && upstream_api == Api::OpenAi
+}
+
+/// Sends one request upstream (`path_and_query` on the upstream's URL), waiting at most
+/// the header timeout for the answer's headers.
 async fn send_upstream(
     proxy: &Proxy,
     method: Method,
-    url: &str,
+    path_and_query: &str,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response<UpstreamBody>, String> {
-    match tokio::time::timeout(proxy.header_timeout, proxy.connections.send(&method, url, &headers, body)).await {
+) -> Result<Response<UpstreamBody>, UpstreamError> {
+    let url = proxy.upstream.url(path_and_query);
+    match tokio::time::timeout(proxy.header_timeout, proxy.connections.send(&method, &url, &headers, body)).await {
         Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(e)) => Err(format!("upstream {} unreachable: {e}", redact::redact_urls(url, true, |_| {}))),
-        Err(_) => Err(format!(
-            "upstream {} sent no answer within {} s",
-            redact::redact_urls(url, true, |_| {}),
-            proxy.header_timeout.as_secs()
-        )),
+        Ok(Err(why)) => Err(UpstreamError::Unreachable { url: proxy.upstream.shown_url(path_and_query), why }),
+        Err(_) => Err(UpstreamError::Silent {
+            url: proxy.upstream.shown_url(path_and_query),
+            secs: proxy.header_timeout.as_secs(),
+        }),
     }
 }
 
@@ -162,54 +161,35 @@ async fn send_upstream(
 #[allow(clippy::too_many_arguments)]
 async fn passthrough(
     proxy: &Arc<Proxy>,
-    call: &CallHandle,
+    call: CallGuard,
     method: Method,
     path: &str,
     client_headers: &HeaderMap,
     body: Bytes,
     client_api: Api,
 ) -> Response<ServerBody> {
-    let url = proxy.upstream.url(path);
     let up_headers = headers::upstream_request_headers(client_headers, proxy.upstream.auth.as_ref());
-    let resp = match send_upstream(proxy, method, &url, up_headers, body).await {
+    let resp = match send_upstream(proxy, method, path, up_headers, body).await {
         Ok(r) => r,
-        Err(message) => return unreachable(proxy, call, client_api, message),
+        Err(e) => return proxy_answer(call, client_api, e.status(), Ending::Upstream(e)),
     };
-    {
-        let mut c = lock(call);
-        let t = c.ms_since_arrival();
-        note_response_head(&mut c.client, &resp, t);
-    }
+    call.note_client_head(resp.status().as_u16(), resp.headers().clone());
     let (parts, body) = resp.into_parts();
-    let mut out =
-        Response::new(TeeBody::new(body, Arc::clone(call), Arc::clone(&proxy.recorder)).map_err(boxed).boxed_unsync());
+    let mut out = Response::new(TeeBody::new(body, call).map_err(boxed).boxed_unsync());
     *out.status_mut() = parts.status;
     *out.headers_mut() = headers::client_response_headers(&parts.headers);
     out
 }
 
-/// Records the upstream's status and headers, which arrived `t_ms` after the call.
-fn note_response_head(side: &mut Side, resp: &Response<UpstreamBody>, t_ms: f64) {
-    side.status = Some(resp.status().as_u16());
-    side.headers = resp.headers().clone();
-    side.streamed = is_event_stream(resp.headers());
-    side.ttfb_ms = Some(t_ms);
-}
-
-pub(super) fn is_event_stream(h: &HeaderMap) -> bool {
-    h.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
-}
-
 /// An Anthropic call answered by an OpenAI-compatible upstream.
 async fn translate_call(
     proxy: &Arc<Proxy>,
-    call: &CallHandle,
+    mut call: CallGuard,
     client_headers: &HeaderMap,
     openai_body: Value,
 ) -> Response<ServerBody> {
     let stream = openai_body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let path = "/v1/chat/completions";
-    let url = proxy.upstream.url(path);
+    let path = Api::OpenAi.path();
     let mut up_headers = HeaderMap::new();
     up_headers.insert("content-type", HeaderValue::from_static("application/json"));
     up_headers
@@ -221,28 +201,23 @@ async fn translate_call(
     let body = Bytes::from(openai_body.to_string());
     let request =
         RawRequest { method: "POST".into(), path: path.into(), headers: up_headers.clone(), body: body.clone() };
-    lock(call).upstream = Some(Side { request, ..Side::default() });
-    let resp = match send_upstream(proxy, Method::POST, &url, up_headers, body).await {
+    call.capture().upstream = Some(Side { request, ..Side::default() });
+    let resp = match send_upstream(proxy, Method::POST, path, up_headers, body).await {
         Ok(r) => r,
-        Err(message) => return unreachable(proxy, call, Api::Anthropic, message),
+        Err(e) => return proxy_answer(call, Api::Anthropic, e.status(), Ending::Upstream(e)),
     };
-    {
-        let mut c = lock(call);
-        let t = c.ms_since_arrival();
-        if let Some(side) = c.upstream.as_mut() {
-            note_response_head(side, &resp, t);
-        }
-    }
+    call.capture().note_upstream_head(resp.status().as_u16(), resp.headers().clone());
     let status = resp.status();
     if status.is_success() && stream && is_event_stream(resp.headers()) {
         let model = proxy.upstream.model.clone();
-        let body = TranslatingBody::new(resp.into_body(), model, Arc::clone(call), Arc::clone(&proxy.recorder));
-        return client_answer(proxy, call, StatusCode::OK, Answer::Stream(body.map_err(boxed).boxed_unsync()));
+        call.note_client_head(200, event_stream_headers());
+        let body = TranslatingBody::new(resp.into_body(), model, call);
+        return answer(StatusCode::OK, event_stream_headers(), body.map_err(boxed).boxed_unsync());
     }
     // A whole answer: read it, recording its frames, then translate it.
-    let upstream_body = match collect_upstream(call, resp.into_body()).await {
+    let upstream_body = match collect_upstream(&call, resp.into_body()).await {
         Ok(b) => b,
-        Err(message) => return proxy_answer(proxy, call, Api::Anthropic, (502, Outcome::UpstreamCut), message),
+        Err(e) => return proxy_answer(call, Api::Anthropic, e.status(), Ending::Upstream(e)),
     };
     let (status, json) = if status.is_success() {
         match serde_json::from_slice::<Value>(&upstream_body)
@@ -259,102 +234,60 @@ async fn translate_call(
     } else {
         (status, translate::openai_error_to_anthropic(status.as_u16(), &upstream_body))
     };
-    client_answer(proxy, call, status, Answer::Whole(Bytes::from(json.to_string())))
+    // The client's answer, recorded whole: the call is complete.
+    let bytes = Bytes::from(json.to_string());
+    let headers = content_type("application/json");
+    call.note_client_head(status.as_u16(), headers.clone());
+    call.keep_client_frame(&bytes);
+    call.end(Ending::Completed);
+    answer(status, headers, full(bytes))
+}
+
+/// Headers saying only the content type.
+fn content_type(value: &'static str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static(value));
+    headers
+}
+
+/// The head of a translated event stream.
+fn event_stream_headers() -> HeaderMap {
+    content_type("text/event-stream; charset=utf-8")
 }
 
 /// A translated answer for the client.
-enum Answer {
-    /// A JSON body, complete.
-    Whole(Bytes),
-    /// An event stream still being produced (it finishes the call itself).
-    Stream(ServerBody),
-}
-
-/// Sends a translated answer, recording what the client gets.
-fn client_answer(proxy: &Proxy, call: &CallHandle, status: StatusCode, answer: Answer) -> Response<ServerBody> {
-    let whole = matches!(answer, Answer::Whole(_));
-    let content_type = if whole { "application/json" } else { "text/event-stream; charset=utf-8" };
-    {
-        let mut c = lock(call);
-        let t = c.ms_since_arrival();
-        c.client.status = Some(status.as_u16());
-        c.client.headers.insert("content-type", HeaderValue::from_static(content_type));
-        c.client.streamed = !whole;
-        c.client.ttfb_ms = Some(t);
-        if let Answer::Whole(bytes) = &answer {
-            c.keep_client_frame(t, bytes.clone());
-        }
-    }
-    let body = match answer {
-        Answer::Whole(bytes) => full(bytes),
-        Answer::Stream(stream) => stream,
-    };
-    if whole {
-        proxy.recorder.finish(call, Outcome::Completed, None);
-    }
+fn answer(status: StatusCode, headers: HeaderMap, body: ServerBody) -> Response<ServerBody> {
     let mut out = Response::new(body);
     *out.status_mut() = status;
-    out.headers_mut().insert("content-type", HeaderValue::from_static(content_type));
+    *out.headers_mut() = headers;
     out
 }
 
 /// Reads a whole upstream body, keeping its frames in the upstream side; an answer over
 /// the recorder's limit is not read further (it is to be translated whole, so it could
 /// not be forwarded without being held).
-async fn collect_upstream(call: &CallHandle, mut body: UpstreamBody) -> Result<Bytes, String> {
+async fn collect_upstream(call: &CallGuard, mut body: UpstreamBody) -> Result<Bytes, UpstreamError> {
     let mut all = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| format!("the upstream's answer broke off: {e}"))?;
+        let frame = frame.map_err(|e| UpstreamError::Cut(e.to_string()))?;
         if let Some(data) = frame.data_ref() {
-            let mut c = lock(call);
+            let mut c = call.capture();
             if all.len() + data.len() > c.keep_limit {
-                return Err(format!(
-                    "the upstream's answer is longer than {} MiB, more than the recorder holds to translate \
-                     (--max-response-mib)",
-                    c.keep_limit >> 20
-                ));
+                return Err(UpstreamError::TooLong { limit_mib: c.keep_limit >> 20 });
             }
             all.extend_from_slice(data);
-            let t = c.ms_since_arrival();
-            c.keep_upstream_frame(t, data.clone());
+            c.keep_upstream_frame_now(data);
         }
     }
     Ok(Bytes::from(all))
 }
 
-/// The upstream could not be reached: the client gets a 502 in its API's shape.
-fn unreachable(proxy: &Proxy, call: &CallHandle, api: Api, message: String) -> Response<ServerBody> {
-    proxy_answer(proxy, call, api, (502, Outcome::UpstreamUnreachable), message)
-}
-
-/// The proxy refused the request itself.
-fn reject(proxy: &Proxy, call: &CallHandle, api: Api, status: u16, message: String) -> Response<ServerBody> {
-    proxy_answer(proxy, call, api, (status, Outcome::ProxyRejected), message)
-}
-
-/// An error the proxy answers itself, in the client's API's shape: recorded as the call's
-/// response (what the client received), with `outcome`.
-fn proxy_answer(
-    proxy: &Proxy,
-    call: &CallHandle,
-    api: Api,
-    (status, outcome): (u16, Outcome),
-    message: String,
-) -> Response<ServerBody> {
-    let shown = if message.starts_with("asb record:") { message.clone() } else { format!("asb record: {message}") };
-    let response = ApiError::new(status, shown).to_response(api, "asb-record");
-    lock(call).answered_by_proxy(&response);
-    proxy.recorder.finish(call, outcome, Some(message));
+/// An error the proxy answers itself with `status`, in the client's API's shape: recorded
+/// as the call's response (what the client received), and the call ended with `ending`.
+fn proxy_answer(mut call: CallGuard, api: Api, status: u16, ending: Ending) -> Response<ServerBody> {
+    let response = proxy_error(api, status, &ending);
+    call.end_answered(&response, ending);
     response.map(|s| full(Bytes::from(s)))
-}
-
-/// Why a call is answered 503 while the recording cannot be written (`why`: the disk's
-/// error): it is not forwarded, since it could not be recorded.
-pub(super) fn refusal_message(why: &str) -> String {
-    format!(
-        "asb record: the recording cannot be written ({why}); this call was not forwarded, so that nothing goes \
-         unrecorded. Free space (or fix the disk) and retry."
-    )
 }
 
 pub fn error_response(api: Api, status: u16, message: String) -> Response<ServerBody> {
@@ -376,9 +309,9 @@ async fn count_tokens(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response
         return error_response(Api::Anthropic, 400, "asb record: the request body is not valid JSON".into());
     };
     json["model"] = Value::String(proxy.upstream.model.clone());
-    let url = proxy.upstream.url("/v1/messages/count_tokens");
+    let path = Route::CountTokens.path();
     let up_headers = headers::upstream_request_headers(&parts.headers, proxy.upstream.auth.as_ref());
-    if let Ok(resp) = send_upstream(proxy, Method::POST, &url, up_headers, Bytes::from(json.to_string())).await {
+    if let Ok(resp) = send_upstream(proxy, Method::POST, path, up_headers, Bytes::from(json.to_string())).await {
         if resp.status().is_success() {
             if let Ok(b) = resp.into_body().collect().await {
                 let bytes = b.to_bytes();
@@ -414,11 +347,10 @@ fn text_chars(json: &Value) -> usize {
 
 /// Any other request: forwarded as is, not recorded.
 async fn forward(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response<ServerBody> {
-    let api = if parts.headers.contains_key("anthropic-version") { Api::Anthropic } else { Api::OpenAi };
+    let api = Api::of_request(parts.uri.path(), &parts.headers);
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let url = proxy.upstream.url(path);
     let up_headers = headers::upstream_request_headers(&parts.headers, proxy.upstream.auth.as_ref());
-    match send_upstream(proxy, parts.method, &url, up_headers, body).await {
+    match send_upstream(proxy, parts.method, path, up_headers, body).await {
         Ok(resp) => {
             let (p, b) = resp.into_parts();
             let mut out = Response::new(b.map_err(boxed).boxed_unsync());
@@ -426,6 +358,6 @@ async fn forward(proxy: &Arc<Proxy>, parts: Parts, body: Bytes) -> Response<Serv
             *out.headers_mut() = headers::client_response_headers(&p.headers);
             out
         }
-        Err(message) => error_response(api, 502, format!("asb record: {message}")),
+        Err(e) => error_response(api, e.status(), format!("asb record: {e}")),
     }
 }

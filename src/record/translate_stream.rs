@@ -3,19 +3,19 @@
 //!
 //! An upstream that breaks off mid-stream (connection cut, or an in-band `{"error":…}`)
 //! becomes an Anthropic `event: error` for the client, which the SDK raises, and the call
-//! is recorded as cut; a client that goes away ends the call as disconnected.
+//! is recorded as cut; a client that goes away ends the call as disconnected (the call's
+//! guard ends it once, whichever comes first).
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use serde_json::Value;
 
-use super::capture::{lock, CallHandle, Recorder};
+use super::ending::{Ending, UpstreamError};
+use super::lifecycle::CallGuard;
 use super::upstream::UpstreamBody;
-use crate::recording::Outcome;
 use crate::wire::sse::{is_done_marker, SseEvent, SseParser};
 use crate::wire::translate::AnthropicStreamEncoder;
 
@@ -24,25 +24,21 @@ pub struct TranslatingBody {
     parser: SseParser,
     encoder: AnthropicStreamEncoder,
     events: Vec<SseEvent>,
-    call: CallHandle,
-    recorder: Arc<Recorder>,
+    call: CallGuard,
     /// Set once the last client frame is out; the next poll ends the body.
-    ending: Option<(Outcome, Option<String>)>,
-    ended: bool,
+    ending: Option<Ending>,
 }
 
 impl TranslatingBody {
-    pub fn new(upstream: UpstreamBody, model: String, call: CallHandle, recorder: Arc<Recorder>) -> Self {
-        let message_id = format!("msg_asb_{:012}", lock(&call).seq);
+    pub fn new(upstream: UpstreamBody, model: String, call: CallGuard) -> Self {
+        let message_id = format!("msg_asb_{:012}", call.capture().seq);
         TranslatingBody {
             upstream,
             parser: SseParser::new(),
             encoder: AnthropicStreamEncoder::new(message_id, model),
             events: Vec::new(),
             call,
-            recorder,
             ending: None,
-            ended: false,
         }
     }
 
@@ -60,18 +56,11 @@ impl TranslatingBody {
             if let Some(err) = chunk.get("error") {
                 let message = err.get("message").and_then(Value::as_str).unwrap_or("upstream error").to_string();
                 self.encoder.fail("api_error", &message, out);
-                self.ending =
-                    Some((Outcome::UpstreamCut, Some(format!("the upstream reported an error mid-stream: {message}"))));
+                self.ending = Some(Ending::Upstream(UpstreamError::Reported(message)));
                 continue;
             }
             self.encoder.on_chunk(&chunk, out);
         }
-    }
-
-    fn record_client_frame(&self, bytes: &Bytes) {
-        let mut c = lock(&self.call);
-        let t = c.ms_since_arrival();
-        c.keep_client_frame(t, bytes.clone());
     }
 }
 
@@ -82,12 +71,11 @@ impl Body for TranslatingBody {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
         loop {
-            if this.ended {
+            if this.call.is_ended() {
                 return Poll::Ready(None);
             }
-            if let Some((outcome, error)) = this.ending.take() {
-                this.ended = true;
-                this.recorder.finish(&this.call, outcome, error);
+            if let Some(ending) = this.ending.take() {
+                this.call.end(ending);
                 return Poll::Ready(None);
             }
             let mut out = Vec::new();
@@ -97,28 +85,24 @@ impl Body for TranslatingBody {
                     let Some(data) = frame.data_ref() else {
                         continue;
                     };
-                    {
-                        let mut c = lock(&this.call);
-                        let t = c.ms_since_arrival();
-                        c.keep_upstream_frame(t, data.clone());
-                    }
+                    this.call.keep_upstream_frame(data);
                     this.translate(data, &mut out);
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    let message = format!("the upstream's answer broke off: {e}");
-                    this.encoder.fail("api_error", &format!("asb record: {message}"), &mut out);
-                    this.ending = Some((Outcome::UpstreamCut, Some(message)));
+                    let error = UpstreamError::Cut(e.to_string());
+                    this.encoder.fail("api_error", &format!("asb record: {error}"), &mut out);
+                    this.ending = Some(Ending::Upstream(error));
                 }
                 Poll::Ready(None) => {
                     // The upstream closed the stream: finish it for the client if no
                     // `[DONE]` did (some servers omit it).
                     this.encoder.finish(&mut out);
-                    this.ending.get_or_insert((Outcome::Completed, None));
+                    this.ending.get_or_insert(Ending::Completed);
                 }
             }
             if !out.is_empty() {
                 let bytes = Bytes::from(out);
-                this.record_client_frame(&bytes);
+                this.call.keep_client_frame(&bytes);
                 return Poll::Ready(Some(Ok(Frame::data(bytes))));
             }
         }
@@ -127,12 +111,6 @@ impl Body for TranslatingBody {
 
 impl Drop for TranslatingBody {
     fn drop(&mut self) {
-        if !self.ended {
-            self.recorder.finish(
-                &self.call,
-                Outcome::ClientDisconnected,
-                Some("the client closed the connection before the answer ended".into()),
-            );
-        }
+        self.call.end(Ending::ClientGone);
     }
 }

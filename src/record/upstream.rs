@@ -10,9 +10,8 @@
 //! end of the stream is known with its last bytes — the way nginx forwards.
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::header::HOST;
@@ -23,18 +22,14 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use tower_service::Service;
 
+use super::pool::IdlePool;
 use crate::wire::client::{connector, Connector};
 use crate::wire::driven::{chain, drive, has_finished, poll_driver, Driver};
-
-/// An idle connection is not reused after this long (servers close theirs after 5–75 s).
-pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Idle connections kept per thread; more are closed.
-pub(super) const MAX_IDLE: usize = 256;
 
 /// One thread's upstream connections.
 pub struct UpstreamPool {
     connector: Connector,
-    idle: Mutex<Vec<Idle>>,
+    idle: IdlePool<Link>,
 }
 
 /// An open connection and its state machine.
@@ -47,14 +42,9 @@ struct Link {
     reused: bool,
 }
 
-struct Idle {
-    link: Link,
-    since: Instant,
-}
-
 impl UpstreamPool {
     pub fn new() -> anyhow::Result<Self> {
-        Ok(UpstreamPool { connector: connector()?, idle: Mutex::default() })
+        Ok(UpstreamPool { connector: connector()?, idle: IdlePool::default() })
     }
 
     /// Sends `method url` with `headers` and `body`; returns at the response headers. A
@@ -114,15 +104,10 @@ impl UpstreamPool {
 
     /// The most recently used idle connection to `origin` that is still open.
     fn checkout(&self, origin: &str) -> Option<Link> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(at) = idle.iter().rposition(|i| i.link.origin == origin) {
-            let Idle { mut link, since } = idle.swap_remove(at);
-            if since.elapsed() < IDLE_TIMEOUT && !has_finished(&mut link.driver, &mut link.closed) {
-                link.reused = true;
-                return Some(link);
-            }
-        }
-        None
+        let open = |link: &mut Link| !has_finished(&mut link.driver, &mut link.closed);
+        let mut link = self.idle.checkout(|link| link.origin == origin, open)?;
+        link.reused = true;
+        Some(link)
     }
 
     async fn connect(&self, uri: Uri, origin: &str) -> Result<Link, String> {
@@ -133,14 +118,9 @@ impl UpstreamPool {
 
     /// Takes back a connection whose answer ended, for the next request.
     fn release(&self, link: Link) {
-        if link.closed {
-            return;
+        if !link.closed {
+            self.idle.release(link);
         }
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() >= MAX_IDLE {
-            idle.remove(0);
-        }
-        idle.push(Idle { link, since: Instant::now() });
     }
 }
 
@@ -271,6 +251,7 @@ mod tests {
     use super::*;
     use http_body_util::BodyExt;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 

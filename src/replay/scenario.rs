@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use super::builtin::{self, Builtin};
 use crate::recording::line::CallLine;
 use crate::recording::reader::{for_each_raw_line, parse_line};
+use crate::wire::api::Route;
 use crate::wire::Api;
 
 #[derive(Debug, Clone)]
@@ -315,12 +316,7 @@ fn entry(call: CallLine, line: usize) -> Result<Entry, String> {
             let Some(body @ Value::Object(_)) = req.body else {
                 return Err("the recorded request has no JSON body to replay".into());
             };
-            let path = req.path.split('?').next().unwrap_or_default();
-            let api = if path.ends_with("/messages") {
-                Api::Anthropic
-            } else if path.ends_with("/chat/completions") {
-                Api::OpenAi
-            } else {
+            let Some(Route::Call(api)) = Route::of(&req.path) else {
                 return Err(format!(
                     "{} is not an LLM call (replayable: /v1/messages, /v1/chat/completions)",
                     req.path

@@ -4,6 +4,7 @@
 use anyhow::Result;
 
 use crate::recording::redact;
+use crate::wire::api::Route;
 use crate::wire::endpoint::{
     auth_header, basic_auth, detect_api, normalize_base, split_query, with_query, UpstreamApi,
 };
@@ -27,8 +28,7 @@ impl Target {
         let trimmed = url.trim_end_matches('/');
         let api = match api {
             Some(a) => a.api(),
-            None if trimmed.ends_with("/messages") => Api::Anthropic,
-            None => detect_api(trimmed),
+            None => Route::of(trimmed).and_then(Route::api).unwrap_or_else(|| detect_api(trimmed)),
         };
         let auth =
             auth_header(api, key, key_header).or_else(|| userinfo.map(|(user, password)| basic_auth(&user, &password)));
@@ -37,16 +37,15 @@ impl Target {
     }
 }
 
-/// OpenAI: a URL ending in `/chat/completions` is used as is; one ending in a version
-/// segment (`/v1`, `/v1beta/openai`, `/v2`) gets `/chat/completions`; anything else gets
-/// `/v1/chat/completions`. Anthropic: `/v1/messages` as is, `/v1` + `/messages`, else
-/// `/v1/messages`.
+/// A URL already on the API's route ([`Route::of`]: `…/chat/completions`, `…/v1/messages`)
+/// is used as is. OpenAI: one ending in a version segment (`/v1`, `/v1beta/openai`, `/v2`)
+/// gets `/chat/completions`; anything else gets `/v1/chat/completions`. Anthropic: `/v1` +
+/// `/messages`, else `/v1/messages`.
 fn url_for(trimmed: &str, api: Api) -> String {
     match api {
-        Api::OpenAi if trimmed.ends_with("/chat/completions") => trimmed.to_string(),
+        _ if Route::of(trimmed) == Some(Route::Call(api)) => trimmed.to_string(),
         Api::OpenAi if ends_with_version(trimmed) => format!("{trimmed}/chat/completions"),
         Api::OpenAi => format!("{trimmed}/v1/chat/completions"),
-        Api::Anthropic if trimmed.ends_with("/v1/messages") => trimmed.to_string(),
         Api::Anthropic if trimmed.ends_with("/v1") => format!("{trimmed}/messages"),
         Api::Anthropic => format!("{trimmed}/v1/messages"),
     }
@@ -106,6 +105,14 @@ mod tests {
         assert_eq!(url("https://host/v1/messages", None), (Api::Anthropic, "https://host/v1/messages".into()));
         assert_eq!(url("https://api.anthropic.com", None).0, Api::Anthropic);
         assert!(Target::new("localhost:8000", None, None, None).is_err());
+    }
+
+    #[test]
+    fn a_url_on_a_route_speaks_that_route_s_api() {
+        // Anthropic's OpenAI-compatible endpoint: the path says Chat Completions.
+        let compat = "https://api.anthropic.com/v1/chat/completions";
+        assert_eq!(url(compat, None), (Api::OpenAi, compat.into()));
+        assert_eq!(url("http://h/proxy/v1/messages/", None), (Api::Anthropic, "http://h/proxy/v1/messages".into()));
     }
 
     #[test]

@@ -275,7 +275,7 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<ServerBody>, Infallible> {
     let arrival = std::time::Instant::now();
-    let api = api_of(req.uri().path(), req.headers());
+    let api = Api::of_request(req.uri().path(), req.headers());
     let (parts, body) = req.into_parts();
     let body = match server::read_body(body, server::timeouts().body, server::MAX_REQUEST_BODY).await {
         Ok(b) => b,
@@ -424,15 +424,6 @@ fn send(answer: &RecordedAnswer, pacing: Pacing) -> Response<ServerBody> {
 
 fn error(api: Api, status: u16, message: String) -> Response<ServerBody> {
     ApiError::new(status, message).to_response(api, "asb-serve").map(|s| full(Bytes::from(s)))
-}
-
-/// Anthropic shapes for `/v1/messages…` or a client sending `anthropic-version`.
-fn api_of(path: &str, headers: &http::HeaderMap) -> Api {
-    if path.contains("/v1/messages") || headers.contains_key("anthropic-version") {
-        Api::Anthropic
-    } else {
-        Api::OpenAi
-    }
 }
 
 #[cfg(test)]

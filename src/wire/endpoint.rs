@@ -1,9 +1,11 @@
-//! Where requests go: endpoint URLs as users type them, which API an endpoint speaks, and
-//! the header that carries the key. Shared by record (its upstream) and replay (its target).
+//! Where requests go: endpoint URLs as users type them, which API an endpoint speaks, the
+//! header that carries the key, and how a plain-HTTP endpoint is reached by hand. Shared by
+//! record (its upstream) and replay (its target).
 
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 
+use super::api::Route;
 use super::Api;
 use crate::recording::redact;
 
@@ -53,10 +55,11 @@ fn param_name(param: &str) -> &str {
     param.split_once('=').map_or(param, |(name, _)| name)
 }
 
-/// Strips any query (see [`split_query`]), a trailing `/`, and one trailing
-/// `/v1/chat/completions`, `/v1/messages` or `/v1` (clients add their own `/v1/...` paths),
-/// so `http://h:8000/v1` does not become `/v1/v1`. A `user:password@` is dropped, from the
-/// result and from error messages (take it first with [`redact::split_userinfo`] to use it).
+/// Strips any query (see [`split_query`]), a trailing `/`, and a trailing call path of an
+/// API ([`Api::path`]: `/v1/chat/completions`, `/v1/messages`) or `/v1` (clients add their
+/// own `/v1/...` paths), so `http://h:8000/v1` does not become `/v1/v1`. A
+/// `user:password@` is dropped, from the result and from error messages (take it first
+/// with [`redact::split_userinfo`] to use it).
 pub fn normalize_base(endpoint: &str) -> Result<String> {
     let (endpoint, _) = redact::split_userinfo(endpoint.trim());
     let endpoint = endpoint.as_str();
@@ -72,14 +75,37 @@ pub fn normalize_base(endpoint: &str) -> Result<String> {
     if uri.host().is_none() {
         bail!("--endpoint {endpoint:?} has no host");
     }
-    let mut base = trimmed.to_string();
-    for suffix in ["/v1/chat/completions", "/v1/messages", "/v1"] {
-        if let Some(stripped) = base.strip_suffix(suffix) {
-            base = stripped.to_string();
-            break;
-        }
+    let suffix = Route::call_paths().chain(["/v1"]).find(|suffix| trimmed.ends_with(suffix));
+    Ok(trimmed[..trimmed.len() - suffix.map_or(0, str::len)].to_string())
+}
+
+/// A plain-HTTP endpoint as a hand-written client reaches it (`asb record`'s passthrough).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainEndpoint {
+    /// `host:port` to connect to.
+    pub connect_to: String,
+    /// The `host` header: the authority as the endpoint spelled it.
+    pub host: String,
+    /// The endpoint's path prefix ("" for none), put before each request's path.
+    pub prefix: String,
+}
+
+impl PlainEndpoint {
+    /// The endpoint `base` (a normalised `--endpoint`, see [`normalize_base`]), if it is
+    /// plain HTTP.
+    pub fn of(base: &str) -> Option<Self> {
+        let rest = base.strip_prefix("http://")?;
+        let (authority, prefix) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+        let uri: http::Uri = base.parse().ok()?;
+        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+        let connect_to = match uri.port_u16() {
+            Some(port) if host.contains(':') => format!("[{host}]:{port}"),
+            Some(port) => format!("{host}:{port}"),
+            None if host.contains(':') => format!("[{host}]:80"),
+            None => format!("{host}:80"),
+        };
+        Some(PlainEndpoint { connect_to, host: authority.to_string(), prefix: prefix.to_string() })
     }
-    Ok(base)
 }
 
 pub fn detect_api(base: &str) -> Api {
@@ -142,6 +168,20 @@ mod tests {
         );
         assert_eq!(with_query("http://h/x?b=2".into(), q), "http://h/x?b=2&api-version=2024");
         assert_eq!(with_query("http://h/x".into(), None), "http://h/x");
+    }
+
+    #[test]
+    fn plain_endpoints_and_their_prefix() {
+        let u = PlainEndpoint::of("http://127.0.0.1:8000").unwrap();
+        assert_eq!(
+            (u.connect_to.as_str(), u.host.as_str(), u.prefix.as_str()),
+            ("127.0.0.1:8000", "127.0.0.1:8000", "")
+        );
+        let u = PlainEndpoint::of("http://gpu/openai").unwrap();
+        assert_eq!((u.connect_to.as_str(), u.host.as_str(), u.prefix.as_str()), ("gpu:80", "gpu", "/openai"));
+        let u = PlainEndpoint::of("http://[::1]:9000").unwrap();
+        assert_eq!(u.connect_to, "[::1]:9000");
+        assert!(PlainEndpoint::of("https://api.anthropic.com").is_none());
     }
 
     #[test]
