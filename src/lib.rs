@@ -16,6 +16,7 @@
 //! * [`cli`] — the command line: parses flags and hands them to one capability.
 
 pub mod cli;
+pub mod flags;
 pub mod inspect;
 pub mod mock;
 pub mod record;

@@ -110,7 +110,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     };
 
     // The endpoint: the user's, or the embedded mock.
-    let endpoint = args.endpoint.clone().filter(|e| !e.is_empty() && e != "builtin");
+    let endpoint = args.target.endpoint.clone().filter(|e| !e.is_empty() && e != "builtin");
     let mut mock = None;
     let (endpoint_label, url) = match &endpoint {
         Some(e) => (e.clone(), e.clone()),
@@ -123,14 +123,19 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
             (format!("builtin (asb mock in-process at {url}, flags: {})", flags.join(" ")), url)
         }
     };
-    let target = Target::new(&url, args.upstream_api, args.api_key.as_deref(), args.api_key_header.as_deref())?;
+    let target = Target::new(
+        &url,
+        args.target.upstream_api,
+        args.target.api_key.as_deref(),
+        args.target.api_key_header.as_deref(),
+    )?;
 
     let seed = match (args.seed, args.policy) {
         (Some(s), _) => s,
         (None, Policy::Random) => schedule::random_seed(),
         (None, _) => 0,
     };
-    let build = BuildOptions { model: args.model.clone(), max_tokens_cap: args.max_tokens };
+    let build = BuildOptions { model: args.target.model.clone(), max_tokens_cap: args.max_tokens };
     let plan = Plan::new(
         scenario,
         &PlanOptions {
@@ -145,7 +150,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         },
     )?;
     let settings = settings(&args, &plan, seed);
-    let model = args.model.clone().unwrap_or_else(|| {
+    let model = args.target.model.clone().unwrap_or_else(|| {
         let mut models: Vec<&str> =
             plan.requests.iter().flatten().filter_map(|r| r.built.body["model"].as_str()).collect();
         models.sort_unstable();

@@ -19,7 +19,6 @@ pub mod key;
 pub mod library;
 
 use std::convert::Infallible;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,24 +36,25 @@ use cassette::{AnswerBody, Lookup, RecordedAnswer, Repeats};
 use key::{exact_key_of, CanonicalRequest, Normalizer};
 use library::Library;
 
-use crate::record::config::{RecordArgs, UpstreamApi};
+use crate::flags::{self, EndpointFlags, ListenFlags};
 use crate::record::proxy::{self, Proxy};
-use crate::record::Session;
+use crate::record::{RecordingFlags, Session};
 use crate::wire::errors::ApiError;
 use crate::wire::server::{self, full, BoxError, HyperOnly, PerCore, ServerBody, Shutdown};
 use crate::wire::Api;
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    mut_arg("port", flags::port_default("19200")),
+    mut_arg("endpoint", flags::reworded("Upstream for the record modes (as `asb record -e`)")),
+    mut_arg("model", flags::reworded("Model for translated calls in the record modes (as `asb record -m`)"))
+)]
 pub struct ServeArgs {
     /// A recording made by `asb record`, or a directory of them (served under /c/NAME/...).
     #[arg(short = 'w', long = "recording", alias = "scenario")]
     pub recording: PathBuf,
-    /// Port to listen on (0 picks a free one and prints it).
-    #[arg(short = 'P', long, default_value_t = 19200)]
-    pub port: u16,
-    /// Address to bind.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: IpAddr,
+    #[command(flatten)]
+    pub listen: ListenFlags,
     /// Stream pacing: instant (all events at once), recorded (the recorded event times),
     /// or scale=X (recorded times × X).
     #[arg(long, default_value = "instant", value_parser = parse_pacing)]
@@ -78,21 +78,8 @@ pub struct ServeArgs {
     /// rest. all: forward and record everything (the recording starts afresh).
     #[arg(long, value_enum, default_value = "none")]
     pub mode: Mode,
-    /// Upstream for the record modes (as `asb record -e`).
-    #[arg(short = 'e', long)]
-    pub endpoint: Option<String>,
-    /// Model for translated calls in the record modes (as `asb record -m`).
-    #[arg(short = 'm', long)]
-    pub model: Option<String>,
-    /// API key for the upstream (also ASB_API_KEY); never written.
-    #[arg(short = 'k', long, env = "ASB_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
-    /// Header carrying the key (as `asb record --api-key-header`).
-    #[arg(long)]
-    pub api_key_header: Option<String>,
-    /// Upstream API (as `asb record --upstream-api`).
-    #[arg(long, value_enum)]
-    pub upstream_api: Option<UpstreamApi>,
+    #[command(flatten)]
+    pub upstream: EndpointFlags,
     #[command(flatten)]
     pub timeouts: server::ConnTimeouts,
 }
@@ -162,32 +149,16 @@ fn record_session(args: &ServeArgs) -> Result<(Option<Session>, Mode)> {
     if args.recording.is_dir() {
         bail!("--mode {:?} records into one file: pass a recording file, not a directory", args.mode);
     }
-    let (Some(endpoint), Some(model)) = (&args.endpoint, &args.model) else {
+    if args.upstream.endpoint.is_none() || args.upstream.model.is_none() {
         bail!("--mode {:?} calls an upstream for what is not recorded: pass -e URL and -m MODEL", args.mode);
-    };
+    }
     if mode == Mode::All {
         std::fs::write(&args.recording, b"")
             .map_err(|e| anyhow!("cannot start {} afresh: {e}", args.recording.display()))?;
     }
-    let record_args = RecordArgs {
-        endpoint: endpoint.clone(),
-        model: model.clone(),
-        api_key: args.api_key.clone(),
-        api_key_header: args.api_key_header.clone(),
-        output: args.recording.clone(),
-        port: 0,
-        host: args.host,
-        upstream_api: args.upstream_api,
-        upstream_timeout: 600,
-        drain_timeout: 0,
-        fsync: false,
-        max_request_mib: 64,
-        max_response_mib: 64,
-        quiet: false,
-        no_upstream_check: true,
-        timeouts: args.timeouts,
-    };
-    Ok((Some(Session::open(&record_args)?), mode))
+    // `asb record`'s defaults, declared once on its flags.
+    let how = RecordingFlags::default();
+    Ok((Some(Session::open(&args.upstream, &args.recording, &how)?), mode))
 }
 
 /// `asb serve`: answer from recordings until Ctrl+C.
@@ -195,7 +166,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let (session, mode) = record_session(&args)?;
     // Bound before a large recording loads: a busy port fails at once, and a client that
     // connects during the load waits for its answer instead of being refused.
-    let listener = server::bind("asb serve", args.host, args.port)?;
+    let listener = server::bind("asb serve", args.listen.host, args.listen.port)?;
     let normalizer = Normalizer::new(&args.ignore, !args.no_presets);
     let library = match mode {
         Mode::All => None,
@@ -243,7 +214,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         let (state, session) = (Arc::clone(&state), session.clone());
         PerCore::start("asb-serve", listener, shutdown, args.timeouts, move || {
             // Each thread's own proxy (its upstream connection pool lives on that thread).
-            let recorder = session.as_ref().map(|s| s.proxy(Duration::from_secs(600))).transpose()?;
+            let header_timeout = Duration::from_secs(RecordingFlags::default().upstream_timeout);
+            let recorder = session.as_ref().map(|s| s.proxy(header_timeout)).transpose()?;
             let state = Arc::clone(&state);
             Ok((HyperOnly, move |req| handle(Arc::clone(&state), recorder.clone(), req)))
         })?
