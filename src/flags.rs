@@ -15,7 +15,7 @@ use crate::wire::endpoint::UpstreamApi;
 
 /// The endpoint calls go to, and the credentials they carry: `asb record -e URL -m MODEL`,
 /// `asb replay -e URL -m MODEL`, `asb serve --mode … -e URL -m MODEL`.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct EndpointFlags {
     /// Endpoint URL.
     #[arg(short = 'e', long, env = "ASB_ENDPOINT")]
@@ -37,7 +37,7 @@ pub struct EndpointFlags {
 
 impl EndpointFlags {
     /// `-e`, or what to do about its absence.
-    pub fn endpoint(&self) -> Result<&str> {
+    pub(crate) fn endpoint(&self) -> Result<&str> {
         match self.endpoint.as_deref() {
             Some(e) => Ok(e),
             None => bail!("no endpoint: pass -e URL (or set ASB_ENDPOINT)"),
@@ -45,7 +45,7 @@ impl EndpointFlags {
     }
 
     /// `-m`, or what to do about its absence.
-    pub fn model(&self) -> Result<&str> {
+    pub(crate) fn model(&self) -> Result<&str> {
         match self.model.as_deref() {
             Some(m) => Ok(m),
             None => bail!("no model: pass -m MODEL (or set ASB_MODEL)"),
@@ -66,12 +66,12 @@ pub struct ListenFlags {
 
 /// For a command's `#[command(mut_arg("port", flags::port_default("19000")))]`: its port
 /// when `-P` is not given.
-pub fn port_default(port: &'static str) -> impl FnOnce(clap::Arg) -> clap::Arg {
+pub(crate) fn port_default(port: &'static str) -> impl FnOnce(clap::Arg) -> clap::Arg {
     move |arg| arg.required(false).default_value(port)
 }
 
 /// For a command's `mut_arg`: the flag reworded for that command (a help line, no final
 /// full stop, as clap shows doc comments).
-pub fn reworded(help: &'static str) -> impl FnOnce(clap::Arg) -> clap::Arg {
+pub(crate) fn reworded(help: &'static str) -> impl FnOnce(clap::Arg) -> clap::Arg {
     move |arg| arg.help(help)
 }
