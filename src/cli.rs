@@ -106,3 +106,166 @@ fn on_runtime<T>(workers: usize, work: impl Future<Output = anyhow::Result<T>>) 
     let runtime = builder.enable_all().build().map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     runtime.block_on(work)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// A subcommand's flags as its help lists them: `-s --long =default $ENV`, in order.
+    fn flags_of(name: &str) -> Vec<String> {
+        let cli = Cli::command();
+        let command = cli.find_subcommand(name).expect("a subcommand");
+        command
+            .get_arguments()
+            .filter(|a| !a.is_hide_set() && a.get_long() != Some("help"))
+            .map(|a| {
+                let mut flag = a.get_short().map_or(String::new(), |s| format!("-{s} "));
+                flag += &format!("--{}", a.get_long().unwrap_or_default());
+                for d in a.get_default_values() {
+                    flag += &format!(" ={}", d.to_string_lossy());
+                }
+                if let Some(env) = a.get_env() {
+                    flag += &format!(" ${}", env.to_string_lossy());
+                }
+                flag
+            })
+            .collect()
+    }
+
+    fn sorted(mut flags: Vec<String>) -> Vec<String> {
+        flags.sort();
+        flags
+    }
+
+    const TIMEOUTS: [&str; 3] = ["--header-timeout =20", "--idle-timeout =90", "--body-timeout =30"];
+    const ENDPOINT: [&str; 5] = [
+        "-e --endpoint $ASB_ENDPOINT",
+        "-m --model $ASB_MODEL",
+        "-k --api-key $ASB_API_KEY",
+        "--api-key-header",
+        "--upstream-api",
+    ];
+
+    /// The flags, short names, defaults and environment variables of record, replay and
+    /// serve, as they were before the shared groups (order aside), plus `ASB_ENDPOINT` and
+    /// `ASB_MODEL` on serve's `-e`/`-m`, as record and replay read them.
+    #[test]
+    fn record_replay_and_serve_keep_their_flags() {
+        let record: Vec<&str> = ENDPOINT
+            .into_iter()
+            .chain([
+                "-o --output =recording.jsonl",
+                "-P --port =19000",
+                "--host =127.0.0.1",
+                "--upstream-timeout =600",
+                "--drain-timeout =30",
+                "--fsync",
+                "--max-request-mib =64",
+                "--max-response-mib =64",
+                "-q --quiet",
+                "--no-upstream-check",
+            ])
+            .chain(TIMEOUTS)
+            .collect();
+        let replay: Vec<&str> = ENDPOINT
+            .into_iter()
+            .chain([
+                "-w --scenario",
+                "-t --task",
+                "-o --output",
+                "--json",
+                "--cache-mode =realistic",
+                "--history-mode =recorded",
+                "-r --repetitions =1",
+                // Default 10, said in its help: without a default, --sessions and the
+                // arrival rates can tell whether it was given.
+                "--max-concurrent",
+                "--policy =round_robin",
+                "--seed",
+                "--slice-tokens",
+                "--dry-run",
+                "--timeout =300",
+                "--max-retries =3",
+                "--max-consecutive-failures",
+                "--max-tokens",
+                "--extra-body",
+                "--mock-args",
+                // The agentic load.
+                "--sessions",
+                "--think-time",
+                "--session-rate",
+                "--request-rate",
+                "--arrival",
+                "--burstiness",
+                "--max-sessions",
+                "--duration",
+                "--warmup",
+                "--cooldown",
+                "--max-schedule-lag-ms =10",
+            ])
+            .collect();
+        let serve: Vec<&str> = [
+            "-w --recording",
+            "-P --port =19200",
+            "--host =127.0.0.1",
+            "--pacing =instant",
+            "--allow-repeats =never",
+            "--ignore",
+            "--no-presets",
+            "--idle-release =30",
+            "--mode =none",
+        ]
+        .into_iter()
+        .chain(ENDPOINT)
+        .chain(TIMEOUTS)
+        .collect();
+        for (name, expected) in [("record", record), ("replay", replay), ("serve", serve)] {
+            let expected = sorted(expected.into_iter().map(String::from).collect());
+            assert_eq!(sorted(flags_of(name)), expected, "asb {name}");
+        }
+        assert!(flags_of("mock").contains(&"-P --port =19100".to_string()));
+    }
+
+    /// The original tool's command lines are our public interface.
+    #[test]
+    fn the_original_command_lines_parse() {
+        let parse = |line: &str| Cli::try_parse_from(line.split(' ')).map(|cli| cli.command);
+        match parse("asb record -e http://gpu:8000 -m qwen -o r.jsonl") {
+            Ok(Command::Record(args)) => {
+                assert_eq!(args.upstream.endpoint.as_deref(), Some("http://gpu:8000"));
+                assert_eq!(args.upstream.model.as_deref(), Some("qwen"));
+                assert_eq!((args.listen.port, args.recording.upstream_timeout), (19000, 600));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse("asb replay -e http://gpu:8000 -m qwen -w r.jsonl") {
+            Ok(Command::Replay(args)) => {
+                assert_eq!(args.target.endpoint.as_deref(), Some("http://gpu:8000"));
+                assert_eq!(args.target.model.as_deref(), Some("qwen"));
+                assert_eq!(args.scenario.as_deref(), Some("r.jsonl"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse("asb serve -w r.jsonl --mode new_episodes -e http://gpu:8000 -m qwen") {
+            Ok(Command::Serve(args)) => {
+                assert_eq!(args.upstream.endpoint.as_deref(), Some("http://gpu:8000"));
+                assert_eq!((args.listen.port, args.mode), (19200, serve::Mode::NewEpisodes));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Serve's record modes record with `asb record`'s defaults, read from its flags.
+    #[test]
+    fn record_modes_use_records_defaults() {
+        let Ok(Command::Record(args)) =
+            Cli::try_parse_from(["asb", "record", "-e", "http://x", "-m", "m"]).map(|c| c.command)
+        else {
+            panic!("asb record -e URL -m MODEL parses")
+        };
+        let defaults = record::RecordingFlags::default();
+        assert_eq!(format!("{defaults:?}"), format!("{:?}", args.recording));
+    }
+}

@@ -17,6 +17,7 @@
 
 pub mod cli;
 pub mod display;
+pub mod flags;
 pub mod inspect;
 pub mod mock;
 pub mod output;

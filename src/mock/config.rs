@@ -1,23 +1,20 @@
 //! `asb mock` flags, and the validated configuration the server runs with.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
 
+use crate::flags::{self, ListenFlags};
 use crate::wire::server::ConnTimeouts;
 
 /// Flags of `asb mock`. Every timing knob has a default that looks like a small GPU server;
 /// `--zero-delay` turns the timing model off for throughput benchmarks.
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("port", flags::port_default("19100")))]
 pub struct MockArgs {
-    /// Address to bind (loopback unless you say otherwise).
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: IpAddr,
-    /// Port to listen on (0 picks a free one and prints it).
-    #[arg(short = 'P', long, default_value_t = 19100)]
-    pub port: u16,
+    #[command(flatten)]
+    pub listen: ListenFlags,
     /// Runtime worker threads (1 = the whole server on one core).
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub workers: usize,

@@ -37,7 +37,7 @@ pub async fn run(args: MockArgs) -> Result<()> {
         Some(path) => TruthLog::open(path)?,
         None => TruthLog::default(),
     };
-    let server = start(cfg, args.host, args.port, truth).await?;
+    let server = start(cfg, args.listen.host, args.listen.port, truth).await?;
     let url = server.url();
     println!("asb mock listening on {url}");
     println!("  OpenAI:    OPENAI_BASE_URL={url}/v1");

@@ -33,6 +33,7 @@ pub mod tee;
 pub mod translate_stream;
 pub mod upstream;
 
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +41,7 @@ use std::time::Duration;
 use anyhow::Result;
 use rand::RngExt;
 
-pub use config::RecordArgs;
+pub use config::{RecordArgs, RecordingFlags};
 
 use capture::Recorder;
 use config::Upstream;
@@ -48,6 +49,7 @@ use front::Passthrough;
 use plain_upstream::PlainPool;
 use proxy::Proxy;
 
+use crate::flags::EndpointFlags;
 use crate::recording::redact::{self, Secrets};
 use crate::recording::writer::{Durability, RecordingWriter};
 use crate::signals::StopSignals;
@@ -61,8 +63,8 @@ use crate::wire::Api;
 /// The proxy runs one single-threaded runtime per core, each on its own socket of the
 /// same port ([`crate::wire::server`]): a stream's frames never hop between threads.
 pub async fn run(args: RecordArgs) -> Result<()> {
-    let listener = server::bind("asb record", args.host, args.port)?;
-    let session = Arc::new(Session::open(&args)?);
+    let listener = server::bind("asb record", args.listen.host, args.listen.port)?;
+    let session = Arc::new(Session::open(&args.upstream, &args.output, &args.recording)?);
     let recorder = Arc::clone(&session.recorder);
     print_banner(&session.upstream, &args, listener.local_addr());
     if !args.no_upstream_check {
@@ -78,7 +80,7 @@ pub async fn run(args: RecordArgs) -> Result<()> {
             Arc::new(move || recorder.interrupt_all())
         },
     };
-    let header_timeout = Duration::from_secs(args.upstream_timeout);
+    let header_timeout = Duration::from_secs(args.recording.upstream_timeout);
     let server = PerCore::start("asb-record", listener, shutdown, args.timeouts, move || {
         let proxy = session.proxy(header_timeout)?;
         let front = Passthrough(Arc::clone(&proxy));
@@ -133,26 +135,28 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn open(args: &RecordArgs) -> Result<Self> {
-        let upstream = Upstream::from_args(args)?;
+    /// The session recording calls to the upstream `flags` name into `output`, `how` says
+    /// (`asb serve`'s record modes pass [`RecordingFlags::default`]).
+    pub fn open(flags: &EndpointFlags, output: &Path, how: &RecordingFlags) -> Result<Self> {
+        let upstream = Upstream::from_flags(flags)?;
         let secrets = Secrets::default();
-        if let Some(key) = &args.api_key {
+        if let Some(key) = &flags.api_key {
             secrets.add(key);
         }
         // The endpoint's userinfo (as typed and decoded), and the header it becomes.
-        redact::redact_urls(&args.endpoint, false, |s| secrets.add(s));
+        redact::redact_urls(flags.endpoint()?, false, |s| secrets.add(s));
         if let Some((_, value)) = &upstream.auth {
             redact::credential_parts(value, |s| secrets.add(s));
         }
-        let writer = RecordingWriter::open_with(&args.output, secrets.clone(), Durability { fsync: args.fsync })?;
+        let writer = RecordingWriter::open_with(output, secrets.clone(), Durability { fsync: how.fsync })?;
         let experiment_id: String = {
             let mut rng = rand::rng();
             (0..12).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
         };
-        let keep_limit = usize::try_from(args.max_response_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        let call_log = if args.quiet { None } else { Some(call_log::CallLog::start()?) };
+        let keep_limit = usize::try_from(how.max_response_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let call_log = if how.quiet { None } else { Some(call_log::CallLog::start()?) };
         let recorder = Arc::new(Recorder::new(writer, secrets.clone(), experiment_id, keep_limit, call_log));
-        let max_request_bytes = usize::try_from(args.max_request_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let max_request_bytes = usize::try_from(how.max_request_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         Ok(Session { upstream, recorder, secrets, max_request_bytes })
     }
 
@@ -225,8 +229,9 @@ fn print_banner(upstream: &Upstream, args: &RecordArgs, addr: std::net::SocketAd
         ),
         Api::Anthropic => println!("  upstream: {} (Anthropic; calls are forwarded byte for byte)", upstream.url("")),
     }
-    let userinfo = redact::split_userinfo(args.endpoint.trim()).1.is_some();
-    if let Some((header, _)) = upstream.auth.as_ref().filter(|_| args.api_key.as_deref().is_some_and(|k| !k.is_empty()))
+    let userinfo = redact::split_userinfo(args.upstream.endpoint.as_deref().unwrap_or("").trim()).1.is_some();
+    if let Some((header, _)) =
+        upstream.auth.as_ref().filter(|_| args.upstream.api_key.as_deref().is_some_and(|k| !k.is_empty()))
     {
         println!("  credentials: -k sent as `{header}` (never written to the recording)");
         if userinfo {

@@ -10,23 +10,17 @@ use super::history::HistoryMode;
 use super::plan::CacheMode;
 use super::schedule::Policy;
 use super::think_time::ThinkTime;
-use crate::wire::endpoint::UpstreamApi;
+use crate::flags::{self, EndpointFlags};
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    mut_arg("endpoint", flags::reworded("Target endpoint URL; `builtin` (or none) starts `asb mock` in-process")),
+    mut_arg("model", flags::reworded("Model to request; without it each request keeps its recorded model")),
+    mut_arg("upstream_api", flags::reworded(UPSTREAM_API_HELP))
+)]
 pub struct ReplayArgs {
-    /// Target endpoint URL; `builtin` (or none) starts `asb mock` in-process.
-    #[arg(short = 'e', long, env = "ASB_ENDPOINT")]
-    pub endpoint: Option<String>,
-    /// Model to request; without it each request keeps its recorded model.
-    #[arg(short = 'm', long, env = "ASB_MODEL")]
-    pub model: Option<String>,
-    /// API key for the endpoint (also read from ASB_API_KEY). Never printed or saved.
-    #[arg(short = 'k', long, env = "ASB_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
-    /// Header carrying the key (`authorization` sends `Bearer KEY`). Default: x-api-key for
-    /// Anthropic, authorization otherwise.
-    #[arg(long)]
-    pub api_key_header: Option<String>,
+    #[command(flatten)]
+    pub target: EndpointFlags,
     /// A recording (.jsonl, ours or asb's), a scenario directory or manifest, or
     /// builtin:NAME (see `asb scenarios`). Default: the built-in scenario.
     #[arg(short = 'w', long = "scenario", visible_short_alias = 's')]
@@ -41,10 +35,6 @@ pub struct ReplayArgs {
     /// Write the run's JSON to stdout (human output goes to stderr).
     #[arg(long)]
     pub json: bool,
-    /// API to speak: default anthropic for *.anthropic.com or a URL ending in /messages,
-    /// openai otherwise.
-    #[arg(long, value_enum)]
-    pub upstream_api: Option<UpstreamApi>,
     /// realistic: shared prefix warm, each execution's unique context poisoned;
     /// allwarm: as recorded; allcold: poisoned from the first space.
     #[arg(long, value_enum, default_value = "realistic")]
@@ -138,6 +128,9 @@ pub struct ReplayArgs {
     #[arg(short = 'u', long, hide = true)]
     pub users: Option<String>,
 }
+
+const UPSTREAM_API_HELP: &str =
+    "API to speak: default anthropic for *.anthropic.com or a URL ending in /messages, openai otherwise";
 
 /// `--timeout`: seconds, from 0.1 to a day (a longer wait is no timeout, and could not be
 /// added to a clock).

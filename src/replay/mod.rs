@@ -122,7 +122,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     };
 
     // The endpoint: the user's, or the embedded mock.
-    let endpoint = args.endpoint.clone().filter(|e| !e.is_empty() && e != "builtin");
+    let endpoint = args.target.endpoint.clone().filter(|e| !e.is_empty() && e != "builtin");
     let mut mock = None;
     let (endpoint_label, url) = match &endpoint {
         Some(e) => (e.clone(), e.clone()),
@@ -135,7 +135,12 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
             (format!("builtin (asb mock in-process at {url}, flags: {})", flags.join(" ")), url)
         }
     };
-    let target = Target::new(&url, args.upstream_api, args.api_key.as_deref(), args.api_key_header.as_deref())?;
+    let target = Target::new(
+        &url,
+        args.target.upstream_api,
+        args.target.api_key.as_deref(),
+        args.target.api_key_header.as_deref(),
+    )?;
 
     let seed = match (args.seed, args.policy) {
         (Some(s), _) => s,
@@ -143,7 +148,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         (None, _) => 0,
     };
     let (load, think) = load_model(&args, args.seed.unwrap_or(seed))?;
-    let build = BuildOptions { model: args.model.clone(), max_tokens_cap: args.max_tokens };
+    let build = BuildOptions { model: args.target.model.clone(), max_tokens_cap: args.max_tokens };
     let plan = Plan::new(
         scenario,
         &PlanOptions {
@@ -158,7 +163,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         },
     )?;
     let settings = settings(&args, &plan, seed, &load, think);
-    let model = args.model.clone().unwrap_or_else(|| {
+    let model = args.target.model.clone().unwrap_or_else(|| {
         let mut models: Vec<&str> =
             plan.requests.iter().flatten().filter_map(|r| r.built.body["model"].as_str()).collect();
         models.sort_unstable();

@@ -171,11 +171,42 @@ def test_new_episodes_records_what_is_missing_through_the_recorder(recorded_sess
         proc.wait(5)
 
 
-def test_record_modes_need_an_upstream(recorded_session):
+def test_record_modes_need_an_upstream(recorded_session, monkeypatch):
     path, _ = recorded_session
+    for name in ["ASB_ENDPOINT", "ASB_MODEL"]:  # -e and -m read them
+        monkeypatch.delenv(name, raising=False)
     r = subprocess.run([asb_bin(), "serve", "-w", str(path), "-P", "0", "--mode", "all"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode != 0 and "pass -e URL and -m MODEL" in r.stderr
+
+
+def test_record_modes_read_the_endpoint_and_model_from_the_environment(start_mock, tmp_path, monkeypatch):
+    """`asb serve`'s -e and -m read ASB_ENDPOINT and ASB_MODEL, as `asb record`'s and `asb replay`'s do."""
+    mock = start_mock("--zero-delay")
+    path = tmp_path / "from-env.jsonl"
+    monkeypatch.setenv("ASB_ENDPOINT", mock.url)
+    monkeypatch.setenv("ASB_MODEL", "model-from-env")
+    proc, url = start_serve("-w", str(path), "--mode", "all")
+    try:
+        a = anthropic.Anthropic(base_url=url, api_key="k", max_retries=0)
+        m = a.messages.create(model="claude-x", max_tokens=3, messages=[{"role": "user", "content": "hi"}])
+        assert m.usage.output_tokens == 3
+        # Translated for the OpenAI-compatible upstream with -m's model, as `asb record` does.
+        assert [t["model"] for t in mock.truth(1)] == ["model-from-env"]
+    finally:
+        proc.send_signal(2)
+        proc.wait(10)
+    assert len(path.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["record", "replay", "serve"])
+def test_the_endpoint_flags_are_the_same_everywhere(command):
+    """One flag group: the same short names and environment variables in the three commands' help."""
+    r = subprocess.run([asb_bin(), command, "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    for flag in ["-e, --endpoint", "[env: ASB_ENDPOINT", "-m, --model", "[env: ASB_MODEL", "-k, --api-key",
+                 "[env: ASB_API_KEY", "--api-key-header", "--upstream-api"]:
+        assert flag in r.stdout, (command, flag)
 
 
 def test_claude_code_recorded_then_served_offline(llama_server, claude_code, start_record, tmp_path):
