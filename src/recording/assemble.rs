@@ -435,3 +435,6 @@ mod tests {
         assert_eq!(a.finish().error.as_deref(), Some("server_error: boom"));
     }
 }
+
+#[cfg(test)]
+mod agreement_tests;
