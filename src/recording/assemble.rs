@@ -437,4 +437,104 @@ mod tests {
 }
 
 #[cfg(test)]
+mod cost {
+    use super::*;
+    use serde::Deserialize;
+    use std::time::Instant;
+
+    /// The strict borrowed chunk the assembler read before the wire's lenient reading
+    /// (kept here as the cost to beat).
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct StrictChunk<'a> {
+        #[serde(borrow)]
+        choices: Option<Vec<StrictChoice<'a>>>,
+        usage: Option<Value>,
+        error: Option<Value>,
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct StrictChoice<'a> {
+        #[serde(borrow)]
+        delta: Option<StrictDelta<'a>>,
+        #[serde(borrow)]
+        finish_reason: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct StrictDelta<'a> {
+        #[serde(borrow)]
+        content: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        reasoning_content: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        reasoning: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        tool_calls: Option<Vec<StrictToolCall<'a>>>,
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct StrictToolCall<'a> {
+        index: Option<u64>,
+        #[serde(borrow)]
+        id: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        function: Option<StrictFunction<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct StrictFunction<'a> {
+        #[serde(borrow)]
+        name: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        arguments: Option<Cow<'a, str>>,
+    }
+
+    fn per_run(runs: u32, mut f: impl FnMut()) -> std::time::Duration {
+        let t = Instant::now();
+        for _ in 0..runs {
+            f();
+        }
+        t.elapsed() / runs
+    }
+
+    /// `cargo test --release --lib assemble::cost -- --ignored --nocapture`: what reading
+    /// and assembling one OpenAI event costs, beside the strict reading it replaced and
+    /// parsing the event into a `serde_json::Value`.
+    #[test]
+    #[ignore]
+    fn openai_event_cost() {
+        let text = r#"{"id":"chatcmpl-8f3a","object":"chat.completion.chunk","created":1764720000,"model":"Qwen/Qwen3-Coder-30B-A3B-Instruct","choices":[{"index":0,"delta":{"content":" token"},"logprobs":null,"finish_reason":null,"stop_reason":null}]}"#;
+        let tool = r#"{"id":"chatcmpl-8f3a","object":"chat.completion.chunk","created":1764720000,"model":"Qwen/Qwen3-Coder-30B-A3B-Instruct","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"src/"}}]},"logprobs":null,"finish_reason":null}]}"#;
+        let runs = 200_000;
+        for (name, data) in [("text", text), ("tool-call", tool)] {
+            let read = per_run(runs, || {
+                std::hint::black_box(openai::Answer::from_json(data).unwrap());
+            });
+            let strict = per_run(runs, || {
+                std::hint::black_box(serde_json::from_str::<StrictChunk>(data).unwrap());
+            });
+            let value = per_run(runs, || {
+                std::hint::black_box(serde_json::from_str::<Value>(data).unwrap());
+            });
+            let mut assembler = Assembler::new(Api::OpenAi);
+            let mut t = 0.0;
+            let assembled = per_run(runs, || {
+                t += 1.0;
+                assembler.on_event(data, t);
+            });
+            assert_eq!(assembler.so_far().content_events, u64::from(runs));
+            eprintln!(
+                "{name} chunk: read {read:?}, assembled {assembled:?} an event \
+                 (the strict reading: {strict:?}; into a Value: {value:?})"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
 mod agreement_tests;

@@ -14,7 +14,7 @@
 //! * **Visible text** is `content`: a string, or content parts whose `text` (a refusal
 //!   part's `refusal`) are joined; when there is none, a `refusal` string is visible text.
 //! * **Tool calls** are `tool_calls[]`, and a legacy `function_call` is one more call
-//!   without an id. Empty ids are no ids. `arguments` is normally JSON text; some servers
+//!   without an id (in a stream, a fragment of call `index` 0). Empty ids are no ids. `arguments` is normally JSON text; some servers
 //!   send the object itself, which reads as its JSON text. In a stream, which call a
 //!   fragment continues is [`ToolCallSlots`]' rule.
 //! * **Finish**: `finish_reason` verbatim, and vLLM's non-standard `stop_reason` (the
@@ -38,7 +38,7 @@ use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use lenient::{Count, NonNull, Object, Objects, Text, WholeObject};
+use lenient::{scalars_are_absent, skip_map, Count, NonNull, Object, Objects, Text, WholeObject};
 
 /// A `chat.completion` body or a `chat.completion.chunk`, as far as anyone reads it.
 #[derive(Debug, Default, Deserialize)]
@@ -288,7 +288,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
                 Ok(Content(Text(Some(Cow::Owned(joined)))))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                Text::deserialize(MapAccessDeserializer::new(map)).map(Content)
+                skip_map(map).map(|()| Content::default())
             }
             fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
                 Ok(Content(Text(Some(Cow::Borrowed(s)))))
@@ -296,24 +296,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
                 Ok(Content(Text(Some(Cow::Owned(s.to_owned())))))
             }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Content::default())
-            }
-            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Content::default())
-            }
-            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Content::default())
-            }
-            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Content::default())
-            }
-            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Content::default())
-            }
-            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Content::default())
-            }
+            scalars_are_absent!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64);
         }
         deserializer.deserialize_any(ContentVisitor)
     }
