@@ -1,69 +1,37 @@
-//! Token usage from either provider, normalised into one [`Usage`].
-//!
-//! OpenAI: `prompt_tokens` *includes* `prompt_tokens_details.cached_tokens`.
-//! Anthropic: `input_tokens` *excludes* `cache_read_input_tokens` and
-//! `cache_creation_input_tokens`; `message_delta.usage` is cumulative, so later fields
-//! replace earlier ones (assign, never add).
+//! A recorded call's [`Usage`]: the provider's token counts, read by the one usage reader
+//! of the wire ([`crate::wire::usage`], where the two APIs' conventions are written down),
+//! with the provider's usage object(s) kept verbatim beside them.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::line::Usage;
+use crate::wire::usage::TokenUsage;
 
-fn field(v: &Value, path: &[&str]) -> Option<u64> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(p)?;
+fn server_usage(counts: TokenUsage, raw: Value) -> Usage {
+    Usage {
+        input_tokens: counts.input,
+        input_uncached: counts.input_uncached,
+        cache_read: counts.cache_read,
+        cache_creation: counts.cache_creation,
+        output_tokens: counts.output,
+        reasoning_tokens: counts.reasoning,
+        source: "server".into(),
+        raw: Some(raw),
     }
-    cur.as_u64()
 }
 
 /// From an OpenAI `usage` object.
 pub fn from_openai(u: &Value) -> Usage {
-    let input = field(u, &["prompt_tokens"]).unwrap_or(0);
-    let cache_read = field(u, &["prompt_tokens_details", "cached_tokens"]).unwrap_or(0).min(input);
-    let cache_creation =
-        field(u, &["prompt_tokens_details", "cache_write_tokens"]).unwrap_or(0).min(input - cache_read);
-    Usage {
-        input_tokens: input,
-        input_uncached: input - cache_read - cache_creation,
-        cache_read,
-        cache_creation,
-        output_tokens: field(u, &["completion_tokens"]).unwrap_or(0),
-        reasoning_tokens: field(u, &["completion_tokens_details", "reasoning_tokens"]),
-        source: "server".into(),
-        raw: Some(u.clone()),
-    }
+    server_usage(TokenUsage::from_openai(u), u.clone())
 }
 
-/// Merges Anthropic usage objects in stream order (`message_start.message.usage`, then each
-/// `message_delta.usage`), later fields replacing earlier ones.
+/// From Anthropic usage objects in stream order (`message_start.message.usage`, then each
+/// `message_delta.usage`), later fields replacing earlier ones; `raw` keeps them all (one
+/// object when there is one, else the list).
 pub fn from_anthropic<'a>(parts: impl IntoIterator<Item = &'a Value>) -> Usage {
-    let mut merged = Map::new();
-    let mut raw = Vec::new();
-    for part in parts {
-        if let Some(obj) = part.as_object() {
-            for (k, v) in obj {
-                if !v.is_null() {
-                    merged.insert(k.clone(), v.clone());
-                }
-            }
-            raw.push(part.clone());
-        }
-    }
-    let merged = Value::Object(merged);
-    let uncached = field(&merged, &["input_tokens"]).unwrap_or(0);
-    let cache_read = field(&merged, &["cache_read_input_tokens"]).unwrap_or(0);
-    let cache_creation = field(&merged, &["cache_creation_input_tokens"]).unwrap_or(0);
-    Usage {
-        input_tokens: uncached + cache_read + cache_creation,
-        input_uncached: uncached,
-        cache_read,
-        cache_creation,
-        output_tokens: field(&merged, &["output_tokens"]).unwrap_or(0),
-        reasoning_tokens: field(&merged, &["output_tokens_details", "thinking_tokens"]),
-        source: "server".into(),
-        raw: Some(if raw.len() == 1 { raw.remove(0) } else { json!(raw) }),
-    }
+    let mut raw: Vec<Value> = parts.into_iter().filter(|part| part.is_object()).cloned().collect();
+    let counts = TokenUsage::from_anthropic(&raw);
+    server_usage(counts, if raw.len() == 1 { raw.remove(0) } else { json!(raw) })
 }
 
 #[cfg(test)]
@@ -76,6 +44,7 @@ mod tests {
             "prompt_tokens_details": {"cached_tokens": 64}, "completion_tokens_details": {"reasoning_tokens": 3}}));
         assert_eq!((u.input_tokens, u.input_uncached, u.cache_read, u.output_tokens), (100, 36, 64, 7));
         assert_eq!(u.reasoning_tokens, Some(3));
+        assert_eq!(u.source, "server");
     }
 
     #[test]
@@ -86,5 +55,7 @@ mod tests {
         assert_eq!(u.input_tokens, 4025);
         assert_eq!((u.input_uncached, u.cache_read, u.cache_creation), (5, 4000, 20));
         assert_eq!(u.output_tokens, 42);
+        assert_eq!(u.raw, Some(json!([start, delta])));
+        assert_eq!(from_anthropic([&delta]).raw, Some(delta));
     }
 }

@@ -10,9 +10,11 @@ pub mod errors;
 pub mod http1;
 #[cfg(test)]
 mod http1_props;
+pub mod openai;
 pub mod prefixed;
 pub mod server;
 pub mod sse;
 pub mod translate;
+pub mod usage;
 
 pub use api::Api;

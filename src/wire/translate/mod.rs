@@ -16,11 +16,14 @@
 //! `/v1/chat/completions` body into a `/v1/messages` body so OpenAI-form recordings can be
 //! replayed against an Anthropic endpoint ([`to_anthropic`]).
 //!
-//! Shared conventions live in one place each: [`openai`] (reading choices, reasoning and
-//! text the way each server spells them), [`stop_reason`] (`finish_reason` →
-//! `stop_reason`), [`usage`] (Anthropic's `input_tokens` excludes cached tokens, OpenAI's
-//! `prompt_tokens` includes them), [`ids`] (generated `msg_…` / `toolu_…` ids) and
-//! [`error`] (what a rejected request says).
+//! Shared conventions live in one place each: how an OpenAI answer is read (which choice,
+//! reasoning, text, tool calls, the way each server spells them) is the wire's
+//! [`crate::wire::openai`], which the recorder's assembler reads answers with too, and
+//! its token counts come from [`crate::wire::usage`]; here are [`stop_reason`]
+//! (`finish_reason` → `stop_reason`), [`usage`] (the Anthropic usage object: its
+//! `input_tokens` excludes cached tokens, OpenAI's `prompt_tokens` includes them),
+//! [`ids`] (generated `msg_…` / `toolu_…` ids) and [`error`] (what a rejected request
+//! says).
 //!
 //! Everything here is a pure function or a state machine over `serde_json::Value`: no I/O,
 //! and no panic on malformed input (requests fail with a [`TranslateError`] naming the
@@ -30,7 +33,6 @@ pub mod error;
 pub mod error_body;
 pub mod ids;
 pub mod messages;
-pub mod openai;
 pub mod request;
 pub mod response;
 pub mod stop_reason;

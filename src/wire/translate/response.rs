@@ -24,35 +24,34 @@ use serde_json::{json, Map, Value};
 
 use super::error::TranslateError;
 use super::ids::{generate_message_id, generate_tool_use_id};
-use super::openai::{first_choice, reasoning_text, visible_text};
 use super::stop_reason::Stop;
 use super::usage::anthropic_usage;
+use crate::wire::openai::{Answer, Arguments, Message, ToolCall};
 
 /// Where the raw text of unparseable tool arguments is kept.
 pub const UNPARSED_ARGUMENTS_FIELD: &str = "asb_unparsed_tool_arguments";
 
 /// Translates a `chat.completion` body into an Anthropic `message`, reported as `model`.
+/// The answer is read by the wire's OpenAI conventions ([`crate::wire::openai`]).
 pub fn openai_to_anthropic_response(body: &Value, model: &str) -> Result<Value, TranslateError> {
     if !body.is_object() {
         return Err(TranslateError::wrong_type("body", "a JSON object"));
     }
-    let choice = first_choice(body).ok_or_else(|| TranslateError::missing("choices[0]"))?;
-    let message = choice.get("message").unwrap_or(&Value::Null);
+    let answer = Answer::from_value(body);
+    let choice = answer.first_choice().ok_or_else(|| TranslateError::missing("choices[0]"))?;
+    let no_message = Message::default();
+    let message = choice.message().unwrap_or(&no_message);
     let tool_uses = ToolUses::of_message(message);
 
     let mut content = Vec::new();
-    content.extend(reasoning_text(message).map(thinking_block));
-    content.extend(visible_text(message).map(|text| json!({"type": "text", "text": text})));
+    content.extend(message.reasoning().map(thinking_block));
+    content.extend(message.visible_text().map(|text| json!({"type": "text", "text": text})));
     content.extend(tool_uses.blocks.iter().cloned());
     if content.is_empty() {
         content.push(json!({"type": "text", "text": ""}));
     }
 
-    let stop = Stop::of_choice(
-        choice.get("finish_reason").and_then(Value::as_str),
-        choice.get("stop_reason"),
-        !tool_uses.blocks.is_empty(),
-    );
+    let stop = Stop::of_choice(choice.finish_reason(), choice.matched_stop(), !tool_uses.blocks.is_empty());
     let mut anthropic = json!({
         "id": message_id(body),
         "type": "message",
@@ -61,7 +60,7 @@ pub fn openai_to_anthropic_response(body: &Value, model: &str) -> Result<Value, 
         "content": content,
         "stop_reason": stop.reason,
         "stop_sequence": stop.sequence,
-        "usage": anthropic_usage(body.get("usage")),
+        "usage": anthropic_usage(answer.usage()),
     });
     if !tool_uses.unparsed.is_empty() {
         anthropic[UNPARSED_ARGUMENTS_FIELD] = tool_uses.unparsed.into();
@@ -88,49 +87,44 @@ struct ToolUses {
 }
 
 impl ToolUses {
-    fn of_message(message: &Value) -> Self {
+    /// One block per tool call, the legacy `function_call` included.
+    fn of_message(message: &Message<'_>) -> Self {
         let mut tool_uses = ToolUses::default();
-        let calls = message.get("tool_calls").and_then(Value::as_array);
-        for call in calls.into_iter().flatten() {
-            let id = call.get("id").and_then(Value::as_str).filter(|id| !id.is_empty());
-            tool_uses.push(id, call.get("function").unwrap_or(&Value::Null));
-        }
-        if let Some(function) = message.get("function_call").filter(|f| f.is_object()) {
-            tool_uses.push(None, function);
+        for call in message.tool_calls() {
+            tool_uses.push(&call);
         }
         tool_uses
     }
 
-    /// Adds the block for one `{name, arguments}` function call.
-    fn push(&mut self, id: Option<&str>, function: &Value) {
-        let id = id.map_or_else(generate_tool_use_id, str::to_owned);
-        let name = function.get("name").and_then(Value::as_str).unwrap_or("");
-        let input = match parse_arguments(function.get("arguments")) {
+    /// Adds the block for one call.
+    fn push(&mut self, call: &ToolCall<'_>) {
+        let id = call.id.map_or_else(generate_tool_use_id, str::to_owned);
+        let input = match parse_arguments(call.arguments()) {
             Ok(input) => input,
             Err(raw) => {
                 self.unparsed.push(json!({"tool_use_id": id, "arguments": raw}));
                 Value::Object(Map::new())
             }
         };
-        self.blocks.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
+        self.blocks.push(json!({"type": "tool_use", "id": id, "name": call.name(), "input": input}));
     }
 }
 
 /// Tool `arguments` as an Anthropic `input` object, or the raw text when it is not one.
 /// Servers normally send a JSON string; some send the object itself.
-pub(crate) fn parse_arguments(arguments: Option<&Value>) -> Result<Value, String> {
+pub(crate) fn parse_arguments(arguments: &Arguments<'_>) -> Result<Value, String> {
     let raw = match arguments {
-        None | Some(Value::Null) => return Ok(Value::Object(Map::new())),
-        Some(object @ Value::Object(_)) => return Ok(object.clone()),
-        Some(Value::String(raw)) => raw,
-        Some(other) => return Err(other.to_string()),
+        Arguments::Absent => return Ok(Value::Object(Map::new())),
+        Arguments::Json(object @ Value::Object(_)) => return Ok(object.clone()),
+        Arguments::Text(raw) => raw,
+        Arguments::Json(other) => return Err(other.to_string()),
     };
     if raw.trim().is_empty() {
         return Ok(Value::Object(Map::new()));
     }
     match serde_json::from_str::<Value>(raw) {
         Ok(object @ Value::Object(_)) => Ok(object),
-        _ => Err(raw.clone()),
+        _ => Err(raw.to_string()),
     }
 }
 

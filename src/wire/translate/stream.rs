@@ -35,10 +35,12 @@
 //! * Without upstream usage, `output_tokens` is the number of chunks that produced a delta
 //!   ([`usage_estimated`](AnthropicStreamEncoder::usage_estimated) says so) and the input
 //!   counts are 0.
-//! * Tool-call fragments belong to a call by `index`, or by `id` when a fragment carries a
-//!   new one (some servers number every call 0). A fragment for a call whose block is
-//!   already closed (servers stream calls one after another, so this does not happen in
-//!   practice) is dropped: an Anthropic block cannot reopen.
+//! * Chunks are read by the wire's OpenAI conventions ([`crate::wire::openai`]), as the
+//!   recorder's assembler reads them: which choice, which reasoning field, content parts
+//!   and refusals, and which call a tool-call fragment continues (by `index`, or by `id`
+//!   when a fragment carries a new one: some servers number every call 0). A fragment for
+//!   a call whose block is already closed (servers stream calls one after another, so
+//!   this does not happen in practice) is dropped: an Anthropic block cannot reopen.
 //! * An `{"error": …}` payload passed to `on_chunk` is handled as [`fail`](AnthropicStreamEncoder::fail)
 //!   with the type from [`super::error_body::stream_error`].
 
@@ -46,9 +48,9 @@ use serde_json::{json, Value};
 
 use super::error_body::{anthropic_error, stream_error};
 use super::ids::generate_tool_use_id;
-use super::openai::{first_choice, reasoning_text, visible_text};
 use super::stop_reason::Stop;
-use super::usage::TokenCounts;
+use super::usage::{anthropic_usage_with_output, openai_counts};
+use crate::wire::openai::{Answer, Choice, Message, ToolCall, ToolCallSlots};
 
 /// Turns parsed OpenAI stream chunks into Anthropic SSE bytes; one per response.
 #[derive(Debug)]
@@ -61,7 +63,7 @@ pub struct AnthropicStreamEncoder {
     /// Blocks started so far, i.e. the index of the next one.
     blocks: usize,
     /// The tool calls that got a `tool_use` block, in block order.
-    tool_calls: Vec<ToolCallKey>,
+    tool_calls: ToolCallSlots,
     finish_reason: Option<String>,
     /// vLLM's `choices[].stop_reason`: the stop string or token that ended generation.
     matched_stop: Option<Value>,
@@ -77,22 +79,6 @@ enum BlockKind {
     ToolUse {
         ordinal: usize,
     },
-}
-
-/// How upstream fragments name their tool call: by `index`, and by `id` when present.
-/// Most servers send the id only on a call's first fragment; a server that numbers every
-/// call `index: 0` still tells calls apart by their ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ToolCallKey {
-    index: u64,
-    id: Option<String>,
-}
-
-impl ToolCallKey {
-    fn of_fragment(fragment: &Value) -> Self {
-        let id = fragment.get("id").and_then(Value::as_str).filter(|id| !id.is_empty());
-        ToolCallKey { index: fragment.get("index").and_then(Value::as_u64).unwrap_or(0), id: id.map(str::to_owned) }
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -118,7 +104,7 @@ impl AnthropicStreamEncoder {
             outcome: None,
             open: None,
             blocks: 0,
-            tool_calls: Vec::new(),
+            tool_calls: ToolCallSlots::default(),
             finish_reason: None,
             matched_stop: None,
             usage: None,
@@ -137,12 +123,15 @@ impl AnthropicStreamEncoder {
             self.fail(error_type, &message, out);
             return;
         }
-        self.remember_usage(chunk);
+        let mut answer = Answer::from_value(chunk);
+        if let Some(usage) = answer.take_usage() {
+            self.usage = Some(usage);
+        }
         self.start(out);
-        let Some(choice) = first_choice(chunk) else {
+        let Some(choice) = answer.first_choice() else {
             return;
         };
-        if let Some(delta) = choice.get("delta") {
+        if let Some(delta) = choice.delta() {
             if self.on_delta(delta, out) {
                 self.content_chunks += 1;
             }
@@ -213,7 +202,7 @@ impl AnthropicStreamEncoder {
     /// The `output_tokens` reported (or to be reported) in `message_delta`.
     pub fn output_tokens(&self) -> u64 {
         match &self.usage {
-            Some(usage) => TokenCounts::from_openai(Some(usage)).completion,
+            Some(usage) => openai_counts(Some(usage)).output,
             None => self.content_chunks,
         }
     }
@@ -243,7 +232,7 @@ impl AnthropicStreamEncoder {
             return;
         }
         self.started = true;
-        let counts = TokenCounts::from_openai(self.usage.as_ref());
+        let counts = openai_counts(self.usage.as_ref());
         let message_start = json!({"type": "message_start", "message": {
             "id": self.message_id,
             "type": "message",
@@ -252,82 +241,60 @@ impl AnthropicStreamEncoder {
             "content": [],
             "stop_reason": null,
             "stop_sequence": null,
-            "usage": counts.to_anthropic(counts.completion),
+            "usage": anthropic_usage_with_output(&counts, counts.output),
         }});
         emit(out, "message_start", &message_start);
         emit(out, "ping", &json!({"type": "ping"}));
     }
 
-    fn remember_usage(&mut self, chunk: &Value) {
-        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
-            self.usage = Some(usage.clone());
-        }
-    }
-
-    fn remember_finish(&mut self, choice: &Value) {
-        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+    fn remember_finish(&mut self, choice: &Choice<'_>) {
+        if let Some(reason) = choice.finish_reason() {
             self.finish_reason = Some(reason.to_owned());
         }
-        if let Some(matched) = choice.get("stop_reason").filter(|s| !s.is_null()) {
+        if let Some(matched) = choice.matched_stop() {
             self.matched_stop = Some(matched.clone());
         }
     }
 
     /// Emits the deltas of one `delta` object in vLLM's order (thinking, text, tool
     /// calls); true when it produced any.
-    fn on_delta(&mut self, delta: &Value, out: &mut Vec<u8>) -> bool {
+    fn on_delta(&mut self, delta: &Message<'_>, out: &mut Vec<u8>) -> bool {
         let mut produced = false;
-        if let Some(thinking) = reasoning_text(delta) {
+        if let Some(thinking) = delta.reasoning() {
             let start = || json!({"type": "thinking", "thinking": "", "signature": ""});
             let index = self.block_index(BlockKind::Thinking, start, out);
             let delta = json!({"type": "thinking_delta", "thinking": thinking});
             emit_delta(out, index, delta);
             produced = true;
         }
-        if let Some(text) = visible_text(delta) {
+        if let Some(text) = delta.visible_text() {
             let start = || json!({"type": "text", "text": ""});
             let index = self.block_index(BlockKind::Text, start, out);
             let delta = json!({"type": "text_delta", "text": text});
             emit_delta(out, index, delta);
             produced = true;
         }
-        let tool_calls = delta.get("tool_calls").and_then(Value::as_array);
-        for call in tool_calls.into_iter().flatten() {
-            produced |= self.on_tool_call(call, out);
+        for call in delta.tool_calls() {
+            produced |= self.on_tool_call(&call, out);
         }
         produced
     }
 
     /// One `tool_calls[]` fragment: opens a block for a new call, then forwards its
     /// `arguments` text; true when it produced an event.
-    fn on_tool_call(&mut self, fragment: &Value, out: &mut Vec<u8>) -> bool {
-        let call = ToolCallKey::of_fragment(fragment);
-        let (kind, is_new) = match self.known_tool_call(&call) {
-            Some(ordinal) => (BlockKind::ToolUse { ordinal }, false),
-            None => {
-                self.tool_calls.push(call);
-                let ordinal = self.tool_calls.len() - 1;
-                (BlockKind::ToolUse { ordinal }, true)
-            }
-        };
+    fn on_tool_call(&mut self, fragment: &ToolCall<'_>, out: &mut Vec<u8>) -> bool {
+        let (ordinal, is_new) = self.tool_calls.place(fragment);
+        let kind = BlockKind::ToolUse { ordinal };
         if !is_new && !self.is_open(kind) {
             return false;
         }
         let index = self.block_index(kind, || tool_use_block(fragment), out);
-        let arguments = fragment.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("");
+        let arguments = fragment.arguments().text();
         if !arguments.is_empty() {
             let delta = json!({"type": "input_json_delta", "partial_json": arguments});
             emit_delta(out, index, delta);
         }
         is_new || !arguments.is_empty()
-    }
-
-    /// The ordinal of the call this fragment continues: the latest call with its `index`
-    /// and, when the fragment names an id, that id.
-    fn known_tool_call(&self, call: &ToolCallKey) -> Option<usize> {
-        self.tool_calls
-            .iter()
-            .rposition(|known| known.index == call.index && (call.id.is_none() || known.id == call.id))
     }
 
     fn is_open(&self, kind: BlockKind) -> bool {
@@ -367,20 +334,15 @@ impl AnthropicStreamEncoder {
     }
 
     fn final_usage(&self) -> Value {
-        TokenCounts::from_openai(self.usage.as_ref()).to_anthropic(self.output_tokens())
+        anthropic_usage_with_output(&openai_counts(self.usage.as_ref()), self.output_tokens())
     }
 }
 
 /// The `content_block` of a tool call's `content_block_start`: upstream id (or a fresh
 /// `toolu_…`), function name, empty input (the arguments follow as deltas).
-fn tool_use_block(call: &Value) -> Value {
-    let id = call
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
-        .map_or_else(generate_tool_use_id, str::to_owned);
-    let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
-    json!({"type": "tool_use", "id": id, "name": name, "input": {}})
+fn tool_use_block(call: &ToolCall<'_>) -> Value {
+    let id = call.id.map_or_else(generate_tool_use_id, str::to_owned);
+    json!({"type": "tool_use", "id": id, "name": call.name(), "input": {}})
 }
 
 fn emit_delta(out: &mut Vec<u8>, index: usize, delta: Value) {

@@ -334,6 +334,47 @@ fn upstream_usage_splits_cached_tokens() {
 }
 
 #[test]
+fn cache_writes_are_cache_creation_tokens() {
+    let mut written = usage(5000, 12, 4096);
+    written["usage"]["prompt_tokens_details"]["cache_write_tokens"] = json!(900);
+    let (_, message) = run_and_assemble(&[role(), text("ok"), finish("stop"), written]);
+    assert_eq!(
+        message.delta["usage"],
+        json!({"input_tokens": 4, "cache_creation_input_tokens": 900,
+               "cache_read_input_tokens": 4096, "output_tokens": 12})
+    );
+}
+
+#[test]
+fn deltas_are_read_as_the_recorder_reads_them() {
+    let chunks = [
+        delta(json!({"reasoning_content": "twice", "reasoning": "twice"})),
+        delta(json!({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]})),
+        delta(json!({"content": null, "refusal": "no"})),
+        delta(
+            json!({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "Read", "arguments": {"path": "x"}}}]}),
+        ),
+        finish("tool_calls"),
+    ];
+    let (_, message) = run_and_assemble(&chunks);
+    assert_eq!(message.blocks[0], json!({"type": "thinking", "thinking": "twice", "signature": ""}));
+    assert_eq!(message.blocks[1], json!({"type": "text", "text": "abno"}));
+    assert_eq!(message.blocks[2]["name"], "Read");
+    assert_eq!(message.partial_json[2], "{\"path\":\"x\"}");
+
+    let legacy = [
+        delta(json!({"function_call": {"name": "Bash", "arguments": ""}})),
+        delta(json!({"function_call": {"arguments": "{\"command\":"}})),
+        delta(json!({"function_call": {"arguments": "\"pwd\"}"}})),
+        finish("function_call"),
+    ];
+    let (_, message) = run_and_assemble(&legacy);
+    assert_eq!((&message.blocks[0]["name"], message.blocks.len()), (&json!("Bash"), 1));
+    assert_eq!(message.partial_json[0], "{\"command\":\"pwd\"}");
+    assert_eq!(message.delta["delta"]["stop_reason"], "tool_use");
+}
+
+#[test]
 fn without_usage_output_tokens_count_content_chunks() {
     // llama-cpp-python: no usage chunk even when asked for one.
     let chunks = [role(), text("I"), text(" am"), reasoning("hm"), text(""), finish("length")];

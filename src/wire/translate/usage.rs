@@ -1,56 +1,43 @@
 //! OpenAI `usage` → Anthropic `usage`.
 //!
-//! OpenAI's `prompt_tokens` **includes** `prompt_tokens_details.cached_tokens`; Anthropic's
-//! `input_tokens` **excludes** cache reads and writes ("total input = input_tokens +
-//! cache_creation_input_tokens + cache_read_input_tokens"). So:
+//! The counts are read by the wire's one usage reader ([`crate::wire::usage`]: OpenAI's
+//! `prompt_tokens` **includes** cache reads and writes); Anthropic's `input_tokens`
+//! **excludes** them ("total input = input_tokens + cache_creation_input_tokens +
+//! cache_read_input_tokens"). So:
 //!
-//! * `input_tokens = prompt_tokens − cached_tokens`
-//! * `cache_read_input_tokens = cached_tokens` (0 when the server does not report it)
-//! * `cache_creation_input_tokens = 0` (OpenAI-compatible servers have no equivalent)
+//! * `input_tokens = prompt_tokens − cached_tokens − cache_write_tokens`
+//! * `cache_read_input_tokens = prompt_tokens_details.cached_tokens` (0 when not reported)
+//! * `cache_creation_input_tokens = prompt_tokens_details.cache_write_tokens` (0 when not
+//!   reported, as by vLLM and llama.cpp)
 //! * `output_tokens = completion_tokens`
 //!
 //! Key order is the one Anthropic uses in `message_start`.
 
 use serde_json::{json, Value};
 
+use crate::wire::usage::TokenUsage;
+
 /// The Anthropic usage object for an OpenAI usage object; `None`, `null` or missing
 /// fields count as 0.
 pub fn anthropic_usage(openai_usage: Option<&Value>) -> Value {
-    let counts = TokenCounts::from_openai(openai_usage);
-    counts.to_anthropic(counts.completion)
+    let counts = openai_counts(openai_usage);
+    anthropic_usage_with_output(&counts, counts.output)
 }
 
-/// The counts of one OpenAI usage object that the Anthropic usage needs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct TokenCounts {
-    pub prompt: u64,
-    pub cached: u64,
-    pub completion: u64,
+/// The counts of an OpenAI usage object, zeros when there is none.
+pub(crate) fn openai_counts(openai_usage: Option<&Value>) -> TokenUsage {
+    openai_usage.map(TokenUsage::from_openai).unwrap_or_default()
 }
 
-impl TokenCounts {
-    pub fn from_openai(usage: Option<&Value>) -> Self {
-        let Some(usage) = usage else {
-            return TokenCounts::default();
-        };
-        let count = |pointer: &str| usage.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
-        TokenCounts {
-            prompt: count("/prompt_tokens"),
-            cached: count("/prompt_tokens_details/cached_tokens"),
-            completion: count("/completion_tokens"),
-        }
-    }
-
-    /// The Anthropic usage object, with `output_tokens` given by the caller (a stream
-    /// without upstream usage estimates it).
-    pub fn to_anthropic(self, output_tokens: u64) -> Value {
-        json!({
-            "input_tokens": self.prompt.saturating_sub(self.cached),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": self.cached,
-            "output_tokens": output_tokens,
-        })
-    }
+/// The Anthropic usage object, with `output_tokens` given by the caller (a stream without
+/// upstream usage estimates it).
+pub(crate) fn anthropic_usage_with_output(counts: &TokenUsage, output_tokens: u64) -> Value {
+    json!({
+        "input_tokens": counts.input_uncached,
+        "cache_creation_input_tokens": counts.cache_creation,
+        "cache_read_input_tokens": counts.cache_read,
+        "output_tokens": output_tokens,
+    })
 }
 
 #[cfg(test)]
@@ -93,5 +80,17 @@ mod tests {
     fn cached_above_prompt_does_not_underflow() {
         let usage = json!({"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 9}});
         assert_eq!(anthropic_usage(Some(&usage))["input_tokens"], 0);
+        assert_eq!(anthropic_usage(Some(&usage))["cache_read_input_tokens"], 5);
+    }
+
+    #[test]
+    fn cache_writes_move_out_of_input_tokens_too() {
+        let usage = json!({"prompt_tokens": 1000, "completion_tokens": 3,
+                           "prompt_tokens_details": {"cached_tokens": 600, "cache_write_tokens": 300}});
+        assert_eq!(
+            anthropic_usage(Some(&usage)),
+            json!({"input_tokens": 100, "cache_creation_input_tokens": 300,
+                   "cache_read_input_tokens": 600, "output_tokens": 3})
+        );
     }
 }
