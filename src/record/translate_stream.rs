@@ -53,7 +53,8 @@ impl TranslatingBody {
             let Ok(chunk) = serde_json::from_str::<Value>(&event.data) else {
                 continue;
             };
-            if let Some(err) = chunk.get("error") {
+            // `"error": null` (some servers send it on every chunk) is no error.
+            if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
                 let message = err.get("message").and_then(Value::as_str).unwrap_or("upstream error").to_string();
                 self.encoder.fail("api_error", &message, out);
                 self.ending = Some(Ending::Upstream(UpstreamError::Reported(message)));
