@@ -35,6 +35,7 @@ pub fn summary(r: &RunResults) -> String {
     out.push('\n');
 
     overall(&mut out, r);
+    load_lines(&mut out, r);
     if let Some(why) = &r.aborted {
         out.push_str(&indented(&format!("Stopped early: {why}"), "  ", "    "));
     }
@@ -51,6 +52,58 @@ pub fn summary(r: &RunResults) -> String {
     out.push_str("  Formulas of every metric: see Metric definitions in the report\n");
     out.push_str("  (asb report -i RUN.json -o report.md, or report.html with plots).\n");
     out
+}
+
+/// The load delivered: model and think time, schedule lag and latency from the intended
+/// send time, the window, and the sessions.
+fn load_lines(out: &mut String, r: &RunResults) {
+    let Some(load) = &r.load else { return };
+    let dist = |d: &Option<crate::stats::Distribution>, unit: fn(f64) -> String| {
+        d.as_ref().map_or(NONE.to_string(), |d| format!("p50 {} p99 {}", unit(d.p50), unit(d.p99)))
+    };
+    let mut line = format!("Load: {}", load.model);
+    if !load.think_time.is_empty() && load.sessions.started > 0 {
+        line.push_str(&format!(" | think time {}", load.think_time));
+    }
+    out.push_str(&indented(&line, "  ", "    "));
+    let m = &r.summary.metrics;
+    out.push_str(&indented(
+        &format!(
+            "schedule lag {} | TTFT from due {} | E2E from due {}",
+            dist(&load.schedule_lag_ms, duration_ms),
+            dist(&m.ttft_from_due_ms, duration_ms),
+            dist(&m.e2e_from_due_ms, duration_ms)
+        ),
+        "    ",
+        "      ",
+    ));
+    let w = &load.window;
+    if w.requests_in < w.requests_total {
+        out.push_str(&indented(
+            &format!("window: {} of {} requests counted: {}", w.requests_in, w.requests_total, w.rule),
+            "    ",
+            "      ",
+        ));
+    }
+    let s = &load.sessions;
+    if s.started > 0 {
+        out.push_str(&indented(
+            &format!(
+                "sessions: {} started, {} completed | duration {} | think time scheduled {}, measured {} | cache hit {}",
+                s.started,
+                s.completed,
+                dist(&s.duration_s, seconds),
+                dist(&s.think_scheduled_s, seconds),
+                dist(&s.think_measured_s, seconds),
+                dist(&s.cache_hit_rate, percent)
+            ),
+            "    ",
+            "      ",
+        ));
+    }
+    if let Some(behind) = &load.behind_schedule {
+        out.push_str(&indented(&format!("BEHIND SCHEDULE: {behind}"), "  ", "    "));
+    }
 }
 
 fn bucket_line(out: &mut String, r: &RunResults, b: &BucketStats) {

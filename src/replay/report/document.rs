@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::replay::load::LoadSummary;
 use crate::replay::results::{BucketStats, Metrics, RequestSample, RunResults};
 use crate::stats::Distribution;
 
@@ -248,6 +249,9 @@ fn notes(r: &RunResults) -> Vec<Inline> {
     if let Some(why) = &r.aborted {
         notes.push(Inline::strong("The run stopped early: ").then_text(why.clone()));
     }
+    if let Some(behind) = r.load.as_ref().and_then(|l| l.behind_schedule.as_ref()) {
+        notes.push(Inline::strong("The load asked for was not delivered: ").then_text(behind.clone()));
+    }
     let estimated = r.summary.estimated_output_counts;
     if estimated > 0 {
         notes.push(Inline::text(format!(
@@ -489,7 +493,64 @@ fn overall(r: &RunResults) -> Table {
             Inline::text("successes without server usage (chars/4 estimate)"),
         ],
     ];
+    let mut rows = rows;
+    if let Some(load) = &r.load {
+        rows.extend(load_rows(load, f));
+    }
     Table { header: vec!["Metric".into(), "Value".into(), "Formula".into()], rows }
+}
+
+/// The load the run delivered: model, think time, schedule lag, window, sessions.
+fn load_rows(load: &LoadSummary, f: &BTreeMap<String, String>) -> Vec<Vec<Inline>> {
+    let p50_p99 = |d: &Option<Distribution>, unit: fn(f64) -> String| match d {
+        Some(d) => format!("p50 {}, p99 {} (n = {})", unit(d.p50), unit(d.p99), d.count),
+        None => NONE.to_string(),
+    };
+    let w = &load.window;
+    let sessions = &load.sessions;
+    let mut rows = vec![
+        vec![Inline::text("Load"), Inline::text(load.model.clone()), Inline::text("--sessions, --session-rate, --request-rate")],
+        vec![Inline::text("Think time"), Inline::text(load.think_time.clone()), Inline::text(load.think_time_detail.clone())],
+        vec![
+            Inline::text("Schedule lag"),
+            Inline::text(p50_p99(&load.schedule_lag_ms, duration_ms)),
+            formula(f, "lag_ms").then_text(format!("; behind schedule above p99 {} ms", load.lag_tolerance_ms)),
+        ],
+        vec![
+            Inline::text("Window"),
+            Inline::text(format!("{} of {} requests", w.requests_in, w.requests_total)),
+            Inline::text(w.rule.clone()),
+        ],
+    ];
+    if sessions.started > 0 {
+        rows.extend([
+            vec![
+                Inline::text("Sessions"),
+                Inline::text(format!("{} started, {} completed", sessions.started, sessions.completed)),
+                Inline::text("completed: every call sent"),
+            ],
+            vec![
+                Inline::text("Session duration"),
+                Inline::text(p50_p99(&sessions.duration_s, seconds)),
+                Inline::text("intended start → last answer's end, completed sessions"),
+            ],
+            vec![
+                Inline::text("Think time per session"),
+                Inline::text(format!(
+                    "scheduled {}; measured {}",
+                    p50_p99(&sessions.think_scheduled_s, seconds),
+                    p50_p99(&sessions.think_measured_s, seconds)
+                )),
+                Inline::text("Σ gaps applied; Σ time from the end of what a call waited for to its send"),
+            ],
+            vec![
+                Inline::text("Session cache hit rate"),
+                Inline::text(p50_p99(&sessions.cache_hit_rate, percent)),
+                formula(f, "session cache_hit_rate"),
+            ],
+        ]);
+    }
+    rows
 }
 
 /// Every distribution of `m` with its key, in the order of [`Metrics`].
@@ -499,6 +560,8 @@ pub fn named_distributions(m: &Metrics) -> Vec<(&'static str, &Distribution)> {
         ("itl_ms", &m.itl_ms),
         ("tpot_ms", &m.tpot_ms),
         ("e2e_ms", &m.e2e_ms),
+        ("ttft_from_due_ms", &m.ttft_from_due_ms),
+        ("e2e_from_due_ms", &m.e2e_from_due_ms),
         ("decode_tok_per_s", &m.decode_tok_per_s),
         ("asb_decode_tok_per_s", &m.asb_decode_tok_per_s),
         ("prefill_tok_per_s", &m.prefill_tok_per_s),
