@@ -509,8 +509,16 @@ fn load_rows(load: &LoadSummary, f: &BTreeMap<String, String>) -> Vec<Vec<Inline
     let w = &load.window;
     let sessions = &load.sessions;
     let mut rows = vec![
-        vec![Inline::text("Load"), Inline::text(load.model.clone()), Inline::text("--sessions, --session-rate, --request-rate")],
-        vec![Inline::text("Think time"), Inline::text(load.think_time.clone()), Inline::text(load.think_time_detail.clone())],
+        vec![
+            Inline::text("Load"),
+            Inline::text(load.model.clone()),
+            Inline::text("--sessions, --session-rate, --request-rate"),
+        ],
+        vec![
+            Inline::text("Think time"),
+            Inline::text(load.think_time.clone()),
+            Inline::text(load.think_time_detail.clone()),
+        ],
         vec![
             Inline::text("Schedule lag"),
             Inline::text(p50_p99(&load.schedule_lag_ms, duration_ms)),
