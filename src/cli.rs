@@ -12,6 +12,7 @@ use crate::inspect::timeline::{self, TimelineArgs};
 use crate::inspect::validate::{self, ValidateArgs};
 use crate::mock::{self, MockArgs};
 use crate::record::{self, RecordArgs};
+use crate::replay::capacity::CapacityArgs;
 use crate::replay::catalog::{self, ScenariosArgs};
 use crate::replay::report::{self, CompareArgs, ReportArgs};
 use crate::replay::{self, ReplayArgs};
@@ -34,6 +35,8 @@ pub enum Command {
     Record(RecordArgs),
     /// Replay a recording against an endpoint and measure TTFT, ITL, decode and prefill rates.
     Replay(Box<ReplayArgs>),
+    /// Find how many concurrent agent sessions (or sessions/s) an endpoint holds within an SLO.
+    Capacity(Box<CapacityArgs>),
     /// Render a saved replay run (run.json) as console text, markdown, HTML or JSON.
     Report(ReportArgs),
     /// Compare two saved replay runs bucket by bucket.
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
         }
         Command::Record(args) => on_runtime(1, record::run(args)).map(|()| ExitCode::SUCCESS),
         Command::Replay(args) => on_runtime(0, replay::run(*args)),
+        Command::Capacity(args) => on_runtime(0, replay::capacity::run(*args)),
         Command::Report(args) => report::run_report(args),
         Command::Compare(args) => report::run_compare(args),
         Command::Scenarios(args) => catalog::run(args),

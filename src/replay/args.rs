@@ -9,6 +9,7 @@ use super::arrivals::Process;
 use super::history::HistoryMode;
 use super::plan::CacheMode;
 use super::schedule::Policy;
+use super::slo::Slo;
 use super::think_time::ThinkTime;
 use crate::flags::{self, EndpointFlags};
 
@@ -88,6 +89,11 @@ pub struct ReplayArgs {
     /// of the summary (drain).
     #[arg(long, value_parser = parse_duration)]
     pub cooldown: Option<std::time::Duration>,
+    /// Service-level objectives, e.g. `ttft:p99<=2s,itl:p99<=150ms,decode_tps:p50>=20`
+    /// (metrics ttft, itl, tpot, e2e, decode_tps; latencies from the intended send time):
+    /// reports attainment and goodput; a run that misses one exits with status 1.
+    #[arg(long)]
+    pub slo: Option<Slo>,
     /// Schedule lag p99 (ms) above which the run is behind schedule: marked in the
     /// verdict, exit status 1.
     #[arg(long, default_value_t = 10.0, value_parser = parse_rate)]
@@ -150,7 +156,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 /// A duration such as `90s`, `5m`, `1h30m`, `500ms` (humantime), or plain seconds.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
         return std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("expected a duration, got {s:?}"));

@@ -18,6 +18,7 @@ pub mod aggregate;
 pub mod args;
 pub mod arrivals;
 pub mod builtin;
+pub mod capacity;
 pub mod call_graph;
 pub mod catalog;
 pub mod client;
@@ -40,6 +41,7 @@ pub mod rx_clock;
 pub mod scenario;
 pub mod schedule;
 pub mod session;
+pub mod slo;
 pub mod slice;
 pub mod target;
 pub mod think_time;
@@ -87,7 +89,7 @@ fn builtin_mock_flags(user: &str) -> Vec<String> {
 /// Fails before anything is sent when the report could not be written (a run's results
 /// are not to be lost to a typo in `-o`): its folder is made, as `asb record -o` does, and
 /// a file is created and removed in it.
-fn check_writable(path: &Path) -> Result<()> {
+pub(crate) fn check_writable(path: &Path) -> Result<()> {
     if path.is_dir() {
         bail!("-o {}: is a directory; give a file name such as {}/report.md", path.display(), path.display());
     }
@@ -100,16 +102,86 @@ fn check_writable(path: &Path) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+/// Where the requests go: the user's endpoint, or `asb mock` started in this process.
+pub struct Endpoint {
+    /// As the header and the results name it.
+    pub label: String,
+    pub url: String,
+    mock: Option<crate::mock::MockServer>,
+}
+
+impl Endpoint {
+    pub async fn open(args: &ReplayArgs) -> Result<Endpoint> {
+        let endpoint = args.target.endpoint.clone().filter(|e| !e.is_empty() && e != "builtin");
+        if let Some(e) = endpoint {
+            return Ok(Endpoint { label: e.clone(), url: e, mock: None });
+        }
+        let flags = builtin_mock_flags(args.mock_args.as_deref().unwrap_or(""));
+        let cfg = crate::mock::config::config_from_flags(&flags).context("--mock-args")?;
+        let server = crate::mock::start(cfg, [127, 0, 0, 1].into(), 0, crate::mock::TruthLog::default()).await?;
+        let url = server.url();
+        let label = format!("builtin (asb mock in-process at {url}, flags: {})", flags.join(" "));
+        Ok(Endpoint { label, url, mock: Some(server) })
+    }
+
+    pub async fn close(self) {
+        if let Some(server) = self.mock {
+            server.stop().await;
+        }
+    }
+}
+
+/// Checks a replay's flags before anything starts.
+pub fn check_args(args: &ReplayArgs) -> Result<()> {
     if args.users.is_some() {
         bail!(
-            "--users was removed (asb 3.1): identical payloads from N users gave the server a free prefix-cache ride. \
-             Use --repetitions N --max-concurrent N: each repetition is poisoned differently."
+            "--users was removed (AgenticSwarmBench 3.1): identical payloads from N users gave the server a free \
+             prefix-cache ride. Use --repetitions N --max-concurrent N: each repetition is poisoned differently."
         );
     }
+    Ok(())
+}
+
+pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+    check_args(&args)?;
     if let Some(path) = &args.output {
         check_writable(path)?;
     }
+    let endpoint = Endpoint::open(&args).await?;
+    let replayed = replay_once(&args, &endpoint, true).await;
+    endpoint.close().await;
+    let Some(results) = replayed? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let human = |text: &str| human_output(&args, text);
+    human(&report::console::summary(&results));
+    if let Some(path) = &args.output {
+        for written in write_outputs(&results, path)? {
+            human(&format!("Wrote {}\n", written.display()));
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    }
+    let behind = results.load.as_ref().is_some_and(|l| l.behind_schedule.is_some());
+    let slo_missed = results.slo.as_ref().is_some_and(|s| !s.met);
+    let failed = results.summary.failed > 0 || results.aborted.is_some() || behind || slo_missed;
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Human text goes to stdout, or to stderr when stdout carries `--json`.
+fn human_output(args: &ReplayArgs, text: &str) {
+    if args.json {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+        let _ = std::io::stdout().flush();
+    }
+}
+
+/// One replay against `endpoint`: prints the header (when `header`), then the dry run
+/// (`None`) or the run's results. `asb capacity` runs one per step.
+pub async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: bool) -> Result<Option<RunResults>> {
     let spec = args.scenario.clone().unwrap_or_else(|| format!("builtin:{}", builtin::DEFAULT));
     let scenario = scenario::load(&spec, args.task.as_deref())?;
     let extra_body = match &args.extra_body {
@@ -120,23 +192,9 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
             Err(e) => bail!("--extra-body is not valid JSON: {e}"),
         },
     };
-
-    // The endpoint: the user's, or the embedded mock.
-    let endpoint = args.target.endpoint.clone().filter(|e| !e.is_empty() && e != "builtin");
-    let mut mock = None;
-    let (endpoint_label, url) = match &endpoint {
-        Some(e) => (e.clone(), e.clone()),
-        None => {
-            let flags = builtin_mock_flags(args.mock_args.as_deref().unwrap_or(""));
-            let cfg = crate::mock::config::config_from_flags(&flags).context("--mock-args")?;
-            let server = crate::mock::start(cfg, [127, 0, 0, 1].into(), 0, crate::mock::TruthLog::default()).await?;
-            let url = server.url();
-            mock = Some(server);
-            (format!("builtin (asb mock in-process at {url}, flags: {})", flags.join(" ")), url)
-        }
-    };
+    let endpoint_label = endpoint.label.clone();
     let target = Target::new(
-        &url,
+        &endpoint.url,
         args.target.upstream_api,
         args.target.api_key.as_deref(),
         args.target.api_key_header.as_deref(),
@@ -147,7 +205,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         (None, Policy::Random) => schedule::random_seed(),
         (None, _) => 0,
     };
-    let (load, think) = load_model(&args, args.seed.unwrap_or(seed))?;
+    let (load, think) = load_model(args, args.seed.unwrap_or(seed))?;
     let build = BuildOptions { model: args.target.model.clone(), max_tokens_cap: args.max_tokens };
     let plan = Plan::new(
         scenario,
@@ -162,7 +220,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
             extra_body,
         },
     )?;
-    let settings = settings(&args, &plan, seed, &load, think);
+    let settings = settings(args, &plan, seed, &load, think);
     let model = args.target.model.clone().unwrap_or_else(|| {
         let mut models: Vec<&str> =
             plan.requests.iter().flatten().filter_map(|r| r.built.body["model"].as_str()).collect();
@@ -170,17 +228,12 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         models.dedup();
         format!("as recorded ({})", models.join(", "))
     });
-    let human = |text: &str| {
-        if args.json {
-            eprint!("{text}");
-        } else {
-            print!("{text}");
-            let _ = std::io::stdout().flush();
-        }
-    };
+    let human = |text: &str| human_output(args, text);
     let think_detail = think_detail(&plan, think);
-    let load_lines = load_header(&args, &load, think, &think_detail, &plan);
-    human(&header::header(&plan, &settings, args.history_mode, &endpoint_label, &target.url, &model, &load_lines));
+    let load_lines = load_header(args, &load, think, &think_detail, &plan);
+    if header {
+        human(&header::header(&plan, &settings, args.history_mode, &endpoint_label, &target.url, &model, &load_lines));
+    }
     if args.dry_run {
         human(&header::dry_run(&plan));
         if !matches!(load, run::Load::RequestArrivals { .. }) {
@@ -193,7 +246,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
             });
             println!("{}", serde_json::to_string_pretty(&plan_json)?);
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(None);
     }
     if plan.scheduled_requests() == 0 {
         bail!("nothing to send: the scenario has no replayable requests");
@@ -213,11 +266,8 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         progress: true,
     };
     let outcome = run::execute(plan, target, opts).await?;
-    if let Some(server) = mock {
-        server.stop().await;
-    }
     let mut samples = outcome.samples;
-    let window = measurement_window(&args, &mut samples, outcome.elapsed_s);
+    let window = measurement_window(args, &mut samples, outcome.elapsed_s);
     let (schedule_lag_ms, behind_schedule) = load::lag(&samples, args.max_schedule_lag_ms);
     let load_summary = load::LoadSummary {
         model: load.describe(),
@@ -242,6 +292,13 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         summary.verdict = "poor".into();
         summary.verdict_basis = format!("{behind}; {}", summary.verdict_basis);
     }
+    let window_sessions: Vec<results::SessionSample> = outcome
+        .sessions
+        .iter()
+        .filter(|s| (load_summary.window.from_ms..=load_summary.window.to_ms).contains(&s.due_ms))
+        .cloned()
+        .collect();
+    let slo = args.slo.as_ref().map(|slo| slo.evaluate(in_window, &window_sessions, summary.duration_s));
     let results = RunResults {
         results_version: RESULTS_VERSION,
         tool: format!("asb {}", env!("CARGO_PKG_VERSION")),
@@ -256,22 +313,12 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         summary,
         buckets,
         load: Some(load_summary),
+        slo,
         requests: samples,
         sessions: outcome.sessions,
         aborted: outcome.aborted,
     };
-    human(&report::console::summary(&results));
-    if let Some(path) = &args.output {
-        for written in write_outputs(&results, path)? {
-            human(&format!("Wrote {}\n", written.display()));
-        }
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
-    }
-    let behind = results.load.as_ref().is_some_and(|l| l.behind_schedule.is_some());
-    let failed = results.summary.failed > 0 || results.aborted.is_some() || behind;
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(Some(results))
 }
 
 /// The load model and think time the flags ask for (clap has refused the contradictory

@@ -40,6 +40,9 @@ pub struct RunResults {
     /// The load delivered: model, think time, schedule lag, window, sessions.
     #[serde(default)]
     pub load: Option<super::load::LoadSummary>,
+    /// `--slo`: attainment and goodput over the window.
+    #[serde(default)]
+    pub slo: Option<super::slo::SloReport>,
     /// Every request sent, in the order they were started.
     pub requests: Vec<RequestSample>,
     /// Every session as it ran (none for `--request-rate`).
@@ -319,6 +322,11 @@ pub fn formulas() -> BTreeMap<String, String> {
         ("ttft_from_due_ms", "t_first_output − scheduled_ms (= ttft_ms + max(0, t0 − scheduled_ms)): latency from when the request was due, coordinated omission excluded"),
         ("e2e_from_due_ms", "t_last_output − scheduled_ms"),
         ("window", "the summary counts requests whose scheduled_ms lies in [--warmup, end − --cooldown]; all requests stay in the JSON with in_window"),
+        ("slo attainment", "requests that succeeded and whose own values meet every --slo limit / requests (window)"),
+        ("request goodput", "requests meeting every limit / duration_s"),
+        ("token goodput", "Σ completion_tokens of the requests meeting every limit / duration_s"),
+        ("session goodput", "completed sessions whose every request met every limit / duration_s"),
+        ("slo met", "for every limit, its statistic over the window's requests (failed requests as the worst value) meets it"),
         ("session cache_hit_rate", "Σ cached_tokens / Σ prompt_tokens over a session's requests (server usage)"),
         ("total_ms", "t_end − t0 (end of stream: [DONE] / message_stop / body end)"),
         ("decode_tok_per_s", "(completion_tokens − 1) / (t_last_output − t_first_output)"),

@@ -42,11 +42,16 @@ def test_claude_code_recorded_replayed_and_served_offline(llama_server, claude_c
     # 1. Record.
     rec = start_record(llama_server.url, model=llama_server.model)
     live = run_session(claude_code, rec.url, work, claude_code.new_home())
-    lines = rec.lines(2)
+    rec.lines(2)
     code, summary = rec.stop()
     assert code == 0, summary
     recording = rec.path
-    assert len(lines) >= 2 and all(l["outcome"] == "completed" for l in lines)
+    # Every line, read after the recorder stopped: on a slow machine Claude Code may give up
+    # on a call and send it again, and that call's line (client gone) is part of the file.
+    every = [json.loads(l) for l in recording.read_text().splitlines()]
+    lines = [l for l in every if l["outcome"] == "completed"]
+    assert len(lines) >= 2 and all(l["outcome"] in ("completed", "client_disconnected") for l in every), \
+        [l["outcome"] for l in every]
     first, last = lines[0]["request"]["body"], lines[-1]["request"]["body"]
     assert first["system"] and first["tools"], "the real system prompt and tool definitions are recorded"
     assert len(last["messages"]) > len(first["messages"]), "the context grows turn by turn"
@@ -55,7 +60,7 @@ def test_claude_code_recorded_replayed_and_served_offline(llama_server, claude_c
     # 2. Look inside.
     inspect = asb("inspect", str(recording), "--json")
     assert inspect.returncode == 0, inspect.stderr
-    assert json.loads(inspect.stdout)["calls"]["total"] == len(lines)
+    assert json.loads(inspect.stdout)["calls"]["total"] == len(every)
     validate = asb("validate", str(recording))
     assert validate.returncode == 0, validate.stdout + validate.stderr
 
@@ -67,11 +72,11 @@ def test_claude_code_recorded_replayed_and_served_offline(llama_server, claude_c
         assert p.returncode == 0, p.stdout + p.stderr
         assert "max_tokens: capped at 32 by --max-tokens" in p.stdout
         run = json.loads(out.read_text())
-        assert len(run["requests"]) == len(lines) and all(r["ok"] for r in run["requests"])
+        assert len(run["requests"]) == len(every) and all(r["ok"] for r in run["requests"])
         assert all(r["completion_source"] == "usage" and r["prompt_tokens"] > 0 for r in run["requests"])
     p = asb("replay", "-e", "builtin", "-w", str(recording), "-r", "2")
     assert p.returncode == 0, p.stdout + p.stderr
-    assert f"{2 * len(lines)}/{2 * len(lines)} ok" in p.stdout
+    assert f"{2 * len(every)}/{2 * len(every)} ok" in p.stdout
 
     # 4. Serve with no upstream: the same prompts, the same answers. What Claude Code varies
     #    from run to run (session and user ids, dates, build hashes, and here the HOME in its

@@ -36,6 +36,7 @@ pub fn summary(r: &RunResults) -> String {
 
     overall(&mut out, r);
     load_lines(&mut out, r);
+    slo_lines(&mut out, r);
     if let Some(why) = &r.aborted {
         out.push_str(&indented(&format!("Stopped early: {why}"), "  ", "    "));
     }
@@ -104,6 +105,35 @@ fn load_lines(out: &mut String, r: &RunResults) {
     if let Some(behind) = &load.behind_schedule {
         out.push_str(&indented(&format!("BEHIND SCHEDULE: {behind}"), "  ", "    "));
     }
+}
+
+/// `--slo`: met or not, attainment and goodput, and each limit's observed value.
+fn slo_lines(out: &mut String, r: &RunResults) {
+    let Some(slo) = &r.slo else { return };
+    let attainment = slo.attainment.map_or(NONE.to_string(), percent);
+    out.push_str(&indented(
+        &format!(
+            "SLO {}: {} | attainment {attainment} ({} of {} requests) | goodput {} req/s, {} tok/s, {} sessions/s",
+            slo.slo,
+            if slo.met { "met" } else { "NOT MET" },
+            slo.requests_meeting,
+            slo.requests,
+            num(slo.request_goodput),
+            rate1(slo.token_goodput),
+            num(slo.session_goodput)
+        ),
+        "  ",
+        "    ",
+    ));
+    let limits: Vec<String> = slo
+        .limits
+        .iter()
+        .map(|l| {
+            let observed = l.observed.map_or(NONE.to_string(), num);
+            format!("{} observed {observed} {}", l.limit, if l.met { "ok" } else { "MISSED" })
+        })
+        .collect();
+    out.push_str(&indented(&limits.join(" | "), "    ", "      "));
 }
 
 fn bucket_line(out: &mut String, r: &RunResults, b: &BucketStats) {

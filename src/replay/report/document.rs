@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::replay::load::LoadSummary;
+use crate::replay::slo::SloReport;
 use crate::replay::results::{BucketStats, Metrics, RequestSample, RunResults};
 use crate::stats::Distribution;
 
@@ -497,7 +498,63 @@ fn overall(r: &RunResults) -> Table {
     if let Some(load) = &r.load {
         rows.extend(load_rows(load, f));
     }
+    if let Some(slo) = &r.slo {
+        rows.extend(slo_rows(slo, f));
+    }
     Table { header: vec!["Metric".into(), "Value".into(), "Formula".into()], rows }
+}
+
+/// `--slo`: met or not, each limit, attainment and goodput.
+fn slo_rows(slo: &SloReport, f: &BTreeMap<String, String>) -> Vec<Vec<Inline>> {
+    let mut rows = vec![vec![
+        Inline::text("SLO"),
+        Inline::strong(if slo.met { "met" } else { "not met" }).then_text(format!(" ({})", slo.slo)),
+        formula(f, "slo met").then_text(format!("; {}", slo.latency_origin)),
+    ]];
+    for l in &slo.limits {
+        rows.push(vec![
+            Inline::code(l.limit.clone()),
+            Inline::text(format!(
+                "observed {}: {}",
+                l.observed.map_or(NONE.to_string(), num),
+                if l.met { "met" } else { "missed" }
+            )),
+            Inline::text(format!("{} requests meet it on their own", l.requests_meeting)),
+        ]);
+    }
+    rows.extend([
+        vec![
+            Inline::text("SLO attainment"),
+            Inline::text(format!(
+                "{} ({} of {})",
+                opt(slo.attainment, percent),
+                slo.requests_meeting,
+                slo.requests
+            )),
+            formula(f, "slo attainment"),
+        ],
+        vec![
+            Inline::text("Request goodput"),
+            Inline::text(format!("{} req/s", num(slo.request_goodput))),
+            formula(f, "request goodput"),
+        ],
+        vec![
+            Inline::text("Token goodput"),
+            Inline::text(format!("{} tok/s", rate1(slo.token_goodput))),
+            formula(f, "token goodput"),
+        ],
+        vec![
+            Inline::text("Session goodput"),
+            Inline::text(format!(
+                "{} sessions/s ({} of {} sessions)",
+                num(slo.session_goodput),
+                slo.sessions_meeting,
+                slo.sessions
+            )),
+            formula(f, "session goodput"),
+        ],
+    ]);
+    rows
 }
 
 /// The load the run delivered: model, think time, schedule lag, window, sessions.

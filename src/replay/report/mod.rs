@@ -324,6 +324,7 @@ pub(crate) mod fixtures {
             },
             formulas: formulas(),
             load: None,
+            slo: None,
             sessions: Vec::new(),
             summary: Summary {
                 verdict: if succeeded > 0 { "good".into() } else { "unknown".into() },
