@@ -16,15 +16,15 @@
 //! * [`cli`] — the command line: parses flags and hands them to one capability.
 
 pub mod cli;
-pub mod display;
-pub mod flags;
-pub mod inspect;
-pub mod mock;
-pub mod output;
-pub mod record;
-pub mod recording;
-pub mod replay;
-pub mod serve;
-pub mod signals;
-pub mod stats;
-pub mod wire;
+mod display;
+mod flags;
+mod inspect;
+mod mock;
+mod output;
+mod record;
+mod recording;
+mod replay;
+mod serve;
+mod signals;
+mod stats;
+mod wire;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use crate::recording::reader::NumberedCall;
 
 /// What placing a call needs to know of it.
-pub trait Arrives {
+pub(crate) trait Arrives {
     fn experiment_id(&self) -> &str;
     fn seq(&self) -> u64;
     fn line(&self) -> usize;
@@ -47,7 +47,7 @@ impl Arrives for NumberedCall {
 
 /// Where the start times came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartSource {
+pub(crate) enum StartSource {
     /// `start_offset_ms` (runs of several recorders aligned by their timestamps).
     Offsets,
     /// Each line's `timestamp` (asb lines).
@@ -57,7 +57,7 @@ pub enum StartSource {
 }
 
 impl StartSource {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             StartSource::Offsets => "start_offset_ms",
             StartSource::Timestamps => "timestamp",
@@ -66,7 +66,7 @@ impl StartSource {
     }
 
     /// A sentence for the output.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             StartSource::Offsets => "start times from start_offset_ms",
             StartSource::Timestamps => "start times from the lines' timestamps (asb lines have no start_offset_ms)",
@@ -79,7 +79,7 @@ impl StartSource {
 
 /// One call on the common clock, in ms after the first arrival.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Placed {
+pub(crate) struct Placed {
     /// Index into the calls the schedule was made from.
     pub index: usize,
     pub start_ms: f64,
@@ -88,13 +88,13 @@ pub struct Placed {
 }
 
 impl Placed {
-    pub fn end_ms(&self) -> f64 {
+    pub(crate) fn end_ms(&self) -> f64 {
         self.start_ms + self.duration_ms
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     pub source: StartSource,
     /// Recorder runs (distinct `experiment_id`s) in the file.
     pub runs: usize,
@@ -104,13 +104,13 @@ pub struct Schedule {
 
 impl Schedule {
     /// First arrival → last end, in ms.
-    pub fn span_ms(&self) -> f64 {
+    pub(crate) fn span_ms(&self) -> f64 {
         self.calls.iter().map(Placed::end_ms).fold(0.0, f64::max)
     }
 }
 
 /// Places every call on one clock, in arrival order.
-pub fn schedule<C: Arrives>(calls: &[C]) -> Schedule {
+pub(crate) fn schedule<C: Arrives>(calls: &[C]) -> Schedule {
     let runs = run_numbers(calls);
     let run_count = runs.iter().max().map_or(0, |m| m + 1);
     let durations: Vec<f64> = calls.iter().map(|c| c.duration_ms().unwrap_or(0.0).max(0.0)).collect();

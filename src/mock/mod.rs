@@ -10,28 +10,28 @@
 //! say) → [`timing`] (when to say each token) → [`generation`] (drive it, log the truth) →
 //! [`openai`] / [`anthropic`] (the bytes on the wire).
 
-pub mod answer;
-pub mod anthropic;
-pub mod config;
-pub mod generation;
-pub mod openai;
-pub mod prefix_cache;
-pub mod reply;
-pub mod request;
-pub mod schema;
-pub mod server;
-pub mod timing;
-pub mod tokenizer;
-pub mod truth;
+pub(crate) mod answer;
+pub(crate) mod anthropic;
+pub(crate) mod config;
+pub(crate) mod generation;
+pub(crate) mod openai;
+pub(crate) mod prefix_cache;
+pub(crate) mod reply;
+pub(crate) mod request;
+pub(crate) mod schema;
+pub(crate) mod server;
+pub(crate) mod timing;
+pub(crate) mod tokenizer;
+pub(crate) mod truth;
 
-pub use config::{MockArgs, MockConfig};
-pub use server::{start, MockServer};
-pub use truth::TruthLog;
+pub(crate) use config::MockArgs;
+pub(crate) use server::start;
+pub(crate) use truth::TruthLog;
 
 use anyhow::Result;
 
 /// `asb mock`: serve until Ctrl+C.
-pub async fn run(args: MockArgs) -> Result<()> {
+pub(crate) async fn run(args: MockArgs) -> Result<()> {
     let cfg = args.config()?;
     let truth = match &args.truth_log {
         Some(path) => TruthLog::open(path)?,

@@ -18,20 +18,20 @@
 //! * [`headers`] — which headers pass, and which never reach the disk (agent threads:
 //!   [`crate::recording::thread`]; TLS and sockets: [`crate::wire::client`]).
 
-pub mod call_log;
-pub mod capture;
-pub mod config;
-pub mod ending;
-pub mod front;
-pub mod headers;
-pub mod lifecycle;
-pub mod passthrough;
-pub mod plain_upstream;
-pub mod pool;
-pub mod proxy;
-pub mod tee;
-pub mod translate_stream;
-pub mod upstream;
+pub(crate) mod call_log;
+pub(crate) mod capture;
+pub(crate) mod config;
+pub(crate) mod ending;
+pub(crate) mod front;
+pub(crate) mod headers;
+pub(crate) mod lifecycle;
+pub(crate) mod passthrough;
+pub(crate) mod plain_upstream;
+pub(crate) mod pool;
+pub(crate) mod proxy;
+pub(crate) mod tee;
+pub(crate) mod translate_stream;
+pub(crate) mod upstream;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -41,7 +41,7 @@ use std::time::Duration;
 use anyhow::Result;
 use rand::RngExt;
 
-pub use config::{RecordArgs, RecordingFlags};
+pub(crate) use config::{RecordArgs, RecordingFlags};
 
 use capture::Recorder;
 use config::Upstream;
@@ -62,7 +62,7 @@ use crate::wire::Api;
 ///
 /// The proxy runs one single-threaded runtime per core, each on its own socket of the
 /// same port ([`crate::wire::server`]): a stream's frames never hop between threads.
-pub async fn run(args: RecordArgs) -> Result<()> {
+pub(crate) async fn run(args: RecordArgs) -> Result<()> {
     let listener = server::bind("asb record", args.listen.host, args.listen.port)?;
     let session = Arc::new(Session::open(&args.upstream, &args.output, &args.recording)?);
     let recorder = Arc::clone(&session.recorder);
@@ -126,7 +126,7 @@ pub async fn run(args: RecordArgs) -> Result<()> {
 
 /// What recording needs besides a listener: the upstream, the recorder writing to the
 /// output file, and the secrets it scrubs. `asb serve` opens one to record its misses.
-pub struct Session {
+pub(crate) struct Session {
     pub upstream: Upstream,
     pub recorder: Arc<Recorder>,
     pub secrets: Secrets,
@@ -137,7 +137,7 @@ pub struct Session {
 impl Session {
     /// The session recording calls to the upstream `flags` name into `output`, `how` says
     /// (`asb serve`'s record modes pass [`RecordingFlags::default`]).
-    pub fn open(flags: &EndpointFlags, output: &Path, how: &RecordingFlags) -> Result<Self> {
+    pub(crate) fn open(flags: &EndpointFlags, output: &Path, how: &RecordingFlags) -> Result<Self> {
         let upstream = Upstream::from_flags(flags)?;
         let secrets = Secrets::default();
         if let Some(key) = &flags.api_key {
@@ -162,7 +162,7 @@ impl Session {
 
     /// A proxy for the calling thread's runtime (its connection pool lives there; call it
     /// from inside that runtime).
-    pub fn proxy(&self, header_timeout: Duration) -> Result<Arc<Proxy>> {
+    pub(crate) fn proxy(&self, header_timeout: Duration) -> Result<Arc<Proxy>> {
         // A timer always due before any deadline a call arms (the upstream's header
         // timeout, the client connection's header, idle and body timeouts): arming one then
         // never brings the runtime's next wake-up forward, which costs a wake-up of its

@@ -7,16 +7,16 @@
 //! * [`redact`] — what counts as a secret, for the recorder and `asb validate` alike;
 //! * [`thread`] — which agent thread a call belongs to, from its conversation's shape.
 
-pub mod assemble;
-pub mod json_diff;
-pub mod key_shapes;
-pub mod line;
-pub mod message;
-pub mod normalize;
-pub mod reader;
-pub mod redact;
-pub mod thread;
-pub mod usage;
-pub mod writer;
+pub(crate) mod assemble;
+pub(crate) mod json_diff;
+pub(crate) mod key_shapes;
+pub(crate) mod line;
+pub(crate) mod message;
+pub(crate) mod normalize;
+pub(crate) mod reader;
+pub(crate) mod redact;
+pub(crate) mod thread;
+pub(crate) mod usage;
+pub(crate) mod writer;
 
-pub use line::{CallLine, Outcome, FORMAT_VERSION};
+pub(crate) use line::{Outcome, FORMAT_VERSION};

@@ -18,7 +18,7 @@ use crate::flags::{self, EndpointFlags};
     mut_arg("model", flags::reworded("Model to request; without it each request keeps its recorded model")),
     mut_arg("upstream_api", flags::reworded(UPSTREAM_API_HELP))
 )]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     #[command(flatten)]
     pub target: EndpointFlags,
     /// A recording (.jsonl, ours or asb's), a scenario directory or manifest, or

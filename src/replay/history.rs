@@ -26,7 +26,7 @@ use crate::wire::Api;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum HistoryMode {
+pub(crate) enum HistoryMode {
     /// Requests as recorded.
     Recorded,
     /// Earlier assistant turns replaced by the endpoint's own answers, thread by thread.
@@ -34,14 +34,14 @@ pub enum HistoryMode {
 }
 
 impl HistoryMode {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             HistoryMode::Recorded => "recorded",
             HistoryMode::Live => "live",
         }
     }
 
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             HistoryMode::Recorded => "each request sent as recorded, after the cache mode",
             HistoryMode::Live => {
@@ -53,14 +53,14 @@ impl HistoryMode {
 
 /// One execution's live answers, per thread: (message index, answer text).
 #[derive(Debug, Default)]
-pub struct LiveHistory {
+pub(crate) struct LiveHistory {
     threads: HashMap<String, Vec<(usize, String)>>,
 }
 
 impl LiveHistory {
     /// Rewrites the assistant turns of `body` that this thread already answered live.
     /// Returns how many were replaced.
-    pub fn apply(&self, api: Api, thread: &str, body: &mut Value) -> usize {
+    pub(crate) fn apply(&self, api: Api, thread: &str, body: &mut Value) -> usize {
         let Some(answers) = self.threads.get(thread) else {
             return 0;
         };
@@ -81,7 +81,7 @@ impl LiveHistory {
 
     /// Remembers the endpoint's answer to a request of `thread` that had `message_count`
     /// messages; an empty answer (failure) keeps the recorded one.
-    pub fn remember(&mut self, thread: &str, message_count: usize, answer: &str) {
+    pub(crate) fn remember(&mut self, thread: &str, message_count: usize, answer: &str) {
         if answer.is_empty() {
             return;
         }
@@ -92,7 +92,7 @@ impl LiveHistory {
 }
 
 /// The number of messages of a body (where its answer will sit in the next turn).
-pub fn message_count(body: &Value) -> usize {
+pub(crate) fn message_count(body: &Value) -> usize {
     body.get("messages").and_then(Value::as_array).map_or(0, Vec::len)
 }
 

@@ -14,36 +14,36 @@
 //! `-e builtin` (or no `-e`) starts `asb mock` in this process, so a replay runs on a
 //! laptop with no GPU and no network.
 
-pub mod aggregate;
-pub mod args;
-pub mod arrivals;
-pub mod builtin;
-pub mod call_graph;
-pub mod catalog;
-pub mod client;
-pub mod connection;
-pub mod header;
-pub mod history;
-pub mod load;
-pub mod measure;
-pub mod pacer;
-pub mod plan;
-pub mod poison;
-pub mod prompt_text;
-pub mod python_random;
-pub mod report;
-pub mod request;
-pub mod results;
-pub mod retry;
-pub mod run;
-pub mod rx_clock;
-pub mod scenario;
-pub mod schedule;
-pub mod session;
-pub mod slice;
-pub mod target;
-pub mod think_time;
-pub mod verdict;
+pub(crate) mod aggregate;
+pub(crate) mod args;
+pub(crate) mod arrivals;
+pub(crate) mod builtin;
+pub(crate) mod call_graph;
+pub(crate) mod catalog;
+pub(crate) mod client;
+pub(crate) mod connection;
+pub(crate) mod header;
+pub(crate) mod history;
+pub(crate) mod load;
+pub(crate) mod measure;
+pub(crate) mod pacer;
+pub(crate) mod plan;
+pub(crate) mod poison;
+pub(crate) mod prompt_text;
+pub(crate) mod python_random;
+pub(crate) mod report;
+pub(crate) mod request;
+pub(crate) mod results;
+pub(crate) mod retry;
+pub(crate) mod run;
+pub(crate) mod rx_clock;
+pub(crate) mod scenario;
+pub(crate) mod schedule;
+pub(crate) mod session;
+pub(crate) mod slice;
+pub(crate) mod target;
+pub(crate) mod think_time;
+pub(crate) mod verdict;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,7 +52,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-pub use args::ReplayArgs;
+pub(crate) use args::ReplayArgs;
 use arrivals::{Arrivals, Process};
 use history::HistoryMode;
 use plan::{Plan, PlanOptions};
@@ -65,7 +65,8 @@ use think_time::{Pace, ThinkTime};
 /// Flags the embedded mock starts with before the user's `--mock-args`: a fast single-GPU
 /// server's rates (20,000 tok/s prefill, 100 tok/s decode), answers ending after 128
 /// tokens so recordings asking for tens of thousands finish in seconds.
-pub const BUILTIN_MOCK_FLAGS: &[&str] = &["--answer-tokens", "128", "--prefill-tps", "20000", "--decode-tps", "100"];
+pub(crate) const BUILTIN_MOCK_FLAGS: &[&str] =
+    &["--answer-tokens", "128", "--prefill-tps", "20000", "--decode-tps", "100"];
 
 /// The embedded mock's flags: [`BUILTIN_MOCK_FLAGS`], less those the user's `--mock-args`
 /// set themselves (also as `--flag=value`, or through `--zero-delay`), then the user's.
@@ -100,7 +101,7 @@ fn check_writable(path: &Path) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+pub(crate) async fn run(args: ReplayArgs) -> Result<ExitCode> {
     if args.users.is_some() {
         bail!(
             "--users was removed (asb 3.1): identical payloads from N users gave the server a free prefix-cache ride. \
@@ -467,7 +468,7 @@ fn scenario_info(plan: &Plan, spec: &str) -> ScenarioInfo {
 
 /// `-o X.md` writes X.md and X.json; `X.html` writes X.html and X.json; `X.json` writes
 /// X.json; anything else X.json (as asb). Returns the paths written.
-pub fn write_outputs(results: &RunResults, path: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn write_outputs(results: &RunResults, path: &Path) -> Result<Vec<PathBuf>> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let json_path = path.with_extension("json");
     let mut written = Vec::new();

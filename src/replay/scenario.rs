@@ -23,7 +23,7 @@ use crate::wire::api::Route;
 use crate::wire::Api;
 
 #[derive(Debug, Clone)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub name: String,
     pub description: String,
     /// The path, or `builtin:NAME`.
@@ -36,7 +36,7 @@ pub struct Scenario {
 }
 
 #[derive(Debug, Clone)]
-pub struct Task {
+pub(crate) struct Task {
     pub id: String,
     pub name: String,
     pub entries: Vec<Entry>,
@@ -46,7 +46,7 @@ pub struct Task {
 
 /// One recorded call, ready to be turned into a request.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub seq: u64,
     /// Line in its recording, 1-based.
     pub line: usize,
@@ -63,7 +63,7 @@ pub struct Entry {
 }
 
 #[derive(Debug, Clone)]
-pub enum RecordedRequest {
+pub(crate) enum RecordedRequest {
     /// Our recordings: the body exactly as the client sent it, and its headers (secrets
     /// already gone).
     Body { api: Api, body: Value, headers: Map<String, Value> },
@@ -72,7 +72,7 @@ pub enum RecordedRequest {
 }
 
 impl Scenario {
-    pub fn requests(&self) -> usize {
+    pub(crate) fn requests(&self) -> usize {
         self.tasks.iter().map(|t| t.entries.len()).sum()
     }
 }
@@ -117,7 +117,7 @@ impl Files {
 /// Loads what `-w` names; `task` keeps only the task with that id.
 /// Only that task's recording is read, so a manifest naming a missing file still
 /// replays its other tasks one by one.
-pub fn load(spec: &str, task: Option<&str>) -> Result<Scenario> {
+pub(crate) fn load(spec: &str, task: Option<&str>) -> Result<Scenario> {
     let mut scenario = resolve(spec, task)?;
     if let Some(id) = task {
         let available = scenario.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ");
@@ -292,7 +292,7 @@ fn parse_recording_file(path: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
 
 /// Every line of a recording, in file order. A malformed line is an error naming
 /// `origin:line`; a well-formed line that cannot be replayed goes to the skipped list.
-pub fn parse_recording(bytes: &[u8], origin: &str) -> Result<(Vec<Entry>, Vec<String>)> {
+pub(crate) fn parse_recording(bytes: &[u8], origin: &str) -> Result<(Vec<Entry>, Vec<String>)> {
     let (mut entries, mut skipped) = (Vec::new(), Vec::new());
     for (i, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
         let line = i + 1;

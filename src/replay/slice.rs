@@ -9,7 +9,7 @@
 ///
 /// asb's size of an entry is `max(recorded prompt_tokens or 0, Σ len(content) // 4)`; the
 /// caller computes it.
-pub fn sliced_len(prompt_sizes: &[u64], budget: u64) -> usize {
+pub(crate) fn sliced_len(prompt_sizes: &[u64], budget: u64) -> usize {
     // u128: a sum of u64 sizes cannot overflow it.
     let mut total: u128 = 0;
     for (kept, &size) in prompt_sizes.iter().enumerate() {

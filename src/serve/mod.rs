@@ -15,10 +15,10 @@
 //! * this file — the command: start, banner, idle release, stop.
 
 mod args;
-pub mod cassette;
+pub(crate) mod cassette;
 mod handler;
-pub mod key;
-pub mod library;
+pub(crate) mod key;
+pub(crate) mod library;
 mod miss;
 mod pacing;
 mod record_mode;
@@ -28,8 +28,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-pub use args::{Mode, ServeArgs};
-pub use pacing::Pacing;
+pub(crate) use args::{Mode, ServeArgs};
 
 use handler::{handle, State};
 use library::Library;
@@ -39,7 +38,7 @@ use crate::recording::normalize::Normalizer;
 use crate::wire::server::{self, HyperOnly, PerCore, Shutdown};
 
 /// `asb serve`: answer from recordings until Ctrl+C.
-pub async fn run(args: ServeArgs) -> Result<()> {
+pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let (recording, mode) = RecordMode::open(&args)?;
     // Bound before a large recording loads: a busy port fails at once, and a client that
     // connects during the load waits for its answer instead of being refused.

@@ -13,7 +13,7 @@ use super::cassette::{AnswerBody, RecordedAnswer};
 use crate::wire::server::{full, BoxError, ServerBody};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pacing {
+pub(crate) enum Pacing {
     Instant,
     /// Event times multiplied by this factor (1 = as recorded).
     Scaled(f64),

@@ -28,7 +28,7 @@ pub(crate) struct RecordMode {
 impl RecordMode {
     /// The mode `--mode` comes to for this recording (`once`: `all` if it does not exist
     /// yet, else `none`), and the session that records in it (none for `none`).
-    pub fn open(args: &ServeArgs) -> Result<(Option<Self>, Mode)> {
+    pub(crate) fn open(args: &ServeArgs) -> Result<(Option<Self>, Mode)> {
         let exists = args.recording.metadata().is_ok_and(|m| m.len() > 0);
         let mode = match args.mode {
             Mode::Once if exists => Mode::None,
@@ -54,23 +54,23 @@ impl RecordMode {
     }
 
     /// Where calls go (safe to print).
-    pub fn upstream_url(&self) -> String {
+    pub(crate) fn upstream_url(&self) -> String {
         self.session.upstream.url("")
     }
 
     /// The recording proxy for the calling thread's runtime (its upstream connection pool
     /// lives on that thread).
-    pub fn proxy(&self) -> Result<Arc<Proxy>> {
+    pub(crate) fn proxy(&self) -> Result<Arc<Proxy>> {
         self.session.proxy(Duration::from_secs(self.how.upstream_timeout))
     }
 
     /// Marks the calls being recorded as interrupted (before the server drops them).
-    pub fn interrupt_all(&self) {
+    pub(crate) fn interrupt_all(&self) {
         self.session.recorder.interrupt_all();
     }
 
     /// Ends the recording: calls still open are marked, the file closed; the calls written.
-    pub fn close(&self) -> Result<u64> {
+    pub(crate) fn close(&self) -> Result<u64> {
         self.interrupt_all();
         Ok(self.session.recorder.writer.close()?.lines)
     }

@@ -2,19 +2,19 @@
 //! error shapes, the outbound HTTP client, the server loop, SSE framing, and translation between Anthropic Messages and OpenAI Chat
 //! Completions.
 
-pub mod api;
-pub mod client;
-pub mod driven;
-pub mod endpoint;
-pub mod errors;
-pub mod http1;
+pub(crate) mod api;
+pub(crate) mod client;
+pub(crate) mod driven;
+pub(crate) mod endpoint;
+pub(crate) mod errors;
+pub(crate) mod http1;
 #[cfg(test)]
 mod http1_props;
-pub mod openai;
-pub mod prefixed;
-pub mod server;
-pub mod sse;
-pub mod translate;
-pub mod usage;
+pub(crate) mod openai;
+pub(crate) mod prefixed;
+pub(crate) mod server;
+pub(crate) mod sse;
+pub(crate) mod translate;
+pub(crate) mod usage;
 
-pub use api::Api;
+pub(crate) use api::Api;

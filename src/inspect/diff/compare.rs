@@ -29,7 +29,7 @@ pub(super) fn call_ref(c: &NumberedCall) -> CallRef {
     }
 }
 
-pub fn compare_calls(a: &NumberedCall, b: &NumberedCall) -> PairDiff {
+pub(crate) fn compare_calls(a: &NumberedCall, b: &NumberedCall) -> PairDiff {
     let prompt = compare_prompts(&a.call, &b.call);
     let response = compare_responses(&a.call, &b.call);
     PairDiff {
@@ -88,7 +88,7 @@ fn message_diff(index: usize, a: Option<&Value>, b: Option<&Value>) -> MessageDi
 
 /// Where two texts first differ, and an excerpt of each around it: a little context before,
 /// the differing middle, a little after (on one line, cut with `…`).
-pub fn text_change(a: &str, b: &str) -> (usize, String, String) {
+pub(crate) fn text_change(a: &str, b: &str) -> (usize, String, String) {
     let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let prefix = x.iter().zip(&y).take_while(|(p, q)| p == q).count();
     let max_suffix = x.len().min(y.len()) - prefix;

@@ -13,12 +13,12 @@ use crate::replay::verdict::{self, Grade};
 use crate::stats::p50;
 
 /// Columns of the terminal the summary is laid out for.
-pub const WIDTH: usize = 100;
+pub(crate) const WIDTH: usize = 100;
 /// Errors listed, most frequent first.
 const TOP_ERRORS: usize = 5;
 
 /// The end-of-run summary of `r`.
-pub fn summary(r: &RunResults) -> String {
+pub(crate) fn summary(r: &RunResults) -> String {
     let mut out = String::new();
     if r.requests.is_empty() && r.summary.requests == 0 {
         out.push_str("No requests were sent - all were skipped or filtered out.\n");

@@ -29,11 +29,11 @@ use super::usage::anthropic_usage;
 use crate::wire::openai::{Answer, Arguments, Message, ToolCall};
 
 /// Where the raw text of unparseable tool arguments is kept.
-pub const UNPARSED_ARGUMENTS_FIELD: &str = "asb_unparsed_tool_arguments";
+pub(crate) const UNPARSED_ARGUMENTS_FIELD: &str = "asb_unparsed_tool_arguments";
 
 /// Translates a `chat.completion` body into an Anthropic `message`, reported as `model`.
 /// The answer is read by the wire's OpenAI conventions ([`crate::wire::openai`]).
-pub fn openai_to_anthropic_response(body: &Value, model: &str) -> Result<Value, TranslateError> {
+pub(crate) fn openai_to_anthropic_response(body: &Value, model: &str) -> Result<Value, TranslateError> {
     if !body.is_object() {
         return Err(TranslateError::wrong_type("body", "a JSON object"));
     }
