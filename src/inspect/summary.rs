@@ -133,7 +133,7 @@ pub(crate) fn run(args: InspectArgs) -> Result<ExitCode> {
 
 /// The summary of the calls; its `span.first_timestamp` is left for the caller, which
 /// reads it off the first call's line (the facts do not keep the text).
-pub(crate) fn summarize(file: &str, calls: &[CallFacts]) -> Summary {
+fn summarize(file: &str, calls: &[CallFacts]) -> Summary {
     let schedule = arrival::schedule(calls);
     let arrival_order: Vec<&CallFacts> = schedule.calls.iter().map(|p| &calls[p.index]).collect();
     let v1 = calls.iter().filter(|c| c.v1).count();

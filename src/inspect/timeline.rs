@@ -137,12 +137,7 @@ const PIECE: usize = 64 * 1024;
 
 /// [`render`], handed to `sink` piece by piece as the rows are drawn (a timeline of
 /// millions of calls is never held whole).
-pub(crate) fn render_to(
-    file: &str,
-    calls: &[CallFacts],
-    width: usize,
-    sink: &mut dyn FnMut(&str) -> Result<()>,
-) -> Result<()> {
+fn render_to(file: &str, calls: &[CallFacts], width: usize, sink: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
     let schedule = arrival::schedule(calls);
     let span = schedule.span_ms();
     let mut out = String::new();
@@ -230,7 +225,7 @@ pub(crate) fn axis(span_ms: f64, width: usize) -> (String, String) {
 
 /// The smallest round step (1-2-5 ms; then whole seconds, minutes, hours) that keeps ticks
 /// at least `TICK_GAP` columns apart.
-pub(crate) fn tick_step(span_ms: f64, width: usize) -> f64 {
+fn tick_step(span_ms: f64, width: usize) -> f64 {
     const STEPS_MS: &[f64] = &[
         1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1e3, 2e3, 5e3, 10e3, 15e3, 30e3, 60e3, 120e3, 300e3,
         600e3, 900e3, 1800e3, 3600e3,
@@ -244,7 +239,7 @@ pub(crate) fn tick_step(span_ms: f64, width: usize) -> f64 {
 }
 
 /// A tick's label in the unit of the step: `250ms`, `12s`, `5m`, `1h30m`.
-pub(crate) fn tick_label(t_ms: f64, step_ms: f64) -> String {
+fn tick_label(t_ms: f64, step_ms: f64) -> String {
     if step_ms < 1000.0 {
         format!("{}ms", t_ms.round() as u64)
     } else if step_ms < 60_000.0 {

@@ -166,7 +166,7 @@ impl SeqCheck {
 
 /// [`SeqCheck`] over calls in memory.
 #[cfg(test)]
-pub(crate) fn check_seqs(calls: &[NumberedCall]) -> Vec<Finding> {
+fn check_seqs(calls: &[NumberedCall]) -> Vec<Finding> {
     let mut check = SeqCheck::default();
     for c in calls {
         check.add(c.line, &c.call);
@@ -175,7 +175,7 @@ pub(crate) fn check_seqs(calls: &[NumberedCall]) -> Vec<Finding> {
 }
 
 /// The consistency rules of format v1 (nothing for asb's lines).
-pub(crate) fn check_v1(call: &CallLine) -> Vec<String> {
+fn check_v1(call: &CallLine) -> Vec<String> {
     let mut out = Vec::new();
     if call.format_version != Some(FORMAT_VERSION) {
         return out;
@@ -222,7 +222,7 @@ pub(crate) fn check_v1(call: &CallLine) -> Vec<String> {
 /// Recorded SSE events concatenate back into the stream: each `raw` is exactly one event
 /// (comments and keep-alives before it included), the `tail` none, and `t` never goes back.
 /// Stops at the first break: after it, every later event would be off too.
-pub(crate) fn check_stream(path: &str, resp: &HttpResponse) -> Option<String> {
+fn check_stream(path: &str, resp: &HttpResponse) -> Option<String> {
     let events = resp.events.as_ref()?;
     let mut parser = SseParser::new();
     let mut parsed = Vec::new();
@@ -262,7 +262,7 @@ pub(crate) fn check_stream(path: &str, resp: &HttpResponse) -> Option<String> {
 }
 
 /// Secrets in one line: its JSON walked with paths, or (not JSON) its text.
-pub(crate) fn scan_line(text: &str) -> Vec<String> {
+fn scan_line(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     if text.trim().is_empty() {
         return out;

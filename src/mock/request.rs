@@ -395,9 +395,9 @@ fn optional_count(body: &Map<String, Value>, key: &str) -> Result<Option<usize>,
 }
 
 /// The most stop sequences a request may give (OpenAI takes 4).
-pub(crate) const MAX_STOP_SEQUENCES: usize = 16;
+const MAX_STOP_SEQUENCES: usize = 16;
 /// The longest stop sequence, in bytes.
-pub(crate) const MAX_STOP_BYTES: usize = 256;
+const MAX_STOP_BYTES: usize = 256;
 
 /// Stop sequences, bounded so that looking for them stays cheap (see `answer::plan`).
 fn stop_sequences(a: &[Value], key: &str) -> Result<Vec<String>, ApiError> {

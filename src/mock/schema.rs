@@ -8,11 +8,11 @@
 use serde_json::{json, Map, Value};
 
 /// The longest string made for a `minLength`, in characters.
-pub(crate) const MAX_STRING_CHARS: u64 = 65_536;
+const MAX_STRING_CHARS: u64 = 65_536;
 /// The most items made for a `minItems`.
-pub(crate) const MAX_ARRAY_ITEMS: u64 = 1_024;
+const MAX_ARRAY_ITEMS: u64 = 1_024;
 /// The most bytes of arguments made for one tool call (about, as JSON).
-pub(crate) const MAX_ARGUMENT_BYTES: usize = 1 << 20;
+const MAX_ARGUMENT_BYTES: usize = 1 << 20;
 /// Deeper than this, a value is `null`.
 const MAX_DEPTH: usize = 8;
 

@@ -32,7 +32,7 @@ pub(crate) struct DecodeSlots(AtomicUsize);
 pub(crate) struct SlotGuard(Arc<DecodeSlots>);
 
 impl DecodeSlots {
-    pub(crate) fn enter(self: &Arc<Self>) -> SlotGuard {
+    fn enter(self: &Arc<Self>) -> SlotGuard {
         self.0.fetch_add(1, Ordering::Relaxed);
         SlotGuard(Arc::clone(self))
     }

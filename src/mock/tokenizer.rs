@@ -23,7 +23,7 @@ pub(crate) fn count(text: &str) -> usize {
 }
 
 /// Walks the token boundaries of `text`, calling `emit` with each token.
-pub(crate) fn for_each_token<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
+fn for_each_token<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
     let mut chars = text.char_indices().peekable();
     while let Some(&(start, first)) = chars.peek() {
         // Rule 1: leading whitespace belongs to the next token.

@@ -97,7 +97,7 @@ impl Side {
     }
 
     /// Whether a frame of `len` bytes would still be kept.
-    pub(crate) fn has_room(&self, len: usize, limit: usize) -> bool {
+    fn has_room(&self, len: usize, limit: usize) -> bool {
         self.kept + len <= limit
     }
 
@@ -251,7 +251,7 @@ impl Recorder {
         }
     }
 
-    pub(crate) fn next_seq(&self) -> u64 {
+    fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed) + 1
     }
 

@@ -11,9 +11,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// An idle connection is not reused after this long (servers close theirs after 5–75 s).
-pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Idle connections kept per thread; more are closed (the oldest first).
-pub(crate) const MAX_IDLE: usize = 256;
+const MAX_IDLE: usize = 256;
 
 /// One thread's idle connections of type `C`.
 pub(crate) struct IdlePool<C> {

@@ -37,7 +37,7 @@ pub(crate) struct NumberedCall {
 /// Reads every line; returns the calls that parsed and the problems of those that did not.
 /// Holds every call: for small files and tests (commands stream with [`for_each_line`]).
 #[cfg(test)]
-pub(crate) fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), ReadError> {
+fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), ReadError> {
     let (mut calls, mut problems) = (Vec::new(), Vec::new());
     for_each_line(path, |result| match result {
         Ok(call) => calls.push(call),
@@ -49,10 +49,7 @@ pub(crate) fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineEr
 /// Streams the lines of a recording to `visit`, one at a time, so a caller that keeps only
 /// part of each line never holds the whole file parsed.
 #[cfg(test)]
-pub(crate) fn for_each_line(
-    path: &Path,
-    mut visit: impl FnMut(Result<NumberedCall, LineError>),
-) -> Result<(), ReadError> {
+fn for_each_line(path: &Path, mut visit: impl FnMut(Result<NumberedCall, LineError>)) -> Result<(), ReadError> {
     for_each_line_at(path, |_, result| visit(result))
 }
 
@@ -241,7 +238,7 @@ pub(crate) enum BoundedLine {
 /// the newline. On a longer line the buffer is emptied and, with `skip_rest`, the rest of
 /// the line read and dropped; without, reading stops at the limit. See [`BoundedLine`].
 /// Adds the bytes it read to `consumed`.
-pub(crate) fn read_bounded_line(
+fn read_bounded_line(
     reader: &mut impl BufRead,
     buf: &mut Vec<u8>,
     limit: usize,

@@ -49,13 +49,13 @@ use serde_json::Value;
 pub(crate) const REDACTED: &str = "[redacted]";
 /// Secrets a session remembers; past it the oldest are dropped (a client sending a fresh
 /// signature per call must not grow the list forever).
-pub(crate) const MAX_SECRETS: usize = 4096;
+const MAX_SECRETS: usize = 4096;
 /// New secrets held for the next scrub beyond which the adding thread indexes them.
 const MAX_PENDING: usize = 256;
 /// Shorter values are not registered: too likely to be ordinary text.
-pub(crate) const MIN_SECRET_LEN: usize = 4;
+const MIN_SECRET_LEN: usize = 4;
 /// Longer body-field values are not registered (a blob, not a key).
-pub(crate) const MAX_FIELD_SECRET_LEN: usize = 8192;
+const MAX_FIELD_SECRET_LEN: usize = 8192;
 
 // ---- Names -------------------------------------------------------------------------------
 
@@ -91,7 +91,7 @@ pub(crate) fn is_secret_header(name: &str) -> bool {
 }
 
 /// Whether a query parameter carries a credential.
-pub(crate) fn is_secret_query_param(name: &str) -> bool {
+fn is_secret_query_param(name: &str) -> bool {
     has_secret_part(name) || ["sig", "pwd", "pass"].iter().any(|n| name.eq_ignore_ascii_case(n))
 }
 
@@ -307,7 +307,7 @@ pub(crate) fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
 // ---- Encodings ------------------------------------------------------------------------------
 
 /// `%XX` decoded (invalid escapes kept as they are); the bytes read as UTF-8, lossily.
-pub(crate) fn percent_decode(text: &str) -> String {
+fn percent_decode(text: &str) -> String {
     if !text.contains('%') {
         return text.to_string();
     }

@@ -63,15 +63,15 @@ pub(crate) struct WriteStats {
 type LineJob = Box<dyn FnOnce() -> CallLine + Send>;
 
 /// How often the watchdog looks at the oldest queued line.
-pub(crate) const WATCH_EVERY: Duration = Duration::from_millis(5);
+const WATCH_EVERY: Duration = Duration::from_millis(5);
 /// How long the oldest queued line may wait before the writer is raised to normal priority.
-pub(crate) const BOOST_AFTER: Duration = Duration::from_millis(10);
+const BOOST_AFTER: Duration = Duration::from_millis(10);
 /// Lines queued beyond which callers drain the queue themselves.
-pub(crate) const MAX_QUEUED_LINES: usize = 256;
+const MAX_QUEUED_LINES: usize = 256;
 /// Bytes of calls (as the caller weighs them) queued beyond which callers drain the queue.
-pub(crate) const MAX_QUEUED_BYTES: usize = 64 << 20;
+const MAX_QUEUED_BYTES: usize = 64 << 20;
 /// How often lines the disk refused are tried again.
-pub(crate) const RETRY_EVERY: Duration = Duration::from_millis(500);
+const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// The watchdog sleeps (until the next call) after this long without one.
 const WATCHDOG_IDLE: Duration = Duration::from_secs(1);
 

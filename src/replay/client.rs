@@ -28,7 +28,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// replay keeps of an answer — the body of a non-streamed one; the parser's partial event,
 /// the reassembled text and 16 bytes of timing per output event of a streamed one — is
 /// then bounded by a small multiple of this). `--timeout` bounds the whole read as well.
-pub(crate) const MAX_ANSWER_BYTES: usize = 256 << 20;
+const MAX_ANSWER_BYTES: usize = 256 << 20;
 
 /// The error of an answer past [`MAX_ANSWER_BYTES`].
 fn answer_too_long(streamed: bool) -> String {

@@ -18,7 +18,7 @@ pub(crate) const BUCKETS: [(&str, u64); 7] = [
     ("xxl", 300_000),
 ];
 
-pub(crate) fn bucket_of(prompt_tokens: u64) -> &'static str {
+fn bucket_of(prompt_tokens: u64) -> &'static str {
     BUCKETS.iter().rev().find(|(_, lower)| prompt_tokens >= *lower).map_or("fresh", |(name, _)| name)
 }
 

@@ -65,8 +65,7 @@ use think_time::{Pace, ThinkTime};
 /// Flags the embedded mock starts with before the user's `--mock-args`: a fast single-GPU
 /// server's rates (20,000 tok/s prefill, 100 tok/s decode), answers ending after 128
 /// tokens so recordings asking for tens of thousands finish in seconds.
-pub(crate) const BUILTIN_MOCK_FLAGS: &[&str] =
-    &["--answer-tokens", "128", "--prefill-tps", "20000", "--decode-tps", "100"];
+const BUILTIN_MOCK_FLAGS: &[&str] = &["--answer-tokens", "128", "--prefill-tps", "20000", "--decode-tps", "100"];
 
 /// The embedded mock's flags: [`BUILTIN_MOCK_FLAGS`], less those the user's `--mock-args`
 /// set themselves (also as `--flag=value`, or through `--zero-delay`), then the user's.
@@ -468,7 +467,7 @@ fn scenario_info(plan: &Plan, spec: &str) -> ScenarioInfo {
 
 /// `-o X.md` writes X.md and X.json; `X.html` writes X.html and X.json; `X.json` writes
 /// X.json; anything else X.json (as asb). Returns the paths written.
-pub(crate) fn write_outputs(results: &RunResults, path: &Path) -> Result<Vec<PathBuf>> {
+fn write_outputs(results: &RunResults, path: &Path) -> Result<Vec<PathBuf>> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let json_path = path.with_extension("json");
     let mut written = Vec::new();

@@ -14,7 +14,7 @@
 use super::python_random::PythonRandom;
 
 /// Number of mask bits, and the most spaces one request can gain.
-pub(crate) const MASK_BITS: usize = 64;
+const MASK_BITS: usize = 64;
 
 /// The doubling mask of one execution: 64 × `randint(0, 1)` from CPython's
 /// `random.Random(f"poison-{task_id}-exec-{execution}")`, bit for bit as asb draws it.
@@ -30,7 +30,7 @@ pub(crate) fn execution_mask(task_id: &str, execution: u32) -> [bool; MASK_BITS]
 /// Byte offsets `i ≥ start` where `text[i]` is a space and neither neighbour is one
 /// (a neighbour outside `text` counts as a non-space), the first `max` of them.
 #[cfg(test)]
-pub(crate) fn isolated_spaces(text: &[u8], start: usize, max: usize) -> Vec<usize> {
+fn isolated_spaces(text: &[u8], start: usize, max: usize) -> Vec<usize> {
     isolated_spaces_in(text.iter().copied(), start, max)
 }
 

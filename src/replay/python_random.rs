@@ -89,7 +89,7 @@ impl PythonRandom {
     }
 
     /// The next raw 32-bit output (MT19937 `genrand_uint32`).
-    pub(crate) fn next_u32(&mut self) -> u32 {
+    fn next_u32(&mut self) -> u32 {
         if self.index >= STATE_WORDS {
             self.twist();
         }
@@ -114,7 +114,7 @@ impl PythonRandom {
     /// `getrandbits(k)`: 32-bit words least significant first, the last one keeping its
     /// top `k mod 32` bits. `k` above 128 is treated as 128 (CPython would return a wider
     /// int); nothing in asb asks for more than 65 bits.
-    pub(crate) fn getrandbits(&mut self, k: u32) -> u128 {
+    fn getrandbits(&mut self, k: u32) -> u128 {
         let mut remaining = k.min(128);
         let mut value = 0u128;
         let mut shift = 0;
@@ -132,7 +132,7 @@ impl PythonRandom {
 
     /// `_randbelow(n)`: a value in `[0, n)` from `getrandbits(bit_length(n))` with
     /// rejection. `n = 0` gives 0 without drawing (CPython would loop forever).
-    pub(crate) fn randbelow(&mut self, n: u128) -> u128 {
+    fn randbelow(&mut self, n: u128) -> u128 {
         if n == 0 {
             return 0;
         }

@@ -19,7 +19,7 @@ use crate::wire::Api;
 /// Anthropic requires max_tokens; a recording without one is sent with this (and the
 /// header says so).
 pub(crate) const ANTHROPIC_DEFAULT_MAX_TOKENS: u64 = 4096;
-pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
+const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// One request, ready to send.
 #[derive(Debug, Clone)]

@@ -292,7 +292,7 @@ fn parse_recording_file(path: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
 
 /// Every line of a recording, in file order. A malformed line is an error naming
 /// `origin:line`; a well-formed line that cannot be replayed goes to the skipped list.
-pub(crate) fn parse_recording(bytes: &[u8], origin: &str) -> Result<(Vec<Entry>, Vec<String>)> {
+fn parse_recording(bytes: &[u8], origin: &str) -> Result<(Vec<Entry>, Vec<String>)> {
     let (mut entries, mut skipped) = (Vec::new(), Vec::new());
     for (i, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
         let line = i + 1;

@@ -7,13 +7,13 @@ use super::results::BucketStats;
 use crate::stats::p50;
 
 /// TTFT p50 at most this is good (ms, inclusive).
-pub(crate) const TTFT_GOOD_MS: f64 = 3000.0;
+const TTFT_GOOD_MS: f64 = 3000.0;
 /// TTFT p50 at most this is ok.
-pub(crate) const TTFT_OK_MS: f64 = 10_000.0;
+const TTFT_OK_MS: f64 = 10_000.0;
 /// Decode p50 at least this is good (tok/s, inclusive).
-pub(crate) const DECODE_GOOD: f64 = 30.0;
+const DECODE_GOOD: f64 = 30.0;
 /// Decode p50 at least this is ok.
-pub(crate) const DECODE_OK: f64 = 15.0;
+const DECODE_OK: f64 = 15.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Grade {
@@ -77,7 +77,7 @@ pub(crate) fn grade(ttft_p50_ms: Option<f64>, decode_p50: Option<f64>) -> Grade 
 }
 
 /// A run where more than this share of requests failed is poor, whatever its timings.
-pub(crate) const FAILURES_POOR: f64 = 0.05;
+const FAILURES_POOR: f64 = 0.05;
 
 /// The failure gate, as the reports state it.
 pub(crate) const FAILURE_GATE: &str =

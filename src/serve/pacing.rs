@@ -20,7 +20,7 @@ pub(crate) enum Pacing {
 }
 
 /// The largest `--pacing scale=X`: a thousand times slower than recorded.
-pub(crate) const MAX_PACING_SCALE: f64 = 1000.0;
+const MAX_PACING_SCALE: f64 = 1000.0;
 
 /// The longest wait for one event of a paced answer, from the request: a day. A recorded
 /// event time beyond it (see `asb validate`) is sent at this time.

@@ -67,7 +67,7 @@ pub(crate) struct SseEvent {
 impl SseEvent {
     /// The event type as the spec defines it: the `event` field, or `message` without one.
     #[cfg(test)]
-    pub(crate) fn event_type(&self) -> &str {
+    fn event_type(&self) -> &str {
         self.event.as_deref().unwrap_or("message")
     }
 }
@@ -143,14 +143,14 @@ impl SseParser {
 
     /// How many bytes were fed so far.
     #[cfg(test)]
-    pub(crate) fn bytes_seen(&self) -> u64 {
+    fn bytes_seen(&self) -> u64 {
         self.bytes_seen
     }
 
     /// How many comment lines (`:` first) were completed so far. Servers send them as
     /// keep-alives.
     #[cfg(test)]
-    pub(crate) fn comments_seen(&self) -> u64 {
+    fn comments_seen(&self) -> u64 {
         self.comments_seen
     }
 

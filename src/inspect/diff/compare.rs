@@ -88,7 +88,7 @@ fn message_diff(index: usize, a: Option<&Value>, b: Option<&Value>) -> MessageDi
 
 /// Where two texts first differ, and an excerpt of each around it: a little context before,
 /// the differing middle, a little after (on one line, cut with `…`).
-pub(crate) fn text_change(a: &str, b: &str) -> (usize, String, String) {
+fn text_change(a: &str, b: &str) -> (usize, String, String) {
     let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let prefix = x.iter().zip(&y).take_while(|(p, q)| p == q).count();
     let max_suffix = x.len().min(y.len()) - prefix;

@@ -35,7 +35,7 @@ type Side<'s, 'f> = (&'s str, &'s [Sketch], &'s mut Fetch<'f>);
 
 /// The whole comparison, reading the calls of each pair as it goes.
 #[cfg(test)]
-pub(crate) fn compare_sketches<'s, 'f>(a: Side<'s, 'f>, b: Side<'s, 'f>) -> Result<Report> {
+fn compare_sketches<'s, 'f>(a: Side<'s, 'f>, b: Side<'s, 'f>) -> Result<Report> {
     let mut walk = Walk::new(a, b)?;
     let mut threads = Vec::with_capacity(walk.groups.len());
     for g in 0..walk.groups.len() {

@@ -18,7 +18,7 @@ use crate::display::{date, duration_ms, itl, num, opt, percent, rate0, rate1, se
 use crate::stats::p50;
 
 /// Changes within this many percent are "the same".
-pub(crate) const SAME_WITHIN_PCT: f64 = 5.0;
+const SAME_WITHIN_PCT: f64 = 5.0;
 
 /// Settings whose difference makes two runs not like for like.
 const LIKE_FOR_LIKE: &[&str] = &["cache_mode", "history_mode", "repetitions", "max_concurrent", "max_tokens"];
@@ -314,7 +314,7 @@ fn overall(out: &mut String, base: &RunResults, cand: &RunResults) {
 }
 
 /// asb's winner line: buckets where both runs had successes are compared by decode p50.
-pub(crate) fn winner(base: &RunResults, cand: &RunResults) -> String {
+fn winner(base: &RunResults, cand: &RunResults) -> String {
     let shared = shared_buckets(base, cand);
     if shared.is_empty() {
         return "No shared context buckets: the runs sent prompts of different sizes, so nothing can be compared. \

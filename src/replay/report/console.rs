@@ -13,7 +13,7 @@ use crate::replay::verdict::{self, Grade};
 use crate::stats::p50;
 
 /// Columns of the terminal the summary is laid out for.
-pub(crate) const WIDTH: usize = 100;
+const WIDTH: usize = 100;
 /// Errors listed, most frequent first.
 const TOP_ERRORS: usize = 5;
 

@@ -36,15 +36,15 @@ impl Inline {
     pub(crate) fn strong(s: impl Into<String>) -> Inline {
         Inline(vec![Span::Strong(s.into())])
     }
-    pub(crate) fn then_text(mut self, s: impl Into<String>) -> Inline {
+    fn then_text(mut self, s: impl Into<String>) -> Inline {
         self.0.push(Span::Text(s.into()));
         self
     }
-    pub(crate) fn then_code(mut self, s: impl Into<String>) -> Inline {
+    fn then_code(mut self, s: impl Into<String>) -> Inline {
         self.0.push(Span::Code(s.into()));
         self
     }
-    pub(crate) fn then_strong(mut self, s: impl Into<String>) -> Inline {
+    fn then_strong(mut self, s: impl Into<String>) -> Inline {
         self.0.push(Span::Strong(s.into()));
         self
     }
@@ -493,7 +493,7 @@ fn overall(r: &RunResults) -> Table {
 }
 
 /// Every distribution of `m` with its key, in the order of [`Metrics`].
-pub(crate) fn named_distributions(m: &Metrics) -> Vec<(&'static str, &Distribution)> {
+fn named_distributions(m: &Metrics) -> Vec<(&'static str, &Distribution)> {
     [
         ("ttft_ms", &m.ttft_ms),
         ("itl_ms", &m.itl_ms),
@@ -538,7 +538,7 @@ pub(crate) struct TaskRow {
 
 /// Per task, from the raw requests: the scenario's tasks in order, then any task id found
 /// only in the requests.
-pub(crate) fn task_rows(r: &RunResults) -> Vec<TaskRow> {
+fn task_rows(r: &RunResults) -> Vec<TaskRow> {
     let mut ids: Vec<(&str, &str)> = r.scenario.tasks.iter().map(|t| (t.id.as_str(), t.name.as_str())).collect();
     for req in &r.requests {
         if !ids.iter().any(|(id, _)| *id == req.task_id) {

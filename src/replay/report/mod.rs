@@ -72,7 +72,7 @@ pub(crate) enum Format {
 impl Format {
     /// The format an output file's extension asks for: `.md` Markdown, `.html`/`.htm` HTML,
     /// `.json` JSON; anything else Markdown (asb's default). No file: the console summary.
-    pub(crate) fn for_output(output: Option<&Path>) -> Format {
+    fn for_output(output: Option<&Path>) -> Format {
         let Some(path) = output else { return Format::Console };
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         match ext.as_str() {
@@ -176,7 +176,7 @@ pub(crate) mod fixtures {
     use crate::replay::results::*;
 
     /// The statistics of `requests`' successes, as the replay computes them.
-    pub(crate) fn metrics_of(requests: &[&RequestSample]) -> Metrics {
+    fn metrics_of(requests: &[&RequestSample]) -> Metrics {
         crate::replay::aggregate::metrics(requests.iter().copied())
     }
 

@@ -15,7 +15,7 @@
 use serde_json::{json, Value};
 
 /// Longest upstream body text copied into an error message.
-pub(crate) const MAX_MESSAGE_CHARS: usize = 1000;
+const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// The Anthropic error object for an upstream error response.
 pub(crate) fn openai_error_to_anthropic(status: u16, body: &[u8]) -> Value {
@@ -23,7 +23,7 @@ pub(crate) fn openai_error_to_anthropic(status: u16, body: &[u8]) -> Value {
 }
 
 /// Anthropic's `error.type` for an HTTP status.
-pub(crate) fn anthropic_error_type(status: u16) -> &'static str {
+fn anthropic_error_type(status: u16) -> &'static str {
     match status {
         400 | 422 => "invalid_request_error",
         401 => "authentication_error",

@@ -38,7 +38,7 @@ use super::error::TranslateError;
 pub(crate) const BLOCK_SEPARATOR: &str = "\n\n";
 
 /// Prepended to the content of a `tool_result` with `is_error: true`.
-pub(crate) const TOOL_ERROR_PREFIX: &str = "Error: ";
+const TOOL_ERROR_PREFIX: &str = "Error: ";
 
 /// The system message for an Anthropic `system` (a string or a list of text blocks), or
 /// `None` when it holds no text.
@@ -239,7 +239,7 @@ fn image_url_part(block: &Map<String, Value>) -> Option<Value> {
 
 /// The text a block carries, whatever its type: its `text` field, else a plain-text
 /// document's `source.data`. Blocks without text (images, PDFs, …) give `None`.
-pub(crate) fn block_text(block: &Map<String, Value>) -> Option<&str> {
+fn block_text(block: &Map<String, Value>) -> Option<&str> {
     if let Some(text) = block.get("text").and_then(Value::as_str) {
         return Some(text);
     }

@@ -29,7 +29,7 @@ use super::usage::anthropic_usage;
 use crate::wire::openai::{Answer, Arguments, Message, ToolCall};
 
 /// Where the raw text of unparseable tool arguments is kept.
-pub(crate) const UNPARSED_ARGUMENTS_FIELD: &str = "asb_unparsed_tool_arguments";
+const UNPARSED_ARGUMENTS_FIELD: &str = "asb_unparsed_tool_arguments";
 
 /// Translates a `chat.completion` body into an Anthropic `message`, reported as `model`.
 /// The answer is read by the wire's OpenAI conventions ([`crate::wire::openai`]).
@@ -112,7 +112,7 @@ impl ToolUses {
 
 /// Tool `arguments` as an Anthropic `input` object, or the raw text when it is not one.
 /// Servers normally send a JSON string; some send the object itself.
-pub(crate) fn parse_arguments(arguments: &Arguments<'_>) -> Result<Value, String> {
+fn parse_arguments(arguments: &Arguments<'_>) -> Result<Value, String> {
     let raw = match arguments {
         Arguments::Absent => return Ok(Value::Object(Map::new())),
         Arguments::Json(object @ Value::Object(_)) => return Ok(object.clone()),

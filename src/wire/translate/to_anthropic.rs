@@ -52,7 +52,7 @@ use super::messages::{block_type, non_empty_str, object, present, BLOCK_SEPARATO
 use super::request::model;
 
 /// Joins the texts of the system and developer messages into `system`.
-pub(crate) const SYSTEM_SEPARATOR: &str = "\n";
+const SYSTEM_SEPARATOR: &str = "\n";
 
 /// Sampling fields copied under the same name when present and not `null`.
 const SAME_NAME_FIELDS: [&str; 3] = ["temperature", "top_p", "top_k"];
