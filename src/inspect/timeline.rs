@@ -135,7 +135,7 @@ pub(crate) fn render(file: &str, calls: &[CallFacts], width: usize) -> String {
 /// Output is handed to the sink in pieces of about this size.
 const PIECE: usize = 64 * 1024;
 
-/// [`render`], handed to `sink` piece by piece as the rows are drawn (a timeline of
+/// The whole timeline, handed to `sink` piece by piece as the rows are drawn (a timeline of
 /// millions of calls is never held whole).
 fn render_to(file: &str, calls: &[CallFacts], width: usize, sink: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
     let schedule = arrival::schedule(calls);

@@ -1,6 +1,6 @@
 //! Reads recordings (ours, format v1, and asb's) line by line. Every problem names the
 //! file and line and says why; nothing is skipped silently. No line longer than
-//! [`MAX_LINE_BYTES`] is ever held, and [`for_each_line`] streams: a command that keeps a
+//! [`MAX_LINE_BYTES`] is ever held, and [`for_each_line_at`] streams: a command that keeps a
 //! little of each call (`asb inspect`, `timeline`, `validate`, `diff`) never holds the file.
 
 use std::fs::File;
@@ -53,7 +53,8 @@ fn for_each_line(path: &Path, mut visit: impl FnMut(Result<NumberedCall, LineErr
     for_each_line_at(path, |_, result| visit(result))
 }
 
-/// [`for_each_line`], with the byte offset where each line starts (for [`CallsAt`]).
+/// Streams the lines of a recording to `visit`, one at a time, with the byte offset where
+/// each line starts (for [`CallsAt`]).
 pub(crate) fn for_each_line_at(
     path: &Path,
     mut visit: impl FnMut(u64, Result<NumberedCall, LineError>),

@@ -27,14 +27,15 @@ pub(crate) fn execution_mask(task_id: &str, execution: u32) -> [bool; MASK_BITS]
     mask
 }
 
-/// Byte offsets `i ≥ start` where `text[i]` is a space and neither neighbour is one
-/// (a neighbour outside `text` counts as a non-space), the first `max` of them.
+/// [`isolated_spaces_in`] one slice.
 #[cfg(test)]
 fn isolated_spaces(text: &[u8], start: usize, max: usize) -> Vec<usize> {
     isolated_spaces_in(text.iter().copied(), start, max)
 }
 
-/// [`isolated_spaces`] over any byte sequence (such as segments read one after another).
+/// Byte offsets `i ≥ start` where byte `i` is a space and neither neighbour is one (a
+/// neighbour outside the sequence counts as a non-space), the first `max` of them, over any
+/// byte sequence (such as segments read one after another).
 fn isolated_spaces_in(bytes: impl Iterator<Item = u8>, start: usize, max: usize) -> Vec<usize> {
     let mut found = Vec::new();
     if max == 0 {

@@ -37,7 +37,7 @@ impl CanonicalRequest<'_> {
 /// ([`super::cassette::Cassette::take`]), so the hash only has to be fast.
 pub(crate) type Key = u128;
 
-/// The key of method, path and a canonical body text ([`Normalizer::canonical_text_of`]).
+/// The key of method, path and a canonical body text ([`Normalizer::canonical_text_of`](crate::recording::normalize::Normalizer::canonical_text_of)).
 pub(crate) fn key_of(method: &str, path: &str, canonical_text: Option<&[u8]>) -> Key {
     request_hash(method, path, canonical_text.unwrap_or_default())
 }

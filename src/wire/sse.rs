@@ -47,7 +47,7 @@ const RETAINED_LINE_CAPACITY: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SseEvent {
     /// The `event` field; `None` when absent or empty. The spec's default type `message` is
-    /// left to the caller (see [`SseEvent::event_type`]).
+    /// left to the caller.
     pub event: Option<String>,
     /// The `data` lines, joined with `\n`.
     pub data: String,

@@ -1,5 +1,5 @@
 //! `asb diff`'s text: the files, each thread pair's entries one line or a few each, and the
-//! summary; written from a whole [`Report`] or entry by entry from a walk.
+//! summary; written entry by entry from a walk (or, in tests, from a whole `Report`).
 
 use std::fmt::Write as _;
 
@@ -34,7 +34,7 @@ pub(crate) fn render(r: &Report) -> String {
     out
 }
 
-/// [`render`] of a walk, handed to `sink` piece by piece as the entries are computed.
+/// The report of a walk, handed to `sink` piece by piece as the entries are computed.
 pub(crate) fn render_walk(walk: &mut Walk, sink: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
     let mut out = render_head(&walk.file_a, &walk.file_b, walk.by_thread);
     for g in 0..walk.groups.len() {

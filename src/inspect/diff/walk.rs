@@ -1,6 +1,6 @@
 //! The comparison of two recordings, walked group pair by group pair and step by step:
-//! each entry's two calls are read and compared when the walk reaches it. [`compare`] walks
-//! it all into a [`Report`]; `asb diff` writes each entry out as it comes.
+//! each entry's two calls are read and compared when the walk reaches it. `asb diff` writes
+//! each entry out as it comes; in tests, `compare` walks it all into a `Report`.
 
 use anyhow::{anyhow, Result};
 

@@ -26,7 +26,7 @@
 //! says).
 //!
 //! Everything here is a pure function or a state machine over `serde_json::Value`: no I/O,
-//! and no panic on malformed input (requests fail with a [`TranslateError`] naming the
+//! and no panic on malformed input (requests fail with a [`TranslateError`](error::TranslateError) naming the
 //! field; responses and streams degrade gracefully).
 
 pub(crate) mod error;

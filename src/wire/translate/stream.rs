@@ -33,7 +33,7 @@
 //! * A stream that ends without any block gets one empty `text` block, as the
 //!   non-streamed translation does (Anthropic never returns `content: []`).
 //! * Without upstream usage, `output_tokens` is the number of chunks that produced a delta
-//!   ([`usage_estimated`](AnthropicStreamEncoder::usage_estimated) says so) and the input
+//!   (`usage_estimated` says so) and the input
 //!   counts are 0.
 //! * Chunks are read by the wire's OpenAI conventions ([`crate::wire::openai`]), as the
 //!   recorder's assembler reads them: which choice, which reasoning field, content parts
