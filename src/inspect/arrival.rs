@@ -3,10 +3,11 @@
 //! Format v1 lines carry `start_offset_ms`, the arrival in ms after their recorder started:
 //! the truth, overlaps included. A file can hold several recorder runs (the recorder
 //! appends), each with its own zero; runs are put on one clock with their lines'
-//! `timestamp`s (wall-clock arrival). asb's lines have no offsets but a `timestamp` that
-//! is the arrival too, so they are placed by it. Only when neither is usable (timestamps
-//! missing, or all the same) are calls laid end to end in seq order by their durations —
-//! and the schedule says so, since the gaps between calls are then unknown.
+//! `timestamp`s (wall-clock arrival). AgenticSwarmBench (the original asb)'s lines have no
+//! offsets but a `timestamp` that is the arrival too, so they are placed by it. Only when
+//! neither is usable (timestamps missing, or all the same) are calls laid end to end in seq
+//! order by their durations — and the schedule says so, since the gaps between calls are
+//! then unknown.
 
 use std::collections::HashMap;
 
@@ -50,7 +51,7 @@ impl Arrives for NumberedCall {
 pub(crate) enum StartSource {
     /// `start_offset_ms` (runs of several recorders aligned by their timestamps).
     Offsets,
-    /// Each line's `timestamp` (asb lines).
+    /// Each line's `timestamp` (AgenticSwarmBench lines).
     Timestamps,
     /// Unknown: calls laid end to end in seq order using `total_time_s`.
     EndToEnd,

@@ -1,12 +1,12 @@
 //! Looking inside recordings: `asb inspect`, `asb timeline`, `asb validate` and `asb diff`.
 //!
-//! A recording is the record of what an agent asked and what it got back, with real
-//! arrival offsets and first-token times. These commands answer the questions people ask
-//! of one before replaying or serving it: what is in it (inspect), what ran when and what
+//! A recording is the record of what an agent asked and what it got back, with real arrival
+//! offsets and first-token times. These commands answer the questions people ask of one
+//! before replaying or serving it: what is in it (inspect), what ran when and what
 //! overlapped (timeline), is it sound and free of credentials (validate), and what changed
 //! between two sessions (diff). They only read; everything goes through
-//! [`crate::recording::reader`], so asb's own lines (no `format_version`) work everywhere,
-//! showing what such a line knows.
+//! [`crate::recording::reader`], so the lines of AgenticSwarmBench (the original asb) (no
+//! `format_version`) work everywhere, showing what such a line knows.
 //!
 //! * [`summary`] — `asb inspect`: counts, tokens, latency percentiles, tools, errors, threads;
 //! * [`timeline`] — `asb timeline`: an ASCII waterfall of the calls at their real offsets;

@@ -33,7 +33,8 @@ pub(crate) struct InspectArgs {
 #[derive(Debug, Serialize)]
 pub(crate) struct Summary {
     pub file: String,
-    /// Lines with `format_version` 1, and asb's lines (without it).
+    /// Lines with `format_version` 1, and AgenticSwarmBench (the original asb)'s lines
+    /// (without it).
     pub lines: LineKinds,
     pub calls: Calls,
     pub models: BTreeMap<String, u64>,

@@ -174,7 +174,8 @@ fn check_seqs(calls: &[NumberedCall]) -> Vec<Finding> {
     check.findings()
 }
 
-/// The consistency rules of format v1 (nothing for asb's lines).
+/// The consistency rules of format v1 (nothing for AgenticSwarmBench (the original asb)'s
+/// lines).
 fn check_v1(call: &CallLine) -> Vec<String> {
     let mut out = Vec::new();
     if call.format_version != Some(FORMAT_VERSION) {

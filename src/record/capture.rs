@@ -440,7 +440,7 @@ pub(crate) fn build_line(
     let body = request.body.as_ref();
     let translated_body = upstream.as_ref().and_then(|(e, _)| e.request.body.as_ref());
     let messages = asb_messages(call.client_api, body, translated_body);
-    // asb's `model`: what the upstream was asked for.
+    // AgenticSwarmBench (the original asb)'s `model`: what the upstream was asked for.
     let model = match (upstream.is_some(), body.and_then(|b| b.get("model")).and_then(Value::as_str)) {
         (false, Some(client_model)) => client_model.to_string(),
         _ => call.upstream_model.clone(),
@@ -537,8 +537,8 @@ pub(crate) fn build_line(
     }
 }
 
-/// asb's `messages`: the conversation in OpenAI chat format. An Anthropic request uses the
-/// translation that was sent upstream, or is translated now.
+/// AgenticSwarmBench's `messages`: the conversation in OpenAI chat format. An Anthropic
+/// request uses the translation that was sent upstream, or is translated now.
 fn asb_messages(client_api: Api, body: Option<&Value>, translated: Option<&Value>) -> Vec<Value> {
     let openai_body = match (client_api, translated) {
         (Api::OpenAi, _) => body.cloned(),

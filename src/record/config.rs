@@ -13,9 +13,10 @@ use crate::wire::endpoint::{auth_header, basic_auth, detect_api, normalize_base,
 use crate::wire::server::ConnTimeouts;
 use crate::wire::Api;
 
-/// Flags of `asb record` (the same as asb's, plus `--host` and `--upstream-timeout`). The
-/// endpoint and listener groups are shared ([`crate::flags`]); here `-e` and `-m` are required
-/// and, as the port, say what they mean for a recording proxy.
+/// Flags of `asb record` (the same as AgenticSwarmBench's, plus `--host` and
+/// `--upstream-timeout`). The endpoint and listener groups are shared ([`crate::flags`]);
+/// here `-e` and `-m` are required and, as the port, say what they mean for a recording
+/// proxy.
 #[derive(Debug, Clone, Args)]
 #[command(
     mut_arg("endpoint", |a| a.required(true).help(ENDPOINT_HELP)),

@@ -1,9 +1,10 @@
 //! One recording line = one LLM call. The schema of recording format v1.
 //!
-//! A line is a superset of asb's recording line (same field names and meanings, see
-//! docs/recording-format.md), so asb can replay our recordings and we can replay asb's:
-//! asb's fields come first; format v1 adds the exchange exactly as it happened. Every v1
-//! field is optional when reading, so an asb line is a valid line with only those fields.
+//! A line is a superset of the recording line of AgenticSwarmBench (the original asb) (same
+//! field names and meanings, see docs/recording-format.md), so AgenticSwarmBench can replay
+//! our recordings and we can replay its: AgenticSwarmBench's fields come first; format v1
+//! adds the exchange exactly as it happened. Every v1 field is optional when reading, so an
+//! AgenticSwarmBench line is a valid line with only those fields.
 
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
@@ -17,7 +18,7 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub(crate) struct CallLine {
-    // ---- asb's fields ------------------------------------------------------------------
+    // ---- AgenticSwarmBench's fields -----------------------------------------------------
     /// 1-based number of the call, assigned when the request arrived.
     #[serde(default)]
     pub seq: u64,
@@ -62,7 +63,8 @@ pub(crate) struct CallLine {
     pub error: Option<String>,
 
     // ---- format v1 ---------------------------------------------------------------------
-    /// Absent on asb's lines; 1 on ours. A higher number is refused by this build.
+    /// Absent on AgenticSwarmBench's lines; 1 on ours. A higher number is refused by this
+    /// build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format_version: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,13 +100,13 @@ fn default_true() -> bool {
 }
 
 /// What commands read off a call, whichever recorder wrote its line. A format v1 line says
-/// how the call ended (`outcome`), its normalised `usage` and its `timing`; an asb line only
-/// has asb's fields (`prompt_tokens`, `ttft_ms`, `error`, ...). These take the v1 field
-/// when it is there and fall back to asb's, so a reader never has to care which kind of
-/// line it holds.
+/// how the call ended (`outcome`), its normalised `usage` and its `timing`; an
+/// AgenticSwarmBench line only has its fields (`prompt_tokens`, `ttft_ms`, `error`, ...).
+/// These take the v1 field when it is there and fall back to AgenticSwarmBench's, so a
+/// reader never has to care which kind of line it holds.
 impl CallLine {
-    /// How the call ended: the v1 `outcome`; for asb lines `completed`, or `failed` when
-    /// the line has an `error` or an error status.
+    /// How the call ended: the v1 `outcome`; for AgenticSwarmBench lines `completed`, or
+    /// `failed` when the line has an `error` or an error status.
     pub(crate) fn outcome_str(&self) -> &'static str {
         match self.outcome {
             Some(o) => o.as_str(),
@@ -127,7 +129,8 @@ impl CallLine {
         }
     }
 
-    /// All input tokens (cached included): the server's `usage`, else asb's `prompt_tokens`.
+    /// All input tokens (cached included): the server's `usage`, else AgenticSwarmBench's
+    /// `prompt_tokens`.
     pub(crate) fn input_tokens(&self) -> Option<u64> {
         match &self.usage {
             Some(u) if u.source == "server" => Some(u.input_tokens),
@@ -135,12 +138,13 @@ impl CallLine {
         }
     }
 
-    /// Output tokens: `usage`, else asb's `completion_tokens`.
+    /// Output tokens: `usage`, else AgenticSwarmBench's `completion_tokens`.
     pub(crate) fn output_tokens(&self) -> Option<u64> {
         self.usage.as_ref().map(|u| u.output_tokens).or(self.completion_tokens)
     }
 
-    /// Arrival → first output-bearing event, in ms (asb's `ttft_ms`, else `timing.ttft_ms`).
+    /// Arrival → first output-bearing event, in ms (AgenticSwarmBench's `ttft_ms`, else
+    /// `timing.ttft_ms`).
     pub(crate) fn first_token_ms(&self) -> Option<f64> {
         self.ttft_ms.or_else(|| self.timing.as_ref().and_then(|t| t.ttft_ms))
     }
@@ -151,12 +155,14 @@ impl CallLine {
         Some(ts.as_microsecond() as f64 / 1000.0)
     }
 
-    /// Arrival → end of the answer, in ms (`timing.end_ms`, else asb's `total_time_s`).
+    /// Arrival → end of the answer, in ms (`timing.end_ms`, else AgenticSwarmBench's
+    /// `total_time_s`).
     pub(crate) fn duration_ms(&self) -> Option<f64> {
         self.timing.as_ref().map(|t| t.end_ms).or(self.total_time_s.map(|s| s * 1000.0))
     }
 
-    /// Arrival → end of the answer, in seconds (asb's `total_time_s`, else `timing.end_ms`).
+    /// Arrival → end of the answer, in seconds (AgenticSwarmBench's `total_time_s`, else
+    /// `timing.end_ms`).
     pub(crate) fn duration_s(&self) -> Option<f64> {
         self.total_time_s.or_else(|| self.timing.as_ref().map(|t| t.end_ms / 1000.0))
     }

@@ -1,7 +1,8 @@
-//! Reads recordings (ours, format v1, and asb's) line by line. Every problem names the
-//! file and line and says why; nothing is skipped silently. No line longer than
-//! [`MAX_LINE_BYTES`] is ever held, and [`for_each_line_at`] streams: a command that keeps a
-//! little of each call (`asb inspect`, `timeline`, `validate`, `diff`) never holds the file.
+//! Reads recordings (ours, format v1, and those of AgenticSwarmBench, the original asb)
+//! line by line. Every problem names the file and line and says why; nothing is skipped
+//! silently. No line longer than [`MAX_LINE_BYTES`] is ever held, and [`for_each_line_at`]
+//! streams: a command that keeps a little of each call (`asb inspect`, `timeline`,
+//! `validate`, `diff`) never holds the file.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};

@@ -131,8 +131,9 @@ fn errors(requests: &[RequestSample]) -> Vec<ErrorCount> {
 }
 
 /// The verdict: failures first ([`verdict::failure_cap`]: the share of requests that failed
-/// caps the grade, and the basis says so before anything else), then asb's grade of the
-/// bucket asb would take it from ([`verdict::headline_bucket`]).
+/// caps the grade, and the basis says so before anything else), then AgenticSwarmBench (the
+/// original asb)'s grade of the bucket it would take it from
+/// ([`verdict::headline_bucket`]).
 fn verdict(buckets: &[BucketStats], failed: usize, requests: usize) -> (String, String) {
     let Some(b) = verdict::headline_bucket(buckets) else {
         return ("unknown".into(), "no successful requests".into());

@@ -1,5 +1,6 @@
-//! `asb replay` flags: asb's, spelled as its users type them, plus what honest
-//! measurement needs (timeout, retries, an explicit max_tokens cap, the embedded mock).
+//! `asb replay` flags: those of AgenticSwarmBench (the original asb), spelled as its users
+//! type them, plus what honest measurement needs (timeout, retries, an explicit max_tokens
+//! cap, the embedded mock).
 
 use std::path::PathBuf;
 
@@ -124,7 +125,8 @@ pub(crate) struct ReplayArgs {
     /// Flags for the embedded mock (`-e builtin`), e.g. "--decode-tps 120 --answer-tokens 64".
     #[arg(long, allow_hyphen_values = true)]
     pub mock_args: Option<String>,
-    /// Removed in asb 3.1: N users sending identical payloads got a free cache ride.
+    /// Removed in AgenticSwarmBench 3.1: N users sending identical payloads got a free
+    /// cache ride.
     #[arg(short = 'u', long, hide = true)]
     pub users: Option<String>,
 }

@@ -2,8 +2,8 @@
 //! `asb scenarios`, so a new user has real traffic to replay in their first minute.
 //! The files live under `scenarios/` in the repository (see its README for provenance).
 
-/// One built-in scenario: asb's layout (a `scenario.json` manifest plus one JSONL
-/// recording per task), each file embedded by name.
+/// One built-in scenario: AgenticSwarmBench (the original asb)'s layout (a `scenario.json`
+/// manifest plus one JSONL recording per task), each file embedded by name.
 pub(crate) struct Builtin {
     pub name: &'static str,
     pub files: &'static [(&'static str, &'static str)],

@@ -25,7 +25,8 @@ struct Listed {
     model: Option<String>,
     tasks: usize,
     requests: usize,
-    /// chars/4 of the recorded message contents (asb's estimate).
+    /// chars/4 of the recorded message contents (AgenticSwarmBench (the original asb)'s
+    /// estimate).
     approx_tokens: u64,
 }
 

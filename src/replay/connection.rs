@@ -1,8 +1,8 @@
-//! One worker's connection to the target: opened once, kept alive, reopened only when
-//! the server closes it. A replay worker models one user's client, so its requests go
-//! one after another over this one HTTP/1.1 connection (asb's model), and the time to
-//! (re)connect is measured apart from the request it precedes — TTFT starts when the
-//! request is written on a ready connection.
+//! One worker's connection to the target: opened once, kept alive, reopened only when the
+//! server closes it. A replay worker models one user's client, so its requests go one after
+//! another over this one HTTP/1.1 connection (AgenticSwarmBench (the original asb)'s
+//! model), and the time to (re)connect is measured apart from the request it precedes —
+//! TTFT starts when the request is written on a ready connection.
 //!
 //! hyper's connection state machine is driven inside the worker's own task ([`drive`])
 //! rather than in a spawned task: when a frame arrives, the same poll that reads it from

@@ -6,15 +6,15 @@
 //!   to that turn in this execution, so the prefix the server sees is the one it produced
 //!   (its prefix cache then works even when the replay model is not the recording model).
 //!
-//! asb's live mode assumes every request extends the previous one; recordings interleave
-//! threads (main agent, sub-agents, side calls), and asb then sends one thread's history
-//! to another, ending with an assistant message, without its system prompt (pitfalls 1–3,
-//! 19 of the reference). Here each request keeps its own recorded structure — system
-//! prompt, tools, message order, last message — and only assistant turns are rewritten,
-//! by thread: a turn's answer sits, in every later request of the same thread, at the
-//! index equal to that turn's message count. Recorded tool calls are kept so the recorded
-//! tool results still pair with them; a failed or empty live answer leaves the recorded
-//! answer to *that* turn in place.
+//! AgenticSwarmBench (the original asb)'s live mode assumes every request extends the
+//! previous one; recordings interleave threads (main agent, sub-agents, side calls), and
+//! AgenticSwarmBench then sends one thread's history to another, ending with an assistant
+//! message, without its system prompt: requests no agent ever sent. Here each request
+//! keeps its own recorded structure — system prompt, tools, message order, last message —
+//! and only assistant turns are rewritten, by thread: a turn's answer sits, in every later
+//! request of the same thread, at the index equal to that turn's message count. Recorded
+//! tool calls are kept so the recorded tool results still pair with them; a failed or empty
+//! live answer leaves the recorded answer to *that* turn in place.
 
 use std::collections::HashMap;
 

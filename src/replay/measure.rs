@@ -6,8 +6,8 @@ use std::time::Instant;
 use super::client::Observation;
 use super::results::RequestSample;
 
-/// asb's context buckets: (name, lower bound in prompt tokens). A prompt of n tokens is in
-/// the last bucket whose lower bound is ≤ n.
+/// AgenticSwarmBench (the original asb)'s context buckets: (name, lower bound in prompt
+/// tokens). A prompt of n tokens is in the last bucket whose lower bound is ≤ n.
 pub(crate) const BUCKETS: [(&str, u64); 7] = [
     ("fresh", 0),
     ("short", 10_000),
@@ -41,7 +41,8 @@ pub(crate) struct Placement {
     pub context_tokens_estimate: u64,
 }
 
-/// asb's per-chunk estimate when the server sends no usage: max(1, chars/4) per chunk.
+/// AgenticSwarmBench's per-chunk estimate when the server sends no usage: max(1, chars/4)
+/// per chunk.
 pub(crate) fn estimate_tokens(chars_per_event: &[usize]) -> u64 {
     chars_per_event.iter().map(|&c| (c / 4).max(1) as u64).sum()
 }

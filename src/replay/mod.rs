@@ -466,7 +466,8 @@ fn scenario_info(plan: &Plan, spec: &str) -> ScenarioInfo {
 }
 
 /// `-o X.md` writes X.md and X.json; `X.html` writes X.html and X.json; `X.json` writes
-/// X.json; anything else X.json (as asb). Returns the paths written.
+/// X.json; anything else X.json (as AgenticSwarmBench (the original asb)). Returns the
+/// paths written.
 fn write_outputs(results: &RunResults, path: &Path) -> Result<Vec<PathBuf>> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let json_path = path.with_extension("json");

@@ -129,10 +129,11 @@ impl Plan {
     /// Where each request's poisoning starts, by cache mode.
     ///
     /// realistic: with several tasks the shared prefix is the longest common prefix of
-    /// their first requests (asb); with one task asb's rule would make the whole first
-    /// request "shared", so we take its system prompt instead. Each request is poisoned
-    /// from where it leaves the shared prefix — so side requests and sub-agents that
-    /// diverge earlier are poisoned too (asb never poisons them).
+    /// their first requests (AgenticSwarmBench); with one task AgenticSwarmBench's rule
+    /// would make the whole first request "shared", so we take its system prompt instead.
+    /// Each request is poisoned from where it leaves the shared prefix — so side requests
+    /// and sub-agents that diverge earlier are poisoned too (AgenticSwarmBench never
+    /// poisons them).
     fn plan_cache(&mut self) -> Result<()> {
         let api = self.api;
         let texts: Vec<Vec<String>> = self

@@ -1,15 +1,17 @@
-//! asb's space-doubling cache poison (behaviour reference §6.3), on UTF-8 bytes.
+//! The space-doubling cache poison of AgenticSwarmBench (the original asb), which defeats a
+//! server's prefix cache, on UTF-8 bytes.
 //!
 //! A doubled space adds a token and shifts every later one, so a server's prefix cache
-//! misses from that point on. asb doubles a per-execution random subset of the first 64
-//! isolated spaces found after the scenario's longest common prefix: repetitions share
-//! the prefix and nothing after it, while turns of one execution (one mask, same start)
-//! keep extending each other and stay cacheable among themselves.
+//! misses from that point on. AgenticSwarmBench doubles a per-execution random subset of
+//! the first 64 isolated spaces found after the scenario's longest common prefix:
+//! repetitions share the prefix and nothing after it, while turns of one execution (one
+//! mask, same start) keep extending each other and stay cacheable among themselves.
 //!
 //! Positions are byte offsets. Only U+0020 counts as a space; it is ASCII, so byte-level
-//! scanning finds the same spaces as asb's code-point scanning, and inserting right after
-//! one can never split a character. Lengths that asb reports or compares (the LCP against
-//! `min_lcp_length`) are in code points: convert them with [`chars_in`].
+//! scanning finds the same spaces as AgenticSwarmBench's code-point scanning, and inserting
+//! right after one can never split a character. Lengths that AgenticSwarmBench reports or
+//! compares (the LCP against `min_lcp_length`) are in code points: convert them with
+//! [`chars_in`].
 
 use super::python_random::PythonRandom;
 
@@ -17,7 +19,8 @@ use super::python_random::PythonRandom;
 const MASK_BITS: usize = 64;
 
 /// The doubling mask of one execution: 64 × `randint(0, 1)` from CPython's
-/// `random.Random(f"poison-{task_id}-exec-{execution}")`, bit for bit as asb draws it.
+/// `random.Random(f"poison-{task_id}-exec-{execution}")`, bit for bit as AgenticSwarmBench
+/// draws it.
 pub(crate) fn execution_mask(task_id: &str, execution: u32) -> [bool; MASK_BITS] {
     let mut rng = PythonRandom::from_str_seed(&format!("poison-{task_id}-exec-{execution}"));
     let mut mask = [false; MASK_BITS];
@@ -106,9 +109,9 @@ pub(crate) fn common_prefix_len(a: &str, b: &str) -> usize {
     len
 }
 
-/// asb's scenario LCP, in bytes: the longest common prefix of each task's first request
-/// text. No requests → 0; one request → its whole length. asb also gives 0 when some task
-/// has no entries: pass `""` for such a task.
+/// AgenticSwarmBench's scenario LCP, in bytes: the longest common prefix of each task's
+/// first request text. No requests → 0; one request → its whole length. AgenticSwarmBench
+/// also gives 0 when some task has no entries: pass `""` for such a task.
 pub(crate) fn scenario_lcp<'a>(first_requests: impl IntoIterator<Item = &'a str>) -> usize {
     let mut requests = first_requests.into_iter();
     let Some(mut prefix) = requests.next() else {
@@ -124,7 +127,8 @@ pub(crate) fn scenario_lcp<'a>(first_requests: impl IntoIterator<Item = &'a str>
 }
 
 /// The number of characters (code points) that start in the first `bytes` bytes of `s`:
-/// converts a byte length such as the LCP into the code-point length asb reports.
+/// converts a byte length such as the LCP into the code-point length AgenticSwarmBench
+/// reports.
 pub(crate) fn chars_in(s: &str, bytes: usize) -> usize {
     // Every byte that is not a UTF-8 continuation byte (10xx_xxxx) starts a character.
     s.as_bytes().iter().take(bytes).filter(|&&byte| byte & 0xC0 != 0x80).count()

@@ -2,8 +2,8 @@
 //! reads them: what cache poisoning edits, what the shared prefix is measured on, and
 //! what the chars/4 token estimate counts.
 //!
-//! asb concatenates the `content` of every message (system first). We do the same over
-//! the body actually sent, whichever API it speaks:
+//! AgenticSwarmBench (the original asb) concatenates the `content` of every message (system
+//! first). We do the same over the body actually sent, whichever API it speaks:
 //!
 //! * OpenAI: each message's `content` string, or the `text` of its text parts;
 //! * Anthropic: `system` (string or text blocks), then each message's `content` string,
@@ -49,7 +49,8 @@ pub(crate) fn concat(body: &Value, api: Api) -> (String, usize) {
 }
 
 /// chars/4 of everything the model is given as text: the prompt strings plus the tool
-/// definitions as JSON (asb counts message contents only: it never sent tools).
+/// definitions as JSON (AgenticSwarmBench counts message contents only: it never sent
+/// tools).
 pub(crate) fn estimate_tokens(body: &Value, api: Api) -> u64 {
     let mut body = body.clone();
     let tools = body.get("tools").map(|t| t.to_string().chars().count()).unwrap_or(0);

@@ -1,9 +1,11 @@
-//! A bit-exact port of the part of CPython 3.11's `random.Random` that asb uses: MT19937
-//! seeded from a string or a non-negative integer, `getrandbits`, `randint` and `shuffle`.
+//! A bit-exact port of the part of CPython 3.11's `random.Random` that AgenticSwarmBench
+//! (the original asb) uses: MT19937 seeded from a string or a non-negative integer,
+//! `getrandbits`, `randint` and `shuffle`.
 //!
-//! asb derives its cache-poison masks from `random.Random(f"poison-{task}-exec-{n}")` and
-//! its `random` schedule from `random.Random(seed).shuffle(queue)`; reproducing both draw
-//! for draw lets a replay send the same bytes in the same order as an asb run.
+//! AgenticSwarmBench derives its cache-poison masks from
+//! `random.Random(f"poison-{task}-exec-{n}")` and its `random` schedule from
+//! `random.Random(seed).shuffle(queue)`; reproducing both draw for draw lets a replay send
+//! the same bytes in the same order as an AgenticSwarmBench run.
 
 use sha2::{Digest, Sha512};
 
@@ -14,7 +16,7 @@ const MATRIX_A: u32 = 0x9908_b0df;
 const UPPER_MASK: u32 = 0x8000_0000;
 const LOWER_MASK: u32 = 0x7fff_ffff;
 
-/// CPython's `random.Random`, restricted to what asb calls.
+/// CPython's `random.Random`, restricted to what AgenticSwarmBench calls.
 #[derive(Clone)]
 pub(crate) struct PythonRandom {
     state: [u32; STATE_WORDS],
@@ -113,7 +115,7 @@ impl PythonRandom {
 
     /// `getrandbits(k)`: 32-bit words least significant first, the last one keeping its
     /// top `k mod 32` bits. `k` above 128 is treated as 128 (CPython would return a wider
-    /// int); nothing in asb asks for more than 65 bits.
+    /// int); nothing in AgenticSwarmBench asks for more than 65 bits.
     fn getrandbits(&mut self, k: u32) -> u128 {
         let mut remaining = k.min(128);
         let mut value = 0u128;

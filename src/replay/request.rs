@@ -1,14 +1,14 @@
 //! Turns a recorded call into the request replay sends: the recorded request (tools,
 //! system, thinking and sampling kept), the model from `-m`, streaming with usage on.
-//! Nothing is capped or forced behind the user's back (asb caps max_tokens at 4096 and
-//! forces temperature 0.7); `--max-tokens` caps only when asked, and the header prints
-//! what was sent.
+//! Nothing is capped or forced behind the user's back (AgenticSwarmBench (the original asb)
+//! caps max_tokens at 4096 and forces temperature 0.7); `--max-tokens` caps only when
+//! asked, and the header prints what was sent.
 //!
-//! | recorded as              | OpenAI target                              | Anthropic target                      |
-//! |--------------------------|--------------------------------------------|---------------------------------------|
-//! | Anthropic body (ours)    | translated to Chat Completions             | the body as sent, `anthropic-beta` kept |
-//! | OpenAI body (ours)       | the body as sent                           | translated to Messages                |
-//! | asb line (messages only) | `{model, messages, max_tokens, temperature}` | translated to Messages              |
+//! | recorded as                            | OpenAI target                                | Anthropic target                        |
+//! |----------------------------------------|----------------------------------------------|-----------------------------------------|
+//! | Anthropic body (ours)                  | translated to Chat Completions               | the body as sent, `anthropic-beta` kept |
+//! | OpenAI body (ours)                     | the body as sent                             | translated to Messages                  |
+//! | AgenticSwarmBench line (messages only) | `{model, messages, max_tokens, temperature}` | translated to Messages                  |
 
 use serde_json::{json, Map, Value};
 

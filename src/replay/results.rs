@@ -111,7 +111,8 @@ pub(crate) struct Settings {
 /// The whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Summary {
-    /// `good`, `ok`, `poor` or `unknown` (asb's thresholds, see `verdict_basis`).
+    /// `good`, `ok`, `poor` or `unknown` (AgenticSwarmBench (the original asb)'s
+    /// thresholds, see `verdict_basis`).
     pub verdict: String,
     /// Which bucket and numbers the verdict was taken from.
     pub verdict_basis: String,

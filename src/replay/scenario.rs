@@ -1,14 +1,14 @@
 //! What `-w` names, loaded into tasks of replayable requests.
 //!
-//! Accepted, as asb resolves them: a recording (`.jsonl`, ours or asb's: one task named
-//! after the file), a scenario directory (`scenario.json` + one recording per task), a
-//! standalone manifest (`.json`, recordings relative to it), and a built-in
-//! (`builtin:NAME`, or a bare NAME that is not a path).
+//! Accepted, as AgenticSwarmBench (the original asb) resolves them: a recording (`.jsonl`,
+//! ours or its: one task named after the file), a scenario directory (`scenario.json` + one
+//! recording per task), a standalone manifest (`.json`, recordings relative to it), and a
+//! built-in (`builtin:NAME`, or a bare NAME that is not a path).
 //!
 //! A line of ours carries the request exactly as the client sent it (tools, system,
-//! thinking, headers): that is what is replayed. An asb line has only OpenAI-format
-//! `messages`, `max_tokens` and `temperature`: those are replayed. Lines that cannot be
-//! replayed (no JSON body) are listed, never dropped silently.
+//! thinking, headers): that is what is replayed. An AgenticSwarmBench line has only
+//! OpenAI-format `messages`, `max_tokens` and `temperature`: those are replayed. Lines that
+//! cannot be replayed (no JSON body) are listed, never dropped silently.
 
 use std::path::{Path, PathBuf};
 
@@ -67,7 +67,7 @@ pub(crate) enum RecordedRequest {
     /// Our recordings: the body exactly as the client sent it, and its headers (secrets
     /// already gone).
     Body { api: Api, body: Value, headers: Map<String, Value> },
-    /// asb's recordings: OpenAI-format messages and two sampling fields.
+    /// AgenticSwarmBench's recordings: OpenAI-format messages and two sampling fields.
     Messages { messages: Vec<Value>, max_tokens: Option<u64>, temperature: Option<f64> },
 }
 
@@ -249,7 +249,7 @@ fn scenario_from_manifest(
     })
 }
 
-/// A lone recording: one task, id `default` as in asb, named after the file.
+/// A lone recording: one task, id `default` as in AgenticSwarmBench, named after the file.
 fn load_recording(path: &Path) -> Result<Scenario> {
     let (entries, skipped) = parse_recording_file(path)?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -369,7 +369,7 @@ mod tests {
         assert_eq!(s.requests(), 5);
         let RecordedRequest::Messages { max_tokens, .. } = &s.tasks[0].entries[0].request else { panic!() };
         assert_eq!(*max_tokens, Some(256));
-        // A bare name that is not a path is a built-in too, as in asb.
+        // A bare name that is not a path is a built-in too, as in AgenticSwarmBench.
         assert_eq!(load("trivial-qa", Some("largest-planet")).unwrap().tasks.len(), 1);
     }
 

@@ -1,9 +1,10 @@
-//! The replay's execution queue (behaviour reference §7): which (task, repetition) pairs
-//! run, in which order. Workers pop from the head of this queue, so the order decides how
-//! the users' conversations overlap on the server.
+//! The replay's execution queue, the order in which executions are scheduled: which (task,
+//! repetition) pairs run, in which order. Workers pop from the head of this queue, so the
+//! order decides how the users' conversations overlap on the server.
 //!
 //! `random` shuffles with a port of CPython's `random.Random(seed).shuffle`, so a given
-//! seed yields the same order as asb's `build_execution_queue`.
+//! seed yields the same order as AgenticSwarmBench (the original asb)'s
+//! `build_execution_queue`.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,6 @@
 //! The endpoint a replay sends to: which API it speaks and the exact URL, from `-e` as
-//! users type it (asb's rules, minus its `…/v1/v1/messages` bug).
+//! users type it (AgenticSwarmBench (the original asb)'s rules, minus its
+//! `…/v1/v1/messages` bug).
 
 use anyhow::Result;
 

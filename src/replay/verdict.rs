@@ -1,7 +1,8 @@
-//! asb's verdict (asb-behaviour §8.4), in one place for the run and its reports: the
-//! thresholds and grade, which bucket the verdict is taken from, the icons and labels, and
-//! the "experience" words. The grade applies the thresholds to a bucket's TTFT p50 and
-//! decode p50 (`decode_tok_per_s`), and the reports say so.
+//! The verdict of AgenticSwarmBench (the original asb), its grade of how a run felt to a
+//! user, in one place for the run and its reports: the thresholds and grade, which bucket
+//! the verdict is taken from, the icons and labels, and the "experience" words. The grade
+//! applies the thresholds to a bucket's TTFT p50 and decode p50 (`decode_tok_per_s`), and
+//! the reports say so.
 
 use super::results::BucketStats;
 use crate::stats::p50;
@@ -53,7 +54,8 @@ impl Grade {
     }
 }
 
-/// asb's grade: the worse of the TTFT grade and the decode grade; unknown without both.
+/// AgenticSwarmBench's grade: the worse of the TTFT grade and the decode grade; unknown
+/// without both.
 pub(crate) fn grade(ttft_p50_ms: Option<f64>, decode_p50: Option<f64>) -> Grade {
     let (Some(ttft), Some(decode)) = (ttft_p50_ms, decode_p50) else { return Grade::Unknown };
     if !ttft.is_finite() || !decode.is_finite() {
@@ -109,8 +111,8 @@ pub(crate) fn bucket_grade(b: &BucketStats) -> Grade {
     grade(p50(&b.metrics.ttft_ms), p50(&b.metrics.decode_tok_per_s))
 }
 
-/// asb's experience words: `Instant, fast streaming`. The decode half is left out without
-/// a decode rate; nothing without a TTFT.
+/// AgenticSwarmBench's experience words: `Instant, fast streaming`. The decode half is left
+/// out without a decode rate; nothing without a TTFT.
 pub(crate) fn experience(ttft_p50_ms: Option<f64>, decode_p50: Option<f64>) -> Option<String> {
     let ttft = ttft_p50_ms.filter(|v| v.is_finite())?;
     let waiting = match ttft {
@@ -137,9 +139,9 @@ pub(crate) fn bucket_experience(b: &BucketStats) -> Option<String> {
     experience(p50(&b.metrics.ttft_ms), p50(&b.metrics.decode_tok_per_s))
 }
 
-/// The bucket whose numbers headline the verdict, as asb picks it: the first `medium` or
-/// `long` bucket with a success, else the first bucket with a success (buckets in size
-/// order here; asb takes the first seen).
+/// The bucket whose numbers headline the verdict, as AgenticSwarmBench picks it: the first
+/// `medium` or `long` bucket with a success, else the first bucket with a success (buckets
+/// in size order here; AgenticSwarmBench takes the first seen).
 pub(crate) fn headline_bucket(buckets: &[BucketStats]) -> Option<&BucketStats> {
     let ok = || buckets.iter().filter(|b| b.succeeded > 0);
     ok().find(|b| b.name == "medium" || b.name == "long").or_else(|| ok().next())

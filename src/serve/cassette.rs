@@ -52,9 +52,10 @@ pub(crate) struct Entry {
     pub answer: RecordedAnswer,
 }
 
-/// The parts of a recording line that serving reads. serde skips everything else (asb's
-/// `messages` copy, the upstream exchange, the result, usage) without building it, which
-/// is most of the loading time saved on large recordings.
+/// The parts of a recording line that serving reads. serde skips everything else
+/// (AgenticSwarmBench (the original asb)'s `messages` copy, the upstream exchange, the
+/// result, usage) without building it, which is most of the loading time saved on large
+/// recordings.
 #[derive(Deserialize)]
 struct ServedLine {
     #[serde(default)]
@@ -105,7 +106,7 @@ pub(crate) enum Repeats {
 /// What one line of a recording is to serving.
 enum Parsed {
     Blank,
-    /// A call with no recorded response (asb's lines, say).
+    /// A call with no recorded response (AgenticSwarmBench's lines, say).
     Unservable,
     Entry(Box<Entry>),
 }

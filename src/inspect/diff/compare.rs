@@ -109,7 +109,8 @@ fn text_change(a: &str, b: &str) -> (usize, String, String) {
     (prefix, show(&x), show(&y))
 }
 
-/// Model and request parameters: asb's fields, then the request body's other fields.
+/// Model and request parameters: AgenticSwarmBench (the original asb)'s fields, then the
+/// request body's other fields.
 fn compare_fields(a: &CallLine, b: &CallLine) -> Vec<FieldChange> {
     let mut out = Vec::new();
     let mut field = |path: &str, x: Value, y: Value| {

@@ -6,7 +6,8 @@
 //!   threads whose first call has the same model and system prompt, in arrival order — a
 //!   changed first user message changes the id), and the calls of a thread pair are
 //!   aligned in turn order;
-//! * otherwise (asb lines) the calls are aligned in arrival order as one sequence.
+//! * otherwise (AgenticSwarmBench (the original asb)'s lines) the calls are aligned in
+//!   arrival order as one sequence.
 //!
 //! Alignment is a longest common subsequence over a per-call signature (model + the newest
 //! user message or tool result, see [`super::align`]). Each pair then reports its prompt

@@ -93,7 +93,8 @@ pub(crate) struct ResponseDiff {
     pub equal: bool,
     pub outcome_a: String,
     pub outcome_b: String,
-    /// Both lines keep the answer (`result`): asb lines do not.
+    /// Both lines keep the answer (`result`): AgenticSwarmBench (the original asb)'s lines
+    /// do not.
     pub known: bool,
     pub text_equal: Option<bool>,
     pub tool_calls_a: Vec<String>,

@@ -2,9 +2,10 @@
 //!
 //! Buckets present in both runs are compared metric by metric (candidate against baseline,
 //! in percent, lower-is-better for times and higher-is-better for rates, ±5 % counted as
-//! the same). The winner is asb's (asb-behaviour §9.3): among the buckets where both runs
-//! had successes, who has the higher decode p50 more often. A run that failed everywhere
-//! does not tie; buckets with no success on one side are left out of the count and said so.
+//! the same). The winner is picked as AgenticSwarmBench (the original asb) picks it when
+//! comparing two runs: among the buckets where both runs had successes, who has the higher
+//! decode p50 more often. A run that failed everywhere does not tie; buckets with no success
+//! on one side are left out of the count and said so.
 //! Settings that make the comparison unlike for like are called out above everything else.
 
 use std::fmt::Write as _;
@@ -313,7 +314,8 @@ fn overall(out: &mut String, base: &RunResults, cand: &RunResults) {
     );
 }
 
-/// asb's winner line: buckets where both runs had successes are compared by decode p50.
+/// AgenticSwarmBench's winner line: buckets where both runs had successes are compared by
+/// decode p50.
 fn winner(base: &RunResults, cand: &RunResults) -> String {
     let shared = shared_buckets(base, cand);
     if shared.is_empty() {

@@ -1,7 +1,8 @@
 //! The plain-text summary printed when a replay ends (and by `asb report` without `-o`):
-//! one line per context bucket as asb prints it, a table of the bucket medians, the overall
-//! line, the verdict with its basis and the most frequent errors. No colours; every line
-//! fits in 100 columns. Formulas are not repeated here — the last line says where they are.
+//! one line per context bucket as AgenticSwarmBench (the original asb) prints it, a table
+//! of the bucket medians, the overall line, the verdict with its basis and the most
+//! frequent errors. No colours; every line fits in 100 columns. Formulas are not repeated
+//! here — the last line says where they are.
 
 use std::fmt::Write as _;
 

@@ -96,7 +96,7 @@ pub(crate) struct Document {
     pub verdict: VerdictView,
     /// Notes that hold whatever the verdict: early stop, estimated counts.
     pub notes: Vec<Inline>,
-    /// Empty when nothing succeeded (the section is left out, as asb does).
+    /// Empty when nothing succeeded (the section is left out, as AgenticSwarmBench does).
     pub findings: Vec<Inline>,
     pub results: Table,
     /// Which metric each results column is, and how the grades were taken.

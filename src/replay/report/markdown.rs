@@ -1,7 +1,8 @@
-//! The Markdown report (`asb report -o run.md`): the [`Document`] in asb's section order —
-//! configuration, verdict, key findings, results — followed by the overall numbers, tasks,
-//! errors and every metric's formula. Text from the run is escaped so an error body or a
-//! task name can neither break a table nor inject HTML.
+//! The Markdown report (`asb report -o run.md`): the [`Document`] in the section order of
+//! AgenticSwarmBench (the original asb) — configuration, verdict, key findings, results —
+//! followed by the overall numbers, tasks, errors and every metric's formula. Text from the
+//! run is escaped so an error body or a task name can neither break a table nor inject
+//! HTML.
 
 use std::fmt::Write as _;
 

@@ -3,9 +3,10 @@
 //! file with plots, or the JSON again — and two runs set side by side.
 //!
 //! Every report prints each metric's formula (from [`RunResults::formulas`]) so a number is
-//! never shown without saying how it was computed. The structure follows asb's reports
-//! (verdict, key findings, per-bucket results), but the text describes what a replay did:
-//! recorded requests sent as recorded, not synthetic padding.
+//! never shown without saying how it was computed. The structure follows the reports of
+//! AgenticSwarmBench (the original asb) (verdict, key findings, per-bucket results), but
+//! the text describes what a replay did: recorded requests sent as recorded, not synthetic
+//! padding.
 //!
 //! * [`console`] — the plain-text summary printed at the end of a run.
 //! * [`document`] — the report's content, built once for Markdown and HTML alike.
@@ -71,7 +72,8 @@ pub(crate) enum Format {
 
 impl Format {
     /// The format an output file's extension asks for: `.md` Markdown, `.html`/`.htm` HTML,
-    /// `.json` JSON; anything else Markdown (asb's default). No file: the console summary.
+    /// `.json` JSON; anything else Markdown (AgenticSwarmBench's default). No file: the
+    /// console summary.
     fn for_output(output: Option<&Path>) -> Format {
         let Some(path) = output else { return Format::Console };
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();

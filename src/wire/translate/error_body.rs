@@ -43,8 +43,9 @@ pub(crate) fn anthropic_error(error_type: &str, message: &str) -> Value {
 
 /// The Anthropic error type and message for the `error` member of an OpenAI stream
 /// payload (`data: {"error": {...}}`). A numeric `code` (vLLM sends the HTTP status
-/// there) or an asb-style `upstream_http_<status>` type picks the type by status;
-/// anything mentioning "overloaded" is `overloaded_error`; the rest is `api_error`.
+/// there) or an `upstream_http_<status>` type (as AgenticSwarmBench, the original asb,
+/// writes it) picks the type by status; anything mentioning "overloaded" is
+/// `overloaded_error`; the rest is `api_error`.
 pub(crate) fn stream_error(error: &Value) -> (&'static str, String) {
     let message = error
         .get("message")

@@ -6,7 +6,8 @@
 //!   that assistant message **immediately**. Claude Code sends one user message holding
 //!   `[tool_result…, text(<system-reminder>)]`, so each `tool_result` becomes a `tool`
 //!   message first and the user's remaining blocks become **one** user message after them.
-//!   (asb emits the user text first, which servers reject or mis-template.)
+//!   (AgenticSwarmBench (the original asb) emits the user text first, which servers reject
+//!   or mis-template.)
 //! * Text blocks of one message (and the blocks of `system`) are joined with a blank line,
 //!   [`BLOCK_SEPARATOR`]: Anthropic keeps them apart, and plain concatenation (what vLLM
 //!   does for `system`) glues sentences together.

@@ -10,8 +10,9 @@
 //!    parsed `arguments`.
 //!
 //! A message with no block at all gets one empty `text` block (Anthropic never answers
-//! `content: []`). `content: null` — the tool-call-only answer that crashes asb — is
-//! simply no text. The `id` is `"msg_"` + the upstream id (generated when absent).
+//! `content: []`). `content: null` — the tool-call-only answer that crashes
+//! AgenticSwarmBench (the original asb) — is simply no text. The `id` is `"msg_"` + the
+//! upstream id (generated when absent).
 //!
 //! Tool arguments that are not a JSON object (truncated by `max_tokens`, or a model
 //! writing invalid JSON) give `input: {}`, and the raw string is kept in a top-level
