@@ -4,7 +4,9 @@
 //! One folder per capability. Data flows one way: [`wire`] → [`recording`] → [`record`] /
 //! [`replay`] / [`serve`] → metrics ([`stats`], replay's measurements) → report (replay's
 //! reports, the inspect commands' text): nothing reads back against the flow, and the
-//! floor below uses no capability.
+//! floor below uses no capability. A capability uses another only through one entry point:
+//! serve records through [`record`]'s `Recorder`, replay starts its embedded mock with
+//! [`mock`]'s `start_from_flags`.
 //!
 //! The floor, shared by every capability:
 //!

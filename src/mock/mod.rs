@@ -9,6 +9,9 @@
 //! Pipeline of one request: [`request`] (validate into a neutral form) → [`answer`] (what to
 //! say) → [`timing`] (when to say each token) → [`generation`] (drive it, log the truth) →
 //! [`openai`] / [`anthropic`] (the bytes on the wire).
+//!
+//! From another command the mock is started by one function, [`start_from_flags`]: replay's
+//! embedded mock (`-e builtin`).
 
 pub(crate) mod answer;
 pub(crate) mod anthropic;
@@ -25,10 +28,19 @@ pub(crate) mod tokenizer;
 pub(crate) mod truth;
 
 pub(crate) use config::MockArgs;
-pub(crate) use server::start;
-pub(crate) use truth::TruthLog;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+
+use server::{start, MockServer};
+use truth::TruthLog;
+
+/// A mock configured by `asb mock` flags (as a user spells them) on an ephemeral loopback
+/// port, serving in the background of the current runtime until dropped: replay's embedded
+/// mock, whose flags come from its `--mock-args` (a bad flag is an error naming it).
+pub(crate) async fn start_from_flags<S: AsRef<str>>(flags: &[S]) -> Result<MockServer> {
+    let cfg = config::config_from_flags(flags).context("--mock-args")?;
+    start(cfg, [127, 0, 0, 1].into(), 0, TruthLog::default()).await
+}
 
 /// `asb mock`: serve until Ctrl+C.
 pub(crate) async fn run(args: MockArgs) -> Result<()> {

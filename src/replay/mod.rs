@@ -128,8 +128,7 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<ExitCode> {
         Some(e) => (e.clone(), e.clone()),
         None => {
             let flags = builtin_mock_flags(args.mock_args.as_deref().unwrap_or(""));
-            let cfg = crate::mock::config::config_from_flags(&flags).context("--mock-args")?;
-            let server = crate::mock::start(cfg, [127, 0, 0, 1].into(), 0, crate::mock::TruthLog::default()).await?;
+            let server = crate::mock::start_from_flags(&flags).await?;
             let url = server.url();
             mock = Some(server);
             (format!("builtin (asb mock in-process at {url}, flags: {})", flags.join(" ")), url)

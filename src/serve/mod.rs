@@ -32,14 +32,13 @@ pub(crate) use args::{Mode, ServeArgs};
 
 use handler::{handle, State};
 use library::Library;
-use record_mode::RecordMode;
 
 use crate::recording::normalize::Normalizer;
 use crate::wire::server::{self, HyperOnly, PerCore, Shutdown};
 
 /// `asb serve`: answer from recordings until Ctrl+C.
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
-    let (recording, mode) = RecordMode::open(&args)?;
+    let (recording, mode) = record_mode::open(&args)?;
     // Bound before a large recording loads: a busy port fails at once, and a client that
     // connects during the load waits for its answer instead of being refused.
     let listener = server::bind("asb serve", args.listen.host, args.listen.port)?;
@@ -89,8 +88,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let server = {
         let (state, recording) = (Arc::clone(&state), recording.clone());
         PerCore::start("asb-serve", listener, shutdown, args.timeouts, move || {
-            // Each thread's own proxy (its upstream connection pool lives on that thread).
-            let recorder = recording.as_ref().map(|r| r.proxy()).transpose()?;
+            // Each thread's own recorder (its upstream connection pool lives on that thread).
+            let recorder = recording.as_ref().map(|r| r.on_this_thread()).transpose()?;
             let state = Arc::clone(&state);
             Ok((HyperOnly, move |req| handle(Arc::clone(&state), recorder.clone(), req)))
         })?
