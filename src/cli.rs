@@ -24,13 +24,13 @@ const VERSION: &str =
 
 #[derive(Debug, Parser)]
 #[command(name = "asb", version = VERSION, about = "Record, replay and serve coding-agent LLM traffic")]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Record an agent's LLM calls through a proxy in front of its endpoint.
     Record(RecordArgs),
     /// Replay a recording against an endpoint and measure TTFT, ITL, decode and prefill rates.
@@ -208,6 +208,7 @@ mod tests {
                 "--warmup",
                 "--cooldown",
                 "--max-schedule-lag-ms =10",
+                "--slo",
             ])
             .collect();
         let serve: Vec<&str> = [

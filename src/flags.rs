@@ -16,7 +16,7 @@ use crate::wire::endpoint::UpstreamApi;
 /// The endpoint calls go to, and the credentials they carry: `asb record -e URL -m MODEL`,
 /// `asb replay -e URL -m MODEL`, `asb serve --mode … -e URL -m MODEL`.
 #[derive(Debug, Clone, Args)]
-pub struct EndpointFlags {
+pub(crate) struct EndpointFlags {
     /// Endpoint URL.
     #[arg(short = 'e', long, env = "ASB_ENDPOINT")]
     pub endpoint: Option<String>,
@@ -55,7 +55,7 @@ impl EndpointFlags {
 
 /// Where a server listens. The port's default is each command's own (`mut_arg("port", …)`).
 #[derive(Debug, Clone, Args)]
-pub struct ListenFlags {
+pub(crate) struct ListenFlags {
     /// Port to listen on (0 picks a free one and prints it).
     #[arg(short = 'P', long)]
     pub port: u16,

@@ -7,19 +7,19 @@ use std::io::Write;
 use anyhow::{anyhow, Result};
 
 /// Writes a command's output to stdout. A reader that went away (`| head`) is not an error.
-pub fn emit(text: &str) -> Result<()> {
+pub(crate) fn emit(text: &str) -> Result<()> {
     Emitter::default().write(text)
 }
 
 /// Writes a command's output to stdout piece by piece; once the reader went away
 /// (`| head`), the rest is dropped, not an error.
 #[derive(Debug, Default)]
-pub struct Emitter {
+pub(crate) struct Emitter {
     gone: bool,
 }
 
 impl Emitter {
-    pub fn write(&mut self, text: &str) -> Result<()> {
+    pub(crate) fn write(&mut self, text: &str) -> Result<()> {
         if self.gone {
             return Ok(());
         }

@@ -10,7 +10,7 @@ use std::fmt;
 
 /// A stop signal that was received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     Interrupt,
     Terminate,
     HangUp,
@@ -28,14 +28,14 @@ impl fmt::Display for Stop {
 
 /// Listens for the stop signals from the moment it is made (a signal that comes between
 /// two waits is not missed).
-pub struct StopSignals {
+pub(crate) struct StopSignals {
     #[cfg(unix)]
     streams: [tokio::signal::unix::Signal; 3],
 }
 
 impl StopSignals {
     /// Installs the handlers; call it inside a tokio runtime.
-    pub fn new() -> std::io::Result<Self> {
+    pub(crate) fn new() -> std::io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -52,7 +52,7 @@ impl StopSignals {
     }
 
     /// Waits for the next stop signal.
-    pub async fn next(&mut self) -> Stop {
+    pub(crate) async fn next(&mut self) -> Stop {
         #[cfg(unix)]
         {
             let [int, term, hup] = &mut self.streams;

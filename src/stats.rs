@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Summary of a set of values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Distribution {
+pub(crate) struct Distribution {
     pub count: usize,
     pub sum: f64,
     pub mean: f64,
@@ -24,7 +24,7 @@ pub struct Distribution {
 
 impl Distribution {
     /// The distribution of the finite values; `None` when there are none.
-    pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Self> {
+    pub(crate) fn of(values: impl IntoIterator<Item = f64>) -> Option<Self> {
         let mut sorted: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
         if sorted.is_empty() {
             return None;
@@ -54,13 +54,13 @@ impl Distribution {
 }
 
 /// The median of a distribution, if there is one.
-pub fn p50(d: &Option<Distribution>) -> Option<f64> {
+pub(crate) fn p50(d: &Option<Distribution>) -> Option<f64> {
     d.as_ref().map(|d| d.p50)
 }
 
 /// The `p`-th percentile (0–100) of ascending `sorted` values, interpolated linearly like
 /// numpy. Empty input gives NaN.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

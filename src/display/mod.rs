@@ -4,10 +4,10 @@
 //! so the same value reads the same way everywhere. Missing values are `-`; non-finite
 //! ones `?`.
 
-pub mod number;
-pub mod text;
+pub(crate) mod number;
+pub(crate) mod text;
 
-pub use number::{
+pub(crate) use number::{
     approx_tokens, count, duration_ms, itl, num, opt, percent, rate0, rate1, ratio, seconds, tokens, NONE,
 };
-pub use text::{cut, cut_left, date, excerpt, plural, wrap};
+pub(crate) use text::{cut, cut_left, date, excerpt, plural, wrap};

@@ -2,10 +2,10 @@
 //! token counts in five characters, rates, percentages and ratios.
 
 /// A missing value.
-pub const NONE: &str = "-";
+pub(crate) const NONE: &str = "-";
 
 /// A duration for people: `0.4ms`, `85ms`, `5.91s`, `4m05s`, `1h02m`.
-pub fn duration_ms(ms: f64) -> String {
+pub(crate) fn duration_ms(ms: f64) -> String {
     if !ms.is_finite() {
         return "?".into();
     }
@@ -25,14 +25,14 @@ pub fn duration_ms(ms: f64) -> String {
 }
 
 /// Seconds for people: `850ms`, `12.34s`, `4m05s`.
-pub fn seconds(s: f64) -> String {
+pub(crate) fn seconds(s: f64) -> String {
     duration_ms(s * 1000.0)
 }
 
 /// An inter-token gap: as [`duration_ms`], but `<1ms` below one millisecond (chunks batched
 /// by the network arrive microseconds apart; more digits would claim a precision that is
 /// not there).
-pub fn itl(v: f64) -> String {
+pub(crate) fn itl(v: f64) -> String {
     if v.is_finite() && v < 1.0 {
         "<1ms".into()
     } else {
@@ -41,7 +41,7 @@ pub fn itl(v: f64) -> String {
 }
 
 /// An integer with thousands separators: `1,234,567`.
-pub fn count(n: u64) -> String {
+pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -54,7 +54,7 @@ pub fn count(n: u64) -> String {
 }
 
 /// A token count in at most 5 characters: `296`, `42.9k`, `1.2M`.
-pub fn tokens(n: u64) -> String {
+pub(crate) fn tokens(n: u64) -> String {
     match n {
         0..=9_999 => n.to_string(),
         10_000..=999_999 => format!("{:.1}k", n as f64 / 1000.0),
@@ -64,7 +64,7 @@ pub fn tokens(n: u64) -> String {
 
 /// A token count that may be a mean, rounded and spelled as [`tokens`]; `?` when it is
 /// not a count.
-pub fn approx_tokens(n: f64) -> String {
+pub(crate) fn approx_tokens(n: f64) -> String {
     if n.is_finite() && n >= 0.0 {
         tokens(n.round() as u64)
     } else {
@@ -73,7 +73,7 @@ pub fn approx_tokens(n: f64) -> String {
 }
 
 /// A rate with one decimal: `108.5`, `1,234.5`.
-pub fn rate1(v: f64) -> String {
+pub(crate) fn rate1(v: f64) -> String {
     if !v.is_finite() {
         return "?".into();
     }
@@ -83,7 +83,7 @@ pub fn rate1(v: f64) -> String {
 }
 
 /// A rate, whole from 100 up: `9.5`, `373`, `12,345`.
-pub fn rate0(v: f64) -> String {
+pub(crate) fn rate0(v: f64) -> String {
     if !v.is_finite() {
         return "?".into();
     }
@@ -95,7 +95,7 @@ pub fn rate0(v: f64) -> String {
 }
 
 /// Any other number: 3 significant digits or so, thousands separated.
-pub fn num(v: f64) -> String {
+pub(crate) fn num(v: f64) -> String {
     if !v.is_finite() {
         return "?".into();
     }
@@ -110,7 +110,7 @@ pub fn num(v: f64) -> String {
 }
 
 /// A fraction as a percentage: `62.3%`.
-pub fn percent(fraction: f64) -> String {
+pub(crate) fn percent(fraction: f64) -> String {
     if fraction.is_finite() {
         format!("{:.1}%", fraction * 100.0)
     } else {
@@ -119,7 +119,7 @@ pub fn percent(fraction: f64) -> String {
 }
 
 /// A ratio `b / a` as `×1.25`, or `-` when `a` is zero.
-pub fn ratio(a: f64, b: f64) -> String {
+pub(crate) fn ratio(a: f64, b: f64) -> String {
     if a > 0.0 && b.is_finite() {
         format!("×{:.2}", b / a)
     } else {
@@ -128,7 +128,7 @@ pub fn ratio(a: f64, b: f64) -> String {
 }
 
 /// `value` spelled by `f`, or `-`.
-pub fn opt(value: Option<f64>, f: fn(f64) -> String) -> String {
+pub(crate) fn opt(value: Option<f64>, f: fn(f64) -> String) -> String {
     value.map_or_else(|| NONE.to_string(), f)
 }
 

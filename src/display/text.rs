@@ -2,7 +2,7 @@
 //! left for paths), flattened to one line, wrapped, pluralised; and dates as asb prints them.
 
 /// `1 call`, `2 calls`.
-pub fn plural(n: usize, word: &str) -> String {
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
@@ -11,13 +11,13 @@ pub fn plural(n: usize, word: &str) -> String {
 }
 
 /// `text` on one line (whitespace runs become one space), cut to `max` characters with `…`.
-pub fn excerpt(text: &str, max: usize) -> String {
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     cut(&flat, max)
 }
 
 /// `text` cut to `max` characters, ending in `…` when something was left out.
-pub fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }
@@ -27,7 +27,7 @@ pub fn cut(text: &str, max: usize) -> String {
 }
 
 /// A path cut to `max` characters from the left (`…/dir/file.jsonl`): its end says most.
-pub fn cut_left(text: &str, max: usize) -> String {
+pub(crate) fn cut_left(text: &str, max: usize) -> String {
     let n = text.chars().count();
     if n <= max {
         return text.to_string();
@@ -39,7 +39,7 @@ pub fn cut_left(text: &str, max: usize) -> String {
 
 /// `text` wrapped at spaces into lines of at most `width` characters (a longer word gets a
 /// line of its own), each ending in a newline.
-pub fn wrap(text: &str, width: usize) -> String {
+pub(crate) fn wrap(text: &str, width: usize) -> String {
     let mut out = String::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
@@ -61,7 +61,7 @@ pub fn wrap(text: &str, width: usize) -> String {
 }
 
 /// An ISO-8601 time as asb prints it: `2025-06-01 12:00:00 UTC` (`-` when there is none).
-pub fn date(iso: &str) -> String {
+pub(crate) fn date(iso: &str) -> String {
     if iso.is_empty() {
         return super::NONE.into();
     }

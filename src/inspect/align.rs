@@ -9,7 +9,7 @@
 
 /// One step of an alignment, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// `a[i]` and `b[j]` are the same call (equal signatures, or paired in a gap).
     Pair(usize, usize),
     OnlyA(usize),
@@ -22,7 +22,7 @@ const MAX_CELLS: usize = 25_000_000;
 
 /// Aligns `a` with `b`. With `pair_gaps`, unmatched calls between two anchors are paired
 /// in order; without, they stay unpaired.
-pub fn align<T: PartialEq>(a: &[T], b: &[T], pair_gaps: bool) -> Vec<Step> {
+pub(crate) fn align<T: PartialEq>(a: &[T], b: &[T], pair_gaps: bool) -> Vec<Step> {
     let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let suffix = a[prefix..].iter().rev().zip(b[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
     let (a_mid, b_mid) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);

@@ -3,17 +3,18 @@
 //! Format v1 lines carry `start_offset_ms`, the arrival in ms after their recorder started:
 //! the truth, overlaps included. A file can hold several recorder runs (the recorder
 //! appends), each with its own zero; runs are put on one clock with their lines'
-//! `timestamp`s (wall-clock arrival). asb's lines have no offsets but a `timestamp` that
-//! is the arrival too, so they are placed by it. Only when neither is usable (timestamps
-//! missing, or all the same) are calls laid end to end in seq order by their durations —
-//! and the schedule says so, since the gaps between calls are then unknown.
+//! `timestamp`s (wall-clock arrival). AgenticSwarmBench (the original asb)'s lines have no
+//! offsets but a `timestamp` that is the arrival too, so they are placed by it. Only when
+//! neither is usable (timestamps missing, or all the same) are calls laid end to end in seq
+//! order by their durations — and the schedule says so, since the gaps between calls are
+//! then unknown.
 
 use std::collections::HashMap;
 
 use crate::recording::reader::NumberedCall;
 
 /// What placing a call needs to know of it.
-pub trait Arrives {
+pub(crate) trait Arrives {
     fn experiment_id(&self) -> &str;
     fn seq(&self) -> u64;
     fn line(&self) -> usize;
@@ -47,17 +48,17 @@ impl Arrives for NumberedCall {
 
 /// Where the start times came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartSource {
+pub(crate) enum StartSource {
     /// `start_offset_ms` (runs of several recorders aligned by their timestamps).
     Offsets,
-    /// Each line's `timestamp` (asb lines).
+    /// Each line's `timestamp` (AgenticSwarmBench lines).
     Timestamps,
     /// Unknown: calls laid end to end in seq order using `total_time_s`.
     EndToEnd,
 }
 
 impl StartSource {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             StartSource::Offsets => "start_offset_ms",
             StartSource::Timestamps => "timestamp",
@@ -66,7 +67,7 @@ impl StartSource {
     }
 
     /// A sentence for the output.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             StartSource::Offsets => "start times from start_offset_ms",
             StartSource::Timestamps => "start times from the lines' timestamps (asb lines have no start_offset_ms)",
@@ -79,7 +80,7 @@ impl StartSource {
 
 /// One call on the common clock, in ms after the first arrival.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Placed {
+pub(crate) struct Placed {
     /// Index into the calls the schedule was made from.
     pub index: usize,
     pub start_ms: f64,
@@ -88,13 +89,13 @@ pub struct Placed {
 }
 
 impl Placed {
-    pub fn end_ms(&self) -> f64 {
+    pub(crate) fn end_ms(&self) -> f64 {
         self.start_ms + self.duration_ms
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     pub source: StartSource,
     /// Recorder runs (distinct `experiment_id`s) in the file.
     pub runs: usize,
@@ -104,13 +105,13 @@ pub struct Schedule {
 
 impl Schedule {
     /// First arrival → last end, in ms.
-    pub fn span_ms(&self) -> f64 {
+    pub(crate) fn span_ms(&self) -> f64 {
         self.calls.iter().map(Placed::end_ms).fold(0.0, f64::max)
     }
 }
 
 /// Places every call on one clock, in arrival order.
-pub fn schedule<C: Arrives>(calls: &[C]) -> Schedule {
+pub(crate) fn schedule<C: Arrives>(calls: &[C]) -> Schedule {
     let runs = run_numbers(calls);
     let run_count = runs.iter().max().map_or(0, |m| m + 1);
     let durations: Vec<f64> = calls.iter().map(|c| c.duration_ms().unwrap_or(0.0).max(0.0)).collect();

@@ -12,11 +12,11 @@ use crate::recording::reader::NumberedCall;
 use super::arrival::Arrives;
 
 /// Error texts are kept cut to this many characters.
-pub const ERROR_CHARS: usize = 160;
+pub(crate) const ERROR_CHARS: usize = 160;
 
 /// One call, as the commands that need every call see it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CallFacts {
+pub(crate) struct CallFacts {
     pub line: usize,
     pub seq: u64,
     pub experiment_id: Rc<str>,
@@ -24,7 +24,7 @@ pub struct CallFacts {
     pub thread_id: Option<Rc<str>>,
     /// The line has `format_version`.
     pub v1: bool,
-    /// Index of [`crate::recording::CallLine::outcome_str`] in [`OUTCOMES`].
+    /// Index of [`crate::recording::line::CallLine::outcome_str`] in [`OUTCOMES`].
     outcome: u8,
     start_offset_ms: MaybeF64,
     /// The `timestamp`, in ms since the epoch (the text itself is not kept).
@@ -37,11 +37,11 @@ pub struct CallFacts {
     pub usage: Option<CacheTokens>,
     /// Names of the tools the answer called.
     pub tool_calls: Box<[Rc<str>]>,
-    /// [`crate::recording::CallLine::error_text`], cut to [`ERROR_CHARS`].
+    /// [`crate::recording::line::CallLine::error_text`], cut to [`ERROR_CHARS`].
     pub error: Option<Box<str>>,
 }
 
-/// Every outcome [`crate::recording::CallLine::outcome_str`] names.
+/// Every outcome [`crate::recording::line::CallLine::outcome_str`] names.
 const OUTCOMES: [&str; 8] = [
     "completed",
     "failed",
@@ -55,13 +55,13 @@ const OUTCOMES: [&str; 8] = [
 
 /// An optional number in 8 bytes: NaN stands for absent (JSON has no NaN to record).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MaybeF64(f64);
+pub(crate) struct MaybeF64(f64);
 
 impl MaybeF64 {
-    pub fn of(v: Option<f64>) -> Self {
+    pub(crate) fn of(v: Option<f64>) -> Self {
         MaybeF64(v.filter(|v| !v.is_nan()).unwrap_or(f64::NAN))
     }
-    pub fn get(self) -> Option<f64> {
+    pub(crate) fn get(self) -> Option<f64> {
         (!self.0.is_nan()).then_some(self.0)
     }
 }
@@ -81,37 +81,37 @@ impl MaybeU64 {
 
 /// The cache split of a call with `usage`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CacheTokens {
+pub(crate) struct CacheTokens {
     pub cache_read: u64,
     pub cache_creation: u64,
     pub reasoning: u64,
 }
 
 impl CallFacts {
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.outcome != 0
     }
-    /// [`crate::recording::CallLine::outcome_str`].
-    pub fn outcome(&self) -> &'static str {
+    /// [`crate::recording::line::CallLine::outcome_str`].
+    pub(crate) fn outcome(&self) -> &'static str {
         OUTCOMES[usize::from(self.outcome).min(OUTCOMES.len() - 1)]
     }
-    pub fn total_time_s(&self) -> Option<f64> {
+    pub(crate) fn total_time_s(&self) -> Option<f64> {
         self.total_time_s.get()
     }
-    pub fn ttft_ms(&self) -> Option<f64> {
+    pub(crate) fn ttft_ms(&self) -> Option<f64> {
         self.ttft_ms.get()
     }
-    pub fn input_tokens(&self) -> Option<u64> {
+    pub(crate) fn input_tokens(&self) -> Option<u64> {
         self.input_tokens.get()
     }
-    pub fn output_tokens(&self) -> Option<u64> {
+    pub(crate) fn output_tokens(&self) -> Option<u64> {
         self.output_tokens.get()
     }
 }
 
 /// Makes [`CallFacts`], sharing the strings calls repeat (models, run and thread ids).
 #[derive(Debug, Default)]
-pub struct FactsReader {
+pub(crate) struct FactsReader {
     strings: HashSet<Rc<str>>,
 }
 
@@ -125,7 +125,7 @@ impl FactsReader {
         new
     }
 
-    pub fn of(&mut self, c: &NumberedCall) -> CallFacts {
+    pub(crate) fn of(&mut self, c: &NumberedCall) -> CallFacts {
         let call = &c.call;
         CallFacts {
             line: c.line,
@@ -159,7 +159,8 @@ fn outcome_index(name: &str) -> u8 {
 }
 
 /// The facts of calls in memory.
-pub fn facts(calls: &[NumberedCall]) -> Vec<CallFacts> {
+#[cfg(test)]
+pub(crate) fn facts(calls: &[NumberedCall]) -> Vec<CallFacts> {
     let mut reader = FactsReader::default();
     calls.iter().map(|c| reader.of(c)).collect()
 }

@@ -22,7 +22,7 @@ use super::facts::{CallFacts, FactsReader};
 use crate::stats::Distribution;
 
 #[derive(Debug, Clone, Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// The recording (a JSONL file written by `asb record`, or one of asb's).
     pub file: PathBuf,
     /// Print one JSON object instead of the table.
@@ -31,9 +31,10 @@ pub struct InspectArgs {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub file: String,
-    /// Lines with `format_version` 1, and asb's lines (without it).
+    /// Lines with `format_version` 1, and AgenticSwarmBench (the original asb)'s lines
+    /// (without it).
     pub lines: LineKinds,
     pub calls: Calls,
     pub models: BTreeMap<String, u64>,
@@ -46,13 +47,13 @@ pub struct Summary {
 }
 
 #[derive(Debug, Serialize)]
-pub struct LineKinds {
+pub(crate) struct LineKinds {
     pub v1: usize,
     pub asb: usize,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Calls {
+pub(crate) struct Calls {
     pub total: usize,
     pub completed: usize,
     pub failed: usize,
@@ -60,7 +61,7 @@ pub struct Calls {
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     /// All input tokens, cached included.
     pub input: u64,
     pub output: u64,
@@ -76,13 +77,13 @@ pub struct Tokens {
 
 /// Of the completed calls.
 #[derive(Debug, Serialize)]
-pub struct Latency {
+pub(crate) struct Latency {
     pub total_time_s: Option<Distribution>,
     pub ttft_ms: Option<Distribution>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ErrorEntry {
+pub(crate) struct ErrorEntry {
     pub seq: u64,
     pub line: usize,
     pub outcome: String,
@@ -90,20 +91,20 @@ pub struct ErrorEntry {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Threads {
+pub(crate) struct Threads {
     pub count: usize,
     /// In order of first arrival.
     pub calls: Vec<ThreadCalls>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ThreadCalls {
+pub(crate) struct ThreadCalls {
     pub thread_id: String,
     pub calls: u64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Span {
+pub(crate) struct Span {
     /// First arrival → last end.
     pub seconds: f64,
     /// `start_offset_ms`, `timestamp` or `end_to_end`.
@@ -118,7 +119,7 @@ pub struct Span {
 }
 
 /// `asb inspect`.
-pub fn run(args: InspectArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: InspectArgs) -> Result<ExitCode> {
     let mut facts = FactsReader::default();
     let calls = super::load_with(&args.file, |_, c| facts.of(&c))?;
     let mut summary = summarize(&args.file.display().to_string(), &calls);
@@ -133,7 +134,7 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
 
 /// The summary of the calls; its `span.first_timestamp` is left for the caller, which
 /// reads it off the first call's line (the facts do not keep the text).
-pub fn summarize(file: &str, calls: &[CallFacts]) -> Summary {
+fn summarize(file: &str, calls: &[CallFacts]) -> Summary {
     let schedule = arrival::schedule(calls);
     let arrival_order: Vec<&CallFacts> = schedule.calls.iter().map(|p| &calls[p.index]).collect();
     let v1 = calls.iter().filter(|c| c.v1).count();
@@ -232,7 +233,7 @@ fn threads(arrival_order: &[&CallFacts]) -> Threads {
 // ---- the table ------------------------------------------------------------------------
 
 /// The human-readable report.
-pub fn render(s: &Summary) -> String {
+pub(crate) fn render(s: &Summary) -> String {
     let mut out = String::new();
     let kinds = match (s.lines.v1, s.lines.asb) {
         (0, 0) => "none (empty recording)".to_string(),

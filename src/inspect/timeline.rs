@@ -22,7 +22,7 @@ use super::arrival::{self, Placed, StartSource};
 use super::facts::{CallFacts, FactsReader};
 
 #[derive(Debug, Clone, Args)]
-pub struct TimelineArgs {
+pub(crate) struct TimelineArgs {
     /// The recording (a JSONL file written by `asb record`, or one of asb's).
     pub file: PathBuf,
     /// Output width in characters (default: $COLUMNS, else 100).
@@ -43,7 +43,7 @@ const FAILED: char = 'x';
 const FIRST_TOKEN: char = '|';
 
 /// `asb timeline`.
-pub fn run(args: TimelineArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: TimelineArgs) -> Result<ExitCode> {
     let mut facts = FactsReader::default();
     let calls = super::load_with(&args.file, |_, c| facts.of(&c))?;
     let width = args.width.or_else(columns_env).unwrap_or(DEFAULT_WIDTH);
@@ -122,7 +122,8 @@ impl Widths {
 }
 
 /// The whole timeline, `width` characters wide.
-pub fn render(file: &str, calls: &[CallFacts], width: usize) -> String {
+#[cfg(test)]
+pub(crate) fn render(file: &str, calls: &[CallFacts], width: usize) -> String {
     let mut text = String::new();
     let _ = render_to(file, calls, width, &mut |piece| {
         text.push_str(piece);
@@ -134,14 +135,9 @@ pub fn render(file: &str, calls: &[CallFacts], width: usize) -> String {
 /// Output is handed to the sink in pieces of about this size.
 const PIECE: usize = 64 * 1024;
 
-/// [`render`], handed to `sink` piece by piece as the rows are drawn (a timeline of
+/// The whole timeline, handed to `sink` piece by piece as the rows are drawn (a timeline of
 /// millions of calls is never held whole).
-pub fn render_to(
-    file: &str,
-    calls: &[CallFacts],
-    width: usize,
-    sink: &mut dyn FnMut(&str) -> Result<()>,
-) -> Result<()> {
+fn render_to(file: &str, calls: &[CallFacts], width: usize, sink: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
     let schedule = arrival::schedule(calls);
     let span = schedule.span_ms();
     let mut out = String::new();
@@ -186,14 +182,14 @@ fn column(t_ms: f64, span_ms: f64, width: usize) -> f64 {
 }
 
 /// The columns `[from, to)` an interval covers: at least one, never past the end.
-pub fn columns(start_ms: f64, end_ms: f64, span_ms: f64, width: usize) -> (usize, usize) {
+pub(crate) fn columns(start_ms: f64, end_ms: f64, span_ms: f64, width: usize) -> (usize, usize) {
     let from = (column(start_ms, span_ms, width).floor().max(0.0) as usize).min(width.saturating_sub(1));
     let to = (column(end_ms, span_ms, width).ceil() as usize).clamp(from + 1, width.max(from + 1));
     (from, to)
 }
 
 /// One call's bar: blanks, then the call's columns filled, with the first token marked.
-pub fn bar(p: &Placed, ttft_ms: Option<f64>, failed: bool, span_ms: f64, width: usize) -> String {
+pub(crate) fn bar(p: &Placed, ttft_ms: Option<f64>, failed: bool, span_ms: f64, width: usize) -> String {
     let (from, to) = columns(p.start_ms, p.end_ms(), span_ms, width);
     let mut cells = vec![' '; to];
     let fill = if failed { FAILED } else { FILL };
@@ -206,7 +202,7 @@ pub fn bar(p: &Placed, ttft_ms: Option<f64>, failed: bool, span_ms: f64, width: 
 }
 
 /// The axis under the bars: a line with `+` at each tick, and the tick labels.
-pub fn axis(span_ms: f64, width: usize) -> (String, String) {
+pub(crate) fn axis(span_ms: f64, width: usize) -> (String, String) {
     let step = tick_step(span_ms, width);
     let mut ticks = vec!['-'; width];
     let mut labels = vec![' '; width];
@@ -229,7 +225,7 @@ pub fn axis(span_ms: f64, width: usize) -> (String, String) {
 
 /// The smallest round step (1-2-5 ms; then whole seconds, minutes, hours) that keeps ticks
 /// at least `TICK_GAP` columns apart.
-pub fn tick_step(span_ms: f64, width: usize) -> f64 {
+fn tick_step(span_ms: f64, width: usize) -> f64 {
     const STEPS_MS: &[f64] = &[
         1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1e3, 2e3, 5e3, 10e3, 15e3, 30e3, 60e3, 120e3, 300e3,
         600e3, 900e3, 1800e3, 3600e3,
@@ -243,7 +239,7 @@ pub fn tick_step(span_ms: f64, width: usize) -> f64 {
 }
 
 /// A tick's label in the unit of the step: `250ms`, `12s`, `5m`, `1h30m`.
-pub fn tick_label(t_ms: f64, step_ms: f64) -> String {
+fn tick_label(t_ms: f64, step_ms: f64) -> String {
     if step_ms < 1000.0 {
         format!("{}ms", t_ms.round() as u64)
     } else if step_ms < 60_000.0 {

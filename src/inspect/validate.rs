@@ -32,19 +32,21 @@ use crate::display::plural;
 use crate::recording::key_shapes;
 use crate::recording::line::{absurd_event_time, show_event_time, MAX_EVENT_TIME_MS};
 use crate::recording::line::{CallLine, HttpResponse, Outcome, FORMAT_VERSION};
-use crate::recording::reader::{self, line_error, parse_line, NumberedCall};
+#[cfg(test)]
+use crate::recording::reader::NumberedCall;
+use crate::recording::reader::{self, line_error, parse_line};
 use crate::recording::redact::{self, REDACTED};
 use crate::wire::sse::SseParser;
 
 #[derive(Debug, Clone, Args)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// The recording (a JSONL file written by `asb record`, or one of asb's).
     pub file: PathBuf,
 }
 
 /// One problem with one line.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub line: usize,
     pub message: String,
 }
@@ -59,7 +61,7 @@ const HEADER_MAPS: &[&str] =
 /// `asb validate`: one pass over the file, line by line. Of each call only its seq, its
 /// recorder run and its line number are kept (for the seq check at the end), so the memory
 /// a file takes does not grow with its lines' size.
-pub fn run(args: ValidateArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: ValidateArgs) -> Result<ExitCode> {
     let path = &args.file;
     let (mut lines, mut findings, mut seqs) = (0, Vec::new(), SeqCheck::default());
     reader::for_each_raw_line(path, |number, bytes| {
@@ -94,7 +96,7 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
 }
 
 /// The findings, then the summary line.
-pub fn report(file: &Path, lines: usize, findings: &[Finding]) -> String {
+pub(crate) fn report(file: &Path, lines: usize, findings: &[Finding]) -> String {
     let mut out = String::new();
     for f in findings {
         out.push_str(&format!("{}:{}: {}\n", file.display(), f.line, f.message));
@@ -110,7 +112,7 @@ pub fn report(file: &Path, lines: usize, findings: &[Finding]) -> String {
 /// seq ≥ 1, and unique within each recorder run (`experiment_id`): a file appended to by
 /// several runs numbers each run from 1. Keeps 16 bytes a call: its run, seq and line.
 #[derive(Debug, Default)]
-pub struct SeqCheck {
+pub(crate) struct SeqCheck {
     /// Recorder runs by `experiment_id`, numbered in order of first appearance.
     runs: HashMap<String, u32>,
     run_ids: Vec<String>,
@@ -120,7 +122,7 @@ pub struct SeqCheck {
 }
 
 impl SeqCheck {
-    pub fn add(&mut self, line: usize, call: &CallLine) {
+    pub(crate) fn add(&mut self, line: usize, call: &CallLine) {
         if call.seq == 0 {
             return self.missing.push(line);
         }
@@ -137,7 +139,7 @@ impl SeqCheck {
     }
 
     /// A finding for each call without a seq and each call repeating an earlier line's.
-    pub fn findings(mut self) -> Vec<Finding> {
+    pub(crate) fn findings(mut self) -> Vec<Finding> {
         let mut out: Vec<Finding> = self
             .missing
             .iter()
@@ -163,7 +165,8 @@ impl SeqCheck {
 }
 
 /// [`SeqCheck`] over calls in memory.
-pub fn check_seqs(calls: &[NumberedCall]) -> Vec<Finding> {
+#[cfg(test)]
+fn check_seqs(calls: &[NumberedCall]) -> Vec<Finding> {
     let mut check = SeqCheck::default();
     for c in calls {
         check.add(c.line, &c.call);
@@ -171,8 +174,9 @@ pub fn check_seqs(calls: &[NumberedCall]) -> Vec<Finding> {
     check.findings()
 }
 
-/// The consistency rules of format v1 (nothing for asb's lines).
-pub fn check_v1(call: &CallLine) -> Vec<String> {
+/// The consistency rules of format v1 (nothing for AgenticSwarmBench (the original asb)'s
+/// lines).
+fn check_v1(call: &CallLine) -> Vec<String> {
     let mut out = Vec::new();
     if call.format_version != Some(FORMAT_VERSION) {
         return out;
@@ -219,7 +223,7 @@ pub fn check_v1(call: &CallLine) -> Vec<String> {
 /// Recorded SSE events concatenate back into the stream: each `raw` is exactly one event
 /// (comments and keep-alives before it included), the `tail` none, and `t` never goes back.
 /// Stops at the first break: after it, every later event would be off too.
-pub fn check_stream(path: &str, resp: &HttpResponse) -> Option<String> {
+fn check_stream(path: &str, resp: &HttpResponse) -> Option<String> {
     let events = resp.events.as_ref()?;
     let mut parser = SseParser::new();
     let mut parsed = Vec::new();
@@ -259,7 +263,7 @@ pub fn check_stream(path: &str, resp: &HttpResponse) -> Option<String> {
 }
 
 /// Secrets in one line: its JSON walked with paths, or (not JSON) its text.
-pub fn scan_line(text: &str) -> Vec<String> {
+fn scan_line(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     if text.trim().is_empty() {
         return out;

@@ -15,29 +15,27 @@ use crate::wire::errors::ApiError;
 
 /// Which output block a token belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+pub(crate) enum Part {
     Thinking,
     Text,
     ToolArgs,
 }
 
 #[derive(Debug, Clone)]
-pub struct OutToken {
+pub(crate) struct OutToken {
     pub part: Part,
     pub text: Cow<'static, str>,
 }
 
 #[derive(Debug, Clone)]
-pub struct ToolCall {
+pub(crate) struct ToolCall {
     pub id: String,
     pub name: String,
-    /// The complete arguments JSON (the tokens may stop short of it on `max_tokens`).
-    pub arguments: String,
 }
 
 /// Why generation ended, in provider-neutral terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finish {
+pub(crate) enum Finish {
     /// The model ended its turn (`stop` / `end_turn`).
     EndTurn,
     /// `max_tokens` reached (`length` / `max_tokens`).
@@ -49,7 +47,7 @@ pub enum Finish {
 }
 
 impl Finish {
-    pub fn openai(&self) -> &'static str {
+    pub(crate) fn openai(&self) -> &'static str {
         match self {
             Finish::EndTurn | Finish::StopSequence(_) => "stop",
             Finish::MaxTokens => "length",
@@ -57,7 +55,7 @@ impl Finish {
         }
     }
 
-    pub fn anthropic(&self) -> &'static str {
+    pub(crate) fn anthropic(&self) -> &'static str {
         match self {
             Finish::EndTurn => "end_turn",
             Finish::MaxTokens => "max_tokens",
@@ -68,26 +66,26 @@ impl Finish {
 }
 
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub tokens: Vec<OutToken>,
     pub tool: Option<ToolCall>,
     pub finish: Finish,
 }
 
 impl Answer {
-    pub fn thinking_tokens(&self) -> usize {
+    pub(crate) fn thinking_tokens(&self) -> usize {
         self.tokens.iter().take_while(|t| t.part == Part::Thinking).count()
     }
 
     /// The concatenated text of one part.
-    pub fn text_of(&self, part: Part) -> String {
+    pub(crate) fn text_of(&self, part: Part) -> String {
         self.tokens.iter().filter(|t| t.part == part).map(|t| t.text.as_ref()).collect()
     }
 }
 
 /// Plans the answer to `req`. `seq` only names the tool call id. `Err`: the chosen tool's
 /// schema asks for arguments beyond what the mock makes (see [`schema`]'s limits).
-pub fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Result<Answer, ApiError> {
+pub(crate) fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Result<Answer, ApiError> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(answer_seed(cfg.seed, req));
     let mut tokens = Vec::new();
     let thinking = if req.thinking { cfg.thinking_tokens.min(req.max_tokens) } else { 0 };
@@ -111,7 +109,7 @@ pub fn plan(req: &GenRequest, cfg: &MockConfig, seq: u64) -> Result<Answer, ApiE
         tokens.extend(
             arg_tokens.into_iter().take(budget).map(|t| OutToken { part: Part::ToolArgs, text: Cow::Owned(t) }),
         );
-        let tool = ToolCall { id: format!("call_mock_{seq}"), name: spec.name.clone(), arguments };
+        let tool = ToolCall { id: format!("call_mock_{seq}"), name: spec.name.clone() };
         return Ok(Answer { tokens, tool: Some(tool), finish });
     }
 
@@ -169,7 +167,6 @@ fn answer_seed(seed: u64, req: &GenRequest) -> u64 {
 mod tests {
     use super::*;
     use crate::mock::request::ToolSpec;
-    use crate::wire::Api;
     use serde_json::json;
 
     fn cfg(flags: &[&str]) -> MockConfig {
@@ -178,7 +175,6 @@ mod tests {
 
     fn req(max_tokens: usize) -> GenRequest {
         GenRequest {
-            api: Api::OpenAi,
             model: "m".into(),
             stream: true,
             include_usage: true,
@@ -264,7 +260,6 @@ mod tests {
         assert_eq!(tool.name, "Bash");
         let parsed: serde_json::Value = serde_json::from_str(&a.text_of(Part::ToolArgs)).unwrap();
         assert!(parsed["command"].is_string());
-        assert_eq!(tool.arguments, a.text_of(Part::ToolArgs));
     }
 
     #[test]

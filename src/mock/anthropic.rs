@@ -14,7 +14,7 @@ use super::answer::{Finish, Part};
 use super::reply::{push_json_str, Reply, SseEncoder};
 
 #[derive(Default)]
-pub struct AnthropicStream {
+pub(crate) struct AnthropicStream {
     open: Option<Part>,
     blocks: usize,
 }
@@ -95,7 +95,7 @@ impl SseEncoder for AnthropicStream {
 }
 
 /// The non-streamed `message` body.
-pub fn body(reply: &Reply) -> Value {
+pub(crate) fn body(reply: &Reply) -> Value {
     let a = &reply.answer;
     let mut content = Vec::new();
     if a.thinking_tokens() > 0 {

@@ -12,7 +12,7 @@ use crate::wire::server::ConnTimeouts;
 /// `--zero-delay` turns the timing model off for throughput benchmarks.
 #[derive(Debug, Clone, Args)]
 #[command(mut_arg("port", flags::port_default("19100")))]
-pub struct MockArgs {
+pub(crate) struct MockArgs {
     #[command(flatten)]
     pub listen: ListenFlags,
     /// Runtime worker threads (1 = the whole server on one core).
@@ -98,7 +98,7 @@ pub struct MockArgs {
 
 /// The validated settings the mock runs with (delays in seconds).
 #[derive(Debug, Clone)]
-pub struct MockConfig {
+pub(crate) struct MockConfig {
     pub base_latency_s: f64,
     pub prefill_tps: f64,
     pub decode_tps: f64,
@@ -123,7 +123,7 @@ pub struct MockConfig {
 }
 
 impl MockArgs {
-    pub fn config(&self) -> Result<MockConfig> {
+    pub(crate) fn config(&self) -> Result<MockConfig> {
         let (base_ms, prefill, decode, jitter) = if self.zero_delay {
             (0.0, f64::INFINITY, f64::INFINITY, 0.0)
         } else {
@@ -181,7 +181,7 @@ impl MockArgs {
 
 /// A config from `asb mock` flags, e.g. `config_from_flags(&["--zero-delay"])`: how
 /// replay's embedded mock and the tests configure it with the user's own spelling.
-pub fn config_from_flags<S: AsRef<str>>(flags: &[S]) -> Result<MockConfig> {
+pub(crate) fn config_from_flags<S: AsRef<str>>(flags: &[S]) -> Result<MockConfig> {
     use clap::Parser;
     #[derive(Parser)]
     #[command(name = "asb mock", no_binary_name = true)]
@@ -194,6 +194,6 @@ pub fn config_from_flags<S: AsRef<str>>(flags: &[S]) -> Result<MockConfig> {
 }
 
 #[cfg(test)]
-pub fn test_config(flags: &[&str]) -> MockConfig {
+pub(crate) fn test_config(flags: &[&str]) -> MockConfig {
     config_from_flags(flags).expect("valid test flags")
 }

@@ -17,7 +17,7 @@ use super::truth::{TruthLog, TruthRecord};
 /// Tokens that are due together are sent in one frame, at most this many.
 const MAX_TOKENS_PER_FRAME: usize = 64;
 
-pub struct Generation {
+pub(crate) struct Generation {
     pub reply: Reply,
     schedule: Schedule,
     arrival: Instant,
@@ -30,7 +30,7 @@ pub struct Generation {
 }
 
 impl Generation {
-    pub fn new(
+    pub(crate) fn new(
         reply: Reply,
         schedule: Schedule,
         arrival: Instant,
@@ -90,7 +90,7 @@ impl Generation {
     }
 
     /// Generates the whole answer without sending anything (non-streamed requests).
-    pub async fn run_to_end(&mut self) {
+    pub(crate) async fn run_to_end(&mut self) {
         while self.remaining() > 0 {
             let n = self.wait_due(usize::MAX).await;
             self.mark_sent(n);
@@ -99,7 +99,7 @@ impl Generation {
 
     /// The non-streamed response body: `json` complete, or cut half-way when a cut was
     /// injected (the connection then closes mid-body).
-    pub fn into_json_body(mut self, json: String) -> Body {
+    pub(crate) fn into_json_body(mut self, json: String) -> Body {
         if self.cut_after.is_none() {
             self.end("completed");
             return Body::from(json);
@@ -123,7 +123,7 @@ impl Generation {
     }
 
     /// The streamed response body, paced by the schedule.
-    pub fn into_sse_body(self, encoder: Box<dyn SseEncoder>) -> Body {
+    pub(crate) fn into_sse_body(self, encoder: Box<dyn SseEncoder>) -> Body {
         let state = SseState { generation: self, encoder, stage: Stage::Preamble };
         Body::from_stream(stream::unfold(state, next_frame))
     }

@@ -9,29 +9,42 @@
 //! Pipeline of one request: [`request`] (validate into a neutral form) → [`answer`] (what to
 //! say) → [`timing`] (when to say each token) → [`generation`] (drive it, log the truth) →
 //! [`openai`] / [`anthropic`] (the bytes on the wire).
+//!
+//! From another command the mock is started by one function, [`start_from_flags`]: replay's
+//! embedded mock (`-e builtin`).
 
-pub mod answer;
-pub mod anthropic;
-pub mod config;
-pub mod generation;
-pub mod openai;
-pub mod prefix_cache;
-pub mod reply;
-pub mod request;
-pub mod schema;
-pub mod server;
-pub mod timing;
-pub mod tokenizer;
-pub mod truth;
+pub(crate) mod answer;
+pub(crate) mod anthropic;
+pub(crate) mod config;
+pub(crate) mod generation;
+pub(crate) mod openai;
+pub(crate) mod prefix_cache;
+pub(crate) mod reply;
+pub(crate) mod request;
+pub(crate) mod schema;
+pub(crate) mod server;
+pub(crate) mod timing;
+pub(crate) mod tokenizer;
+pub(crate) mod truth;
 
-pub use config::{MockArgs, MockConfig};
-pub use server::{start, MockServer};
-pub use truth::TruthLog;
+pub(crate) use config::MockArgs;
+pub(crate) use server::MockServer;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+
+use server::start;
+use truth::TruthLog;
+
+/// A mock configured by `asb mock` flags (as a user spells them) on an ephemeral loopback
+/// port, serving in the background of the current runtime until dropped: replay's embedded
+/// mock, whose flags come from its `--mock-args` (a bad flag is an error naming it).
+pub(crate) async fn start_from_flags<S: AsRef<str>>(flags: &[S]) -> Result<MockServer> {
+    let cfg = config::config_from_flags(flags).context("--mock-args")?;
+    start(cfg, [127, 0, 0, 1].into(), 0, TruthLog::default()).await
+}
 
 /// `asb mock`: serve until Ctrl+C.
-pub async fn run(args: MockArgs) -> Result<()> {
+pub(crate) async fn run(args: MockArgs) -> Result<()> {
     let cfg = args.config()?;
     let truth = match &args.truth_log {
         Some(path) => TruthLog::open(path)?,

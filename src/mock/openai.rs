@@ -11,14 +11,14 @@ use serde_json::{json, Value};
 use super::answer::Part;
 use super::reply::{push_json_str, Reply, SseEncoder};
 
-pub struct OpenAiStream {
+pub(crate) struct OpenAiStream {
     /// The chunk's fixed leading fields, ending in a comma.
     prefix: String,
     tool_started: bool,
 }
 
 impl OpenAiStream {
-    pub fn new(reply: &Reply) -> Self {
+    pub(crate) fn new(reply: &Reply) -> Self {
         let mut prefix = String::from("{\"id\":");
         push_json_str(&mut prefix, &reply.id);
         prefix.push_str(",\"object\":\"chat.completion.chunk\",\"created\":");
@@ -98,7 +98,7 @@ impl SseEncoder for OpenAiStream {
 }
 
 /// The non-streamed `chat.completion` body.
-pub fn body(reply: &Reply) -> Value {
+pub(crate) fn body(reply: &Reply) -> Value {
     let a = &reply.answer;
     let text = a.text_of(Part::Text);
     let mut message = json!({

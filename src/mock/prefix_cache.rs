@@ -12,27 +12,27 @@ use lru::LruCache;
 
 /// What one lookup found and changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CacheOutcome {
+pub(crate) struct CacheOutcome {
     /// Leading prompt tokens already in the cache (a multiple of the block size).
     pub cached_tokens: usize,
     /// Tokens of full blocks this prompt added to the cache.
     pub written_tokens: usize,
 }
 
-pub struct PrefixCache {
+pub(crate) struct PrefixCache {
     block_tokens: usize,
     blocks: Option<LruCache<u64, ()>>,
 }
 
 impl PrefixCache {
     /// `capacity_blocks == 0` turns caching off.
-    pub fn new(block_tokens: usize, capacity_blocks: usize) -> Self {
+    pub(crate) fn new(block_tokens: usize, capacity_blocks: usize) -> Self {
         let blocks = NonZeroUsize::new(capacity_blocks).map(LruCache::new);
         PrefixCache { block_tokens: block_tokens.max(1), blocks }
     }
 
     /// Looks the prompt up and then admits all its full blocks (touching the ones that hit).
-    pub fn lookup_and_insert(&mut self, tokens: &[&str]) -> CacheOutcome {
+    pub(crate) fn lookup_and_insert(&mut self, tokens: &[&str]) -> CacheOutcome {
         let Some(lru) = self.blocks.as_mut() else {
             return CacheOutcome::default();
         };

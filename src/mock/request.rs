@@ -12,11 +12,10 @@
 use serde_json::{Map, Value};
 
 use crate::wire::errors::{type_name, ApiError};
-use crate::wire::Api;
 
 /// What the caller allows about tool use.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ToolChoice {
+pub(crate) enum ToolChoice {
     Auto,
     None,
     /// Some tool must be called (OpenAI `required`, Anthropic `any`).
@@ -26,7 +25,7 @@ pub enum ToolChoice {
 }
 
 #[derive(Debug, Clone)]
-pub struct ToolSpec {
+pub(crate) struct ToolSpec {
     pub name: String,
     /// JSON schema of the arguments (`{}` when the tool declares none).
     pub schema: Value,
@@ -34,8 +33,7 @@ pub struct ToolSpec {
 
 /// A request reduced to what the mock needs to plan, time and encode its answer.
 #[derive(Debug, Clone)]
-pub struct GenRequest {
-    pub api: Api,
+pub(crate) struct GenRequest {
     pub model: String,
     pub stream: bool,
     /// OpenAI `stream_options.include_usage`.
@@ -54,7 +52,7 @@ pub struct GenRequest {
 }
 
 /// Parses a body as JSON, naming the position of a syntax error.
-pub fn parse_json(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn parse_json(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(ApiError::new(400, format!("request body must be a JSON object, got {}", type_name(&other)))),
@@ -63,7 +61,7 @@ pub fn parse_json(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// An OpenAI `POST /v1/chat/completions` body.
-pub fn openai(body: &Map<String, Value>, default_max_tokens: usize) -> Result<GenRequest, ApiError> {
+pub(crate) fn openai(body: &Map<String, Value>, default_max_tokens: usize) -> Result<GenRequest, ApiError> {
     let model = required_str(body, "model")?;
     let messages = required_array(body, "messages")?;
     if messages.is_empty() {
@@ -136,7 +134,6 @@ pub fn openai(body: &Map<String, Value>, default_max_tokens: usize) -> Result<Ge
     };
     let thinking = matches!(body.get("reasoning_effort"), Some(Value::String(e)) if e != "none");
     Ok(GenRequest {
-        api: Api::OpenAi,
         model: model.to_string(),
         stream,
         include_usage: flag("include_usage"),
@@ -151,7 +148,7 @@ pub fn openai(body: &Map<String, Value>, default_max_tokens: usize) -> Result<Ge
 }
 
 /// An Anthropic `POST /v1/messages` body (`for_count`: a count_tokens body, no `max_tokens`).
-pub fn anthropic(body: &Map<String, Value>, for_count: bool) -> Result<GenRequest, ApiError> {
+pub(crate) fn anthropic(body: &Map<String, Value>, for_count: bool) -> Result<GenRequest, ApiError> {
     let model = required_str(body, "model")?;
     let max_tokens = if for_count {
         0
@@ -234,7 +231,6 @@ pub fn anthropic(body: &Map<String, Value>, for_count: bool) -> Result<GenReques
         Some(other) => return Err(expected("thinking", "an object", other)),
     };
     Ok(GenRequest {
-        api: Api::Anthropic,
         model: model.to_string(),
         stream,
         include_usage: true,
@@ -399,9 +395,9 @@ fn optional_count(body: &Map<String, Value>, key: &str) -> Result<Option<usize>,
 }
 
 /// The most stop sequences a request may give (OpenAI takes 4).
-pub const MAX_STOP_SEQUENCES: usize = 16;
+const MAX_STOP_SEQUENCES: usize = 16;
 /// The longest stop sequence, in bytes.
-pub const MAX_STOP_BYTES: usize = 256;
+const MAX_STOP_BYTES: usize = 256;
 
 /// Stop sequences, bounded so that looking for them stays cheap (see `answer::plan`).
 fn stop_sequences(a: &[Value], key: &str) -> Result<Vec<String>, ApiError> {

@@ -8,18 +8,18 @@
 use serde_json::{json, Map, Value};
 
 /// The longest string made for a `minLength`, in characters.
-pub const MAX_STRING_CHARS: u64 = 65_536;
+const MAX_STRING_CHARS: u64 = 65_536;
 /// The most items made for a `minItems`.
-pub const MAX_ARRAY_ITEMS: u64 = 1_024;
+const MAX_ARRAY_ITEMS: u64 = 1_024;
 /// The most bytes of arguments made for one tool call (about, as JSON).
-pub const MAX_ARGUMENT_BYTES: usize = 1 << 20;
+const MAX_ARGUMENT_BYTES: usize = 1 << 20;
 /// Deeper than this, a value is `null`.
 const MAX_DEPTH: usize = 8;
 
 /// An argument value for `schema`; `pick` varies the invented strings and numbers. Made in
 /// time linear in its size; `Err` says which demand of the schema goes beyond the limits
 /// above (the mock answers it with a 400).
-pub fn example_for(schema: &Value, pick: u64) -> Result<Value, String> {
+pub(crate) fn example_for(schema: &Value, pick: u64) -> Result<Value, String> {
     let mut budget = MAX_ARGUMENT_BYTES;
     example(schema, pick, 0, &mut budget)
 }

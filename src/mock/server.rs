@@ -53,7 +53,7 @@ struct MockState {
 }
 
 /// A running mock; dropping it (or calling [`MockServer::stop`]) stops it.
-pub struct MockServer {
+pub(crate) struct MockServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -61,11 +61,11 @@ pub struct MockServer {
 
 impl MockServer {
     /// Base URL, e.g. `http://127.0.0.1:19100`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -80,7 +80,7 @@ impl Drop for MockServer {
 }
 
 /// Binds `host:port` and serves in the background of the current runtime.
-pub async fn start(cfg: MockConfig, host: IpAddr, port: u16, truth: TruthLog) -> Result<MockServer> {
+pub(crate) async fn start(cfg: MockConfig, host: IpAddr, port: u16, truth: TruthLog) -> Result<MockServer> {
     let listener = TcpListener::bind((host, port)).await.with_context(|| format!("cannot listen on {host}:{port}"))?;
     let addr = listener.local_addr()?;
     let state = Arc::new(MockState {
@@ -233,7 +233,6 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
     let cut_after = cut.then_some(answer.tokens.len() / 2);
 
     let reply = Reply {
-        api,
         seq,
         id: match api {
             Api::OpenAi => format!("chatcmpl-mock-{seq}"),

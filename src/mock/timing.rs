@@ -26,18 +26,18 @@ const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
 
 /// Number of streams currently past their first token, shared by all requests.
 #[derive(Debug, Default)]
-pub struct DecodeSlots(AtomicUsize);
+pub(crate) struct DecodeSlots(AtomicUsize);
 
 /// Holds one decode slot for as long as it lives.
-pub struct SlotGuard(Arc<DecodeSlots>);
+pub(crate) struct SlotGuard(Arc<DecodeSlots>);
 
 impl DecodeSlots {
-    pub fn enter(self: &Arc<Self>) -> SlotGuard {
+    fn enter(self: &Arc<Self>) -> SlotGuard {
         self.0.fetch_add(1, Ordering::Relaxed);
         SlotGuard(Arc::clone(self))
     }
 
-    pub fn active(&self) -> usize {
+    pub(crate) fn active(&self) -> usize {
         self.0.load(Ordering::Relaxed)
     }
 }
@@ -49,7 +49,7 @@ impl Drop for SlotGuard {
 }
 
 /// The deadline of each output token of one request.
-pub struct Schedule {
+pub(crate) struct Schedule {
     next_due: Instant,
     itl_s: f64,
     jitter: f64,
@@ -61,7 +61,7 @@ pub struct Schedule {
 
 impl Schedule {
     /// `uncached_tokens` must be prefilled; `stall_s` is an injected extra wait.
-    pub fn new(
+    pub(crate) fn new(
         cfg: &MockConfig,
         arrival: Instant,
         uncached_tokens: usize,
@@ -84,12 +84,12 @@ impl Schedule {
     }
 
     /// When the next token is due.
-    pub fn next_due(&self) -> Instant {
+    pub(crate) fn next_due(&self) -> Instant {
         self.next_due
     }
 
     /// Marks the token that was due as generated and schedules the one after it.
-    pub fn advance(&mut self) {
+    pub(crate) fn advance(&mut self) {
         if self.slot.is_none() {
             self.slot = Some(self.slots.enter());
         }

@@ -9,21 +9,21 @@
 //! Trailing whitespace with nothing after it is one token.
 
 /// Splits `text` into tokens (borrowed slices that concatenate back to `text`).
-pub fn tokens(text: &str) -> Vec<&str> {
+pub(crate) fn tokens(text: &str) -> Vec<&str> {
     let mut out = Vec::with_capacity(text.len() / 3 + 1);
     for_each_token(text, |t| out.push(t));
     out
 }
 
 /// Counts tokens without allocating.
-pub fn count(text: &str) -> usize {
+pub(crate) fn count(text: &str) -> usize {
     let mut n = 0;
     for_each_token(text, |_| n += 1);
     n
 }
 
 /// Walks the token boundaries of `text`, calling `emit` with each token.
-pub fn for_each_token<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
+fn for_each_token<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
     let mut chars = text.char_indices().peekable();
     while let Some(&(start, first)) = chars.peek() {
         // Rule 1: leading whitespace belongs to the next token.
@@ -59,7 +59,7 @@ pub fn for_each_token<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
 
 /// Words the mock writes its answers with; each is exactly one token under the rule above,
 /// and any concatenation of them tokenizes back into the same pieces.
-pub const VOCABULARY: &[&str] = &[
+pub(crate) const VOCABULARY: &[&str] = &[
     " the", " code", " test", " file", " data", " run", " fix", " line", " call", " tool", " load", " plan", " step",
     " next", " then", " we", " it", " is", " to", " and", " for", " with", " this", " that", " read", " edit", " add",
     " type", " path", " main", " loop", " sum", " out", " err", " ok", " one", " two", " new", " old", " key", ",",

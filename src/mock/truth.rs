@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct TruthRecord {
+pub(crate) struct TruthRecord {
     pub seq: u64,
     pub request_id: String,
     pub api: &'static str,
@@ -48,14 +48,14 @@ pub struct TruthRecord {
 
 /// Where truth records go; a disabled log drops them for free.
 #[derive(Clone, Default)]
-pub struct TruthLog {
+pub(crate) struct TruthLog {
     tx: Option<mpsc::Sender<String>>,
 }
 
 impl TruthLog {
     /// Creates `path` and writes to it from a background thread, flushing whenever the
     /// queue is empty, so a line is on disk moments after its request ended.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
         let file = File::create(path).with_context(|| format!("cannot create truth log {}", path.display()))?;
         let (tx, rx) = mpsc::channel::<String>();
         std::thread::Builder::new().name("asb-mock-truth".into()).spawn(move || {
@@ -74,7 +74,7 @@ impl TruthLog {
         Ok(TruthLog { tx: Some(tx) })
     }
 
-    pub fn write(&self, record: &TruthRecord) {
+    pub(crate) fn write(&self, record: &TruthRecord) {
         if let Some(tx) = &self.tx {
             if let Ok(mut line) = serde_json::to_string(record) {
                 line.push('\n');

@@ -15,14 +15,14 @@ use crate::recording::line::{CallLine, Outcome};
 const QUEUED: usize = 1024;
 
 #[derive(Clone)]
-pub struct CallLog {
+pub(crate) struct CallLog {
     tx: SyncSender<String>,
     dropped: Arc<AtomicU64>,
 }
 
 impl CallLog {
     /// Starts the printing thread.
-    pub fn start() -> std::io::Result<Self> {
+    pub(crate) fn start() -> std::io::Result<Self> {
         let (tx, rx) = sync_channel::<String>(QUEUED);
         std::thread::Builder::new().name("asb-call-log".into()).spawn(move || {
             for text in rx {
@@ -33,7 +33,7 @@ impl CallLog {
     }
 
     /// Queues the line of one recorded call.
-    pub fn say(&self, line: &CallLine) {
+    pub(crate) fn say(&self, line: &CallLine) {
         let mut text = describe(line);
         let dropped = self.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {

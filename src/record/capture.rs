@@ -31,7 +31,7 @@ use crate::wire::{translate, Api};
 
 /// A request as it crossed the proxy, unparsed.
 #[derive(Debug, Default, Clone)]
-pub struct RawRequest {
+pub(crate) struct RawRequest {
     pub method: String,
     /// Path and query.
     pub path: String,
@@ -61,7 +61,7 @@ impl RawRequest {
 
 /// One side of an exchange: a request and the response to it.
 #[derive(Debug, Default)]
-pub struct Side {
+pub(crate) struct Side {
     pub request: RawRequest,
     pub status: Option<u16>,
     pub headers: HeaderMap,
@@ -97,7 +97,7 @@ impl Side {
     }
 
     /// Whether a frame of `len` bytes would still be kept.
-    pub fn has_room(&self, len: usize, limit: usize) -> bool {
+    fn has_room(&self, len: usize, limit: usize) -> bool {
         self.kept + len <= limit
     }
 
@@ -112,7 +112,7 @@ impl Side {
 
 /// Everything known about a call in flight.
 #[derive(Debug)]
-pub struct CallCapture {
+pub(crate) struct CallCapture {
     pub seq: u64,
     pub arrival: Instant,
     pub wall_clock: jiff::Timestamp,
@@ -134,26 +134,26 @@ pub struct CallCapture {
 }
 
 impl CallCapture {
-    pub fn ms_since_arrival(&self) -> f64 {
+    pub(crate) fn ms_since_arrival(&self) -> f64 {
         self.arrival.elapsed().as_secs_f64() * 1000.0
     }
 
     /// The proxy answered the call itself (an error of its own: unreachable upstream,
     /// refused request): that answer is what the client received, and is kept as such.
-    pub fn answered_by_proxy(&mut self, response: &http::Response<String>) {
+    pub(crate) fn answered_by_proxy(&mut self, response: &http::Response<String>) {
         self.note_client_head(response.status().as_u16(), response.headers().clone());
         self.keep_client_frame_now(&Bytes::copy_from_slice(response.body().as_bytes()));
     }
 
     /// Records the head of the answer the client gets, arriving now.
-    pub fn note_client_head(&mut self, status: u16, headers: HeaderMap) {
+    pub(crate) fn note_client_head(&mut self, status: u16, headers: HeaderMap) {
         let t = self.ms_since_arrival();
         self.client.note_head(status, headers, t);
     }
 
     /// Records the head of the upstream's answer (a translated call's upstream side),
     /// arriving now.
-    pub fn note_upstream_head(&mut self, status: u16, headers: HeaderMap) {
+    pub(crate) fn note_upstream_head(&mut self, status: u16, headers: HeaderMap) {
         let t = self.ms_since_arrival();
         if let Some(side) = self.upstream.as_mut() {
             side.note_head(status, headers, t);
@@ -161,14 +161,14 @@ impl CallCapture {
     }
 
     /// Keeps a frame the client received now (a reference, not a copy).
-    pub fn keep_client_frame_now(&mut self, frame: &Bytes) {
+    pub(crate) fn keep_client_frame_now(&mut self, frame: &Bytes) {
         let t = self.ms_since_arrival();
         self.client.keep(t, frame.clone(), self.keep_limit);
     }
 
     /// Keeps the parts `ranges` of `piece` the client received now, copied while the
     /// client's side has room for them, only counted past it.
-    pub fn keep_client_slices(&mut self, piece: &[u8], ranges: &[std::ops::Range<usize>]) {
+    pub(crate) fn keep_client_slices(&mut self, piece: &[u8], ranges: &[std::ops::Range<usize>]) {
         let len = ranges.iter().map(|r| r.len()).sum();
         if len == 0 {
             return;
@@ -192,7 +192,7 @@ impl CallCapture {
     }
 
     /// Keeps a frame the upstream sent now (a translated call's upstream side).
-    pub fn keep_upstream_frame_now(&mut self, frame: &Bytes) {
+    pub(crate) fn keep_upstream_frame_now(&mut self, frame: &Bytes) {
         let t = self.ms_since_arrival();
         let limit = self.keep_limit;
         if let Some(side) = self.upstream.as_mut() {
@@ -201,11 +201,11 @@ impl CallCapture {
     }
 }
 
-pub type CallHandle = Arc<Mutex<CallCapture>>;
+pub(crate) type CallHandle = Arc<Mutex<CallCapture>>;
 
 /// Running totals for the summary printed at the end.
 #[derive(Debug, Default)]
-pub struct Totals {
+pub(crate) struct Totals {
     pub calls: AtomicU64,
     pub errors: AtomicU64,
     pub input_tokens: AtomicU64,
@@ -213,7 +213,7 @@ pub struct Totals {
 }
 
 /// Owns the calls in flight and hands finished ones to the writer.
-pub struct Recorder {
+pub(crate) struct Recorder {
     pub writer: RecordingWriter,
     /// The secrets the writer scrubs; lines add what they hold while being built.
     pub secrets: Secrets,
@@ -230,7 +230,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(
+    pub(crate) fn new(
         writer: RecordingWriter,
         secrets: Secrets,
         experiment_id: String,
@@ -251,7 +251,7 @@ impl Recorder {
         }
     }
 
-    pub fn next_seq(&self) -> u64 {
+    fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed) + 1
     }
 
@@ -263,7 +263,7 @@ impl Recorder {
         handle
     }
 
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.lock_in_flight().len()
     }
 
@@ -300,7 +300,7 @@ impl Recorder {
     }
 
     /// Marks every call still in flight as interrupted (the recorder is stopping).
-    pub fn interrupt_all(&self) {
+    pub(crate) fn interrupt_all(&self) {
         let handles: Vec<CallHandle> = self.lock_in_flight().values().cloned().collect();
         for h in handles {
             self.finish(&h, Ending::Interrupted);
@@ -312,7 +312,7 @@ impl Recorder {
     }
 }
 
-pub fn lock(handle: &CallHandle) -> std::sync::MutexGuard<'_, CallCapture> {
+pub(crate) fn lock(handle: &CallHandle) -> std::sync::MutexGuard<'_, CallCapture> {
     handle.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -335,7 +335,7 @@ fn placeholder(call: &CallCapture) -> CallCapture {
 }
 
 /// A new capture for a call that just arrived.
-pub fn new_capture(
+pub(crate) fn new_capture(
     recorder: &Recorder,
     arrival: Instant,
     (client_api, upstream_api): (Api, Api),
@@ -423,7 +423,7 @@ fn round3(x: f64) -> f64 {
 
 /// Builds the recording line of a finished call, adding the secrets it holds to `secrets`
 /// (the writer scrubs them from the serialised line).
-pub fn build_line(
+pub(crate) fn build_line(
     call: CallCapture,
     outcome: Outcome,
     end_ms: f64,
@@ -440,7 +440,7 @@ pub fn build_line(
     let body = request.body.as_ref();
     let translated_body = upstream.as_ref().and_then(|(e, _)| e.request.body.as_ref());
     let messages = asb_messages(call.client_api, body, translated_body);
-    // asb's `model`: what the upstream was asked for.
+    // AgenticSwarmBench (the original asb)'s `model`: what the upstream was asked for.
     let model = match (upstream.is_some(), body.and_then(|b| b.get("model")).and_then(Value::as_str)) {
         (false, Some(client_model)) => client_model.to_string(),
         _ => call.upstream_model.clone(),
@@ -537,8 +537,8 @@ pub fn build_line(
     }
 }
 
-/// asb's `messages`: the conversation in OpenAI chat format. An Anthropic request uses the
-/// translation that was sent upstream, or is translated now.
+/// AgenticSwarmBench's `messages`: the conversation in OpenAI chat format. An Anthropic
+/// request uses the translation that was sent upstream, or is translated now.
 fn asb_messages(client_api: Api, body: Option<&Value>, translated: Option<&Value>) -> Vec<Value> {
     let openai_body = match (client_api, translated) {
         (Api::OpenAi, _) => body.cloned(),

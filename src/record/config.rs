@@ -8,14 +8,15 @@ use clap::{Args, FromArgMatches};
 
 use crate::flags::{self, EndpointFlags, ListenFlags};
 use crate::recording::redact;
-pub use crate::wire::endpoint::UpstreamApi;
+pub(crate) use crate::wire::endpoint::UpstreamApi;
 use crate::wire::endpoint::{auth_header, basic_auth, detect_api, normalize_base, split_query, with_query};
 use crate::wire::server::ConnTimeouts;
 use crate::wire::Api;
 
-/// Flags of `asb record` (the same as asb's, plus `--host` and `--upstream-timeout`). The
-/// endpoint and listener groups are shared ([`crate::flags`]); here `-e` and `-m` are required
-/// and, as the port, say what they mean for a recording proxy.
+/// Flags of `asb record` (the same as AgenticSwarmBench's, plus `--host` and
+/// `--upstream-timeout`). The endpoint and listener groups are shared ([`crate::flags`]);
+/// here `-e` and `-m` are required and, as the port, say what they mean for a recording
+/// proxy.
 #[derive(Debug, Clone, Args)]
 #[command(
     mut_arg("endpoint", |a| a.required(true).help(ENDPOINT_HELP)),
@@ -24,7 +25,7 @@ use crate::wire::Api;
     mut_arg("host", flags::reworded(HOST_HELP)),
     mut_arg("upstream_api", flags::reworded("Upstream API; default: anthropic for *.anthropic.com, openai otherwise")),
 )]
-pub struct RecordArgs {
+pub(crate) struct RecordArgs {
     #[command(flatten)]
     pub upstream: EndpointFlags,
     /// Recording file (appended to if it exists).
@@ -53,7 +54,7 @@ const HOST_HELP: &str = "Address the proxy binds (loopback unless you say otherw
 /// How calls are recorded: the flags of `asb record` that `asb serve`'s record modes
 /// record with too, at their defaults ([`RecordingFlags::default`]).
 #[derive(Debug, Clone, Args)]
-pub struct RecordingFlags {
+pub(crate) struct RecordingFlags {
     /// Seconds to wait for the upstream's response headers (prefill of long prompts is slow).
     #[arg(long, default_value_t = 600)]
     pub upstream_timeout: u64,
@@ -85,7 +86,7 @@ impl Default for RecordingFlags {
 
 /// Where and how to reach the upstream.
 #[derive(Debug, Clone)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     /// Scheme, host, port and any path prefix, without a trailing slash or `/v1…` suffix,
     /// nor the endpoint's userinfo (safe to print).
     pub base: String,
@@ -101,19 +102,19 @@ pub struct Upstream {
 impl Upstream {
     /// The upstream URL for a client path such as `/v1/messages?beta=true`, with the
     /// endpoint's query after the client's.
-    pub fn url(&self, path_and_query: &str) -> String {
+    pub(crate) fn url(&self, path_and_query: &str) -> String {
         with_query(format!("{}{}", self.base, path_and_query), self.query.as_deref())
     }
 
     /// The same URL as messages show it: query values that look like secrets redacted
     /// (the client reads the message, and the recording keeps it).
-    pub fn shown_url(&self, path_and_query: &str) -> String {
+    pub(crate) fn shown_url(&self, path_and_query: &str) -> String {
         crate::recording::redact::redact_urls(&self.url(path_and_query), true, |_| {}).into_owned()
     }
 
     /// The upstream `-e`, `-m`, `-k`, `--api-key-header` and `--upstream-api` name (`-e`
     /// and `-m` are required).
-    pub fn from_flags(flags: &EndpointFlags) -> Result<Self> {
+    pub(crate) fn from_flags(flags: &EndpointFlags) -> Result<Self> {
         let typed = flags.endpoint()?;
         let (endpoint, userinfo) = redact::split_userinfo(typed.trim());
         let base = normalize_base(&endpoint)?;

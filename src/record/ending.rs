@@ -18,7 +18,7 @@ use crate::wire::Api;
 
 /// Why the upstream did not give a call its whole answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamError {
+pub(crate) enum UpstreamError {
     /// Connecting or sending failed (`why`); `url` is as messages show it (credentials
     /// redacted).
     Unreachable { url: String, why: String },
@@ -50,14 +50,14 @@ impl fmt::Display for UpstreamError {
 
 impl UpstreamError {
     /// The HTTP status a client gets when the proxy answers this error itself.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         502
     }
 }
 
 /// How a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// The whole answer reached the client (a line whose answer overflowed the recorder's
     /// limit says `truncated`, and an error status `upstream_error`: both are read from
     /// the capture when the line is built).
@@ -77,7 +77,7 @@ pub enum Ending {
 
 impl Ending {
     /// The outcome and message a call's line records: the one table of them.
-    pub fn outcome(&self) -> (Outcome, Option<String>) {
+    pub(crate) fn outcome(&self) -> (Outcome, Option<String>) {
         match self {
             Ending::Completed => (Outcome::Completed, None),
             Ending::ClientGone => {
@@ -105,7 +105,7 @@ impl Ending {
 
 /// Why a call is answered 503 while the recording cannot be written (`why`: the disk's
 /// error): it is not forwarded, since it could not be recorded (and has no line).
-pub fn refusal_message(why: &str) -> String {
+pub(crate) fn refusal_message(why: &str) -> String {
     format!(
         "asb record: the recording cannot be written ({why}); this call was not forwarded, so that nothing goes \
          unrecorded. Free space (or fix the disk) and retry."
@@ -114,7 +114,7 @@ pub fn refusal_message(why: &str) -> String {
 
 /// The error answer the proxy gives, with `status`, for a call it ends with `ending`: its
 /// message, said by `asb record`, in the client's API's shape.
-pub fn proxy_error(api: Api, status: u16, ending: &Ending) -> Response<String> {
+pub(crate) fn proxy_error(api: Api, status: u16, ending: &Ending) -> Response<String> {
     let message = ending.outcome().1.unwrap_or_default();
     let shown = if message.starts_with("asb record:") { message } else { format!("asb record: {message}") };
     ApiError::new(status, shown).to_response(api, "asb-record")

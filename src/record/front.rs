@@ -27,7 +27,7 @@ use crate::wire::Api;
 
 /// The [`Front`] of `asb record`'s server threads.
 #[derive(Clone)]
-pub struct Passthrough(pub Arc<Proxy>);
+pub(crate) struct Passthrough(pub Arc<Proxy>);
 
 impl Front for Passthrough {
     fn take(

@@ -24,19 +24,19 @@ fn named(name: &[u8], list: &[&str]) -> bool {
 
 /// Whether a client's request header goes upstream (any spelling of its name);
 /// `replacing_auth`: `-k` was given, and its header replaces the client's credentials.
-pub fn goes_upstream(name: &[u8], replacing_auth: bool) -> bool {
+pub(crate) fn goes_upstream(name: &[u8], replacing_auth: bool) -> bool {
     !(named(name, HOP_BY_HOP)
         || named(name, &["host", "content-length", "accept-encoding"])
         || (replacing_auth && named(name, &["authorization", "x-api-key", "api-key"])))
 }
 
 /// Whether an upstream's response header goes on to the client (any spelling of its name).
-pub fn goes_to_client(name: &[u8]) -> bool {
+pub(crate) fn goes_to_client(name: &[u8]) -> bool {
     !named(name, HOP_BY_HOP)
 }
 
 /// The client's headers as they go upstream.
-pub fn upstream_request_headers(client: &HeaderMap, auth: Option<&(String, String)>) -> HeaderMap {
+pub(crate) fn upstream_request_headers(client: &HeaderMap, auth: Option<&(String, String)>) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(client.len() + 1);
     for (name, value) in client {
         if goes_upstream(name.as_str().as_bytes(), auth.is_some()) {
@@ -52,7 +52,7 @@ pub fn upstream_request_headers(client: &HeaderMap, auth: Option<&(String, Strin
 }
 
 /// The upstream's response headers as they go back to the client.
-pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
+pub(crate) fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(upstream.len());
     for (name, value) in upstream {
         if goes_to_client(name.as_str().as_bytes()) {
@@ -63,14 +63,14 @@ pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
 }
 
 /// Whether a response's headers say it is an SSE stream.
-pub fn is_event_stream(h: &HeaderMap) -> bool {
+pub(crate) fn is_event_stream(h: &HeaderMap) -> bool {
     h.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 /// Headers as a recording keeps them: lower-case names, repeated values joined with ", ",
 /// credentials redacted (and their values added to `secrets`), credential-named query
 /// parameters in URL values redacted.
-pub fn for_recording(headers: &HeaderMap, secrets: &Secrets) -> Map<String, Value> {
+pub(crate) fn for_recording(headers: &HeaderMap, secrets: &Secrets) -> Map<String, Value> {
     let mut out = Map::new();
     for (name, value) in headers {
         let v = if redact::is_secret_header(name.as_str()) {

@@ -19,7 +19,7 @@ use super::ending::Ending;
 
 /// The one owner of an open call: ends it exactly once, and with [`Ending::Dropped`] if
 /// dropped unended.
-pub struct CallGuard {
+pub(crate) struct CallGuard {
     handle: CallHandle,
     recorder: Arc<Recorder>,
     ended: bool,
@@ -27,47 +27,47 @@ pub struct CallGuard {
 
 impl CallGuard {
     /// Starts recording a call.
-    pub fn begin(recorder: &Arc<Recorder>, capture: CallCapture) -> Self {
+    pub(crate) fn begin(recorder: &Arc<Recorder>, capture: CallCapture) -> Self {
         CallGuard { handle: recorder.begin(capture), recorder: Arc::clone(recorder), ended: false }
     }
 
     /// The call's capture, locked.
-    pub fn capture(&self) -> MutexGuard<'_, CallCapture> {
+    pub(crate) fn capture(&self) -> MutexGuard<'_, CallCapture> {
         lock(&self.handle)
     }
 
     /// Records the head of the answer the client gets (now).
-    pub fn note_client_head(&self, status: u16, headers: HeaderMap) {
+    pub(crate) fn note_client_head(&self, status: u16, headers: HeaderMap) {
         self.capture().note_client_head(status, headers);
     }
 
     /// Records a frame the client got (now).
-    pub fn keep_client_frame(&self, frame: &Bytes) {
+    pub(crate) fn keep_client_frame(&self, frame: &Bytes) {
         self.capture().keep_client_frame_now(frame);
     }
 
     /// Records a frame the upstream sent (now), on a translated call's upstream side.
-    pub fn keep_upstream_frame(&self, frame: &Bytes) {
+    pub(crate) fn keep_upstream_frame(&self, frame: &Bytes) {
         self.capture().keep_upstream_frame_now(frame);
     }
 
     /// Ends a call the proxy answered itself with `response` (an error of its own), which
     /// is recorded as what the client received.
-    pub fn end_answered(&mut self, response: &http::Response<String>, ending: Ending) {
+    pub(crate) fn end_answered(&mut self, response: &http::Response<String>, ending: Ending) {
         self.capture().answered_by_proxy(response);
         self.end(ending);
     }
 
     /// Ends the call: only the first ending counts (a call the recorder interrupted
     /// meanwhile stays interrupted).
-    pub fn end(&mut self, ending: Ending) {
+    pub(crate) fn end(&mut self, ending: Ending) {
         if !self.ended {
             self.ended = true;
             self.recorder.finish(&self.handle, ending);
         }
     }
 
-    pub fn is_ended(&self) -> bool {
+    pub(crate) fn is_ended(&self) -> bool {
         self.ended
     }
 }

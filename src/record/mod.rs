@@ -16,34 +16,38 @@
 //! * [`capture`] — a call in flight, and its line once it ends;
 //! * [`call_log`] — a line per recorded call on stderr;
 //! * [`headers`] — which headers pass, and which never reach the disk (agent threads:
-//!   [`crate::recording::thread`]; TLS and sockets: [`crate::wire::client`]).
+//!   [`crate::recording::thread`]; TLS and sockets: [`crate::wire::client`]);
+//! * this file — the command, the [`Session`] it records in, and [`Recorder`]: the one way
+//!   into record from another command (`asb serve`'s record modes).
 
-pub mod call_log;
-pub mod capture;
-pub mod config;
-pub mod ending;
-pub mod front;
-pub mod headers;
-pub mod lifecycle;
-pub mod passthrough;
-pub mod plain_upstream;
-pub mod pool;
-pub mod proxy;
-pub mod tee;
-pub mod translate_stream;
-pub mod upstream;
+pub(crate) mod call_log;
+pub(crate) mod capture;
+pub(crate) mod config;
+pub(crate) mod ending;
+pub(crate) mod front;
+pub(crate) mod headers;
+pub(crate) mod lifecycle;
+pub(crate) mod passthrough;
+pub(crate) mod plain_upstream;
+pub(crate) mod pool;
+pub(crate) mod proxy;
+pub(crate) mod tee;
+pub(crate) mod translate_stream;
+pub(crate) mod upstream;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use bytes::Bytes;
+use http::request::Parts;
+use http::Response;
 use rand::RngExt;
 
-pub use config::{RecordArgs, RecordingFlags};
+pub(crate) use config::{RecordArgs, RecordingFlags};
 
-use capture::Recorder;
 use config::Upstream;
 use front::Passthrough;
 use plain_upstream::PlainPool;
@@ -55,14 +59,14 @@ use crate::recording::writer::{Durability, RecordingWriter};
 use crate::signals::StopSignals;
 use crate::wire::api::Route;
 use crate::wire::endpoint::PlainEndpoint;
-use crate::wire::server::{self, PerCore, Shutdown};
+use crate::wire::server::{self, PerCore, ServerBody, Shutdown};
 use crate::wire::Api;
 
 /// `asb record`: proxy and record until Ctrl+C, then print a summary.
 ///
 /// The proxy runs one single-threaded runtime per core, each on its own socket of the
 /// same port ([`crate::wire::server`]): a stream's frames never hop between threads.
-pub async fn run(args: RecordArgs) -> Result<()> {
+pub(crate) async fn run(args: RecordArgs) -> Result<()> {
     let listener = server::bind("asb record", args.listen.host, args.listen.port)?;
     let session = Arc::new(Session::open(&args.upstream, &args.output, &args.recording)?);
     let recorder = Arc::clone(&session.recorder);
@@ -124,20 +128,73 @@ pub async fn run(args: RecordArgs) -> Result<()> {
     Ok(())
 }
 
+/// Recording inside another command's server (`asb serve`'s record modes): the one way
+/// into record from outside it. A session as `asb record` runs one, with record's own
+/// defaults ([`RecordingFlags::default`]), so the caller repeats none of its settings;
+/// each server thread records through its own [`ThreadRecorder`].
+pub(crate) struct Recorder {
+    session: Session,
+    header_timeout: Duration,
+}
+
+impl Recorder {
+    /// Records the calls it is handed to the upstream `flags` name, appending them to
+    /// `output`.
+    pub(crate) fn open(flags: &EndpointFlags, output: &Path) -> Result<Self> {
+        let how = RecordingFlags::default();
+        let session = Session::open(flags, output, &how)?;
+        Ok(Recorder { session, header_timeout: Duration::from_secs(how.upstream_timeout) })
+    }
+
+    /// Where calls go (safe to print).
+    pub(crate) fn upstream_url(&self) -> String {
+        self.session.upstream.url("")
+    }
+
+    /// The recorder for the calling thread's runtime (its upstream connections live on that
+    /// thread; call it from inside that runtime).
+    pub(crate) fn on_this_thread(&self) -> Result<ThreadRecorder> {
+        Ok(ThreadRecorder(self.session.proxy(self.header_timeout)?))
+    }
+
+    /// Marks the calls being recorded as interrupted (before the server drops them).
+    pub(crate) fn interrupt_all(&self) {
+        self.session.recorder.interrupt_all();
+    }
+
+    /// Ends the recording: calls still open are marked, the file closed; the calls written.
+    pub(crate) fn close(&self) -> Result<u64> {
+        self.interrupt_all();
+        Ok(self.session.recorder.writer.close()?.lines)
+    }
+}
+
+/// A [`Recorder`] on one server thread.
+#[derive(Clone)]
+pub(crate) struct ThreadRecorder(Arc<Proxy>);
+
+impl ThreadRecorder {
+    /// Forwards a call (its body already read) to the upstream, recording it, as
+    /// `asb record` would.
+    pub(crate) async fn handle(&self, parts: Parts, body: Bytes, arrival: Instant) -> Response<ServerBody> {
+        proxy::handle_buffered(&self.0, parts, body, arrival).await
+    }
+}
+
 /// What recording needs besides a listener: the upstream, the recorder writing to the
-/// output file, and the secrets it scrubs. `asb serve` opens one to record its misses.
-pub struct Session {
-    pub upstream: Upstream,
-    pub recorder: Arc<Recorder>,
-    pub secrets: Secrets,
+/// output file, and the secrets it scrubs.
+struct Session {
+    upstream: Upstream,
+    recorder: Arc<capture::Recorder>,
+    secrets: Secrets,
     /// Largest request body forwarded (`--max-request-mib`).
-    pub max_request_bytes: usize,
+    max_request_bytes: usize,
 }
 
 impl Session {
-    /// The session recording calls to the upstream `flags` name into `output`, `how` says
-    /// (`asb serve`'s record modes pass [`RecordingFlags::default`]).
-    pub fn open(flags: &EndpointFlags, output: &Path, how: &RecordingFlags) -> Result<Self> {
+    /// The session recording calls to the upstream `flags` name into `output`, as `how`
+    /// says.
+    fn open(flags: &EndpointFlags, output: &Path, how: &RecordingFlags) -> Result<Self> {
         let upstream = Upstream::from_flags(flags)?;
         let secrets = Secrets::default();
         if let Some(key) = &flags.api_key {
@@ -155,14 +212,14 @@ impl Session {
         };
         let keep_limit = usize::try_from(how.max_response_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         let call_log = if how.quiet { None } else { Some(call_log::CallLog::start()?) };
-        let recorder = Arc::new(Recorder::new(writer, secrets.clone(), experiment_id, keep_limit, call_log));
+        let recorder = Arc::new(capture::Recorder::new(writer, secrets.clone(), experiment_id, keep_limit, call_log));
         let max_request_bytes = usize::try_from(how.max_request_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         Ok(Session { upstream, recorder, secrets, max_request_bytes })
     }
 
     /// A proxy for the calling thread's runtime (its connection pool lives there; call it
     /// from inside that runtime).
-    pub fn proxy(&self, header_timeout: Duration) -> Result<Arc<Proxy>> {
+    fn proxy(&self, header_timeout: Duration) -> Result<Arc<Proxy>> {
         // A timer always due before any deadline a call arms (the upstream's header
         // timeout, the client connection's header, idle and body timeouts): arming one then
         // never brings the runtime's next wake-up forward, which costs a wake-up of its

@@ -30,7 +30,7 @@ use crate::wire::http1::{self, BodyEnd, Framing, RequestHead};
 use crate::wire::Api;
 
 /// One passthrough call.
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     pub proxy: &'a Arc<Proxy>,
     /// When its head was read.
     pub arrival: Instant,
@@ -48,7 +48,7 @@ struct Forwarded {
 
 impl Call<'_> {
     /// Forwards and records the call; returns whether the client connection stays open.
-    pub async fn run(
+    pub(crate) async fn run(
         self,
         client: &mut TcpStream,
         client_buf: &mut BytesMut,
@@ -137,7 +137,7 @@ impl Call<'_> {
 
     /// A request whose declared body is over `--max-request-mib`: answered 413 without
     /// reading the body, and recorded (without it) as rejected.
-    pub async fn too_large(self, client: &mut TcpStream, head: RequestHead) {
+    pub(crate) async fn too_large(self, client: &mut TcpStream, head: RequestHead) {
         let proxy = self.proxy;
         let limit_mib = proxy.max_request_bytes >> 20;
         let message = format!(
@@ -167,7 +167,7 @@ impl Call<'_> {
 /// does: the sending side first, then what the client still sends is read and dropped for
 /// up to two seconds. Closing with unread bytes would reset the connection, and the client
 /// could lose the answer it was sent.
-pub async fn lingering_close(client: &mut TcpStream) {
+pub(crate) async fn lingering_close(client: &mut TcpStream) {
     let _ = client.shutdown().await;
     let mut sink = vec![0u8; 64 * 1024];
     let _ = tokio::time::timeout(Duration::from_secs(2), async {

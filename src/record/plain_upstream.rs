@@ -13,19 +13,19 @@ use crate::wire::endpoint::PlainEndpoint;
 use crate::wire::http1::{self, ResponseHead};
 
 /// Bytes asked of the upstream per read.
-pub const READ_SIZE: usize = 16 * 1024;
+pub(crate) const READ_SIZE: usize = 16 * 1024;
 /// A request body up to this size goes upstream in one write with its head.
 const ONE_WRITE: usize = 16 * 1024;
 
 /// This thread's idle connections to the plain upstream.
 #[derive(Default)]
-pub struct PlainPool {
+pub(crate) struct PlainPool {
     idle: IdlePool<TcpStream>,
 }
 
 /// The upstream's answer up to its head: the connection, the head, and what was read
 /// (the head's bytes, then perhaps the first of the body).
-pub struct AnswerHead {
+pub(crate) struct AnswerHead {
     pub conn: TcpStream,
     pub head: ResponseHead,
     pub buf: BytesMut,
@@ -40,14 +40,14 @@ impl PlainPool {
     }
 
     /// Takes back a connection whose answer ended, for the next call.
-    pub fn release(&self, conn: TcpStream) {
+    pub(crate) fn release(&self, conn: TcpStream) {
         self.idle.release(conn);
     }
 
     /// Sends a request (`head` and `body`) and reads up to the end of the response head;
     /// a kept-alive connection the upstream closed meanwhile is replaced and the request
     /// sent again on a new one. An error says why the upstream could not be reached.
-    pub async fn send(&self, to: &PlainEndpoint, head: &[u8], body: &[u8]) -> Result<AnswerHead, String> {
+    pub(crate) async fn send(&self, to: &PlainEndpoint, head: &[u8], body: &[u8]) -> Result<AnswerHead, String> {
         loop {
             let (mut conn, reused) = match self.checkout() {
                 Some(conn) => (conn, true),

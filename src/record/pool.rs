@@ -11,12 +11,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// An idle connection is not reused after this long (servers close theirs after 5–75 s).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Idle connections kept per thread; more are closed (the oldest first).
-pub const MAX_IDLE: usize = 256;
+const MAX_IDLE: usize = 256;
 
 /// One thread's idle connections of type `C`.
-pub struct IdlePool<C> {
+pub(crate) struct IdlePool<C> {
     idle: Mutex<Vec<(C, Instant)>>,
 }
 
@@ -29,7 +29,7 @@ impl<C> Default for IdlePool<C> {
 impl<C> IdlePool<C> {
     /// The most recently used idle connection that `fits` (goes where the call goes) and
     /// is still `open`; the stale or closed ones met on the way are dropped.
-    pub fn checkout(&self, fits: impl Fn(&C) -> bool, mut open: impl FnMut(&mut C) -> bool) -> Option<C> {
+    pub(crate) fn checkout(&self, fits: impl Fn(&C) -> bool, mut open: impl FnMut(&mut C) -> bool) -> Option<C> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         while let Some(at) = idle.iter().rposition(|(conn, _)| fits(conn)) {
             let (mut conn, since) = idle.swap_remove(at);
@@ -41,7 +41,7 @@ impl<C> IdlePool<C> {
     }
 
     /// Takes back a connection whose answer ended, for the next call.
-    pub fn release(&self, conn: C) {
+    pub(crate) fn release(&self, conn: C) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() >= MAX_IDLE {
             idle.remove(0);

@@ -45,7 +45,7 @@ use crate::wire::server::{self, full, BoxError, ServerBody};
 use crate::wire::translate;
 use crate::wire::Api;
 
-pub struct Proxy {
+pub(crate) struct Proxy {
     pub upstream: Upstream,
     /// This thread's connections to the upstream.
     pub connections: Arc<UpstreamPool>,
@@ -66,7 +66,7 @@ fn route(method: &Method, path: &str) -> Option<Route> {
     (method == Method::POST).then(|| Route::of(path)).flatten()
 }
 
-pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<ServerBody>, Infallible> {
+pub(crate) async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<ServerBody>, Infallible> {
     let arrival = Instant::now();
     let (parts, body) = req.into_parts();
     let api = Api::of_request(parts.uri.path(), &parts.headers);
@@ -83,7 +83,12 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Respons
 
 /// Handles a request whose body was already read (`arrival`: when its headers came in).
 /// `asb serve` hands its misses here to record them.
-pub async fn handle_buffered(proxy: &Arc<Proxy>, parts: Parts, body: Bytes, arrival: Instant) -> Response<ServerBody> {
+pub(crate) async fn handle_buffered(
+    proxy: &Arc<Proxy>,
+    parts: Parts,
+    body: Bytes,
+    arrival: Instant,
+) -> Response<ServerBody> {
     proxy.secrets.add_from_headers(&parts.headers);
     match route(&parts.method, parts.uri.path()) {
         Some(Route::Call(api)) => record(proxy, parts, body, api, arrival).await,
@@ -290,7 +295,7 @@ fn proxy_answer(mut call: CallGuard, api: Api, status: u16, ending: Ending) -> R
     response.map(|s| full(Bytes::from(s)))
 }
 
-pub fn error_response(api: Api, status: u16, message: String) -> Response<ServerBody> {
+pub(crate) fn error_response(api: Api, status: u16, message: String) -> Response<ServerBody> {
     ApiError::new(status, message).to_response(api, "asb-record").map(|s| full(Bytes::from(s)))
 }
 

@@ -14,13 +14,13 @@ use http_body::{Body, Frame, SizeHint};
 use super::ending::{Ending, UpstreamError};
 use super::lifecycle::CallGuard;
 
-pub struct TeeBody<B: Body> {
+pub(crate) struct TeeBody<B: Body> {
     inner: B,
     call: CallGuard,
 }
 
 impl<B: Body> TeeBody<B> {
-    pub fn new(inner: B, call: CallGuard) -> Self {
+    pub(crate) fn new(inner: B, call: CallGuard) -> Self {
         TeeBody { inner, call }
     }
 }

@@ -19,7 +19,7 @@ use super::upstream::UpstreamBody;
 use crate::wire::sse::{is_done_marker, SseEvent, SseParser};
 use crate::wire::translate::AnthropicStreamEncoder;
 
-pub struct TranslatingBody {
+pub(crate) struct TranslatingBody {
     upstream: UpstreamBody,
     parser: SseParser,
     encoder: AnthropicStreamEncoder,
@@ -30,7 +30,7 @@ pub struct TranslatingBody {
 }
 
 impl TranslatingBody {
-    pub fn new(upstream: UpstreamBody, model: String, call: CallGuard) -> Self {
+    pub(crate) fn new(upstream: UpstreamBody, model: String, call: CallGuard) -> Self {
         let message_id = format!("msg_asb_{:012}", call.capture().seq);
         TranslatingBody {
             upstream,

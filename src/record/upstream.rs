@@ -27,7 +27,7 @@ use crate::wire::client::{connector, Connector};
 use crate::wire::driven::{chain, drive, has_finished, poll_driver, Driver};
 
 /// One thread's upstream connections.
-pub struct UpstreamPool {
+pub(crate) struct UpstreamPool {
     connector: Connector,
     idle: IdlePool<Link>,
 }
@@ -43,14 +43,14 @@ struct Link {
 }
 
 impl UpstreamPool {
-    pub fn new() -> anyhow::Result<Self> {
+    pub(crate) fn new() -> anyhow::Result<Self> {
         Ok(UpstreamPool { connector: connector()?, idle: IdlePool::default() })
     }
 
     /// Sends `method url` with `headers` and `body`; returns at the response headers. A
     /// kept-alive connection the upstream closed meanwhile (before answering) is replaced
     /// and the request sent again on a new one.
-    pub async fn send(
+    pub(crate) async fn send(
         self: &Arc<Self>,
         method: &Method,
         url: &str,
@@ -130,7 +130,7 @@ fn origin_of(uri: &Uri) -> String {
 
 /// A response body read from its connection as the client's side polls it, all that is
 /// readable at once in one frame.
-pub struct UpstreamBody {
+pub(crate) struct UpstreamBody {
     incoming: Incoming,
     /// The connection, until the body ended (then it is back in the pool) or broke. A body
     /// dropped mid-answer (the client went away) closes it: it cannot carry another request.

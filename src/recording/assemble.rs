@@ -23,7 +23,7 @@ use crate::wire::Api;
 
 /// Everything learnt from one answer.
 #[derive(Debug, Clone, Default)]
-pub struct Assembled {
+pub(crate) struct Assembled {
     pub result: CallResult,
     /// The provider's usage, when it sent one.
     pub usage: Option<Usage>,
@@ -40,7 +40,7 @@ pub struct Assembled {
 }
 
 /// Feed it the events of one streamed answer, in order.
-pub struct Assembler {
+pub(crate) struct Assembler {
     api: Api,
     out: Assembled,
     openai_usage: Option<Value>,
@@ -52,7 +52,7 @@ pub struct Assembler {
 }
 
 impl Assembler {
-    pub fn new(api: Api) -> Self {
+    pub(crate) fn new(api: Api) -> Self {
         Assembler {
             api,
             out: Assembled::default(),
@@ -71,7 +71,7 @@ impl Assembler {
     /// `serde_json::Value`: this runs for every event of every recorded and replayed
     /// stream. An event that is not JSON, or whose fields have other types than the API's,
     /// is counted but adds nothing.
-    pub fn on_event(&mut self, data: &str, t_ms: f64) {
+    pub(crate) fn on_event(&mut self, data: &str, t_ms: f64) {
         self.out.events += 1;
         let trimmed = data.trim();
         if trimmed == "[DONE]" {
@@ -90,11 +90,11 @@ impl Assembler {
     }
 
     /// What has been assembled so far (usage comes with [`Self::finish`]).
-    pub fn so_far(&self) -> &Assembled {
+    pub(crate) fn so_far(&self) -> &Assembled {
         &self.out
     }
 
-    pub fn finish(mut self) -> Assembled {
+    pub(crate) fn finish(mut self) -> Assembled {
         self.out.usage = match self.api {
             Api::OpenAi => self.openai_usage.as_ref().map(usage::from_openai),
             Api::Anthropic if !self.anthropic_usage.is_empty() => Some(usage::from_anthropic(&self.anthropic_usage)),
@@ -227,7 +227,7 @@ mod fields {
     use serde_json::Value;
 
     #[derive(Deserialize)]
-    pub struct AnthropicEvent<'a> {
+    pub(crate) struct AnthropicEvent<'a> {
         #[serde(borrow, rename = "type")]
         pub kind: Option<Cow<'a, str>>,
         pub index: Option<u64>,
@@ -241,12 +241,12 @@ mod fields {
     }
 
     #[derive(Deserialize)]
-    pub struct MessageStart {
+    pub(crate) struct MessageStart {
         pub usage: Option<Value>,
     }
 
     #[derive(Deserialize, Default)]
-    pub struct Block<'a> {
+    pub(crate) struct Block<'a> {
         #[serde(borrow, rename = "type")]
         pub kind: Option<Cow<'a, str>>,
         #[serde(borrow)]
@@ -256,7 +256,7 @@ mod fields {
     }
 
     #[derive(Deserialize)]
-    pub struct BlockDelta<'a> {
+    pub(crate) struct BlockDelta<'a> {
         #[serde(borrow, rename = "type")]
         pub kind: Option<Cow<'a, str>>,
         #[serde(borrow)]
@@ -280,7 +280,7 @@ fn push_output(dst: &mut String, s: &str, chars: &mut usize) {
 }
 
 /// A non-streamed answer body (`chat.completion` or `message`).
-pub fn assemble_body(api: Api, body: &Value) -> Assembled {
+pub(crate) fn assemble_body(api: Api, body: &Value) -> Assembled {
     let mut out = Assembled { ended: true, ..Default::default() };
     if let Some(err) = body.get("error").filter(|e| !e.is_null()) {
         out.error = Some(error_message(err));

@@ -7,21 +7,21 @@ use serde_json::Value;
 
 /// One differing leaf: its path, the recorded value and the incoming one (`None` = absent).
 #[derive(Debug, Clone, PartialEq)]
-pub struct FieldDiff {
+pub(crate) struct FieldDiff {
     pub path: String,
     pub expected: Option<Value>,
     pub received: Option<Value>,
 }
 
 /// Every differing leaf of `recorded` vs `incoming`.
-pub fn diff(recorded: &Value, incoming: &Value) -> Vec<FieldDiff> {
+pub(crate) fn diff(recorded: &Value, incoming: &Value) -> Vec<FieldDiff> {
     let mut out = Vec::new();
     walk("", Some(recorded), Some(incoming), &mut out);
     out
 }
 
 /// The dotted path of `key` under `path` (`messages[0]` + `content` → `messages[0].content`).
-pub fn join(path: &str, key: &str) -> String {
+pub(crate) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
@@ -52,7 +52,7 @@ fn walk(path: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<FieldDif
 }
 
 /// A value for a report: compact JSON, at most `max` characters.
-pub fn show(v: &Option<Value>, max: usize) -> String {
+pub(crate) fn show(v: &Option<Value>, max: usize) -> String {
     match v {
         None => "<absent>".into(),
         Some(v) => {

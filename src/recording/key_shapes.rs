@@ -21,7 +21,7 @@ use super::redact;
 
 /// A credential-looking substring.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Match {
+pub(crate) struct Match {
     /// Byte offset in the scanned text.
     pub start: usize,
     pub len: usize,
@@ -46,7 +46,7 @@ fn run_len(bytes: &[u8], at: usize, ok: impl Fn(u8) -> bool) -> usize {
 }
 
 /// Every credential-looking substring of `text`, left to right, not overlapping.
-pub fn find(text: &str) -> Vec<Match> {
+pub(crate) fn find(text: &str) -> Vec<Match> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -113,7 +113,7 @@ fn basic_password(blob: &str) -> Option<String> {
 }
 
 /// A secret shown safely: its first 4 characters, then its length.
-pub fn mask(secret: &str) -> String {
+pub(crate) fn mask(secret: &str) -> String {
     let head: String = secret.chars().take(4).collect();
     format!("{head}… ({} chars)", secret.chars().count())
 }

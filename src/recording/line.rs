@@ -1,9 +1,10 @@
 //! One recording line = one LLM call. The schema of recording format v1.
 //!
-//! A line is a superset of asb's recording line (same field names and meanings, see
-//! docs/recording-format.md), so asb can replay our recordings and we can replay asb's:
-//! asb's fields come first; format v1 adds the exchange exactly as it happened. Every v1
-//! field is optional when reading, so an asb line is a valid line with only those fields.
+//! A line is a superset of the recording line of AgenticSwarmBench (the original asb) (same
+//! field names and meanings, see docs/recording-format.md), so AgenticSwarmBench can replay
+//! our recordings and we can replay its: AgenticSwarmBench's fields come first; format v1
+//! adds the exchange exactly as it happened. Every v1 field is optional when reading, so an
+//! AgenticSwarmBench line is a valid line with only those fields.
 
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
@@ -13,11 +14,11 @@ use serde_json::{Map, Value};
 use super::message;
 
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct CallLine {
-    // ---- asb's fields ------------------------------------------------------------------
+pub(crate) struct CallLine {
+    // ---- AgenticSwarmBench's fields -----------------------------------------------------
     /// 1-based number of the call, assigned when the request arrived.
     #[serde(default)]
     pub seq: u64,
@@ -62,7 +63,8 @@ pub struct CallLine {
     pub error: Option<String>,
 
     // ---- format v1 ---------------------------------------------------------------------
-    /// Absent on asb's lines; 1 on ours. A higher number is refused by this build.
+    /// Absent on AgenticSwarmBench's lines; 1 on ours. A higher number is refused by this
+    /// build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format_version: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,14 +100,14 @@ fn default_true() -> bool {
 }
 
 /// What commands read off a call, whichever recorder wrote its line. A format v1 line says
-/// how the call ended (`outcome`), its normalised `usage` and its `timing`; an asb line only
-/// has asb's fields (`prompt_tokens`, `ttft_ms`, `error`, ...). These take the v1 field
-/// when it is there and fall back to asb's, so a reader never has to care which kind of
-/// line it holds.
+/// how the call ended (`outcome`), its normalised `usage` and its `timing`; an
+/// AgenticSwarmBench line only has its fields (`prompt_tokens`, `ttft_ms`, `error`, ...).
+/// These take the v1 field when it is there and fall back to AgenticSwarmBench's, so a
+/// reader never has to care which kind of line it holds.
 impl CallLine {
-    /// How the call ended: the v1 `outcome`; for asb lines `completed`, or `failed` when
-    /// the line has an `error` or an error status.
-    pub fn outcome_str(&self) -> &'static str {
+    /// How the call ended: the v1 `outcome`; for AgenticSwarmBench lines `completed`, or
+    /// `failed` when the line has an `error` or an error status.
+    pub(crate) fn outcome_str(&self) -> &'static str {
         match self.outcome {
             Some(o) => o.as_str(),
             None if self.error.is_some() || self.status_code.is_some_and(|s| s >= 400) => "failed",
@@ -114,12 +116,12 @@ impl CallLine {
     }
 
     /// Whether the call ended any other way than `completed`.
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.outcome_str() != "completed"
     }
 
     /// Why the call failed: its `error`, else its outcome (for a failed call without text).
-    pub fn error_text(&self) -> Option<String> {
+    pub(crate) fn error_text(&self) -> Option<String> {
         match &self.error {
             Some(e) => Some(e.clone()),
             None if self.failed() => Some(self.outcome_str().to_string()),
@@ -127,47 +129,46 @@ impl CallLine {
         }
     }
 
-    /// All input tokens (cached included): the server's `usage`, else asb's `prompt_tokens`.
-    pub fn input_tokens(&self) -> Option<u64> {
+    /// All input tokens (cached included): the server's `usage`, else AgenticSwarmBench's
+    /// `prompt_tokens`.
+    pub(crate) fn input_tokens(&self) -> Option<u64> {
         match &self.usage {
             Some(u) if u.source == "server" => Some(u.input_tokens),
             _ => self.prompt_tokens,
         }
     }
 
-    /// Output tokens: `usage`, else asb's `completion_tokens`.
-    pub fn output_tokens(&self) -> Option<u64> {
+    /// Output tokens: `usage`, else AgenticSwarmBench's `completion_tokens`.
+    pub(crate) fn output_tokens(&self) -> Option<u64> {
         self.usage.as_ref().map(|u| u.output_tokens).or(self.completion_tokens)
     }
 
-    /// Arrival → first output-bearing event, in ms (asb's `ttft_ms`, else `timing.ttft_ms`).
-    pub fn first_token_ms(&self) -> Option<f64> {
+    /// Arrival → first output-bearing event, in ms (AgenticSwarmBench's `ttft_ms`, else
+    /// `timing.ttft_ms`).
+    pub(crate) fn first_token_ms(&self) -> Option<f64> {
         self.ttft_ms.or_else(|| self.timing.as_ref().and_then(|t| t.ttft_ms))
     }
 
     /// Wall-clock arrival (the `timestamp`) in ms since the epoch.
-    pub fn timestamp_ms(&self) -> Option<f64> {
+    pub(crate) fn timestamp_ms(&self) -> Option<f64> {
         let ts: jiff::Timestamp = self.timestamp.parse().ok()?;
         Some(ts.as_microsecond() as f64 / 1000.0)
     }
 
-    /// Arrival → end of the answer, in ms (`timing.end_ms`, else asb's `total_time_s`).
-    pub fn duration_ms(&self) -> Option<f64> {
+    /// Arrival → end of the answer, in ms (`timing.end_ms`, else AgenticSwarmBench's
+    /// `total_time_s`).
+    pub(crate) fn duration_ms(&self) -> Option<f64> {
         self.timing.as_ref().map(|t| t.end_ms).or(self.total_time_s.map(|s| s * 1000.0))
     }
 
-    /// Arrival → end of the answer, in seconds (asb's `total_time_s`, else `timing.end_ms`).
-    pub fn duration_s(&self) -> Option<f64> {
+    /// Arrival → end of the answer, in seconds (AgenticSwarmBench's `total_time_s`, else
+    /// `timing.end_ms`).
+    pub(crate) fn duration_s(&self) -> Option<f64> {
         self.total_time_s.or_else(|| self.timing.as_ref().map(|t| t.end_ms / 1000.0))
     }
 
-    /// The thread id's first 6 digits, or `-` for lines without one.
-    pub fn thread_short(&self) -> String {
-        self.thread_id.as_deref().map(|t| t.chars().take(6).collect()).unwrap_or_else(|| "-".into())
-    }
-
     /// The newest input of the conversation: the last user message or tool result.
-    pub fn last_input(&self) -> String {
+    pub(crate) fn last_input(&self) -> String {
         self.messages
             .iter()
             .rev()
@@ -180,7 +181,7 @@ impl CallLine {
 /// How the call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The upstream answered 2xx and the answer reached the client whole.
     Completed,
     /// The upstream answered with an error status (its body is recorded).
@@ -202,7 +203,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The outcome as the recording spells it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Completed => "completed",
             Outcome::UpstreamError => "upstream_error",
@@ -217,7 +218,7 @@ impl Outcome {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-pub struct HttpRequest {
+pub(crate) struct HttpRequest {
     pub method: String,
     /// Path and query, e.g. `/v1/messages?beta=true`.
     pub path: String,
@@ -239,12 +240,12 @@ pub struct HttpRequest {
 
 /// Bytes known to be one JSON value, written into a line as they are.
 #[derive(Debug, Clone)]
-pub struct JsonText(Box<RawValue>);
+pub(crate) struct JsonText(Box<RawValue>);
 
 impl JsonText {
     /// `bytes` if they are one JSON value with no line break in them (a pretty-printed body
     /// has them between tokens, where a JSONL line cannot).
-    pub fn of(bytes: &[u8]) -> Option<JsonText> {
+    pub(crate) fn of(bytes: &[u8]) -> Option<JsonText> {
         if memchr::memchr2(b'\n', b'\r', bytes).is_some() {
             return None;
         }
@@ -279,7 +280,7 @@ impl Serialize for HttpRequest {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct HttpResponse {
+pub(crate) struct HttpResponse {
     pub status: u16,
     #[serde(default)]
     pub headers: Map<String, Value>,
@@ -299,21 +300,21 @@ pub struct HttpResponse {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct SseRecord {
+pub(crate) struct SseRecord {
     /// Arrival in ms from the request's arrival at the proxy (of the frame that completed it).
     pub t: f64,
     pub raw: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Exchange {
+pub(crate) struct Exchange {
     pub request: HttpRequest,
     pub response: Option<HttpResponse>,
 }
 
 /// The answer, reassembled.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct CallResult {
+pub(crate) struct CallResult {
     #[serde(default)]
     pub text: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -326,7 +327,7 @@ pub struct CallResult {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct ToolCall {
+pub(crate) struct ToolCall {
     pub id: String,
     pub name: String,
     /// The arguments as streamed: a JSON text.
@@ -336,7 +337,7 @@ pub struct ToolCall {
 /// Token usage normalised across providers. `input_tokens` counts every prompt token;
 /// `input_uncached + cache_read + cache_creation = input_tokens`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Usage {
+pub(crate) struct Usage {
     pub input_tokens: u64,
     pub input_uncached: u64,
     pub cache_read: u64,
@@ -354,7 +355,7 @@ pub struct Usage {
 
 /// Times in ms from the request's arrival at the proxy.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Timing {
+pub(crate) struct Timing {
     /// Upstream response headers received.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttfb_ms: Option<f64>,
@@ -374,15 +375,15 @@ pub struct Timing {
 }
 
 /// The latest plausible event time of a recorded answer, in ms after its request: a day.
-pub const MAX_EVENT_TIME_MS: f64 = 86_400_000.0;
+pub(crate) const MAX_EVENT_TIME_MS: f64 = 86_400_000.0;
 
 /// An event time no recording of a real call has: negative, not a number, or beyond a day.
-pub fn absurd_event_time(t_ms: f64) -> bool {
+pub(crate) fn absurd_event_time(t_ms: f64) -> bool {
     !(0.0..=MAX_EVENT_TIME_MS).contains(&t_ms)
 }
 
 /// An event time as a user reads it: 1e300, not three hundred digits.
-pub fn show_event_time(t_ms: f64) -> String {
+pub(crate) fn show_event_time(t_ms: f64) -> String {
     if t_ms.abs() < 1e15 {
         format!("{t_ms}")
     } else {

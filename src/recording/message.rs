@@ -5,7 +5,7 @@ use serde_json::Value;
 
 /// The text of one chat message: its content's text (a non-text part as `[type]`), then its
 /// tool calls as `name(arguments)`.
-pub fn text(m: &Value) -> String {
+pub(crate) fn text(m: &Value) -> String {
     let mut parts = Vec::new();
     match m.get("content") {
         Some(Value::String(s)) => parts.push(s.clone()),
@@ -29,7 +29,7 @@ pub fn text(m: &Value) -> String {
 }
 
 /// The message's role (`?` without one).
-pub fn role(m: &Value) -> &str {
+pub(crate) fn role(m: &Value) -> &str {
     m.get("role").and_then(Value::as_str).unwrap_or("?")
 }
 

@@ -1,7 +1,8 @@
-//! Reads recordings (ours, format v1, and asb's) line by line. Every problem names the
-//! file and line and says why; nothing is skipped silently. No line longer than
-//! [`MAX_LINE_BYTES`] is ever held, and [`for_each_line`] streams: a command that keeps a
-//! little of each call (`asb inspect`, `timeline`, `validate`, `diff`) never holds the file.
+//! Reads recordings (ours, format v1, and those of AgenticSwarmBench, the original asb)
+//! line by line. Every problem names the file and line and says why; nothing is skipped
+//! silently. No line longer than [`MAX_LINE_BYTES`] is ever held, and [`for_each_line_at`]
+//! streams: a command that keeps a little of each call (`asb inspect`, `timeline`,
+//! `validate`, `diff`) never holds the file.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -12,7 +13,7 @@ use super::line::{CallLine, FORMAT_VERSION};
 /// A problem with one line of a recording.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}:{line}: {reason}", path.display())]
-pub struct LineError {
+pub(crate) struct LineError {
     pub path: PathBuf,
     /// 1-based line number.
     pub line: usize,
@@ -20,7 +21,7 @@ pub struct LineError {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     #[error("cannot read recording {}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
@@ -29,14 +30,15 @@ pub enum ReadError {
 
 /// A call with the line it came from.
 #[derive(Debug, Clone)]
-pub struct NumberedCall {
+pub(crate) struct NumberedCall {
     pub line: usize,
     pub call: CallLine,
 }
 
 /// Reads every line; returns the calls that parsed and the problems of those that did not.
 /// Holds every call: for small files and tests (commands stream with [`for_each_line`]).
-pub fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), ReadError> {
+#[cfg(test)]
+fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), ReadError> {
     let (mut calls, mut problems) = (Vec::new(), Vec::new());
     for_each_line(path, |result| match result {
         Ok(call) => calls.push(call),
@@ -47,12 +49,14 @@ pub fn read_lenient(path: &Path) -> Result<(Vec<NumberedCall>, Vec<LineError>), 
 
 /// Streams the lines of a recording to `visit`, one at a time, so a caller that keeps only
 /// part of each line never holds the whole file parsed.
-pub fn for_each_line(path: &Path, mut visit: impl FnMut(Result<NumberedCall, LineError>)) -> Result<(), ReadError> {
+#[cfg(test)]
+fn for_each_line(path: &Path, mut visit: impl FnMut(Result<NumberedCall, LineError>)) -> Result<(), ReadError> {
     for_each_line_at(path, |_, result| visit(result))
 }
 
-/// [`for_each_line`], with the byte offset where each line starts (for [`CallsAt`]).
-pub fn for_each_line_at(
+/// Streams the lines of a recording to `visit`, one at a time, with the byte offset where
+/// each line starts (for [`CallsAt`]).
+pub(crate) fn for_each_line_at(
     path: &Path,
     mut visit: impl FnMut(u64, Result<NumberedCall, LineError>),
 ) -> Result<(), ReadError> {
@@ -70,20 +74,20 @@ pub fn for_each_line_at(
 
 /// Reads calls again at the offsets [`for_each_line_at`] gave: for commands that keep a
 /// little of each call and go back for the whole line of the few they show.
-pub struct CallsAt {
+pub(crate) struct CallsAt {
     path: PathBuf,
     reader: BufReader<File>,
     buf: Vec<u8>,
 }
 
 impl CallsAt {
-    pub fn open(path: &Path) -> Result<Self, ReadError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, ReadError> {
         let file = File::open(path).map_err(|source| ReadError::Io { path: path.to_path_buf(), source })?;
         Ok(CallsAt { path: path.to_path_buf(), reader: BufReader::with_capacity(64 << 10, file), buf: Vec::new() })
     }
 
     /// The call on line `number`, which starts at byte `offset`.
-    pub fn call_at(&mut self, offset: u64, number: usize) -> Result<CallLine, ReadError> {
+    pub(crate) fn call_at(&mut self, offset: u64, number: usize) -> Result<CallLine, ReadError> {
         let io_err = |source| ReadError::Io { path: self.path.clone(), source };
         self.reader.seek(SeekFrom::Start(offset)).map_err(io_err)?;
         if self.buf.capacity() > KEEP_BUFFER_BYTES {
@@ -113,7 +117,7 @@ fn too_long_reason() -> String {
 /// response each hold a 64 MiB body twice escaped. A longer line is a [`LineError`]
 /// ("line longer than 256 MiB"); the reader skips to its newline without holding it (a
 /// file that is not a regular file, `/dev/zero` say, stops there: its line may never end).
-pub const MAX_LINE_BYTES: usize = 256 << 20;
+pub(crate) const MAX_LINE_BYTES: usize = 256 << 20;
 
 /// A line held after reading is given back to the allocator above this size, so one long
 /// line does not keep its buffer for the rest of the file.
@@ -122,7 +126,10 @@ const KEEP_BUFFER_BYTES: usize = 4 << 20;
 /// Streams the raw bytes of every line (with its newline, if it has one) and its 1-based
 /// number, for callers that parse lines their own way. A line longer than
 /// [`MAX_LINE_BYTES`] comes as its [`LineError`], never held.
-pub fn for_each_raw_line(path: &Path, mut visit: impl FnMut(usize, Result<&[u8], LineError>)) -> Result<(), ReadError> {
+pub(crate) fn for_each_raw_line(
+    path: &Path,
+    mut visit: impl FnMut(usize, Result<&[u8], LineError>),
+) -> Result<(), ReadError> {
     let mut lines = RawLines::open(path)?;
     while let Some(line) = lines.next_line()? {
         visit(line.number, line.bytes);
@@ -131,7 +138,7 @@ pub fn for_each_raw_line(path: &Path, mut visit: impl FnMut(usize, Result<&[u8],
 }
 
 /// The call on line `number` of a recording (`None` past the end, or on a blank line).
-pub fn call_at_line(path: &Path, number: usize) -> Result<Option<CallLine>, ReadError> {
+pub(crate) fn call_at_line(path: &Path, number: usize) -> Result<Option<CallLine>, ReadError> {
     let mut lines = RawLines::open(path)?;
     while let Some(line) = lines.next_line()? {
         if line.number == number {
@@ -143,7 +150,7 @@ pub fn call_at_line(path: &Path, number: usize) -> Result<Option<CallLine>, Read
 }
 
 /// The lines of a recording, one at a time, each at most [`MAX_LINE_BYTES`] long.
-pub struct RawLines {
+pub(crate) struct RawLines {
     path: PathBuf,
     reader: BufReader<File>,
     /// A regular file's over-long line is skipped to its end; another file's stops reading.
@@ -156,7 +163,7 @@ pub struct RawLines {
 }
 
 /// One line of [`RawLines`].
-pub struct RawLine<'a> {
+pub(crate) struct RawLine<'a> {
     /// 1-based.
     pub number: usize,
     /// Byte offset of its start.
@@ -166,7 +173,7 @@ pub struct RawLine<'a> {
 }
 
 impl RawLines {
-    pub fn open(path: &Path) -> Result<Self, ReadError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, ReadError> {
         let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
         let file = File::open(path).map_err(io_err)?;
         let regular = file.metadata().map_err(io_err)?.is_file();
@@ -184,7 +191,7 @@ impl RawLines {
 
     /// The next line's number and bytes (with its newline, if it has one), or why it is
     /// not held; `None` at the end.
-    pub fn next_line(&mut self) -> Result<Option<RawLine<'_>>, ReadError> {
+    pub(crate) fn next_line(&mut self) -> Result<Option<RawLine<'_>>, ReadError> {
         if self.done {
             return Ok(None);
         }
@@ -219,7 +226,7 @@ impl RawLines {
 
 /// What [`read_bounded_line`] read.
 #[derive(Debug, PartialEq, Eq)]
-pub enum BoundedLine {
+pub(crate) enum BoundedLine {
     /// Nothing left.
     End,
     /// A line (in the buffer, with its newline if it has one).
@@ -233,7 +240,7 @@ pub enum BoundedLine {
 /// the newline. On a longer line the buffer is emptied and, with `skip_rest`, the rest of
 /// the line read and dropped; without, reading stops at the limit. See [`BoundedLine`].
 /// Adds the bytes it read to `consumed`.
-pub fn read_bounded_line(
+fn read_bounded_line(
     reader: &mut impl BufRead,
     buf: &mut Vec<u8>,
     limit: usize,
@@ -278,7 +285,7 @@ pub fn read_bounded_line(
 }
 
 /// The error for a line that did not parse, with a hint when it is a last line cut short.
-pub fn line_error(path: &Path, number: usize, bytes: &[u8], reason: String) -> LineError {
+pub(crate) fn line_error(path: &Path, number: usize, bytes: &[u8], reason: String) -> LineError {
     let reason = if bytes.last() == Some(&b'\n') {
         reason
     } else {
@@ -288,7 +295,8 @@ pub fn line_error(path: &Path, number: usize, bytes: &[u8], reason: String) -> L
 }
 
 /// Reads every line; the first problem is an error.
-pub fn read(path: &Path) -> Result<Vec<CallLine>, ReadError> {
+#[cfg(test)]
+pub(crate) fn read(path: &Path) -> Result<Vec<CallLine>, ReadError> {
     let (calls, problems) = read_lenient(path)?;
     if let Some(first) = problems.into_iter().next() {
         return Err(first.into());
@@ -297,7 +305,7 @@ pub fn read(path: &Path) -> Result<Vec<CallLine>, ReadError> {
 }
 
 /// Parses one line; blank lines are `None`.
-pub fn parse_line(bytes: &[u8]) -> Result<Option<CallLine>, String> {
+pub(crate) fn parse_line(bytes: &[u8]) -> Result<Option<CallLine>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
     let text = text.trim();
     if text.is_empty() {

@@ -46,16 +46,16 @@ use http::HeaderMap;
 use serde_json::Value;
 
 /// Written in place of every secret.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 /// Secrets a session remembers; past it the oldest are dropped (a client sending a fresh
 /// signature per call must not grow the list forever).
-pub const MAX_SECRETS: usize = 4096;
+const MAX_SECRETS: usize = 4096;
 /// New secrets held for the next scrub beyond which the adding thread indexes them.
 const MAX_PENDING: usize = 256;
 /// Shorter values are not registered: too likely to be ordinary text.
-pub const MIN_SECRET_LEN: usize = 4;
+const MIN_SECRET_LEN: usize = 4;
 /// Longer body-field values are not registered (a blob, not a key).
-pub const MAX_FIELD_SECRET_LEN: usize = 8192;
+const MAX_FIELD_SECRET_LEN: usize = 8192;
 
 // ---- Names -------------------------------------------------------------------------------
 
@@ -84,14 +84,14 @@ fn has_secret_part(name: &str) -> bool {
 }
 
 /// Whether a header (request or response, any casing) carries a credential.
-pub fn is_secret_header(name: &str) -> bool {
+pub(crate) fn is_secret_header(name: &str) -> bool {
     has_secret_part(name)
         && !NOT_SECRET_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h))
         && !name.get(..15).is_some_and(|p| p.eq_ignore_ascii_case("access-control-"))
 }
 
 /// Whether a query parameter carries a credential.
-pub fn is_secret_query_param(name: &str) -> bool {
+fn is_secret_query_param(name: &str) -> bool {
     has_secret_part(name) || ["sig", "pwd", "pass"].iter().any(|n| name.eq_ignore_ascii_case(n))
 }
 
@@ -120,14 +120,14 @@ const SECRET_FIELD_ENDS: &[&str] = &[
 ];
 
 /// Whether a JSON object field holds a credential (`api_key`, `apiKey`, `client_secret`...).
-pub fn is_secret_field(name: &str) -> bool {
+pub(crate) fn is_secret_field(name: &str) -> bool {
     let n: String = name.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect();
     SECRET_FIELD_ENDS.iter().any(|end| n.ends_with(end))
 }
 
 /// Whether a value is worth registering: long enough, and not a word or number every line
 /// has.
-pub fn worth_scrubbing(value: &str) -> bool {
+pub(crate) fn worth_scrubbing(value: &str) -> bool {
     let v = value.trim();
     v.len() >= MIN_SECRET_LEN
         && v != REDACTED
@@ -136,7 +136,7 @@ pub fn worth_scrubbing(value: &str) -> bool {
 }
 
 /// Whether a recorded value was redacted (`[redacted]`, or several joined with `, `).
-pub fn is_redacted(value: &str) -> bool {
+pub(crate) fn is_redacted(value: &str) -> bool {
     value.split(", ").all(|part| part == REDACTED)
 }
 
@@ -145,7 +145,7 @@ pub fn is_redacted(value: &str) -> bool {
 /// What to register for a credential header's value: the value, the credential after a
 /// scheme word in any casing (`bearer`, `Basic`, `token`...), and for Basic the decoded
 /// `user:password` and the password.
-pub fn credential_parts(value: &str, mut found: impl FnMut(&str)) {
+pub(crate) fn credential_parts(value: &str, mut found: impl FnMut(&str)) {
     let value = value.trim();
     found(value);
     let Some((scheme, rest)) = value.split_once([' ', '\t']) else { return };
@@ -168,7 +168,7 @@ pub fn credential_parts(value: &str, mut found: impl FnMut(&str)) {
 
 /// `path` (path and query) with the value of every credential-named query parameter
 /// replaced by `[redacted]`; `found` gets each value, as sent and percent-decoded.
-pub fn redact_query(path: &str, mut found: impl FnMut(&str)) -> Cow<'_, str> {
+pub(crate) fn redact_query(path: &str, mut found: impl FnMut(&str)) -> Cow<'_, str> {
     let Some(q) = path.find('?') else { return Cow::Borrowed(path) };
     let end = path[q..].find('#').map_or(path.len(), |i| q + i);
     let mut out = String::with_capacity(path.len());
@@ -200,7 +200,7 @@ pub fn redact_query(path: &str, mut found: impl FnMut(&str)) -> Cow<'_, str> {
 
 /// What [`find_in_urls`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UrlSecret {
+pub(crate) struct UrlSecret {
     /// Byte range of the secret in the text.
     pub start: usize,
     pub end: usize,
@@ -215,7 +215,7 @@ fn ends_url_part(b: u8) -> bool {
 
 /// Secrets in URLs inside `text`: userinfo (with `query`, also credential-named query
 /// parameters' values), left to right. Values already `[redacted]` are skipped.
-pub fn find_in_urls(text: &str, query: bool) -> Vec<UrlSecret> {
+pub(crate) fn find_in_urls(text: &str, query: bool) -> Vec<UrlSecret> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     for at in memchr::memmem::find_iter(bytes, b"://") {
@@ -262,7 +262,7 @@ pub fn find_in_urls(text: &str, query: bool) -> Vec<UrlSecret> {
 
 /// `text` with what [`find_in_urls`] finds replaced by `[redacted]`; `found` gets each
 /// value (and for userinfo, the user and the password, percent-decoded).
-pub fn redact_urls(text: &str, query: bool, mut found: impl FnMut(&str)) -> Cow<'_, str> {
+pub(crate) fn redact_urls(text: &str, query: bool, mut found: impl FnMut(&str)) -> Cow<'_, str> {
     let secrets = find_in_urls(text, query);
     if secrets.is_empty() {
         return Cow::Borrowed(text);
@@ -293,7 +293,7 @@ pub fn redact_urls(text: &str, query: bool, mut found: impl FnMut(&str)) -> Cow<
 /// An endpoint URL as given (`http://user:pass@host/v1`) split into the URL without its
 /// userinfo and the (percent-decoded) user and password, if it had any. Text that is not
 /// a URL comes back as is.
-pub fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
+pub(crate) fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
     let Some(at) = url.find("://") else { return (url.to_string(), None) };
     let start = at + 3;
     let len = url[start..].find(['/', '?', '#']).unwrap_or(url.len() - start);
@@ -307,7 +307,7 @@ pub fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
 // ---- Encodings ------------------------------------------------------------------------------
 
 /// `%XX` decoded (invalid escapes kept as they are); the bytes read as UTF-8, lossily.
-pub fn percent_decode(text: &str) -> String {
+fn percent_decode(text: &str) -> String {
     if !text.contains('%') {
         return text.to_string();
     }
@@ -333,7 +333,7 @@ pub fn percent_decode(text: &str) -> String {
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 with padding (for `Authorization: Basic`).
-pub fn base64_encode(data: &[u8]) -> String {
+pub(crate) fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let n = (u32::from(chunk[0]) << 16)
@@ -351,7 +351,7 @@ pub fn base64_encode(data: &[u8]) -> String {
 }
 
 /// Standard base64, padding optional; `None` for anything else.
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let text = text.trim_end_matches('=');
     if text.len() % 4 == 1 {
         return None;
@@ -381,7 +381,7 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
 /// indexes. A scrub costs one pass over the line whatever the number of secrets: candidate
 /// positions are found by a table of the secrets' first two bytes, then their first four.
 #[derive(Clone, Default)]
-pub struct Secrets(Arc<Shared>);
+pub(crate) struct Secrets(Arc<Shared>);
 
 #[derive(Default)]
 struct Shared {
@@ -453,7 +453,7 @@ impl Index {
 impl Secrets {
     /// Adds a secret (and its JSON-escaped spelling, if different). Values that are not
     /// [`worth_scrubbing`] are ignored.
-    pub fn add(&self, secret: &str) {
+    pub(crate) fn add(&self, secret: &str) {
         let secret = secret.trim();
         if !worth_scrubbing(secret) {
             return;
@@ -496,7 +496,7 @@ impl Secrets {
     /// Registers the values of a request's or response's credential headers
     /// ([`is_secret_header`], [`credential_parts`]). Runs on the proxy's thread per call:
     /// no allocation for what is already known.
-    pub fn add_from_headers(&self, headers: &HeaderMap) {
+    pub(crate) fn add_from_headers(&self, headers: &HeaderMap) {
         for (name, value) in headers {
             if is_secret_header(name.as_str()) {
                 if let Ok(v) = value.to_str() {
@@ -508,7 +508,7 @@ impl Secrets {
 
     /// Registers the string values of credential-named fields ([`is_secret_field`]) at
     /// any depth of a JSON value.
-    pub fn add_from_json(&self, value: &Value) {
+    pub(crate) fn add_from_json(&self, value: &Value) {
         match value {
             Value::Object(map) => {
                 for (k, v) in map {
@@ -524,12 +524,9 @@ impl Secrets {
     }
 
     /// How many secrets are known (pending ones included).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.index_now().order.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The index with every pending secret in it.
@@ -541,7 +538,7 @@ impl Secrets {
 
     /// Replaces every known secret in `text` by `[redacted]` (leftmost, longest first),
     /// and the userinfo of any URL ([`find_in_urls`]).
-    pub fn scrub(&self, text: &mut String) {
+    pub(crate) fn scrub(&self, text: &mut String) {
         let index = self.index_now();
         let known = match index.order.len() {
             0 => None,

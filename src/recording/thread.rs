@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::wire::Api;
 
 /// The thread id of a request body: 12 hex digits.
-pub fn thread_id(api: Api, body: &Value) -> String {
+pub(crate) fn thread_id(api: Api, body: &Value) -> String {
     let (system, first_user) = match api {
         Api::Anthropic => (body.get("system").map(text_of).unwrap_or_default(), first_with_role(body, &["user"])),
         Api::OpenAi => {
@@ -69,11 +69,11 @@ fn text_of(v: &Value) -> String {
 
 /// Numbers the calls of each thread.
 #[derive(Default)]
-pub struct ThreadTurns(Mutex<HashMap<String, u64>>);
+pub(crate) struct ThreadTurns(Mutex<HashMap<String, u64>>);
 
 impl ThreadTurns {
     /// The next turn number of `thread` (0 for its first call).
-    pub fn next(&self, thread: &str) -> u64 {
+    pub(crate) fn next(&self, thread: &str) -> u64 {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let n = map.entry(thread.to_string()).or_insert(0);
         *n += 1;

@@ -21,14 +21,14 @@ fn server_usage(counts: TokenUsage, raw: Value) -> Usage {
 }
 
 /// From an OpenAI `usage` object.
-pub fn from_openai(u: &Value) -> Usage {
+pub(crate) fn from_openai(u: &Value) -> Usage {
     server_usage(TokenUsage::from_openai(u), u.clone())
 }
 
 /// From Anthropic usage objects in stream order (`message_start.message.usage`, then each
 /// `message_delta.usage`), later fields replacing earlier ones; `raw` keeps them all (one
 /// object when there is one, else the list).
-pub fn from_anthropic<'a>(parts: impl IntoIterator<Item = &'a Value>) -> Usage {
+pub(crate) fn from_anthropic<'a>(parts: impl IntoIterator<Item = &'a Value>) -> Usage {
     let mut raw: Vec<Value> = parts.into_iter().filter(|part| part.is_object()).cloned().collect();
     let counts = TokenUsage::from_anthropic(&raw);
     server_usage(counts, if raw.len() == 1 { raw.remove(0) } else { json!(raw) })

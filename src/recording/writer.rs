@@ -1,7 +1,9 @@
 //! Appends call lines to a recording, with durability as a designed property: a finished
-//! call's line is handed to the kernel within [`WRITTEN_WITHIN`] of the call's end, so a
-//! `kill -9` (or a crash) loses only the calls still in flight, never a torn line in the
-//! middle of the file, and a disk that refuses a write is reported at once.
+//! call's line is handed to the kernel within 100 ms of the call's end (the watchdog's
+//! period, its boost threshold, and draining a full queue at a fair share of a busy CPU;
+//! the measured figures are in BENCHMARKS.md), so a `kill -9` (or a crash) loses only the
+//! calls still in flight, never a torn line in the middle of the file, and a disk that
+//! refuses a write is reported at once.
 //!
 //! How, step by step:
 //!
@@ -46,11 +48,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::line::CallLine;
-pub use super::redact::{Secrets, REDACTED};
+pub(crate) use super::redact::Secrets;
 
 /// What was written, for the recorder's summary.
 #[derive(Debug, Default, Clone)]
-pub struct WriteStats {
+pub(crate) struct WriteStats {
     pub lines: u64,
     pub bytes: u64,
     /// The longest a line waited from its call's end until the kernel had it.
@@ -60,31 +62,27 @@ pub struct WriteStats {
 /// Builds a line on whichever thread writes it.
 type LineJob = Box<dyn FnOnce() -> CallLine + Send>;
 
-/// The promise: a finished call's line is handed to the kernel within this time of the
-/// call's end (the watchdog's period, its boost threshold, and draining a full queue at
-/// a fair share of a busy CPU; the measured figures are in BENCHMARKS.md).
-pub const WRITTEN_WITHIN: Duration = Duration::from_millis(100);
 /// How often the watchdog looks at the oldest queued line.
-pub const WATCH_EVERY: Duration = Duration::from_millis(5);
+const WATCH_EVERY: Duration = Duration::from_millis(5);
 /// How long the oldest queued line may wait before the writer is raised to normal priority.
-pub const BOOST_AFTER: Duration = Duration::from_millis(10);
+const BOOST_AFTER: Duration = Duration::from_millis(10);
 /// Lines queued beyond which callers drain the queue themselves.
-pub const MAX_QUEUED_LINES: usize = 256;
+const MAX_QUEUED_LINES: usize = 256;
 /// Bytes of calls (as the caller weighs them) queued beyond which callers drain the queue.
-pub const MAX_QUEUED_BYTES: usize = 64 << 20;
+const MAX_QUEUED_BYTES: usize = 64 << 20;
 /// How often lines the disk refused are tried again.
-pub const RETRY_EVERY: Duration = Duration::from_millis(500);
+const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// The watchdog sleeps (until the next call) after this long without one.
 const WATCHDOG_IDLE: Duration = Duration::from_secs(1);
 
 /// How the file is written.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Durability {
+pub(crate) struct Durability {
     /// Sync the file's data after each batch of lines (power-loss durability).
     pub fsync: bool,
 }
 
-pub struct RecordingWriter {
+pub(crate) struct RecordingWriter {
     path: PathBuf,
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -145,11 +143,12 @@ impl RecordingWriter {
     /// Opens `path` for appending (creating it, private to its owner, and its parent
     /// directories). Any of `secrets` found anywhere in a line is replaced by
     /// `[redacted]` before writing.
-    pub fn open(path: &Path, secrets: Secrets) -> Result<Self> {
+    #[cfg(test)]
+    pub(crate) fn open(path: &Path, secrets: Secrets) -> Result<Self> {
         Self::open_with(path, secrets, Durability::default())
     }
 
-    pub fn open_with(path: &Path, secrets: Secrets, durability: Durability) -> Result<Self> {
+    pub(crate) fn open_with(path: &Path, secrets: Secrets, durability: Durability) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
@@ -199,12 +198,8 @@ impl RecordingWriter {
         Ok(RecordingWriter { path: path.to_path_buf(), shared, threads: Mutex::new(vec![writer, watchdog]) })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Why new calls are to be refused: the disk refuses the recording's lines just now.
-    pub fn refusing(&self) -> Option<String> {
+    pub(crate) fn refusing(&self) -> Option<String> {
         if !self.shared.failing.load(Ordering::Relaxed) {
             return None;
         }
@@ -212,13 +207,14 @@ impl RecordingWriter {
     }
 
     /// Queues a line; it is on disk moments later.
-    pub fn write(&self, line: CallLine) {
+    #[cfg(test)]
+    pub(crate) fn write(&self, line: CallLine) {
         self.write_with(0, move || line);
     }
 
     /// Queues a line that `build` makes on the thread that writes it (keeping the caller's
     /// thread free of parsing and serialisation); `bytes`: what the queued job holds.
-    pub fn write_with(&self, bytes: usize, build: impl FnOnce() -> CallLine + Send + 'static) {
+    pub(crate) fn write_with(&self, bytes: usize, build: impl FnOnce() -> CallLine + Send + 'static) {
         let shared = &self.shared;
         let job = Job { build: Box::new(build), bytes, queued: Instant::now() };
         let behind = {
@@ -252,7 +248,7 @@ impl RecordingWriter {
 
     /// Writes what is queued and closes the file: the lines the disk still refuses are an
     /// error naming how many were lost.
-    pub fn close(&self) -> Result<WriteStats> {
+    pub(crate) fn close(&self) -> Result<WriteStats> {
         {
             let mut q = lock(&self.shared.queue);
             q.closed = true;
@@ -546,7 +542,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Scheduling policy of the writer's thread (Linux; elsewhere it runs at normal priority).
 mod priority {
     /// The calling thread's id.
-    pub fn current_tid() -> i32 {
+    pub(crate) fn current_tid() -> i32 {
         #[cfg(target_os = "linux")]
         // SAFETY: gettid has no arguments and cannot fail.
         unsafe {
@@ -557,7 +553,7 @@ mod priority {
     }
 
     /// Puts thread `tid` (0: the calling one) under `SCHED_IDLE`, or back to normal.
-    pub fn set_idle(tid: i32, idle: bool) -> bool {
+    pub(crate) fn set_idle(tid: i32, idle: bool) -> bool {
         #[cfg(target_os = "linux")]
         {
             let policy = if idle { libc::SCHED_IDLE } else { libc::SCHED_OTHER };
@@ -574,7 +570,7 @@ mod priority {
 
     /// Whether a thread put under `SCHED_IDLE` can be raised back (root, `CAP_SYS_NICE` or
     /// `RLIMIT_NICE` allow it): tried on a thread of its own.
-    pub fn can_leave_idle() -> bool {
+    pub(crate) fn can_leave_idle() -> bool {
         std::thread::spawn(|| set_idle(0, true) && set_idle(0, false)).join().unwrap_or(false)
     }
 }
@@ -582,6 +578,7 @@ mod priority {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recording::redact::REDACTED;
     use std::sync::mpsc;
 
     #[test]

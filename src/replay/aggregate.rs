@@ -10,7 +10,7 @@ use super::verdict::{self, Grade};
 use crate::stats::p50;
 use crate::stats::Distribution;
 
-pub fn metrics<'a>(requests: impl Iterator<Item = &'a RequestSample> + Clone) -> Metrics {
+pub(crate) fn metrics<'a>(requests: impl Iterator<Item = &'a RequestSample> + Clone) -> Metrics {
     let ok = requests.filter(|r| r.ok);
     let dist = |f: fn(&RequestSample) -> Option<f64>| Distribution::of(ok.clone().filter_map(f));
     Metrics {
@@ -47,7 +47,7 @@ fn prompt_size(r: &RequestSample) -> u64 {
     r.prompt_tokens.unwrap_or(r.context_tokens_estimate)
 }
 
-pub fn buckets(requests: &[RequestSample]) -> Vec<BucketStats> {
+pub(crate) fn buckets(requests: &[RequestSample]) -> Vec<BucketStats> {
     let mut out = Vec::new();
     for (i, (name, lower)) in BUCKETS.iter().enumerate() {
         let in_bucket = || requests.iter().filter(|r| r.bucket == *name);
@@ -76,7 +76,7 @@ pub fn buckets(requests: &[RequestSample]) -> Vec<BucketStats> {
     out
 }
 
-pub fn summary(requests: &[RequestSample], buckets: &[BucketStats]) -> Summary {
+pub(crate) fn summary(requests: &[RequestSample], buckets: &[BucketStats]) -> Summary {
     let ok = || requests.iter().filter(|r| r.ok);
     let succeeded = ok().count();
     let duration = span_s(requests.iter());
@@ -131,8 +131,9 @@ fn errors(requests: &[RequestSample]) -> Vec<ErrorCount> {
 }
 
 /// The verdict: failures first ([`verdict::failure_cap`]: the share of requests that failed
-/// caps the grade, and the basis says so before anything else), then asb's grade of the
-/// bucket asb would take it from ([`verdict::headline_bucket`]).
+/// caps the grade, and the basis says so before anything else), then AgenticSwarmBench (the
+/// original asb)'s grade of the bucket it would take it from
+/// ([`verdict::headline_bucket`]).
 fn verdict(buckets: &[BucketStats], failed: usize, requests: usize) -> (String, String) {
     let Some(b) = verdict::headline_bucket(buckets) else {
         return ("unknown".into(), "no successful requests".into());

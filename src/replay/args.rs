@@ -1,5 +1,6 @@
-//! `asb replay` flags: asb's, spelled as its users type them, plus what honest
-//! measurement needs (timeout, retries, an explicit max_tokens cap, the embedded mock).
+//! `asb replay` flags: those of AgenticSwarmBench (the original asb), spelled as its users
+//! type them, plus what honest measurement needs (timeout, retries, an explicit max_tokens
+//! cap, the embedded mock).
 
 use std::path::PathBuf;
 
@@ -19,7 +20,7 @@ use crate::flags::{self, EndpointFlags};
     mut_arg("model", flags::reworded("Model to request; without it each request keeps its recorded model")),
     mut_arg("upstream_api", flags::reworded(UPSTREAM_API_HELP))
 )]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     #[command(flatten)]
     pub target: EndpointFlags,
     /// A recording (.jsonl, ours or asb's), a scenario directory or manifest, or
@@ -130,7 +131,8 @@ pub struct ReplayArgs {
     /// Flags for the embedded mock (`-e builtin`), e.g. "--decode-tps 120 --answer-tokens 64".
     #[arg(long, allow_hyphen_values = true)]
     pub mock_args: Option<String>,
-    /// Removed in asb 3.1: N users sending identical payloads got a free cache ride.
+    /// Removed in AgenticSwarmBench 3.1: N users sending identical payloads got a free
+    /// cache ride.
     #[arg(short = 'u', long, hide = true)]
     pub users: Option<String>,
 }

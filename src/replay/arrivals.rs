@@ -14,14 +14,14 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Process {
+pub(crate) enum Process {
     Poisson,
     Gamma,
     Constant,
 }
 
 impl Process {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Process::Poisson => "poisson",
             Process::Gamma => "gamma",
@@ -32,7 +32,7 @@ impl Process {
 
 /// A seeded arrival process.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Arrivals {
+pub(crate) struct Arrivals {
     pub process: Process,
     /// Arrivals per second (> 0).
     pub rate: f64,
@@ -43,7 +43,7 @@ pub struct Arrivals {
 
 impl Arrivals {
     /// Offsets from the run's start, in seconds, of every arrival, forever.
-    pub fn offsets(&self) -> impl Iterator<Item = f64> {
+    pub(crate) fn offsets(&self) -> impl Iterator<Item = f64> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed);
         let mean = 1.0 / self.rate;
         let exp = Exp::new(self.rate).ok();
@@ -65,7 +65,7 @@ impl Arrivals {
         })
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self.process {
             Process::Gamma => {
                 format!("gamma arrivals at {}/s (burstiness {}, seed {})", self.rate, self.burstiness, self.seed)

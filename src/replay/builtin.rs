@@ -2,16 +2,16 @@
 //! `asb scenarios`, so a new user has real traffic to replay in their first minute.
 //! The files live under `scenarios/` in the repository (see its README for provenance).
 
-/// One built-in scenario: asb's layout (a `scenario.json` manifest plus one JSONL
-/// recording per task), each file embedded by name.
-pub struct Builtin {
+/// One built-in scenario: AgenticSwarmBench (the original asb)'s layout (a `scenario.json`
+/// manifest plus one JSONL recording per task), each file embedded by name.
+pub(crate) struct Builtin {
     pub name: &'static str,
     pub files: &'static [(&'static str, &'static str)],
 }
 
 impl Builtin {
     /// The embedded file `name`, if the scenario has one.
-    pub fn file(&self, name: &str) -> Option<&'static str> {
+    pub(crate) fn file(&self, name: &str) -> Option<&'static str> {
         self.files.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
     }
 }
@@ -26,7 +26,7 @@ macro_rules! builtin {
 }
 
 /// Every built-in scenario, in the order `asb scenarios` lists them.
-pub const BUILTINS: &[Builtin] = &[
+pub(crate) const BUILTINS: &[Builtin] = &[
     builtin!("claude-code-smollm2": "scenario.json", "session.jsonl"),
     builtin!("trivial-qa":
         "scenario.json",
@@ -39,14 +39,14 @@ pub const BUILTINS: &[Builtin] = &[
 ];
 
 /// The scenario `asb replay` runs when no `-w` is given: a real Claude Code session.
-pub const DEFAULT: &str = "claude-code-smollm2";
+pub(crate) const DEFAULT: &str = "claude-code-smollm2";
 
-pub fn find(name: &str) -> Option<&'static Builtin> {
+pub(crate) fn find(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)
 }
 
 /// The names, comma separated, for error messages.
-pub fn names() -> String {
+pub(crate) fn names() -> String {
     BUILTINS.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
 }
 

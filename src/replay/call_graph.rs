@@ -22,7 +22,7 @@
 
 /// A call this one waits for, and the recorded gap after it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct After {
+pub(crate) struct After {
     /// Index of the awaited call in the task.
     pub call: usize,
     pub gap_ms: f64,
@@ -30,7 +30,7 @@ pub struct After {
 
 /// When one call of a task may go.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CallTiming {
+pub(crate) struct CallTiming {
     pub after: Vec<After>,
     /// Recorded start, ms after the task's first call (0 for untimed tasks).
     pub offset_ms: f64,
@@ -40,14 +40,14 @@ pub struct CallTiming {
 
 /// The timing of every call of a task.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TaskTiming {
+pub(crate) struct TaskTiming {
     pub calls: Vec<CallTiming>,
     /// Every call has recorded times.
     pub timed: bool,
 }
 
 /// One call as the graph needs it: its recorded (start, end) in ms, and its thread.
-pub struct RecordedCall<'a> {
+pub(crate) struct RecordedCall<'a> {
     pub span_ms: Option<(f64, f64)>,
     pub thread: &'a str,
 }
@@ -55,7 +55,7 @@ pub struct RecordedCall<'a> {
 /// The happened-before graph of a task's calls, given in file order (our recorder writes
 /// a line when its call ends, so files are in completion order; other tools' may be in
 /// start order: both work, the graph is built in start order).
-pub fn task_timing(calls: &[RecordedCall<'_>]) -> TaskTiming {
+pub(crate) fn task_timing(calls: &[RecordedCall<'_>]) -> TaskTiming {
     let spans: Option<Vec<(f64, f64)>> = calls.iter().map(|c| c.span_ms).collect();
     let Some(spans) = spans else {
         return back_to_back(calls);

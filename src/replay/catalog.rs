@@ -11,7 +11,7 @@ use super::builtin::BUILTINS;
 use super::scenario::{self, RecordedRequest};
 
 #[derive(Debug, Clone, Args)]
-pub struct ScenariosArgs {
+pub(crate) struct ScenariosArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -25,11 +25,12 @@ struct Listed {
     model: Option<String>,
     tasks: usize,
     requests: usize,
-    /// chars/4 of the recorded message contents (asb's estimate).
+    /// chars/4 of the recorded message contents (AgenticSwarmBench (the original asb)'s
+    /// estimate).
     approx_tokens: u64,
 }
 
-pub fn run(args: ScenariosArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: ScenariosArgs) -> Result<ExitCode> {
     let mut listed = Vec::new();
     for b in BUILTINS {
         let s = scenario::load(&format!("builtin:{}", b.name), None)?;

@@ -28,7 +28,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// replay keeps of an answer — the body of a non-streamed one; the parser's partial event,
 /// the reassembled text and 16 bytes of timing per output event of a streamed one — is
 /// then bounded by a small multiple of this). `--timeout` bounds the whole read as well.
-pub const MAX_ANSWER_BYTES: usize = 256 << 20;
+const MAX_ANSWER_BYTES: usize = 256 << 20;
 
 /// The error of an answer past [`MAX_ANSWER_BYTES`].
 fn answer_too_long(streamed: bool) -> String {
@@ -41,7 +41,7 @@ fn answer_too_long(streamed: bool) -> String {
 
 /// What one attempt saw.
 #[derive(Debug, Default)]
-pub struct Observation {
+pub(crate) struct Observation {
     pub t0: Option<Instant>,
     /// Time spent opening a connection before this attempt (0 when one was reused).
     pub connect_ms: f64,
@@ -70,7 +70,7 @@ pub struct Observation {
     pub rejects_stream_options: bool,
 }
 
-pub struct Outgoing<'a> {
+pub(crate) struct Outgoing<'a> {
     pub url: &'a str,
     pub api: Api,
     pub body: Bytes,
@@ -79,7 +79,7 @@ pub struct Outgoing<'a> {
 }
 
 /// One attempt, bounded by `timeout` over the whole exchange.
-pub async fn send(conn: &mut Connection, out: Outgoing<'_>, timeout: Duration) -> Observation {
+pub(crate) async fn send(conn: &mut Connection, out: Outgoing<'_>, timeout: Duration) -> Observation {
     let mut obs = Observation::default();
     let deadline = tokio::time::Instant::now() + timeout;
     match tokio::time::timeout_at(deadline, exchange(conn, &out, &mut obs)).await {

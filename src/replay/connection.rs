@@ -1,8 +1,8 @@
-//! One worker's connection to the target: opened once, kept alive, reopened only when
-//! the server closes it. A replay worker models one user's client, so its requests go
-//! one after another over this one HTTP/1.1 connection (asb's model), and the time to
-//! (re)connect is measured apart from the request it precedes — TTFT starts when the
-//! request is written on a ready connection.
+//! One worker's connection to the target: opened once, kept alive, reopened only when the
+//! server closes it. A replay worker models one user's client, so its requests go one after
+//! another over this one HTTP/1.1 connection (AgenticSwarmBench (the original asb)'s
+//! model), and the time to (re)connect is measured apart from the request it precedes —
+//! TTFT starts when the request is written on a ready connection.
 //!
 //! hyper's connection state machine is driven inside the worker's own task ([`drive`])
 //! rather than in a spawned task: when a frame arrives, the same poll that reads it from
@@ -23,12 +23,12 @@ use tower_service::Service;
 
 use super::rx_clock::{RxClock, TimestampedTcp};
 use crate::wire::client::{connector, Connector};
-pub use crate::wire::driven::chain;
+pub(crate) use crate::wire::driven::chain;
 use crate::wire::driven::{drive, Driver};
 
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-pub struct Connection {
+pub(crate) struct Connection {
     connector: Connector,
     uri: Uri,
     link: Option<Link>,
@@ -48,7 +48,7 @@ struct Link {
 }
 
 /// Why a request could not be sent.
-pub struct SendError {
+pub(crate) struct SendError {
     pub message: String,
     /// The server had closed the reused connection before answering (none of the request
     /// written, or written and dropped unanswered): it can go again on a new connection.
@@ -56,13 +56,13 @@ pub struct SendError {
 }
 
 impl Connection {
-    pub fn new(url: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(url: &str) -> anyhow::Result<Self> {
         let uri: Uri = url.parse().map_err(|e| anyhow::anyhow!("target URL {url:?}: {e}"))?;
         Ok(Connection { connector: connector()?, uri, link: None, unclaimed_connect_ms: 0.0 })
     }
 
     /// Makes sure a connection is open (opening one if needed).
-    pub async fn ready(&mut self) -> Result<(), SendError> {
+    pub(crate) async fn ready(&mut self) -> Result<(), SendError> {
         if let Some(Link { sender, driver, closed, .. }) = &mut self.link {
             if !*closed && drive(driver, closed, sender.ready()).await.is_ok() {
                 return Ok(());
@@ -94,24 +94,24 @@ impl Connection {
 
     /// When the kernel received the latest bytes read on this connection (ns since the
     /// Unix epoch), when known.
-    pub fn last_rx_ns(&self) -> Option<u64> {
+    pub(crate) fn last_rx_ns(&self) -> Option<u64> {
         self.link.as_ref().and_then(|l| l.rx.as_ref()).and_then(RxClock::last_ns)
     }
 
     /// Drops the connection (after a request was abandoned mid-answer).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.link = None;
     }
 
     /// The ms spent opening connections since the last call: reported with the request
     /// that follows, never inside its TTFT.
-    pub fn take_connect_ms(&mut self) -> f64 {
+    pub(crate) fn take_connect_ms(&mut self) -> f64 {
         std::mem::take(&mut self.unclaimed_connect_ms)
     }
 
     /// Sends on the ready connection (call [`Self::ready`] first); returns at the
     /// response headers.
-    pub async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, SendError> {
+    pub(crate) async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, SendError> {
         let Some(Link { sender, driver, closed, served, .. }) = &mut self.link else {
             return Err(SendError { message: "no connection".into(), resendable: false });
         };
@@ -126,7 +126,7 @@ impl Connection {
     }
 
     /// The next frame of a response body received on this connection.
-    pub async fn frame(&mut self, body: &mut Incoming) -> Option<Result<Frame<Bytes>, hyper::Error>> {
+    pub(crate) async fn frame(&mut self, body: &mut Incoming) -> Option<Result<Frame<Bytes>, hyper::Error>> {
         match &mut self.link {
             Some(Link { driver, closed, .. }) => drive(driver, closed, body.frame()).await,
             None => body.frame().await,

@@ -12,7 +12,7 @@ use super::think_time::{Pace, ThinkTime};
 
 /// The header: endpoint, model, scenario, schedule, cache and history modes, and what is
 /// sent (max_tokens, temperature, retries, timeout).
-pub fn header(
+pub(crate) fn header(
     plan: &Plan,
     settings: &Settings,
     history: HistoryMode,
@@ -75,7 +75,7 @@ fn api_label(plan: &Plan) -> &'static str {
 
 /// The dry run's schedule: per task (at most 5, 12 calls each), when each call goes —
 /// what it waits for, the think time after it, and its recorded offset.
-pub fn dry_run_schedule(plan: &Plan, timings: &[TaskTiming], think: ThinkTime) -> String {
+pub(crate) fn dry_run_schedule(plan: &Plan, timings: &[TaskTiming], think: ThinkTime) -> String {
     let mut out = format!("\n  Schedule per session (think time {think}):\n");
     for (t, task) in plan.scenario.tasks.iter().enumerate().take(5) {
         let Some(timing) = timings.get(t) else { continue };
@@ -112,7 +112,7 @@ pub fn dry_run_schedule(plan: &Plan, timings: &[TaskTiming], think: ThinkTime) -
 
 /// The dry run: the plan per task (at most 5 tasks × 3 requests shown), after slicing and
 /// the cache mode — what would really be sent.
-pub fn dry_run(plan: &Plan) -> String {
+pub(crate) fn dry_run(plan: &Plan) -> String {
     let mut out = String::from("DRY RUN -- no requests will be sent\n");
     let _ = writeln!(out, "  Tasks: {}", plan.scenario.tasks.len());
     let _ = writeln!(out, "  Total requests: {}", plan.scheduled_requests());

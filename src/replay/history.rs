@@ -6,15 +6,15 @@
 //!   to that turn in this execution, so the prefix the server sees is the one it produced
 //!   (its prefix cache then works even when the replay model is not the recording model).
 //!
-//! asb's live mode assumes every request extends the previous one; recordings interleave
-//! threads (main agent, sub-agents, side calls), and asb then sends one thread's history
-//! to another, ending with an assistant message, without its system prompt (pitfalls 1–3,
-//! 19 of the reference). Here each request keeps its own recorded structure — system
-//! prompt, tools, message order, last message — and only assistant turns are rewritten,
-//! by thread: a turn's answer sits, in every later request of the same thread, at the
-//! index equal to that turn's message count. Recorded tool calls are kept so the recorded
-//! tool results still pair with them; a failed or empty live answer leaves the recorded
-//! answer to *that* turn in place.
+//! AgenticSwarmBench (the original asb)'s live mode assumes every request extends the
+//! previous one; recordings interleave threads (main agent, sub-agents, side calls), and
+//! AgenticSwarmBench then sends one thread's history to another, ending with an assistant
+//! message, without its system prompt: requests no agent ever sent. Here each request
+//! keeps its own recorded structure — system prompt, tools, message order, last message —
+//! and only assistant turns are rewritten, by thread: a turn's answer sits, in every later
+//! request of the same thread, at the index equal to that turn's message count. Recorded
+//! tool calls are kept so the recorded tool results still pair with them; a failed or empty
+//! live answer leaves the recorded answer to *that* turn in place.
 
 use std::collections::HashMap;
 
@@ -26,7 +26,7 @@ use crate::wire::Api;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum HistoryMode {
+pub(crate) enum HistoryMode {
     /// Requests as recorded.
     Recorded,
     /// Earlier assistant turns replaced by the endpoint's own answers, thread by thread.
@@ -34,14 +34,14 @@ pub enum HistoryMode {
 }
 
 impl HistoryMode {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             HistoryMode::Recorded => "recorded",
             HistoryMode::Live => "live",
         }
     }
 
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             HistoryMode::Recorded => "each request sent as recorded, after the cache mode",
             HistoryMode::Live => {
@@ -53,14 +53,14 @@ impl HistoryMode {
 
 /// One execution's live answers, per thread: (message index, answer text).
 #[derive(Debug, Default)]
-pub struct LiveHistory {
+pub(crate) struct LiveHistory {
     threads: HashMap<String, Vec<(usize, String)>>,
 }
 
 impl LiveHistory {
     /// Rewrites the assistant turns of `body` that this thread already answered live.
     /// Returns how many were replaced.
-    pub fn apply(&self, api: Api, thread: &str, body: &mut Value) -> usize {
+    pub(crate) fn apply(&self, api: Api, thread: &str, body: &mut Value) -> usize {
         let Some(answers) = self.threads.get(thread) else {
             return 0;
         };
@@ -81,7 +81,7 @@ impl LiveHistory {
 
     /// Remembers the endpoint's answer to a request of `thread` that had `message_count`
     /// messages; an empty answer (failure) keeps the recorded one.
-    pub fn remember(&mut self, thread: &str, message_count: usize, answer: &str) {
+    pub(crate) fn remember(&mut self, thread: &str, message_count: usize, answer: &str) {
         if answer.is_empty() {
             return;
         }
@@ -92,7 +92,7 @@ impl LiveHistory {
 }
 
 /// The number of messages of a body (where its answer will sit in the next turn).
-pub fn message_count(body: &Value) -> usize {
+pub(crate) fn message_count(body: &Value) -> usize {
     body.get("messages").and_then(Value::as_array).map_or(0, Vec::len)
 }
 

@@ -10,7 +10,7 @@ use crate::stats::Distribution;
 
 /// The steady-state window: requests intended to start inside it are counted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Window {
+pub(crate) struct Window {
     /// ms from the run's start.
     pub from_ms: f64,
     pub to_ms: f64,
@@ -21,7 +21,7 @@ pub struct Window {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SessionStats {
+pub(crate) struct SessionStats {
     pub started: usize,
     /// Sessions whose every call was sent.
     pub completed: usize,
@@ -36,7 +36,7 @@ pub struct SessionStats {
 
 /// The load part of a run's summary.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LoadSummary {
+pub(crate) struct LoadSummary {
     /// The load model, in words (sessions, arrivals).
     pub model: String,
     /// `--think-time` as run, and what it means for this scenario.
@@ -54,7 +54,7 @@ pub struct LoadSummary {
 
 /// Marks each request in or out of the window `[from, to]` (intended send times, ms) and
 /// describes the window.
-pub fn apply_window(requests: &mut [RequestSample], from_ms: f64, to_ms: f64, rule: String) -> Window {
+pub(crate) fn apply_window(requests: &mut [RequestSample], from_ms: f64, to_ms: f64, rule: String) -> Window {
     let mut inside = 0;
     for r in requests.iter_mut() {
         r.in_window = (from_ms..=to_ms).contains(&r.scheduled_ms);
@@ -64,7 +64,7 @@ pub fn apply_window(requests: &mut [RequestSample], from_ms: f64, to_ms: f64, ru
 }
 
 /// The lag distribution and the behind-schedule finding.
-pub fn lag(requests: &[RequestSample], tolerance_ms: f64) -> (Option<Distribution>, Option<String>) {
+pub(crate) fn lag(requests: &[RequestSample], tolerance_ms: f64) -> (Option<Distribution>, Option<String>) {
     let lag = Distribution::of(requests.iter().filter_map(|r| r.lag_ms));
     let behind = lag.as_ref().filter(|d| d.p99 > tolerance_ms).map(|d| {
         format!(
@@ -77,7 +77,7 @@ pub fn lag(requests: &[RequestSample], tolerance_ms: f64) -> (Option<Distributio
     (lag, behind)
 }
 
-pub fn session_stats(sessions: &[SessionSample]) -> SessionStats {
+pub(crate) fn session_stats(sessions: &[SessionSample]) -> SessionStats {
     let finished = || sessions.iter().filter(|s| s.completed);
     SessionStats {
         started: sessions.len(),

@@ -6,9 +6,9 @@ use std::time::Instant;
 use super::client::Observation;
 use super::results::RequestSample;
 
-/// asb's context buckets: (name, lower bound in prompt tokens). A prompt of n tokens is in
-/// the last bucket whose lower bound is ≤ n.
-pub const BUCKETS: [(&str, u64); 7] = [
+/// AgenticSwarmBench (the original asb)'s context buckets: (name, lower bound in prompt
+/// tokens). A prompt of n tokens is in the last bucket whose lower bound is ≤ n.
+pub(crate) const BUCKETS: [(&str, u64); 7] = [
     ("fresh", 0),
     ("short", 10_000),
     ("medium", 30_000),
@@ -18,13 +18,13 @@ pub const BUCKETS: [(&str, u64); 7] = [
     ("xxl", 300_000),
 ];
 
-pub fn bucket_of(prompt_tokens: u64) -> &'static str {
+fn bucket_of(prompt_tokens: u64) -> &'static str {
     BUCKETS.iter().rev().find(|(_, lower)| prompt_tokens >= *lower).map_or("fresh", |(name, _)| name)
 }
 
 /// Where a request sits in the run, filled in by the scheduler.
 #[derive(Debug, Clone, Default)]
-pub struct Placement {
+pub(crate) struct Placement {
     pub task_id: String,
     pub execution: u32,
     pub turn: usize,
@@ -41,12 +41,13 @@ pub struct Placement {
     pub context_tokens_estimate: u64,
 }
 
-/// asb's per-chunk estimate when the server sends no usage: max(1, chars/4) per chunk.
-pub fn estimate_tokens(chars_per_event: &[usize]) -> u64 {
+/// AgenticSwarmBench's per-chunk estimate when the server sends no usage: max(1, chars/4)
+/// per chunk.
+pub(crate) fn estimate_tokens(chars_per_event: &[usize]) -> u64 {
     chars_per_event.iter().map(|&c| (c / 4).max(1) as u64).sum()
 }
 
-pub fn sample(obs: &Observation, at: Placement, run_start: Instant) -> RequestSample {
+pub(crate) fn sample(obs: &Observation, at: Placement, run_start: Instant) -> RequestSample {
     let usage = obs.assembled.usage.as_ref();
     let ttft = obs.output_ms.first().copied();
     let last = obs.output_ms.last().copied();

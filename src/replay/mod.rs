@@ -14,38 +14,38 @@
 //! `-e builtin` (or no `-e`) starts `asb mock` in this process, so a replay runs on a
 //! laptop with no GPU and no network.
 
-pub mod aggregate;
-pub mod args;
-pub mod arrivals;
-pub mod builtin;
-pub mod capacity;
-pub mod call_graph;
-pub mod catalog;
-pub mod client;
-pub mod connection;
-pub mod header;
-pub mod history;
-pub mod load;
-pub mod measure;
-pub mod pacer;
-pub mod plan;
-pub mod poison;
-pub mod prompt_text;
-pub mod python_random;
-pub mod report;
-pub mod request;
-pub mod results;
-pub mod retry;
-pub mod run;
-pub mod rx_clock;
-pub mod scenario;
-pub mod schedule;
-pub mod session;
-pub mod slo;
-pub mod slice;
-pub mod target;
-pub mod think_time;
-pub mod verdict;
+pub(crate) mod aggregate;
+pub(crate) mod args;
+pub(crate) mod arrivals;
+pub(crate) mod builtin;
+pub(crate) mod call_graph;
+pub(crate) mod capacity;
+pub(crate) mod catalog;
+pub(crate) mod client;
+pub(crate) mod connection;
+pub(crate) mod header;
+pub(crate) mod history;
+pub(crate) mod load;
+pub(crate) mod measure;
+pub(crate) mod pacer;
+pub(crate) mod plan;
+pub(crate) mod poison;
+pub(crate) mod prompt_text;
+pub(crate) mod python_random;
+pub(crate) mod report;
+pub(crate) mod request;
+pub(crate) mod results;
+pub(crate) mod retry;
+pub(crate) mod run;
+pub(crate) mod rx_clock;
+pub(crate) mod scenario;
+pub(crate) mod schedule;
+pub(crate) mod session;
+pub(crate) mod slice;
+pub(crate) mod slo;
+pub(crate) mod target;
+pub(crate) mod think_time;
+pub(crate) mod verdict;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -54,7 +54,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-pub use args::ReplayArgs;
+pub(crate) use args::ReplayArgs;
 use arrivals::{Arrivals, Process};
 use history::HistoryMode;
 use plan::{Plan, PlanOptions};
@@ -67,7 +67,7 @@ use think_time::{Pace, ThinkTime};
 /// Flags the embedded mock starts with before the user's `--mock-args`: a fast single-GPU
 /// server's rates (20,000 tok/s prefill, 100 tok/s decode), answers ending after 128
 /// tokens so recordings asking for tens of thousands finish in seconds.
-pub const BUILTIN_MOCK_FLAGS: &[&str] = &["--answer-tokens", "128", "--prefill-tps", "20000", "--decode-tps", "100"];
+const BUILTIN_MOCK_FLAGS: &[&str] = &["--answer-tokens", "128", "--prefill-tps", "20000", "--decode-tps", "100"];
 
 /// The embedded mock's flags: [`BUILTIN_MOCK_FLAGS`], less those the user's `--mock-args`
 /// set themselves (also as `--flag=value`, or through `--zero-delay`), then the user's.
@@ -103,28 +103,27 @@ pub(crate) fn check_writable(path: &Path) -> Result<()> {
 }
 
 /// Where the requests go: the user's endpoint, or `asb mock` started in this process.
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     /// As the header and the results name it.
-    pub label: String,
-    pub url: String,
+    pub(crate) label: String,
+    pub(crate) url: String,
     mock: Option<crate::mock::MockServer>,
 }
 
 impl Endpoint {
-    pub async fn open(args: &ReplayArgs) -> Result<Endpoint> {
+    pub(crate) async fn open(args: &ReplayArgs) -> Result<Endpoint> {
         let endpoint = args.target.endpoint.clone().filter(|e| !e.is_empty() && e != "builtin");
         if let Some(e) = endpoint {
             return Ok(Endpoint { label: e.clone(), url: e, mock: None });
         }
         let flags = builtin_mock_flags(args.mock_args.as_deref().unwrap_or(""));
-        let cfg = crate::mock::config::config_from_flags(&flags).context("--mock-args")?;
-        let server = crate::mock::start(cfg, [127, 0, 0, 1].into(), 0, crate::mock::TruthLog::default()).await?;
+        let server = crate::mock::start_from_flags(&flags).await?;
         let url = server.url();
         let label = format!("builtin (asb mock in-process at {url}, flags: {})", flags.join(" "));
         Ok(Endpoint { label, url, mock: Some(server) })
     }
 
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         if let Some(server) = self.mock {
             server.stop().await;
         }
@@ -132,7 +131,7 @@ impl Endpoint {
 }
 
 /// Checks a replay's flags before anything starts.
-pub fn check_args(args: &ReplayArgs) -> Result<()> {
+pub(crate) fn check_args(args: &ReplayArgs) -> Result<()> {
     if args.users.is_some() {
         bail!(
             "--users was removed (AgenticSwarmBench 3.1): identical payloads from N users gave the server a free \
@@ -142,7 +141,7 @@ pub fn check_args(args: &ReplayArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+pub(crate) async fn run(args: ReplayArgs) -> Result<ExitCode> {
     check_args(&args)?;
     if let Some(path) = &args.output {
         check_writable(path)?;
@@ -181,7 +180,7 @@ fn human_output(args: &ReplayArgs, text: &str) {
 
 /// One replay against `endpoint`: prints the header (when `header`), then the dry run
 /// (`None`) or the run's results. `asb capacity` runs one per step.
-pub async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: bool) -> Result<Option<RunResults>> {
+pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: bool) -> Result<Option<RunResults>> {
     let spec = args.scenario.clone().unwrap_or_else(|| format!("builtin:{}", builtin::DEFAULT));
     let scenario = scenario::load(&spec, args.task.as_deref())?;
     let extra_body = match &args.extra_body {
@@ -513,8 +512,9 @@ fn scenario_info(plan: &Plan, spec: &str) -> ScenarioInfo {
 }
 
 /// `-o X.md` writes X.md and X.json; `X.html` writes X.html and X.json; `X.json` writes
-/// X.json; anything else X.json (as asb). Returns the paths written.
-pub fn write_outputs(results: &RunResults, path: &Path) -> Result<Vec<PathBuf>> {
+/// X.json; anything else X.json (as AgenticSwarmBench (the original asb)). Returns the
+/// paths written.
+fn write_outputs(results: &RunResults, path: &Path) -> Result<Vec<PathBuf>> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let json_path = path.with_extension("json");
     let mut written = Vec::new();

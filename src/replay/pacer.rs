@@ -47,19 +47,19 @@ impl Ord for Wake {
 }
 
 /// A handle to the pacer thread; the thread ends when the last handle is dropped.
-pub struct Pacer {
+pub(crate) struct Pacer {
     tx: std::sync::Mutex<mpsc::Sender<(Instant, oneshot::Sender<()>)>>,
 }
 
 impl Pacer {
-    pub fn start() -> std::io::Result<Pacer> {
+    pub(crate) fn start() -> std::io::Result<Pacer> {
         let (tx, rx) = mpsc::channel::<(Instant, oneshot::Sender<()>)>();
         std::thread::Builder::new().name("asb-pacer".into()).spawn(move || pace(rx))?;
         Ok(Pacer { tx: std::sync::Mutex::new(tx) })
     }
 
     /// Returns at `due` (at once if it has passed).
-    pub async fn until(&self, due: Instant) {
+    pub(crate) async fn until(&self, due: Instant) {
         let now = Instant::now();
         if due <= now {
             return;

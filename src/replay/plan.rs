@@ -18,7 +18,7 @@ use crate::wire::Api;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CacheMode {
+pub(crate) enum CacheMode {
     /// Keep the scenario's shared prefix cacheable; poison each execution's unique context.
     Realistic,
     /// Send as recorded: the optimistic, all-cached upper bound.
@@ -28,7 +28,7 @@ pub enum CacheMode {
 }
 
 impl CacheMode {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             CacheMode::Realistic => "realistic",
             CacheMode::Allwarm => "allwarm",
@@ -39,7 +39,7 @@ impl CacheMode {
 
 /// What the planner needs from the command line.
 #[derive(Debug, Clone)]
-pub struct PlanOptions {
+pub(crate) struct PlanOptions {
     pub api: Api,
     pub build: BuildOptions,
     pub cache_mode: CacheMode,
@@ -53,7 +53,7 @@ pub struct PlanOptions {
 
 /// One request of a task, built once; executions poison a copy.
 #[derive(Debug, Clone)]
-pub struct PlannedRequest {
+pub(crate) struct PlannedRequest {
     pub built: Built,
     /// chars/4 of the prompt text and tools.
     pub estimate: u64,
@@ -64,7 +64,7 @@ pub struct PlannedRequest {
 }
 
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The scenario after `--task` and `--slice-tokens`.
     pub scenario: Scenario,
     /// Entries per task before slicing.
@@ -80,7 +80,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(mut scenario: Scenario, opts: &PlanOptions) -> Result<Plan> {
+    pub(crate) fn new(mut scenario: Scenario, opts: &PlanOptions) -> Result<Plan> {
         let recorded_requests = scenario.tasks.iter().map(|t| t.entries.len()).collect();
         let mut requests = Vec::new();
         for task in &mut scenario.tasks {
@@ -129,10 +129,11 @@ impl Plan {
     /// Where each request's poisoning starts, by cache mode.
     ///
     /// realistic: with several tasks the shared prefix is the longest common prefix of
-    /// their first requests (asb); with one task asb's rule would make the whole first
-    /// request "shared", so we take its system prompt instead. Each request is poisoned
-    /// from where it leaves the shared prefix — so side requests and sub-agents that
-    /// diverge earlier are poisoned too (asb never poisons them).
+    /// their first requests (AgenticSwarmBench); with one task AgenticSwarmBench's rule
+    /// would make the whole first request "shared", so we take its system prompt instead.
+    /// Each request is poisoned from where it leaves the shared prefix — so side requests
+    /// and sub-agents that diverge earlier are poisoned too (AgenticSwarmBench never
+    /// poisons them).
     fn plan_cache(&mut self) -> Result<()> {
         let api = self.api;
         let texts: Vec<Vec<String>> = self
@@ -186,7 +187,7 @@ impl Plan {
 
     /// The body to send for `turn` of `execution` of `task`, and how many spaces the
     /// cache mode inserted. Deterministic: the same (task, execution) gives the same bytes.
-    pub fn body(&self, task: usize, execution: u32, turn: usize) -> (Value, usize) {
+    pub(crate) fn body(&self, task: usize, execution: u32, turn: usize) -> (Value, usize) {
         let planned = &self.requests[task][turn];
         let mut body = planned.built.body.clone();
         let Some(start) = planned.poison_from else {
@@ -199,11 +200,11 @@ impl Plan {
     }
 
     /// Requests per pass over the scenario.
-    pub fn requests_per_pass(&self) -> usize {
+    pub(crate) fn requests_per_pass(&self) -> usize {
         self.requests.iter().map(Vec::len).sum()
     }
 
-    pub fn scheduled_requests(&self) -> usize {
+    pub(crate) fn scheduled_requests(&self) -> usize {
         self.queue.iter().map(|e| self.requests[e.task].len()).sum()
     }
 }

@@ -1,24 +1,27 @@
-//! asb's space-doubling cache poison (behaviour reference §6.3), on UTF-8 bytes.
+//! The space-doubling cache poison of AgenticSwarmBench (the original asb), which defeats a
+//! server's prefix cache, on UTF-8 bytes.
 //!
 //! A doubled space adds a token and shifts every later one, so a server's prefix cache
-//! misses from that point on. asb doubles a per-execution random subset of the first 64
-//! isolated spaces found after the scenario's longest common prefix: repetitions share
-//! the prefix and nothing after it, while turns of one execution (one mask, same start)
-//! keep extending each other and stay cacheable among themselves.
+//! misses from that point on. AgenticSwarmBench doubles a per-execution random subset of
+//! the first 64 isolated spaces found after the scenario's longest common prefix:
+//! repetitions share the prefix and nothing after it, while turns of one execution (one
+//! mask, same start) keep extending each other and stay cacheable among themselves.
 //!
 //! Positions are byte offsets. Only U+0020 counts as a space; it is ASCII, so byte-level
-//! scanning finds the same spaces as asb's code-point scanning, and inserting right after
-//! one can never split a character. Lengths that asb reports or compares (the LCP against
-//! `min_lcp_length`) are in code points: convert them with [`chars_in`].
+//! scanning finds the same spaces as AgenticSwarmBench's code-point scanning, and inserting
+//! right after one can never split a character. Lengths that AgenticSwarmBench reports or
+//! compares (the LCP against `min_lcp_length`) are in code points: convert them with
+//! [`chars_in`].
 
 use super::python_random::PythonRandom;
 
 /// Number of mask bits, and the most spaces one request can gain.
-pub const MASK_BITS: usize = 64;
+const MASK_BITS: usize = 64;
 
 /// The doubling mask of one execution: 64 × `randint(0, 1)` from CPython's
-/// `random.Random(f"poison-{task_id}-exec-{execution}")`, bit for bit as asb draws it.
-pub fn execution_mask(task_id: &str, execution: u32) -> [bool; MASK_BITS] {
+/// `random.Random(f"poison-{task_id}-exec-{execution}")`, bit for bit as AgenticSwarmBench
+/// draws it.
+pub(crate) fn execution_mask(task_id: &str, execution: u32) -> [bool; MASK_BITS] {
     let mut rng = PythonRandom::from_str_seed(&format!("poison-{task_id}-exec-{execution}"));
     let mut mask = [false; MASK_BITS];
     for bit in &mut mask {
@@ -27,13 +30,15 @@ pub fn execution_mask(task_id: &str, execution: u32) -> [bool; MASK_BITS] {
     mask
 }
 
-/// Byte offsets `i ≥ start` where `text[i]` is a space and neither neighbour is one
-/// (a neighbour outside `text` counts as a non-space), the first `max` of them.
-pub fn isolated_spaces(text: &[u8], start: usize, max: usize) -> Vec<usize> {
+/// [`isolated_spaces_in`] one slice.
+#[cfg(test)]
+fn isolated_spaces(text: &[u8], start: usize, max: usize) -> Vec<usize> {
     isolated_spaces_in(text.iter().copied(), start, max)
 }
 
-/// [`isolated_spaces`] over any byte sequence (such as segments read one after another).
+/// Byte offsets `i ≥ start` where byte `i` is a space and neither neighbour is one (a
+/// neighbour outside the sequence counts as a non-space), the first `max` of them, over any
+/// byte sequence (such as segments read one after another).
 fn isolated_spaces_in(bytes: impl Iterator<Item = u8>, start: usize, max: usize) -> Vec<usize> {
     let mut found = Vec::new();
     if max == 0 {
@@ -62,7 +67,7 @@ fn isolated_spaces_in(bytes: impl Iterator<Item = u8>, start: usize, max: usize)
 /// space ending one segment next to a space starting the next is not isolated.
 ///
 /// Returns the number of spaces inserted (at most 64).
-pub fn poison_segments(segments: &mut [&mut String], start: usize, mask: &[bool; MASK_BITS]) -> usize {
+pub(crate) fn poison_segments(segments: &mut [&mut String], start: usize, mask: &[bool; MASK_BITS]) -> usize {
     let concatenated = segments.iter().flat_map(|segment| segment.as_bytes().iter().copied());
     let positions = isolated_spaces_in(concatenated, start, MASK_BITS);
     if positions.is_empty() {
@@ -96,7 +101,7 @@ pub fn poison_segments(segments: &mut [&mut String], start: usize, mask: &[bool;
 
 /// The length in bytes of the longest common prefix of `a` and `b`, backed off to a
 /// character boundary (which is then a boundary in both strings).
-pub fn common_prefix_len(a: &str, b: &str) -> usize {
+pub(crate) fn common_prefix_len(a: &str, b: &str) -> usize {
     let mut len = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
     while !a.is_char_boundary(len) {
         len -= 1;
@@ -104,10 +109,10 @@ pub fn common_prefix_len(a: &str, b: &str) -> usize {
     len
 }
 
-/// asb's scenario LCP, in bytes: the longest common prefix of each task's first request
-/// text. No requests → 0; one request → its whole length. asb also gives 0 when some task
-/// has no entries: pass `""` for such a task.
-pub fn scenario_lcp<'a>(first_requests: impl IntoIterator<Item = &'a str>) -> usize {
+/// AgenticSwarmBench's scenario LCP, in bytes: the longest common prefix of each task's
+/// first request text. No requests → 0; one request → its whole length. AgenticSwarmBench
+/// also gives 0 when some task has no entries: pass `""` for such a task.
+pub(crate) fn scenario_lcp<'a>(first_requests: impl IntoIterator<Item = &'a str>) -> usize {
     let mut requests = first_requests.into_iter();
     let Some(mut prefix) = requests.next() else {
         return 0;
@@ -122,8 +127,9 @@ pub fn scenario_lcp<'a>(first_requests: impl IntoIterator<Item = &'a str>) -> us
 }
 
 /// The number of characters (code points) that start in the first `bytes` bytes of `s`:
-/// converts a byte length such as the LCP into the code-point length asb reports.
-pub fn chars_in(s: &str, bytes: usize) -> usize {
+/// converts a byte length such as the LCP into the code-point length AgenticSwarmBench
+/// reports.
+pub(crate) fn chars_in(s: &str, bytes: usize) -> usize {
     // Every byte that is not a UTF-8 continuation byte (10xx_xxxx) starts a character.
     s.as_bytes().iter().take(bytes).filter(|&&byte| byte & 0xC0 != 0x80).count()
 }

@@ -2,8 +2,8 @@
 //! reads them: what cache poisoning edits, what the shared prefix is measured on, and
 //! what the chars/4 token estimate counts.
 //!
-//! asb concatenates the `content` of every message (system first). We do the same over
-//! the body actually sent, whichever API it speaks:
+//! AgenticSwarmBench (the original asb) concatenates the `content` of every message (system
+//! first). We do the same over the body actually sent, whichever API it speaks:
 //!
 //! * OpenAI: each message's `content` string, or the `text` of its text parts;
 //! * Anthropic: `system` (string or text blocks), then each message's `content` string,
@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::wire::Api;
 
 /// Mutable references to every prompt string of `body`, in reading order.
-pub fn segments_mut(body: &mut Value, api: Api) -> Vec<&mut String> {
+pub(crate) fn segments_mut(body: &mut Value, api: Api) -> Vec<&mut String> {
     let mut out = Vec::new();
     let Some(obj) = body.as_object_mut() else {
         return out;
@@ -41,7 +41,7 @@ pub fn segments_mut(body: &mut Value, api: Api) -> Vec<&mut String> {
 }
 
 /// The prompt strings joined, and the length of the leading system text within it.
-pub fn concat(body: &Value, api: Api) -> (String, usize) {
+pub(crate) fn concat(body: &Value, api: Api) -> (String, usize) {
     let mut body = body.clone();
     let system_len = system_len(&mut body, api);
     let joined = segments_mut(&mut body, api).iter().map(|s| s.as_str()).collect::<String>();
@@ -49,8 +49,9 @@ pub fn concat(body: &Value, api: Api) -> (String, usize) {
 }
 
 /// chars/4 of everything the model is given as text: the prompt strings plus the tool
-/// definitions as JSON (asb counts message contents only: it never sent tools).
-pub fn estimate_tokens(body: &Value, api: Api) -> u64 {
+/// definitions as JSON (AgenticSwarmBench counts message contents only: it never sent
+/// tools).
+pub(crate) fn estimate_tokens(body: &Value, api: Api) -> u64 {
     let mut body = body.clone();
     let tools = body.get("tools").map(|t| t.to_string().chars().count()).unwrap_or(0);
     let text: usize = segments_mut(&mut body, api).iter().map(|s| s.chars().count()).sum();

@@ -1,9 +1,11 @@
-//! A bit-exact port of the part of CPython 3.11's `random.Random` that asb uses: MT19937
-//! seeded from a string or a non-negative integer, `getrandbits`, `randint` and `shuffle`.
+//! A bit-exact port of the part of CPython 3.11's `random.Random` that AgenticSwarmBench
+//! (the original asb) uses: MT19937 seeded from a string or a non-negative integer,
+//! `getrandbits`, `randint` and `shuffle`.
 //!
-//! asb derives its cache-poison masks from `random.Random(f"poison-{task}-exec-{n}")` and
-//! its `random` schedule from `random.Random(seed).shuffle(queue)`; reproducing both draw
-//! for draw lets a replay send the same bytes in the same order as an asb run.
+//! AgenticSwarmBench derives its cache-poison masks from
+//! `random.Random(f"poison-{task}-exec-{n}")` and its `random` schedule from
+//! `random.Random(seed).shuffle(queue)`; reproducing both draw for draw lets a replay send
+//! the same bytes in the same order as an AgenticSwarmBench run.
 
 use sha2::{Digest, Sha512};
 
@@ -14,9 +16,9 @@ const MATRIX_A: u32 = 0x9908_b0df;
 const UPPER_MASK: u32 = 0x8000_0000;
 const LOWER_MASK: u32 = 0x7fff_ffff;
 
-/// CPython's `random.Random`, restricted to what asb calls.
+/// CPython's `random.Random`, restricted to what AgenticSwarmBench calls.
 #[derive(Clone)]
-pub struct PythonRandom {
+pub(crate) struct PythonRandom {
     state: [u32; STATE_WORDS],
     index: usize,
 }
@@ -30,14 +32,14 @@ impl std::fmt::Debug for PythonRandom {
 impl PythonRandom {
     /// `random.Random(seed)` for a `str` seed (seed version 2): the integer whose
     /// big-endian bytes are `utf8(seed) ‖ SHA-512(utf8(seed))`.
-    pub fn from_str_seed(seed: &str) -> Self {
+    pub(crate) fn from_str_seed(seed: &str) -> Self {
         let mut bytes = seed.as_bytes().to_vec();
         bytes.extend_from_slice(&Sha512::digest(seed.as_bytes()));
         Self::from_key(&big_endian_words(&bytes))
     }
 
     /// `random.Random(seed)` for a non-negative `int` seed.
-    pub fn from_int_seed(seed: u64) -> Self {
+    pub(crate) fn from_int_seed(seed: u64) -> Self {
         Self::from_key(&big_endian_words(&seed.to_be_bytes()))
     }
 
@@ -89,7 +91,7 @@ impl PythonRandom {
     }
 
     /// The next raw 32-bit output (MT19937 `genrand_uint32`).
-    pub fn next_u32(&mut self) -> u32 {
+    fn next_u32(&mut self) -> u32 {
         if self.index >= STATE_WORDS {
             self.twist();
         }
@@ -113,8 +115,8 @@ impl PythonRandom {
 
     /// `getrandbits(k)`: 32-bit words least significant first, the last one keeping its
     /// top `k mod 32` bits. `k` above 128 is treated as 128 (CPython would return a wider
-    /// int); nothing in asb asks for more than 65 bits.
-    pub fn getrandbits(&mut self, k: u32) -> u128 {
+    /// int); nothing in AgenticSwarmBench asks for more than 65 bits.
+    fn getrandbits(&mut self, k: u32) -> u128 {
         let mut remaining = k.min(128);
         let mut value = 0u128;
         let mut shift = 0;
@@ -132,7 +134,7 @@ impl PythonRandom {
 
     /// `_randbelow(n)`: a value in `[0, n)` from `getrandbits(bit_length(n))` with
     /// rejection. `n = 0` gives 0 without drawing (CPython would loop forever).
-    pub fn randbelow(&mut self, n: u128) -> u128 {
+    fn randbelow(&mut self, n: u128) -> u128 {
         if n == 0 {
             return 0;
         }
@@ -147,7 +149,7 @@ impl PythonRandom {
 
     /// `randint(low, high)`: a value in `[low, high]`; `None` when `high < low` (CPython
     /// raises `ValueError`).
-    pub fn randint(&mut self, low: i64, high: i64) -> Option<i64> {
+    pub(crate) fn randint(&mut self, low: i64, high: i64) -> Option<i64> {
         if high < low {
             return None;
         }
@@ -158,7 +160,7 @@ impl PythonRandom {
 
     /// `shuffle(items)` exactly as CPython: for `i` from `len - 1` down to 1, swap item
     /// `i` with item `_randbelow(i + 1)`.
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             let j = self.randbelow(i as u128 + 1);
             // j ≤ i < len, so it fits in usize.

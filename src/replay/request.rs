@@ -1,14 +1,14 @@
 //! Turns a recorded call into the request replay sends: the recorded request (tools,
 //! system, thinking and sampling kept), the model from `-m`, streaming with usage on.
-//! Nothing is capped or forced behind the user's back (asb caps max_tokens at 4096 and
-//! forces temperature 0.7); `--max-tokens` caps only when asked, and the header prints
-//! what was sent.
+//! Nothing is capped or forced behind the user's back (AgenticSwarmBench (the original asb)
+//! caps max_tokens at 4096 and forces temperature 0.7); `--max-tokens` caps only when
+//! asked, and the header prints what was sent.
 //!
-//! | recorded as              | OpenAI target                              | Anthropic target                      |
-//! |--------------------------|--------------------------------------------|---------------------------------------|
-//! | Anthropic body (ours)    | translated to Chat Completions             | the body as sent, `anthropic-beta` kept |
-//! | OpenAI body (ours)       | the body as sent                           | translated to Messages                |
-//! | asb line (messages only) | `{model, messages, max_tokens, temperature}` | translated to Messages              |
+//! | recorded as                            | OpenAI target                                | Anthropic target                        |
+//! |----------------------------------------|----------------------------------------------|-----------------------------------------|
+//! | Anthropic body (ours)                  | translated to Chat Completions               | the body as sent, `anthropic-beta` kept |
+//! | OpenAI body (ours)                     | the body as sent                             | translated to Messages                  |
+//! | AgenticSwarmBench line (messages only) | `{model, messages, max_tokens, temperature}` | translated to Messages                  |
 
 use serde_json::{json, Map, Value};
 
@@ -18,12 +18,12 @@ use crate::wire::Api;
 
 /// Anthropic requires max_tokens; a recording without one is sent with this (and the
 /// header says so).
-pub const ANTHROPIC_DEFAULT_MAX_TOKENS: u64 = 4096;
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+pub(crate) const ANTHROPIC_DEFAULT_MAX_TOKENS: u64 = 4096;
+const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// One request, ready to send.
 #[derive(Debug, Clone)]
-pub struct Built {
+pub(crate) struct Built {
     pub body: Value,
     /// Extra headers (Anthropic version and beta flags); content-type and auth are added
     /// by the client.
@@ -31,14 +31,14 @@ pub struct Built {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct BuildOptions {
+pub(crate) struct BuildOptions {
     /// `-m`; without it each request keeps its recorded model.
     pub model: Option<String>,
     /// `--max-tokens`: an explicit cap (min with the recorded value).
     pub max_tokens_cap: Option<u64>,
 }
 
-pub fn build(entry: &Entry, api: Api, opts: &BuildOptions) -> Result<Built, String> {
+pub(crate) fn build(entry: &Entry, api: Api, opts: &BuildOptions) -> Result<Built, String> {
     let model = opts.model.as_deref().filter(|m| !m.is_empty());
     let mut headers = Vec::new();
     let mut body = match (&entry.request, api) {
@@ -113,12 +113,16 @@ fn with_model(mut body: Value, model: Option<&str>) -> Value {
 }
 
 /// max_tokens as sent, for a body of either API.
-pub fn max_tokens(body: &Value) -> Option<u64> {
+pub(crate) fn max_tokens(body: &Value) -> Option<u64> {
     body.get("max_tokens").or_else(|| body.get("max_completion_tokens")).and_then(Value::as_u64)
 }
 
 /// "as recorded (64–32000)", "as recorded (256)", "… 3 unset: server default", "capped at N".
-pub fn describe_values(values: impl IntoIterator<Item = Option<f64>>, cap: Option<u64>, when_unset: &str) -> String {
+pub(crate) fn describe_values(
+    values: impl IntoIterator<Item = Option<f64>>,
+    cap: Option<u64>,
+    when_unset: &str,
+) -> String {
     let mut set: Vec<f64> = Vec::new();
     let mut unset = 0;
     for v in values {

@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::stats::Distribution;
 
 /// The format of the run JSON; a reader refuses a newer one with a clear message.
-pub const RESULTS_VERSION: u32 = 1;
+pub(crate) const RESULTS_VERSION: u32 = 1;
 
 /// One replay run, as written to `run.json` and to stdout with `--json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunResults {
+pub(crate) struct RunResults {
     pub results_version: u32,
     /// `asb X.Y.Z`.
     pub tool: String,
@@ -53,7 +53,7 @@ pub struct RunResults {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ScenarioInfo {
+pub(crate) struct ScenarioInfo {
     pub name: String,
     /// Path, or `builtin:NAME`.
     pub source: String,
@@ -64,7 +64,7 @@ pub struct ScenarioInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TaskInfo {
+pub(crate) struct TaskInfo {
     pub id: String,
     pub name: String,
     /// Requests of this task replayed per execution (after slicing).
@@ -76,7 +76,7 @@ pub struct TaskInfo {
 /// What was really sent and how: printed in the header, saved in the JSON, so a run can be
 /// compared honestly with another tool's.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// `realistic`, `allwarm` or `allcold`.
     pub cache_mode: String,
     /// What the cache mode did, in words (e.g. the shared prefix kept warm).
@@ -113,8 +113,9 @@ pub struct Settings {
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Summary {
-    /// `good`, `ok`, `poor` or `unknown` (asb's thresholds, see `verdict_basis`).
+pub(crate) struct Summary {
+    /// `good`, `ok`, `poor` or `unknown` (AgenticSwarmBench (the original asb)'s
+    /// thresholds, see `verdict_basis`).
     pub verdict: String,
     /// Which bucket and numbers the verdict was taken from.
     pub verdict_basis: String,
@@ -144,7 +145,7 @@ pub struct Summary {
 
 /// Distributions over the successful requests of a bucket or of the run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub ttft_ms: Option<Distribution>,
     /// Every gap between consecutive output-bearing events, all requests pooled.
     pub itl_ms: Option<Distribution>,
@@ -164,7 +165,7 @@ pub struct Metrics {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BucketStats {
+pub(crate) struct BucketStats {
     /// fresh, short, medium, long, full, xl, xxl.
     pub name: String,
     /// Prompt tokens covered: `lower ≤ n < upper` (upper null for the last bucket).
@@ -185,14 +186,14 @@ pub struct BucketStats {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ErrorCount {
+pub(crate) struct ErrorCount {
     pub error: String,
     pub count: usize,
 }
 
 /// One request as sent and measured: the raw samples every statistic is computed from.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RequestSample {
+pub(crate) struct RequestSample {
     pub task_id: String,
     /// Repetition of the task, 0-based.
     pub execution: u32,
@@ -281,7 +282,7 @@ fn yes() -> bool {
 
 /// One session as it ran: the figures an agent's user sees across its calls.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SessionSample {
+pub(crate) struct SessionSample {
     pub session: u64,
     pub task_id: String,
     pub execution: u32,
@@ -308,7 +309,7 @@ pub struct SessionSample {
 }
 
 /// The formula of every metric, as printed in reports and saved in the JSON.
-pub fn formulas() -> BTreeMap<String, String> {
+pub(crate) fn formulas() -> BTreeMap<String, String> {
     let f = [
         ("t0", "just before the request's first byte is written (the last attempt's send)"),
         ("frame time", "when the kernel received the frame (SO_TIMESTAMPNS, plain http on Linux; see kernel_timed_frames), else when the worker read it, before parsing"),

@@ -44,7 +44,7 @@ use super::think_time::{Pace, ThinkTime};
 
 /// How work enters the run.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Load {
+pub(crate) enum Load {
     Sessions { sessions: usize },
     SessionArrivals { arrivals: Arrivals, max_sessions: usize },
     RequestArrivals { arrivals: Arrivals, max_in_flight: usize },
@@ -52,7 +52,7 @@ pub enum Load {
 
 impl Load {
     /// The most requests or sessions in flight at once.
-    pub fn slots(&self) -> usize {
+    pub(crate) fn slots(&self) -> usize {
         match *self {
             Load::Sessions { sessions } => sessions,
             Load::SessionArrivals { max_sessions, .. } => max_sessions,
@@ -60,7 +60,7 @@ impl Load {
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Load::Sessions { sessions } => {
                 format!(
@@ -89,7 +89,7 @@ fn plural(n: usize) -> &'static str {
 
 /// How requests are sent and when the run gives up.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     pub load: Load,
     pub think: ThinkTime,
     /// Stop starting work after this long, then drain.
@@ -102,7 +102,7 @@ pub struct RunOptions {
 }
 
 /// What the run produced.
-pub struct RunOutcome {
+pub(crate) struct RunOutcome {
     pub started_at: jiff::Timestamp,
     /// In start order.
     pub samples: Vec<RequestSample>,
@@ -146,14 +146,14 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub fn abort(&self, why: String) {
+    pub(crate) fn abort(&self, why: String) {
         let mut reason = self.abort_reason.lock().unwrap_or_else(|p| p.into_inner());
         reason.get_or_insert(why);
         self.stop.store(true, Ordering::SeqCst);
     }
 
     /// Work may still start (not stopped, not past `--duration`).
-    pub fn open(&self) -> bool {
+    pub(crate) fn open(&self) -> bool {
         !self.stop.load(Ordering::SeqCst) && self.deadline.is_none_or(|d| Instant::now() < d)
     }
 
@@ -172,20 +172,20 @@ impl Shared {
         Some(Execution { task: e.task, execution: e.execution.saturating_add(pass.saturating_mul(self.repetitions)) })
     }
 
-    pub fn session_id(&self) -> u64 {
+    pub(crate) fn session_id(&self) -> u64 {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
 
     /// An idle connection to the target, or a new one (opened by its first request, and
     /// timed apart from it as `connect_ms`).
-    pub fn checkout(&self) -> Result<Connection> {
+    pub(crate) fn checkout(&self) -> Result<Connection> {
         if let Some(c) = self.connections.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(c);
         }
         Connection::new(&self.target.url)
     }
 
-    pub fn checkin(&self, conn: Connection) {
+    pub(crate) fn checkin(&self, conn: Connection) {
         self.connections.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
     }
 
@@ -202,7 +202,7 @@ impl Shared {
 
     /// Counts a request's outcome against its slot; stops the run at
     /// `--max-consecutive-failures`.
-    pub fn count_outcome(&self, slot: usize, sample: &RequestSample) {
+    pub(crate) fn count_outcome(&self, slot: usize, sample: &RequestSample) {
         let Some(counter) = self.failures.get(slot) else { return };
         if sample.ok {
             counter.store(0, Ordering::Relaxed);
@@ -215,7 +215,7 @@ impl Shared {
         }
     }
 
-    pub fn ms_since_start(&self, t: Instant) -> f64 {
+    pub(crate) fn ms_since_start(&self, t: Instant) -> f64 {
         if t >= self.started {
             (t - self.started).as_secs_f64() * 1000.0
         } else {
@@ -245,7 +245,7 @@ pub(super) fn timings(plan: &Plan, think: ThinkTime) -> Vec<TaskTiming> {
         .collect()
 }
 
-pub async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<RunOutcome> {
+pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<RunOutcome> {
     let slots = opts.load.slots().max(1);
     let total = opts.duration.is_none().then(|| plan.scheduled_requests() as u64);
     let progress = Progress::new(total, opts.duration, opts.progress);

@@ -28,23 +28,23 @@ use tokio::net::TcpStream;
 /// The receive time of the latest read on a connection, in ns since the Unix epoch
 /// (0 = unknown). Shared between the connection's stream and the worker reading frames.
 #[derive(Clone, Default)]
-pub struct RxClock(Arc<AtomicU64>);
+pub(crate) struct RxClock(Arc<AtomicU64>);
 
 impl RxClock {
-    pub fn last_ns(&self) -> Option<u64> {
+    pub(crate) fn last_ns(&self) -> Option<u64> {
         Some(self.0.load(Ordering::Relaxed)).filter(|&ns| ns != 0)
     }
 }
 
 /// A TCP stream whose reads record their kernel receive timestamp in an [`RxClock`].
-pub struct TimestampedTcp {
+pub(crate) struct TimestampedTcp {
     io: TcpStream,
     clock: RxClock,
 }
 
 impl TimestampedTcp {
     /// Turns receive timestamps on; a kernel that refuses just leaves the clock unset.
-    pub fn new(io: TcpStream) -> (Self, RxClock) {
+    pub(crate) fn new(io: TcpStream) -> (Self, RxClock) {
         #[cfg(target_os = "linux")]
         // SAFETY: a valid socket fd and a c_int option value of the right size.
         unsafe {

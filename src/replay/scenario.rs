@@ -1,14 +1,14 @@
 //! What `-w` names, loaded into tasks of replayable requests.
 //!
-//! Accepted, as asb resolves them: a recording (`.jsonl`, ours or asb's: one task named
-//! after the file), a scenario directory (`scenario.json` + one recording per task), a
-//! standalone manifest (`.json`, recordings relative to it), and a built-in
-//! (`builtin:NAME`, or a bare NAME that is not a path).
+//! Accepted, as AgenticSwarmBench (the original asb) resolves them: a recording (`.jsonl`,
+//! ours or its: one task named after the file), a scenario directory (`scenario.json` + one
+//! recording per task), a standalone manifest (`.json`, recordings relative to it), and a
+//! built-in (`builtin:NAME`, or a bare NAME that is not a path).
 //!
 //! A line of ours carries the request exactly as the client sent it (tools, system,
-//! thinking, headers): that is what is replayed. An asb line has only OpenAI-format
-//! `messages`, `max_tokens` and `temperature`: those are replayed. Lines that cannot be
-//! replayed (no JSON body) are listed, never dropped silently.
+//! thinking, headers): that is what is replayed. An AgenticSwarmBench line has only
+//! OpenAI-format `messages`, `max_tokens` and `temperature`: those are replayed. Lines that
+//! cannot be replayed (no JSON body) are listed, never dropped silently.
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +23,7 @@ use crate::wire::api::Route;
 use crate::wire::Api;
 
 #[derive(Debug, Clone)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub name: String,
     pub description: String,
     /// The path, or `builtin:NAME`.
@@ -36,7 +36,7 @@ pub struct Scenario {
 }
 
 #[derive(Debug, Clone)]
-pub struct Task {
+pub(crate) struct Task {
     pub id: String,
     pub name: String,
     pub entries: Vec<Entry>,
@@ -46,7 +46,7 @@ pub struct Task {
 
 /// One recorded call, ready to be turned into a request.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub seq: u64,
     /// Line in its recording, 1-based.
     pub line: usize,
@@ -63,16 +63,16 @@ pub struct Entry {
 }
 
 #[derive(Debug, Clone)]
-pub enum RecordedRequest {
+pub(crate) enum RecordedRequest {
     /// Our recordings: the body exactly as the client sent it, and its headers (secrets
     /// already gone).
     Body { api: Api, body: Value, headers: Map<String, Value> },
-    /// asb's recordings: OpenAI-format messages and two sampling fields.
+    /// AgenticSwarmBench's recordings: OpenAI-format messages and two sampling fields.
     Messages { messages: Vec<Value>, max_tokens: Option<u64>, temperature: Option<f64> },
 }
 
 impl Scenario {
-    pub fn requests(&self) -> usize {
+    pub(crate) fn requests(&self) -> usize {
         self.tasks.iter().map(|t| t.entries.len()).sum()
     }
 }
@@ -117,7 +117,7 @@ impl Files {
 /// Loads what `-w` names; `task` keeps only the task with that id.
 /// Only that task's recording is read, so a manifest naming a missing file still
 /// replays its other tasks one by one.
-pub fn load(spec: &str, task: Option<&str>) -> Result<Scenario> {
+pub(crate) fn load(spec: &str, task: Option<&str>) -> Result<Scenario> {
     let mut scenario = resolve(spec, task)?;
     if let Some(id) = task {
         let available = scenario.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ");
@@ -249,7 +249,7 @@ fn scenario_from_manifest(
     })
 }
 
-/// A lone recording: one task, id `default` as in asb, named after the file.
+/// A lone recording: one task, id `default` as in AgenticSwarmBench, named after the file.
 fn load_recording(path: &Path) -> Result<Scenario> {
     let (entries, skipped) = parse_recording_file(path)?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -292,7 +292,7 @@ fn parse_recording_file(path: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
 
 /// Every line of a recording, in file order. A malformed line is an error naming
 /// `origin:line`; a well-formed line that cannot be replayed goes to the skipped list.
-pub fn parse_recording(bytes: &[u8], origin: &str) -> Result<(Vec<Entry>, Vec<String>)> {
+fn parse_recording(bytes: &[u8], origin: &str) -> Result<(Vec<Entry>, Vec<String>)> {
     let (mut entries, mut skipped) = (Vec::new(), Vec::new());
     for (i, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
         let line = i + 1;
@@ -369,7 +369,7 @@ mod tests {
         assert_eq!(s.requests(), 5);
         let RecordedRequest::Messages { max_tokens, .. } = &s.tasks[0].entries[0].request else { panic!() };
         assert_eq!(*max_tokens, Some(256));
-        // A bare name that is not a path is a built-in too, as in asb.
+        // A bare name that is not a path is a built-in too, as in AgenticSwarmBench.
         assert_eq!(load("trivial-qa", Some("largest-planet")).unwrap().tasks.len(), 1);
     }
 

@@ -1,9 +1,10 @@
-//! The replay's execution queue (behaviour reference §7): which (task, repetition) pairs
-//! run, in which order. Workers pop from the head of this queue, so the order decides how
-//! the users' conversations overlap on the server.
+//! The replay's execution queue, the order in which executions are scheduled: which (task,
+//! repetition) pairs run, in which order. Workers pop from the head of this queue, so the
+//! order decides how the users' conversations overlap on the server.
 //!
 //! `random` shuffles with a port of CPython's `random.Random(seed).shuffle`, so a given
-//! seed yields the same order as asb's `build_execution_queue`.
+//! seed yields the same order as AgenticSwarmBench (the original asb)'s
+//! `build_execution_queue`.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,7 @@ use super::python_random::PythonRandom;
 /// How executions are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Policy {
+pub(crate) enum Policy {
     /// Every task's repetition 0, then every task's repetition 1, … (asb's default).
     #[value(name = "round_robin")]
     RoundRobin,
@@ -26,7 +27,7 @@ pub enum Policy {
 
 impl Policy {
     /// The name asb prints and accepts: `round_robin`, `sequential` or `random`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Policy::RoundRobin => "round_robin",
             Policy::Sequential => "sequential",
@@ -38,14 +39,14 @@ impl Policy {
 /// One run of one task: `task` indexes the scenario's (sliced, filtered) task list,
 /// `execution` is the repetition, 0-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Execution {
+pub(crate) struct Execution {
     pub task: usize,
     pub execution: u32,
 }
 
 /// The `tasks × repetitions` executions in `policy` order; `seed` is used by
 /// [`Policy::Random`] only (CPython `random.Random(seed).shuffle` of the sequential order).
-pub fn execution_queue(tasks: usize, repetitions: u32, policy: Policy, seed: u64) -> Vec<Execution> {
+pub(crate) fn execution_queue(tasks: usize, repetitions: u32, policy: Policy, seed: u64) -> Vec<Execution> {
     match policy {
         Policy::Sequential => sequential(tasks, repetitions),
         Policy::RoundRobin => {
@@ -65,7 +66,7 @@ fn sequential(tasks: usize, repetitions: u32) -> Vec<Execution> {
 
 /// A fresh seed from the operating system's entropy (through `rand`'s thread RNG), for a
 /// `random` schedule run without `--seed`; print it so the run can be repeated.
-pub fn random_seed() -> u64 {
+pub(crate) fn random_seed() -> u64 {
     rand::random::<u64>()
 }
 

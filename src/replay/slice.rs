@@ -1,15 +1,16 @@
-//! `--slice-tokens N` (behaviour reference §6.4): how many leading entries of a task to
-//! replay so that the sum of their prompt sizes (total prefill work, not context size)
-//! stays within a budget. It lets a long recording be replayed in part, as asb does.
+//! `--slice-tokens N`, the slicing of a task by a token budget: how many leading entries of
+//! a task to replay so that the sum of their prompt sizes (total prefill work, not context
+//! size) stays within a budget. It lets a long recording be replayed in part, as
+//! AgenticSwarmBench (the original asb) does.
 
 /// The number of leading entries to keep: entries are taken in order while the running
 /// total plus the entry's size stays ≤ `budget`, stopping at the first entry that would
 /// exceed it (later, smaller entries are not taken). The first entry is always kept, even
 /// when it alone exceeds the budget; an empty task keeps 0.
 ///
-/// asb's size of an entry is `max(recorded prompt_tokens or 0, Σ len(content) // 4)`; the
-/// caller computes it.
-pub fn sliced_len(prompt_sizes: &[u64], budget: u64) -> usize {
+/// AgenticSwarmBench's size of an entry is
+/// `max(recorded prompt_tokens or 0, Σ len(content) // 4)`; the caller computes it.
+pub(crate) fn sliced_len(prompt_sizes: &[u64], budget: u64) -> usize {
     // u128: a sum of u64 sizes cannot overflow it.
     let mut total: u128 = 0;
     for (kept, &size) in prompt_sizes.iter().enumerate() {

@@ -28,7 +28,7 @@ use crate::stats::percentile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Metric {
+pub(crate) enum Metric {
     Ttft,
     Itl,
     Tpot,
@@ -73,7 +73,7 @@ impl Metric {
 /// How the run-level check summarises requests: a percentile (0–100), the mean or the max.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Stat {
+pub(crate) enum Stat {
     Percentile(f64),
     Mean,
     Max,
@@ -104,7 +104,7 @@ impl fmt::Display for Stat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Limit {
+pub(crate) struct Limit {
     pub metric: Metric,
     pub stat: Stat,
     /// `<=`/`>=` (true) or `<`/`>` (false).
@@ -124,7 +124,7 @@ impl Limit {
     }
 
     /// How close `x` is to the limit, relative (0 = on it): borderline steps are repeated.
-    pub fn margin(&self, x: f64) -> f64 {
+    pub(crate) fn margin(&self, x: f64) -> f64 {
         if !x.is_finite() {
             return f64::INFINITY;
         }
@@ -167,14 +167,15 @@ impl fmt::Display for Limit {
             (false, true) => "<=",
             (false, false) => "<",
         };
-        let value = if self.metric.higher_is_better() { format!("{}", self.value) } else { format!("{}ms", self.value) };
+        let value =
+            if self.metric.higher_is_better() { format!("{}", self.value) } else { format!("{}ms", self.value) };
         write!(f, "{}:{}{op}{value}", self.metric.name(), self.stat)
     }
 }
 
 /// A parsed `--slo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Slo {
+pub(crate) struct Slo {
     pub limits: Vec<Limit>,
 }
 
@@ -189,7 +190,8 @@ impl FromStr for Slo {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Slo, String> {
-        let limits = s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(parse_limit).collect::<Result<_, _>>()?;
+        let limits =
+            s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(parse_limit).collect::<Result<_, _>>()?;
         let slo = Slo { limits };
         if slo.limits.is_empty() {
             return Err("--slo: no limit given; e.g. ttft:p99<=2s,decode_tps:p50>=20".into());
@@ -251,7 +253,7 @@ fn parse_limit(token: &str) -> Result<Limit, String> {
 
 /// One limit's run-level result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LimitResult {
+pub(crate) struct LimitResult {
     pub limit: String,
     /// The statistic over the requests (None when no request had the metric).
     pub observed: Option<f64>,
@@ -264,7 +266,7 @@ pub struct LimitResult {
 
 /// SLO attainment and goodput of a run (or its window).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SloReport {
+pub(crate) struct SloReport {
     pub slo: String,
     /// Where the latencies are measured from.
     pub latency_origin: String,
@@ -289,12 +291,17 @@ pub struct SloReport {
 
 impl Slo {
     /// Does request `r` meet every limit?
-    pub fn request_meets(&self, r: &RequestSample) -> bool {
+    pub(crate) fn request_meets(&self, r: &RequestSample) -> bool {
         r.ok && self.limits.iter().all(|l| l.of_request(r).is_none_or(|v| l.meets(v)))
     }
 
     /// The report over `requests` (the window) and `sessions`, `duration_s` long.
-    pub fn evaluate(&self, requests: &[RequestSample], sessions: &[SessionSample], duration_s: f64) -> SloReport {
+    pub(crate) fn evaluate(
+        &self,
+        requests: &[RequestSample],
+        sessions: &[SessionSample],
+        duration_s: f64,
+    ) -> SloReport {
         let per_s = |x: f64| if duration_s > 0.0 { x / duration_s } else { 0.0 };
         let limits: Vec<LimitResult> = self
             .limits
@@ -346,9 +353,15 @@ mod tests {
     fn parses_the_documented_example() {
         let slo: Slo = "ttft:p99<=2s,itl:p99<=150ms,tpot:p50<=50ms,e2e:p99<=60s,decode_tps:p50>=20".parse().unwrap();
         assert_eq!(slo.limits.len(), 5);
-        assert_eq!(slo.limits[0], Limit { metric: Metric::Ttft, stat: Stat::Percentile(99.0), inclusive: true, value: 2000.0 });
+        assert_eq!(
+            slo.limits[0],
+            Limit { metric: Metric::Ttft, stat: Stat::Percentile(99.0), inclusive: true, value: 2000.0 }
+        );
         assert_eq!(slo.limits[4].value, 20.0);
-        assert_eq!(slo.to_string(), "ttft:p99<=2000ms,itl:p99<=150ms,tpot:p50<=50ms,e2e:p99<=60000ms,decode_tps:p50>=20");
+        assert_eq!(
+            slo.to_string(),
+            "ttft:p99<=2000ms,itl:p99<=150ms,tpot:p50<=50ms,e2e:p99<=60000ms,decode_tps:p50>=20"
+        );
         let l: Slo = "e2e<30000, decode_tps:mean>10tok/s, ttft:max<=500".parse().unwrap();
         assert_eq!(l.limits[0].stat, Stat::Percentile(99.0));
         assert!(!l.limits[0].inclusive);

@@ -1,5 +1,6 @@
 //! The endpoint a replay sends to: which API it speaks and the exact URL, from `-e` as
-//! users type it (asb's rules, minus its `…/v1/v1/messages` bug).
+//! users type it (AgenticSwarmBench (the original asb)'s rules, minus its
+//! `…/v1/v1/messages` bug).
 
 use anyhow::Result;
 
@@ -11,7 +12,7 @@ use crate::wire::endpoint::{
 use crate::wire::Api;
 
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub api: Api,
     /// Where every request is POSTed (without the endpoint's userinfo: safe to print).
     pub url: String,
@@ -21,7 +22,12 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(endpoint: &str, api: Option<UpstreamApi>, key: Option<&str>, key_header: Option<&str>) -> Result<Self> {
+    pub(crate) fn new(
+        endpoint: &str,
+        api: Option<UpstreamApi>,
+        key: Option<&str>,
+        key_header: Option<&str>,
+    ) -> Result<Self> {
         normalize_base(endpoint)?; // scheme and host checks, with the user's spelling in errors
         let (endpoint, userinfo) = redact::split_userinfo(endpoint.trim());
         let (url, query) = split_query(&endpoint);

@@ -20,14 +20,14 @@ use std::str::FromStr;
 
 /// How a session paces its calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pace {
+pub(crate) enum Pace {
     BackToBack,
     Recorded,
     Timestamps,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ThinkTime {
+pub(crate) struct ThinkTime {
     pub pace: Pace,
     /// Multiplies every recorded gap or offset.
     pub scale: f64,
@@ -36,11 +36,11 @@ pub struct ThinkTime {
 }
 
 impl ThinkTime {
-    pub const NONE: ThinkTime = ThinkTime { pace: Pace::BackToBack, scale: 1.0, cap_ms: None };
-    pub const RECORDED: ThinkTime = ThinkTime { pace: Pace::Recorded, scale: 1.0, cap_ms: None };
+    pub(crate) const NONE: ThinkTime = ThinkTime { pace: Pace::BackToBack, scale: 1.0, cap_ms: None };
+    pub(crate) const RECORDED: ThinkTime = ThinkTime { pace: Pace::Recorded, scale: 1.0, cap_ms: None };
 
     /// The wait this run makes for a recorded gap of `recorded_ms`.
-    pub fn gap_ms(&self, recorded_ms: f64) -> f64 {
+    pub(crate) fn gap_ms(&self, recorded_ms: f64) -> f64 {
         match self.pace {
             Pace::BackToBack => 0.0,
             Pace::Recorded | Pace::Timestamps => {
@@ -51,7 +51,7 @@ impl ThinkTime {
     }
 
     /// A call's offset from its session's start in `timestamps` mode.
-    pub fn offset_ms(&self, recorded_ms: f64) -> f64 {
+    pub(crate) fn offset_ms(&self, recorded_ms: f64) -> f64 {
         recorded_ms.max(0.0) * self.scale
     }
 }

@@ -1,22 +1,23 @@
-//! asb's verdict (asb-behaviour §8.4), in one place for the run and its reports: the
-//! thresholds and grade, which bucket the verdict is taken from, the icons and labels, and
-//! the "experience" words. The grade applies the thresholds to a bucket's TTFT p50 and
-//! decode p50 (`decode_tok_per_s`), and the reports say so.
+//! The verdict of AgenticSwarmBench (the original asb), its grade of how a run felt to a
+//! user, in one place for the run and its reports: the thresholds and grade, which bucket
+//! the verdict is taken from, the icons and labels, and the "experience" words. The grade
+//! applies the thresholds to a bucket's TTFT p50 and decode p50 (`decode_tok_per_s`), and
+//! the reports say so.
 
 use super::results::BucketStats;
 use crate::stats::p50;
 
 /// TTFT p50 at most this is good (ms, inclusive).
-pub const TTFT_GOOD_MS: f64 = 3000.0;
+const TTFT_GOOD_MS: f64 = 3000.0;
 /// TTFT p50 at most this is ok.
-pub const TTFT_OK_MS: f64 = 10_000.0;
+const TTFT_OK_MS: f64 = 10_000.0;
 /// Decode p50 at least this is good (tok/s, inclusive).
-pub const DECODE_GOOD: f64 = 30.0;
+const DECODE_GOOD: f64 = 30.0;
 /// Decode p50 at least this is ok.
-pub const DECODE_OK: f64 = 15.0;
+const DECODE_OK: f64 = 15.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Grade {
+pub(crate) enum Grade {
     Good,
     Ok,
     Poor,
@@ -25,7 +26,7 @@ pub enum Grade {
 
 impl Grade {
     /// The verdict string saved in the results (`good`, `ok`, `poor`, anything else unknown).
-    pub fn parse(verdict: &str) -> Grade {
+    pub(crate) fn parse(verdict: &str) -> Grade {
         match verdict.trim().to_ascii_lowercase().as_str() {
             "good" => Grade::Good,
             "ok" | "marginal" => Grade::Ok,
@@ -34,7 +35,7 @@ impl Grade {
         }
     }
 
-    pub fn icon(self) -> &'static str {
+    pub(crate) fn icon(self) -> &'static str {
         match self {
             Grade::Good => "🟢",
             Grade::Ok => "🟡",
@@ -43,7 +44,7 @@ impl Grade {
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Grade::Good => "GOOD for agentic swarm scenarios",
             Grade::Ok => "MARGINAL for agentic swarm scenarios",
@@ -53,8 +54,9 @@ impl Grade {
     }
 }
 
-/// asb's grade: the worse of the TTFT grade and the decode grade; unknown without both.
-pub fn grade(ttft_p50_ms: Option<f64>, decode_p50: Option<f64>) -> Grade {
+/// AgenticSwarmBench's grade: the worse of the TTFT grade and the decode grade; unknown
+/// without both.
+pub(crate) fn grade(ttft_p50_ms: Option<f64>, decode_p50: Option<f64>) -> Grade {
     let (Some(ttft), Some(decode)) = (ttft_p50_ms, decode_p50) else { return Grade::Unknown };
     if !ttft.is_finite() || !decode.is_finite() {
         return Grade::Unknown;
@@ -77,14 +79,14 @@ pub fn grade(ttft_p50_ms: Option<f64>, decode_p50: Option<f64>) -> Grade {
 }
 
 /// A run where more than this share of requests failed is poor, whatever its timings.
-pub const FAILURES_POOR: f64 = 0.05;
+const FAILURES_POOR: f64 = 0.05;
 
 /// The failure gate, as the reports state it.
-pub const FAILURE_GATE: &str =
+pub(crate) const FAILURE_GATE: &str =
     "the failure gate: any failed request caps the verdict at ok, more than 5 % failed is poor";
 
 /// The best grade a run can have with `failed` of `requests` failed ([`Grade::Good`]: no cap).
-pub fn failure_cap(failed: usize, requests: usize) -> Grade {
+pub(crate) fn failure_cap(failed: usize, requests: usize) -> Grade {
     match failed {
         0 => Grade::Good,
         _ if failed as f64 > FAILURES_POOR * requests as f64 => Grade::Poor,
@@ -93,7 +95,7 @@ pub fn failure_cap(failed: usize, requests: usize) -> Grade {
 }
 
 /// A grade under a cap: a poor cap wins even where the timings give no grade.
-pub fn capped(grade: Grade, cap: Grade) -> Grade {
+pub(crate) fn capped(grade: Grade, cap: Grade) -> Grade {
     match (grade, cap) {
         (_, Grade::Poor) => Grade::Poor,
         (Grade::Unknown, _) => Grade::Unknown,
@@ -102,16 +104,16 @@ pub fn capped(grade: Grade, cap: Grade) -> Grade {
 }
 
 /// The grade of a bucket from its TTFT p50 and decode p50.
-pub fn bucket_grade(b: &BucketStats) -> Grade {
+pub(crate) fn bucket_grade(b: &BucketStats) -> Grade {
     if b.succeeded == 0 {
         return Grade::Poor;
     }
     grade(p50(&b.metrics.ttft_ms), p50(&b.metrics.decode_tok_per_s))
 }
 
-/// asb's experience words: `Instant, fast streaming`. The decode half is left out without
-/// a decode rate; nothing without a TTFT.
-pub fn experience(ttft_p50_ms: Option<f64>, decode_p50: Option<f64>) -> Option<String> {
+/// AgenticSwarmBench's experience words: `Instant, fast streaming`. The decode half is left
+/// out without a decode rate; nothing without a TTFT.
+pub(crate) fn experience(ttft_p50_ms: Option<f64>, decode_p50: Option<f64>) -> Option<String> {
     let ttft = ttft_p50_ms.filter(|v| v.is_finite())?;
     let waiting = match ttft {
         t if t < 1000.0 => "Instant",
@@ -133,20 +135,20 @@ pub fn experience(ttft_p50_ms: Option<f64>, decode_p50: Option<f64>) -> Option<S
 }
 
 /// A bucket's experience words.
-pub fn bucket_experience(b: &BucketStats) -> Option<String> {
+pub(crate) fn bucket_experience(b: &BucketStats) -> Option<String> {
     experience(p50(&b.metrics.ttft_ms), p50(&b.metrics.decode_tok_per_s))
 }
 
-/// The bucket whose numbers headline the verdict, as asb picks it: the first `medium` or
-/// `long` bucket with a success, else the first bucket with a success (buckets in size
-/// order here; asb takes the first seen).
-pub fn headline_bucket(buckets: &[BucketStats]) -> Option<&BucketStats> {
+/// The bucket whose numbers headline the verdict, as AgenticSwarmBench picks it: the first
+/// `medium` or `long` bucket with a success, else the first bucket with a success (buckets
+/// in size order here; AgenticSwarmBench takes the first seen).
+pub(crate) fn headline_bucket(buckets: &[BucketStats]) -> Option<&BucketStats> {
     let ok = || buckets.iter().filter(|b| b.succeeded > 0);
     ok().find(|b| b.name == "medium" || b.name == "long").or_else(|| ok().next())
 }
 
 /// What the per-bucket grades and experience words are taken from, for the reports to say.
-pub const BUCKET_GRADE_BASIS: &str = "per-bucket grade and experience: asb's thresholds on the bucket's TTFT p50 \
+pub(crate) const BUCKET_GRADE_BASIS: &str = "per-bucket grade and experience: asb's thresholds on the bucket's TTFT p50 \
      (good ≤ 3000 ms, ok ≤ 10000 ms) and decode p50 (decode_tok_per_s; good ≥ 30, ok ≥ 15 tok/s), the worse of the two; \
      experience: TTFT < 1 s Instant, < 3 s Responsive, < 5 s Slight pause, < 10 s Noticeable wait, else Disruptive; \
      decode > 50 fast, > 30 smooth, > 15 slow streaming, else sluggish";

@@ -17,7 +17,7 @@ use crate::wire::server::ConnTimeouts;
     mut_arg("endpoint", flags::reworded("Upstream for the record modes (as `asb record -e`)")),
     mut_arg("model", flags::reworded("Model for translated calls in the record modes (as `asb record -m`)"))
 )]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// A recording made by `asb record`, or a directory of them (served under /c/NAME/...).
     #[arg(short = 'w', long = "recording", alias = "scenario")]
     pub recording: PathBuf,
@@ -53,7 +53,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
+pub(crate) enum Mode {
     None,
     Once,
     #[value(name = "new_episodes")]

@@ -20,7 +20,7 @@ use crate::recording::FORMAT_VERSION;
 
 /// A recorded answer, ready to send.
 #[derive(Debug, Clone)]
-pub struct RecordedAnswer {
+pub(crate) struct RecordedAnswer {
     pub status: StatusCode,
     /// Response headers as recorded, minus those describing the old connection, plus
     /// `x-asb-serve: seq N` (built once, at load).
@@ -29,7 +29,7 @@ pub struct RecordedAnswer {
 }
 
 #[derive(Debug, Clone)]
-pub enum AnswerBody {
+pub(crate) enum AnswerBody {
     /// SSE events verbatim, one after the other, then any tail (`all`: sent whole when not
     /// paced), and for each its arrival offset (ms from the request) and where it ends in
     /// `all` (sent piece by piece when paced).
@@ -39,7 +39,7 @@ pub enum AnswerBody {
 }
 
 #[derive(Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub seq: u64,
     pub line: usize,
     pub method: String,
@@ -52,9 +52,10 @@ pub struct Entry {
     pub answer: RecordedAnswer,
 }
 
-/// The parts of a recording line that serving reads. serde skips everything else (asb's
-/// `messages` copy, the upstream exchange, the result, usage) without building it, which
-/// is most of the loading time saved on large recordings.
+/// The parts of a recording line that serving reads. serde skips everything else
+/// (AgenticSwarmBench (the original asb)'s `messages` copy, the upstream exchange, the
+/// result, usage) without building it, which is most of the loading time saved on large
+/// recordings.
 #[derive(Deserialize)]
 struct ServedLine {
     #[serde(default)]
@@ -91,7 +92,7 @@ struct ServedEvent {
 
 /// What a request gets once every recording of it was served (`asb serve --allow-repeats`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Repeats {
+pub(crate) enum Repeats {
     /// An error naming the recordings already served (the default: a test that calls more
     /// often than when it was recorded is told so).
     #[default]
@@ -105,7 +106,7 @@ pub enum Repeats {
 /// What one line of a recording is to serving.
 enum Parsed {
     Blank,
-    /// A call with no recorded response (asb's lines, say).
+    /// A call with no recorded response (AgenticSwarmBench's lines, say).
     Unservable,
     Entry(Box<Entry>),
 }
@@ -215,7 +216,7 @@ fn parse_batch(
 }
 
 /// What a lookup found.
-pub enum Lookup<'a> {
+pub(crate) enum Lookup<'a> {
     Found(&'a Entry),
     /// The request was recorded, but every recording of it was already served.
     Exhausted {
@@ -224,11 +225,9 @@ pub enum Lookup<'a> {
     Missing,
 }
 
-pub struct Cassette {
+pub(crate) struct Cassette {
     pub path: PathBuf,
     pub entries: Vec<Entry>,
-    /// Calls in the file that cannot be served (no recorded response, e.g. asb's lines).
-    pub unservable: usize,
     by_key: HashMap<Key, Recorded>,
     /// Recorded bodies' exact bytes → their key (see [`ExactKey`]).
     by_exact: HashMap<ExactKey, Key>,
@@ -247,7 +246,7 @@ const DROPPED_HEADERS: &[&str] = &["content-length", "transfer-encoding", "conne
 impl Cassette {
     /// Loads `path` line by line, keeping of each call only what serving needs: its key,
     /// the canonical body as compact text (for miss reports), and the recorded answer.
-    pub fn load(path: &Path, normalizer: &Normalizer) -> Result<Self> {
+    pub(crate) fn load(path: &Path, normalizer: &Normalizer) -> Result<Self> {
         let mut entries = Vec::new();
         let mut problems = Vec::new();
         let mut unservable = 0;
@@ -307,12 +306,12 @@ impl Cassette {
                 by_exact.insert(exact, e.key);
             }
         }
-        Ok(Cassette { path: path.to_path_buf(), entries, unservable, by_key, by_exact })
+        Ok(Cassette { path: path.to_path_buf(), entries, by_key, by_exact })
     }
 
     /// The key of a request whose bytes equal a recorded request's (`None`: none does, and
     /// its key must be computed from its canonical text).
-    pub fn recorded_key(&self, exact: &ExactKey) -> Option<Key> {
+    pub(crate) fn recorded_key(&self, exact: &ExactKey) -> Option<Key> {
         self.by_exact.get(exact).copied()
     }
 
@@ -320,7 +319,7 @@ impl Cassette {
     /// `canonical`: the request that `key` was computed from, checked against the
     /// recording before it is served (`None`: the key came from [`Self::recorded_key`],
     /// i.e. from the recording itself).
-    pub fn take(&mut self, key: &Key, canonical: Option<&CanonicalRequest>, repeats: Repeats) -> Lookup<'_> {
+    pub(crate) fn take(&mut self, key: &Key, canonical: Option<&CanonicalRequest>, repeats: Repeats) -> Lookup<'_> {
         let Some(recorded) = self.by_key.get_mut(key) else { return Lookup::Missing };
         if let (Some(request), Some(&first)) = (canonical, recorded.entries.first()) {
             let e = &self.entries[first];
@@ -345,7 +344,12 @@ impl Cassette {
 
     /// The recorded call on the same method and path whose body differs in the fewest
     /// fields from `incoming`.
-    pub fn closest(&self, method: &str, path: &str, incoming: Option<&Value>) -> Option<(&Entry, Vec<FieldDiff>)> {
+    pub(crate) fn closest(
+        &self,
+        method: &str,
+        path: &str,
+        incoming: Option<&Value>,
+    ) -> Option<(&Entry, Vec<FieldDiff>)> {
         let null = Value::Null;
         self.entries
             .iter()

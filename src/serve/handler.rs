@@ -13,7 +13,7 @@ use super::key::{exact_key_of, CanonicalRequest};
 use super::library::Library;
 use super::miss::{error, exhausted_report, miss_report, Miss};
 use super::pacing::{send, Pacing};
-use super::record_mode::{self, Proxy};
+use super::record_mode::ThreadRecorder;
 use crate::wire::server::{self, ServerBody};
 use crate::wire::Api;
 
@@ -26,7 +26,7 @@ pub(crate) struct State {
 
 pub(crate) async fn handle(
     state: Arc<State>,
-    recorder: Option<Arc<Proxy>>,
+    recorder: Option<ThreadRecorder>,
     req: Request<Incoming>,
 ) -> Result<Response<ServerBody>, Infallible> {
     let arrival = std::time::Instant::now();
@@ -44,7 +44,7 @@ pub(crate) async fn handle(
     Ok(match (replayed, recorder) {
         (Ok(resp), _) => resp,
         // Boxed: the proxy's future is large, and would make every replayed call move it.
-        (Err(_), Some(proxy)) => Box::pin(record_mode::forward(&proxy, parts, body, arrival)).await,
+        (Err(_), Some(recorder)) => Box::pin(recorder.handle(parts, body, arrival)).await,
         (Err(miss), None) => miss.answer(api),
     })
 }

@@ -8,24 +8,26 @@
 //! way, and `asb record` keeps the body as it was sent) is matched
 //! without building the canonical text, which on a 100 KB agent body is most of the call.
 
+#[cfg(test)]
 use crate::recording::normalize::Normalizer;
 
 /// A request's key, from its body's bytes (a body that is not JSON is left out).
-pub fn request_key(normalizer: &Normalizer, method: &str, path: &str, body: &[u8]) -> Key {
+#[cfg(test)]
+pub(crate) fn request_key(normalizer: &Normalizer, method: &str, path: &str, body: &[u8]) -> Key {
     key_of(method, path, normalizer.canonical_text_of(body).as_deref())
 }
 
 /// A request as it is matched: method, path and canonical body text (`None`: the body is
 /// not JSON).
 #[derive(Debug, Clone, Copy)]
-pub struct CanonicalRequest<'a> {
+pub(crate) struct CanonicalRequest<'a> {
     pub method: &'a str,
     pub path: &'a str,
     pub text: Option<&'a [u8]>,
 }
 
 impl CanonicalRequest<'_> {
-    pub fn key(&self) -> Key {
+    pub(crate) fn key(&self) -> Key {
         key_of(self.method, self.path, self.text)
     }
 }
@@ -33,10 +35,10 @@ impl CanonicalRequest<'_> {
 /// What a request is matched by: a 128-bit hash (XXH3) of its method, path and canonical
 /// body text. A hit is confirmed against the recorded canonical text before it is served
 /// ([`super::cassette::Cassette::take`]), so the hash only has to be fast.
-pub type Key = u128;
+pub(crate) type Key = u128;
 
-/// The key of method, path and a canonical body text ([`Normalizer::canonical_text_of`]).
-pub fn key_of(method: &str, path: &str, canonical_text: Option<&[u8]>) -> Key {
+/// The key of method, path and a canonical body text ([`Normalizer::canonical_text_of`](crate::recording::normalize::Normalizer::canonical_text_of)).
+pub(crate) fn key_of(method: &str, path: &str, canonical_text: Option<&[u8]>) -> Key {
     request_hash(method, path, canonical_text.unwrap_or_default())
 }
 
@@ -45,10 +47,10 @@ pub fn key_of(method: &str, path: &str, canonical_text: Option<&[u8]>) -> Key {
 /// canonical text; a different spelling of the same JSON (spacing, key order, a new
 /// timestamp) misses here and is matched by [`Key`]. Unlike a key, an exact hit cannot be
 /// confirmed (the recorded bytes are not kept): 128 bits make a false one out of reach.
-pub type ExactKey = u128;
+pub(crate) type ExactKey = u128;
 
 /// The [`ExactKey`] of a request.
-pub fn exact_key_of(method: &str, path: &str, body: &[u8]) -> ExactKey {
+pub(crate) fn exact_key_of(method: &str, path: &str, body: &[u8]) -> ExactKey {
     request_hash(method, path, body)
 }
 

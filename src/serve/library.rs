@@ -12,9 +12,9 @@ use anyhow::{bail, Result};
 use super::cassette::Cassette;
 use crate::recording::normalize::Normalizer;
 
-pub type SharedCassette = Arc<Mutex<Cassette>>;
+pub(crate) type SharedCassette = Arc<Mutex<Cassette>>;
 
-pub struct Library {
+pub(crate) struct Library {
     root: PathBuf,
     pub normalizer: Normalizer,
     idle_release: Duration,
@@ -25,13 +25,13 @@ pub struct Library {
 }
 
 /// Where a request goes: which recording, and the path within it.
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     pub name: &'a str,
     pub path: &'a str,
 }
 
 impl Library {
-    pub fn open(root: &Path, normalizer: Normalizer, idle_release: Duration) -> Result<Self> {
+    pub(crate) fn open(root: &Path, normalizer: Normalizer, idle_release: Duration) -> Result<Self> {
         let meta = std::fs::metadata(root).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", root.display()))?;
         // A single recording is loaded at once, so a broken file fails at start.
         let file = match meta.is_dir() {
@@ -50,12 +50,12 @@ impl Library {
         Ok(library)
     }
 
-    pub fn is_dir(&self) -> bool {
+    pub(crate) fn is_dir(&self) -> bool {
         self.file.is_none()
     }
 
     /// Names of the recordings in a directory (file stems of `*.jsonl`).
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&self.root)
             .map(|dir| {
                 dir.flatten()
@@ -69,7 +69,7 @@ impl Library {
     }
 
     /// Splits `/c/NAME/rest` (directory mode); a single file takes every path as is.
-    pub fn route<'a>(&self, path_and_query: &'a str) -> Option<Target<'a>> {
+    pub(crate) fn route<'a>(&self, path_and_query: &'a str) -> Option<Target<'a>> {
         if !self.is_dir() {
             return Some(Target { name: "", path: path_and_query });
         }
@@ -82,7 +82,7 @@ impl Library {
 
     /// The recording called `name`, loading it if needed — on the blocking pool, so the
     /// other connections of this server thread are answered meanwhile.
-    pub async fn get(&self, name: &str) -> Result<SharedCassette> {
+    pub(crate) async fn get(&self, name: &str) -> Result<SharedCassette> {
         if let Some(file) = &self.file {
             return Ok(Arc::clone(file));
         }
@@ -115,7 +115,7 @@ impl Library {
     }
 
     /// Releases directory recordings idle for longer than the release delay.
-    pub fn release_idle(&self) -> usize {
+    pub(crate) fn release_idle(&self) -> usize {
         if !self.is_dir() {
             return 0;
         }
@@ -128,10 +128,6 @@ impl Library {
             give_back_freed_memory();
         }
         released
-    }
-
-    pub fn loaded_count(&self) -> usize {
-        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 

@@ -22,7 +22,7 @@ pub(crate) struct Miss {
 
 impl Miss {
     /// The answer when no upstream may be asked instead.
-    pub fn answer(self, api: Api) -> Response<ServerBody> {
+    pub(crate) fn answer(self, api: Api) -> Response<ServerBody> {
         let Miss { status, report } = self;
         if status == 404 {
             return error(api, 404, report);

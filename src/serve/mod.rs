@@ -15,10 +15,10 @@
 //! * this file — the command: start, banner, idle release, stop.
 
 mod args;
-pub mod cassette;
+pub(crate) mod cassette;
 mod handler;
-pub mod key;
-pub mod library;
+pub(crate) mod key;
+pub(crate) mod library;
 mod miss;
 mod pacing;
 mod record_mode;
@@ -28,19 +28,17 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-pub use args::{Mode, ServeArgs};
-pub use pacing::Pacing;
+pub(crate) use args::{Mode, ServeArgs};
 
 use handler::{handle, State};
 use library::Library;
-use record_mode::RecordMode;
 
 use crate::recording::normalize::Normalizer;
 use crate::wire::server::{self, HyperOnly, PerCore, Shutdown};
 
 /// `asb serve`: answer from recordings until Ctrl+C.
-pub async fn run(args: ServeArgs) -> Result<()> {
-    let (recording, mode) = RecordMode::open(&args)?;
+pub(crate) async fn run(args: ServeArgs) -> Result<()> {
+    let (recording, mode) = record_mode::open(&args)?;
     // Bound before a large recording loads: a busy port fails at once, and a client that
     // connects during the load waits for its answer instead of being refused.
     let listener = server::bind("asb serve", args.listen.host, args.listen.port)?;
@@ -90,8 +88,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let server = {
         let (state, recording) = (Arc::clone(&state), recording.clone());
         PerCore::start("asb-serve", listener, shutdown, args.timeouts, move || {
-            // Each thread's own proxy (its upstream connection pool lives on that thread).
-            let recorder = recording.as_ref().map(|r| r.proxy()).transpose()?;
+            // Each thread's own recorder (its upstream connection pool lives on that thread).
+            let recorder = recording.as_ref().map(|r| r.on_this_thread()).transpose()?;
             let state = Arc::clone(&state);
             Ok((HyperOnly, move |req| handle(Arc::clone(&state), recorder.clone(), req)))
         })?

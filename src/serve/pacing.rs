@@ -13,14 +13,14 @@ use super::cassette::{AnswerBody, RecordedAnswer};
 use crate::wire::server::{full, BoxError, ServerBody};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pacing {
+pub(crate) enum Pacing {
     Instant,
     /// Event times multiplied by this factor (1 = as recorded).
     Scaled(f64),
 }
 
 /// The largest `--pacing scale=X`: a thousand times slower than recorded.
-pub(crate) const MAX_PACING_SCALE: f64 = 1000.0;
+const MAX_PACING_SCALE: f64 = 1000.0;
 
 /// The longest wait for one event of a paced answer, from the request: a day. A recorded
 /// event time beyond it (see `asb validate`) is sent at this time.

@@ -29,7 +29,7 @@ use http::HeaderMap;
 
 /// Which provider's conventions a request or response follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Api {
+pub(crate) enum Api {
     /// OpenAI Chat Completions (`/v1/chat/completions`).
     OpenAi,
     /// Anthropic Messages (`/v1/messages`).
@@ -37,7 +37,7 @@ pub enum Api {
 }
 
 impl Api {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Api::OpenAi => "openai",
             Api::Anthropic => "anthropic",
@@ -45,12 +45,12 @@ impl Api {
     }
 
     /// The path of this API's calls (`/v1/chat/completions`, `/v1/messages`).
-    pub fn path(self) -> &'static str {
+    pub(crate) fn path(self) -> &'static str {
         Route::Call(self).path()
     }
 
     /// The API a request speaks, from its path (or URL) and headers: see the module doc.
-    pub fn of_request(path: &str, headers: &HeaderMap) -> Api {
+    pub(crate) fn of_request(path: &str, headers: &HeaderMap) -> Api {
         let path = route_part(path);
         if let Some(api) = Route::of(path).and_then(Route::api) {
             return api;
@@ -69,7 +69,7 @@ impl Api {
 
 /// A request's route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Route {
+pub(crate) enum Route {
     /// An LLM call in an API's conventions: what record records, replay replays, serve
     /// serves.
     Call(Api),
@@ -98,18 +98,18 @@ const ROUTES: &[Row] = &[
 
 impl Route {
     /// The route of a request path (or URL), if asb knows it: see the module doc.
-    pub fn of(path: &str) -> Option<Route> {
+    pub(crate) fn of(path: &str) -> Option<Route> {
         let path = route_part(path);
         ROUTES.iter().find(|row| path.ends_with(row.ends_with)).map(|row| row.route)
     }
 
     /// The path asb sends for this route.
-    pub fn path(self) -> &'static str {
+    pub(crate) fn path(self) -> &'static str {
         ROUTES.iter().find(|row| row.route == self).map_or("/", |row| row.path)
     }
 
     /// The API whose shapes this route answers in (`None`: either, by header).
-    pub fn api(self) -> Option<Api> {
+    pub(crate) fn api(self) -> Option<Api> {
         match self {
             Route::Call(api) => Some(api),
             Route::CountTokens => Some(Api::Anthropic),
@@ -118,7 +118,7 @@ impl Route {
     }
 
     /// The paths of every API's calls.
-    pub fn call_paths() -> impl Iterator<Item = &'static str> {
+    pub(crate) fn call_paths() -> impl Iterator<Item = &'static str> {
         ROUTES.iter().filter(|row| matches!(row.route, Route::Call(_))).map(|row| row.path)
     }
 }

@@ -9,10 +9,10 @@ use anyhow::Result;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-pub type Connector = HttpsConnector<HttpConnector>;
+pub(crate) type Connector = HttpsConnector<HttpConnector>;
 
 /// Opens TCP (+ TLS for https, offering HTTP/1.1 by ALPN) connections.
-pub fn connector() -> Result<Connector> {
+pub(crate) fn connector() -> Result<Connector> {
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     http.enforce_http(false);

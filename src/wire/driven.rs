@@ -8,12 +8,12 @@ use std::pin::Pin;
 use std::task::Context;
 
 /// hyper's connection state machine, whichever stream it runs on.
-pub type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+pub(crate) type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
 
 /// Runs `fut` while polling the connection's driver first, so socket reads happen in the
 /// same poll that consumes them. `closed` is set once the driver finished (the connection
 /// closed; what it read is still deliverable).
-pub async fn drive<F: Future>(driver: &mut Driver, closed: &mut bool, fut: F) -> F::Output {
+pub(crate) async fn drive<F: Future>(driver: &mut Driver, closed: &mut bool, fut: F) -> F::Output {
     tokio::pin!(fut);
     if !*closed {
         tokio::select! {
@@ -26,7 +26,7 @@ pub async fn drive<F: Future>(driver: &mut Driver, closed: &mut bool, fut: F) ->
 }
 
 /// Lets the driver read and write what it can now, from a `poll` of the caller's own.
-pub fn poll_driver(driver: &mut Driver, closed: &mut bool, cx: &mut Context<'_>) {
+pub(crate) fn poll_driver(driver: &mut Driver, closed: &mut bool, cx: &mut Context<'_>) {
     if !*closed && driver.as_mut().poll(cx).is_ready() {
         finished(driver, closed);
     }
@@ -40,7 +40,7 @@ fn finished(driver: &mut Driver, closed: &mut bool) {
 }
 
 /// An error and its causes, `a: b: c`.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -56,7 +56,7 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// Whether a connection's driver has finished, checked without waiting (for an idle
 /// connection about to be reused: the server may have closed it meanwhile).
-pub fn has_finished(driver: &mut Driver, closed: &mut bool) -> bool {
+pub(crate) fn has_finished(driver: &mut Driver, closed: &mut bool) -> bool {
     let mut cx = Context::from_waker(std::task::Waker::noop());
     poll_driver(driver, closed, &mut cx);
     *closed

@@ -11,13 +11,13 @@ use crate::recording::redact;
 
 /// `--upstream-api`: the API to speak to an endpoint, when its URL does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum UpstreamApi {
+pub(crate) enum UpstreamApi {
     Openai,
     Anthropic,
 }
 
 impl UpstreamApi {
-    pub fn api(self) -> Api {
+    pub(crate) fn api(self) -> Api {
         match self {
             UpstreamApi::Openai => Api::OpenAi,
             UpstreamApi::Anthropic => Api::Anthropic,
@@ -28,7 +28,7 @@ impl UpstreamApi {
 /// An endpoint split into its URL and its query (`?api-version=…`, as Azure OpenAI's
 /// endpoints have), which is added to every request sent there ([`with_query`]); a
 /// `#fragment` is dropped.
-pub fn split_query(endpoint: &str) -> (&str, Option<&str>) {
+pub(crate) fn split_query(endpoint: &str) -> (&str, Option<&str>) {
     let endpoint = endpoint.trim();
     let endpoint = endpoint.split_once('#').map_or(endpoint, |(url, _)| url);
     match endpoint.split_once('?') {
@@ -39,7 +39,7 @@ pub fn split_query(endpoint: &str) -> (&str, Option<&str>) {
 
 /// `url` with an endpoint's `query` added after the request's own (`?` or `&`); the
 /// endpoint's parameters the request sets itself are left out (the request's win).
-pub fn with_query(mut url: String, query: Option<&str>) -> String {
+pub(crate) fn with_query(mut url: String, query: Option<&str>) -> String {
     let Some(query) = query else { return url };
     let own: Vec<&str> = url.split_once('?').map_or(vec![], |(_, q)| q.split('&').map(param_name).collect());
     let added: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !own.contains(&param_name(p))).collect();
@@ -60,7 +60,7 @@ fn param_name(param: &str) -> &str {
 /// own `/v1/...` paths), so `http://h:8000/v1` does not become `/v1/v1`. A
 /// `user:password@` is dropped, from the result and from error messages (take it first
 /// with [`redact::split_userinfo`] to use it).
-pub fn normalize_base(endpoint: &str) -> Result<String> {
+pub(crate) fn normalize_base(endpoint: &str) -> Result<String> {
     let (endpoint, _) = redact::split_userinfo(endpoint.trim());
     let endpoint = endpoint.as_str();
     let trimmed = split_query(endpoint).0.trim_end_matches('/');
@@ -81,7 +81,7 @@ pub fn normalize_base(endpoint: &str) -> Result<String> {
 
 /// A plain-HTTP endpoint as a hand-written client reaches it (`asb record`'s passthrough).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlainEndpoint {
+pub(crate) struct PlainEndpoint {
     /// `host:port` to connect to.
     pub connect_to: String,
     /// The `host` header: the authority as the endpoint spelled it.
@@ -93,7 +93,7 @@ pub struct PlainEndpoint {
 impl PlainEndpoint {
     /// The endpoint `base` (a normalised `--endpoint`, see [`normalize_base`]), if it is
     /// plain HTTP.
-    pub fn of(base: &str) -> Option<Self> {
+    pub(crate) fn of(base: &str) -> Option<Self> {
         let rest = base.strip_prefix("http://")?;
         let (authority, prefix) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
         let uri: http::Uri = base.parse().ok()?;
@@ -108,7 +108,7 @@ impl PlainEndpoint {
     }
 }
 
-pub fn detect_api(base: &str) -> Api {
+pub(crate) fn detect_api(base: &str) -> Api {
     let host = base.parse::<http::Uri>().ok().and_then(|u| u.host().map(str::to_ascii_lowercase));
     match host {
         Some(h) if h == "anthropic.com" || h.ends_with(".anthropic.com") => Api::Anthropic,
@@ -119,7 +119,7 @@ pub fn detect_api(base: &str) -> Api {
 /// The (lower-case header, value) carrying `key`: `authorization` sends `Bearer KEY`, any
 /// other header the key itself. Default header: x-api-key for Anthropic, authorization
 /// otherwise. No key (or an empty one) sends nothing.
-pub fn auth_header(api: Api, key: Option<&str>, header: Option<&str>) -> Option<(String, String)> {
+pub(crate) fn auth_header(api: Api, key: Option<&str>, header: Option<&str>) -> Option<(String, String)> {
     let key = key.filter(|k| !k.is_empty())?;
     let header = header
         .map(str::to_ascii_lowercase)
@@ -130,7 +130,7 @@ pub fn auth_header(api: Api, key: Option<&str>, header: Option<&str>) -> Option<
 
 /// The (header, value) sending an endpoint URL's `user:password` as Basic auth, as curl
 /// does: used when no key is given.
-pub fn basic_auth(user: &str, password: &str) -> (String, String) {
+pub(crate) fn basic_auth(user: &str, password: &str) -> (String, String) {
     let blob = redact::base64_encode(format!("{user}:{password}").as_bytes());
     ("authorization".to_string(), format!("Basic {blob}"))
 }

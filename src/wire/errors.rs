@@ -11,7 +11,7 @@ use super::Api;
 
 /// A failed request: HTTP status plus a human message naming the cause.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub message: String,
     /// OpenAI `param`, when one field is to blame.
@@ -21,7 +21,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: u16, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             message: message.into(),
@@ -31,13 +31,13 @@ impl ApiError {
     }
 
     /// A 400 for a missing or mistyped field; `param` names the field path.
-    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
         let param = param.into();
         let message = format!("{param}: {}", message.into());
         ApiError { param: Some(param), ..ApiError::new(400, message) }
     }
 
-    pub fn with_code(mut self, code: &'static str) -> Self {
+    pub(crate) fn with_code(mut self, code: &'static str) -> Self {
         self.code = Some(code);
         self
     }
@@ -67,7 +67,7 @@ impl ApiError {
         }
     }
 
-    pub fn body(&self, api: Api, request_id: &str) -> serde_json::Value {
+    pub(crate) fn body(&self, api: Api, request_id: &str) -> serde_json::Value {
         match api {
             Api::OpenAi => json!({"error": {
                 "message": self.message,
@@ -85,7 +85,7 @@ impl ApiError {
 
     /// The whole HTTP response: status, JSON content type, request id, and `retry-after`
     /// on 429.
-    pub fn to_response(&self, api: Api, request_id: &str) -> Response<String> {
+    pub(crate) fn to_response(&self, api: Api, request_id: &str) -> Response<String> {
         let mut resp = Response::new(self.body(api, request_id).to_string());
         *resp.status_mut() = self.status;
         resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
@@ -100,7 +100,7 @@ impl ApiError {
 }
 
 /// Names a JSON value's type for error messages.
-pub fn type_name(v: &serde_json::Value) -> &'static str {
+pub(crate) fn type_name(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "boolean",

@@ -16,11 +16,11 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 /// Header lines read per head; a head with more goes to hyper.
 const MAX_HEADERS: usize = 100;
 /// A request head still incomplete after this many bytes goes to hyper.
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// What the start of a buffer holds.
 #[derive(Debug)]
-pub enum Parsed<T> {
+pub(crate) enum Parsed<T> {
     /// Not a whole head yet.
     Partial,
     Head(T),
@@ -30,7 +30,7 @@ pub enum Parsed<T> {
 
 /// A request head in the shape the passthrough handles.
 #[derive(Debug)]
-pub struct RequestHead {
+pub(crate) struct RequestHead {
     pub method: Method,
     /// Path and query, as sent.
     pub target: String,
@@ -43,7 +43,7 @@ pub struct RequestHead {
 }
 
 /// Parses the request head at the start of `buf`.
-pub fn parse_request(buf: &[u8]) -> Parsed<RequestHead> {
+pub(crate) fn parse_request(buf: &[u8]) -> Parsed<RequestHead> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
     let len = match req.parse(buf) {
@@ -79,7 +79,7 @@ pub fn parse_request(buf: &[u8]) -> Parsed<RequestHead> {
 
 /// How a response body is delimited (RFC 9112 §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub(crate) enum Framing {
     /// No body (1xx, 204, 304).
     Empty,
     Length(u64),
@@ -90,7 +90,7 @@ pub enum Framing {
 
 /// A response head as the upstream sent it.
 #[derive(Debug)]
-pub struct ResponseHead {
+pub(crate) struct ResponseHead {
     pub status: u16,
     pub headers: HeaderMap,
     /// Bytes of the head, blank line included.
@@ -101,7 +101,7 @@ pub struct ResponseHead {
 }
 
 /// Parses the response head at the start of `buf`; `Err` for one that is not HTTP.
-pub fn parse_response(buf: &[u8]) -> Result<Option<ResponseHead>, String> {
+pub(crate) fn parse_response(buf: &[u8]) -> Result<Option<ResponseHead>, String> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut slots);
     let len = match resp.parse(buf) {
@@ -161,7 +161,7 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<ResponseHead>, String> {
 /// The request head to send upstream: `POST path`, the upstream's `host`, the client's
 /// header lines that `keep` (given each name as sent) lets through, as the client spelled
 /// them, then `extra` (a header of the proxy's own) and the body's `content-length`.
-pub fn upstream_request_head(
+pub(crate) fn upstream_request_head(
     raw: &[u8],
     path: &str,
     host: &str,
@@ -195,7 +195,7 @@ pub fn upstream_request_head(
 /// The response head to send the client: the upstream's status code and reason on an
 /// HTTP/1.1 status line, and the header lines `keep` lets through, as the upstream spelled
 /// them. `close`: the connection ends after this response.
-pub fn client_response_head(raw: &[u8], keep: impl Fn(&[u8]) -> bool, close: bool) -> Vec<u8> {
+pub(crate) fn client_response_head(raw: &[u8], keep: impl Fn(&[u8]) -> bool, close: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + 24);
     let status_line_end = raw.iter().position(|&b| b == b'\n').map_or(raw.len(), |i| i + 1);
     let status_line = &raw[..status_line_end];
@@ -215,7 +215,7 @@ pub fn client_response_head(raw: &[u8], keep: impl Fn(&[u8]) -> bool, close: boo
 }
 
 /// A whole response from the proxy itself (its errors): status, headers, body.
-pub fn whole_response(status: u16, headers: &HeaderMap, body: &[u8], close: bool) -> Vec<u8> {
+pub(crate) fn whole_response(status: u16, headers: &HeaderMap, body: &[u8], close: bool) -> Vec<u8> {
     let reason = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
     let mut out = format!("HTTP/1.1 {status} {reason}\r\n").into_bytes();
     for (name, value) in headers {
@@ -262,7 +262,7 @@ fn trim(v: &[u8]) -> &[u8] {
 
 /// Where a response body ends, fed the bytes as they arrive.
 #[derive(Debug)]
-pub enum BodyEnd {
+pub(crate) enum BodyEnd {
     Length { left: u64 },
     Chunked(ChunkedDecoder),
     UntilClose,
@@ -270,7 +270,7 @@ pub enum BodyEnd {
 
 /// What one piece of a body held.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Fed {
+pub(crate) struct Fed {
     /// Bytes of the piece that belong to this body (anything after them does not).
     pub used: usize,
     /// Payload bytes among them (for a chunked body, without the chunks' framing).
@@ -280,7 +280,7 @@ pub struct Fed {
 }
 
 impl BodyEnd {
-    pub fn new(framing: Framing) -> Self {
+    pub(crate) fn new(framing: Framing) -> Self {
         match framing {
             Framing::Empty => BodyEnd::Length { left: 0 },
             Framing::Length(n) => BodyEnd::Length { left: n },
@@ -289,7 +289,7 @@ impl BodyEnd {
         }
     }
 
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         match self {
             BodyEnd::Length { left } => *left == 0,
             BodyEnd::Chunked(d) => d.is_done(),
@@ -297,7 +297,7 @@ impl BodyEnd {
         }
     }
 
-    pub fn feed(&mut self, piece: &[u8]) -> Result<Fed, String> {
+    pub(crate) fn feed(&mut self, piece: &[u8]) -> Result<Fed, String> {
         match self {
             BodyEnd::Length { left } => {
                 let used = (*left).min(piece.len() as u64) as usize;
@@ -319,7 +319,7 @@ fn all_of(len: usize) -> Vec<Range<usize>> {
 /// (extensions skipped), data, and the trailer section after the last chunk. A bare LF is
 /// accepted where CRLF is due, as hyper does.
 #[derive(Debug, Default)]
-pub struct ChunkedDecoder {
+pub(crate) struct ChunkedDecoder {
     state: Chunk,
 }
 
@@ -354,11 +354,11 @@ enum Chunk {
 }
 
 impl ChunkedDecoder {
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.state == Chunk::Done
     }
 
-    pub fn feed(&mut self, piece: &[u8]) -> Result<Fed, String> {
+    pub(crate) fn feed(&mut self, piece: &[u8]) -> Result<Fed, String> {
         let mut fed = Fed::default();
         let mut i = 0;
         while i < piece.len() && self.state != Chunk::Done {

@@ -1,20 +1,37 @@
-//! Wire-level building blocks shared by record, replay and serve: the two APIs, their
-//! error shapes, the outbound HTTP client, the server loop, SSE framing, and translation between Anthropic Messages and OpenAI Chat
-//! Completions.
+//! Wire-level building blocks shared by record, replay, serve and mock: the bottom of the
+//! house, which knows the APIs and HTTP but nothing of recordings. Data flows up from here:
+//! wire → recording → record / replay / serve.
+//!
+//! * [`api`] — the LLM APIs asb speaks ([`Api`]) and the one rule for which API and route a
+//!   request path is;
+//! * [`endpoint`] — endpoint URLs as users type them, the API an endpoint speaks, the header
+//!   that carries its key;
+//! * [`client`] / [`driven`] — outbound connections (TCP, rustls TLS) and hyper's HTTP/1.1
+//!   client driven in the caller's own task (record's upstream, replay's target);
+//! * [`server`] — the server loop record and serve share: one single-threaded runtime per
+//!   core on a `SO_REUSEPORT` port;
+//! * [`http1`] / [`prefixed`] — the recording proxy's hand-written HTTP/1.1 framing, and a
+//!   connection handed on with the bytes already read from it;
+//! * [`sse`] — incremental Server-Sent Events parsing over socket chunks;
+//! * [`openai`] / [`usage`] — how an OpenAI answer (body or stream chunk) and either API's
+//!   `usage` are read, one way for the recorder and the translators;
+//! * [`errors`] — API errors in the exact shape each provider's SDK parses;
+//! * [`translate`] — Anthropic Messages ⇄ OpenAI Chat Completions: requests, answers,
+//!   streams, errors.
 
-pub mod api;
-pub mod client;
-pub mod driven;
-pub mod endpoint;
-pub mod errors;
-pub mod http1;
+pub(crate) mod api;
+pub(crate) mod client;
+pub(crate) mod driven;
+pub(crate) mod endpoint;
+pub(crate) mod errors;
+pub(crate) mod http1;
 #[cfg(test)]
 mod http1_props;
-pub mod openai;
-pub mod prefixed;
-pub mod server;
-pub mod sse;
-pub mod translate;
-pub mod usage;
+pub(crate) mod openai;
+pub(crate) mod prefixed;
+pub(crate) mod server;
+pub(crate) mod sse;
+pub(crate) mod translate;
+pub(crate) mod usage;
 
-pub use api::Api;
+pub(crate) use api::Api;

@@ -53,32 +53,32 @@ pub(crate) struct Answer<'a> {
 
 impl<'a> Answer<'a> {
     /// Reads JSON text; `None` when it is not a JSON object.
-    pub fn from_json(text: &'a str) -> Option<Self> {
+    pub(crate) fn from_json(text: &'a str) -> Option<Self> {
         serde_json::from_str::<Object<Answer<'a>>>(text).ok().and_then(|o| o.0)
     }
 
     /// Reads a parsed value; anything but an object reads as an empty answer.
-    pub fn from_value(value: &'a Value) -> Self {
+    pub(crate) fn from_value(value: &'a Value) -> Self {
         Object::<Answer<'a>>::deserialize(value).ok().and_then(|o| o.0).unwrap_or_default()
     }
 
     /// The choice with `index` 0.
-    pub fn first_choice(&self) -> Option<&Choice<'a>> {
+    pub(crate) fn first_choice(&self) -> Option<&Choice<'a>> {
         self.choices.0.iter().find(|choice| choice.index.0.unwrap_or(0) == 0)
     }
 
     /// The `usage` object, when there is one.
-    pub fn usage(&self) -> Option<&Value> {
+    pub(crate) fn usage(&self) -> Option<&Value> {
         self.usage.0.as_ref()
     }
 
     /// Takes the `usage` object out.
-    pub fn take_usage(&mut self) -> Option<Value> {
+    pub(crate) fn take_usage(&mut self) -> Option<Value> {
         self.usage.0.take()
     }
 
     /// The `error` member, when it is not `null`.
-    pub fn error(&self) -> Option<&Value> {
+    pub(crate) fn error(&self) -> Option<&Value> {
         self.error.0.as_ref()
     }
 }
@@ -100,22 +100,22 @@ pub(crate) struct Choice<'a> {
 
 impl<'a> Choice<'a> {
     /// A chunk's `delta`.
-    pub fn delta(&self) -> Option<&Message<'a>> {
+    pub(crate) fn delta(&self) -> Option<&Message<'a>> {
         self.delta.0.as_ref()
     }
 
     /// A body's `message`.
-    pub fn message(&self) -> Option<&Message<'a>> {
+    pub(crate) fn message(&self) -> Option<&Message<'a>> {
         self.message.0.as_ref()
     }
 
     /// `finish_reason`, verbatim (`stop`, `length`, `tool_calls`, …).
-    pub fn finish_reason(&self) -> Option<&str> {
+    pub(crate) fn finish_reason(&self) -> Option<&str> {
         self.finish_reason.0.as_deref()
     }
 
     /// vLLM's `stop_reason`: the stop string (or token id) that ended generation.
-    pub fn matched_stop(&self) -> Option<&Value> {
+    pub(crate) fn matched_stop(&self) -> Option<&Value> {
         self.stop_reason.0.as_ref()
     }
 }
@@ -139,17 +139,17 @@ pub(crate) struct Message<'a> {
 
 impl<'a> Message<'a> {
     /// The non-empty reasoning text: `reasoning_content`, else `reasoning`.
-    pub fn reasoning(&self) -> Option<&str> {
+    pub(crate) fn reasoning(&self) -> Option<&str> {
         self.reasoning_content.non_empty().or_else(|| self.reasoning.non_empty())
     }
 
     /// The non-empty visible text: `content` (string or joined parts), else `refusal`.
-    pub fn visible_text(&self) -> Option<&str> {
+    pub(crate) fn visible_text(&self) -> Option<&str> {
         self.content.0.non_empty().or_else(|| self.refusal.non_empty())
     }
 
     /// The tool calls (or, in a delta, tool-call fragments), the legacy `function_call` last.
-    pub fn tool_calls(&self) -> impl Iterator<Item = ToolCall<'_>> {
+    pub(crate) fn tool_calls(&self) -> impl Iterator<Item = ToolCall<'_>> {
         let calls = self.tool_calls.0.iter().map(|call| ToolCall {
             index: call.index.0.unwrap_or(0),
             id: call.id.non_empty(),
@@ -173,12 +173,12 @@ pub(crate) struct ToolCall<'m> {
 
 impl<'m> ToolCall<'m> {
     /// `function.name` (empty when absent).
-    pub fn name(&self) -> &'m str {
+    pub(crate) fn name(&self) -> &'m str {
         self.function.and_then(|f| f.name.0.as_deref()).unwrap_or("")
     }
 
     /// `function.arguments` as sent.
-    pub fn arguments(&self) -> &'m Arguments<'m> {
+    pub(crate) fn arguments(&self) -> &'m Arguments<'m> {
         self.function.map_or(&Arguments::Absent, |f| &f.arguments)
     }
 }
@@ -214,7 +214,7 @@ pub(crate) enum Arguments<'a> {
 
 impl Arguments<'_> {
     /// The arguments as JSON text (a value is serialised; absent is empty).
-    pub fn text(&self) -> Cow<'_, str> {
+    pub(crate) fn text(&self) -> Cow<'_, str> {
         match self {
             Arguments::Absent => Cow::Borrowed(""),
             Arguments::Text(text) => Cow::Borrowed(text),
@@ -330,7 +330,7 @@ pub(crate) struct ToolCallSlots {
 
 impl ToolCallSlots {
     /// The ordinal of the call `fragment` belongs to, and whether it starts a new call.
-    pub fn place(&mut self, fragment: &ToolCall<'_>) -> (usize, bool) {
+    pub(crate) fn place(&mut self, fragment: &ToolCall<'_>) -> (usize, bool) {
         let (index, id) = (fragment.index, fragment.id);
         let known = self.keys.iter().rposition(|(i, known)| *i == index && (id.is_none() || known.as_deref() == id));
         match known {
@@ -343,7 +343,7 @@ impl ToolCallSlots {
     }
 
     /// No call has started.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 }

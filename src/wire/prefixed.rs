@@ -11,13 +11,13 @@ use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-pub struct Prefixed {
+pub(crate) struct Prefixed {
     prefix: Bytes,
     stream: TcpStream,
 }
 
 impl Prefixed {
-    pub fn new(prefix: Bytes, stream: TcpStream) -> Self {
+    pub(crate) fn new(prefix: Bytes, stream: TcpStream) -> Self {
         Prefixed { prefix, stream }
     }
 }

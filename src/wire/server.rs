@@ -57,17 +57,17 @@ use tokio::time::{Instant, Sleep};
 
 use super::prefixed::Prefixed;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body the servers send.
-pub type ServerBody = UnsyncBoxBody<Bytes, BoxError>;
+pub(crate) type ServerBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// A body sent in one piece.
-pub fn full(bytes: Bytes) -> ServerBody {
+pub(crate) fn full(bytes: Bytes) -> ServerBody {
     Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
 }
 
 /// What a serving thread does with a connection before hyper (if ever) sees it.
-pub trait Front: Clone + Send + 'static {
+pub(crate) trait Front: Clone + Send + 'static {
     /// Serves what it can of `stream`; returns it, with any bytes read but not used, when
     /// the rest is hyper's to serve. `stopping` turns true when the server stops: a
     /// connection between requests is then closed.
@@ -80,7 +80,7 @@ pub trait Front: Clone + Send + 'static {
 
 /// Every connection goes straight to hyper.
 #[derive(Clone)]
-pub struct HyperOnly;
+pub(crate) struct HyperOnly;
 
 impl Front for HyperOnly {
     #[allow(clippy::manual_async_fn)]
@@ -90,13 +90,13 @@ impl Front for HyperOnly {
 }
 
 /// One listening socket per serving thread, all on the same address.
-pub struct Listeners {
+pub(crate) struct Listeners {
     addr: SocketAddr,
     sockets: Vec<std::net::TcpListener>,
 }
 
 impl Listeners {
-    pub fn local_addr(&self) -> SocketAddr {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 }
@@ -112,7 +112,7 @@ fn thread_count() -> usize {
 /// A port already in use is an error, even when its owner also set `SO_REUSEPORT` (another
 /// `asb` on the same port would otherwise silently share its connections): the port is
 /// first bound alone, then released and bound again by the threads' sockets.
-pub fn bind(what: &str, host: IpAddr, port: u16) -> Result<Listeners> {
+pub(crate) fn bind(what: &str, host: IpAddr, port: u16) -> Result<Listeners> {
     let in_use = |e: std::io::Error| {
         anyhow!("{what}: cannot listen on {host}:{port} ({e}); stop the other process or pass a different --port")
     };
@@ -134,7 +134,7 @@ fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener
 }
 
 /// The accepting threads of one server, stopped together.
-pub struct PerCore {
+pub(crate) struct PerCore {
     threads: Vec<JoinHandle<Result<()>>>,
     stop: watch::Sender<bool>,
     cut: Cut,
@@ -143,10 +143,10 @@ pub struct PerCore {
 /// Ends a server's drain at once (a second Ctrl+C): the requests still in flight are cut
 /// (after [`Shutdown::on_cut`]) and their connections closed.
 #[derive(Clone)]
-pub struct Cut(Arc<watch::Sender<bool>>);
+pub(crate) struct Cut(Arc<watch::Sender<bool>>);
 
 impl Cut {
-    pub fn now(&self) {
+    pub(crate) fn now(&self) {
         let _ = self.0.send(true);
     }
 }
@@ -154,7 +154,7 @@ impl Cut {
 /// What a server does besides answering: how long a stop waits for requests in flight,
 /// and what runs on a thread whose requests did not finish in that time (before its
 /// runtime drops them).
-pub struct Shutdown {
+pub(crate) struct Shutdown {
     pub drain: Duration,
     pub on_cut: Arc<dyn Fn() + Send + Sync>,
 }
@@ -165,7 +165,7 @@ impl PerCore {
     /// connection pool, lives there), and gives that thread's [`Front`] and the function
     /// answering the requests hyper reads.
     /// Every connection is bounded by `timeouts`.
-    pub fn start<M, H, F, R>(
+    pub(crate) fn start<M, H, F, R>(
         name: &str,
         listeners: Listeners,
         shutdown: Shutdown,
@@ -198,18 +198,18 @@ impl PerCore {
     }
 
     /// What ends the drain at once, usable while [`Self::join`] waits.
-    pub fn cut(&self) -> Cut {
+    pub(crate) fn cut(&self) -> Cut {
         self.cut.clone()
     }
 
     /// Stops accepting; requests in flight go on (up to the drain time).
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let _ = self.stop.send(true);
     }
 
     /// Waits for every thread to finish its requests (after [`Self::stop`]); a thread's
     /// error is printed under `what`.
-    pub fn join(self, what: &str) {
+    pub(crate) fn join(self, what: &str) {
         for thread in self.threads {
             match thread.join() {
                 Ok(Err(e)) => eprintln!("{what}: {e:#}"),
@@ -265,7 +265,7 @@ where
 
 /// How long a connection may take over each part of a request (see the module's doc).
 #[derive(Debug, Clone, Copy, PartialEq, clap::Args)]
-pub struct ConnTimeouts {
+pub(crate) struct ConnTimeouts {
     /// Seconds a client has to send a whole request head: a new connection's first from the
     /// connection's start, a kept-alive connection's next from its first byte (a client
     /// sending nothing, or a head byte by byte, is cut then).
@@ -300,11 +300,11 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 }
 
 /// The largest request body the servers read: 64 MiB (Anthropic's own limit is 32 MB).
-pub const MAX_REQUEST_BODY: usize = 64 << 20;
+pub(crate) const MAX_REQUEST_BODY: usize = 64 << 20;
 
 /// Why a request body could not be read, with the status it is answered with.
 #[derive(Debug)]
-pub struct BodyError {
+pub(crate) struct BodyError {
     pub status: u16,
     pub message: String,
 }
@@ -313,7 +313,7 @@ pub struct BodyError {
 /// [`MAX_REQUEST_BODY`]), and cut (408) when no byte of it arrives for `stall` (a client
 /// that declared a length and stopped sending). A body that came in one piece is taken as
 /// it is, with no copy.
-pub async fn read_body<B>(mut body: B, stall: Duration, max: usize) -> Result<Bytes, BodyError>
+pub(crate) async fn read_body<B>(mut body: B, stall: Duration, max: usize) -> Result<Bytes, BodyError>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
@@ -367,7 +367,7 @@ thread_local! {
 }
 
 /// The timeouts of the server running on this thread (defaults off a server thread).
-pub fn timeouts() -> ConnTimeouts {
+pub(crate) fn timeouts() -> ConnTimeouts {
     THREAD_TIMEOUTS.with(Cell::get)
 }
 
@@ -381,23 +381,27 @@ fn timed_out(what: String) -> io::Error {
 /// [`HeadTimer::after_answer`] for each next one (nothing due for the idle timeout; once
 /// bytes are there, the rest within the header timeout of the first read that saw them).
 /// Read through [`HeadTimer::read`]; a read past its deadline gives a `TimedOut` error.
-pub struct HeadTimer {
+pub(crate) struct HeadTimer {
     since: Instant,
     head_since: Option<Instant>,
     limits: ConnTimeouts,
 }
 
 impl HeadTimer {
-    pub fn new_connection() -> Self {
+    pub(crate) fn new_connection() -> Self {
         let now = Instant::now();
         HeadTimer { since: now, head_since: Some(now), limits: timeouts() }
     }
 
-    pub fn after_answer() -> Self {
+    pub(crate) fn after_answer() -> Self {
         HeadTimer { since: Instant::now(), head_since: None, limits: timeouts() }
     }
 
-    pub async fn read<F: Future<Output = io::Result<usize>>>(&mut self, empty: bool, read: F) -> io::Result<usize> {
+    pub(crate) async fn read<F: Future<Output = io::Result<usize>>>(
+        &mut self,
+        empty: bool,
+        read: F,
+    ) -> io::Result<usize> {
         let (deadline, what) = if empty && self.head_since.is_none() {
             (self.since + self.limits.idle, "no request within --idle-timeout")
         } else {
@@ -412,7 +416,7 @@ impl HeadTimer {
 
 /// For a [`Front`] reading a request body itself: one read, cut (`TimedOut`) when nothing
 /// arrives within the thread's body timeout.
-pub async fn body_read<F: Future<Output = io::Result<usize>>>(read: F) -> io::Result<usize> {
+pub(crate) async fn body_read<F: Future<Output = io::Result<usize>>>(read: F) -> io::Result<usize> {
     tokio::time::timeout(timeouts().body, read)
         .await
         .unwrap_or_else(|_| Err(timed_out("request body stalled past --body-timeout".to_string())))
@@ -449,7 +453,7 @@ impl Drop for InFlight {
 /// answered no deadline runs here (its body is bounded by [`read_body`], its answer by
 /// the handler). An HTTP/2 connection (prior knowledge) reads frames at any time: only the
 /// idle deadline applies to it, from its start or its last answer while none is in flight.
-pub struct Guarded<IO> {
+pub(crate) struct Guarded<IO> {
     io: IO,
     limits: ConnTimeouts,
     activity: Arc<Activity>,
@@ -564,7 +568,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
 
 /// An answer's body that tells the connection's [`Guarded`] reader when it is done
 /// (sent or dropped): the connection is then waiting for its next request.
-pub struct Answered<B> {
+pub(crate) struct Answered<B> {
     body: B,
     _in_flight: InFlight,
 }
@@ -588,7 +592,7 @@ impl<B: Body + Unpin> Body for Answered<B> {
 
 /// Serves one connection with hyper under `limits` (see [`Guarded`]); `handle` answers
 /// its requests. Ends when the connection does, or when `watcher`'s shutdown closes it.
-pub async fn serve_guarded<IO, H, F, B, E>(
+pub(crate) async fn serve_guarded<IO, H, F, B, E>(
     server: &auto::Builder<TokioExecutor>,
     io: IO,
     limits: ConnTimeouts,

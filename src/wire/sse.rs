@@ -45,9 +45,9 @@ const RETAINED_LINE_CAPACITY: usize = 64 * 1024;
 
 /// One dispatched SSE event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SseEvent {
+pub(crate) struct SseEvent {
     /// The `event` field; `None` when absent or empty. The spec's default type `message` is
-    /// left to the caller (see [`SseEvent::event_type`]).
+    /// left to the caller.
     pub event: Option<String>,
     /// The `data` lines, joined with `\n`.
     pub data: String,
@@ -66,19 +66,20 @@ pub struct SseEvent {
 
 impl SseEvent {
     /// The event type as the spec defines it: the `event` field, or `message` without one.
-    pub fn event_type(&self) -> &str {
+    #[cfg(test)]
+    fn event_type(&self) -> &str {
         self.event.as_deref().unwrap_or("message")
     }
 }
 
 /// Whether `data` is OpenAI's end-of-stream marker: `[DONE]`, give or take ASCII whitespace.
-pub fn is_done_marker(data: &str) -> bool {
+pub(crate) fn is_done_marker(data: &str) -> bool {
     data.trim_ascii() == "[DONE]"
 }
 
 /// Parses one SSE stream, chunk by chunk, as the bytes arrive.
 #[derive(Debug, Default)]
-pub struct SseParser {
+pub(crate) struct SseParser {
     /// The start of a line whose end has not arrived yet.
     partial_line: Vec<u8>,
     /// Fields of the event being assembled since the last blank line.
@@ -96,13 +97,13 @@ pub struct SseParser {
 
 impl SseParser {
     /// A parser at the start of a stream.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Feeds the next chunk of the stream and appends every event it completed to `out`,
     /// in stream order. Bytes after the last line end are kept for the next call.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
         if chunk.is_empty() {
             return;
         }
@@ -130,7 +131,7 @@ impl SseParser {
     /// after the last blank line, comments included. Non-zero means the stream was cut.
     ///
     /// The counters are kept; bytes fed afterwards start a new event at the current offset.
-    pub fn finish(&mut self) -> u64 {
+    pub(crate) fn finish(&mut self) -> u64 {
         let undispatched = self.bytes_seen - self.event_start;
         self.fields = EventFields::default();
         self.partial_line.clear();
@@ -141,13 +142,15 @@ impl SseParser {
     }
 
     /// How many bytes were fed so far.
-    pub fn bytes_seen(&self) -> u64 {
+    #[cfg(test)]
+    fn bytes_seen(&self) -> u64 {
         self.bytes_seen
     }
 
     /// How many comment lines (`:` first) were completed so far. Servers send them as
     /// keep-alives.
-    pub fn comments_seen(&self) -> u64 {
+    #[cfg(test)]
+    fn comments_seen(&self) -> u64 {
         self.comments_seen
     }
 
@@ -274,7 +277,7 @@ fn push_lossy(text: &mut String, bytes: &[u8]) {
 }
 
 /// `bytes` as text, like [`push_lossy`], in a string of exactly the right size.
-pub fn lossy_string(bytes: &[u8]) -> String {
+pub(crate) fn lossy_string(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(valid) => valid.to_owned(),
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),

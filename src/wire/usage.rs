@@ -36,7 +36,7 @@ fn count(usage: &Value, pointer: &str) -> Option<u64> {
 
 impl TokenUsage {
     /// From an OpenAI `usage` object (anything else counts as zeros).
-    pub fn from_openai(usage: &Value) -> Self {
+    pub(crate) fn from_openai(usage: &Value) -> Self {
         let input = count(usage, "/prompt_tokens").unwrap_or(0);
         let cache_read = count(usage, "/prompt_tokens_details/cached_tokens").unwrap_or(0).min(input);
         let cache_creation =
@@ -54,7 +54,7 @@ impl TokenUsage {
     /// From Anthropic usage objects in stream order (`message_start.message.usage`, then
     /// each `message_delta.usage`; a body has one), a later non-null field replacing an
     /// earlier one. Parts that are not objects are skipped.
-    pub fn from_anthropic<'a>(parts: impl IntoIterator<Item = &'a Value>) -> Self {
+    pub(crate) fn from_anthropic<'a>(parts: impl IntoIterator<Item = &'a Value>) -> Self {
         const FIELDS: [&str; 5] = [
             "input_tokens",
             "cache_read_input_tokens",

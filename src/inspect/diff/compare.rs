@@ -29,7 +29,7 @@ pub(super) fn call_ref(c: &NumberedCall) -> CallRef {
     }
 }
 
-pub fn compare_calls(a: &NumberedCall, b: &NumberedCall) -> PairDiff {
+pub(crate) fn compare_calls(a: &NumberedCall, b: &NumberedCall) -> PairDiff {
     let prompt = compare_prompts(&a.call, &b.call);
     let response = compare_responses(&a.call, &b.call);
     PairDiff {
@@ -88,7 +88,7 @@ fn message_diff(index: usize, a: Option<&Value>, b: Option<&Value>) -> MessageDi
 
 /// Where two texts first differ, and an excerpt of each around it: a little context before,
 /// the differing middle, a little after (on one line, cut with `…`).
-pub fn text_change(a: &str, b: &str) -> (usize, String, String) {
+fn text_change(a: &str, b: &str) -> (usize, String, String) {
     let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let prefix = x.iter().zip(&y).take_while(|(p, q)| p == q).count();
     let max_suffix = x.len().min(y.len()) - prefix;
@@ -109,7 +109,8 @@ pub fn text_change(a: &str, b: &str) -> (usize, String, String) {
     (prefix, show(&x), show(&y))
 }
 
-/// Model and request parameters: asb's fields, then the request body's other fields.
+/// Model and request parameters: AgenticSwarmBench (the original asb)'s fields, then the
+/// request body's other fields.
 fn compare_fields(a: &CallLine, b: &CallLine) -> Vec<FieldChange> {
     let mut out = Vec::new();
     let mut field = |path: &str, x: Value, y: Value| {

@@ -1,4 +1,4 @@
-//! `asb diff --json`: the [`Report`](super::report::Report)'s JSON written while the walk
+//! `asb diff --json`: the `Report`'s JSON written while the walk
 //! computes its entries, handed to the output in pieces, so a large comparison is never
 //! held whole.
 
@@ -13,7 +13,7 @@ use super::PIECE;
 /// The walk, shared by the lazy parts of the JSON report.
 type Shared<'w, 's, 'f> = &'w RefCell<&'w mut Walk<'s, 'f>>;
 
-/// [`Report`](super::report::Report)'s JSON, its entries computed while they are written.
+/// `Report`'s JSON, its entries computed while they are written.
 pub(super) struct LazyReport<'w, 's, 'f>(pub(super) Shared<'w, 's, 'f>);
 
 impl Serialize for LazyReport<'_, '_, '_> {
@@ -34,7 +34,7 @@ impl Serialize for LazyReport<'_, '_, '_> {
     }
 }
 
-/// One [`ThreadReport`](super::report::ThreadReport)'s JSON.
+/// One `ThreadReport`'s JSON.
 struct LazyThread<'w, 's, 'f>(Shared<'w, 's, 'f>, usize);
 
 impl Serialize for LazyThread<'_, '_, '_> {

@@ -6,7 +6,8 @@
 //!   threads whose first call has the same model and system prompt, in arrival order — a
 //!   changed first user message changes the id), and the calls of a thread pair are
 //!   aligned in turn order;
-//! * otherwise (asb lines) the calls are aligned in arrival order as one sequence.
+//! * otherwise (AgenticSwarmBench (the original asb)'s lines) the calls are aligned in
+//!   arrival order as one sequence.
 //!
 //! Alignment is a longest common subsequence over a per-call signature (model + the newest
 //! user message or tool result, see [`super::align`]). Each pair then reports its prompt
@@ -22,13 +23,13 @@
 //! pair compared ([`compare`]) into the [`report`] structs, which are rendered as text
 //! ([`render`](mod@render)) or JSON (`lazy_json`), entry by entry.
 
-pub mod compare;
+pub(crate) mod compare;
 mod lazy_json;
 mod pairing;
-pub mod render;
-pub mod report;
+pub(crate) mod render;
+pub(crate) mod report;
 mod sketch;
-pub mod walk;
+pub(crate) mod walk;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -43,7 +44,7 @@ use sketch::{from_file, sketch, Strings};
 use walk::Walk;
 
 #[derive(Debug, Clone, Args)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// The first recording (the baseline).
     pub a: PathBuf,
     /// The second recording.
@@ -59,7 +60,7 @@ const PIECE: usize = 64 * 1024;
 /// `asb diff`. Of each call only a sketch is kept while the files stream by (what aligning
 /// needs: arrival, thread, a hash of the signature); the lines of each pair are read again
 /// as the report reaches it, and the report is written out entry by entry, never held.
-pub fn run(args: DiffArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: DiffArgs) -> Result<ExitCode> {
     let mut strings = Strings::default();
     let a = super::load_with(&args.a, |offset, c| sketch(&mut strings, offset, &c))?;
     let b = super::load_with(&args.b, |offset, c| sketch(&mut strings, offset, &c))?;

@@ -1,5 +1,5 @@
 //! `asb diff`'s text: the files, each thread pair's entries one line or a few each, and the
-//! summary; written from a whole [`Report`] or entry by entry from a walk.
+//! summary; written entry by entry from a walk (or, in tests, from a whole `Report`).
 
 use std::fmt::Write as _;
 
@@ -8,7 +8,9 @@ use anyhow::Result;
 use crate::display::{duration_ms, plural, ratio};
 
 use super::super::align::Step;
-use super::report::{Entry, FileInfo, PromptDiff, Report, ResponseDiff, Summary, ThreadReport, TimingDiff};
+use super::report::{Entry, FileInfo, PromptDiff, ResponseDiff, Summary, TimingDiff};
+#[cfg(test)]
+use super::report::{Report, ThreadReport};
 use super::walk::Walk;
 use super::PIECE;
 
@@ -16,7 +18,8 @@ use super::PIECE;
 const FIELDS_SHOWN: usize = 6;
 
 /// The human-readable report.
-pub fn render(r: &Report) -> String {
+#[cfg(test)]
+pub(crate) fn render(r: &Report) -> String {
     let mut out = render_head(&r.a, &r.b, r.by_thread);
     for t in &r.threads {
         let _ = writeln!(out);
@@ -31,8 +34,8 @@ pub fn render(r: &Report) -> String {
     out
 }
 
-/// [`render`] of a walk, handed to `sink` piece by piece as the entries are computed.
-pub fn render_walk(walk: &mut Walk, sink: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
+/// The report of a walk, handed to `sink` piece by piece as the entries are computed.
+pub(crate) fn render_walk(walk: &mut Walk, sink: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
     let mut out = render_head(&walk.file_a, &walk.file_b, walk.by_thread);
     for g in 0..walk.groups.len() {
         let steps = walk.steps(g);
@@ -75,6 +78,7 @@ fn render_summary(s: &Summary) -> String {
     )
 }
 
+#[cfg(test)]
 fn thread_header(t: &ThreadReport) -> String {
     let count = |kind: fn(&Entry) -> bool| t.entries.iter().filter(|e| kind(e)).count();
     let in_a = count(|e| !matches!(e, Entry::OnlyB(_)));

@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
+#[cfg(test)]
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub a: FileInfo,
     pub b: FileInfo,
     /// Aligned thread by thread (both files have thread ids), else as one sequence.
@@ -15,13 +16,14 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FileInfo {
+pub(crate) struct FileInfo {
     pub path: String,
     pub calls: usize,
 }
 
+#[cfg(test)]
 #[derive(Debug, Serialize)]
-pub struct ThreadReport {
+pub(crate) struct ThreadReport {
     pub thread_a: Option<String>,
     pub thread_b: Option<String>,
     pub entries: Vec<Entry>,
@@ -29,7 +31,7 @@ pub struct ThreadReport {
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Entry {
+pub(crate) enum Entry {
     Pair(Box<PairDiff>),
     OnlyA(CallRef),
     OnlyB(CallRef),
@@ -37,7 +39,7 @@ pub enum Entry {
 
 /// Which call: enough to find it in its file.
 #[derive(Debug, Clone, Serialize)]
-pub struct CallRef {
+pub(crate) struct CallRef {
     pub seq: u64,
     pub line: usize,
     pub model: String,
@@ -47,7 +49,7 @@ pub struct CallRef {
 }
 
 #[derive(Debug, Serialize)]
-pub struct PairDiff {
+pub(crate) struct PairDiff {
     pub a: CallRef,
     pub b: CallRef,
     /// Same prompt and same response (timing aside).
@@ -58,7 +60,7 @@ pub struct PairDiff {
 }
 
 #[derive(Debug, Serialize)]
-pub struct PromptDiff {
+pub(crate) struct PromptDiff {
     pub equal: bool,
     pub messages_a: usize,
     pub messages_b: usize,
@@ -69,7 +71,7 @@ pub struct PromptDiff {
 }
 
 #[derive(Debug, Serialize)]
-pub struct MessageDiff {
+pub(crate) struct MessageDiff {
     pub index: usize,
     pub role_a: Option<String>,
     pub role_b: Option<String>,
@@ -80,18 +82,19 @@ pub struct MessageDiff {
 }
 
 #[derive(Debug, Serialize)]
-pub struct FieldChange {
+pub(crate) struct FieldChange {
     pub path: String,
     pub a: String,
     pub b: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ResponseDiff {
+pub(crate) struct ResponseDiff {
     pub equal: bool,
     pub outcome_a: String,
     pub outcome_b: String,
-    /// Both lines keep the answer (`result`): asb lines do not.
+    /// Both lines keep the answer (`result`): AgenticSwarmBench (the original asb)'s lines
+    /// do not.
     pub known: bool,
     pub text_equal: Option<bool>,
     pub tool_calls_a: Vec<String>,
@@ -102,13 +105,13 @@ pub struct ResponseDiff {
 }
 
 #[derive(Debug, Serialize)]
-pub struct TimingDiff {
+pub(crate) struct TimingDiff {
     pub ttft_ms: Option<Change>,
     pub total_time_s: Option<Change>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Change {
+pub(crate) struct Change {
     pub a: f64,
     pub b: f64,
     /// b / a.
@@ -116,7 +119,7 @@ pub struct Change {
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub pairs: usize,
     pub equal: usize,
     pub changed: usize,

@@ -18,7 +18,7 @@ use super::super::facts::MaybeF64;
 
 /// What aligning keeps of a call.
 #[derive(Debug, Clone)]
-pub struct Sketch {
+pub(crate) struct Sketch {
     pub line: usize,
     /// Where to find the whole call again: its line's byte offset (or its index in memory).
     pub at: u64,
@@ -34,7 +34,7 @@ pub struct Sketch {
 
 /// Shares the strings calls repeat (run and thread ids).
 #[derive(Debug, Default)]
-pub struct Strings(HashSet<Rc<str>>);
+pub(crate) struct Strings(HashSet<Rc<str>>);
 
 impl Strings {
     fn shared(&mut self, text: &str) -> Rc<str> {
@@ -47,7 +47,7 @@ impl Strings {
     }
 }
 
-pub fn sketch(strings: &mut Strings, at: u64, c: &NumberedCall) -> Sketch {
+pub(crate) fn sketch(strings: &mut Strings, at: u64, c: &NumberedCall) -> Sketch {
     let mut hasher = std::hash::DefaultHasher::new();
     signature(&c.call).hash(&mut hasher);
     Sketch {
@@ -105,7 +105,7 @@ pub(super) fn signature(c: &CallLine) -> (String, String) {
 }
 
 /// `toolu_01ABC…` and `call_abc…` become `toolu_*` and `call_*`.
-pub fn mask_tool_ids(text: &str) -> String {
+pub(crate) fn mask_tool_ids(text: &str) -> String {
     const PREFIXES: [&str; 2] = ["toolu_", "call_"];
     let id_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     let mut out = String::with_capacity(text.len());

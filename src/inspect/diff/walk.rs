@@ -1,19 +1,25 @@
 //! The comparison of two recordings, walked group pair by group pair and step by step:
-//! each entry's two calls are read and compared when the walk reaches it. [`compare`] walks
-//! it all into a [`Report`]; `asb diff` writes each entry out as it comes.
+//! each entry's two calls are read and compared when the walk reaches it. `asb diff` writes
+//! each entry out as it comes; in tests, `compare` walks it all into a `Report`.
 
 use anyhow::{anyhow, Result};
 
+#[cfg(test)]
 use crate::recording::reader::NumberedCall;
 
 use super::super::align::{align, Step};
 use super::compare::{call_ref, compare_calls};
 use super::pairing::{in_arrival_order, pair_groups, threads, Group, GroupPair};
-use super::report::{Entry, FileInfo, Report, Summary, ThreadReport};
-use super::sketch::{sketch, Fetch, Sketch, Strings};
+use super::report::{Entry, FileInfo, Summary};
+#[cfg(test)]
+use super::report::{Report, ThreadReport};
+#[cfg(test)]
+use super::sketch::{sketch, Strings};
+use super::sketch::{Fetch, Sketch};
 
 /// The whole comparison of two recordings in memory.
-pub fn compare(a: (&str, &[NumberedCall]), b: (&str, &[NumberedCall])) -> Result<Report> {
+#[cfg(test)]
+pub(crate) fn compare(a: (&str, &[NumberedCall]), b: (&str, &[NumberedCall])) -> Result<Report> {
     let mut strings = Strings::default();
     let mut sketches = |calls: &[NumberedCall]| -> Vec<Sketch> {
         calls.iter().enumerate().map(|(i, c)| sketch(&mut strings, i as u64, c)).collect()
@@ -28,7 +34,8 @@ pub fn compare(a: (&str, &[NumberedCall]), b: (&str, &[NumberedCall])) -> Result
 type Side<'s, 'f> = (&'s str, &'s [Sketch], &'s mut Fetch<'f>);
 
 /// The whole comparison, reading the calls of each pair as it goes.
-pub fn compare_sketches<'s, 'f>(a: Side<'s, 'f>, b: Side<'s, 'f>) -> Result<Report> {
+#[cfg(test)]
+fn compare_sketches<'s, 'f>(a: Side<'s, 'f>, b: Side<'s, 'f>) -> Result<Report> {
     let mut walk = Walk::new(a, b)?;
     let mut threads = Vec::with_capacity(walk.groups.len());
     for g in 0..walk.groups.len() {
@@ -44,7 +51,7 @@ pub fn compare_sketches<'s, 'f>(a: Side<'s, 'f>, b: Side<'s, 'f>) -> Result<Repo
 /// The comparison of two recordings, walked group by group and step by step: each entry is
 /// computed (its two calls read) when it is reached, so a consumer that writes entries out
 /// as they come holds none of them.
-pub struct Walk<'s, 'f> {
+pub(crate) struct Walk<'s, 'f> {
     pub(super) file_a: FileInfo,
     pub(super) file_b: FileInfo,
     pub(super) by_thread: bool,
@@ -55,7 +62,7 @@ pub struct Walk<'s, 'f> {
 }
 
 impl<'s, 'f> Walk<'s, 'f> {
-    pub fn new(a: Side<'s, 'f>, b: Side<'s, 'f>) -> Result<Self> {
+    pub(crate) fn new(a: Side<'s, 'f>, b: Side<'s, 'f>) -> Result<Self> {
         let ((name_a, a, fetch_a), (name_b, b, fetch_b)) = (a, b);
         let has_threads = |calls: &[Sketch]| !calls.is_empty() && calls.iter().all(|c| c.thread_id.is_some());
         let by_thread = has_threads(a) && has_threads(b);

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use super::{assemble_body, Assembled, Assembler};
 use crate::recording::line::{ToolCall, Usage};
 use crate::wire::sse::{is_done_marker, SseParser};
-use crate::wire::translate::{anthropic_stop_reason, openai_to_anthropic_response, AnthropicStreamEncoder};
+use crate::wire::translate::stop_reason::anthropic_stop_reason;
+use crate::wire::translate::{openai_to_anthropic_response, AnthropicStreamEncoder};
 use crate::wire::Api;
 
 /// SSE bytes of one streamed answer, cut into frames of `frame` bytes as a network would.

@@ -23,7 +23,7 @@ use super::Normalizer;
 
 impl Normalizer {
     /// The canonical text of a JSON document, or `None` when `json` is not JSON.
-    pub fn canonical_text_of(&self, json: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn canonical_text_of(&self, json: &[u8]) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(json.len());
         SCRATCH.with_borrow_mut(|scratch| {
             if canonical_scan::canonical_text(self, json, &mut out, scratch).is_some() {

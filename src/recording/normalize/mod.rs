@@ -30,7 +30,7 @@ use presets::normalize_string;
 
 /// What the canonical form leaves out or normalises.
 #[derive(Debug, Clone)]
-pub struct Normalizer {
+pub(crate) struct Normalizer {
     ignore: Vec<Vec<String>>,
     presets: bool,
     /// 0..ignore.len(): every ignore path, as the canonical writer starts with them.
@@ -46,7 +46,7 @@ impl Default for Normalizer {
 impl Normalizer {
     /// `extra_ignore`: dotted paths (`metadata.user_id`, `messages.*.id`); `presets`: the
     /// value presets above.
-    pub fn new(extra_ignore: &[String], presets: bool) -> Self {
+    pub(crate) fn new(extra_ignore: &[String], presets: bool) -> Self {
         let mut ignore = vec![vec!["metadata".to_string(), "user_id".to_string()]];
         ignore.extend(extra_ignore.iter().map(|p| p.split('.').map(str::to_string).collect()));
         let all_paths = (0..ignore.len() as u32).collect();
@@ -54,7 +54,7 @@ impl Normalizer {
     }
 
     /// The canonical body: ignored paths removed, presets applied.
-    pub fn canonicalize(&self, mut v: Value) -> Value {
+    pub(crate) fn canonicalize(&self, mut v: Value) -> Value {
         for path in &self.ignore {
             remove_path(&mut v, path);
         }

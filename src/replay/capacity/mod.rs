@@ -9,8 +9,8 @@
 //! step that cannot be measured (the server unreachable, the run stopped, every request
 //! failed) ends the search with that cause; `--budget` bounds the whole search.
 
-pub mod report;
-pub mod search;
+pub(crate) mod report;
+pub(crate) mod search;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,7 +29,7 @@ use search::Search;
 /// What the search varies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum By {
+pub(crate) enum By {
     /// Concurrent sessions, closed loop (`--sessions N`).
     Sessions,
     /// Sessions arriving per second, open loop (`--session-rate R`).
@@ -37,7 +37,7 @@ pub enum By {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct CapacityArgs {
+pub(crate) struct CapacityArgs {
     #[command(flatten)]
     pub replay: ReplayArgs,
     /// What to search over: concurrent sessions, or the session arrival rate (sessions/s).
@@ -95,7 +95,7 @@ fn check(args: &CapacityArgs) -> Result<Slo> {
     r.slo.clone().context("asb capacity needs --slo, e.g. --slo 'ttft:p99<=2s,decode_tps:p50>=20'")
 }
 
-pub async fn run(args: CapacityArgs) -> Result<ExitCode> {
+pub(crate) async fn run(args: CapacityArgs) -> Result<ExitCode> {
     super::check_args(&args.replay)?;
     let slo = check(&args)?;
     let output = args.replay.output.clone();
@@ -167,11 +167,15 @@ async fn steps(
         let first = judge(slo, &runs);
         let borderline = first.limits.iter().any(|l| l.margin.is_some_and(|m| m < args.borderline));
         if borderline {
-            eprintln!("asb capacity: step {n} is borderline (within {:.0} % of a limit): run again", args.borderline * 100.0);
+            eprintln!(
+                "asb capacity: step {n} is borderline (within {:.0} % of a limit): run again",
+                args.borderline * 100.0
+            );
             match step(args, endpoint, load).await? {
                 Ok(run) => runs.push(run),
                 Err(why) => {
-                    stopped = Some(Stop::Error(format!("step {n} ({}), repeat: {why}", report::load_text(args.by, load))));
+                    stopped =
+                        Some(Stop::Error(format!("step {n} ({}), repeat: {why}", report::load_text(args.by, load))));
                     break;
                 }
             }

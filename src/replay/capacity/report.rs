@@ -18,7 +18,7 @@ use crate::stats::{percentile, Distribution};
 
 /// One step of the search.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StepResult {
+pub(crate) struct StepResult {
     /// Sessions (by sessions) or sessions per second (by rate).
     pub load: f64,
     pub passed: bool,
@@ -43,7 +43,7 @@ pub struct StepResult {
 }
 
 impl StepResult {
-    pub fn new(
+    pub(crate) fn new(
         load: f64,
         passed: bool,
         runs: &[RunResults],
@@ -97,7 +97,7 @@ impl StepResult {
 
 /// The search's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CapacityResult {
+pub(crate) struct CapacityResult {
     pub tool: String,
     pub endpoint: String,
     pub scenario: String,
@@ -121,7 +121,7 @@ pub struct CapacityResult {
 }
 
 impl CapacityResult {
-    pub fn new(
+    pub(crate) fn new(
         args: &CapacityArgs,
         slo: &Slo,
         search: &Search,
@@ -165,14 +165,14 @@ fn rule(args: &CapacityArgs) -> String {
     )
 }
 
-pub fn load_text(by: By, load: f64) -> String {
+pub(crate) fn load_text(by: By, load: f64) -> String {
     match by {
         By::Sessions => format!("{load:.0} session{}", if load == 1.0 { "" } else { "s" }),
         By::Rate => format!("{} sessions/s", num(load)),
     }
 }
 
-pub fn bracket_text(search: &Search) -> String {
+pub(crate) fn bracket_text(search: &Search) -> String {
     match (search.passed, search.failed) {
         (None, None) => "none yet".into(),
         (Some(ok), None) => format!("≥ {}", num(ok)),
@@ -182,7 +182,7 @@ pub fn bracket_text(search: &Search) -> String {
 }
 
 /// The plan, printed before the first step (and all a dry run prints).
-pub fn plan_text(args: &CapacityArgs, slo: &Slo, resolution: f64) -> String {
+pub(crate) fn plan_text(args: &CapacityArgs, slo: &Slo, resolution: f64) -> String {
     let mut out = String::from("asb capacity\n");
     let _ = writeln!(out, "  SLO: {slo} (TTFT and E2E from the intended send time)");
     let _ = writeln!(
@@ -208,7 +208,7 @@ pub fn plan_text(args: &CapacityArgs, slo: &Slo, resolution: f64) -> String {
     out
 }
 
-pub fn step_line(by: By, s: &StepResult) -> String {
+pub(crate) fn step_line(by: By, s: &StepResult) -> String {
     format!(
         "{} {}: TTFT p99 {} | ITL p99 {} | decode p50 {} tok/s | {} output tok/s | attainment {}{}{}",
         load_text(by, s.load),
@@ -237,9 +237,13 @@ fn headline(r: &CapacityResult) -> String {
     line
 }
 
-pub fn console(r: &CapacityResult) -> String {
+pub(crate) fn console(r: &CapacityResult) -> String {
     let mut out = String::from("\n");
-    let _ = writeln!(out, "  {:>14}  {:>6}  {:>9}  {:>9}  {:>9}  {:>10}  {:>12}  {:>10}", "load", "result", "TTFT p50", "TTFT p99", "ITL p99", "decode p50", "output tok/s", "attainment");
+    let _ = writeln!(
+        out,
+        "  {:>14}  {:>6}  {:>9}  {:>9}  {:>9}  {:>10}  {:>12}  {:>10}",
+        "load", "result", "TTFT p50", "TTFT p99", "ITL p99", "decode p50", "output tok/s", "attainment"
+    );
     for s in &r.steps {
         let _ = writeln!(
             out,
@@ -266,12 +270,21 @@ fn markdown(r: &CapacityResult) -> String {
     let mut out = String::from("# asb capacity\n\n");
     let _ = writeln!(out, "**{}**\n", headline(r));
     let _ = writeln!(out, "- SLO: `{}`\n- Endpoint: `{}`\n- Scenario: `{}`", r.slo, r.endpoint, r.scenario);
-    let _ = writeln!(out, "- Steps: {:.0} s each, first {:.0} s left out; {} steps in {:.0} s", r.step_duration_s, r.step_warmup_s, r.steps.len(), r.elapsed_s);
+    let _ = writeln!(
+        out,
+        "- Steps: {:.0} s each, first {:.0} s left out; {} steps in {:.0} s",
+        r.step_duration_s,
+        r.step_warmup_s,
+        r.steps.len(),
+        r.elapsed_s
+    );
     let _ = writeln!(out, "- Rule: {}", r.rule);
     if let Some(e) = &r.error {
         let _ = writeln!(out, "- **The search ended:** {e}");
     }
-    out.push_str("\n| load | result | TTFT p50 | TTFT p99 | ITL p99 | decode p50 tok/s | output tok/s | attainment | why |\n");
+    out.push_str(
+        "\n| load | result | TTFT p50 | TTFT p99 | ITL p99 | decode p50 tok/s | output tok/s | attainment | why |\n",
+    );
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
     for s in &r.steps {
         let _ = writeln!(
@@ -293,7 +306,7 @@ fn markdown(r: &CapacityResult) -> String {
 
 /// The curve as SVG: TTFT p99 and output tok/s against load, each step marked pass or
 /// fail, the capacity drawn as a vertical line.
-pub fn curve_svg(r: &CapacityResult) -> String {
+pub(crate) fn curve_svg(r: &CapacityResult) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
@@ -391,7 +404,7 @@ fn html(r: &CapacityResult) -> String {
 }
 
 /// `-o X.json` writes the JSON; `.md` and `.html` write that and X.json beside it.
-pub fn write(r: &CapacityResult, path: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn write(r: &CapacityResult, path: &Path) -> Result<Vec<PathBuf>> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let json_path = path.with_extension("json");
     let write = |p: &Path, text: &str| std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()));

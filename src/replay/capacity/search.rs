@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where the search stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Search {
+pub(crate) struct Search {
     pub start: f64,
     pub max: f64,
     pub resolution: f64,
@@ -19,12 +19,12 @@ pub struct Search {
 }
 
 impl Search {
-    pub fn new(start: f64, max: f64, resolution: f64, whole: bool) -> Search {
+    pub(crate) fn new(start: f64, max: f64, resolution: f64, whole: bool) -> Search {
         Search { start, max: max.max(start), resolution, whole, passed: None, failed: None }
     }
 
     /// The next load to try, or `None` when the search is done.
-    pub fn next(&self) -> Option<f64> {
+    pub(crate) fn next(&self) -> Option<f64> {
         match (self.passed, self.failed) {
             (None, None) => Some(self.start),
             // Bracketing: double until a step fails or `max` passes.
@@ -43,7 +43,7 @@ impl Search {
     }
 
     /// A step at `load` passed or failed.
-    pub fn record(&mut self, load: f64, passed: bool) {
+    pub(crate) fn record(&mut self, load: f64, passed: bool) {
         if passed {
             self.passed = Some(self.passed.map_or(load, |p| p.max(load)));
         } else {
@@ -52,7 +52,7 @@ impl Search {
     }
 
     /// The capacity: the highest load that passed.
-    pub fn capacity(&self) -> Option<f64> {
+    pub(crate) fn capacity(&self) -> Option<f64> {
         self.passed
     }
 

@@ -2,9 +2,10 @@
 //!
 //! Buckets present in both runs are compared metric by metric (candidate against baseline,
 //! in percent, lower-is-better for times and higher-is-better for rates, ±5 % counted as
-//! the same). The winner is asb's (asb-behaviour §9.3): among the buckets where both runs
-//! had successes, who has the higher decode p50 more often. A run that failed everywhere
-//! does not tie; buckets with no success on one side are left out of the count and said so.
+//! the same). The winner is picked as AgenticSwarmBench (the original asb) picks it when
+//! comparing two runs: among the buckets where both runs had successes, who has the higher
+//! decode p50 more often. A run that failed everywhere does not tie; buckets with no success
+//! on one side are left out of the count and said so.
 //! Settings that make the comparison unlike for like are called out above everything else.
 
 use std::fmt::Write as _;
@@ -18,20 +19,20 @@ use crate::display::{date, duration_ms, itl, num, opt, percent, rate0, rate1, se
 use crate::stats::p50;
 
 /// Changes within this many percent are "the same".
-pub const SAME_WITHIN_PCT: f64 = 5.0;
+const SAME_WITHIN_PCT: f64 = 5.0;
 
 /// Settings whose difference makes two runs not like for like.
 const LIKE_FOR_LIKE: &[&str] = &["cache_mode", "history_mode", "repetitions", "max_concurrent", "max_tokens"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
+pub(crate) enum Better {
     Lower,
     Higher,
 }
 
 /// How a metric moved from baseline to candidate.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Change {
+pub(crate) enum Change {
     Better(f64),
     Worse(f64),
     Same(f64),
@@ -40,7 +41,7 @@ pub enum Change {
 }
 
 impl Change {
-    pub fn of(base: Option<f64>, cand: Option<f64>, better: Better) -> Change {
+    pub(crate) fn of(base: Option<f64>, cand: Option<f64>, better: Better) -> Change {
         let (Some(b), Some(c)) = (base, cand) else { return Change::NotApplicable };
         if !b.is_finite() || !c.is_finite() || b == 0.0 || c == 0.0 {
             return Change::NotApplicable;
@@ -60,14 +61,14 @@ impl Change {
     }
 
     /// `-20.0%`, or `N/A`.
-    pub fn delta(self) -> String {
+    pub(crate) fn delta(self) -> String {
         match self {
             Change::Better(p) | Change::Worse(p) | Change::Same(p) => format!("{p:+.1}%"),
             Change::NotApplicable => "N/A".into(),
         }
     }
 
-    pub fn marker(self) -> &'static str {
+    pub(crate) fn marker(self) -> &'static str {
         match self {
             Change::Better(_) => "🟢 better",
             Change::Worse(_) => "🔴 worse",
@@ -126,7 +127,7 @@ const BUCKET_METRICS: &[Compared] = &[
 ];
 
 /// The comparison of `cand` against `base`.
-pub fn render(base: &RunResults, cand: &RunResults) -> String {
+pub(crate) fn render(base: &RunResults, cand: &RunResults) -> String {
     let mut out = String::from("# asb replay comparison\n\n");
     header(&mut out, base, cand);
     buckets(&mut out, base, cand);
@@ -313,8 +314,9 @@ fn overall(out: &mut String, base: &RunResults, cand: &RunResults) {
     );
 }
 
-/// asb's winner line: buckets where both runs had successes are compared by decode p50.
-pub fn winner(base: &RunResults, cand: &RunResults) -> String {
+/// AgenticSwarmBench's winner line: buckets where both runs had successes are compared by
+/// decode p50.
+fn winner(base: &RunResults, cand: &RunResults) -> String {
     let shared = shared_buckets(base, cand);
     if shared.is_empty() {
         return "No shared context buckets: the runs sent prompts of different sizes, so nothing can be compared. \

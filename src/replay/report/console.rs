@@ -1,7 +1,8 @@
 //! The plain-text summary printed when a replay ends (and by `asb report` without `-o`):
-//! one line per context bucket as asb prints it, a table of the bucket medians, the overall
-//! line, the verdict with its basis and the most frequent errors. No colours; every line
-//! fits in 100 columns. Formulas are not repeated here — the last line says where they are.
+//! one line per context bucket as AgenticSwarmBench (the original asb) prints it, a table
+//! of the bucket medians, the overall line, the verdict with its basis and the most
+//! frequent errors. No colours; every line fits in 100 columns. Formulas are not repeated
+//! here — the last line says where they are.
 
 use std::fmt::Write as _;
 
@@ -13,12 +14,12 @@ use crate::replay::verdict::{self, Grade};
 use crate::stats::p50;
 
 /// Columns of the terminal the summary is laid out for.
-pub const WIDTH: usize = 100;
+const WIDTH: usize = 100;
 /// Errors listed, most frequent first.
 const TOP_ERRORS: usize = 5;
 
 /// The end-of-run summary of `r`.
-pub fn summary(r: &RunResults) -> String {
+pub(crate) fn summary(r: &RunResults) -> String {
     let mut out = String::new();
     if r.requests.is_empty() && r.summary.requests == 0 {
         out.push_str("No requests were sent - all were skipped or filtered out.\n");

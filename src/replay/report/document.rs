@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use crate::replay::load::LoadSummary;
-use crate::replay::slo::SloReport;
 use crate::replay::results::{BucketStats, Metrics, RequestSample, RunResults};
+use crate::replay::slo::SloReport;
 use crate::stats::Distribution;
 
 use crate::display::{approx_tokens, count, date, duration_ms, itl, num, opt, percent, rate0, rate1, seconds, NONE};
@@ -17,7 +17,7 @@ use crate::stats::p50;
 
 /// A run of inline text.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Span {
+pub(crate) enum Span {
     Text(String),
     /// Identifiers and data shown verbatim (model, paths, metric names, formulas, errors).
     Code(String),
@@ -26,27 +26,27 @@ pub enum Span {
 
 /// Inline content: a table cell, a finding, a line.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Inline(pub Vec<Span>);
+pub(crate) struct Inline(pub Vec<Span>);
 
 impl Inline {
-    pub fn text(s: impl Into<String>) -> Inline {
+    pub(crate) fn text(s: impl Into<String>) -> Inline {
         Inline(vec![Span::Text(s.into())])
     }
-    pub fn code(s: impl Into<String>) -> Inline {
+    pub(crate) fn code(s: impl Into<String>) -> Inline {
         Inline(vec![Span::Code(s.into())])
     }
-    pub fn strong(s: impl Into<String>) -> Inline {
+    pub(crate) fn strong(s: impl Into<String>) -> Inline {
         Inline(vec![Span::Strong(s.into())])
     }
-    pub fn then_text(mut self, s: impl Into<String>) -> Inline {
+    fn then_text(mut self, s: impl Into<String>) -> Inline {
         self.0.push(Span::Text(s.into()));
         self
     }
-    pub fn then_code(mut self, s: impl Into<String>) -> Inline {
+    fn then_code(mut self, s: impl Into<String>) -> Inline {
         self.0.push(Span::Code(s.into()));
         self
     }
-    pub fn then_strong(mut self, s: impl Into<String>) -> Inline {
+    fn then_strong(mut self, s: impl Into<String>) -> Inline {
         self.0.push(Span::Strong(s.into()));
         self
     }
@@ -65,14 +65,14 @@ impl From<&str> for Inline {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Table {
+pub(crate) struct Table {
     pub header: Vec<String>,
     pub rows: Vec<Vec<Inline>>,
 }
 
 /// The verdict section.
 #[derive(Debug, Clone)]
-pub enum VerdictView {
+pub(crate) enum VerdictView {
     /// No request was sent at all.
     NothingSent,
     /// Requests were sent and none succeeded.
@@ -90,7 +90,7 @@ pub enum VerdictView {
 }
 
 #[derive(Debug, Clone)]
-pub struct Document {
+pub(crate) struct Document {
     pub title: String,
     /// `scenario → model`.
     pub subtitle: String,
@@ -98,7 +98,7 @@ pub struct Document {
     pub verdict: VerdictView,
     /// Notes that hold whatever the verdict: early stop, estimated counts.
     pub notes: Vec<Inline>,
-    /// Empty when nothing succeeded (the section is left out, as asb does).
+    /// Empty when nothing succeeded (the section is left out, as AgenticSwarmBench does).
     pub findings: Vec<Inline>,
     pub results: Table,
     /// Which metric each results column is, and how the grades were taken.
@@ -111,11 +111,11 @@ pub struct Document {
     pub definitions: Table,
 }
 
-pub const TITLE: &str = "asb replay report";
+pub(crate) const TITLE: &str = "asb replay report";
 
 impl Document {
     /// The report of `r`; `json_path` is where the raw results were saved, if known.
-    pub fn build(r: &RunResults, json_path: Option<&str>) -> Document {
+    pub(crate) fn build(r: &RunResults, json_path: Option<&str>) -> Document {
         Document {
             title: TITLE.into(),
             subtitle: format!("{} → {}", r.scenario.name, r.model),
@@ -525,12 +525,7 @@ fn slo_rows(slo: &SloReport, f: &BTreeMap<String, String>) -> Vec<Vec<Inline>> {
     rows.extend([
         vec![
             Inline::text("SLO attainment"),
-            Inline::text(format!(
-                "{} ({} of {})",
-                opt(slo.attainment, percent),
-                slo.requests_meeting,
-                slo.requests
-            )),
+            Inline::text(format!("{} ({} of {})", opt(slo.attainment, percent), slo.requests_meeting, slo.requests)),
             formula(f, "slo attainment"),
         ],
         vec![
@@ -619,7 +614,7 @@ fn load_rows(load: &LoadSummary, f: &BTreeMap<String, String>) -> Vec<Vec<Inline
 }
 
 /// Every distribution of `m` with its key, in the order of [`Metrics`].
-pub fn named_distributions(m: &Metrics) -> Vec<(&'static str, &Distribution)> {
+fn named_distributions(m: &Metrics) -> Vec<(&'static str, &Distribution)> {
     [
         ("ttft_ms", &m.ttft_ms),
         ("itl_ms", &m.itl_ms),
@@ -654,7 +649,7 @@ fn distributions(m: &Metrics) -> Table {
 
 /// One task's requests, as the per-task table shows them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TaskRow {
+pub(crate) struct TaskRow {
     pub id: String,
     pub name: String,
     pub executions: usize,
@@ -666,7 +661,7 @@ pub struct TaskRow {
 
 /// Per task, from the raw requests: the scenario's tasks in order, then any task id found
 /// only in the requests.
-pub fn task_rows(r: &RunResults) -> Vec<TaskRow> {
+fn task_rows(r: &RunResults) -> Vec<TaskRow> {
     let mut ids: Vec<(&str, &str)> = r.scenario.tasks.iter().map(|t| (t.id.as_str(), t.name.as_str())).collect();
     for req in &r.requests {
         if !ids.iter().any(|(id, _)| *id == req.task_id) {

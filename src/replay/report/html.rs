@@ -60,7 +60,7 @@ svg{max-width:100%;height:auto}
 ";
 
 /// The report of `r` as one HTML page.
-pub fn render(r: &RunResults) -> String {
+pub(crate) fn render(r: &RunResults) -> String {
     let doc = Document::build(r, None);
     let mut out = String::new();
     let _ = write!(
@@ -132,7 +132,7 @@ pub fn render(r: &RunResults) -> String {
 }
 
 /// Text made safe for HTML content and attribute values.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

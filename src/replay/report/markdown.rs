@@ -1,7 +1,8 @@
-//! The Markdown report (`asb report -o run.md`): the [`Document`] in asb's section order —
-//! configuration, verdict, key findings, results — followed by the overall numbers, tasks,
-//! errors and every metric's formula. Text from the run is escaped so an error body or a
-//! task name can neither break a table nor inject HTML.
+//! The Markdown report (`asb report -o run.md`): the [`Document`] in the section order of
+//! AgenticSwarmBench (the original asb) — configuration, verdict, key findings, results —
+//! followed by the overall numbers, tasks, errors and every metric's formula. Text from the
+//! run is escaped so an error body or a task name can neither break a table nor inject
+//! HTML.
 
 use std::fmt::Write as _;
 
@@ -10,7 +11,7 @@ use crate::replay::results::RunResults;
 use super::document::{Document, Inline, Span, Table, VerdictView};
 
 /// The report of `r`; `json_path` is printed as where the raw results are.
-pub fn render(r: &RunResults, json_path: Option<&str>) -> String {
+pub(crate) fn render(r: &RunResults, json_path: Option<&str>) -> String {
     let doc = Document::build(r, json_path);
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", doc.title);
@@ -106,7 +107,7 @@ fn table(out: &mut String, t: &Table) {
 }
 
 /// Inline content as Markdown; `in_table` escapes `|` inside code spans too.
-pub fn inline(i: &Inline, in_table: bool) -> String {
+pub(crate) fn inline(i: &Inline, in_table: bool) -> String {
     i.0.iter()
         .map(|span| match span {
             Span::Text(s) => text(s),
@@ -118,7 +119,7 @@ pub fn inline(i: &Inline, in_table: bool) -> String {
 }
 
 /// Plain text: one line, Markdown's active characters backslash-escaped.
-pub fn text(s: &str) -> String {
+pub(crate) fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -136,7 +137,7 @@ pub fn text(s: &str) -> String {
 
 /// A code span holding `s` verbatim: fenced by one backtick more than its longest backtick
 /// run, on one line; `|` escaped inside tables (GitHub's tables split on it even there).
-pub fn code(s: &str, in_table: bool) -> String {
+pub(crate) fn code(s: &str, in_table: bool) -> String {
     let flat: String = s
         .chars()
         .filter(|c| !c.is_control() || c.is_whitespace())

@@ -3,20 +3,21 @@
 //! file with plots, or the JSON again — and two runs set side by side.
 //!
 //! Every report prints each metric's formula (from [`RunResults::formulas`]) so a number is
-//! never shown without saying how it was computed. The structure follows asb's reports
-//! (verdict, key findings, per-bucket results), but the text describes what a replay did:
-//! recorded requests sent as recorded, not synthetic padding.
+//! never shown without saying how it was computed. The structure follows the reports of
+//! AgenticSwarmBench (the original asb) (verdict, key findings, per-bucket results), but
+//! the text describes what a replay did: recorded requests sent as recorded, not synthetic
+//! padding.
 //!
 //! * [`console`] — the plain-text summary printed at the end of a run.
 //! * [`document`] — the report's content, built once for Markdown and HTML alike.
 //! * [`markdown`], [`html`] — that content in each format; HTML adds SVG plots.
 //! * [`compare`] — baseline against candidate, bucket by bucket.
 
-pub mod compare;
-pub mod console;
-pub mod document;
-pub mod html;
-pub mod markdown;
+pub(crate) mod compare;
+pub(crate) mod console;
+pub(crate) mod document;
+pub(crate) mod html;
+pub(crate) mod markdown;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,7 +31,7 @@ use super::results::{RunResults, RESULTS_VERSION};
 /// Reads a run JSON written by `asb replay`. Errors name the file: a missing file, bad JSON
 /// (with line and column), a `results_version` newer than this asb reads, or a field of the
 /// wrong shape (with its path, e.g. `buckets[1].metrics.ttft_ms.p50`).
-pub fn load(path: &Path) -> Result<RunResults> {
+pub(crate) fn load(path: &Path) -> Result<RunResults> {
     let file = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read {file}: {e}"))?;
 
@@ -61,7 +62,7 @@ pub fn load(path: &Path) -> Result<RunResults> {
 
 /// What `asb report` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Markdown,
     Html,
     Json,
@@ -71,8 +72,9 @@ pub enum Format {
 
 impl Format {
     /// The format an output file's extension asks for: `.md` Markdown, `.html`/`.htm` HTML,
-    /// `.json` JSON; anything else Markdown (asb's default). No file: the console summary.
-    pub fn for_output(output: Option<&Path>) -> Format {
+    /// `.json` JSON; anything else Markdown (AgenticSwarmBench's default). No file: the
+    /// console summary.
+    fn for_output(output: Option<&Path>) -> Format {
         let Some(path) = output else { return Format::Console };
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         match ext.as_str() {
@@ -84,7 +86,7 @@ impl Format {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// The run JSON written by `asb replay`.
     #[arg(short = 'i', long)]
     pub input: PathBuf,
@@ -97,7 +99,7 @@ pub struct ReportArgs {
 }
 
 /// `asb report`: renders a saved run in the chosen format, to stdout or to `-o`.
-pub fn run_report(args: ReportArgs) -> Result<ExitCode> {
+pub(crate) fn run_report(args: ReportArgs) -> Result<ExitCode> {
     let run = load(&args.input)?;
     let format = args.format.unwrap_or_else(|| Format::for_output(args.output.as_deref()));
     let input = args.input.display().to_string();
@@ -116,7 +118,7 @@ pub fn run_report(args: ReportArgs) -> Result<ExitCode> {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct CompareArgs {
+pub(crate) struct CompareArgs {
     /// BASELINE then CANDIDATE run JSONs (or give them with -b and -c).
     #[arg(value_name = "RUN", num_args = 0..=2)]
     pub runs: Vec<PathBuf>,
@@ -134,7 +136,7 @@ pub struct CompareArgs {
 impl CompareArgs {
     /// Baseline and candidate: from -b/-c where given, the rest from the positional paths in
     /// order.
-    pub fn paths(&self) -> Result<(PathBuf, PathBuf)> {
+    pub(crate) fn paths(&self) -> Result<(PathBuf, PathBuf)> {
         let mut positional = self.runs.iter().cloned();
         let baseline = self.baseline.clone().or_else(|| positional.next());
         let candidate = self.candidate.clone().or_else(|| positional.next());
@@ -151,7 +153,7 @@ impl CompareArgs {
 }
 
 /// `asb compare`: baseline against candidate, as Markdown, to stdout or to `-o`.
-pub fn run_compare(args: CompareArgs) -> Result<ExitCode> {
+pub(crate) fn run_compare(args: CompareArgs) -> Result<ExitCode> {
     let (baseline, candidate) = args.paths()?;
     let base = load(&baseline)?;
     let cand = load(&candidate)?;
@@ -176,12 +178,12 @@ pub(crate) mod fixtures {
     use crate::replay::results::*;
 
     /// The statistics of `requests`' successes, as the replay computes them.
-    pub fn metrics_of(requests: &[&RequestSample]) -> Metrics {
+    fn metrics_of(requests: &[&RequestSample]) -> Metrics {
         crate::replay::aggregate::metrics(requests.iter().copied())
     }
 
     /// A successful request: `ttft` ms to the first output, `n_out` tokens `itl` ms apart.
-    pub fn ok_request(task: &str, turn: usize, bucket: &str, prompt: u64, ttft: f64, itl: f64) -> RequestSample {
+    pub(crate) fn ok_request(task: &str, turn: usize, bucket: &str, prompt: u64, ttft: f64, itl: f64) -> RequestSample {
         let n_out: u64 = 5;
         let gaps = vec![itl; (n_out - 1) as usize];
         let decode_ms = itl * (n_out - 1) as f64;
@@ -218,7 +220,7 @@ pub(crate) mod fixtures {
         }
     }
 
-    pub fn failed_request(task: &str, turn: usize, bucket: &str, error: &str) -> RequestSample {
+    pub(crate) fn failed_request(task: &str, turn: usize, bucket: &str, error: &str) -> RequestSample {
         RequestSample {
             task_id: task.into(),
             turn,
@@ -259,7 +261,7 @@ pub(crate) mod fixtures {
     }
 
     /// A run from the requests given, with the summary and buckets derived from them.
-    pub fn run_of(requests: Vec<RequestSample>) -> RunResults {
+    pub(crate) fn run_of(requests: Vec<RequestSample>) -> RunResults {
         let mut buckets = Vec::new();
         for (name, lower, upper) in [("fresh", 0, Some(10_000)), ("medium", 30_000, Some(55_000))] {
             let members: Vec<&RequestSample> = requests.iter().filter(|r| r.bucket == name).collect();
@@ -353,7 +355,7 @@ pub(crate) mod fixtures {
     }
 
     /// Two buckets (fresh, medium), two tasks, one failure in medium.
-    pub fn sample_run() -> RunResults {
+    pub(crate) fn sample_run() -> RunResults {
         run_of(vec![
             ok_request("build-api", 0, "fresh", 2_000, 100.0, 0.8),
             ok_request("build-api", 1, "fresh", 6_000, 150.0, 0.5),
@@ -364,7 +366,7 @@ pub(crate) mod fixtures {
     }
 
     /// Every request failed.
-    pub fn failed_run() -> RunResults {
+    pub(crate) fn failed_run() -> RunResults {
         run_of(vec![
             failed_request("build-api", 0, "fresh", "ConnectError: connection refused"),
             failed_request("fix-bug", 1, "fresh", "ConnectError: connection refused"),

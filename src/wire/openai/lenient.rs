@@ -47,7 +47,7 @@ pub(crate) struct Text<'a>(pub Option<Cow<'a, str>>);
 
 impl<'a> Text<'a> {
     /// The string when it is not empty.
-    pub fn non_empty(&self) -> Option<&str> {
+    pub(crate) fn non_empty(&self) -> Option<&str> {
         self.0.as_deref().filter(|s| !s.is_empty())
     }
 }

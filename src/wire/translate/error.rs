@@ -4,7 +4,7 @@
 
 /// A request body the translator cannot turn into a valid Chat Completions body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TranslateError {
+pub(crate) enum TranslateError {
     /// A required field is absent (or `null`).
     #[error("{field}: missing")]
     Missing { field: String },
@@ -17,15 +17,15 @@ pub enum TranslateError {
 }
 
 impl TranslateError {
-    pub fn missing(field: impl Into<String>) -> Self {
+    pub(crate) fn missing(field: impl Into<String>) -> Self {
         TranslateError::Missing { field: field.into() }
     }
 
-    pub fn wrong_type(field: impl Into<String>, expected: &'static str) -> Self {
+    pub(crate) fn wrong_type(field: impl Into<String>, expected: &'static str) -> Self {
         TranslateError::WrongType { field: field.into(), expected }
     }
 
-    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         TranslateError::Invalid { field: field.into(), reason: reason.into() }
     }
 }

@@ -15,15 +15,15 @@
 use serde_json::{json, Value};
 
 /// Longest upstream body text copied into an error message.
-pub const MAX_MESSAGE_CHARS: usize = 1000;
+const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// The Anthropic error object for an upstream error response.
-pub fn openai_error_to_anthropic(status: u16, body: &[u8]) -> Value {
+pub(crate) fn openai_error_to_anthropic(status: u16, body: &[u8]) -> Value {
     anthropic_error(anthropic_error_type(status), &error_message(status, body))
 }
 
 /// Anthropic's `error.type` for an HTTP status.
-pub fn anthropic_error_type(status: u16) -> &'static str {
+fn anthropic_error_type(status: u16) -> &'static str {
     match status {
         400 | 422 => "invalid_request_error",
         401 => "authentication_error",
@@ -37,15 +37,16 @@ pub fn anthropic_error_type(status: u16) -> &'static str {
 }
 
 /// `{"type":"error","error":{"type","message"}}`.
-pub fn anthropic_error(error_type: &str, message: &str) -> Value {
+pub(crate) fn anthropic_error(error_type: &str, message: &str) -> Value {
     json!({"type": "error", "error": {"type": error_type, "message": message}})
 }
 
 /// The Anthropic error type and message for the `error` member of an OpenAI stream
 /// payload (`data: {"error": {...}}`). A numeric `code` (vLLM sends the HTTP status
-/// there) or an asb-style `upstream_http_<status>` type picks the type by status;
-/// anything mentioning "overloaded" is `overloaded_error`; the rest is `api_error`.
-pub fn stream_error(error: &Value) -> (&'static str, String) {
+/// there) or an `upstream_http_<status>` type (as AgenticSwarmBench, the original asb,
+/// writes it) picks the type by status; anything mentioning "overloaded" is
+/// `overloaded_error`; the rest is `api_error`.
+pub(crate) fn stream_error(error: &Value) -> (&'static str, String) {
     let message = error
         .get("message")
         .and_then(Value::as_str)
@@ -81,7 +82,7 @@ fn stream_error_type(error: &Value) -> &'static str {
 
 /// What an error response says, for a person: the message of a JSON error body where
 /// servers put it, else the body as text (cut to [`MAX_MESSAGE_CHARS`]).
-pub fn error_message(status: u16, body: &[u8]) -> String {
+pub(crate) fn error_message(status: u16, body: &[u8]) -> String {
     upstream_message(body).unwrap_or_else(|| body_text(status, body))
 }
 

@@ -5,12 +5,12 @@
 //! so 24 random hex digits after the prefix are enough.
 
 /// A fresh `msg_` + 24 hex digits id.
-pub fn generate_message_id() -> String {
+pub(crate) fn generate_message_id() -> String {
     format!("msg_{}", random_hex24())
 }
 
 /// A fresh `toolu_` + 24 hex digits id.
-pub fn generate_tool_use_id() -> String {
+pub(crate) fn generate_tool_use_id() -> String {
     format!("toolu_{}", random_hex24())
 }
 

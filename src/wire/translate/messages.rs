@@ -6,7 +6,8 @@
 //!   that assistant message **immediately**. Claude Code sends one user message holding
 //!   `[tool_result…, text(<system-reminder>)]`, so each `tool_result` becomes a `tool`
 //!   message first and the user's remaining blocks become **one** user message after them.
-//!   (asb emits the user text first, which servers reject or mis-template.)
+//!   (AgenticSwarmBench (the original asb) emits the user text first, which servers reject
+//!   or mis-template.)
 //! * Text blocks of one message (and the blocks of `system`) are joined with a blank line,
 //!   [`BLOCK_SEPARATOR`]: Anthropic keeps them apart, and plain concatenation (what vLLM
 //!   does for `system`) glues sentences together.
@@ -35,14 +36,14 @@ use serde_json::{json, Map, Value};
 use super::error::TranslateError;
 
 /// Joins the text blocks of one message, and the blocks of `system`.
-pub const BLOCK_SEPARATOR: &str = "\n\n";
+pub(crate) const BLOCK_SEPARATOR: &str = "\n\n";
 
 /// Prepended to the content of a `tool_result` with `is_error: true`.
-pub const TOOL_ERROR_PREFIX: &str = "Error: ";
+const TOOL_ERROR_PREFIX: &str = "Error: ";
 
 /// The system message for an Anthropic `system` (a string or a list of text blocks), or
 /// `None` when it holds no text.
-pub fn system_message(system: &Value, at: &str) -> Result<Option<Value>, TranslateError> {
+pub(crate) fn system_message(system: &Value, at: &str) -> Result<Option<Value>, TranslateError> {
     let text = match system {
         Value::String(text) => text.clone(),
         Value::Array(blocks) => joined_text(blocks),
@@ -52,7 +53,7 @@ pub fn system_message(system: &Value, at: &str) -> Result<Option<Value>, Transla
 }
 
 /// Appends the OpenAI messages for the Anthropic `messages` array, in order.
-pub fn translate_messages(messages: &Value, out: &mut Vec<Value>) -> Result<(), TranslateError> {
+pub(crate) fn translate_messages(messages: &Value, out: &mut Vec<Value>) -> Result<(), TranslateError> {
     let messages = messages.as_array().ok_or_else(|| TranslateError::wrong_type("messages", "an array"))?;
     for (i, message) in messages.iter().enumerate() {
         translate_message(&format!("messages[{i}]"), message, out)?;
@@ -239,7 +240,7 @@ fn image_url_part(block: &Map<String, Value>) -> Option<Value> {
 
 /// The text a block carries, whatever its type: its `text` field, else a plain-text
 /// document's `source.data`. Blocks without text (images, PDFs, …) give `None`.
-pub fn block_text(block: &Map<String, Value>) -> Option<&str> {
+fn block_text(block: &Map<String, Value>) -> Option<&str> {
     if let Some(text) = block.get("text").and_then(Value::as_str) {
         return Some(text);
     }

@@ -26,29 +26,25 @@
 //! says).
 //!
 //! Everything here is a pure function or a state machine over `serde_json::Value`: no I/O,
-//! and no panic on malformed input (requests fail with a [`TranslateError`] naming the
+//! and no panic on malformed input (requests fail with a [`TranslateError`](error::TranslateError) naming the
 //! field; responses and streams degrade gracefully).
 
-pub mod error;
-pub mod error_body;
-pub mod ids;
-pub mod messages;
-pub mod request;
-pub mod response;
-pub mod stop_reason;
-pub mod stream;
-pub mod to_anthropic;
-pub mod usage;
+pub(crate) mod error;
+pub(crate) mod error_body;
+pub(crate) mod ids;
+pub(crate) mod messages;
+pub(crate) mod request;
+pub(crate) mod response;
+pub(crate) mod stop_reason;
+pub(crate) mod stream;
+pub(crate) mod to_anthropic;
+pub(crate) mod usage;
 
-pub use error::TranslateError;
-pub use error_body::{anthropic_error_type, openai_error_to_anthropic};
-pub use ids::{generate_message_id, generate_tool_use_id};
-pub use request::anthropic_to_openai_request;
-pub use response::openai_to_anthropic_response;
-pub use stop_reason::anthropic_stop_reason;
-pub use stream::AnthropicStreamEncoder;
-pub use to_anthropic::openai_to_anthropic_request;
-pub use usage::anthropic_usage;
+pub(crate) use error_body::openai_error_to_anthropic;
+pub(crate) use request::anthropic_to_openai_request;
+pub(crate) use response::openai_to_anthropic_response;
+pub(crate) use stream::AnthropicStreamEncoder;
+pub(crate) use to_anthropic::openai_to_anthropic_request;
 
 #[cfg(test)]
 mod request_tests;

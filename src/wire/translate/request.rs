@@ -38,7 +38,7 @@ const SAME_NAME_FIELDS: [&str; 4] = ["max_tokens", "temperature", "top_p", "top_
 
 /// Translates an Anthropic `/v1/messages` body into a `/v1/chat/completions` body.
 /// `model_override` replaces the client's `model` (the proxy's `-m`).
-pub fn anthropic_to_openai_request(body: &Value, model_override: Option<&str>) -> Result<Value, TranslateError> {
+pub(crate) fn anthropic_to_openai_request(body: &Value, model_override: Option<&str>) -> Result<Value, TranslateError> {
     let body = body.as_object().ok_or_else(|| TranslateError::wrong_type("body", "a JSON object"))?;
     let mut out = Map::new();
     out.insert("model".into(), model(body, model_override)?.into());

@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::{anthropic_to_openai_request, TranslateError};
+use super::anthropic_to_openai_request;
+use super::error::TranslateError;
 
 fn translate(body: Value) -> Value {
     anthropic_to_openai_request(&body, None).expect("translates")

@@ -10,8 +10,9 @@
 //!    parsed `arguments`.
 //!
 //! A message with no block at all gets one empty `text` block (Anthropic never answers
-//! `content: []`). `content: null` — the tool-call-only answer that crashes asb — is
-//! simply no text. The `id` is `"msg_"` + the upstream id (generated when absent).
+//! `content: []`). `content: null` — the tool-call-only answer that crashes
+//! AgenticSwarmBench (the original asb) — is simply no text. The `id` is `"msg_"` + the
+//! upstream id (generated when absent).
 //!
 //! Tool arguments that are not a JSON object (truncated by `max_tokens`, or a model
 //! writing invalid JSON) give `input: {}`, and the raw string is kept in a top-level
@@ -29,11 +30,11 @@ use super::usage::anthropic_usage;
 use crate::wire::openai::{Answer, Arguments, Message, ToolCall};
 
 /// Where the raw text of unparseable tool arguments is kept.
-pub const UNPARSED_ARGUMENTS_FIELD: &str = "asb_unparsed_tool_arguments";
+const UNPARSED_ARGUMENTS_FIELD: &str = "asb_unparsed_tool_arguments";
 
 /// Translates a `chat.completion` body into an Anthropic `message`, reported as `model`.
 /// The answer is read by the wire's OpenAI conventions ([`crate::wire::openai`]).
-pub fn openai_to_anthropic_response(body: &Value, model: &str) -> Result<Value, TranslateError> {
+pub(crate) fn openai_to_anthropic_response(body: &Value, model: &str) -> Result<Value, TranslateError> {
     if !body.is_object() {
         return Err(TranslateError::wrong_type("body", "a JSON object"));
     }
@@ -112,7 +113,7 @@ impl ToolUses {
 
 /// Tool `arguments` as an Anthropic `input` object, or the raw text when it is not one.
 /// Servers normally send a JSON string; some send the object itself.
-pub(crate) fn parse_arguments(arguments: &Arguments<'_>) -> Result<Value, String> {
+fn parse_arguments(arguments: &Arguments<'_>) -> Result<Value, String> {
     let raw = match arguments {
         Arguments::Absent => return Ok(Value::Object(Map::new())),
         Arguments::Json(object @ Value::Object(_)) => return Ok(object.clone()),

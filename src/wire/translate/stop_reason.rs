@@ -24,7 +24,7 @@
 use serde_json::Value;
 
 /// Anthropic `stop_reason` for an OpenAI `finish_reason`, without the refinements.
-pub fn anthropic_stop_reason(finish_reason: Option<&str>) -> &'static str {
+pub(crate) fn anthropic_stop_reason(finish_reason: Option<&str>) -> &'static str {
     match finish_reason {
         Some("length") => "max_tokens",
         Some("tool_calls" | "function_call") => "tool_use",
@@ -43,7 +43,7 @@ pub(crate) struct Stop {
 impl Stop {
     /// The stop of a choice given its `finish_reason`, vLLM's `stop_reason` (the matched
     /// stop string, if any) and whether the choice produced tool calls.
-    pub fn of_choice(finish_reason: Option<&str>, matched_stop: Option<&Value>, called_tools: bool) -> Stop {
+    pub(crate) fn of_choice(finish_reason: Option<&str>, matched_stop: Option<&Value>, called_tools: bool) -> Stop {
         let reason = anthropic_stop_reason(finish_reason);
         if called_tools && reason != "max_tokens" {
             return Stop::reason("tool_use");

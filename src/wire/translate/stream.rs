@@ -33,7 +33,7 @@
 //! * A stream that ends without any block gets one empty `text` block, as the
 //!   non-streamed translation does (Anthropic never returns `content: []`).
 //! * Without upstream usage, `output_tokens` is the number of chunks that produced a delta
-//!   ([`usage_estimated`](AnthropicStreamEncoder::usage_estimated) says so) and the input
+//!   (`usage_estimated` says so) and the input
 //!   counts are 0.
 //! * Chunks are read by the wire's OpenAI conventions ([`crate::wire::openai`]), as the
 //!   recorder's assembler reads them: which choice, which reasoning field, content parts
@@ -54,7 +54,7 @@ use crate::wire::openai::{Answer, Choice, Message, ToolCall, ToolCallSlots};
 
 /// Turns parsed OpenAI stream chunks into Anthropic SSE bytes; one per response.
 #[derive(Debug)]
-pub struct AnthropicStreamEncoder {
+pub(crate) struct AnthropicStreamEncoder {
     message_id: String,
     model: String,
     started: bool,
@@ -96,7 +96,7 @@ enum Outcome {
 impl AnthropicStreamEncoder {
     /// `message_id` (see [`super::ids::generate_message_id`]) and `model` go into
     /// `message_start`.
-    pub fn new(message_id: String, model: String) -> Self {
+    pub(crate) fn new(message_id: String, model: String) -> Self {
         AnthropicStreamEncoder {
             message_id,
             model,
@@ -114,7 +114,7 @@ impl AnthropicStreamEncoder {
 
     /// Appends the Anthropic SSE bytes (`event: X\ndata: {json}\n\n`, compact JSON) this
     /// chunk produces. Ignored once the stream has finished or failed.
-    pub fn on_chunk(&mut self, chunk: &Value, out: &mut Vec<u8>) {
+    pub(crate) fn on_chunk(&mut self, chunk: &Value, out: &mut Vec<u8>) {
         if self.outcome.is_some() {
             return;
         }
@@ -142,7 +142,7 @@ impl AnthropicStreamEncoder {
     /// Upstream stream ended normally (`[DONE]`, or EOF after a `finish_reason`): closes
     /// the open block, emits `message_delta` (stop reason, cumulative usage) and
     /// `message_stop`. Idempotent; does nothing after [`fail`](Self::fail).
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
         if self.outcome.is_some() {
             return;
         }
@@ -166,7 +166,7 @@ impl AnthropicStreamEncoder {
     /// emits `event: error` with `{"type":"error","error":{"type","message"}}`, where
     /// `error_type` is an Anthropic error type (`api_error`, `overloaded_error`, …).
     /// Nothing follows it, not even `message_stop`. Does nothing once finished.
-    pub fn fail(&mut self, error_type: &str, message: &str, out: &mut Vec<u8>) {
+    pub(crate) fn fail(&mut self, error_type: &str, message: &str, out: &mut Vec<u8>) {
         if self.outcome.is_some() {
             return;
         }
@@ -175,32 +175,37 @@ impl AnthropicStreamEncoder {
     }
 
     /// `message_start` has been sent.
-    pub fn started(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn started(&self) -> bool {
         self.started
     }
 
     /// `message_stop` has been sent.
-    pub fn finished(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn finished(&self) -> bool {
         self.outcome == Some(Outcome::Stopped)
     }
 
     /// An `error` event has been sent.
-    pub fn failed(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn failed(&self) -> bool {
         self.outcome == Some(Outcome::Failed)
     }
 
     /// The last upstream `usage` object, verbatim.
-    pub fn usage(&self) -> Option<&Value> {
+    #[cfg(test)]
+    pub(crate) fn usage(&self) -> Option<&Value> {
         self.usage.as_ref()
     }
 
     /// No upstream usage was seen: `output_tokens` is a chunk count and input counts are 0.
-    pub fn usage_estimated(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn usage_estimated(&self) -> bool {
         self.usage.is_none()
     }
 
     /// The `output_tokens` reported (or to be reported) in `message_delta`.
-    pub fn output_tokens(&self) -> u64 {
+    pub(crate) fn output_tokens(&self) -> u64 {
         match &self.usage {
             Some(usage) => openai_counts(Some(usage)).output,
             None => self.content_chunks,
@@ -208,22 +213,26 @@ impl AnthropicStreamEncoder {
     }
 
     /// Chunks that produced at least one content delta (or opened a tool call).
-    pub fn content_chunks(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn content_chunks(&self) -> u64 {
         self.content_chunks
     }
 
     /// The upstream `finish_reason`, verbatim, once one has arrived.
-    pub fn finish_reason(&self) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn finish_reason(&self) -> Option<&str> {
         self.finish_reason.as_deref()
     }
 
     /// The Anthropic `stop_reason` for what has been seen so far.
-    pub fn stop_reason(&self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn stop_reason(&self) -> &'static str {
         self.stop().reason
     }
 
     /// The Anthropic `stop_sequence` (a vLLM-reported stop string), if any.
-    pub fn stop_sequence(&self) -> Option<String> {
+    #[cfg(test)]
+    pub(crate) fn stop_sequence(&self) -> Option<String> {
         self.stop().sequence
     }
 

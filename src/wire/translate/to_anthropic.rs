@@ -52,14 +52,14 @@ use super::messages::{block_type, non_empty_str, object, present, BLOCK_SEPARATO
 use super::request::model;
 
 /// Joins the texts of the system and developer messages into `system`.
-pub const SYSTEM_SEPARATOR: &str = "\n";
+const SYSTEM_SEPARATOR: &str = "\n";
 
 /// Sampling fields copied under the same name when present and not `null`.
 const SAME_NAME_FIELDS: [&str; 3] = ["temperature", "top_p", "top_k"];
 
 /// Translates a `/v1/chat/completions` body into a `/v1/messages` body. `model_override`
 /// replaces the body's `model`.
-pub fn openai_to_anthropic_request(body: &Value, model_override: Option<&str>) -> Result<Value, TranslateError> {
+pub(crate) fn openai_to_anthropic_request(body: &Value, model_override: Option<&str>) -> Result<Value, TranslateError> {
     let body = body.as_object().ok_or_else(|| TranslateError::wrong_type("body", "a JSON object"))?;
     let mut out = Map::new();
     out.insert("model".into(), model(body, model_override)?.into());

@@ -4,7 +4,8 @@
 
 use serde_json::{json, Value};
 
-use super::{anthropic_to_openai_request, openai_to_anthropic_request, TranslateError};
+use super::error::TranslateError;
+use super::{anthropic_to_openai_request, openai_to_anthropic_request};
 
 fn translate(body: Value) -> Value {
     openai_to_anthropic_request(&body, None).expect("translates")

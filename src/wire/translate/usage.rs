@@ -19,7 +19,7 @@ use crate::wire::usage::TokenUsage;
 
 /// The Anthropic usage object for an OpenAI usage object; `None`, `null` or missing
 /// fields count as 0.
-pub fn anthropic_usage(openai_usage: Option<&Value>) -> Value {
+pub(crate) fn anthropic_usage(openai_usage: Option<&Value>) -> Value {
     let counts = openai_counts(openai_usage);
     anthropic_usage_with_output(&counts, counts.output)
 }
