@@ -41,7 +41,7 @@ pub(super) async fn run(
     tx: &mpsc::UnboundedSender<Report>,
 ) {
     let calls = shared.timings[execution.task].calls.len();
-    let ends: Vec<watch::Sender<Option<Instant>>> = (0..calls).map(|_| watch::channel(None).0).collect();
+    let ends: Vec<watch::Sender<CallEnd>> = (0..calls).map(|_| watch::channel(CallEnd::Pending).0).collect();
     let live = Mutex::new(LiveHistory::default());
     let ctx = Ctx { shared, execution, slot, id, due, ends: &ends, live: &live, tx };
     let mut in_flight: FuturesUnordered<_> = (0..calls).map(|i| ctx.call(i)).collect();
@@ -64,7 +64,8 @@ pub(super) async fn run_one(
 ) {
     let live = Mutex::new(LiveHistory::default());
     let ctx = Ctx { shared, execution, slot, id, due, ends: &[], live: &live, tx };
-    let _ = ctx.send(turn, due, None).await;
+    let prepared = ctx.prepare(turn);
+    let _ = ctx.send(turn, prepared, due, None).await;
 }
 
 struct Ctx<'a> {
@@ -74,21 +75,71 @@ struct Ctx<'a> {
     id: u64,
     /// The session's intended start.
     due: Instant,
-    /// When each call's answer ended (None until then; the sender is dropped unsent when
-    /// the call is not made, and what waits for it is not made either).
-    ends: &'a [watch::Sender<Option<Instant>>],
+    /// How each call ended: what waits for a call that is not made is not made either.
+    ends: &'a [watch::Sender<CallEnd>],
     live: &'a Mutex<LiveHistory>,
     tx: &'a mpsc::UnboundedSender<Report>,
 }
 
+/// Calls in `timestamps` mode have their body built this long before their time.
+const PREPARE_AHEAD: Duration = Duration::from_millis(50);
+
+/// A request body ready to go.
+struct Prepared {
+    body: serde_json::Value,
+    bytes: Bytes,
+    /// Messages in it, for live history's bookkeeping.
+    messages: usize,
+}
+
+/// Where a call of the session stands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CallEnd {
+    Pending,
+    /// It has been written; its answer is on its way.
+    InFlight,
+    /// Its answer ended at this time.
+    Ended(Instant),
+    /// It was not made (the run stopped, or what it waited for was not made).
+    NotMade,
+}
+
 impl Ctx<'_> {
+    /// Call `i`, and its end for what waits on it: the time its answer ended, or "not made".
+    async fn call(&self, i: usize) -> Option<Sent> {
+        let sent = self.wait_and_send(i).await;
+        if sent.is_none() {
+            self.ends[i].send_replace(CallEnd::NotMade);
+        }
+        sent
+    }
+
     /// Waits for what call `i` waited for in the recording, then for its think time, and
     /// sends it.
-    async fn call(&self, i: usize) -> Option<Sent> {
+    ///
+    /// Its body is built ahead, so the time that takes (a poisoned copy of a prompt of
+    /// hundreds of KB, serialized) is not schedule lag: once what it waits for is in flight
+    /// (one body per thread waits at a time), or shortly before its offset in `timestamps`
+    /// mode. Under live history the body needs the previous answer, and is built after it.
+    async fn wait_and_send(&self, i: usize) -> Option<Sent> {
         let shared = self.shared;
         let timing = &shared.timings[self.execution.task].calls[i];
         let think = shared.opts.think;
         let session_offset = |ms: f64| self.due + Duration::from_secs_f64(think.offset_ms(ms) / 1000.0);
+        let mut prepared = None;
+        if shared.opts.history != HistoryMode::Live {
+            if think.pace == Pace::Timestamps {
+                let at = session_offset(timing.offset_ms).checked_sub(PREPARE_AHEAD);
+                if let Some(at) = at.filter(|&at| at > Instant::now()) {
+                    tokio::time::sleep_until(at.into()).await;
+                }
+            } else {
+                for after in &timing.after {
+                    self.started_of(after.call).await?;
+                }
+            }
+            prepared = Some(self.prepare(i));
+        }
         let (due, waited) = if think.pace == Pace::Timestamps {
             // Open loop inside the session; live history still needs the thread's answer.
             let mut due = session_offset(timing.offset_ms);
@@ -114,7 +165,8 @@ impl Ctx<'_> {
             let (at, end, gap) = binding?;
             (at, Some((end, gap)))
         };
-        let mut sent = self.send(i, due, waited.map(|w| w.0)).await?;
+        let prepared = prepared.unwrap_or_else(|| self.prepare(i));
+        let mut sent = self.send(i, prepared, due, waited.map(|w| w.0)).await?;
         sent.think_scheduled_ms = waited.map(|w| w.1);
         Some(sent)
     }
@@ -122,24 +174,42 @@ impl Ctx<'_> {
     /// When call `p`'s answer ended here; `None` if it was never made.
     async fn end_of(&self, p: usize) -> Option<Instant> {
         let mut rx = self.ends.get(p)?.subscribe();
-        let end = rx.wait_for(Option::is_some).await.ok()?;
-        *end
+        let end = *rx.wait_for(|e| !matches!(e, CallEnd::Pending | CallEnd::InFlight)).await.ok()?;
+        match end {
+            CallEnd::Ended(t) => Some(t),
+            CallEnd::Pending | CallEnd::InFlight | CallEnd::NotMade => None,
+        }
     }
 
-    /// Builds turn `turn`'s body, waits until `due`, sends it and reports its sample. The
-    /// body is built (poisoned, live history applied, serialized) during the think time,
-    /// so the time it takes is not schedule lag.
-    async fn send(&self, turn: usize, due: Instant, after_end: Option<Instant>) -> Option<Sent> {
+    /// Call `p` has been written (or ended); `None` if it was never made.
+    async fn started_of(&self, p: usize) -> Option<()> {
+        let mut rx = self.ends.get(p)?.subscribe();
+        let state = *rx.wait_for(|e| *e != CallEnd::Pending).await.ok()?;
+        (state != CallEnd::NotMade).then_some(())
+    }
+
+    /// Turn `turn`'s body as it will be sent: poisoned by the cache mode, live history
+    /// applied, serialized.
+    fn prepare(&self, turn: usize) -> Prepared {
         let shared = self.shared;
         let (task, execution) = (self.execution.task, self.execution.execution);
         let planned = &shared.plan.requests[task][turn];
         let (mut body, _) = shared.plan.body(task, execution, turn);
-        let live = shared.opts.history == HistoryMode::Live;
-        if live {
+        if shared.opts.history == HistoryMode::Live {
             self.live.lock().unwrap_or_else(|p| p.into_inner()).apply(shared.target.api, &planned.thread, &mut body);
         }
         let messages = message_count(&body);
         let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+        Prepared { body, bytes, messages }
+    }
+
+    /// Waits until `due`, sends turn `turn` and reports its sample.
+    async fn send(&self, turn: usize, prepared: Prepared, due: Instant, after_end: Option<Instant>) -> Option<Sent> {
+        let shared = self.shared;
+        let (task, execution) = (self.execution.task, self.execution.execution);
+        let planned = &shared.plan.requests[task][turn];
+        let live = shared.opts.history == HistoryMode::Live;
+        let Prepared { body, bytes, messages } = prepared;
         shared.pacer.until(due).await;
         if !shared.open() {
             return None;
@@ -152,11 +222,14 @@ impl Ctx<'_> {
             }
         };
         let _ = self.tx.send(Report::Sent);
+        if let Some(tx) = self.ends.get(turn) {
+            tx.send_replace(CallEnd::InFlight);
+        }
         let sent = send_with_retries(shared, &mut conn, body, bytes, &planned.built.headers).await;
         let end = Instant::now();
         shared.checkin(conn);
         if let Some(tx) = self.ends.get(turn) {
-            tx.send_replace(Some(end));
+            tx.send_replace(CallEnd::Ended(end));
         }
         if live && sent.obs.error.is_none() {
             let mut history = self.live.lock().unwrap_or_else(|p| p.into_inner());

@@ -191,7 +191,9 @@ def test_request_rate_sends_on_the_arrival_clock(start_mock, tmp_path):
 
 def test_duration_cycles_and_the_window_leaves_out_ramp_and_drain(start_mock, tmp_path):
     mock = start_mock("--zero-delay", "--answer-tokens", "4")
-    rec = timed_recording(tmp_path / "short.jsonl", [("m", 0, 5), ("m", 105, 110)])
+    # Four calls 100 ms apart: when --duration ends, sessions are mid-way, and what they
+    # have not sent yet must not keep the run waiting.
+    rec = timed_recording(tmp_path / "short.jsonl", [("m", 0, 5), ("m", 105, 110), ("m", 210, 215), ("m", 315, 320)])
     p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "--sessions", "2", "--duration", "2s",
                       "--warmup", "500ms", "--cooldown", "0.5")
     assert "Run length: 2.0 s" in p.stdout and "Cache over the run: each new session is a new repetition" in p.stdout
