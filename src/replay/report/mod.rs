@@ -14,9 +14,11 @@
 
 pub mod compare;
 pub mod console;
+pub mod csv;
 pub mod document;
 pub mod html;
 pub mod markdown;
+pub mod plots;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -65,19 +67,22 @@ pub enum Format {
     Markdown,
     Html,
     Json,
+    /// One row per request.
+    Csv,
     /// The end-of-run summary, as plain text.
     Console,
 }
 
 impl Format {
     /// The format an output file's extension asks for: `.md` Markdown, `.html`/`.htm` HTML,
-    /// `.json` JSON; anything else Markdown (asb's default). No file: the console summary.
+    /// `.json` JSON, `.csv` CSV; anything else Markdown (asb's default). No file: the console summary.
     pub fn for_output(output: Option<&Path>) -> Format {
         let Some(path) = output else { return Format::Console };
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         match ext.as_str() {
             "html" | "htm" => Format::Html,
             "json" => Format::Json,
+            "csv" => Format::Csv,
             _ => Format::Markdown,
         }
     }
@@ -91,7 +96,7 @@ pub struct ReportArgs {
     /// Write the report here instead of printing it.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
-    /// Output format [default: from the output's extension (.md, .html, .json); console without -o].
+    /// Output format [default: from the output's extension (.md, .html, .json, .csv); console without -o].
     #[arg(short = 'f', long)]
     pub format: Option<Format>,
 }
@@ -109,6 +114,7 @@ pub fn run_report(args: ReportArgs) -> Result<ExitCode> {
             json.push('\n');
             json
         }
+        Format::Csv => csv::render(&run),
         Format::Console => console::summary(&run),
     };
     write_or_print(&text, args.output.as_deref())?;
@@ -282,6 +288,7 @@ pub(crate) mod fixtures {
         RunResults {
             results_version: RESULTS_VERSION,
             tool: "asb 0.1.0".into(),
+            label: None,
             started_at: "2025-06-01T12:00:00Z".into(),
             endpoint: "http://127.0.0.1:8000".into(),
             target_url: "http://127.0.0.1:8000/v1/chat/completions".into(),
@@ -426,6 +433,7 @@ mod tests {
         assert_eq!(Format::for_output(Some(Path::new("r.HTML"))), Format::Html);
         assert_eq!(Format::for_output(Some(Path::new("r.htm"))), Format::Html);
         assert_eq!(Format::for_output(Some(Path::new("r.json"))), Format::Json);
+        assert_eq!(Format::for_output(Some(Path::new("r.csv"))), Format::Csv);
         assert_eq!(Format::for_output(Some(Path::new("report"))), Format::Markdown);
     }
 

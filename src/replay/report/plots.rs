@@ -1,0 +1,422 @@
+//! The plots of the HTML reports, as data first ([`Plot`]: axes, series) and SVG second
+//! ([`Plot::svg`], drawn with `plotters`' SVG backend). Keeping the data apart lets the unit
+//! tests check what a reader relies on — every point inside its axes, headroom above the
+//! highest — without parsing SVG.
+//!
+//! Axes are fitted to their data ([`Axis::fit`]): linear axes start at zero and end at a
+//! round number above the maximum, log axes run between the 1-2-5 steps around the data.
+//! Tick labels are spelled with one number of decimals per axis, from the tick step, so an
+//! axis never reads `0.00, 200, 400`. Legends are HTML beside the SVG, never over the data.
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::html::escape;
+use crate::display::count;
+
+/// One colour per series, in order (colour-blind-safe "tab10" hues).
+pub const PALETTE: [RGBColor; 7] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
+pub const FAILED: RGBColor = RGBColor(214, 39, 40);
+pub const GREY: RGBColor = RGBColor(170, 170, 170);
+const FONT: &str = "sans-serif";
+
+pub fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+#[derive(Debug, Clone)]
+pub struct Axis {
+    pub label: String,
+    pub lo: f64,
+    pub hi: f64,
+    pub log: bool,
+}
+
+impl Axis {
+    /// An axis holding every finite value of `values` with room to spare: linear from 0
+    /// (or below, for negative data) to a round number at least 8 % above the maximum; log
+    /// between the 1-2-5 steps below the minimum and above the maximum (positive values
+    /// only; without any, linear).
+    pub fn fit(label: &str, values: impl IntoIterator<Item = f64>, log: bool) -> Axis {
+        let v: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
+        let label = label.to_string();
+        let positive: Vec<f64> = v.iter().copied().filter(|v| *v > 0.0).collect();
+        if log && !positive.is_empty() {
+            let min = positive.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = positive.iter().copied().fold(0.0, f64::max);
+            let lo = step_125(min * 0.95, false);
+            let mut hi = step_125(max * 1.1, true);
+            if hi <= lo {
+                hi = step_125(lo * 1.5, true);
+            }
+            return Axis { label, lo, hi, log: true };
+        }
+        let max = v.iter().copied().fold(0.0, f64::max);
+        let min = v.iter().copied().fold(0.0, f64::min);
+        let hi = if max > 0.0 { nice_ceil(max * 1.08) } else { 1.0 };
+        let lo = if min < 0.0 { -nice_ceil(-min * 1.08) } else { 0.0 };
+        Axis { label, lo, hi, log: false }
+    }
+
+    /// A fixed axis (shares, categories).
+    pub fn fixed(label: &str, lo: f64, hi: f64) -> Axis {
+        Axis { label: label.to_string(), lo, hi, log: false }
+    }
+
+    pub fn contains(&self, v: f64) -> bool {
+        v >= self.lo && v <= self.hi
+    }
+
+    /// The tick label of `v`: for a linear axis with as many decimals as the tick step
+    /// needs (the same for every tick); for a log axis the 1-2-5 steps only.
+    fn tick(&self, v: f64) -> String {
+        if self.log {
+            let mantissa = v / 10f64.powf(v.log10().floor());
+            let is_125 = [1.0, 2.0, 5.0, 10.0].iter().any(|m| (mantissa - m).abs() < 1e-6);
+            return if is_125 { plain(v, decimals_for(v)) } else { String::new() };
+        }
+        plain(v, decimals_for((self.hi - self.lo) / 10.0))
+    }
+}
+
+/// Decimals needed to tell ticks `step` apart: 0 for steps ≥ 1.
+fn decimals_for(step: f64) -> usize {
+    if !step.is_finite() || step <= 0.0 || step >= 1.0 {
+        return 0;
+    }
+    (-step.log10().floor()) as usize
+}
+
+/// `1,200`, `0.5`, `12.25`: thousands separated when whole.
+fn plain(v: f64, decimals: usize) -> String {
+    if decimals == 0 {
+        let r = v.round();
+        if r < 0.0 {
+            return format!("-{}", count((-r) as u64));
+        }
+        return count(r as u64);
+    }
+    format!("{v:.decimals$}")
+}
+
+/// The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k) ≥ `v`.
+fn nice_ceil(v: f64) -> f64 {
+    if !(v.is_finite() && v > 0.0) {
+        return 1.0;
+    }
+    let p = 10f64.powf(v.log10().floor());
+    for m in [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0] {
+        if m * p >= v * (1.0 - 1e-12) {
+            return m * p;
+        }
+    }
+    10.0 * p
+}
+
+/// The 1-2-5 step at or above (`up`) or at or below `v`.
+fn step_125(v: f64, up: bool) -> f64 {
+    let p = 10f64.powf(v.log10().floor());
+    let steps = [1.0, 2.0, 5.0, 10.0];
+    if up {
+        steps.iter().map(|m| m * p).find(|s| *s >= v * (1.0 - 1e-12)).unwrap_or(10.0 * p)
+    } else {
+        steps.iter().rev().map(|m| m * p).find(|s| *s <= v * (1.0 + 1e-12)).unwrap_or(p)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Data {
+    /// A line through the points in order.
+    Line(Vec<(f64, f64)>),
+    /// One dot per point.
+    Dots(Vec<(f64, f64)>),
+    /// Horizontal bars `(x0, x1, row)`: row `r` spans `r .. r + 1` on the y axis.
+    Bars(Vec<(f64, f64, f64)>),
+    /// Short vertical ticks `(x, row)` across a row.
+    Ticks(Vec<(f64, f64)>),
+}
+
+impl Data {
+    /// Every `(x, y)` the series puts on the plot.
+    pub fn points(&self) -> Vec<(f64, f64)> {
+        match self {
+            Data::Line(p) | Data::Dots(p) => p.clone(),
+            Data::Bars(b) => b.iter().flat_map(|&(x0, x1, r)| [(x0, r), (x1, r + 1.0)]).collect(),
+            Data::Ticks(t) => t.iter().flat_map(|&(x, r)| [(x, r), (x, r + 1.0)]).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Data::Line(p) | Data::Dots(p) | Data::Ticks(p) => p.len(),
+            Data::Bars(b) => b.len(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub colour: RGBColor,
+    pub data: Data,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plot {
+    /// A stable id for the page and its tests (`ttft-ecdf`).
+    pub id: &'static str,
+    pub title: String,
+    /// What the plot shows, as HTML.
+    pub caption: String,
+    pub x: Axis,
+    pub y: Axis,
+    pub series: Vec<Series>,
+    pub size: (u32, u32),
+    /// Row names of a bar plot (y = row index), shown instead of numbers.
+    pub rows: Option<Vec<String>>,
+    /// Whether the series are listed in a legend.
+    pub legend: bool,
+}
+
+impl Plot {
+    pub fn new(id: &'static str, title: &str, caption: &str, x: Axis, y: Axis, series: Vec<Series>) -> Plot {
+        Plot {
+            id,
+            title: title.into(),
+            caption: caption.into(),
+            x,
+            y,
+            series,
+            size: (560, 340),
+            rows: None,
+            legend: true,
+        }
+    }
+
+    /// Marks drawn: points, dots, bars, ticks.
+    pub fn marks(&self) -> usize {
+        self.series.iter().map(|s| s.data.len()).sum()
+    }
+
+    /// The points of every series outside the axes (log axes also drop what they cannot
+    /// show: nothing ≤ 0 is ever put on one).
+    pub fn outside(&self) -> Vec<(f64, f64)> {
+        self.series
+            .iter()
+            .flat_map(|s| s.data.points())
+            .filter(|&(x, y)| !(self.x.contains(x) && self.y.contains(y)))
+            .collect()
+    }
+
+    /// The plot as a `<figure>`: caption, HTML legend, inline SVG.
+    pub fn figure(&self, wide: bool) -> String {
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "<figure class=\"plot{}\" data-plot=\"{}\" data-marks=\"{}\">\n<figcaption><strong>{}</strong> — {}</figcaption>\n",
+            if wide { " wide" } else { "" },
+            self.id,
+            self.marks(),
+            escape(&self.title),
+            self.caption
+        );
+        if self.legend && !self.series.is_empty() {
+            out.push_str("<ul class=\"legend\">");
+            for s in &self.series {
+                let RGBColor(r, g, b) = s.colour;
+                let _ = write!(
+                    out,
+                    "<li><span class=\"swatch\" style=\"background:rgb({r},{g},{b})\"></span>{}</li>",
+                    escape(&s.name)
+                );
+            }
+            out.push_str("</ul>\n");
+        }
+        match self.svg() {
+            Ok(svg) => out.push_str(&svg),
+            Err(why) => {
+                let _ = writeln!(out, "<p class=\"nodata\">The plot could not be drawn: {}</p>", escape(&why));
+            }
+        }
+        out.push_str("</figure>\n");
+        out
+    }
+
+    /// The SVG of the plot, ready to inline in HTML. Drawing errors — and a panic inside
+    /// the plotting library, should one happen — come back as text for the page.
+    pub fn svg(&self) -> Result<String, String> {
+        let mut buf = String::new();
+        let drawn = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
+            let root = SVGBackend::with_string(&mut buf, self.size).into_drawing_area();
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let (x, y) = (self.x.lo..self.x.hi, self.y.lo..self.y.hi);
+            match (self.x.log, self.y.log) {
+                (false, false) => self.draw(&root, x, y),
+                (true, false) => self.draw(&root, x.log_scale(), y),
+                (false, true) => self.draw(&root, x, y.log_scale()),
+                (true, true) => self.draw(&root, x.log_scale(), y.log_scale()),
+            }
+            .map_err(|e| e.to_string())?;
+            root.present().map_err(|e| e.to_string())
+        }));
+        match drawn {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err("the plotting library failed".into()),
+        }
+        // Inline SVG in HTML needs no namespace declaration; without it the page holds no
+        // URL of its own.
+        Ok(buf.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1))
+    }
+
+    fn draw<X, Y>(&self, root: &DrawingArea<SVGBackend<'_>, Shift>, x: X, y: Y) -> Result<(), Box<dyn Error>>
+    where
+        X: AsRangedCoord<Value = f64>,
+        Y: AsRangedCoord<Value = f64>,
+        X::CoordDescType: ValueFormatter<f64>,
+        Y::CoordDescType: ValueFormatter<f64>,
+    {
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .margin_right(22)
+            .x_label_area_size(44)
+            .y_label_area_size(if self.rows.is_some() { 40 } else { 64 })
+            .build_cartesian_2d(x, y)?;
+        let x_tick = |v: &f64| self.x.tick(*v);
+        let row_tick = |v: &f64| {
+            let i = v.floor();
+            match &self.rows {
+                Some(rows) if (v - i - 0.5).abs() < 0.01 && i >= 0.0 => {
+                    rows.get(i as usize).cloned().unwrap_or_default()
+                }
+                Some(_) => String::new(),
+                None => self.y.tick(*v),
+            }
+        };
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(self.x.label.as_str())
+            .y_desc(self.y.label.as_str())
+            .x_label_formatter(&x_tick)
+            .y_label_formatter(&row_tick)
+            .x_labels(if self.x.log { 40 } else { 8 })
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14));
+        match &self.rows {
+            Some(rows) => {
+                mesh.disable_y_mesh().y_labels((rows.len().min(24) * 2 + 1).max(3));
+            }
+            None => {
+                mesh.y_labels(if self.y.log { 40 } else { 7 });
+            }
+        }
+        mesh.draw()?;
+        let (x_ok, y_ok) = (|v: f64| self.x.contains(v), |v: f64| self.y.contains(v));
+        for s in &self.series {
+            let c = s.colour;
+            match &s.data {
+                Data::Line(p) => {
+                    let p = p.iter().copied().filter(|&(a, b)| x_ok(a) && y_ok(b));
+                    chart.draw_series(LineSeries::new(p, c.stroke_width(2)))?;
+                }
+                Data::Dots(p) => {
+                    let dots = p.iter().filter(|&&(a, b)| x_ok(a) && y_ok(b));
+                    chart.draw_series(dots.map(|&p| Circle::new(p, 3, c.mix(0.65).filled())))?;
+                }
+                Data::Bars(b) => {
+                    let bars = b.iter().filter(|&&(x0, x1, _)| x_ok(x0) && x_ok(x1));
+                    let fill = bars
+                        .clone()
+                        .map(|&(x0, x1, r)| Rectangle::new([(x0, r + 0.15), (x1, r + 0.85)], c.mix(0.75).filled()));
+                    chart.draw_series(fill)?;
+                    // A white edge on each bar: back-to-back requests stay two bars.
+                    let edge = bars
+                        .map(|&(x0, x1, r)| Rectangle::new([(x0, r + 0.15), (x1, r + 0.85)], WHITE.stroke_width(1)));
+                    chart.draw_series(edge)?;
+                }
+                Data::Ticks(t) => {
+                    let ticks = t.iter().filter(|&&(a, _)| x_ok(a));
+                    chart.draw_series(
+                        ticks.map(|&(a, r)| PathElement::new(vec![(a, r + 0.08), (a, r + 0.92)], c.stroke_width(2))),
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `(value, share ≤ value)` steps of the empirical CDF of sorted `v`, at most ~400 points
+/// (evenly spaced ranks beyond that, always the first and last).
+pub fn ecdf(v: &[f64]) -> Vec<(f64, f64)> {
+    let n = v.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let stride = n.div_ceil(200).max(1);
+    let mut ranks: Vec<usize> = (0..n).step_by(stride).collect();
+    if ranks.last() != Some(&(n - 1)) {
+        ranks.push(n - 1);
+    }
+    let mut out = Vec::with_capacity(ranks.len() * 2);
+    let mut before = 0.0;
+    for i in ranks {
+        let share = (i + 1) as f64 / n as f64;
+        out.push((v[i], before));
+        out.push((v[i], share));
+        before = share;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_hold_their_data_with_headroom() {
+        let a = Axis::fit("y", [3.0, 99.0, 100.0], false);
+        assert_eq!((a.lo, a.hi), (0.0, 120.0));
+        assert!(a.hi > 100.0);
+        let a = Axis::fit("y", [0.0], false);
+        assert_eq!((a.lo, a.hi), (0.0, 1.0));
+        let a = Axis::fit("x", [12.0, 950.0, 0.0], true);
+        assert_eq!((a.lo, a.hi, a.log), (10.0, 2000.0, true));
+        let a = Axis::fit("x", [0.0, f64::NAN], true);
+        assert!(!a.log);
+    }
+
+    #[test]
+    fn ticks_share_their_decimals() {
+        let a = Axis::fit("y", [390.0], false);
+        assert_eq!([0.0, 200.0, 400.0].map(|v| a.tick(v)), ["0", "200", "400"]);
+        let a = Axis::fixed("share", 0.0, 1.0);
+        assert_eq!([0.0, 0.5, 1.0].map(|v| a.tick(v)), ["0.0", "0.5", "1.0"]);
+        let a = Axis::fit("x", [12.0, 950.0], true);
+        assert_eq!([10.0, 20.0, 30.0, 1000.0].map(|v| a.tick(v)), ["10", "20", "", "1,000"]);
+    }
+
+    #[test]
+    fn ecdf_steps_to_one() {
+        let e = ecdf(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(e.first(), Some(&(1.0, 0.0)));
+        assert_eq!(e.last(), Some(&(4.0, 1.0)));
+        let big: Vec<f64> = (0..10_000).map(f64::from).collect();
+        let e = ecdf(&big);
+        assert!(e.len() <= 404 && e.last() == Some(&(9999.0, 1.0)));
+    }
+}
