@@ -479,10 +479,11 @@ fn spread(bins: &mut [f64], width: f64, from: f64, to: f64, amount: f64) {
         }
         return;
     }
-    for i in bin(from)..=bin(to) {
+    let first = bin(from);
+    for (i, b) in bins.iter_mut().enumerate().take(bin(to) + 1).skip(first) {
         let (lo, hi) = (i as f64 * width, (i + 1) as f64 * width);
         let overlap = (hi.min(to) - lo.max(from)).max(0.0);
-        bins[i] += amount * overlap / (to - from);
+        *b += amount * overlap / (to - from);
     }
 }
 
@@ -576,7 +577,7 @@ fn timeline(r: &RunResults) -> Built {
         Series { name: "first output (TTFT)".into(), colour: plotters::style::BLACK, data: Data::Ticks(ttft) },
         Series { name: "failed, no response".into(), colour: FAILED, data: Data::Ticks(no_response) },
     ];
-    series.retain(|s| s.data.len() > 0);
+    series.retain(|s| !s.data.is_empty());
     let x = Axis::fit("seconds from the run's start", series.iter().flat_map(|s| s.data.points()).map(|p| p.0), false);
     let mut plot = Plot::new(
         "timeline",

@@ -12,6 +12,7 @@
 //! * [`markdown`], [`html`] — that content in each format; HTML adds SVG plots.
 //! * [`compare`] — baseline against candidate, bucket by bucket.
 
+pub mod bootstrap;
 pub mod compare;
 pub mod console;
 pub mod csv;
@@ -132,7 +133,8 @@ pub struct CompareArgs {
     /// The candidate run JSON (asb's spelling).
     #[arg(short = 'c', long)]
     pub candidate: Option<PathBuf>,
-    /// Write the Markdown comparison here instead of printing it.
+    /// Write the comparison here instead of printing it: HTML with plots for .html/.htm,
+    /// else Markdown.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
 }
@@ -156,12 +158,17 @@ impl CompareArgs {
     }
 }
 
-/// `asb compare`: baseline against candidate, as Markdown, to stdout or to `-o`.
+/// `asb compare`: baseline against candidate, as Markdown (HTML for a `.html` output), to
+/// stdout or to `-o`.
 pub fn run_compare(args: CompareArgs) -> Result<ExitCode> {
     let (baseline, candidate) = args.paths()?;
     let base = load(&baseline)?;
     let cand = load(&candidate)?;
-    write_or_print(&compare::render(&base, &cand), args.output.as_deref())?;
+    let text = match Format::for_output(args.output.as_deref()) {
+        Format::Html => compare::render_html(&base, &cand),
+        _ => compare::render(&base, &cand),
+    };
+    write_or_print(&text, args.output.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -476,7 +483,12 @@ mod tests {
             candidate: None,
             output: Some(out.clone()),
         };
-        run_compare(args).unwrap();
+        run_compare(args.clone()).unwrap();
         assert!(std::fs::read_to_string(&out).unwrap().contains("Tied"));
+        // An HTML output gets HTML, not Markdown.
+        let html = dir.path().join("cmp.html");
+        run_compare(CompareArgs { output: Some(html.clone()), ..args }).unwrap();
+        let page = std::fs::read_to_string(&html).unwrap();
+        assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg") && !page.contains("| Metric |"));
     }
 }

@@ -159,6 +159,10 @@ impl Data {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Data::Line(p) | Data::Dots(p) | Data::Ticks(p) => p.len(),
