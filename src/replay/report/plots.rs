@@ -12,7 +12,9 @@ use std::error::Error;
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -80,24 +82,54 @@ impl Axis {
         v >= self.lo && v <= self.hi
     }
 
-    /// The tick label of `v`: for a linear axis with as many decimals as the tick step
-    /// needs (the same for every tick); for a log axis the 1-2-5 steps only.
+    /// The step between a linear axis's ticks: a round number giving 4 to 8 ticks.
+    fn step(&self) -> f64 {
+        let raw = (self.hi - self.lo) / 6.0;
+        if !(raw.is_finite() && raw > 0.0) {
+            return 1.0;
+        }
+        let p = 10f64.powf(raw.log10().floor());
+        [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * p).find(|s| *s >= raw * 0.999).unwrap_or(10.0 * p)
+    }
+
+    /// Where the ticks go: multiples of [`Axis::step`] on a linear axis, the 1-2-5 steps
+    /// (decades only when they would crowd) on a log axis.
+    pub fn ticks(&self) -> Vec<f64> {
+        if self.log {
+            let (a, b) = (self.lo.log10().floor() as i32, self.hi.log10().ceil() as i32);
+            let within = |ms: &[f64]| -> Vec<f64> {
+                (a..=b)
+                    .flat_map(|e| ms.iter().map(move |m| m * 10f64.powi(e)))
+                    .filter(|v| *v >= self.lo * (1.0 - 1e-9) && *v <= self.hi * (1.0 + 1e-9))
+                    .collect()
+            };
+            let all = within(&[1.0, 2.0, 5.0]);
+            return if all.len() > 12 { within(&[1.0]) } else { all };
+        }
+        let step = self.step();
+        let first = (self.lo / step).ceil() as i64;
+        let last = (self.hi / step + 1e-9).floor() as i64;
+        (first..=last.min(first + 1000)).map(|i| i as f64 * step).collect()
+    }
+
+    /// The tick label of `v`: on a linear axis with the decimals its step needs (the same
+    /// for every tick); on a log axis with the decimals its own value needs.
     fn tick(&self, v: f64) -> String {
         if self.log {
-            let mantissa = v / 10f64.powf(v.log10().floor());
-            let is_125 = [1.0, 2.0, 5.0, 10.0].iter().any(|m| (mantissa - m).abs() < 1e-6);
-            return if is_125 { plain(v, decimals_for(v)) } else { String::new() };
+            return plain(v, decimals_of(v));
         }
-        plain(v, decimals_for((self.hi - self.lo) / 10.0))
+        plain(v, decimals_of(self.step()))
     }
 }
 
-/// Decimals needed to tell ticks `step` apart: 0 for steps ≥ 1.
-fn decimals_for(step: f64) -> usize {
-    if !step.is_finite() || step <= 0.0 || step >= 1.0 {
-        return 0;
-    }
-    (-step.log10().floor()) as usize
+/// Decimals that spell `v` exactly, up to 4: 0 for 200, 1 for 2.5, 2 for 0.25.
+fn decimals_of(v: f64) -> usize {
+    (0..4)
+        .find(|d| {
+            let scaled = v.abs() * 10f64.powi(*d as i32);
+            (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
+        })
+        .unwrap_or(4)
 }
 
 /// `1,200`, `0.5`, `12.25`: thousands separated when whole.
@@ -267,11 +299,21 @@ impl Plot {
             let root = SVGBackend::with_string(&mut buf, self.size).into_drawing_area();
             root.fill(&WHITE).map_err(|e| e.to_string())?;
             let (x, y) = (self.x.lo..self.x.hi, self.y.lo..self.y.hi);
+            // The ticks are ours (plotters' log ticks crowd the top decade).
+            let yt = match &self.rows {
+                // Row names at the middle of their rows, at most ~24 of them.
+                Some(rows) => {
+                    let every = rows.len().div_ceil(24).max(1);
+                    (0..rows.len()).step_by(every).map(|i| i as f64 + 0.5).collect()
+                }
+                None => self.y.ticks(),
+            };
+            let xt = self.x.ticks();
             match (self.x.log, self.y.log) {
-                (false, false) => self.draw(&root, x, y),
-                (true, false) => self.draw(&root, x.log_scale(), y),
-                (false, true) => self.draw(&root, x, y.log_scale()),
-                (true, true) => self.draw(&root, x.log_scale(), y.log_scale()),
+                (false, false) => self.draw(&root, ticked(x, xt), ticked(y, yt)),
+                (true, false) => self.draw(&root, ticked(x.log_scale(), xt), ticked(y, yt)),
+                (false, true) => self.draw(&root, ticked(x, xt), ticked(y.log_scale(), yt)),
+                (true, true) => self.draw(&root, ticked(x.log_scale(), xt), ticked(y.log_scale(), yt)),
             }
             .map_err(|e| e.to_string())?;
             root.present().map_err(|e| e.to_string())
@@ -315,18 +357,15 @@ impl Plot {
             .y_desc(self.y.label.as_str())
             .x_label_formatter(&x_tick)
             .y_label_formatter(&row_tick)
-            .x_labels(if self.x.log { 40 } else { 8 })
+            .x_labels(40)
             .light_line_style(RGBColor(235, 235, 235))
             .bold_line_style(RGBColor(215, 215, 215))
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14));
-        match &self.rows {
-            Some(rows) => {
-                mesh.disable_y_mesh().y_labels((rows.len().min(24) * 2 + 1).max(3));
-            }
-            None => {
-                mesh.y_labels(if self.y.log { 40 } else { 7 });
-            }
+        if self.rows.is_some() {
+            mesh.disable_y_mesh();
+        } else {
+            mesh.y_labels(40);
         }
         mesh.draw()?;
         let (x_ok, y_ok) = (|v: f64| self.x.contains(v), |v: f64| self.y.contains(v));
@@ -361,6 +400,38 @@ impl Plot {
             }
         }
         Ok(())
+    }
+}
+
+/// A coordinate with our ticks: plotters maps values, we say where the ticks go.
+struct Ticked<R> {
+    inner: R,
+    ticks: Vec<f64>,
+}
+
+fn ticked<A: AsRangedCoord<Value = f64>>(range: A, ticks: Vec<f64>) -> Ticked<A::CoordDescType> {
+    Ticked { inner: range.into(), ticks }
+}
+
+impl<R: Ranged<ValueType = f64>> Ranged for Ticked<R> {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Bold lines and labels at the ticks; no light lines in between.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.inner.range()
     }
 }
 
@@ -408,10 +479,19 @@ mod tests {
     fn ticks_share_their_decimals() {
         let a = Axis::fit("y", [390.0], false);
         assert_eq!([0.0, 200.0, 400.0].map(|v| a.tick(v)), ["0", "200", "400"]);
+        assert_eq!(a.ticks(), [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]);
         let a = Axis::fixed("share", 0.0, 1.0);
-        assert_eq!([0.0, 0.5, 1.0].map(|v| a.tick(v)), ["0.0", "0.5", "1.0"]);
+        assert_eq!(
+            a.ticks().iter().map(|v| a.tick(*v)).collect::<Vec<_>>(),
+            ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+        );
         let a = Axis::fit("x", [12.0, 950.0], true);
-        assert_eq!([10.0, 20.0, 30.0, 1000.0].map(|v| a.tick(v)), ["10", "20", "", "1,000"]);
+        assert_eq!(a.ticks(), [10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0]);
+        assert_eq!(a.ticks().iter().map(|v| a.tick(*v)).collect::<Vec<_>>()[6], "1,000");
+        let a = Axis::fit("x", [0.3, 2.0], true);
+        assert_eq!(a.ticks().iter().map(|v| a.tick(*v)).collect::<Vec<_>>(), ["0.2", "0.5", "1", "2", "5"]);
+        // Wide log ranges keep the decades only.
+        assert_eq!(Axis::fit("x", [1.0, 900_000.0], true).ticks().len(), 7);
     }
 
     #[test]
