@@ -443,8 +443,14 @@ pub(crate) fn throughput_over_time(runs: &[(&RunResults, plotters::style::RGBCol
             let to = (finite(q.start_ms) + q.e2e_ms.or(q.ttft_ms).map_or(0.0, finite)) / 1000.0;
             spread(&mut tokens, width, from, to.max(from), q.completion_tokens as f64);
         }
-        let points: Vec<(f64, f64)> =
-            tokens.iter().enumerate().map(|(i, t)| ((i as f64 + 0.5) * width, t / width)).collect();
+        // Each run's line ends with its own last response, not the longer run's.
+        let own_end = r.requests.iter().map(end_ms).fold(0.0, f64::max) / 1000.0;
+        let points: Vec<(f64, f64)> = tokens
+            .iter()
+            .enumerate()
+            .take_while(|(i, _)| (*i as f64) * width < own_end)
+            .map(|(i, t)| ((i as f64 + 0.5) * width, t / width))
+            .collect();
         let data = Data::Line(points);
         let name = if name.is_empty() { "output tok/s".to_string() } else { name.clone() };
         series.push(Series { name, colour: *c, data });
