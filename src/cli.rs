@@ -204,6 +204,7 @@ mod tests {
                 "--warmup",
                 "--cooldown",
                 "--max-schedule-lag-ms =10",
+                "--label",
             ])
             .collect();
         let serve: Vec<&str> = [
