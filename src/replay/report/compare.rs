@@ -628,42 +628,18 @@ fn name(r: &RunResults, role: &str) -> String {
     }
 }
 
-/// The comparison of `cand` against `base` as one self-contained HTML page: the runs'
-/// TTFT, ITL and decode-rate distributions and their throughput overlaid, then the tables
-/// with each change's interval and a badge only where it exceeds the noise.
-pub fn render_html(base: &RunResults, cand: &RunResults) -> String {
-    use super::html::{escape, page_head};
+/// The plots of the compare page: both runs' TTFT, ITL and decode-rate ECDFs and their
+/// throughput over time, overlaid (baseline in the first colour, candidate in the second).
+pub fn compare_plots(base: &RunResults, cand: &RunResults) -> Vec<super::html::Built> {
     use super::plots::colour;
-
     let (nb, nc) = (name(base, "baseline"), name(cand, "candidate"));
-    let mut out = page_head(&format!("asb replay comparison — {nb} against {nc}"));
-    let _ = writeln!(
-        out,
-        "<h1>asb replay comparison</h1>\n<p class=\"subtitle\"><strong>{}</strong> (<code>{}</code>) against <strong>{}</strong> (<code>{}</code>)</p>",
-        escape(&nb),
-        escape(&base.model),
-        escape(&nc),
-        escape(&cand.model)
-    );
-    let unlike = unlike(base, cand);
-    if !unlike.is_empty() {
-        let _ = writeln!(
-            out,
-            "<p class=\"verdict poor\"><span class=\"badge poor\">NOT LIKE FOR LIKE</span> {} differ{}: the numbers below compare different workloads.</p>",
-            escape(&unlike.join(", ")),
-            if unlike.len() == 1 { "s" } else { "" }
-        );
-    }
-    let winner = winner(base, cand);
-    let _ = writeln!(out, "<div class=\"verdict\"><p>{}</p></div>", markdown_strong(&escape(&winner)));
-
-    out.push_str("<h2>Plots</h2>\n<div class=\"plots\">\n");
     let (cb, cc) = (colour(0), colour(1));
     let pooled = |r: &RunResults, f: fn(&RequestSample) -> Vec<f64>| {
         let mut v: Vec<f64> = samples(r, None, f).into_iter().filter(|v| v.is_finite() && *v > 0.0).collect();
         v.sort_by(f64::total_cmp);
         v
     };
+    let mut plots = Vec::new();
     for (id, title, caption, axis, f) in [
         (
             "cmp-ttft-ecdf",
@@ -692,28 +668,60 @@ pub fn render_html(base: &RunResults, cand: &RunResults) -> String {
             .into_iter()
             .filter(|(_, _, v)| !v.is_empty())
             .collect();
-        if groups.is_empty() {
-            let _ = writeln!(
-                out,
-                "<figure class=\"plot\" data-plot=\"none\"><figcaption><strong>{title}</strong></figcaption><p class=\"nodata\">No data in either run.</p></figure>"
-            );
-            continue;
-        }
-        out.push_str(&super::html::ecdf_plot(id, title, caption, axis, groups).figure(false));
+        plots.push(if groups.is_empty() {
+            Err((title, "No data in either run.".to_string()))
+        } else {
+            Ok(super::html::ecdf_plot(id, title, caption, axis, groups))
+        });
     }
-    match super::html::throughput_over_time(&[(base, cb, nb.clone()), (cand, cc, nc.clone())]) {
-        Ok(mut p) => {
-            p.id = "cmp-throughput";
-            p.title = "Output throughput over time, both runs".into();
-            out.push_str(&p.figure(false));
-        }
-        Err((title, why)) => {
-            let _ = writeln!(
-                out,
-                "<figure class=\"plot\" data-plot=\"none\"><figcaption><strong>{}</strong></figcaption><p class=\"nodata\">{}</p></figure>",
-                escape(title),
-                escape(&why)
-            );
+    plots.push(super::html::throughput_over_time(&[(base, cb, nb), (cand, cc, nc)]).map(|mut p| {
+        p.id = "cmp-throughput";
+        p.title = "Output throughput over time, both runs".into();
+        p
+    }));
+    plots
+}
+
+/// The comparison of `cand` against `base` as one self-contained HTML page: the runs'
+/// TTFT, ITL and decode-rate distributions and their throughput overlaid, then the tables
+/// with each change's interval and a badge only where it exceeds the noise.
+pub fn render_html(base: &RunResults, cand: &RunResults) -> String {
+    use super::html::{escape, page_head};
+
+    let (nb, nc) = (name(base, "baseline"), name(cand, "candidate"));
+    let mut out = page_head(&format!("asb replay comparison — {nb} against {nc}"));
+    let _ = writeln!(
+        out,
+        "<h1>asb replay comparison</h1>\n<p class=\"subtitle\"><strong>{}</strong> (<code>{}</code>) against <strong>{}</strong> (<code>{}</code>)</p>",
+        escape(&nb),
+        escape(&base.model),
+        escape(&nc),
+        escape(&cand.model)
+    );
+    let unlike = unlike(base, cand);
+    if !unlike.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"verdict poor\"><span class=\"badge poor\">NOT LIKE FOR LIKE</span> {} differ{}: the numbers below compare different workloads.</p>",
+            escape(&unlike.join(", ")),
+            if unlike.len() == 1 { "s" } else { "" }
+        );
+    }
+    let winner = winner(base, cand);
+    let _ = writeln!(out, "<div class=\"verdict\"><p>{}</p></div>", markdown_strong(&escape(&winner)));
+
+    out.push_str("<h2>Plots</h2>\n<div class=\"plots\">\n");
+    for plot in compare_plots(base, cand) {
+        match plot {
+            Ok(p) => out.push_str(&p.figure(false)),
+            Err((title, why)) => {
+                let _ = writeln!(
+                    out,
+                    "<figure class=\"plot\" data-plot=\"none\"><figcaption><strong>{}</strong></figcaption><p class=\"nodata\">{}</p></figure>",
+                    escape(title),
+                    escape(&why)
+                );
+            }
         }
     }
     out.push_str("</div>\n");
@@ -909,6 +917,23 @@ mod tests {
         assert_eq!(page.matches("<svg").count(), 4, "{page}");
         assert!(page.contains("data-plot=\"cmp-ttft-ecdf\""));
         assert!(!page.contains("🟢") && !page.contains("🔴") && !page.contains("<script"));
+    }
+
+    #[test]
+    fn compare_plots_hold_both_runs() {
+        let (base, cand) = (many(20, 200.0, 10.0, 0.3), many(20, 900.0, 40.0, 0.3));
+        let plots: Vec<_> = compare_plots(&base, &cand).into_iter().map(|p| p.unwrap()).collect();
+        assert_eq!(plots.len(), 4);
+        for p in &plots {
+            assert!(p.outside().is_empty(), "{}: {:?}", p.id, p.outside());
+            assert_eq!(p.series.len(), 2, "{}", p.id);
+            assert!(p.marks() > 0 && p.svg().is_ok(), "{}", p.id);
+        }
+        let ttft = &plots[0];
+        assert!(ttft.x.contains(200.0 * 0.7) && ttft.x.contains(900.0 * 1.3), "{:?}", ttft.x);
+        // One side without data: the other still plotted; neither: a note.
+        assert!(compare_plots(&base, &failed_run()).iter().all(|p| p.is_ok()));
+        assert!(compare_plots(&failed_run(), &failed_run()).iter().all(|p| p.is_err()));
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub fn render(r: &RunResults) -> String {
     let doc = Document::build(r, None);
     let mut out = page_head(&format!("{} — {}", doc.title, doc.subtitle));
     let _ = writeln!(out, "<h1>{}</h1>\n<p class=\"subtitle\">{}</p>", escape(&doc.title), escape(&doc.subtitle));
-    if let Some(label) = &r.label {
+    if let Some(label) = &doc.label {
         let _ = writeln!(out, "<p class=\"subtitle\">Run <strong>{}</strong></p>", escape(label));
     }
 
