@@ -29,6 +29,7 @@ PROBE = """<script>
                     right: r.right, shapes: svg ? svg.querySelectorAll('circle,polyline,rect,line,path').length : 0,
                     texts: svg ? svg.querySelectorAll('text').length : 0});
   }
+  out.tables = [...document.querySelectorAll('.scroll')].map(d => [d.scrollWidth, d.clientWidth]);
   for (const e of document.querySelectorAll('main *')) {
     if (e.closest('.scroll')) continue;
     const r = e.getBoundingClientRect();
@@ -111,6 +112,8 @@ def runs(tmp_path_factory):
 def check_page(found, expected_plots):
     assert found["scrollWidth"] <= found["width"], f"the page is wider than the window: {found}"
     assert not found["wide"], f"elements past the window's edge: {found['wide']}"
+    # Tables may scroll in their box, but at 1280 px these fit.
+    assert all(sw <= cw for sw, cw in found["tables"]), found["tables"]
     ids = [p["id"] for p in found["plots"]]
     assert ids == expected_plots, ids
     for p in found["plots"]:

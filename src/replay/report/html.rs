@@ -21,13 +21,14 @@ use crate::replay::verdict::Grade;
 pub(crate) const CSS: &str = "\
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
-main{max-width:1200px;margin:0 auto;padding:16px 24px}
+main{max-width:1280px;margin:0 auto;padding:16px 24px}
 h1{margin:8px 0 4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .subtitle{color:#555;margin-top:0}
 .scroll{overflow-x:auto;max-width:100%}
-table{border-collapse:collapse;margin:12px 0;font-size:14px;background:#fff}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f0f0f0;white-space:nowrap}
+table{border-collapse:collapse;margin:12px 0;font-size:13px;background:#fff}
+th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f0f0f0;font-weight:600}
+td{white-space:nowrap}td:last-child{white-space:normal}
 td{font-variant-numeric:tabular-nums}
 code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;background:#f3f3f3;padding:0 3px;border-radius:3px;overflow-wrap:anywhere}
 .verdict{font-size:18px;background:#fff;border-left:4px solid #888;padding:8px 16px;margin:12px 0}
