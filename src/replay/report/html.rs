@@ -533,11 +533,15 @@ fn in_flight(r: &RunResults) -> Built {
         })
         .collect();
     if !sessions.is_empty() {
-        series.push(Series {
-            name: "sessions in flight".into(),
-            colour: colour(1),
-            data: Data::Line(occupancy(sessions.into_iter())),
-        });
+        // Drawn first: the requests' line stays visible where the two meet.
+        series.insert(
+            0,
+            Series {
+                name: "sessions in flight".into(),
+                colour: colour(1),
+                data: Data::Line(occupancy(sessions.into_iter())),
+            },
+        );
     }
     let points = || series.iter().flat_map(|s| s.data.points());
     let x = Axis::fit("seconds from the run's start", points().map(|p| p.0), false);
@@ -698,9 +702,10 @@ mod tests {
         check(&p);
         assert_eq!(p.series.len(), 2);
         let max = |i: usize| p.series[i].data.points().iter().map(|p| p.1).fold(0.0, f64::max);
-        // The failed request (sent at 4.005 s) overlaps the one sent at 3 s.
-        assert_eq!((max(0), max(1)), (2.0, 2.0));
-        assert_eq!(p.series[0].data.points().last().unwrap().1, 0.0, "all requests end");
+        // Sessions, then requests: the failed request (sent at 4.005 s) overlaps the one
+        // sent at 3 s.
+        assert_eq!((p.series[0].name.as_str(), max(0), max(1)), ("sessions in flight", 2.0, 2.0));
+        assert_eq!(p.series[1].data.points().last().unwrap().1, 0.0, "all requests end");
     }
 
     #[test]
