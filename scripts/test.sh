@@ -18,8 +18,17 @@ echo "== SDK tests (real openai and anthropic clients)"
 VENV="${ASB_TEST_VENV:-$HOME/.cache/asb-test-venv}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+# Headless Chromium renders the HTML reports (tests/sdk/test_report_browser.py): Debian's
+# package, installed when missing; the screenshots land in $ASB_ARTIFACTS.
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "== installing chromium (Debian package) for the report tests"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+export ASB_ARTIFACTS="${ASB_ARTIFACTS:-$PWD/target/test-artifacts}"
+mkdir -p "$ASB_ARTIFACTS"
 if [ "${ASB_SKIP_UPSTREAMS:-}" != 1 ]; then
   echo "== real upstreams (llama.cpp server, Claude Code)"
   bash scripts/install-upstreams.sh
 fi
 ASB_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/asb" "$VENV/bin/python" -m pytest -q -rs tests/sdk
+echo "== report screenshots: $ASB_ARTIFACTS"

@@ -209,6 +209,7 @@ mod tests {
                 "--cooldown",
                 "--max-schedule-lag-ms =10",
                 "--slo",
+                "--label",
             ])
             .collect();
         let serve: Vec<&str> = [

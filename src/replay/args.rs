@@ -31,9 +31,12 @@ pub(crate) struct ReplayArgs {
     #[arg(short = 't', long)]
     pub task: Option<String>,
     /// Report path: .md writes the markdown report and X.json beside it, .html the HTML
-    /// report and X.json, anything else X.json.
+    /// report and X.json, .csv one row per request and X.json, anything else X.json.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    /// A name for the run, saved in its JSON and shown in reports and comparisons.
+    #[arg(long)]
+    pub label: Option<String>,
     /// Write the run's JSON to stdout (human output goes to stderr).
     #[arg(long)]
     pub json: bool,

@@ -301,6 +301,7 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
     let results = RunResults {
         results_version: RESULTS_VERSION,
         tool: format!("asb {}", env!("CARGO_PKG_VERSION")),
+        label: args.label.clone(),
         started_at: outcome.started_at.to_string(),
         endpoint: endpoint_label,
         target_url,
@@ -511,10 +512,10 @@ fn scenario_info(plan: &Plan, spec: &str) -> ScenarioInfo {
     }
 }
 
-/// `-o X.md` writes X.md and X.json; `X.html` writes X.html and X.json; `X.json` writes
-/// X.json; anything else X.json (as AgenticSwarmBench (the original asb)). Returns the
-/// paths written.
-fn write_outputs(results: &RunResults, path: &Path) -> Result<Vec<PathBuf>> {
+/// `-o X.md` writes X.md and X.json; `X.html` writes X.html and X.json; `X.csv` writes
+/// X.csv (one row per request) and X.json; `X.json` writes X.json; anything else X.json
+/// (as AgenticSwarmBench). Returns the paths written.
+pub(crate) fn write_outputs(results: &RunResults, path: &Path) -> Result<Vec<PathBuf>> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let json_path = path.with_extension("json");
     let mut written = Vec::new();
@@ -526,6 +527,10 @@ fn write_outputs(results: &RunResults, path: &Path) -> Result<Vec<PathBuf>> {
         }
         Some("html" | "htm") => {
             write(path, &report::html::render(results))?;
+            written.push(path.to_path_buf());
+        }
+        Some("csv") => {
+            write(path, &report::csv::render(results))?;
             written.push(path.to_path_buf());
         }
         _ => {}

@@ -21,6 +21,9 @@ pub(crate) struct RunResults {
     pub results_version: u32,
     /// `asb X.Y.Z`.
     pub tool: String,
+    /// `--label`: the run's name in reports and comparisons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// ISO-8601 UTC time the first request was sent.
     pub started_at: String,
     /// The endpoint as the user gave it (`builtin` for the embedded mock).

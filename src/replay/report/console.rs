@@ -31,7 +31,8 @@ pub(crate) fn summary(r: &RunResults) -> String {
     }
     out.push('\n');
 
-    let _ = writeln!(out, "{}", excerpt(&format!("Replay: {} -> {}", r.scenario.name, r.model), WIDTH));
+    let label = r.label.as_deref().map_or_else(String::new, |l| format!(" [{l}]"));
+    let _ = writeln!(out, "{}", excerpt(&format!("Replay: {} -> {}{label}", r.scenario.name, r.model), WIDTH));
     table(&mut out, &r.buckets);
     out.push('\n');
 

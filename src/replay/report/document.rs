@@ -94,6 +94,8 @@ pub(crate) struct Document {
     pub title: String,
     /// `scenario → model`.
     pub subtitle: String,
+    /// The run's `--label`, if it has one.
+    pub label: Option<String>,
     pub configuration: Table,
     pub verdict: VerdictView,
     /// Notes that hold whatever the verdict: early stop, estimated counts.
@@ -119,6 +121,7 @@ impl Document {
         Document {
             title: TITLE.into(),
             subtitle: format!("{} → {}", r.scenario.name, r.model),
+            label: r.label.clone(),
             configuration: configuration(r, json_path),
             verdict: verdict_view(r),
             notes: notes(r),
@@ -141,7 +144,11 @@ fn row(label: &str, value: impl Into<Inline>) -> Vec<Inline> {
 fn configuration(r: &RunResults, json_path: Option<&str>) -> Table {
     let s = &r.settings;
     let scenario = &r.scenario;
-    let mut rows = vec![
+    let mut rows = Vec::new();
+    if let Some(label) = &r.label {
+        rows.push(row("Label", Inline::strong(label)));
+    }
+    rows.extend([
         row("Model", Inline::code(&r.model)),
         row("Endpoint", Inline::code(&r.endpoint)),
         row("Target URL", Inline::code(&r.target_url)),
@@ -203,7 +210,7 @@ fn configuration(r: &RunResults, json_path: Option<&str>) -> Table {
         ),
         row("Executions", format!("{} (tasks × repetitions)", s.executions)),
         row("Scheduled requests", s.scheduled_requests.to_string()),
-    ];
+    ]);
     if let Some(why) = &r.aborted {
         rows.push(row("Stopped early", why.clone()));
     }

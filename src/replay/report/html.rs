@@ -1,82 +1,78 @@
 //! The HTML report (`asb report -o run.html`): one self-contained file — inline CSS, inline
-//! SVG, no script, no external URL — with the same content as the Markdown report plus four
-//! plots drawn from the raw per-request samples: TTFT per bucket, ITL per bucket, decode
-//! rate against prompt size, and every request on a timeline.
+//! SVG, no script, no external URL — with the same content as the Markdown report, in the
+//! order a reader needs it: the verdict and headline numbers first, then the plots, the
+//! tables, and the configuration folded away. Grades are CSS badges, never emoji (which
+//! render as empty boxes without an emoji font). Wide tables scroll inside their box.
 //!
-//! Plots are drawn with `plotters`' SVG backend only: it writes text as SVG `<text>`
-//! elements, so no font is loaded and nothing native is linked. A plot without data is a
-//! one-line note instead; a plot that cannot be drawn says why, and the report goes on.
+//! The plots ([`run_plots`]) are drawn from the raw per-request samples: TTFT and ITL as
+//! ECDFs per bucket on a log axis (an outlier stretches the axis, not the curve), TTFT
+//! against prompt tokens, decode rate against context, throughput and requests/sessions
+//! in flight over time, and every request on a timeline. A plot without data is a one-line
+//! note instead.
 
-use std::error::Error;
 use std::fmt::Write as _;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
-use plotters::coord::types::RangedCoordf64;
-use plotters::coord::Shift;
-use plotters::prelude::*;
 
 use crate::replay::results::{RequestSample, RunResults};
-use crate::stats::percentile;
 
 use super::document::{Document, Inline, Span, Table, VerdictView};
-use crate::display::{approx_tokens, num};
+use super::plots::{colour, ecdf, Axis, Data, Plot, Series, FAILED, GREY};
+use crate::replay::verdict::Grade;
 
-/// Dots drawn per bucket in the TTFT plot; more requests are thinned evenly (the box and
-/// whiskers still use every request).
-const MAX_DOTS_PER_BUCKET: usize = 2000;
-
-/// One colour per bucket, in bucket order (colour-blind-safe "tab10" hues).
-const PALETTE: [RGBColor; 7] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-];
-const FAILED: RGBColor = RGBColor(214, 39, 40);
-const WAITING: RGBColor = RGBColor(190, 190, 190);
-const FONT: &str = "sans-serif";
-
-const CSS: &str = "\
+pub(crate) const CSS: &str = "\
+*{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
-main{max-width:1200px;margin:0 auto;padding:24px}
-h1{margin-bottom:4px}h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
+main{max-width:1280px;margin:0 auto;padding:16px 24px}
+h1{margin:8px 0 4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .subtitle{color:#555;margin-top:0}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;margin:12px 0;font-size:14px;background:#fff}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f0f0f0}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;margin:12px 0;font-size:13px;background:#fff}
+th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f0f0f0;font-weight:600}
+td{white-space:nowrap}td:last-child{white-space:normal}
 td{font-variant-numeric:tabular-nums}
-code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;background:#f3f3f3;padding:0 3px;border-radius:3px;word-break:break-word}
-.verdict{font-size:18px;background:#fff;border-left:4px solid #888;padding:8px 16px}
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;background:#f3f3f3;padding:0 3px;border-radius:3px;overflow-wrap:anywhere}
+.verdict{font-size:18px;background:#fff;border-left:4px solid #888;padding:8px 16px;margin:12px 0}
+.verdict.good{border-color:#2ca02c}.verdict.ok{border-color:#e6a700}.verdict.poor{border-color:#d62728}
+.headline{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}
+.headline div{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px 14px;min-width:140px}
+.headline b{display:block;font-size:22px;font-variant-numeric:tabular-nums}
+.headline span{color:#555;font-size:13px}
+.badge{display:inline-block;border-radius:4px;padding:1px 7px;font-size:12px;font-weight:bold;color:#fff;letter-spacing:.03em;white-space:nowrap}
+.badge.good,.badge.better{background:#2ca02c}.badge.ok{background:#e6a700}.badge.poor,.badge.worse{background:#d62728}
+.badge.unknown,.badge.same{background:#888}
 .note{color:#555}
-figure{margin:16px 0;background:#fff;border:1px solid #ddd;padding:8px}
-figcaption{font-size:14px;color:#333;margin-bottom:6px}
-svg{max-width:100%;height:auto}
+.plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:12px}
+figure{margin:0;background:#fff;border:1px solid #ddd;padding:8px;min-width:0}
+figure.wide{grid-column:1/-1}
+figcaption{font-size:13px;color:#333;margin-bottom:4px}
+.legend{list-style:none;margin:4px 0;padding:0;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:13px}
+.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px;vertical-align:-1px}
+svg{display:block;max-width:100%;height:auto}
+details{background:#fff;border:1px solid #ddd;padding:6px 12px;margin:12px 0}
+summary{cursor:pointer;font-weight:bold}
 .nodata{color:#777;font-style:italic}
 .failed{color:#d62728;font-weight:bold}.waiting{color:#999;font-weight:bold}
 ";
 
+/// The head of a page titled `title`, up to the opening `<main>`.
+pub(crate) fn page_head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n<main>\n",
+        escape(title)
+    )
+}
+
 /// The report of `r` as one HTML page.
 pub(crate) fn render(r: &RunResults) -> String {
     let doc = Document::build(r, None);
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{} — {}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n<main>\n",
-        escape(&doc.title),
-        escape(&doc.subtitle)
-    );
+    let mut out = page_head(&format!("{} — {}", doc.title, doc.subtitle));
     let _ = writeln!(out, "<h1>{}</h1>\n<p class=\"subtitle\">{}</p>", escape(&doc.title), escape(&doc.subtitle));
+    if let Some(label) = &doc.label {
+        let _ = writeln!(out, "<p class=\"subtitle\">Run <strong>{}</strong></p>", escape(label));
+    }
 
-    out.push_str("<h3>Configuration</h3>\n");
-    table(&mut out, &doc.configuration);
-
-    out.push_str("<h2>Verdict</h2>\n");
     verdict(&mut out, &doc.verdict);
     for note in &doc.notes {
         let _ = writeln!(out, "<p class=\"note\">{}</p>", inline(note));
@@ -90,6 +86,15 @@ pub(crate) fn render(r: &RunResults) -> String {
         out.push_str("</ul>\n");
     }
 
+    out.push_str("<h2>Plots</h2>\n<div class=\"plots\">\n");
+    for (plot, wide) in run_plots(r) {
+        out.push_str(&match plot {
+            Ok(plot) => plot.figure(wide),
+            Err((title, why)) => no_data(title, &why),
+        });
+    }
+    out.push_str("</div>\n");
+
     out.push_str("<h2>Results</h2>\n");
     if doc.results.rows.is_empty() {
         out.push_str("<p>No requests were sent.</p>\n");
@@ -100,17 +105,18 @@ pub(crate) fn render(r: &RunResults) -> String {
         }
     }
 
-    out.push_str("<h2>Plots</h2>\n");
-    for figure in [ttft_figure(r), itl_figure(r), decode_figure(r), timeline_figure(r)] {
-        out.push_str(&figure);
-    }
-
     out.push_str("<h2>Overall</h2>\n");
     table(&mut out, &doc.overall);
     if !doc.distributions.rows.is_empty() {
         out.push_str("<h3>Distributions over successful requests</h3>\n");
         table(&mut out, &doc.distributions);
     }
+
+    out.push_str("<h2>Configuration</h2>\n<details>\n<summary>");
+    let _ = write!(out, "{} settings", doc.configuration.rows.len());
+    out.push_str("</summary>\n");
+    table(&mut out, &doc.configuration);
+    out.push_str("</details>\n");
 
     out.push_str("<h2>Tasks</h2>\n");
     if doc.tasks.rows.is_empty() {
@@ -125,9 +131,9 @@ pub(crate) fn render(r: &RunResults) -> String {
         Some(errors) => table(&mut out, errors),
     }
 
-    out.push_str("<h2>Metric definitions</h2>\n<p>How every number above is computed (from the run's own <code>formulas</code>).</p>\n");
+    out.push_str("<h2>Metric definitions</h2>\n<details>\n<summary>How every number above is computed (from the run's own <code>formulas</code>)</summary>\n");
     table(&mut out, &doc.definitions);
-    out.push_str("</main>\n</body>\n</html>\n");
+    out.push_str("</details>\n</main>\n</body>\n</html>\n");
     out
 }
 
@@ -167,33 +173,72 @@ fn table(out: &mut String, t: &Table) {
     for row in &t.rows {
         out.push_str("<tr>");
         for cell in row {
-            let _ = write!(out, "<td>{}</td>", inline(cell));
+            let _ = write!(out, "<td>{}</td>", badge_or_inline(cell));
         }
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table></div>\n");
 }
 
+/// A cell holding a grade's icon becomes its CSS badge; anything else is rendered as is.
+fn badge_or_inline(cell: &Inline) -> String {
+    if let [Span::Text(t)] = cell.0.as_slice() {
+        for g in [Grade::Good, Grade::Ok, Grade::Poor, Grade::Unknown] {
+            if t == g.icon() {
+                return badge(g);
+            }
+        }
+    }
+    inline(cell)
+}
+
+/// The CSS badge of a grade: text on a coloured ground, no font needed.
+pub(crate) fn badge(g: Grade) -> String {
+    let (class, text) = match g {
+        Grade::Good => ("good", "GOOD"),
+        Grade::Ok => ("ok", "MARGINAL"),
+        Grade::Poor => ("poor", "POOR"),
+        Grade::Unknown => ("unknown", "UNKNOWN"),
+    };
+    format!("<span class=\"badge {class}\">{text}</span>")
+}
+
+fn grade_class(g: Grade) -> &'static str {
+    match g {
+        Grade::Good => "good",
+        Grade::Ok => "ok",
+        Grade::Poor => "poor",
+        Grade::Unknown => "unknown",
+    }
+}
+
 fn verdict(out: &mut String, v: &VerdictView) {
     match v {
-        VerdictView::NothingSent => out.push_str("<p>No requests were sent - all were skipped or filtered out.</p>\n"),
+        VerdictView::NothingSent => {
+            out.push_str("<p class=\"verdict\">No requests were sent - all were skipped or filtered out.</p>\n")
+        }
         VerdictView::NoSuccess => out.push_str(
-            "<p class=\"verdict\"><strong>No successful requests.</strong> Check endpoint configuration.</p>\n",
+            "<p class=\"verdict poor\"><strong>No successful requests.</strong> Check endpoint configuration.</p>\n",
         ),
         VerdictView::Graded { grade, bucket, experience, headline, basis } => {
-            let _ =
-                write!(out, "<div class=\"verdict\"><p>{} <strong>{}</strong>", grade.icon(), escape(grade.label()));
+            let _ = write!(
+                out,
+                "<div class=\"verdict {}\"><p>{} <strong>{}</strong>",
+                grade_class(*grade),
+                badge(*grade),
+                escape(grade.label())
+            );
             if let Some(b) = bucket {
                 let _ = write!(out, " at <code>{}</code> context", escape(b));
             }
             if let Some(e) = experience {
                 let _ = write!(out, " — {}", escape(e));
             }
-            out.push_str("</p>\n<p>");
-            let parts: Vec<String> =
-                headline.iter().map(|(v, what)| format!("<strong>{}</strong> {}", escape(v), escape(what))).collect();
-            out.push_str(&parts.join(" · "));
-            out.push_str("</p></div>\n");
+            out.push_str("</p></div>\n<div class=\"headline\">");
+            for (value, what) in headline {
+                let _ = write!(out, "<div><b>{}</b><span>{}</span></div>", escape(value), escape(what));
+            }
+            out.push_str("</div>\n");
             if !basis.is_empty() {
                 let _ = writeln!(out, "<p class=\"note\">Verdict basis: {}</p>", escape(basis));
             }
@@ -201,75 +246,45 @@ fn verdict(out: &mut String, v: &VerdictView) {
     }
 }
 
-type Drawn = Result<(), Box<dyn Error>>;
-
-/// The legend box of every plot with series.
-fn legend<'a, 'b: 'a>(
-    chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    position: SeriesLabelPosition,
-) -> Drawn {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font((FONT, 13))
-        .draw()?;
-    Ok(())
-}
-
-/// An SVG of `size` drawn by `draw`, ready to inline in HTML. Drawing errors — and a panic
-/// inside the plotting library, should one happen — come back as text for the page.
-fn svg(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Drawn) -> Result<String, String> {
-    let mut buf = String::new();
-    let drawn = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
-        let root = SVGBackend::with_string(&mut buf, size).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        draw(&root).map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())
-    }));
-    match drawn {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => return Err("the plotting library failed".into()),
-    }
-    // Inline SVG in HTML needs no namespace declaration; without it the page holds no URL
-    // of its own.
-    Ok(buf.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1))
-}
-
-fn figure(title: &str, explanation: &str, plot: Result<String, String>) -> String {
-    let body = match plot {
-        Ok(svg) => svg,
-        Err(why) => format!("<p class=\"nodata\">The plot could not be drawn: {}</p>\n", escape(&why)),
-    };
-    format!("<figure>\n<figcaption><strong>{}</strong> — {explanation}</figcaption>\n{body}</figure>\n", escape(title))
-}
-
 fn no_data(title: &str, why: &str) -> String {
     format!(
-        "<figure>\n<figcaption><strong>{}</strong></figcaption>\n<p class=\"nodata\">{}</p>\n</figure>\n",
+        "<figure class=\"plot\" data-plot=\"none\">\n<figcaption><strong>{}</strong></figcaption>\n<p class=\"nodata\">{}</p>\n</figure>\n",
         escape(title),
         escape(why)
     )
 }
 
-fn colour(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
+/// A plot, or `(title, why there is none)`.
+pub(crate) type Built = Result<Plot, (&'static str, String)>;
+
+/// Every plot of the run's report, and whether it takes the page's whole width.
+pub(crate) fn run_plots(r: &RunResults) -> Vec<(Built, bool)> {
+    vec![
+        (ttft_ecdf(r), false),
+        (itl_ecdf(r), false),
+        (ttft_vs_prompt(r), false),
+        (decode_vs_context(r), false),
+        (throughput_over_time(&[(r, colour(0), String::new())]), false),
+        (in_flight(r), false),
+        (timeline(r), true),
+    ]
 }
 
-/// `(bucket index, bucket name, sorted values)` for each bucket with at least one value.
+/// The successful requests, warm-up and cool-down included: what the plots are made of.
+fn counted(r: &RunResults) -> impl Iterator<Item = &RequestSample> {
+    r.requests.iter().filter(|q| q.ok)
+}
+
+/// `(bucket index, bucket name, sorted positive finite values)` for each bucket with any.
 fn per_bucket(r: &RunResults, values: impl Fn(&RequestSample) -> Vec<f64>) -> Vec<(usize, String, Vec<f64>)> {
     r.buckets
         .iter()
         .enumerate()
         .filter_map(|(i, b)| {
-            let mut v: Vec<f64> = r
-                .requests
-                .iter()
-                .filter(|q| q.ok && q.bucket == b.name)
+            let mut v: Vec<f64> = counted(r)
+                .filter(|q| q.bucket == b.name)
                 .flat_map(&values)
-                .filter(|v| v.is_finite())
+                .filter(|v| v.is_finite() && *v > 0.0)
                 .collect();
             v.sort_by(f64::total_cmp);
             (!v.is_empty()).then(|| (i, b.name.clone(), v))
@@ -277,274 +292,438 @@ fn per_bucket(r: &RunResults, values: impl Fn(&RequestSample) -> Vec<f64>) -> Ve
         .collect()
 }
 
-/// An upper axis bound a little above `max`, never empty.
-fn upper(max: f64) -> f64 {
-    if max.is_finite() && max > 0.0 {
-        max * 1.08
-    } else {
-        1.0
-    }
+/// An ECDF plot of `groups` on a log x axis: `(colour, name, sorted values)`.
+pub(crate) fn ecdf_plot(
+    id: &'static str,
+    title: &str,
+    caption: &str,
+    x_label: &str,
+    groups: Vec<(plotters::style::RGBColor, String, Vec<f64>)>,
+) -> Plot {
+    let x = Axis::fit(x_label, groups.iter().flat_map(|(_, _, v)| v.iter().copied()), true);
+    let series = groups
+        .into_iter()
+        .map(|(c, name, v)| {
+            let points = ecdf(&v);
+            Series { name: format!("{name} (n = {})", v.len()), colour: c, data: Data::Line(points) }
+        })
+        .collect();
+    Plot::new(id, title, caption, x, Axis::fixed("share of requests ≤ x", 0.0, 1.0), series)
 }
 
-/// Deterministic horizontal spread for the `k`-th dot, within ±0.15 of its bucket.
-fn jitter(k: usize) -> f64 {
-    ((k as f64 * 0.618_034).fract() - 0.5) * 0.3
-}
-
-fn ttft_figure(r: &RunResults) -> String {
+fn ttft_ecdf(r: &RunResults) -> Built {
     const TITLE: &str = "TTFT per context bucket";
     let groups = per_bucket(r, |q| q.ttft_ms.into_iter().collect());
     if groups.is_empty() {
-        return no_data(TITLE, "No successful request with a TTFT: nothing to plot.");
+        return Err((TITLE, "No successful request with a TTFT: nothing to plot.".into()));
     }
-    let n = groups.len();
-    let y_max = upper(groups.iter().filter_map(|(_, _, v)| v.last().copied()).fold(0.0, f64::max));
-    let names: Vec<String> = groups.iter().map(|(_, name, _)| name.clone()).collect();
-    let plot = svg((820, 420), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(14)
-            .x_label_area_size(36)
-            .y_label_area_size(70)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..y_max)?;
-        let label = |x: &f64| category_label(&names, *x);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n + 1)
-            .x_label_formatter(&label)
-            .y_desc("TTFT (ms)")
-            .y_label_formatter(&axis_number)
-            .label_style((FONT, 13))
-            .draw()?;
-        for (slot, (i, _, v)) in groups.iter().enumerate() {
-            let (x, c) = (slot as f64, colour(*i));
-            let q = |p: f64| percentile(v, p);
-            chart
-                .draw_series(std::iter::once(PathElement::new(vec![(x, q(0.0)), (x, q(100.0))], c.stroke_width(1))))?;
-            let (lo, hi) = ((x - 0.22, q(25.0)), (x + 0.22, q(75.0)));
-            chart.draw_series(std::iter::once(Rectangle::new([lo, hi], c.mix(0.2).filled())))?;
-            chart.draw_series(std::iter::once(Rectangle::new([lo, hi], c.stroke_width(1))))?;
-            let median = vec![(x - 0.22, q(50.0)), (x + 0.22, q(50.0))];
-            chart.draw_series(std::iter::once(PathElement::new(median, c.stroke_width(3))))?;
-            let p99 = vec![(x - 0.12, q(99.0)), (x + 0.12, q(99.0))];
-            chart.draw_series(std::iter::once(PathElement::new(p99, BLACK.stroke_width(2))))?;
-            let stride = v.len().div_ceil(MAX_DOTS_PER_BUCKET).max(1);
-            chart.draw_series(
-                v.iter()
-                    .enumerate()
-                    .step_by(stride)
-                    .map(|(k, &y)| Circle::new((x + jitter(k), y), 2, c.mix(0.55).filled())),
-            )?;
-        }
-        Ok(())
-    });
-    figure(
+    let groups = groups.into_iter().map(|(i, name, v)| (colour(i), name, v)).collect();
+    Ok(ecdf_plot(
+        "ttft-ecdf",
         TITLE,
-        "one dot per successful request (<code>ttft_ms</code>); box p25–p75, thick line p50, black tick p99, \
-         whiskers min–max.",
-        plot,
-    )
+        "share of each bucket's successful requests whose <code>ttft_ms</code> is at most x (an ECDF; \
+         log axis, so one cold-prefill outlier does not squash the rest). Read the median at 0.5, p90 at 0.9.",
+        "TTFT (ms, log scale)",
+        groups,
+    ))
 }
 
-/// An axis number: `1,000`, `12.5`, `0.25`.
-fn axis_number(v: &f64) -> String {
-    num(*v)
-}
-
-/// The bucket name for an x position on a category axis (integers), else nothing.
-fn category_label(names: &[String], x: f64) -> String {
-    let i = x.round();
-    if (x - i).abs() > 0.01 || i < 0.0 {
-        return String::new();
-    }
-    names.get(i as usize).cloned().unwrap_or_default()
-}
-
-fn itl_figure(r: &RunResults) -> String {
+fn itl_ecdf(r: &RunResults) -> Built {
     const TITLE: &str = "ITL per context bucket";
     let groups = per_bucket(r, |q| q.itl_ms.clone());
     if groups.is_empty() {
-        return no_data(TITLE, "No inter-token gaps (every successful response came in one chunk, or none succeeded).");
+        return Err((
+            TITLE,
+            "No inter-token gaps (every successful response came in one chunk, or none succeeded).".into(),
+        ));
     }
-    let y_max = upper(groups.iter().map(|(_, _, v)| percentile(v, 99.0)).fold(0.0, f64::max));
-    let plot = svg((820, 420), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(14)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..99f64, 0f64..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("percentile")
-            .y_desc("ITL (ms)")
-            .y_label_formatter(&axis_number)
-            .label_style((FONT, 13))
-            .draw()?;
-        for (i, name, v) in &groups {
-            let c = colour(*i);
-            let points = (0..=99).map(|p| (f64::from(p), percentile(v, f64::from(p))));
-            chart
-                .draw_series(LineSeries::new(points, c.stroke_width(2)))?
-                .label(format!("{name} ({} gaps)", v.len()))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)
-    });
-    figure(
+    let groups = groups.into_iter().map(|(i, name, v)| (colour(i), name, v)).collect();
+    Ok(ecdf_plot(
+        "itl-ecdf",
         TITLE,
-        "the gaps (<code>itl_ms</code>) of each bucket's successful requests pooled, by percentile p0–p99 \
-         (the maximum is in the Distributions table). Gaps are per chunk, not per token.",
-        plot,
-    )
+        "the gaps (<code>itl_ms</code>) of each bucket's successful requests pooled, as an ECDF on a log axis. \
+         Gaps are per chunk, not per token.",
+        "ITL (ms, log scale)",
+        groups,
+    ))
 }
 
-fn decode_figure(r: &RunResults) -> String {
-    const TITLE: &str = "Decode rate against prompt size";
-    let groups = per_bucket_points(r);
-    if groups.is_empty() {
-        return no_data(TITLE, "No successful request with a decode rate (it needs at least two output tokens).");
-    }
-    let all = || groups.iter().flat_map(|(_, _, p)| p.iter());
-    let x_max = upper(all().map(|p| p.0).fold(0.0, f64::max));
-    let y_max = upper(all().map(|p| p.1).fold(0.0, f64::max));
-    let plot = svg((820, 420), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(14)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
-        let tokens = |x: &f64| approx_tokens(*x);
-        chart
-            .configure_mesh()
-            .x_desc("prompt tokens")
-            .y_desc("decode tok/s")
-            .y_label_formatter(&axis_number)
-            .x_label_formatter(&tokens)
-            .label_style((FONT, 13))
-            .draw()?;
-        for (i, name, points) in &groups {
-            let c = colour(*i);
-            chart
-                .draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 3, c.mix(0.7).filled())))?
-                .label(format!("{name} ({})", points.len()))
-                .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperRight)
-    });
-    figure(
-        TITLE,
-        "one point per successful request: <code>decode_tok_per_s</code> against <code>prompt_tokens</code> \
-         (else <code>context_tokens_estimate</code>), coloured by bucket.",
-        plot,
-    )
+/// Prompt tokens as the plots count them: the server's, else the estimate.
+fn prompt(q: &RequestSample) -> f64 {
+    q.prompt_tokens.unwrap_or(q.context_tokens_estimate) as f64
 }
 
-type Points = Vec<(f64, f64)>;
-
-/// `(bucket index, name, (prompt tokens, decode tok/s))` per bucket with such points.
-fn per_bucket_points(r: &RunResults) -> Vec<(usize, String, Points)> {
+/// A scatter per bucket of `(prompt tokens, value)`.
+fn scatter(r: &RunResults, y: impl Fn(&RequestSample) -> Option<f64>) -> Vec<Series> {
     r.buckets
         .iter()
         .enumerate()
         .filter_map(|(i, b)| {
-            let points: Points = r
-                .requests
-                .iter()
-                .filter(|q| q.ok && q.bucket == b.name)
-                .filter_map(|q| {
-                    let x = q.prompt_tokens.unwrap_or(q.context_tokens_estimate) as f64;
-                    q.decode_tok_per_s.filter(|y| y.is_finite()).map(|y| (x, y))
-                })
+            let points: Vec<(f64, f64)> = counted(r)
+                .filter(|q| q.bucket == b.name)
+                .filter_map(|q| y(q).filter(|v| v.is_finite() && *v > 0.0).map(|v| (prompt(q), v)))
                 .collect();
-            (!points.is_empty()).then(|| (i, b.name.clone(), points))
+            (!points.is_empty()).then(|| Series {
+                name: format!("{} ({})", b.name, points.len()),
+                colour: colour(i),
+                data: Data::Dots(points),
+            })
         })
         .collect()
 }
 
-fn timeline_figure(r: &RunResults) -> String {
+fn ttft_vs_prompt(r: &RunResults) -> Built {
+    const TITLE: &str = "TTFT against prompt size";
+    let series = scatter(r, |q| q.ttft_ms);
+    if series.is_empty() {
+        return Err((TITLE, "No successful request with a TTFT: nothing to plot.".into()));
+    }
+    let points = || series.iter().flat_map(|s| s.data.points());
+    let x = Axis::fit("prompt tokens", points().map(|p| p.0), false);
+    let y = Axis::fit("TTFT (ms, log scale)", points().map(|p| p.1), true);
+    Ok(Plot::new(
+        "ttft-vs-prompt",
+        TITLE,
+        "one dot per successful request: <code>ttft_ms</code> against <code>prompt_tokens</code> (else \
+         <code>context_tokens_estimate</code>), coloured by bucket. Prefill cost grows with the uncached part of \
+         the prompt; cache hits sit low.",
+        x,
+        y,
+        series,
+    ))
+}
+
+fn decode_vs_context(r: &RunResults) -> Built {
+    const TITLE: &str = "Decode rate against context";
+    let series = scatter(r, |q| q.decode_tok_per_s);
+    if series.is_empty() {
+        return Err((TITLE, "No successful request with a decode rate (it needs at least two output tokens).".into()));
+    }
+    let points = || series.iter().flat_map(|s| s.data.points());
+    let x = Axis::fit("prompt tokens (context)", points().map(|p| p.0), false);
+    let y = Axis::fit("decode tok/s per request", points().map(|p| p.1), false);
+    Ok(Plot::new(
+        "decode-vs-context",
+        TITLE,
+        "one dot per successful request: <code>decode_tok_per_s</code> against its prompt tokens, coloured by \
+         bucket. Attention over a longer context usually slows decoding.",
+        x,
+        y,
+        series,
+    ))
+}
+
+/// The end of a request's response, ms from the run's start (its send when it has none).
+fn end_ms(q: &RequestSample) -> f64 {
+    finite(q.start_ms) + q.total_ms.map_or(0.0, finite)
+}
+
+fn finite(v: f64) -> f64 {
+    if v.is_finite() {
+        v.max(0.0)
+    } else {
+        0.0
+    }
+}
+
+/// Output tokens per second over the run, in bins of a round width: each successful
+/// request's tokens spread evenly from its first output to its last. One series per run.
+pub(crate) fn throughput_over_time(runs: &[(&RunResults, plotters::style::RGBColor, String)]) -> Built {
+    const TITLE: &str = "Output throughput over time";
+    let duration_s = runs.iter().flat_map(|(r, _, _)| r.requests.iter().map(end_ms)).fold(0.0, f64::max) / 1000.0;
+    if runs.iter().all(|(r, _, _)| !r.requests.iter().any(|q| q.ok)) || duration_s <= 0.0 {
+        return Err((TITLE, "No successful request: no output to plot.".into()));
+    }
+    let width = bin_width(duration_s);
+    let bins = (duration_s / width).ceil().max(1.0) as usize;
+    let mut series = Vec::new();
+    for (r, c, name) in runs {
+        let mut tokens = vec![0.0f64; bins];
+        for q in r.requests.iter().filter(|q| q.ok) {
+            let from = (finite(q.start_ms) + q.ttft_ms.map_or(0.0, finite)) / 1000.0;
+            let to = (finite(q.start_ms) + q.e2e_ms.or(q.ttft_ms).map_or(0.0, finite)) / 1000.0;
+            spread(&mut tokens, width, from, to.max(from), q.completion_tokens as f64);
+        }
+        // Each run's line ends with its own last response, not the longer run's.
+        let own_end = r.requests.iter().map(end_ms).fold(0.0, f64::max) / 1000.0;
+        let points: Vec<(f64, f64)> = tokens
+            .iter()
+            .enumerate()
+            .take_while(|(i, _)| (*i as f64) * width < own_end)
+            .map(|(i, t)| ((i as f64 + 0.5) * width, t / width))
+            .collect();
+        let data = Data::Line(points);
+        let name = if name.is_empty() { "output tok/s".to_string() } else { name.clone() };
+        series.push(Series { name, colour: *c, data });
+    }
+    let points = || series.iter().flat_map(|s| s.data.points());
+    let x = Axis::fit("seconds from the run's start", points().map(|p| p.0 + width / 2.0), false);
+    let y = Axis::fit("output tok/s (all requests)", points().map(|p| p.1), false);
+    let caption = format!(
+        "Σ <code>completion_tokens</code> of successful requests per {} s bin, each request's tokens spread \
+         evenly from its first output to its last.",
+        crate::display::num(width)
+    );
+    let mut plot = Plot::new("throughput", TITLE, &caption, x, y, series);
+    plot.legend = runs.len() > 1;
+    Ok(plot)
+}
+
+/// A round bin width giving about 60 bins over `duration_s`, at least 10 ms.
+fn bin_width(duration_s: f64) -> f64 {
+    let raw = (duration_s / 60.0).max(0.01);
+    let p = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * p).find(|w| *w >= raw).unwrap_or(10.0 * p)
+}
+
+/// Adds `amount` spread evenly over `[from, to]` seconds into bins of `width`.
+fn spread(bins: &mut [f64], width: f64, from: f64, to: f64, amount: f64) {
+    let last = bins.len().saturating_sub(1);
+    let bin = |t: f64| ((t / width).floor().max(0.0) as usize).min(last);
+    if to <= from {
+        if let Some(b) = bins.get_mut(bin(from)) {
+            *b += amount;
+        }
+        return;
+    }
+    let first = bin(from);
+    for (i, b) in bins.iter_mut().enumerate().take(bin(to) + 1).skip(first) {
+        let (lo, hi) = (i as f64 * width, (i + 1) as f64 * width);
+        let overlap = (hi.min(to) - lo.max(from)).max(0.0);
+        *b += amount * overlap / (to - from);
+    }
+}
+
+/// A step line of how many `[start, end)` intervals are open over time, in seconds.
+fn occupancy(intervals: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+    let mut events: Vec<(f64, i64)> = Vec::new();
+    for (a, b) in intervals {
+        events.push((a, 1));
+        events.push((b.max(a), -1));
+    }
+    events.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+    let mut points = vec![(0.0, 0.0)];
+    let mut n = 0i64;
+    for (t, d) in events {
+        points.push((t / 1000.0, n as f64));
+        n += d;
+        points.push((t / 1000.0, n as f64));
+    }
+    points
+}
+
+fn in_flight(r: &RunResults) -> Built {
+    const TITLE: &str = "In flight over time";
+    if r.requests.is_empty() {
+        return Err((TITLE, "No requests were sent.".into()));
+    }
+    let mut series = vec![Series {
+        name: "requests in flight".into(),
+        colour: colour(0),
+        data: Data::Line(occupancy(r.requests.iter().map(|q| (finite(q.start_ms), end_ms(q))))),
+    }];
+    let run_end = r.requests.iter().map(end_ms).fold(0.0, f64::max);
+    let sessions: Vec<(f64, f64)> = r
+        .sessions
+        .iter()
+        .filter(|s| s.sent > 0)
+        .map(|s| {
+            let start = finite(s.start_ms.unwrap_or(s.due_ms));
+            (start, s.end_ms.map_or(run_end, finite).max(start))
+        })
+        .collect();
+    if !sessions.is_empty() {
+        // Drawn first: the requests' line stays visible where the two meet.
+        series.insert(
+            0,
+            Series {
+                name: "sessions in flight".into(),
+                colour: colour(1),
+                data: Data::Line(occupancy(sessions.into_iter())),
+            },
+        );
+    }
+    let points = || series.iter().flat_map(|s| s.data.points());
+    let x = Axis::fit("seconds from the run's start", points().map(|p| p.0), false);
+    let y = Axis::fit("in flight", points().map(|p| p.1), false);
+    Ok(Plot::new(
+        "in-flight",
+        TITLE,
+        "requests between their send (<code>start_ms</code>) and the end of their response (<code>total_ms</code>); \
+         sessions between their first send and their last answer's end (<code>sessions[]</code>).",
+        x,
+        y,
+        series,
+    ))
+}
+
+fn timeline(r: &RunResults) -> Built {
     const TITLE: &str = "Requests over time";
     if r.requests.is_empty() {
-        return no_data(TITLE, "No requests were sent.");
+        return Err((TITLE, "No requests were sent.".into()));
     }
-    let finite = |v: f64| if v.is_finite() { v.max(0.0) } else { 0.0 };
-    let end_ms = |q: &RequestSample| finite(q.start_ms) + q.total_ms.map_or(0.0, finite);
-    let x_max = upper(r.requests.iter().map(|q| end_ms(q).max(finite(q.scheduled_ms))).fold(0.0, f64::max) / 1000.0);
-    let rows = r.requests.iter().map(|q| q.slot).max().unwrap_or(0).saturating_add(1);
-    let height = rows.saturating_mul(14).saturating_add(100).clamp(220, 900) as u32;
-    let plot = svg((820, height), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(14)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..x_max, 0f64..rows as f64)?;
-        let slot_label = |y: &f64| {
-            let i = y.floor();
-            if (y - i - 0.5).abs() < 0.01 {
-                format!("{i:.0}")
-            } else {
-                String::new()
-            }
-        };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .x_desc("seconds from the run's start")
-            .y_desc("slot")
-            .y_labels(rows.min(24) * 2 + 1)
-            .y_label_formatter(&slot_label)
-            .label_style((FONT, 13))
-            .draw()?;
-        let waits = r.requests.iter().filter(|q| finite(q.scheduled_ms) < finite(q.start_ms)).map(|q| {
-            let y = q.slot as f64;
-            Rectangle::new(
-                [(finite(q.scheduled_ms) / 1000.0, y + 0.42), (finite(q.start_ms) / 1000.0, y + 0.58)],
-                WAITING.filled(),
-            )
-        });
-        chart.draw_series(waits)?;
-        let bars = r.requests.iter().filter(|q| q.total_ms.is_some()).map(|q| {
-            let y = q.slot as f64;
-            let c = if q.ok { colour(0) } else { FAILED };
-            Rectangle::new(
-                [(finite(q.start_ms) / 1000.0, y + 0.15), (end_ms(q) / 1000.0, y + 0.85)],
-                c.mix(0.8).filled(),
-            )
-        });
-        chart.draw_series(bars)?;
-        let ttft_ticks = r.requests.iter().filter_map(|q| {
-            let t = (finite(q.start_ms) + finite(q.ttft_ms?)) / 1000.0;
-            let y = q.slot as f64;
-            Some(PathElement::new(vec![(t, y + 0.05), (t, y + 0.95)], BLACK.stroke_width(2)))
-        });
-        chart.draw_series(ttft_ticks)?;
-        let no_response = r
-            .requests
+    let rows = r.requests.iter().map(|q| q.slot).max().unwrap_or(0).saturating_add(1).min(10_000);
+    let row = |q: &RequestSample| q.slot.min(rows - 1) as f64;
+    let s = |ms: f64| finite(ms) / 1000.0;
+    let bars = |ok: bool| -> Vec<(f64, f64, f64)> {
+        r.requests
             .iter()
-            .filter(|q| q.total_ms.is_none())
-            .map(|q| Cross::new((finite(q.start_ms) / 1000.0, q.slot as f64 + 0.5), 5, FAILED.stroke_width(2)));
-        chart.draw_series(no_response)?;
-        Ok(())
-    });
-    figure(
+            .filter(|q| q.ok == ok && q.total_ms.is_some())
+            .map(|q| (s(q.start_ms), end_ms(q) / 1000.0, row(q)))
+            .collect()
+    };
+    let waits: Vec<(f64, f64, f64)> = r
+        .requests
+        .iter()
+        .filter(|q| finite(q.scheduled_ms) < finite(q.start_ms))
+        .map(|q| (s(q.scheduled_ms), s(q.start_ms), row(q)))
+        .collect();
+    let ttft: Vec<(f64, f64)> = r.requests.iter().filter_map(|q| Some((s(q.start_ms + q.ttft_ms?), row(q)))).collect();
+    let no_response: Vec<(f64, f64)> =
+        r.requests.iter().filter(|q| q.total_ms.is_none()).map(|q| (s(q.start_ms), row(q))).collect();
+    let mut series = vec![
+        Series { name: "waiting (due, not yet sent)".into(), colour: GREY, data: Data::Bars(waits) },
+        Series { name: "succeeded".into(), colour: colour(0), data: Data::Bars(bars(true)) },
+        Series { name: "failed".into(), colour: FAILED, data: Data::Bars(bars(false)) },
+        Series { name: "first output (TTFT)".into(), colour: plotters::style::BLACK, data: Data::Ticks(ttft) },
+        Series { name: "failed, no response".into(), colour: FAILED, data: Data::Ticks(no_response) },
+    ];
+    series.retain(|s| !s.data.is_empty());
+    let x = Axis::fit("seconds from the run's start", series.iter().flat_map(|s| s.data.points()).map(|p| p.0), false);
+    let mut plot = Plot::new(
+        "timeline",
         TITLE,
         "each request as a bar from its send (<code>t0</code>) to the end of its response (<code>total_ms</code>), \
-         one row per slot (connection); black tick: first output (TTFT); <span class=\"failed\">red</span>: failed \
-         (a cross when there was no response at all); <span class=\"waiting\">grey</span>: due but not yet sent \
-         (waiting for a retry).",
-        plot,
-    )
+         one row per slot (connection); a white edge separates back-to-back requests.",
+        x,
+        Axis::fixed("slot", 0.0, rows as f64),
+        series,
+    );
+    plot.size = (1120, (rows.saturating_mul(22).saturating_add(110)).clamp(220, 900) as u32);
+    plot.rows = Some((0..rows).map(|i| i.to_string()).collect());
+    Ok(plot)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{failed_run, ok_request, run_of, sample_run};
+    use super::super::fixtures::{failed_request, failed_run, ok_request, run_of, sample_run};
     use super::*;
+    use crate::replay::results::SessionSample;
+
+    /// `sample_run` with sessions, a cold outlier and a retried request waiting.
+    fn busy_run() -> RunResults {
+        let mut run = sample_run();
+        run.requests[2].ttft_ms = Some(60_000.0);
+        run.requests[3].scheduled_ms = run.requests[3].start_ms - 400.0;
+        run.sessions = vec![
+            SessionSample {
+                session: 0,
+                sent: 3,
+                due_ms: 0.0,
+                start_ms: Some(0.0),
+                end_ms: Some(2500.0),
+                ..Default::default()
+            },
+            SessionSample {
+                session: 1,
+                sent: 2,
+                due_ms: 500.0,
+                start_ms: Some(900.0),
+                end_ms: None,
+                ..Default::default()
+            },
+        ];
+        run
+    }
+
+    fn plot(r: &RunResults, id: &str) -> Plot {
+        run_plots(r)
+            .into_iter()
+            .filter_map(|(p, _)| p.ok())
+            .find(|p| p.id == id)
+            .unwrap_or_else(|| panic!("no plot {id}"))
+    }
+
+    /// Every point inside the axes, the highest below the top (headroom), marks drawn,
+    /// and the SVG drawn.
+    fn check(p: &Plot) {
+        assert!(p.marks() > 0, "{}: no marks", p.id);
+        assert!(p.outside().is_empty(), "{}: outside {:?} x {:?} y {:?}", p.id, p.outside(), p.x, p.y);
+        assert!(p.x.lo < p.x.hi && p.y.lo < p.y.hi, "{}", p.id);
+        let svg = p.svg().unwrap();
+        assert!(svg.starts_with("<svg") && !svg.contains("xmlns"), "{}", p.id);
+    }
 
     #[test]
-    fn page_is_self_contained_with_four_plots() {
+    fn ttft_ecdf_axis_holds_the_outlier_and_every_bucket() {
+        let p = plot(&busy_run(), "ttft-ecdf");
+        check(&p);
+        assert!(p.x.log && p.x.contains(60_000.0) && p.x.contains(100.0));
+        assert_eq!(p.series.len(), 2);
+        assert_eq!((p.y.lo, p.y.hi), (0.0, 1.0));
+    }
+
+    #[test]
+    fn itl_ecdf_axis_holds_every_gap() {
+        let p = plot(&busy_run(), "itl-ecdf");
+        check(&p);
+        assert!(p.x.contains(0.5) && p.x.contains(25.0));
+    }
+
+    #[test]
+    fn ttft_against_prompt_holds_its_points() {
+        let p = plot(&busy_run(), "ttft-vs-prompt");
+        check(&p);
+        assert!(p.y.log && p.x.contains(45_000.0));
+    }
+
+    #[test]
+    fn decode_scatter_has_headroom_above_the_fastest() {
+        let p = plot(&sample_run(), "decode-vs-context");
+        check(&p);
+        let top = p.series.iter().flat_map(|s| s.data.points()).map(|p| p.1).fold(0.0, f64::max);
+        assert!(p.y.hi >= top * 1.08, "top {top} axis {}", p.y.hi);
+        assert!(p.legend, "the legend is HTML beside the plot, not over the points");
+    }
+
+    #[test]
+    fn throughput_counts_every_output_token() {
         let run = sample_run();
+        let p = plot(&run, "throughput");
+        check(&p);
+        let width = p.series[0].data.points()[1].0 - p.series[0].data.points()[0].0;
+        let total: f64 = p.series[0].data.points().iter().map(|(_, tps)| tps * width).sum();
+        assert!((total - run.summary.output_tokens as f64).abs() < 1e-6, "{total}");
+    }
+
+    #[test]
+    fn in_flight_counts_requests_and_sessions() {
+        let p = plot(&busy_run(), "in-flight");
+        check(&p);
+        assert_eq!(p.series.len(), 2);
+        let max = |i: usize| p.series[i].data.points().iter().map(|p| p.1).fold(0.0, f64::max);
+        // Sessions, then requests: the failed request (sent at 4.005 s) overlaps the one
+        // sent at 3 s.
+        assert_eq!((p.series[0].name.as_str(), max(0), max(1)), ("sessions in flight", 2.0, 2.0));
+        assert_eq!(p.series[1].data.points().last().unwrap().1, 0.0, "all requests end");
+    }
+
+    #[test]
+    fn timeline_rows_hold_every_request() {
+        let run = busy_run();
+        let p = plot(&run, "timeline");
+        check(&p);
+        assert_eq!(p.rows.as_ref().unwrap().len(), 2);
+        let bars: usize = p.series.iter().filter(|s| matches!(s.data, Data::Bars(_))).map(|s| s.data.len()).sum();
+        let waits = run.requests.iter().filter(|q| q.scheduled_ms < q.start_ms).count();
+        assert_eq!((bars, waits), (run.requests.len() + 2, 2), "every request and every wait");
+    }
+
+    #[test]
+    fn page_is_self_contained_with_the_verdict_first() {
+        let run = busy_run();
         let page = render(&run);
-        assert_eq!(page.matches("<svg").count(), 4, "{page}");
+        assert_eq!(page.matches("<svg").count(), 7, "{page}");
         for (key, formula) in &run.formulas {
             assert!(page.contains(&format!("<code>{}</code>", escape(key))), "{key}");
             assert!(page.contains(&escape(formula)), "{formula}");
@@ -558,26 +737,36 @@ mod tests {
         assert!(page.contains("&lt;b&gt;overloaded&lt;/b&gt;") && !page.contains("<b>overloaded"));
         assert!(page.contains("GOOD for agentic swarm scenarios"));
         assert!(page.trim_end().ends_with("</html>"));
+        // Verdict, then plots, then tables; the configuration folded.
+        let at = |s: &str| page.find(s).unwrap_or_else(|| panic!("{s}"));
+        assert!(at("class=\"verdict") < at("<h2>Plots") && at("<h2>Plots") < at("<h2>Results"));
+        assert!(at("<details>") < at("<td>Max retries</td>"));
+        // No emoji: grades are badges.
+        for g in [Grade::Good, Grade::Ok, Grade::Poor, Grade::Unknown] {
+            assert!(!page.contains(g.icon()), "{}", g.icon());
+        }
+        assert!(page.contains("<span class=\"badge good\">GOOD</span>"));
     }
 
     #[test]
     fn hostile_text_is_escaped_everywhere() {
         let mut run = sample_run();
         run.endpoint = "http://x/<script>alert(1)</script>".into();
+        run.label = Some("<i>mine</i>".into());
         run.buckets[0].name = "<img onerror=x>".into();
         for q in run.requests.iter_mut().filter(|q| q.bucket == "fresh") {
             q.bucket = "<img onerror=x>".into();
         }
         let page = render(&run);
-        assert!(!page.contains("<script") && !page.contains("<img"), "unescaped");
-        assert_eq!(page.matches("<svg").count(), 4);
+        assert!(!page.contains("<script") && !page.contains("<img") && !page.contains("<i>"), "unescaped");
+        assert!(page.contains("&lt;i&gt;mine"));
     }
 
     #[test]
     fn empty_data_gives_notes_not_plots() {
         let page = render(&failed_run());
         assert!(page.contains("No successful requests."));
-        assert_eq!(page.matches("<svg").count(), 1, "only the timeline has data");
+        assert_eq!(page.matches("<svg").count(), 2, "only the in-flight plot and the timeline have data");
         assert!(page.contains("nothing to plot"));
 
         let page = render(&run_of(vec![]));
@@ -589,7 +778,7 @@ mod tests {
         q.decode_tok_per_s = Some(f64::INFINITY);
         q.slot = usize::MAX;
         q.start_ms = f64::NAN;
-        let page = render(&run_of(vec![q]));
+        let page = render(&run_of(vec![q, failed_request("x", 1, "fresh", "e")]));
         assert!(page.contains("</html>"));
     }
 }

@@ -16,6 +16,9 @@ pub(crate) fn render(r: &RunResults, json_path: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", doc.title);
     let _ = writeln!(out, "{}\n", text(&doc.subtitle));
+    if let Some(label) = &doc.label {
+        let _ = writeln!(out, "Run **{}**\n", text(label));
+    }
 
     out.push_str("### Configuration\n\n");
     table(&mut out, &doc.configuration);
@@ -162,6 +165,16 @@ pub(crate) fn code(s: &str, in_table: bool) -> String {
 mod tests {
     use super::super::fixtures::{failed_run, sample_run};
     use super::*;
+
+    #[test]
+    fn the_label_names_the_run() {
+        let mut run = super::super::fixtures::sample_run();
+        run.label = Some("gpu_a <new>".into());
+        let md = render(&run, None);
+        assert!(md.contains("Run **gpu\\_a \\<new\\>**") || md.contains("Run **gpu\\_a &lt;new&gt;**"), "{md}");
+        assert!(md.contains("| Label |"), "{md}");
+        assert!(super::super::console::summary(&run).contains("[gpu_a <new>]"));
+    }
 
     #[test]
     fn report_has_every_section_and_formula() {

@@ -13,11 +13,14 @@
 //! * [`markdown`], [`html`] — that content in each format; HTML adds SVG plots.
 //! * [`compare`] — baseline against candidate, bucket by bucket.
 
+pub(crate) mod bootstrap;
 pub(crate) mod compare;
 pub(crate) mod console;
+pub(crate) mod csv;
 pub(crate) mod document;
 pub(crate) mod html;
 pub(crate) mod markdown;
+pub(crate) mod plots;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -66,20 +69,22 @@ pub(crate) enum Format {
     Markdown,
     Html,
     Json,
+    /// One row per request.
+    Csv,
     /// The end-of-run summary, as plain text.
     Console,
 }
 
 impl Format {
     /// The format an output file's extension asks for: `.md` Markdown, `.html`/`.htm` HTML,
-    /// `.json` JSON; anything else Markdown (AgenticSwarmBench's default). No file: the
-    /// console summary.
+    /// `.json` JSON, `.csv` CSV; anything else Markdown (AgenticSwarmBench's default). No file: the console summary.
     fn for_output(output: Option<&Path>) -> Format {
         let Some(path) = output else { return Format::Console };
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         match ext.as_str() {
             "html" | "htm" => Format::Html,
             "json" => Format::Json,
+            "csv" => Format::Csv,
             _ => Format::Markdown,
         }
     }
@@ -93,7 +98,7 @@ pub(crate) struct ReportArgs {
     /// Write the report here instead of printing it.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
-    /// Output format [default: from the output's extension (.md, .html, .json); console without -o].
+    /// Output format [default: from the output's extension (.md, .html, .json, .csv); console without -o].
     #[arg(short = 'f', long)]
     pub format: Option<Format>,
 }
@@ -111,6 +116,7 @@ pub(crate) fn run_report(args: ReportArgs) -> Result<ExitCode> {
             json.push('\n');
             json
         }
+        Format::Csv => csv::render(&run),
         Format::Console => console::summary(&run),
     };
     write_or_print(&text, args.output.as_deref())?;
@@ -128,7 +134,8 @@ pub(crate) struct CompareArgs {
     /// The candidate run JSON (asb's spelling).
     #[arg(short = 'c', long)]
     pub candidate: Option<PathBuf>,
-    /// Write the Markdown comparison here instead of printing it.
+    /// Write the comparison here instead of printing it: HTML with plots for .html/.htm,
+    /// else Markdown.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
 }
@@ -152,12 +159,17 @@ impl CompareArgs {
     }
 }
 
-/// `asb compare`: baseline against candidate, as Markdown, to stdout or to `-o`.
+/// `asb compare`: baseline against candidate, as Markdown (HTML for a `.html` output), to
+/// stdout or to `-o`.
 pub(crate) fn run_compare(args: CompareArgs) -> Result<ExitCode> {
     let (baseline, candidate) = args.paths()?;
     let base = load(&baseline)?;
     let cand = load(&candidate)?;
-    write_or_print(&compare::render(&base, &cand), args.output.as_deref())?;
+    let text = match Format::for_output(args.output.as_deref()) {
+        Format::Html => compare::render_html(&base, &cand),
+        _ => compare::render(&base, &cand),
+    };
+    write_or_print(&text, args.output.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -284,6 +296,7 @@ pub(crate) mod fixtures {
         RunResults {
             results_version: RESULTS_VERSION,
             tool: "asb 0.1.0".into(),
+            label: None,
             started_at: "2025-06-01T12:00:00Z".into(),
             endpoint: "http://127.0.0.1:8000".into(),
             target_url: "http://127.0.0.1:8000/v1/chat/completions".into(),
@@ -429,6 +442,7 @@ mod tests {
         assert_eq!(Format::for_output(Some(Path::new("r.HTML"))), Format::Html);
         assert_eq!(Format::for_output(Some(Path::new("r.htm"))), Format::Html);
         assert_eq!(Format::for_output(Some(Path::new("r.json"))), Format::Json);
+        assert_eq!(Format::for_output(Some(Path::new("r.csv"))), Format::Csv);
         assert_eq!(Format::for_output(Some(Path::new("report"))), Format::Markdown);
     }
 
@@ -471,7 +485,12 @@ mod tests {
             candidate: None,
             output: Some(out.clone()),
         };
-        run_compare(args).unwrap();
+        run_compare(args.clone()).unwrap();
         assert!(std::fs::read_to_string(&out).unwrap().contains("Tied"));
+        // An HTML output gets HTML, not Markdown.
+        let html = dir.path().join("cmp.html");
+        run_compare(CompareArgs { output: Some(html.clone()), ..args }).unwrap();
+        let page = std::fs::read_to_string(&html).unwrap();
+        assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg") && !page.contains("| Metric |"));
     }
 }
