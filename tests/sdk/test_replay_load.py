@@ -244,3 +244,84 @@ def test_load_flags_refuse_what_cannot_mean_anything(tmp_path):
     ]:
         p = replay("-w", str(rec), "--dry-run", *flags)
         assert p.returncode != 0 and needle in p.stderr, (flags, p.stderr)
+
+
+def capacity(*args, timeout=300, cpu=None):
+    cmd = [*pinned(cpu), asb_bin(), "capacity", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_replay_reports_slo_attainment_and_goodput_and_fails_a_missed_slo(start_mock, tmp_path):
+    mock = start_mock("--prefill-tps", "1000000", "--decode-tps", "200", "--answer-tokens", "10")
+    rec = single_thread(tmp_path)
+    slo = "ttft:p99<=2s,decode_tps:p50>=1000"
+    p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "--sessions", "2", "-r", "4",
+                      "--think-time", "none", "--slo", slo, ok=False)
+    assert p.returncode == 1, "a missed SLO fails the run"
+    report = run["slo"]
+    assert report["met"] is False and "NOT MET" in p.stdout
+    assert [l["met"] for l in report["limits"]] == [True, False]
+    # Goodput by hand from the raw samples: each request's own values against each limit.
+    meeting = [r for r in run["requests"] if r["ok"] and r["ttft_from_due_ms"] <= 2000
+               and (r["decode_tok_per_s"] is None or r["decode_tok_per_s"] >= 1000)]
+    assert report["requests_meeting"] == len(meeting) == 0
+    p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "--sessions", "2", "-r", "4",
+                      "--think-time", "none", "--slo", "ttft:p99<=2s,decode_tps:p50>=100", name="met")
+    report = run["slo"]
+    assert report["met"] is True and report["attainment"] == 1.0 and "SLO" in p.stdout
+    duration = run["summary"]["duration_s"]
+    assert abs(report["request_goodput"] - 16 / duration) < 1e-6
+    assert abs(report["token_goodput"] - sum(r["completion_tokens"] for r in run["requests"]) / duration) < 1e-6
+    assert report["sessions_meeting"] == 4
+
+
+def test_capacity_finds_the_batch_limit_of_the_mock(start_mock, tmp_path):
+    # The mock decodes 8 streams at 100 tok/s; beyond 8 they share 800 tok/s. Sessions with
+    # no think time each keep one stream decoding, so decode p50 >= 45 tok/s holds up to
+    # 800 / 45 = 17.8 sessions: the capacity is 17.
+    mock = start_mock("--prefill-tps", "1000000", "--decode-tps", "100", "--batch-size", "8", "--answer-tokens", "40",
+                      "--jitter", "0", "--base-latency-ms", "0", cpu=0)
+    rec = single_thread(tmp_path)
+    out = tmp_path / "cap.html"
+    p = capacity("-e", mock.url, "-m", "m", "-w", str(rec), "--think-time", "none", "--cache-mode", "allwarm",
+                 "--slo", "decode_tps:p50>=45", "--step-duration", "2s", "--step-warmup", "0.5s", "--max", "64",
+                 "--max-schedule-lag-ms", "50", "-o", str(out), cpu=1)
+    assert p.returncode == 0, p.stdout + p.stderr
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert abs(result["capacity"] - 17) <= 1, p.stdout
+    assert result["first_failure"] == result["capacity"] + 1
+    assert len(result["steps"]) <= 14
+    assert f"Capacity: {result['capacity']:.0f} sessions within the SLO" in p.stdout
+    assert all((s["load"] <= result["capacity"]) == s["passed"] for s in result["steps"])
+    steps_dir = tmp_path / "cap-steps"
+    assert (steps_dir / "step-01.json").exists()
+    step1 = json.loads((steps_dir / "step-01.json").read_text())
+    assert step1["settings"]["think_time"] == "none" and "1 session at once" in step1["load"]["model"]
+    html = out.read_text()
+    assert "<svg" in html and "Capacity:" in html
+
+
+def test_capacity_ends_when_a_step_cannot_be_measured(start_mock, tmp_path):
+    mock = start_mock("--zero-delay", "--error-rate", "1", "--error-status", "500")
+    rec = single_thread(tmp_path)
+    p = capacity("-e", mock.url, "-m", "m", "-w", str(rec), "--slo", "ttft:p99<=1s", "--step-duration", "1s",
+                 "--step-warmup", "0.2s", "--max-retries", "0", "-o", str(tmp_path / "cap.json"))
+    assert p.returncode == 1, p.stdout + p.stderr
+    result = json.loads((tmp_path / "cap.json").read_text())
+    assert result["error"].startswith("step 1 (1 session): every request failed") and result["capacity"] is None
+    assert "The search ended: step 1" in p.stdout
+
+
+def test_capacity_refuses_what_it_sets_itself_and_needs_an_slo(tmp_path):
+    rec = single_thread(tmp_path)
+    for flags, needle in [
+        (["--slo", "ttft<=1s", "--sessions", "3"], "asb capacity sets --sessions for each step"),
+        (["--slo", "ttft<=1s", "--duration", "5s"], "sets --duration"),
+        ([], "needs --slo"),
+        (["--slo", "ttft:p99<=2s,latency<=3s"], "unknown metric \"latency\""),
+        (["--slo", "ttft<=1s", "--step-warmup", "5s", "--step-duration", "5s"], "--step-warmup must be shorter"),
+    ]:
+        p = capacity("-w", str(rec), "--dry-run", *flags)
+        assert p.returncode != 0 and needle in p.stderr, (flags, p.stderr)
+    p = capacity("-w", str(rec), "--dry-run", "--slo", "ttft:p99<=2s", "--by", "rate", "--start", "0.5")
+    assert p.returncode == 0 and "session arrival rate (open loop) from 0.50" in p.stdout, p.stdout + p.stderr
