@@ -237,26 +237,34 @@ fn headline(r: &CapacityResult) -> String {
     line
 }
 
+/// The step table's columns, as every format shows them.
+const COLUMNS: [&str; 8] =
+    ["load", "result", "TTFT p50", "TTFT p99", "ITL p99", "decode p50 tok/s", "output tok/s", "attainment"];
+
+/// One step's cells, in [`COLUMNS`] order.
+fn cells(by: By, s: &StepResult) -> [String; 8] {
+    [
+        load_text(by, s.load),
+        if s.passed { "pass" } else { "FAIL" }.to_string(),
+        s.ttft_p50_ms.map_or(NONE.to_string(), duration_ms),
+        s.ttft_p99_ms.map_or(NONE.to_string(), duration_ms),
+        s.itl_p99_ms.map_or(NONE.to_string(), duration_ms),
+        s.decode_p50_tok_per_s.map_or(NONE.to_string(), rate1),
+        rate1(s.output_tok_per_s),
+        s.slo.attainment.map_or(NONE.to_string(), percent),
+    ]
+}
+
 pub(crate) fn console(r: &CapacityResult) -> String {
     let mut out = String::from("\n");
-    let _ = writeln!(
-        out,
-        "  {:>14}  {:>6}  {:>9}  {:>9}  {:>9}  {:>10}  {:>12}  {:>10}",
-        "load", "result", "TTFT p50", "TTFT p99", "ITL p99", "decode p50", "output tok/s", "attainment"
-    );
+    let widths = [14, 6, 9, 9, 9, 16, 12, 10];
+    let line = |cells: &[String]| -> String {
+        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:>w$}")).collect();
+        format!("  {}\n", padded.join("  "))
+    };
+    out.push_str(&line(&COLUMNS.map(String::from)));
     for s in &r.steps {
-        let _ = writeln!(
-            out,
-            "  {:>14}  {:>6}  {:>9}  {:>9}  {:>9}  {:>10}  {:>12}  {:>10}",
-            load_text(r.by, s.load),
-            if s.passed { "pass" } else { "FAIL" },
-            s.ttft_p50_ms.map_or(NONE.to_string(), duration_ms),
-            s.ttft_p99_ms.map_or(NONE.to_string(), duration_ms),
-            s.itl_p99_ms.map_or(NONE.to_string(), duration_ms),
-            s.decode_p50_tok_per_s.map_or(NONE.to_string(), rate1),
-            rate1(s.output_tok_per_s),
-            s.slo.attainment.map_or(NONE.to_string(), percent),
-        );
+        out.push_str(&line(&cells(r.by, s)));
     }
     let _ = writeln!(out, "\n  {}", headline(r));
     let _ = writeln!(out, "  SLO: {} | {} steps in {:.0} s", r.slo, r.steps.len(), r.elapsed_s);
@@ -282,24 +290,15 @@ fn markdown(r: &CapacityResult) -> String {
     if let Some(e) = &r.error {
         let _ = writeln!(out, "- **The search ended:** {e}");
     }
-    out.push_str(
-        "\n| load | result | TTFT p50 | TTFT p99 | ITL p99 | decode p50 tok/s | output tok/s | attainment | why |\n",
-    );
+    let _ = writeln!(out, "\n| {} | why |", COLUMNS.join(" | "));
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
     for s in &r.steps {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            load_text(r.by, s.load),
-            if s.passed { "pass" } else { "**fail**" },
-            s.ttft_p50_ms.map_or(NONE.to_string(), duration_ms),
-            s.ttft_p99_ms.map_or(NONE.to_string(), duration_ms),
-            s.itl_p99_ms.map_or(NONE.to_string(), duration_ms),
-            s.decode_p50_tok_per_s.map_or(NONE.to_string(), rate1),
-            rate1(s.output_tok_per_s),
-            s.slo.attainment.map_or(NONE.to_string(), percent),
-            s.reason.clone().unwrap_or_default().replace('|', "\\|"),
-        );
+        let mut row = cells(r.by, s);
+        if !s.passed {
+            row[1] = "**fail**".into();
+        }
+        let why = s.reason.clone().unwrap_or_default().replace('|', "\\|");
+        let _ = writeln!(out, "| {} | {why} |", row.join(" | "));
     }
     out
 }
@@ -367,21 +366,12 @@ fn html(r: &CapacityResult) -> String {
         .steps
         .iter()
         .map(|s| {
-            format!(
-                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                if s.passed { "pass" } else { "fail" },
-                esc(&load_text(r.by, s.load)),
-                if s.passed { "pass" } else { "FAIL" },
-                s.ttft_p50_ms.map_or(NONE.to_string(), duration_ms),
-                s.ttft_p99_ms.map_or(NONE.to_string(), duration_ms),
-                s.itl_p99_ms.map_or(NONE.to_string(), duration_ms),
-                s.decode_p50_tok_per_s.map_or(NONE.to_string(), rate1),
-                rate1(s.output_tok_per_s),
-                s.slo.attainment.map_or(NONE.to_string(), percent),
-                esc(s.reason.as_deref().unwrap_or(""))
-            )
+            let tds: String = cells(r.by, s).iter().map(|c| format!("<td>{}</td>", esc(c))).collect();
+            let class = if s.passed { "pass" } else { "fail" };
+            format!("<tr class=\"{class}\">{tds}<td>{}</td></tr>", esc(s.reason.as_deref().unwrap_or("")))
         })
         .collect();
+    let header: String = COLUMNS.iter().chain(["why"].iter()).map(|c| format!("<th>{c}</th>")).collect();
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>asb capacity</title><style>\
          body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}\
@@ -389,8 +379,7 @@ fn html(r: &CapacityResult) -> String {
          tr.fail td{{background:#fdecea}}tr.pass td{{background:#eaf7ea}}.headline{{font-size:1.3em;font-weight:bold}}\
          </style></head><body><h1>asb capacity</h1><p class=\"headline\">{}</p>\
          <p>SLO: <code>{}</code><br>Endpoint: <code>{}</code><br>Scenario: <code>{}</code><br>{} steps in {:.0} s</p>\
-         <div class=\"plot\">{}</div><table><tr><th>load</th><th>result</th><th>TTFT p50</th><th>TTFT p99</th><th>ITL p99</th>\
-         <th>decode p50 tok/s</th><th>output tok/s</th><th>attainment</th><th>why</th></tr>{rows}</table>\
+         <div class=\"plot\">{}</div><table><tr>{header}</tr>{rows}</table>\
          <p><small>{}</small></p></body></html>",
         esc(&headline(r)),
         esc(&r.slo),
