@@ -325,3 +325,23 @@ def test_capacity_refuses_what_it_sets_itself_and_needs_an_slo(tmp_path):
         assert p.returncode != 0 and needle in p.stderr, (flags, p.stderr)
     p = capacity("-w", str(rec), "--dry-run", "--slo", "ttft:p99<=2s", "--by", "rate", "--start", "0.5")
     assert p.returncode == 0 and "session arrival rate (open loop) from 0.50" in p.stdout, p.stdout + p.stderr
+
+
+def test_the_builtin_claude_code_session_keeps_its_recorded_think_time():
+    p = replay("--sessions", "2", "-r", "2", "--think-time", "recorded,scale=0.5")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Think time: recorded,scale=0.5 (recorded gaps between consecutive calls" in p.stdout
+    assert "sessions: 2 started, 2 completed" in p.stdout
+
+
+def test_a_tiny_capacity_search_on_the_real_llama_server(llama_server, tmp_path):
+    rec = single_thread(tmp_path)
+    out = tmp_path / "cap.json"
+    p = capacity("-e", llama_server.url, "-m", llama_server.model, "-w", str(rec), "--think-time", "none",
+                 "--max-tokens", "8", "--slo", "e2e:p99<=60s", "--step-duration", "3s", "--step-warmup", "0.5s",
+                 "--max", "2", "-o", str(out), timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    result = json.loads(out.read_text())
+    assert result["capacity"] == 2 and [s["load"] for s in result["steps"]] == [1, 2], p.stdout
+    assert all(s["requests"] > 0 and s["failed"] == 0 for s in result["steps"])
+    assert "Capacity: at least 2 sessions (the most tried) within the SLO" in p.stdout
