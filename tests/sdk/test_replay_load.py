@@ -299,6 +299,13 @@ def test_capacity_finds_the_batch_limit_of_the_mock(start_mock, tmp_path):
     assert step1["settings"]["think_time"] == "none" and "1 session at once" in step1["load"]["model"]
     html = out.read_text()
     assert "<svg" in html and "Capacity:" in html
+    # Server A against server B: here the same result twice.
+    cmp = subprocess.run([asb_bin(), "compare", str(out.with_suffix(".json")), str(out.with_suffix(".json"))],
+                         capture_output=True, text=True)
+    assert cmp.returncode == 0 and "Capacity ratio (candidate / baseline): 1.00×" in cmp.stdout, cmp.stderr
+    mixed = subprocess.run([asb_bin(), "compare", str(out.with_suffix(".json")), str(steps_dir / "step-01.json")],
+                           capture_output=True, text=True)
+    assert mixed.returncode != 0 and "not one of each" in mixed.stderr
 
 
 def test_capacity_ends_when_a_step_cannot_be_measured(start_mock, tmp_path):

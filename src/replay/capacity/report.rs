@@ -98,6 +98,8 @@ impl StepResult {
 /// The search's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct CapacityResult {
+    /// Marks a capacity result (for `asb compare`), and its format's version.
+    pub capacity_version: u32,
     pub tool: String,
     pub endpoint: String,
     pub scenario: String,
@@ -136,6 +138,7 @@ impl CapacityResult {
             None => (None, None),
         };
         CapacityResult {
+            capacity_version: 1,
             tool: format!("asb {}", env!("CARGO_PKG_VERSION")),
             endpoint: endpoint.to_string(),
             scenario: args.replay.scenario.clone().unwrap_or_else(|| "the built-in scenario".into()),
@@ -412,4 +415,67 @@ pub(crate) fn write(r: &CapacityResult, path: &Path) -> Result<Vec<PathBuf>> {
     write(&json_path, &serde_json::to_string_pretty(r)?)?;
     written.push(json_path);
     Ok(written)
+}
+
+/// `asb compare` of two capacity results: the capacity ratio, and the two curves side by
+/// side at the loads either one tried. Different SLOs or search axes are called out first:
+/// then the ratio compares unlike things.
+pub(crate) fn compare(base: &CapacityResult, cand: &CapacityResult) -> String {
+    let mut out = String::from("# asb capacity: baseline vs candidate\n\n");
+    if base.slo != cand.slo || base.by != cand.by {
+        let _ = writeln!(
+            out,
+            "**Not like for like:** baseline `{}` by {:?}, candidate `{}` by {:?}.\n",
+            base.slo, base.by, cand.slo, cand.by
+        );
+    }
+    let cap = |r: &CapacityResult| r.capacity.map_or("below the lowest load tried".to_string(), |c| load_text(r.by, c));
+    let ratio = match (base.capacity, cand.capacity) {
+        (Some(b), Some(c)) if b > 0.0 => format!("{:.2}×", c / b),
+        _ => NONE.to_string(),
+    };
+    let _ = writeln!(out, "| | baseline | candidate |\n|---|---|---|");
+    let _ = writeln!(out, "| capacity | {} | {} |", cap(base), cap(cand));
+    let _ = writeln!(out, "| endpoint | `{}` | `{}` |", base.endpoint, cand.endpoint);
+    let _ = writeln!(out, "| SLO | `{}` | `{}` |", base.slo, cand.slo);
+    let _ = writeln!(out, "\n**Capacity ratio (candidate / baseline): {ratio}**\n");
+    let mut loads: Vec<f64> = base.steps.iter().chain(&cand.steps).map(|s| s.load).collect();
+    loads.sort_by(f64::total_cmp);
+    loads.dedup();
+    out.push_str("| load | baseline | candidate | TTFT p99 (b / c) | output tok/s (b / c) |\n|---|---|---|---|---|\n");
+    let find = |r: &'_ CapacityResult, load: f64| r.steps.iter().rev().find(|s| s.load == load).cloned();
+    for load in loads {
+        let (b, c) = (find(base, load), find(cand, load));
+        let verdict = |s: &Option<StepResult>| match s {
+            Some(s) if s.passed => "pass",
+            Some(_) => "fail",
+            None => NONE,
+        };
+        let ttft =
+            |s: &Option<StepResult>| s.as_ref().and_then(|s| s.ttft_p99_ms).map_or(NONE.to_string(), duration_ms);
+        let tput = |s: &Option<StepResult>| s.as_ref().map_or(NONE.to_string(), |s| rate1(s.output_tok_per_s));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} / {} | {} / {} |",
+            load_text(base.by, load),
+            verdict(&b),
+            verdict(&c),
+            ttft(&b),
+            ttft(&c),
+            tput(&b),
+            tput(&c)
+        );
+    }
+    out
+}
+
+/// Reads a capacity result written by `asb capacity`, if `text` is one.
+pub(crate) fn parse(text: &str) -> Option<Result<CapacityResult, serde_json::Error>> {
+    #[derive(Deserialize)]
+    struct Probe {
+        capacity_version: Option<u32>,
+    }
+    let probe: Probe = serde_json::from_str(text).ok()?;
+    probe.capacity_version?;
+    Some(serde_json::from_str(text))
 }

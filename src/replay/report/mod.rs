@@ -163,6 +163,10 @@ impl CompareArgs {
 /// stdout or to `-o`.
 pub(crate) fn run_compare(args: CompareArgs) -> Result<ExitCode> {
     let (baseline, candidate) = args.paths()?;
+    if let Some(text) = compare_capacities(&baseline, &candidate)? {
+        write_or_print(&text, args.output.as_deref())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let base = load(&baseline)?;
     let cand = load(&candidate)?;
     let text = match Format::for_output(args.output.as_deref()) {
@@ -171,6 +175,23 @@ pub(crate) fn run_compare(args: CompareArgs) -> Result<ExitCode> {
     };
     write_or_print(&text, args.output.as_deref())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Two results of `asb capacity`: their comparison (None when neither is one; an error
+/// when only one is).
+fn compare_capacities(baseline: &Path, candidate: &Path) -> Result<Option<String>> {
+    use crate::replay::capacity::report::{compare, parse};
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| anyhow!("cannot read {}: {e}", p.display()));
+    let (b, c) = (read(baseline)?, read(candidate)?);
+    match (parse(&b), parse(&c)) {
+        (None, None) => Ok(None),
+        (Some(b), Some(c)) => {
+            let b = b.map_err(|e| anyhow!("{}: {e}", baseline.display()))?;
+            let c = c.map_err(|e| anyhow!("{}: {e}", candidate.display()))?;
+            Ok(Some(compare(&b, &c)))
+        }
+        _ => bail!("compare two replay runs or two capacity results, not one of each"),
+    }
 }
 
 fn write_or_print(text: &str, output: Option<&Path>) -> Result<()> {
