@@ -140,8 +140,16 @@ impl Ctx<'_> {
         }
         let messages = message_count(&body);
         let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-        shared.pacer.until(due).await;
+        if shared.open() {
+            shared.pacer.until(due).await;
+        }
         if !shared.open() {
+            // Past `--duration` (or stopped): this call is not made. Mark it ended so the
+            // calls that wait for it wake, see the run closed and return too, instead of
+            // waiting forever for an end that never comes.
+            if let Some(tx) = self.ends.get(turn) {
+                tx.send_replace(Some(Instant::now()));
+            }
             return None;
         }
         let mut conn = match shared.checkout() {
