@@ -12,9 +12,14 @@
 #    mock's coalescing: it sends what is due per frame), 16 concurrent streams.
 # 2. TTFT error against the zero-delay mock (its truth TTFT is a few µs): 32-token answers,
 #    1 worker × 2,000 requests and 16 workers × 4,000 — back to back, as a load test runs.
-# 3. The same against the mock paced like a small GPU server (20 ms base latency, 4,000
-#    tok/s prefill, 100 tok/s decode, ±5 % jitter): between requests both sides sleep, so
-#    each first token also pays the machine's wake-up from idle.
+#    With 16 workers the one-core mock saturates: requests wait in its socket queue before
+#    it reads them, and its truth starts at that read, so that row's error includes the
+#    server's queue. Hence the mock's CPU % on every row, and
+# 3. the accuracy rows with the mock kept unsaturated: 16 workers against a paced decode of
+#    1,000 tok/s (32 ms per answer, the mock's CPU well under 100 %), and the mock paced like
+#    a small GPU server (20 ms base latency, 4,000 tok/s prefill, 100 tok/s decode, ±5 %
+#    jitter), 1 and 16 workers: between requests both sides sleep, so each first token also
+#    pays the machine's wake-up from idle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="$HOME/.cache/asb-bench-venv"
@@ -29,6 +34,8 @@ mkdir -p bench/results
 RESULTS="bench/results/replay-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 TMP=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 PORT=19591
+# Time on CPU of all PID's threads, in ns (exact, from the scheduler).
+cpu_ns() { cat /proc/$1/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 
 mock_start() { # mock flags...
@@ -41,18 +48,22 @@ mock_stop() { kill $MOCK; wait $MOCK 2>/dev/null || true; }
 # Runs a command pinned to CPU 1; leaves "wall user sys" seconds in $TMP/time.
 timed() { { TIMEFORMAT='%R %U %S'; time taskset -c 1 "$@" >"$TMP/out" 2>"$TMP/err"; } 2>"$TMP/time"; }
 cpu_s() { awk '{print $2 + $3}' "$TMP/time"; }
+# The mock's CPU % since M0 (its cpu_ns then) over WALL seconds of the client's run.
+mock_pct() { python3 -c "print(round(($(cpu_ns $MOCK) - $1) / 1e7 / $2, 1))"; }
 
 run_pair() { # label n concurrency max_tokens
   local label=$1 n=$2 c=$3 tokens=$4
   python3 -c "import json; print(json.dumps({'seq':1,'messages':[{'role':'user','content':'Write a long essay.'}],'model':'m','max_tokens':$tokens,'stream':True}))" > "$TMP/rec.jsonl"
   sleep 0.2
+  local m0; m0=$(cpu_ns $MOCK)
   timed "$ASB" replay -e "http://127.0.0.1:$PORT" -m m -w "$TMP/rec.jsonl" -r "$n" --max-concurrent "$c" --cache-mode allwarm -o "$TMP/run.json"
   local wall; wall=$(python3 -c "import json; print(json.load(open('$TMP/run.json'))['summary']['duration_s'])")
-  python3 bench/replay/analyze.py "$TMP/run.json" "$TMP/truth.jsonl" asb "$wall" "$(cpu_s)" "asb replay | $label" >> "$RESULTS"
+  python3 bench/replay/analyze.py "$TMP/run.json" "$TMP/truth.jsonl" asb "$wall" "$(cpu_s)" "asb replay | $label" "$(mock_pct $m0 "$wall")" >> "$RESULTS"
   mock_restart
+  m0=$(cpu_ns $MOCK)
   timed "$PY" bench/replay/peer_openai.py "http://127.0.0.1:$PORT" "$n" "$c" "$tokens"
   wall=$(tail -1 "$TMP/out" | python3 -c "import json,sys; print(json.load(sys.stdin)['summary']['wall_s'])")
-  python3 bench/replay/analyze.py "$TMP/out" "$TMP/truth.jsonl" peer "$wall" "$(cpu_s)" "openai SDK async | $label" >> "$RESULTS"
+  python3 bench/replay/analyze.py "$TMP/out" "$TMP/truth.jsonl" peer "$wall" "$(cpu_s)" "openai SDK async | $label" "$(mock_pct $m0 "$wall")" >> "$RESULTS"
 }
 
 echo "throughput…" >&2
@@ -69,6 +80,12 @@ mock_restart
 run_pair "zero-delay, 16 workers × 32 tokens" 4000 16 32
 mock_stop
 
+echo "TTFT error, mock unsaturated (decode 1000 tok/s)…" >&2
+mock_restart() { mock_stop; mock_start --base-latency-ms 0 --prefill-tps inf --decode-tps 1000 --jitter 0; }
+mock_start --base-latency-ms 0 --prefill-tps inf --decode-tps 1000 --jitter 0
+run_pair "decode 1000 tok/s, 16 workers × 32 tokens" 1600 16 32
+mock_stop
+
 echo "TTFT error, paced…" >&2
 mock_restart() { mock_stop; mock_start --decode-tps 100; }
 mock_start --decode-tps 100
@@ -80,12 +97,12 @@ mock_stop
 python3 - "$RESULTS" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print("| client | load | events/s | events per CPU-s | TTFT error p50 / p90 / p99 / max (ms) |")
-print("|---|---|---:|---:|---|")
+print("| client | load | events/s | events per CPU-s | mock CPU % | TTFT error p50 / p90 / p99 / max (ms) |")
+print("|---|---|---:|---:|---:|---|")
 for r in rows:
     client, load = r["label"].split(" | ")
     e = r["ttft_error_ms"]
-    print(f"| {client} | {load} | {r['events_per_s']:,} | {r['events_per_cpu_s']:,} | "
+    print(f"| {client} | {load} | {r['events_per_s']:,} | {r['events_per_cpu_s']:,} | {r.get('mock_cpu_pct')} | "
           f"{e['p50']:.3f} / {e['p90']:.3f} / {e['p99']:.3f} / {e['max']:.3f} |")
 PY
 echo "raw: $RESULTS" >&2

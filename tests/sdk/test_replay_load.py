@@ -209,6 +209,19 @@ def test_duration_cycles_and_the_window_leaves_out_ramp_and_drain(start_mock, tm
     assert max(r["scheduled_ms"] for r in reqs) <= 2000 + 5, "no work starts after --duration"
 
 
+def test_duration_drains_when_a_call_after_the_deadline_is_waited_for(start_mock, tmp_path):
+    # Calls 300 ms apart and a 1 s run: sessions started late have their second call due
+    # past the deadline (not made) while their third waits for it; the run must still end.
+    mock = start_mock("--zero-delay", "--answer-tokens", "4")
+    rec = timed_recording(tmp_path / "chain.jsonl", [("m", 0, 5), ("m", 300, 305), ("m", 600, 605)])
+    out = tmp_path / "run.json"
+    p = replay("-e", mock.url, "-m", "m", "-w", str(rec), "--sessions", "3", "--duration", "1s", "-o", str(out),
+               timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
+    run = json.loads(out.read_text())
+    assert max(r["scheduled_ms"] for r in run["requests"]) <= 1000 + 5
+
+
 def test_live_history_waits_for_the_answer_it_carries(start_mock, start_record, tmp_path):
     mock = start_mock("--zero-delay", "--answer-tokens", "6")
     rec = start_record(mock.url)
