@@ -289,3 +289,16 @@ def test_reset_between_two_runs_and_the_request_journal(start_mock, start_record
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT", "SIGHUP"])
+def test_a_stop_signal_ends_serve_and_mock_with_the_shells_code(recorded_session, sig):
+    import signal
+
+    path, _ = recorded_session
+    for args in (["serve", "-w", str(path)], ["mock"]):
+        proc, url = spawn_asb(args[0], "-P", "0", *args[1:])
+        assert httpx.get(url + "/v1/models").status_code in (200, 404), "it answers before the signal"
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 128 + getattr(signal, sig), err
