@@ -89,9 +89,10 @@ pub fn main() -> ExitCode {
         }
     };
     match result {
-        Ok(code) => code,
+        // Stopped by a signal (after the command's drain and report): the shell's code for it.
+        Ok(code) => crate::signals::exit_code().unwrap_or(code),
         Err(e) => {
-            eprintln!("asb: error: {e:#}");
+            crate::errors::print("asb", format_args!("{e:#}"));
             ExitCode::FAILURE
         }
     }

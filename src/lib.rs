@@ -39,6 +39,7 @@
 
 pub mod cli;
 mod display;
+mod errors;
 mod flags;
 mod inspect;
 mod mock;

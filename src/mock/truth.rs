@@ -66,7 +66,7 @@ impl TruthLog {
                     ok &= out.write_all(more.as_bytes()).is_ok();
                 }
                 if !ok || out.flush().is_err() {
-                    eprintln!("asb mock: writing the truth log failed; later records are lost");
+                    crate::errors::print("asb mock", "writing the truth log failed; later records are lost");
                     return;
                 }
             }

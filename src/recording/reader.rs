@@ -326,12 +326,21 @@ pub(crate) fn parse_line(bytes: &[u8]) -> Result<Option<CallLine>, String> {
             None => return Err(format!("format_version must be a number, got {v}")),
         }
     }
+    let is_a_call = CALL_FIELDS.iter().any(|field| value.get(field).is_some());
     let call: CallLine = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         format!("field `{path}`: {}", e.inner())
     })?;
+    if !is_a_call {
+        // Every field of a line has a default: `{"foo": 1}` would read as an empty call.
+        return Err(format!("not a recorded call (it has none of {})", CALL_FIELDS.join(", ")));
+    }
     Ok(Some(call))
 }
+
+/// A recorded call has at least one of these: our lines have all but `messages` and `model`
+/// optional, AgenticSwarmBench's have `messages` and `model`.
+const CALL_FIELDS: [&str; 5] = ["request", "response", "messages", "model", "format_version"];
 
 #[cfg(test)]
 mod tests {
@@ -355,7 +364,9 @@ mod tests {
 
     #[test]
     fn problems_name_file_line_and_field() {
-        let f = write("{\"seq\": 1}\n{\"seq\": \"two\"}\nnot json\n[1]\n{\"format_version\": 9}\n{\"seq\": 3");
+        let f = write(
+            "{\"seq\": 1, \"model\": \"m\"}\n{\"seq\": \"two\"}\nnot json\n[1]\n{\"format_version\": 9}\n{\"seq\": 3",
+        );
         let (calls, problems) = read_lenient(f.path()).unwrap();
         assert_eq!(calls.len(), 1);
         let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
@@ -366,6 +377,16 @@ mod tests {
         assert!(problems[4].reason.contains("no newline"));
         let msg = read(f.path()).unwrap_err().to_string();
         assert!(msg.starts_with(&format!("{}:2: ", f.path().display())), "{msg}");
+    }
+
+    #[test]
+    fn a_json_object_with_no_call_field_is_not_a_call() {
+        assert_eq!(
+            parse_line(br#"{"foo": 1}"#).unwrap_err(),
+            "not a recorded call (it has none of request, response, messages, model, format_version)"
+        );
+        assert!(parse_line(br#"{"seq": 1, "model": "m"}"#).is_ok_and(|c| c.is_some()));
+        assert!(parse_line(br#"{"seq": "two"}"#).unwrap_err().starts_with("field `seq`"));
     }
 
     #[test]
@@ -401,7 +422,7 @@ mod tests {
     #[test]
     fn deep_nesting_is_a_line_error_not_a_stack_overflow() {
         let deep = "[".repeat(100_000) + "\n";
-        let f = write(&format!("{{\"seq\":1}}\n{deep}{}\n", "{\"a\":".repeat(100_000)));
+        let f = write(&format!("{{\"seq\":1,\"model\":\"m\"}}\n{deep}{}\n", "{\"a\":".repeat(100_000)));
         let (calls, problems) = read_lenient(f.path()).unwrap();
         assert_eq!(calls.len(), 1);
         assert_eq!(problems.iter().map(|p| p.line).collect::<Vec<_>>(), vec![2, 3]);

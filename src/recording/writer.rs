@@ -351,7 +351,10 @@ impl Shared {
         let mut text = match serde_json::to_string(&line) {
             Ok(text) => text,
             Err(e) => {
-                eprintln!("asb record: a call's line could not be serialised ({e}); call seq {} skipped", line.seq);
+                crate::errors::print(
+                    "asb record",
+                    format_args!("a call's line could not be serialised ({e}); call seq {} skipped", line.seq),
+                );
                 return;
             }
         };
@@ -441,11 +444,14 @@ impl Pen {
         let first = self.refused.is_none();
         self.refused = Some(e.to_string());
         if first {
-            eprintln!(
-                "asb record: ERROR: the recording cannot be written ({e}). New calls are refused with 503 \
+            crate::errors::print(
+                "asb record",
+                format_args!(
+                    "the recording cannot be written ({e}). New calls are refused with 503 \
                  until it can; {} finished call(s) wait in memory and are written first when the disk takes \
                  them again.",
-                self.held.len()
+                    self.held.len()
+                ),
             );
         }
     }
@@ -480,7 +486,7 @@ impl Pen {
 fn sync(file: Option<Arc<File>>) {
     if let Some(file) = file {
         if let Err(e) = file.sync_data() {
-            eprintln!("asb record: ERROR: syncing the recording failed: {e}");
+            crate::errors::print("asb record", format_args!("syncing the recording failed: {e}"));
         }
     }
 }

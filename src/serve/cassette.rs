@@ -309,6 +309,13 @@ impl Cassette {
         Ok(Cassette { path: path.to_path_buf(), entries, by_key, by_exact })
     }
 
+    /// Every recorded call back to unserved, as at load (`POST /__asb/reset`); how many
+    /// recorded calls there are.
+    pub(crate) fn reset(&mut self) -> usize {
+        self.by_key.values_mut().for_each(|r| r.served = 0);
+        self.entries.len()
+    }
+
     /// The key of a request whose bytes equal a recorded request's (`None`: none does, and
     /// its key must be computed from its canonical text).
     pub(crate) fn recorded_key(&self, exact: &ExactKey) -> Option<Key> {

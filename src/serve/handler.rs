@@ -8,7 +8,9 @@ use std::sync::Arc;
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
+use super::admin;
 use super::cassette::{Lookup, Repeats};
+use super::journal::{Journal, Logged};
 use super::key::{exact_key_of, CanonicalRequest};
 use super::library::Library;
 use super::miss::{error, exhausted_report, miss_report, Miss};
@@ -22,6 +24,8 @@ pub(crate) struct State {
     pub library: Option<Library>,
     pub pacing: Pacing,
     pub repeats: Repeats,
+    /// What was asked since start or the last reset (`GET /__asb/requests`).
+    pub journal: Journal,
 }
 
 pub(crate) async fn handle(
@@ -30,43 +34,60 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<ServerBody>, Infallible> {
     let arrival = std::time::Instant::now();
+    if req.uri().path().starts_with(admin::PREFIX) {
+        return Ok(admin::answer(&state, req.method(), req.uri().path()));
+    }
     let api = Api::of_request(req.uri().path(), req.headers());
     let (parts, body) = req.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let log = |outcome: Result<u64, &str>| state.journal.push(Logged::new(parts.method.as_str(), &path, outcome));
     let body = match server::read_body(body, server::timeouts().body, server::MAX_REQUEST_BODY).await {
         Ok(b) => b,
-        Err(e) => return Ok(error(api, e.status, format!("asb serve: {}", e.message))),
+        Err(e) => {
+            let message = format!("asb serve: {}", e.message);
+            log(Err(&message));
+            return Ok(error(api, e.status, message));
+        }
     };
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let replayed = match &state.library {
-        Some(library) => answer(library, (state.pacing, state.repeats), api, &parts.method, path, &body).await,
+        Some(library) => answer(library, (state.pacing, state.repeats), &parts.method, &path, &body).await,
         None => Err(Miss { status: 404, report: String::new() }),
     };
     Ok(match (replayed, recorder) {
-        (Ok(resp), _) => resp,
-        // Boxed: the proxy's future is large, and would make every replayed call move it.
-        (Err(_), Some(recorder)) => Box::pin(recorder.handle(parts, body, arrival)).await,
-        (Err(miss), None) => miss.answer(api),
+        (Ok((resp, seq)), _) => {
+            log(Ok(seq));
+            resp
+        }
+        (Err(miss), Some(recorder)) => {
+            let why = miss.report.lines().next().unwrap_or("not served from the recording");
+            log(Err(&format!("{why} (forwarded to the upstream and recorded)")));
+            // Boxed: the proxy's future is large, and would make every replayed call move it.
+            Box::pin(recorder.handle(parts, body, arrival)).await
+        }
+        (Err(miss), None) => {
+            log(Err(&miss.report));
+            miss.answer(api)
+        }
     })
 }
 
-/// The recorded answer, or the report of why there is none.
+/// The recorded answer and the `seq` it was recorded as, or the report of why there is none.
 async fn answer(
     library: &Library,
     (pacing, repeats): (Pacing, Repeats),
-    api: Api,
     method: &Method,
     path: &str,
     body: &[u8],
-) -> Result<Response<ServerBody>, Miss> {
+) -> Result<(Response<ServerBody>, u64), Miss> {
     let Some(target) = library.route(path) else {
         let names = library.names().join(", ");
         let message =
             format!("asb serve: this server serves a directory of recordings: call /c/NAME/v1/…, NAME one of: {names}");
-        return Ok(error(api, 404, message));
+        return Err(Miss { status: 404, report: message });
     };
     let cassette = match library.get(target.name).await {
         Ok(c) => c,
-        Err(e) => return Ok(error(api, 404, format!("asb serve: {e:#}"))),
+        Err(e) => return Err(Miss { status: 404, report: format!("asb serve: {e:#}") }),
     };
     let lock = || cassette.lock().unwrap_or_else(|p| p.into_inner());
     let exact = exact_key_of(method.as_str(), target.path, body);
@@ -84,7 +105,7 @@ async fn answer(
         }
     };
     let report = match lookup {
-        Lookup::Found(entry) => return Ok(send(&entry.answer, pacing)),
+        Lookup::Found(entry) => return Ok((send(&entry.answer, pacing), entry.seq)),
         Lookup::Exhausted { served } => exhausted_report(&c, &served),
         Lookup::Missing => {
             if *method != Method::POST {

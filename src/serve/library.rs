@@ -114,6 +114,14 @@ impl Library {
         Ok(Arc::clone(c))
     }
 
+    /// Every loaded recording back to unserved (one not loaded is fresh when it loads);
+    /// how many recorded calls that is.
+    pub(crate) fn reset(&self) -> usize {
+        let lock = |c: &SharedCassette| c.lock().unwrap_or_else(|p| p.into_inner()).reset();
+        let loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        self.file.iter().map(lock).chain(loaded.values().map(|(c, _)| lock(c))).sum()
+    }
+
     /// Releases directory recordings idle for longer than the release delay.
     pub(crate) fn release_idle(&self) -> usize {
         if !self.is_dir() {

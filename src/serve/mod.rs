@@ -8,15 +8,19 @@
 //! * [`cassette`] — one recording indexed by key, served in recorded order;
 //! * [`library`] — one file, or a directory served by name and released when idle;
 //! * [`handler`] — the handler: recorded answer, record mode or miss;
+//! * [`admin`] — `POST /__asb/reset` and `GET /__asb/requests`;
+//! * [`journal`] — the requests received since start or the last reset;
 //! * [`pacing`] — recorded streams sent at once or at their recorded times;
 //! * [`miss`] — the answer and report when nothing recorded matches;
 //! * [`record_mode`] — `--mode once|new_episodes|all -e URL`: calls handed to the
 //!   recording proxy of `asb record`, appended to the same file;
 //! * this file — the command: start, banner, idle release, stop.
 
+mod admin;
 mod args;
 pub(crate) mod cassette;
 mod handler;
+mod journal;
 pub(crate) mod key;
 pub(crate) mod library;
 mod miss;
@@ -72,7 +76,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         println!("  ANTHROPIC_BASE_URL={url}   OPENAI_BASE_URL={url}/v1");
     }
 
-    let state = Arc::new(State { library, pacing: args.pacing, repeats: args.allow_repeats });
+    let state =
+        Arc::new(State { library, pacing: args.pacing, repeats: args.allow_repeats, journal: Default::default() });
     let recording = recording.map(Arc::new);
     let shutdown = Shutdown {
         drain: Duration::ZERO,

@@ -212,8 +212,8 @@ impl PerCore {
     pub(crate) fn join(self, what: &str) {
         for thread in self.threads {
             match thread.join() {
-                Ok(Err(e)) => eprintln!("{what}: {e:#}"),
-                Err(_) => eprintln!("{what}: a server thread panicked"),
+                Ok(Err(e)) => crate::errors::print(what, format_args!("{e:#}")),
+                Err(_) => crate::errors::print(what, "a server thread panicked"),
                 Ok(Ok(())) => {}
             }
         }

@@ -27,7 +27,7 @@ class Recorder:
             time.sleep(0.02)
 
     def stop(self, timeout=30):
-        """Ctrl+C, as a user stops it; returns (exit code, stderr)."""
+        """Ctrl+C, as a user stops it; returns (exit code: 130 after a clean stop, stderr)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:

@@ -63,7 +63,7 @@ def short_lines(path, n):
     """`n` lines that parse, each a handful of bytes: what made the readers hold ≈ 1.7 KB a line."""
     with open(path, "w") as f:
         for seq in range(1, n + 1):
-            f.write(f'{{"seq":{seq}}}\n')
+            f.write(f'{{"seq":{seq},"model":"m"}}\n')
     return path
 
 
@@ -87,7 +87,7 @@ def test_readers_keep_little_of_each_of_300k_short_lines(tmp_path):
 
 def test_a_line_nested_without_end_is_a_file_line_error(tmp_path):
     path = tmp_path / "deep.jsonl"
-    path.write_text('{"seq":1}\n' + "[" * 100_000 + "\n" + '{"seq":2,"messages":' * 100_000 + "\n")
+    path.write_text('{"seq":1,"model":"m"}\n' + "[" * 100_000 + "\n" + '{"seq":2,"messages":' * 100_000 + "\n")
     for command in ("validate", "inspect", "timeline", "diff"):
         files = [str(path), str(path)] if command == "diff" else [str(path)]
         code, out, err, _ = run_measured(command, *files)
@@ -99,11 +99,11 @@ def test_a_line_nested_without_end_is_a_file_line_error(tmp_path):
 def test_a_line_past_256_mib_is_an_error_not_an_abort(tmp_path):
     path = tmp_path / "long.jsonl"
     with open(path, "wb") as f:
-        f.write(b'{"seq":1}\n{"seq":2,"error":"')
+        f.write(b'{"seq":1,"model":"m"}\n{"seq":2,"model":"m","error":"')
         chunk = b"x" * MIB
         for _ in range(257):
             f.write(chunk)
-        f.write(b'"}\n{"seq":3}\n')
+        f.write(b'"}\n{"seq":3,"model":"m"}\n')
     code, out, err, peak = run_measured("validate", str(path))
     assert code == 1, (out, err)
     assert f"{path}:2: line longer than 256 MiB" in out, out

@@ -44,7 +44,7 @@ def test_claude_code_recorded_replayed_and_served_offline(llama_server, claude_c
     live = run_session(claude_code, rec.url, work, claude_code.new_home())
     rec.lines(2)
     code, summary = rec.stop()
-    assert code == 0, summary
+    assert code == 130, summary  # stopped by Ctrl+C, as a shell reports it
     recording = rec.path
     # Every line, read after the recorder stopped: on a slow machine Claude Code may give up
     # on a call and send it again, and that call's line (client gone) is part of the file.

@@ -23,3 +23,14 @@ def test_bash_completion_completes_subcommands_and_flags():
     assert "--drain-timeout" in complete("asb", "record", "--drain")
     p = subprocess.run([asb_bin(), "completions", "tcsh"], capture_output=True, text=True)
     assert p.returncode != 0 and "bash" in p.stderr
+
+
+def test_every_fatal_error_has_one_prefix(tmp_path):
+    """Whatever command fails, its stderr says `asb: error: …`, once, and nothing else."""
+    missing = str(tmp_path / "nope.jsonl")
+    for args in (["inspect", missing], ["serve", "-w", missing, "-P", "0"], ["replay", "-w", missing, "--dry-run"],
+                 ["report", "--input", missing]):
+        r = subprocess.run([asb_bin(), *args], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1, (args, r.stderr)
+        assert r.stderr.startswith("asb: error: ") , (args, r.stderr)
+        assert not re.search(r"^(Error|ERROR)\b", r.stderr, re.M), (args, r.stderr)

@@ -296,10 +296,21 @@ def test_bad_input_names_the_file_and_line(command, tmp_path):
     assert "panicked" not in r.stderr
 
 
+@pytest.mark.parametrize("command", ["inspect", "validate"])
+def test_a_json_object_that_is_no_call_is_not_counted(command, recording, tmp_path):
+    mixed = tmp_path / "mixed.jsonl"
+    real = pathlib.Path(recording[0]).read_text().splitlines()
+    mixed.write_text("\n".join([real[0], '{"foo": 1}', *real[1:]]) + "\n")
+    r = asb(command, mixed)
+    assert r.returncode != 0
+    assert f"{mixed}:2: not a recorded call" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "panicked" not in r.stderr
+
+
 def test_diff_bad_input(tmp_path):
     good = tmp_path / "good.jsonl"
     good.write_text('{"seq": 1, "model": "m"}\n')
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"seq": 1}\nnot json\n')
+    bad.write_text('{"seq": 1, "model": "m"}\nnot json\n')
     r = asb("diff", good, bad)
     assert r.returncode != 0 and f"{bad}:2: not valid JSON" in r.stderr

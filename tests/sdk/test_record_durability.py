@@ -261,7 +261,7 @@ def test_a_full_disk_is_loud_refuses_new_calls_and_loses_nothing_answered(fast_m
                 assert e.status_code == 503 and "recording cannot be written" in str(e)
                 refused += 1
         assert refused > 0, "the disk never filled"
-        assert any("ERROR: the recording cannot be written" in l for l in errors), errors
+        assert any("asb record: error: the recording cannot be written" in l for l in errors), errors
         size_full = out.stat().st_size
         assert size_full <= 20_000 and out.read_text().endswith("\n"), "no torn line"
         # Space comes back: the waiting lines are written, and calls are accepted again.

@@ -325,7 +325,7 @@ def test_mock_args_override_the_builtin_defaults(tmp_path):
     assert all(r["completion_tokens"] <= 4 for r in run["requests"] if r["ok"])
 
 
-@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP", "SIGINT"])
 def test_sigterm_during_a_replay_keeps_the_report(start_mock, tmp_path, sig):
     import signal
     import time
@@ -342,6 +342,7 @@ def test_sigterm_during_a_replay_keeps_the_report(start_mock, tmp_path, sig):
     assert out.exists(), stdout + stderr
     run = json.loads(out.read_text())
     assert sig in json.dumps(run), "the report says why the run stopped"
+    assert proc.returncode == 128 + getattr(signal, sig), "the shell's code for the signal: 143, 129, 130"
 
 
 def free_port():

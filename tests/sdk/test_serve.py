@@ -252,3 +252,53 @@ def test_a_test_suite_runs_twice_against_one_server_with_allow_repeats(recorded_
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def test_reset_between_two_runs_and_the_request_journal(start_mock, start_record):
+    """WireMock's admin API as a test suite uses it: one server for two runs of a two-call
+    session, `POST /__asb/reset` between them, and the journal of what was asked."""
+    def two_calls(base):
+        o = openai.OpenAI(base_url=base + "/v1", api_key="k", max_retries=0)
+        return [o.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": q}], max_tokens=4)
+                .choices[0].message.content for q in ("one", "two")]
+
+    mock = start_mock("--zero-delay")
+    rec = start_record(mock.url)
+    live = two_calls(rec.url)
+    rec.lines(2)
+    rec.stop()
+    mock.stop()
+    proc, url = start_serve("-w", str(rec.path))
+    try:
+        assert two_calls(url) == live
+        reset = httpx.post(url + "/__asb/reset")
+        assert reset.status_code == 200 and reset.json() == {"reset": 2}
+        assert two_calls(url) == live, "after a reset the same run passes again, without --allow-repeats"
+        o = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        with pytest.raises(openai.BadRequestError):
+            o.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "three"}], max_tokens=4)
+        journal = httpx.get(url + "/__asb/requests").json()
+        assert journal["capacity"] == 10000 and journal["dropped"] == 0 and journal["kept"] == 3
+        first, second, miss = journal["requests"]
+        assert (first["method"], first["path"], first["matched"], first["seq"]) == \
+            ("POST", "/v1/chat/completions", True, 1)
+        assert second["matched"] and second["seq"] == 2 and "T" in second["time"]
+        assert not miss["matched"] and "seq" not in miss
+        assert miss["miss"] == "asb serve: no recorded call matches POST /v1/chat/completions"
+        assert httpx.get(url + "/__asb/nothing").status_code == 404
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT", "SIGHUP"])
+def test_a_stop_signal_ends_serve_and_mock_with_the_shells_code(recorded_session, sig):
+    import signal
+
+    path, _ = recorded_session
+    for args in (["serve", "-w", str(path)], ["mock"]):
+        proc, url = spawn_asb(args[0], "-P", "0", *args[1:])
+        assert httpx.get(url + "/v1/models").status_code in (200, 404), "it answers before the signal"
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 128 + getattr(signal, sig), err
