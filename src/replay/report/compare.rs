@@ -452,6 +452,12 @@ fn shared_buckets<'a>(base: &'a RunResults, cand: &RunResults) -> Vec<&'a str> {
     base.buckets.iter().map(|b| b.name.as_str()).filter(|n| find(cand, n).is_some()).collect()
 }
 
+/// A compared row's cells after its bucket: `| label | base | cand | delta | interval | marker |`.
+fn markdown_cells(r: &Row, delta: String) -> String {
+    let marker = if r.judged { r.change.marker() } else { "" };
+    format!("| {} | {} | {} | {delta} | {} | {marker} |", r.label, text(&r.base), text(&r.cand), r.interval())
+}
+
 fn buckets(out: &mut String, base: &RunResults, cand: &RunResults) {
     out.push_str("## Per context bucket\n\n");
     let _ = writeln!(out, "{JUDGEMENT}\n");
@@ -464,17 +470,8 @@ fn buckets(out: &mut String, base: &RunResults, cand: &RunResults) {
         );
         for r in &rows {
             let delta = if r.label == "Completed" { String::new() } else { r.change.delta() };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                code(r.bucket.as_deref().unwrap_or(""), true),
-                r.label,
-                text(&r.base),
-                text(&r.cand),
-                delta,
-                r.interval(),
-                if r.judged { r.change.marker() } else { "" }
-            );
+            let bucket = code(r.bucket.as_deref().unwrap_or(""), true);
+            let _ = writeln!(out, "| {bucket} {}", markdown_cells(r, delta));
         }
         out.push('\n');
     }
@@ -508,16 +505,7 @@ fn overall(out: &mut String, base: &RunResults, cand: &RunResults) {
         } else {
             String::new()
         };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            r.label,
-            text(&r.base),
-            text(&r.cand),
-            delta,
-            r.interval(),
-            if r.judged { r.change.marker() } else { "" }
-        );
+        let _ = writeln!(out, "{}", markdown_cells(&r, delta));
     }
     out.push('\n');
     out.push_str(
