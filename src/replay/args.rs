@@ -105,8 +105,10 @@ pub(crate) struct ReplayArgs {
     /// Order of the executions (task × repetition).
     #[arg(long, value_enum, default_value = "round_robin")]
     pub policy: Policy,
-    /// Seed of the random policy (drawn and printed when not given).
-    #[arg(long)]
+    /// Seed of the random policy and of the arrival processes (drawn and printed when not
+    /// given). A negative seed is its absolute value, as CPython's `random.seed` takes it
+    /// (so AgenticSwarmBench's `--seed -7` gives the same order here).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seed)]
     pub seed: Option<u64>,
     /// Per task, replay requests from the start until their cumulative prompt tokens
     /// would exceed N (the first request always runs).
@@ -167,4 +169,29 @@ pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         return std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("expected a duration, got {s:?}"));
     }
     humantime::parse_duration(s).map_err(|e| format!("expected a duration such as 90s, 5m or 1h30m, got {s:?}: {e}"))
+}
+
+/// `--seed`: a whole number; negative ones count as their absolute value, as CPython's
+/// `random.seed(n)` does for integers.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    digits
+        .parse::<u64>()
+        .map_err(|_| format!("expected a whole number from -{max} to {max}, got {s:?}", max = u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negative_seeds_are_their_absolute_value_as_in_cpython() {
+        assert_eq!(parse_seed("7"), Ok(7));
+        assert_eq!(parse_seed("-7"), Ok(7));
+        assert_eq!(parse_seed("-18446744073709551615"), Ok(u64::MAX));
+        for bad in ["--7", "1.5", "seven", "", "18446744073709551616"] {
+            assert!(parse_seed(bad).unwrap_err().contains("expected a whole number"), "{bad}");
+        }
+    }
 }

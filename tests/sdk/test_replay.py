@@ -436,3 +436,16 @@ def test_a_json_that_is_not_a_scenario_is_named_for_what_it_is(start_mock, tmp_p
     other.write_text('{"theme": "dark", "fontSize": 12}')
     p = replay("-w", str(other), "--dry-run")
     assert p.returncode != 0 and "is not a scenario manifest" in p.stderr and "theme, fontSize" in p.stderr, p.stderr
+
+
+def test_a_negative_seed_is_its_absolute_value_as_in_cpython():
+    """AgenticSwarmBench users pass negative seeds; CPython's random.seed takes the absolute value."""
+    plans = []
+    for seed in ("-7", "7"):
+        p = replay("--policy", "random", "--seed", seed, "-r", "3", "--dry-run", "--json")
+        assert p.returncode == 0, p.stderr
+        assert "seed=7" in p.stderr
+        plans.append(json.loads(p.stdout)["settings"])
+    assert plans[0] == plans[1]
+    p = replay("--seed", "seven", "--dry-run")
+    assert p.returncode != 0 and "expected a whole number" in p.stderr
