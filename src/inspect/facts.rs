@@ -42,7 +42,7 @@ pub(crate) struct CallFacts {
 }
 
 /// Every outcome [`crate::recording::line::CallLine::outcome_str`] names.
-const OUTCOMES: [&str; 8] = [
+const OUTCOMES: [&str; 9] = [
     "completed",
     "failed",
     "upstream_error",
@@ -51,6 +51,7 @@ const OUTCOMES: [&str; 8] = [
     "client_disconnected",
     "interrupted",
     "proxy_rejected",
+    "truncated",
 ];
 
 /// An optional number in 8 bytes: NaN stands for absent (JSON has no NaN to record).
@@ -88,8 +89,10 @@ pub(crate) struct CacheTokens {
 }
 
 impl CallFacts {
+    /// The call did not reach the client whole. A `truncated` call did (only the recording
+    /// keeps less of its answer), so it is no failure.
     pub(crate) fn failed(&self) -> bool {
-        self.outcome != 0
+        !matches!(self.outcome(), "completed" | "truncated")
     }
     /// [`crate::recording::line::CallLine::outcome_str`].
     pub(crate) fn outcome(&self) -> &'static str {
@@ -207,6 +210,13 @@ mod tests {
         }
         let asb_failed = NumberedCall { line: 1, call: CallLine { error: Some("x".into()), ..Default::default() } };
         assert_eq!(FactsReader::default().of(&asb_failed).outcome(), "failed");
+        let truncated = NumberedCall {
+            line: 2,
+            call: CallLine { format_version: Some(1), outcome: Some(Outcome::Truncated), ..Default::default() },
+        };
+        let facts = FactsReader::default().of(&truncated);
+        assert_eq!(facts.outcome(), "truncated");
+        assert!(!facts.failed(), "the client got the whole answer");
         assert!(std::mem::size_of::<CallFacts>() <= 192, "{}", std::mem::size_of::<CallFacts>());
     }
 }
