@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::history::{message_count, HistoryMode, LiveHistory};
 use super::measure::{self, Placement};
-use super::results::{RequestSample, SessionSample};
+use super::results::SessionSample;
 use super::retry::send_with_retries;
 use super::run::{Report, Shared};
 use super::schedule::Execution;
@@ -22,7 +22,12 @@ use super::think_time::Pace;
 
 /// When a call went and what it waited for.
 struct Sent {
-    sample: RequestSample,
+    /// The first send, ms from the run's start.
+    start_ms: f64,
+    ok: bool,
+    /// Server usage, when it reported the prompt.
+    prompt_tokens: Option<u64>,
+    cached_tokens: Option<u64>,
     /// The recorded think time this run applied before the call (after what it waited for).
     think_scheduled_ms: Option<f64>,
     /// The time from the end of what it waited for to its actual send.
@@ -254,27 +259,35 @@ impl Ctx<'_> {
         let think_measured_ms =
             after_end.zip(sent.first_send).map(|(end, send)| send.saturating_duration_since(end).as_secs_f64() * 1e3);
         let end_ms = shared.ms_since_start(end);
-        let _ = self.tx.send(Report::Request(Box::new(sample.clone())));
-        Some(Sent { sample, think_scheduled_ms: None, think_measured_ms, end_ms })
+        let sent = Sent {
+            start_ms: sample.first_send_ms.unwrap_or(sample.start_ms),
+            ok: sample.ok,
+            prompt_tokens: sample.prompt_tokens,
+            cached_tokens: sample.prompt_tokens.and(sample.cached_tokens),
+            think_scheduled_ms: None,
+            think_measured_ms,
+            end_ms,
+        };
+        let _ = self.tx.send(Report::Request(Box::new(sample)));
+        Some(sent)
     }
 
     fn summary(&self, calls: usize, done: &[Sent]) -> SessionSample {
         let shared = self.shared;
-        let samples = || done.iter().map(|d| &d.sample);
         let sum = |f: fn(&Sent) -> Option<f64>| done.iter().filter_map(f).sum::<f64>();
-        let prompt: u64 = samples().filter_map(|s| s.prompt_tokens).sum();
-        let cached: u64 = samples().filter(|s| s.prompt_tokens.is_some()).filter_map(|s| s.cached_tokens).sum();
+        let prompt: u64 = done.iter().filter_map(|s| s.prompt_tokens).sum();
+        let cached: u64 = done.iter().filter_map(|s| s.cached_tokens).sum();
         SessionSample {
             session: self.id,
             task_id: shared.plan.scenario.tasks[self.execution.task].id.clone(),
             execution: self.execution.execution,
             slot: self.slot,
             due_ms: shared.ms_since_start(self.due),
-            start_ms: samples().map(|s| s.first_send_ms.unwrap_or(s.start_ms)).reduce(f64::min),
+            start_ms: done.iter().map(|s| s.start_ms).reduce(f64::min),
             end_ms: done.iter().map(|d| d.end_ms).reduce(f64::max),
             calls,
             sent: done.len(),
-            failed: samples().filter(|s| !s.ok).count(),
+            failed: done.iter().filter(|s| !s.ok).count(),
             completed: done.len() == calls,
             think_scheduled_ms: sum(|d| d.think_scheduled_ms),
             think_measured_ms: sum(|d| d.think_measured_ms),
