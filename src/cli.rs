@@ -25,6 +25,11 @@ const VERSION: &str =
 #[derive(Debug, Parser)]
 #[command(name = "asb", version = VERSION, about = "Record, replay and serve coding-agent LLM traffic")]
 pub(crate) struct Cli {
+    /// A YAML file of settings, AgenticSwarmBench's `--config` (endpoint, model, api_key,
+    /// api_key_header, timeout, extra_body, output, …): the command line and environment
+    /// variables win over it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -64,7 +69,13 @@ pub(crate) enum Command {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            crate::errors::print("asb", format_args!("{e:#}"));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Mock(args) => {
             let workers = args.workers;
@@ -96,6 +107,13 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, with `--config`'s file applied.
+fn parse() -> anyhow::Result<Cli> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = crate::config_file::matches_with_config(Cli::command(), std::env::args_os().collect())?;
+    Ok(Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()))
 }
 
 /// Runs a future on a tokio runtime with `workers` threads (1 = current thread, 0 = one per core).
@@ -197,6 +215,11 @@ mod tests {
                 "--max-tokens",
                 "--extra-body",
                 "--mock-args",
+                // AgenticSwarmBench's flags added with their meaning.
+                "--enable-thinking",
+                "--model-context-length",
+                "-V --verbose",
+                "--verbose-text",
                 // The agentic load.
                 "--sessions",
                 "--think-time",

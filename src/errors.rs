@@ -8,3 +8,9 @@ use std::fmt::Display;
 pub(crate) fn print(who: &str, message: impl Display) {
     eprintln!("{who}: error: {message}");
 }
+
+/// Prints `{who}: note: {message}` to stderr: something the user should know that does
+/// not stop the command.
+pub(crate) fn note(who: &str, message: impl Display) {
+    eprintln!("{who}: note: {message}");
+}

@@ -21,6 +21,7 @@
 //! * [`output`] — a command's stdout, which stays quiet when the reader goes away (`| head`).
 //! * [`flags`] — the flag groups several commands take (endpoint, listener), declared once.
 //! * [`signals`] — the stop signals (INT, TERM, HUP) every long-running command drains on.
+//! * [`config_file`] — `--config FILE.yml`: flag values from a file (AgenticSwarmBench's).
 //!
 //! The capabilities, one per command or family of commands:
 //!
@@ -38,6 +39,7 @@
 //! * [`cli`] — the command line: parses flags and hands them to one capability.
 
 pub mod cli;
+mod config_file;
 mod display;
 mod errors;
 mod flags;

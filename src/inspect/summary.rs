@@ -23,7 +23,7 @@ use crate::stats::Distribution;
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct InspectArgs {
-    /// The recording (a JSONL file written by `asb record`, or one of asb's).
+    /// The recording (a JSONL file written by `asb record`, or one of AgenticSwarmBench's).
     pub file: PathBuf,
     /// Print one JSON object instead of the table.
     #[arg(long)]
@@ -237,9 +237,11 @@ pub(crate) fn render(s: &Summary) -> String {
     let mut out = String::new();
     let kinds = match (s.lines.v1, s.lines.asb) {
         (0, 0) => "none (empty recording)".to_string(),
-        (0, asb) => format!("{} (asb's, no format_version)", plural(asb, "line")),
+        (0, asb) => format!("{} (AgenticSwarmBench's, no format_version)", plural(asb, "line")),
         (v1, 0) => format!("{}, format v1", plural(v1, "line")),
-        (v1, asb) => format!("{} format v1, {} asb's (no format_version)", plural(v1, "line"), plural(asb, "line")),
+        (v1, asb) => {
+            format!("{} format v1, {} AgenticSwarmBench's (no format_version)", plural(v1, "line"), plural(asb, "line"))
+        }
     };
     let _ = writeln!(out, "recording   {}", s.file);
     let _ = writeln!(out, "lines       {kinds}");

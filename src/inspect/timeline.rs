@@ -23,7 +23,7 @@ use super::facts::{CallFacts, FactsReader};
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct TimelineArgs {
-    /// The recording (a JSONL file written by `asb record`, or one of asb's).
+    /// The recording (a JSONL file written by `asb record`, or one of AgenticSwarmBench's).
     pub file: PathBuf,
     /// Output width in characters (default: $COLUMNS, else 100).
     #[arg(long)]

@@ -40,7 +40,7 @@ use crate::wire::sse::SseParser;
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ValidateArgs {
-    /// The recording (a JSONL file written by `asb record`, or one of asb's).
+    /// The recording (a JSONL file written by `asb record`, or one of AgenticSwarmBench's).
     pub file: PathBuf,
 }
 

@@ -320,7 +320,7 @@ pub(crate) fn parse_line(bytes: &[u8]) -> Result<Option<CallLine>, String> {
             Some(n) if n <= FORMAT_VERSION as u64 => {}
             Some(n) => {
                 return Err(format!(
-                    "unknown recording format version {n}: this asb reads version {FORMAT_VERSION} and asb's own lines; upgrade asb"
+                    "unknown recording format version {n}: this asb reads versions up to {FORMAT_VERSION} and AgenticSwarmBench's lines; upgrade asb"
                 ))
             }
             None => return Err(format!("format_version must be a number, got {v}")),

@@ -23,7 +23,7 @@ use crate::flags::{self, EndpointFlags};
 pub(crate) struct ReplayArgs {
     #[command(flatten)]
     pub target: EndpointFlags,
-    /// A recording (.jsonl, ours or asb's), a scenario directory or manifest, or
+    /// A recording (.jsonl, ours or AgenticSwarmBench's), a scenario directory or manifest, or
     /// builtin:NAME (see `asb scenarios`). Default: the built-in scenario.
     #[arg(short = 'w', long = "scenario", visible_short_alias = 's')]
     pub scenario: Option<String>,
@@ -41,7 +41,8 @@ pub(crate) struct ReplayArgs {
     #[arg(long)]
     pub json: bool,
     /// realistic: shared prefix warm, each execution's unique context poisoned;
-    /// allwarm: as recorded; allcold: poisoned from the first space.
+    /// allwarm: as recorded; allcold: poisoned from the first space; realistic-compat:
+    /// AgenticSwarmBench 3.4.3's realistic, byte for byte.
     #[arg(long, value_enum, default_value = "realistic")]
     pub cache_mode: CacheMode,
     /// recorded: requests as recorded; live: earlier assistant turns replaced by the
@@ -133,6 +134,23 @@ pub(crate) struct ReplayArgs {
     /// A JSON object merged last into every request body (can override anything).
     #[arg(long)]
     pub extra_body: Option<String>,
+    /// Sets `chat_template_kwargs.enable_thinking` to true in every request body (merged
+    /// with --extra-body): the switch the chat templates of reasoning models (Qwen 3,
+    /// DeepSeek) read on vLLM, SGLang and llama.cpp.
+    #[arg(long)]
+    pub enable_thinking: bool,
+    /// Skip requests whose estimated prompt (chars/4 of the text and tools sent) is over N
+    /// tokens: they are not sent, and the header and report count them.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub model_context_length: Option<u64>,
+    /// A line per request as it ends (task, execution, seq, TTFT, tokens, or its error),
+    /// above the progress bar.
+    #[arg(short = 'V', long, conflicts_with = "verbose_text")]
+    pub verbose: bool,
+    /// Plain lines only, one per event (execution started, request ended or skipped,
+    /// execution ended), no progress bar: for programs and agents reading the output.
+    #[arg(long, visible_alias = "VV")]
+    pub verbose_text: bool,
     /// Flags for the embedded mock (`-e builtin`), e.g. "--decode-tps 120 --answer-tokens 64".
     #[arg(long, allow_hyphen_values = true)]
     pub mock_args: Option<String>,

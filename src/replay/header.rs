@@ -45,6 +45,25 @@ pub(crate) fn header(
     if let Some(n) = settings.slice_tokens {
         let _ = writeln!(out, "  Slice: ≤{n} cumulative prompt tokens per task");
     }
+    if let Some(n) = settings.model_context_length {
+        let _ = writeln!(
+            out,
+            "  Model context length: {n} tokens; {} request(s) per pass estimated above it are skipped (not sent)",
+            plan.over_context.len()
+        );
+        for (task, seq, estimate) in plan.over_context.iter().take(5) {
+            let _ = writeln!(out, "    skipped: task {task} seq {seq} (~{estimate} tokens)");
+        }
+        if plan.over_context.len() > 5 {
+            let _ = writeln!(out, "    ... and {} more", plan.over_context.len() - 5);
+        }
+    }
+    let checks: usize = s.tasks.iter().map(|t| t.checks.len()).sum();
+    if checks > 0 {
+        let tasks = s.tasks.iter().filter(|t| !t.checks.is_empty()).count();
+        let _ =
+            writeln!(out, "  Answer checks: {checks} on {tasks} task(s), run on the endpoint's answers after the run");
+    }
     let _ = writeln!(out, "  Cache mode: {} ({})", settings.cache_mode, settings.cache_detail);
     let _ = writeln!(out, "  History mode: {} ({})", settings.history_mode, history.describe());
     let _ = writeln!(out, "  max_tokens: {}", settings.max_tokens);

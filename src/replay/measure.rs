@@ -113,6 +113,7 @@ pub(crate) fn sample(obs: &Observation, at: Placement, run_start: Instant) -> Re
         stop_reason: obs.assembled.result.stop_reason.clone(),
         error: obs.error.clone(),
         ok,
+        answer_text: None,
     }
 }
 

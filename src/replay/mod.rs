@@ -15,6 +15,7 @@
 //! laptop with no GPU and no network.
 
 pub(crate) mod aggregate;
+pub(crate) mod answer_checks;
 pub(crate) mod args;
 pub(crate) mod arrivals;
 pub(crate) mod builtin;
@@ -45,6 +46,7 @@ pub(crate) mod slice;
 pub(crate) mod slo;
 pub(crate) mod target;
 pub(crate) mod think_time;
+pub(crate) mod verbose;
 pub(crate) mod verdict;
 
 use std::io::Write;
@@ -183,14 +185,7 @@ fn human_output(args: &ReplayArgs, text: &str) {
 pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: bool) -> Result<Option<RunResults>> {
     let spec = args.scenario.clone().unwrap_or_else(|| format!("builtin:{}", builtin::DEFAULT));
     let scenario = scenario::load(&spec, args.task.as_deref())?;
-    let extra_body = match &args.extra_body {
-        None => None,
-        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(map)) => Some(map),
-            Ok(_) => bail!("--extra-body must be a JSON object"),
-            Err(e) => bail!("--extra-body is not valid JSON: {e}"),
-        },
-    };
+    let extra_body = extra_body(args)?;
     let endpoint_label = endpoint.label.clone();
     let target = Target::new(
         &endpoint.url,
@@ -217,6 +212,7 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
             policy: args.policy,
             seed,
             extra_body,
+            model_context_length: args.model_context_length,
         },
     )?;
     let settings = settings(args, &plan, seed, &load, think);
@@ -252,6 +248,8 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
     }
 
     let info = scenario_info(&plan, &spec);
+    let checked: Vec<(String, String, Vec<answer_checks::Check>)> =
+        plan.scenario.tasks.iter().map(|t| (t.id.clone(), t.name.clone(), t.checks.clone())).collect();
     let api = target.api;
     let target_url = target.url.clone();
     let opts = run::RunOptions {
@@ -263,6 +261,7 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
         max_retries: args.max_retries,
         max_consecutive_failures: args.max_consecutive_failures,
         progress: true,
+        verbosity: verbose::Verbosity::of(args.verbose, args.verbose_text),
     };
     let outcome = run::execute(plan, target, opts).await?;
     let mut samples = outcome.samples;
@@ -298,6 +297,9 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
         .cloned()
         .collect();
     let slo = args.slo.as_ref().map(|slo| slo.evaluate(in_window, &window_sessions, summary.duration_s));
+    let checked: Vec<answer_checks::CheckedTask<'_>> =
+        checked.iter().map(|(id, name, checks)| answer_checks::CheckedTask { id, name, checks }).collect();
+    let answer_checks = answer_checks::evaluate(&checked, &samples);
     let results = RunResults {
         results_version: RESULTS_VERSION,
         tool: format!("asb {}", env!("CARGO_PKG_VERSION")),
@@ -314,11 +316,36 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
         buckets,
         load: Some(load_summary),
         slo,
+        answer_checks,
         requests: samples,
         sessions: outcome.sessions,
         aborted: outcome.aborted,
     };
     Ok(Some(results))
+}
+
+/// `--extra-body` as a JSON object, with `--enable-thinking` merged into its
+/// `chat_template_kwargs` (AgenticSwarmBench's rule).
+fn extra_body(args: &ReplayArgs) -> Result<Option<serde_json::Map<String, serde_json::Value>>> {
+    use serde_json::Value;
+    let mut extra = match &args.extra_body {
+        None => None,
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => Some(map),
+            Ok(_) => bail!("--extra-body must be a JSON object"),
+            Err(e) => bail!("--extra-body is not valid JSON: {e}"),
+        },
+    };
+    if args.enable_thinking {
+        let map = extra.get_or_insert_with(serde_json::Map::new);
+        match map.entry("chat_template_kwargs").or_insert_with(|| Value::Object(serde_json::Map::new())) {
+            Value::Object(kwargs) => {
+                kwargs.insert("enable_thinking".into(), Value::Bool(true));
+            }
+            _ => bail!("--extra-body's chat_template_kwargs must be an object to combine with --enable-thinking"),
+        }
+    }
+    Ok(extra)
 }
 
 /// The load model and think time the flags ask for (clap has refused the contradictory
@@ -374,7 +401,7 @@ fn load_header(args: &ReplayArgs, load: &run::Load, think: ThinkTime, detail: &s
             d.as_secs_f64()
         ));
         let cache = match plan.cache_mode {
-            plan::CacheMode::Realistic => {
+            plan::CacheMode::Realistic | plan::CacheMode::RealisticCompat => {
                 "each new session is a new repetition, poisoned apart: only the shared prefix stays warm, as with distinct users"
             }
             plan::CacheMode::Allcold => "every session poisoned from the first space: no prefix cache hits across sessions",
@@ -488,6 +515,8 @@ fn settings(args: &ReplayArgs, plan: &Plan, seed: u64, load: &run::Load, think: 
         max_consecutive_failures: args.max_consecutive_failures,
         executions: plan.queue.len(),
         scheduled_requests: plan.scheduled_requests(),
+        model_context_length: args.model_context_length,
+        over_context: plan.over_context.len(),
     }
 }
 

@@ -25,6 +25,10 @@ pub(crate) enum CacheMode {
     Allwarm,
     /// Poison from the first space: nothing cacheable across executions.
     Allcold,
+    /// AgenticSwarmBench 3.4.3's realistic, byte for byte: poisoning starts at the
+    /// scenario's LCP (in characters) in every request, so requests shorter than it (side
+    /// requests, sub-agents) and a one-task scenario's first request go unpoisoned.
+    RealisticCompat,
 }
 
 impl CacheMode {
@@ -33,6 +37,7 @@ impl CacheMode {
             CacheMode::Realistic => "realistic",
             CacheMode::Allwarm => "allwarm",
             CacheMode::Allcold => "allcold",
+            CacheMode::RealisticCompat => "realistic-compat",
         }
     }
 }
@@ -49,6 +54,8 @@ pub(crate) struct PlanOptions {
     pub seed: u64,
     /// `--extra-body`: merged last into every request.
     pub extra_body: Option<serde_json::Map<String, Value>>,
+    /// `--model-context-length`: requests whose estimate is over it are not sent.
+    pub model_context_length: Option<u64>,
 }
 
 /// One request of a task, built once; executions poison a copy.
@@ -77,6 +84,8 @@ pub(crate) struct Plan {
     /// Shared prefix kept warm, in characters (realistic), 0 (allcold), None (allwarm).
     pub shared_prefix_chars: Option<usize>,
     pub cache_detail: String,
+    /// Requests left out by `--model-context-length`: (task id, seq, estimate).
+    pub over_context: Vec<(String, u64, u64)>,
 }
 
 impl Plan {
@@ -121,8 +130,12 @@ impl Plan {
             cache_mode: opts.cache_mode,
             shared_prefix_chars: None,
             cache_detail: String::new(),
+            over_context: Vec::new(),
         };
         plan.plan_cache()?;
+        if let Some(limit) = opts.model_context_length {
+            plan.leave_out_over(limit);
+        }
         Ok(plan)
     }
 
@@ -152,6 +165,24 @@ impl Plan {
                 self.shared_prefix_chars = Some(0);
                 self.cache_detail = "every request poisoned from its first space: no cache across executions".into();
             }
+            CacheMode::RealisticCompat => {
+                let firsts: Vec<&str> = texts.iter().filter_map(|t| t.first().map(String::as_str)).collect();
+                let lcp_bytes = if texts.iter().any(Vec::is_empty) { 0 } else { scenario_lcp(firsts.iter().copied()) };
+                let lcp_chars = firsts.first().map_or(0, |first| chars_in(first, lcp_bytes));
+                self.check_min_lcp(lcp_chars)?;
+                for (task, task_texts) in self.requests.iter_mut().zip(&texts) {
+                    for (r, text) in task.iter_mut().zip(task_texts) {
+                        // The LCP is a count of characters, applied to each request's own text.
+                        r.poison_from = Some(text.char_indices().nth(lcp_chars).map_or(text.len(), |(at, _)| at));
+                    }
+                }
+                self.shared_prefix_chars = Some(lcp_chars);
+                self.cache_detail = format!(
+                    "AgenticSwarmBench 3.4.3's realistic, byte for byte: every request poisoned from character {lcp_chars} \
+                     (the common prefix of the tasks' first requests{}); requests shorter than that go unpoisoned",
+                    if firsts.len() == 1 { ", here the whole first request" } else { "" }
+                );
+            }
             CacheMode::Realistic => {
                 let firsts: Vec<&str> = texts.iter().filter_map(|t| t.first().map(String::as_str)).collect();
                 let (prefix, how): (&str, &str) = if firsts.len() >= 2 {
@@ -163,14 +194,7 @@ impl Plan {
                     ("", "empty scenario")
                 };
                 let shared_chars = chars_in(prefix, prefix.len());
-                if let Some(min) = self.scenario.min_lcp_length {
-                    if shared_chars < min {
-                        bail!(
-                            "the scenario's shared prefix is {shared_chars} chars, below its min_lcp_length of {min}: \
-                             realistic mode would not keep a real shared prefix warm (use --cache-mode allcold or allwarm)"
-                        );
-                    }
-                }
+                self.check_min_lcp(shared_chars)?;
                 for (task, task_texts) in self.requests.iter_mut().zip(&texts) {
                     for (r, text) in task.iter_mut().zip(task_texts) {
                         r.poison_from = Some(common_prefix_len(text, prefix));
@@ -183,6 +207,35 @@ impl Plan {
             }
         }
         Ok(())
+    }
+
+    /// `--model-context-length`: leaves out the requests estimated over `limit` tokens,
+    /// after the cache mode is planned (as AgenticSwarmBench skips them at send time, the
+    /// shared prefix is still taken from the first requests).
+    fn leave_out_over(&mut self, limit: u64) {
+        for (task, planned) in self.scenario.tasks.iter_mut().zip(&mut self.requests) {
+            let mut kept = (Vec::new(), Vec::new());
+            for (entry, request) in std::mem::take(&mut task.entries).into_iter().zip(std::mem::take(planned)) {
+                if request.estimate > limit {
+                    self.over_context.push((task.id.clone(), entry.seq, request.estimate));
+                } else {
+                    kept.0.push(entry);
+                    kept.1.push(request);
+                }
+            }
+            (task.entries, *planned) = kept;
+        }
+    }
+
+    /// A scenario's `min_lcp_length`: realistic modes refuse a shared prefix shorter.
+    fn check_min_lcp(&self, shared_chars: usize) -> Result<()> {
+        match self.scenario.min_lcp_length {
+            Some(min) if shared_chars < min => bail!(
+                "the scenario's shared prefix is {shared_chars} chars, below its min_lcp_length of {min}: \
+                 realistic mode would not keep a real shared prefix warm (use --cache-mode allcold or allwarm)"
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// The body to send for `turn` of `execution` of `task`, and how many spaces the
@@ -240,7 +293,7 @@ mod tests {
             min_lcp_length: None,
             tasks: tasks
                 .into_iter()
-                .map(|(id, entries)| Task { id: id.into(), name: id.into(), entries, skipped: vec![] })
+                .map(|(id, entries)| Task { id: id.into(), name: id.into(), entries, skipped: vec![], checks: vec![] })
                 .collect(),
         }
     }
@@ -255,6 +308,7 @@ mod tests {
             policy: Policy::RoundRobin,
             seed: 0,
             extra_body: None,
+            model_context_length: None,
         }
     }
 
@@ -315,6 +369,99 @@ mod tests {
         let e = Plan::new(s.clone(), &opts(CacheMode::Realistic)).unwrap_err().to_string();
         assert!(e.contains("below its min_lcp_length of 10000"), "{e}");
         assert!(Plan::new(s, &opts(CacheMode::Allcold)).is_ok());
+    }
+
+    /// AgenticSwarmBench's realistic poisoning written out on code points as its docs
+    /// describe it: isolated spaces of S from character `lcp`, the masked ones doubled,
+    /// each extra space put in the message that holds its twin.
+    fn reference_poison(messages: &[&str], lcp: usize, mask: &[bool; 64]) -> Vec<String> {
+        let s: Vec<char> = messages.concat().chars().collect();
+        let space = |i: Option<usize>| i.and_then(|i| s.get(i)) == Some(&' ');
+        let positions: Vec<usize> = (lcp..s.len())
+            .filter(|&i| s[i] == ' ' && !space(i.checked_sub(1)) && !space(Some(i + 1)))
+            .take(64)
+            .collect();
+        let doubled: Vec<usize> = positions.iter().zip(mask).filter(|(_, &m)| m).map(|(&p, _)| p).collect();
+        let mut out = Vec::new();
+        let mut at = 0;
+        for m in messages {
+            let mut text = String::new();
+            for c in m.chars() {
+                text.push(c);
+                if doubled.contains(&at) {
+                    text.push(' ');
+                }
+                at += 1;
+            }
+            out.push(text);
+        }
+        out
+    }
+
+    fn contents(body: &Value) -> Vec<String> {
+        body["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn realistic_compat_is_agenticswarmbench_byte_for_byte() {
+        let system = "Système: you are a café agent — read the files first. ";
+        let main = |turn: &str| json!([{"role": "system", "content": system}, {"role": "user", "content": format!("Task: {turn} fix the parser and add tests, then run them all")}]);
+        // A side request shorter than the LCP, and a sub-agent diverging inside it.
+        let side = json!([{"role": "user", "content": "Summarise: ok"}]);
+        let sub = json!([{"role": "system", "content": "Sub agent"}, {"role": "user", "content": "grep for the parser entry point in src and report every caller you find there"}]);
+        let s = scenario(vec![
+            ("a", vec![entry(main("one")), entry(side.clone()), entry(sub.clone())]),
+            ("b", vec![entry(main("two"))]),
+        ]);
+        let plan = Plan::new(s, &opts(CacheMode::RealisticCompat)).unwrap();
+        let lcp = (system.to_string() + "Task: ").chars().count();
+        assert_eq!(plan.shared_prefix_chars, Some(lcp));
+        for (task, id, turns) in [(0, "a", 3), (1, "b", 1)] {
+            for execution in 0..3 {
+                let mask = execution_mask(id, execution);
+                for turn in 0..turns {
+                    let recorded = contents(&plan.requests[task][turn].built.body);
+                    let recorded: Vec<&str> = recorded.iter().map(String::as_str).collect();
+                    let (body, _) = plan.body(task, execution, turn);
+                    assert_eq!(
+                        contents(&body),
+                        reference_poison(&recorded, lcp, &mask),
+                        "{id} exec {execution} turn {turn}"
+                    );
+                }
+            }
+        }
+        assert_eq!(plan.body(0, 0, 1).1, 0, "the side request is shorter than the LCP: never poisoned");
+        assert!(plan.body(0, 0, 2).1 > 0, "the sub-agent is poisoned from character {lcp} of its own text");
+        // Ours poisons the side request from its first space, where it leaves the prefix.
+        let ours = Plan::new(plan.scenario.clone(), &opts(CacheMode::Realistic)).unwrap();
+        assert!(ours.body(0, 0, 1).1 > 0);
+    }
+
+    #[test]
+    fn realistic_compat_with_one_task_leaves_its_first_request_alone() {
+        let first = json!([{"role": "user", "content": "fix the parser and add a test for it"}]);
+        let second = json!([{"role": "user", "content": "fix the parser and add a test for it"}, {"role": "user", "content": " then run the whole suite and report"}]);
+        let plan =
+            Plan::new(scenario(vec![("only", vec![entry(first), entry(second)])]), &opts(CacheMode::RealisticCompat))
+                .unwrap();
+        assert_eq!(plan.body(0, 0, 0), plan.body(0, 1, 0), "repetitions share the first request byte for byte");
+        assert_eq!(plan.body(0, 0, 0).1, 0);
+        assert!(plan.body(0, 0, 1).1 > 0 && plan.body(0, 0, 1) != plan.body(0, 1, 1));
+    }
+
+    #[test]
+    fn model_context_length_leaves_out_requests_estimated_over_it() {
+        let short = entry(json!([{"role": "user", "content": "hi there"}]));
+        let long = entry(json!([{"role": "user", "content": "x".repeat(4_000)}]));
+        let mut s = scenario(vec![("a", vec![short.clone(), long, short])]);
+        for (i, e) in s.tasks[0].entries.iter_mut().enumerate() {
+            e.seq = i as u64 + 1;
+        }
+        let plan = Plan::new(s, &PlanOptions { model_context_length: Some(500), ..opts(CacheMode::Allwarm) }).unwrap();
+        assert_eq!(plan.requests[0].len(), 2);
+        assert_eq!(plan.scenario.tasks[0].entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(plan.over_context, [("a".to_string(), 2, 1000)]);
     }
 
     #[test]

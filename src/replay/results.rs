@@ -46,6 +46,9 @@ pub(crate) struct RunResults {
     /// `--slo`: attainment and goodput over the window.
     #[serde(default)]
     pub slo: Option<super::slo::SloReport>,
+    /// The scenario's answer checks (`evaluate`), run on the endpoint's answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_checks: Option<super::answer_checks::AnswerChecks>,
     /// Every request sent, in the order they were started.
     pub requests: Vec<RequestSample>,
     /// Every session as it ran (none for `--request-rate`).
@@ -112,6 +115,12 @@ pub(crate) struct Settings {
     /// Total executions (tasks × repetitions) and requests scheduled.
     pub executions: usize,
     pub scheduled_requests: usize,
+    /// `--model-context-length`, and how many of the scenario's requests it left out (per
+    /// pass: each execution skips them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_context_length: Option<u64>,
+    #[serde(default)]
+    pub over_context: usize,
 }
 
 /// The whole run.
@@ -277,6 +286,9 @@ pub(crate) struct RequestSample {
     pub error: Option<String>,
     /// No error and at least one output token.
     pub ok: bool,
+    /// The answer's text, kept only for a task with answer checks (not saved).
+    #[serde(skip)]
+    pub answer_text: Option<String>,
 }
 
 fn yes() -> bool {
@@ -334,9 +346,9 @@ pub(crate) fn formulas() -> BTreeMap<String, String> {
         ("session cache_hit_rate", "Σ cached_tokens / Σ prompt_tokens over a session's requests (server usage)"),
         ("total_ms", "t_end − t0 (end of stream: [DONE] / message_stop / body end)"),
         ("decode_tok_per_s", "(completion_tokens − 1) / (t_last_output − t_first_output)"),
-        ("asb_decode_tok_per_s", "completion_tokens / (t_end − t_first_output)  (asb's decode formula)"),
+        ("asb_decode_tok_per_s", "completion_tokens / (t_end − t_first_output)  (AgenticSwarmBench's decode formula)"),
         ("prefill_tok_per_s", "(prompt_tokens − cached_tokens) / ttft"),
-        ("prefill_total_tok_per_s", "prompt_tokens / ttft  (asb's prefill formula; a lower bound: TTFT includes queueing and network)"),
+        ("prefill_total_tok_per_s", "prompt_tokens / ttft  (AgenticSwarmBench's prefill formula; a lower bound: TTFT includes queueing and network)"),
         ("completion_tokens", "server usage; else Σ max(1, chars/4) per output-bearing event (labelled estimate)"),
         ("prompt_tokens", "server usage (OpenAI prompt_tokens; Anthropic input + cache_read + cache_creation)"),
         ("context_tokens_estimate", "chars/4 of the text sent (message contents, system, tool definitions)"),

@@ -41,6 +41,7 @@ use super::schedule::Execution;
 use super::session;
 use super::target::Target;
 use super::think_time::{Pace, ThinkTime};
+use super::verbose::{self, Verbosity};
 
 /// How work enters the run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,6 +100,8 @@ pub(crate) struct RunOptions {
     pub max_retries: u32,
     pub max_consecutive_failures: Option<u32>,
     pub progress: bool,
+    /// `-V` / `--verbose-text`: lines per request and session.
+    pub verbosity: Verbosity,
 }
 
 /// What the run produced.
@@ -248,7 +251,8 @@ pub(super) fn timings(plan: &Plan, think: ThinkTime) -> Vec<TaskTiming> {
 pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<RunOutcome> {
     let slots = opts.load.slots().max(1);
     let total = opts.duration.is_none().then(|| plan.scheduled_requests() as u64);
-    let progress = Progress::new(total, opts.duration, opts.progress);
+    let verbosity = opts.verbosity;
+    let progress = Progress::new(total, opts.duration, opts.progress && verbosity != Verbosity::Text);
     // Connections are opened before the clock starts, so the first requests do not queue
     // behind handshakes (a failure shows up on the first request that uses one).
     let preopen = match opts.load {
@@ -294,9 +298,17 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
                 Some(Report::Sent) => progress.sent(),
                 Some(Report::Request(s)) => {
                     progress.done(&s, shared.started);
+                    if verbosity != Verbosity::Bar {
+                        progress.line(&verbose::request_line(&s));
+                    }
                     samples.push(*s);
                 }
-                Some(Report::Session(s)) => sessions.push(s),
+                Some(Report::Session(s)) => {
+                    if verbosity == Verbosity::Text {
+                        progress.line(&verbose::session_line(&s));
+                    }
+                    sessions.push(s)
+                }
                 None => break None,
             },
             signal = signals.next() => break Some(signal),
@@ -464,6 +476,15 @@ impl Progress {
         if self.visible && !self.terminal && st.last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
             st.last_line = Some(Instant::now());
             eprintln!("asb replay: {:.0} s, {} requests done | {message}", secs, st.done);
+        }
+    }
+
+    /// A line of its own: above the bar on a terminal, else straight to stderr.
+    fn line(&self, text: &str) {
+        if self.visible && self.terminal {
+            self.bar.println(text);
+        } else {
+            eprintln!("{text}");
         }
     }
 

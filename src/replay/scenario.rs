@@ -16,6 +16,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::answer_checks::Check;
 use super::builtin::{self, Builtin};
 use crate::recording::line::CallLine;
 use crate::recording::reader::{for_each_raw_line, parse_line};
@@ -42,6 +43,8 @@ pub(crate) struct Task {
     pub entries: Vec<Entry>,
     /// Recorded calls that cannot be replayed, with where and why.
     pub skipped: Vec<String>,
+    /// The manifest's answer checks for this task (`evaluate`).
+    pub checks: Vec<Check>,
 }
 
 /// One recorded call, ready to be turned into a request.
@@ -93,6 +96,9 @@ struct ManifestTask {
     id: Option<String>,
     name: Option<String>,
     recording: Option<String>,
+    /// AgenticSwarmBench's answer checks (`evaluate` directives).
+    #[serde(default)]
+    evaluate: Vec<Value>,
 }
 
 /// Where a manifest's recordings are read from.
@@ -237,7 +243,14 @@ fn scenario_from_manifest(
         let id = t.id.clone().unwrap_or_else(|| stem.clone());
         let (entries, skipped) =
             if only.is_none_or(|o| o == id) { files.entries(recording)? } else { (Vec::new(), Vec::new()) };
-        tasks.push(Task { id, name: t.name.clone().unwrap_or(stem), entries, skipped });
+        let checks = t
+            .evaluate
+            .iter()
+            .enumerate()
+            .map(|(j, c)| Check::from_json(c, &format!("tasks[{i}].evaluate[{j}]")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow!("{origin}: {e}"))?;
+        tasks.push(Task { id, name: t.name.clone().unwrap_or(stem), entries, skipped, checks });
     }
     Ok(Scenario {
         name: manifest.name.unwrap_or(default_name),
@@ -259,7 +272,7 @@ fn load_recording(path: &Path) -> Result<Scenario> {
         source: path.display().to_string(),
         model: None,
         min_lcp_length: None,
-        tasks: vec![Task { id: "default".into(), name: stem, entries, skipped }],
+        tasks: vec![Task { id: "default".into(), name: stem, entries, skipped, checks: Vec::new() }],
     })
 }
 

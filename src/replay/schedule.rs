@@ -14,7 +14,7 @@ use super::python_random::PythonRandom;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Policy {
-    /// Every task's repetition 0, then every task's repetition 1, … (asb's default).
+    /// Every task's repetition 0, then every task's repetition 1, … (AgenticSwarmBench's default).
     #[value(name = "round_robin")]
     RoundRobin,
     /// All repetitions of the first task, then of the second, …

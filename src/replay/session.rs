@@ -254,7 +254,10 @@ impl Ctx<'_> {
             attempts: sent.attempts,
             context_tokens_estimate: planned.estimate,
         };
-        let sample = measure::sample(&sent.obs, placement, shared.started);
+        let mut sample = measure::sample(&sent.obs, placement, shared.started);
+        if !task_info.checks.is_empty() {
+            sample.answer_text = Some(sent.obs.assembled.result.text.clone());
+        }
         shared.count_outcome(self.slot, &sample);
         let think_measured_ms =
             after_end.zip(sent.first_send).map(|(end, send)| send.saturating_duration_since(end).as_secs_f64() * 1e3);

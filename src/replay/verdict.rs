@@ -148,7 +148,7 @@ pub(crate) fn headline_bucket(buckets: &[BucketStats]) -> Option<&BucketStats> {
 }
 
 /// What the per-bucket grades and experience words are taken from, for the reports to say.
-pub(crate) const BUCKET_GRADE_BASIS: &str = "per-bucket grade and experience: asb's thresholds on the bucket's TTFT p50 \
+pub(crate) const BUCKET_GRADE_BASIS: &str = "per-bucket grade and experience: AgenticSwarmBench's thresholds on the bucket's TTFT p50 \
      (good ≤ 3000 ms, ok ≤ 10000 ms) and decode p50 (decode_tok_per_s; good ≥ 30, ok ≥ 15 tok/s), the worse of the two; \
      experience: TTFT < 1 s Instant, < 3 s Responsive, < 5 s Slight pause, < 10 s Noticeable wait, else Disruptive; \
      decode > 50 fast, > 30 smooth, > 15 slow streaming, else sluggish";

@@ -291,7 +291,7 @@ impl Cassette {
         if entries.is_empty() {
             bail!(
                 "{}: no call in this recording can be served ({} without a recorded response; \
-                 asb's own recordings keep no responses: record with `asb record`)",
+                 AgenticSwarmBench's recordings keep no responses: record with `asb record`)",
                 path.display(),
                 unservable
             );

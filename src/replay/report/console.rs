@@ -51,6 +51,7 @@ pub(crate) fn summary(r: &RunResults) -> String {
         ));
     }
     verdict_lines(&mut out, r);
+    answer_check_lines(&mut out, r);
     errors(&mut out, r);
     out.push_str("  Formulas of every metric: see Metric definitions in the report\n");
     out.push_str("  (asb report -i RUN.json -o report.md, or report.html with plots).\n");
@@ -270,6 +271,25 @@ fn verdict_lines(out: &mut String, r: &RunResults) {
 /// Characters of one kind of error the console shows (about four lines).
 const ERROR_CHARS: usize = 320;
 
+/// The answer checks: how many executions passed, and each failed one with why.
+fn answer_check_lines(out: &mut String, r: &RunResults) {
+    let Some(checks) = &r.answer_checks else { return };
+    out.push_str(&indented(&super::document::answer_checks_line(checks), "  ", "    "));
+    let failed: Vec<_> = checks.executions.iter().filter(|e| e.passed == Some(false)).collect();
+    for e in failed.iter().take(TOP_ERRORS) {
+        let why: Vec<String> =
+            e.checks.iter().filter(|c| c.passed == Some(false)).map(|c| format!("{}: {}", c.check, c.detail)).collect();
+        out.push_str(&indented(
+            &format!("FAIL {} (execution {}): {}", e.task_id, e.execution, why.join("; ")),
+            "    ",
+            "      ",
+        ));
+    }
+    if failed.len() > TOP_ERRORS {
+        let _ = writeln!(out, "    … and {} more failed execution(s)", failed.len() - TOP_ERRORS);
+    }
+}
+
 fn errors(out: &mut String, r: &RunResults) {
     let errors = &r.summary.errors;
     if errors.is_empty() {
@@ -287,6 +307,32 @@ fn errors(out: &mut String, r: &RunResults) {
     if kinds > TOP_ERRORS {
         let _ = writeln!(out, "    … and {} more kind(s)", kinds - TOP_ERRORS);
     }
+    if errors.iter().any(|e| says_prompt_too_long(&e.error)) {
+        out.push_str(&indented(
+            "hint: the server says a prompt is too long for it: leave such requests out with \
+             --model-context-length N (its context, in tokens), or cut tasks short with --slice-tokens N",
+            "  ",
+            "    ",
+        ));
+    }
+}
+
+/// A server's way of saying a prompt is over its context (AgenticSwarmBench's patterns).
+fn says_prompt_too_long(error: &str) -> bool {
+    const PATTERNS: [&str; 10] = [
+        "prompt is too long",
+        "maximum context length",
+        "context_length_exceeded",
+        "token limit",
+        "too many tokens",
+        "exceeds the model's maximum",
+        "input is too long",
+        "max_prompt_length",
+        "reduce your prompt",
+        "maximum allowed",
+    ];
+    let error = error.to_lowercase();
+    PATTERNS.iter().any(|p| error.contains(p))
 }
 
 /// `text` wrapped to [`WIDTH`]: the first line after `first`, the others after `rest`.

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::replay::answer_checks::AnswerChecks;
 use crate::replay::load::LoadSummary;
 use crate::replay::results::{BucketStats, Metrics, RequestSample, RunResults};
 use crate::replay::slo::SloReport;
@@ -108,6 +109,9 @@ pub(crate) struct Document {
     pub overall: Table,
     pub distributions: Table,
     pub tasks: Table,
+    /// The scenario's answer checks: a line saying how many executions passed, and one
+    /// row per execution; `None` when no task has checks.
+    pub answer_checks: Option<(String, Table)>,
     /// `None` when no request failed.
     pub errors: Option<Table>,
     pub definitions: Table,
@@ -131,6 +135,7 @@ impl Document {
             overall: overall(r),
             distributions: distributions(&r.summary.metrics),
             tasks: tasks(r),
+            answer_checks: answer_checks(r),
             errors: errors(r),
             definitions: definitions(&r.formulas),
         }
@@ -712,6 +717,52 @@ fn tasks(r: &RunResults) -> Table {
         })
         .collect();
     Table { header, rows }
+}
+
+/// How many executions passed their answer checks, in one line.
+pub(crate) fn answer_checks_line(checks: &AnswerChecks) -> String {
+    let share = if checks.judged > 0 {
+        format!(" ({:.1} %)", 100.0 * checks.passed as f64 / checks.judged as f64)
+    } else {
+        String::new()
+    };
+    let unjudged = checks.executions.len() - checks.judged;
+    let not_run = if unjudged > 0 { format!("; {unjudged} with only checks that are not run") } else { String::new() };
+    format!(
+        "Answer checks (the scenario's evaluate directives, on the endpoint's answers): {} of {} executions passed{share}{not_run}",
+        checks.passed, checks.judged
+    )
+}
+
+fn answer_checks(r: &RunResults) -> Option<(String, Table)> {
+    let checks = r.answer_checks.as_ref()?;
+    let header = ["Task", "Execution", "Result", "Checks"].map(String::from).to_vec();
+    let rows = checks
+        .executions
+        .iter()
+        .map(|e| {
+            let result = match e.passed {
+                Some(true) => Inline::text("pass"),
+                Some(false) => Inline::strong("FAIL"),
+                None => Inline::text("not judged"),
+            };
+            let detail = e
+                .checks
+                .iter()
+                .map(|c| {
+                    let mark = match c.passed {
+                        Some(true) => "pass",
+                        Some(false) => "FAIL",
+                        None => "not run",
+                    };
+                    format!("{mark}: {}: {}", c.check, c.detail)
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            vec![Inline::code(e.task_id.clone()), Inline::text(e.execution.to_string()), result, Inline::text(detail)]
+        })
+        .collect();
+    Some((answer_checks_line(checks), Table { header, rows }))
 }
 
 fn errors(r: &RunResults) -> Option<Table> {

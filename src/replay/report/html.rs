@@ -125,6 +125,12 @@ pub(crate) fn render(r: &RunResults) -> String {
         table(&mut out, &doc.tasks);
     }
 
+    if let Some((line, checks)) = &doc.answer_checks {
+        out.push_str("<h2>Answer checks</h2>\n");
+        let _ = writeln!(out, "<p>{}</p>", escape(line));
+        table(&mut out, checks);
+    }
+
     out.push_str("<h2>Errors</h2>\n");
     match &doc.errors {
         None => out.push_str("<p>No errors.</p>\n"),

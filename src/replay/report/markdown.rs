@@ -62,6 +62,12 @@ pub(crate) fn render(r: &RunResults, json_path: Option<&str>) -> String {
         table(&mut out, &doc.tasks);
     }
 
+    if let Some((line, checks)) = &doc.answer_checks {
+        out.push_str("## Answer checks\n\n");
+        out.push_str(&format!("{line}.\n\n"));
+        table(&mut out, checks);
+    }
+
     out.push_str("## Errors\n\n");
     match &doc.errors {
         None => out.push_str("No errors.\n\n"),

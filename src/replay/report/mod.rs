@@ -128,10 +128,10 @@ pub(crate) struct CompareArgs {
     /// BASELINE then CANDIDATE run JSONs (or give them with -b and -c).
     #[arg(value_name = "RUN", num_args = 0..=2)]
     pub runs: Vec<PathBuf>,
-    /// The baseline run JSON (asb's spelling).
+    /// The baseline run JSON (AgenticSwarmBench's spelling of the flag).
     #[arg(short = 'b', long)]
     pub baseline: Option<PathBuf>,
-    /// The candidate run JSON (asb's spelling).
+    /// The candidate run JSON (AgenticSwarmBench's spelling of the flag).
     #[arg(short = 'c', long)]
     pub candidate: Option<PathBuf>,
     /// Write the comparison here instead of printing it: HTML with plots for .html/.htm,
@@ -357,10 +357,13 @@ pub(crate) mod fixtures {
                 max_consecutive_failures: None,
                 executions: 2,
                 scheduled_requests: requests.len(),
+                model_context_length: None,
+                over_context: 0,
             },
             formulas: formulas(),
             load: None,
             slo: None,
+            answer_checks: None,
             sessions: Vec::new(),
             summary: Summary {
                 verdict: if succeeded > 0 { "good".into() } else { "unknown".into() },
