@@ -220,6 +220,9 @@ mod tests {
                 "--model-context-length",
                 "-V --verbose",
                 "--verbose-text",
+                // Sharded runs.
+                "--shard",
+                "--start-at",
                 // The agentic load.
                 "--sessions",
                 "--think-time",

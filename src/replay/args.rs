@@ -151,6 +151,15 @@ pub(crate) struct ReplayArgs {
     /// execution ended), no progress bar: for programs and agents reading the output.
     #[arg(long, visible_alias = "VV")]
     pub verbose_text: bool,
+    /// Run shard K of N (K from 0, as Kubernetes' JOB_COMPLETION_INDEX): every N-th
+    /// execution from the K-th, 1/N of the sessions and of the arrival rates. N shards
+    /// send what one run sends; merge their JSONs with `asb report -i 'shard-*.json'`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<super::shard::Shard>,
+    /// Hold the first request until this wall-clock time (RFC 3339, or Unix seconds), so
+    /// shards started apart begin together.
+    #[arg(long, value_name = "TIME", value_parser = super::shard::parse_start_at)]
+    pub start_at: Option<jiff::Timestamp>,
     /// Flags for the embedded mock (`-e builtin`), e.g. "--decode-tps 120 --answer-tokens 64".
     #[arg(long, allow_hyphen_values = true)]
     pub mock_args: Option<String>,

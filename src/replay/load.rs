@@ -9,7 +9,7 @@ use super::results::{RequestSample, SessionSample};
 use crate::stats::Distribution;
 
 /// The steady-state window: requests intended to start inside it are counted.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Window {
     /// ms from the run's start.
     pub from_ms: f64,
@@ -35,7 +35,7 @@ pub(crate) struct SessionStats {
 }
 
 /// The load part of a run's summary.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct LoadSummary {
     /// The load model, in words (sessions, arrivals).
     pub model: String,

@@ -23,6 +23,7 @@ pub(crate) mod call_graph;
 pub(crate) mod capacity;
 pub(crate) mod catalog;
 pub(crate) mod client;
+pub(crate) mod conclude;
 pub(crate) mod connection;
 pub(crate) mod header;
 pub(crate) mod history;
@@ -42,6 +43,7 @@ pub(crate) mod rx_clock;
 pub(crate) mod scenario;
 pub(crate) mod schedule;
 pub(crate) mod session;
+pub(crate) mod shard;
 pub(crate) mod slice;
 pub(crate) mod slo;
 pub(crate) mod target;
@@ -134,6 +136,16 @@ impl Endpoint {
 
 /// Checks a replay's flags before anything starts.
 pub(crate) fn check_args(args: &ReplayArgs) -> Result<()> {
+    if let Some(part) = args.shard.filter(|s| s.count > 1) {
+        let drawn = args.seed.is_none()
+            && (args.policy == Policy::Random || args.session_rate.is_some() || args.request_rate.is_some());
+        if drawn {
+            bail!(
+                "--shard {part}: give --seed, so every shard orders the executions and draws the arrivals alike \
+                 (without it each would draw its own)"
+            );
+        }
+    }
     if args.users.is_some() {
         bail!(
             "--users was removed (AgenticSwarmBench 3.1): identical payloads from N users gave the server a free \
@@ -262,41 +274,23 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
         max_consecutive_failures: args.max_consecutive_failures,
         progress: true,
         verbosity: verbose::Verbosity::of(args.verbose, args.verbose_text),
+        shard: args.shard.unwrap_or(shard::Shard::WHOLE),
+        start_at: args.start_at,
     };
     let outcome = run::execute(plan, target, opts).await?;
     let mut samples = outcome.samples;
     let window = measurement_window(args, &mut samples, outcome.elapsed_s);
-    let (schedule_lag_ms, behind_schedule) = load::lag(&samples, args.max_schedule_lag_ms);
-    let load_summary = load::LoadSummary {
+    let mut load_summary = load::LoadSummary {
         model: load.describe(),
         think_time: think.to_string(),
         think_time_detail: think_detail,
-        schedule_lag_ms,
+        schedule_lag_ms: None,
         lag_tolerance_ms: args.max_schedule_lag_ms,
-        behind_schedule,
+        behind_schedule: None,
         window,
-        sessions: load::session_stats(&outcome.sessions),
+        sessions: load::SessionStats::default(),
     };
-    let counted: Vec<results::RequestSample>;
-    let in_window: &[results::RequestSample] = if samples.iter().all(|r| r.in_window) {
-        &samples
-    } else {
-        counted = samples.iter().filter(|r| r.in_window).cloned().collect();
-        &counted
-    };
-    let buckets = aggregate::buckets(in_window);
-    let mut summary = aggregate::summary(in_window, &buckets);
-    if let Some(behind) = &load_summary.behind_schedule {
-        summary.verdict = "poor".into();
-        summary.verdict_basis = format!("{behind}; {}", summary.verdict_basis);
-    }
-    let window_sessions: Vec<results::SessionSample> = outcome
-        .sessions
-        .iter()
-        .filter(|s| (load_summary.window.from_ms..=load_summary.window.to_ms).contains(&s.due_ms))
-        .cloned()
-        .collect();
-    let slo = args.slo.as_ref().map(|slo| slo.evaluate(in_window, &window_sessions, summary.duration_s));
+    let conclusion = conclude::conclude(&samples, &outcome.sessions, &mut load_summary, args.slo.as_ref());
     let checked: Vec<answer_checks::CheckedTask<'_>> =
         checked.iter().map(|(id, name, checks)| answer_checks::CheckedTask { id, name, checks }).collect();
     let answer_checks = answer_checks::evaluate(&checked, &samples);
@@ -306,22 +300,74 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
         label: args.label.clone(),
         started_at: outcome.started_at.to_string(),
         endpoint: endpoint_label,
-        target_url,
+        target_url: target_url.clone(),
         api: api.name().into(),
         model,
         scenario: info,
         settings,
         formulas: results::formulas(),
-        summary,
-        buckets,
+        summary: conclusion.summary,
+        buckets: conclusion.buckets,
         load: Some(load_summary),
-        slo,
+        slo: conclusion.slo,
         answer_checks,
+        shard: args.shard.map(|part| shard::ShardInfo {
+            index: part.index,
+            count: part.count,
+            host: shard::host_name(),
+            start_at: args.start_at.map(|t| t.to_string()),
+            started_late_ms: outcome.started_late_ms,
+            must_match: shard_must_match(args, &target_url, seed),
+        }),
+        merged: None,
         requests: samples,
         sessions: outcome.sessions,
         aborted: outcome.aborted,
     };
     Ok(Some(results))
+}
+
+/// The settings every shard of a run must share, flag by flag (as the run JSON names them).
+fn shard_must_match(args: &ReplayArgs, target_url: &str, seed: u64) -> std::collections::BTreeMap<String, String> {
+    let text = |v: &dyn std::fmt::Debug| format!("{v:?}");
+    [
+        ("scenario", text(&args.scenario)),
+        ("task", text(&args.task)),
+        ("target", target_url.to_string()),
+        ("model", text(&args.target.model)),
+        ("upstream_api", text(&args.target.upstream_api)),
+        ("cache_mode", text(&args.cache_mode)),
+        ("history_mode", text(&args.history_mode)),
+        ("repetitions", args.repetitions.to_string()),
+        ("policy", text(&args.policy)),
+        ("seed", seed.to_string()),
+        ("slice_tokens", text(&args.slice_tokens)),
+        ("model_context_length", text(&args.model_context_length)),
+        ("max_tokens", text(&args.max_tokens)),
+        ("extra_body", text(&args.extra_body)),
+        ("enable_thinking", args.enable_thinking.to_string()),
+        ("timeout", args.timeout.to_string()),
+        ("max_retries", args.max_retries.to_string()),
+        ("max_consecutive_failures", text(&args.max_consecutive_failures)),
+        ("max_concurrent", text(&args.max_concurrent)),
+        ("sessions", text(&args.sessions)),
+        ("think_time", text(&args.think_time.map(|t| t.to_string()))),
+        ("session_rate", text(&args.session_rate)),
+        ("request_rate", text(&args.request_rate)),
+        ("arrival", text(&args.arrival)),
+        ("burstiness", text(&args.burstiness)),
+        ("max_sessions", text(&args.max_sessions)),
+        ("duration", text(&args.duration)),
+        ("warmup", text(&args.warmup)),
+        ("cooldown", text(&args.cooldown)),
+        ("slo", text(&args.slo.as_ref().map(|s| s.to_string()))),
+        ("max_schedule_lag_ms", args.max_schedule_lag_ms.to_string()),
+        ("start_at", text(&args.start_at.map(|t| t.to_string()))),
+        ("shards", args.shard.map_or(1, |s| s.count).to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// `--extra-body` as a JSON object, with `--enable-thinking` merged into its
@@ -351,11 +397,22 @@ fn extra_body(args: &ReplayArgs) -> Result<Option<serde_json::Map<String, serde_
 /// The load model and think time the flags ask for (clap has refused the contradictory
 /// combinations already).
 fn load_model(args: &ReplayArgs, seed: u64) -> Result<(run::Load, ThinkTime)> {
+    let part = args.shard.unwrap_or(shard::Shard::WHOLE);
     let arrivals = |rate: f64| Arrivals {
         process: args.arrival.unwrap_or(Process::Poisson),
-        rate,
+        rate: part.rate(rate),
         burstiness: args.burstiness.unwrap_or(1.0),
-        seed,
+        seed: part.seed(seed),
+    };
+    let sessions = |total: u64| -> Result<usize> {
+        let share = part.share(total);
+        if total < u64::from(part.count) {
+            bail!(
+                "--shard {part}: {total} session(s) in flight cannot be split over {} shards; give at least one per shard",
+                part.count
+            );
+        }
+        Ok(share.min(100_000) as usize)
     };
     if args.burstiness.is_some() && args.arrival != Some(Process::Gamma) {
         bail!("--burstiness is the shape of --arrival gamma; add --arrival gamma");
@@ -382,8 +439,8 @@ fn load_model(args: &ReplayArgs, seed: u64) -> Result<(run::Load, ThinkTime)> {
             arrivals: arrivals(rate),
             max_sessions: args.max_sessions.unwrap_or(10_000).min(100_000) as usize,
         },
-        (Some(n), None, None) => run::Load::Sessions { sessions: n.min(100_000) as usize },
-        (None, None, None) => run::Load::Sessions { sessions: args.max_concurrent.unwrap_or(10).min(100_000) as usize },
+        (Some(n), None, None) => run::Load::Sessions { sessions: sessions(n)? },
+        (None, None, None) => run::Load::Sessions { sessions: sessions(args.max_concurrent.unwrap_or(10))? },
     };
     Ok((load, think))
 }

@@ -49,6 +49,12 @@ pub(crate) struct RunResults {
     /// The scenario's answer checks (`evaluate`), run on the endpoint's answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer_checks: Option<super::answer_checks::AnswerChecks>,
+    /// `--shard`: which part of a run this is, and what its other parts must share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::shard::ShardInfo>,
+    /// A report merged from shards: which ones, and how their clocks lined up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<super::report::merge::MergeInfo>,
     /// Every request sent, in the order they were started.
     pub requests: Vec<RequestSample>,
     /// Every session as it ran (none for `--request-rate`).

@@ -39,6 +39,7 @@ use super::plan::Plan;
 use super::results::{RequestSample, SessionSample};
 use super::schedule::Execution;
 use super::session;
+use super::shard::Shard;
 use super::target::Target;
 use super::think_time::{Pace, ThinkTime};
 use super::verbose::{self, Verbosity};
@@ -102,6 +103,10 @@ pub(crate) struct RunOptions {
     pub progress: bool,
     /// `-V` / `--verbose-text`: lines per request and session.
     pub verbosity: Verbosity,
+    /// `--shard`: which executions and session ids are this process's.
+    pub shard: Shard,
+    /// `--start-at`: the clock starts at this wall time.
+    pub start_at: Option<jiff::Timestamp>,
 }
 
 /// What the run produced.
@@ -112,6 +117,8 @@ pub(crate) struct RunOutcome {
     /// In start order.
     pub sessions: Vec<SessionSample>,
     pub aborted: Option<String>,
+    /// `--start-at`: how late after it the clock started, ms.
+    pub started_late_ms: Option<f64>,
     /// From the run's start to the last answer's end, seconds.
     pub elapsed_s: f64,
 }
@@ -165,7 +172,7 @@ impl Shared {
         if !self.open() {
             return None;
         }
-        let i = self.next.fetch_add(1, Ordering::SeqCst);
+        let i = self.opts.shard.global_index(self.next.fetch_add(1, Ordering::SeqCst));
         let len = self.plan.queue.len();
         if self.deadline.is_none() || len == 0 {
             return self.plan.queue.get(i).copied();
@@ -176,7 +183,7 @@ impl Shared {
     }
 
     pub(crate) fn session_id(&self) -> u64 {
-        self.next_session.fetch_add(1, Ordering::Relaxed)
+        self.opts.shard.session_id(self.next_session.fetch_add(1, Ordering::Relaxed))
     }
 
     /// An idle connection to the target, or a new one (opened by its first request, and
@@ -266,6 +273,10 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
     futures_util::future::join_all(conns.iter_mut().map(|c| c.ready())).await;
     let repetitions = plan.queue.iter().map(|e| e.execution + 1).max().unwrap_or(1);
     let timings = timings(&plan, opts.think);
+    let started_late_ms = match opts.start_at {
+        Some(at) => Some(wait_until(at).await),
+        None => None,
+    };
     let started_at = jiff::Timestamp::now();
     let started = Instant::now();
     let shared = Arc::new(Shared {
@@ -331,7 +342,18 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
     sessions.sort_by(|a, b| a.due_ms.total_cmp(&b.due_ms));
     let elapsed_s = started.elapsed().as_secs_f64();
     let aborted = shared.abort_reason.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    Ok(RunOutcome { started_at, samples, sessions, aborted, elapsed_s })
+    Ok(RunOutcome { started_at, samples, sessions, aborted, elapsed_s, started_late_ms })
+}
+
+/// Sleeps until the wall clock reads `at` (`--start-at`); returns how late after it the
+/// wait ended, in ms (negative never: a time already past returns at once with its lag).
+async fn wait_until(at: jiff::Timestamp) -> f64 {
+    let ahead = at.duration_since(jiff::Timestamp::now());
+    if let Ok(wait) = Duration::try_from(ahead) {
+        tokio::time::sleep(wait).await;
+    }
+    let late = jiff::Timestamp::now().duration_since(at);
+    late.as_secs_f64() * 1000.0
 }
 
 /// Open-loop work is started this long before it is due, so its body is built (poisoned,

@@ -42,6 +42,11 @@ pub(crate) fn summary(r: &RunResults) -> String {
     if let Some(why) = &r.aborted {
         out.push_str(&indented(&format!("Stopped early: {why}"), "  ", "    "));
     }
+    if let Some(m) = &r.merged {
+        let line =
+            format!("Merged from {} of {} shards: {}", m.present.len(), m.shards, super::document::merged_detail(m));
+        out.push_str(&indented(&line, "  ", "    "));
+    }
     if r.summary.estimated_output_counts > 0 {
         let n = r.summary.estimated_output_counts;
         out.push_str(&indented(

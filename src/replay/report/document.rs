@@ -272,7 +272,29 @@ fn notes(r: &RunResults) -> Vec<Inline> {
              (chars/4 per output-bearing event), and so are the rates computed from them."
         )));
     }
+    if let Some(m) = &r.merged {
+        notes.push(
+            Inline::strong(format!("Merged from {} of {} shards: ", m.present.len(), m.shards))
+                .then_text(merged_detail(m)),
+        );
+    }
+    if let Some(s) = &r.shard {
+        notes.push(Inline::strong(format!("Shard {}/{} of a run: ", s.index, s.count)).then_text(format!(
+            "this part alone (on {}); merge the shards with `asb report -i 'shard-*.json'`",
+            if s.host.is_empty() { "an unnamed host" } else { &s.host }
+        )));
+    }
     notes
+}
+
+/// A merged run's shards in words: hosts, start spread, what is missing, what is exact.
+pub(crate) fn merged_detail(m: &crate::replay::report::merge::MergeInfo) -> String {
+    let missing = if m.missing.is_empty() {
+        String::new()
+    } else {
+        format!("shard(s) {} missing; ", m.missing.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))
+    };
+    format!("{missing}hosts {}; starts {:.0} ms apart at most; {}.", m.hosts.join(", "), m.start_spread_ms, m.exactness)
 }
 
 fn findings(r: &RunResults) -> Vec<Inline> {

@@ -20,6 +20,7 @@ pub(crate) mod csv;
 pub(crate) mod document;
 pub(crate) mod html;
 pub(crate) mod markdown;
+pub(crate) mod merge;
 pub(crate) mod plots;
 
 use std::path::{Path, PathBuf};
@@ -92,9 +93,10 @@ impl Format {
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ReportArgs {
-    /// The run JSON written by `asb replay`.
-    #[arg(short = 'i', long)]
-    pub input: PathBuf,
+    /// The run JSON written by `asb replay`; several (or a quoted pattern such as
+    /// 'shards/*.json'): the shards of one `--shard` run, merged into one.
+    #[arg(short = 'i', long, num_args = 1.., required = true)]
+    pub input: Vec<PathBuf>,
     /// Write the report here instead of printing it.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
@@ -105,9 +107,18 @@ pub(crate) struct ReportArgs {
 
 /// `asb report`: renders a saved run in the chosen format, to stdout or to `-o`.
 pub(crate) fn run_report(args: ReportArgs) -> Result<ExitCode> {
-    let run = load(&args.input)?;
+    let inputs = expand_patterns(&args.input)?;
+    let (run, input) = if let [one] = inputs.as_slice() {
+        (load(one)?, one.display().to_string())
+    } else {
+        let runs = inputs.iter().map(|p| Ok((p.display().to_string(), load(p)?))).collect::<Result<Vec<_>>>()?;
+        let (merged, warnings) = merge::merge(runs)?;
+        for w in warnings {
+            crate::errors::note("asb report", w);
+        }
+        (merged, format!("{} shards", inputs.len()))
+    };
     let format = args.format.unwrap_or_else(|| Format::for_output(args.output.as_deref()));
-    let input = args.input.display().to_string();
     let text = match format {
         Format::Markdown => markdown::render(&run, Some(&input)),
         Format::Html => html::render(&run),
@@ -121,6 +132,27 @@ pub(crate) fn run_report(args: ReportArgs) -> Result<ExitCode> {
     };
     write_or_print(&text, args.output.as_deref())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `-i` values, a pattern (`*`, `?`, `[…]`) that names no file expanded to the files it
+/// matches, in name order.
+fn expand_patterns(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let text = input.to_string_lossy();
+        if input.exists() || !text.contains(['*', '?', '[']) {
+            out.push(input.clone());
+            continue;
+        }
+        let mut matched: Vec<PathBuf> =
+            glob::glob(&text).map_err(|e| anyhow!("-i {text}: not a pattern: {e}"))?.filter_map(Result::ok).collect();
+        if matched.is_empty() {
+            bail!("-i {text}: no file matches");
+        }
+        matched.sort();
+        out.extend(matched);
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Args)]
@@ -364,6 +396,8 @@ pub(crate) mod fixtures {
             load: None,
             slo: None,
             answer_checks: None,
+            shard: None,
+            merged: None,
             sessions: Vec::new(),
             summary: Summary {
                 verdict: if succeeded > 0 { "good".into() } else { "unknown".into() },
@@ -498,7 +532,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for (name, needle) in [("r.md", "# asb replay report"), ("r.html", "<svg"), ("r.json", "\"results_version\"")] {
             let out = dir.path().join(name);
-            let args = ReportArgs { input: file.path().into(), output: Some(out.clone()), format: None };
+            let args = ReportArgs { input: vec![file.path().into()], output: Some(out.clone()), format: None };
             run_report(args).unwrap();
             assert!(std::fs::read_to_string(&out).unwrap().contains(needle), "{name}");
         }

@@ -1,0 +1,45 @@
+//! From a run's raw samples to its figures: the window's requests per bucket and overall,
+//! the verdict, schedule lag and sessions, and the SLO. One function for a run and for
+//! shards merged into one (`asb report -i shard-*.json`), so a merged report is computed
+//! exactly as one process would have computed it from the same samples.
+
+use super::aggregate;
+use super::load::{self, LoadSummary};
+use super::results::{BucketStats, RequestSample, SessionSample, Summary};
+use super::slo::{Slo, SloReport};
+
+/// The figures of a run.
+pub(crate) struct Conclusion {
+    pub summary: Summary,
+    pub buckets: Vec<BucketStats>,
+    pub slo: Option<SloReport>,
+}
+
+/// Concludes over `samples` (their `in_window` marks already set) and `sessions`, and
+/// fills `load`'s schedule lag, behind-schedule finding and session figures.
+pub(crate) fn conclude(
+    samples: &[RequestSample],
+    sessions: &[SessionSample],
+    load: &mut LoadSummary,
+    slo: Option<&Slo>,
+) -> Conclusion {
+    (load.schedule_lag_ms, load.behind_schedule) = load::lag(samples, load.lag_tolerance_ms);
+    load.sessions = load::session_stats(sessions);
+    let counted: Vec<RequestSample>;
+    let in_window: &[RequestSample] = if samples.iter().all(|r| r.in_window) {
+        samples
+    } else {
+        counted = samples.iter().filter(|r| r.in_window).cloned().collect();
+        &counted
+    };
+    let buckets = aggregate::buckets(in_window);
+    let mut summary = aggregate::summary(in_window, &buckets);
+    if let Some(behind) = &load.behind_schedule {
+        summary.verdict = "poor".into();
+        summary.verdict_basis = format!("{behind}; {}", summary.verdict_basis);
+    }
+    let window_sessions: Vec<SessionSample> =
+        sessions.iter().filter(|s| (load.window.from_ms..=load.window.to_ms).contains(&s.due_ms)).cloned().collect();
+    let slo = slo.map(|slo| slo.evaluate(in_window, &window_sessions, summary.duration_s));
+    Conclusion { summary, buckets, slo }
+}
