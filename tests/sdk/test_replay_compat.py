@@ -7,7 +7,11 @@ out in Python with CPython's own `random` (the mask's source)."""
 import json
 import os
 import random
+import signal
+import socket
 import subprocess
+
+import httpx
 
 from conftest import asb_bin
 
@@ -198,6 +202,28 @@ def test_config_file_fills_what_the_command_line_and_environment_leave(start_moc
     assert p.returncode == 2 and "0.1 to 86400" in p.stderr, p.stderr
     p = asb("--config", str(tmp_path / "missing.yml"), "replay", "--dry-run")
     assert p.returncode == 2 and "missing.yml: cannot open" in p.stderr
+
+
+def test_config_file_gives_record_what_it_requires(start_mock, tmp_path):
+    mock = start_mock("--zero-delay", "--answer-tokens", "4")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "record.yml"
+    config.write_text(f"endpoint: {mock.url}\nmodel: m\nproxy_port: {port}\n")
+    out = tmp_path / "rec.jsonl"
+    proc = subprocess.Popen([asb_bin(), "--config", str(config), "record", "-o", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "ASB_ENDPOINT": "", "ASB_MODEL": ""})
+    try:
+        first = proc.stdout.readline()
+        assert f"listening on http://127.0.0.1:{port}" in first, first
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json={"model": "x", "messages": MESSAGES},
+                       timeout=10)
+        assert r.status_code == 200, r.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert json.loads(out.read_text().splitlines()[0])["request"]["body"]["messages"] == MESSAGES
 
 
 # ---- --cache-mode realistic-compat --------------------------------------------------------
