@@ -385,6 +385,9 @@ pub(crate) mod fixtures {
             buckets,
             requests,
             aborted: None,
+            server_metrics: None,
+            prefix_cache: None,
+            clock_check: None,
         }
     }
 
