@@ -21,6 +21,7 @@ pub(crate) mod document;
 pub(crate) mod html;
 pub(crate) mod markdown;
 pub(crate) mod plots;
+pub(crate) mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
