@@ -91,8 +91,9 @@ impl Scraper {
             ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
                 let last = tokio::select! {
-                    _ = ticker.tick() => false,
+                    biased;
                     _ = &mut stopped => true,
+                    _ = ticker.tick() => false,
                 };
                 let sent = origin.elapsed();
                 let result = scrape_once(&http, &url, timeout).await;
