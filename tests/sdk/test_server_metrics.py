@@ -240,3 +240,20 @@ def test_against_llama_cpp_series_timings_and_our_ttft_above_its_prompt_time(lla
     c = run["clock_check"]
     assert c["requests"] == 3 and c["ttft_below_server_prompt"] == 0 and c["ttft_minus_server_prompt_ms"]["min"] >= 0
     assert "Server timings (3 requests): TTFT − server prompt_ms p50" in p.stdout
+
+
+def test_capacity_shows_the_server_s_kv_cache_max_per_step(start_mock, tmp_path):
+    # A small cache (4,096 blocks of 16 tokens): every session's poisoned context fills
+    # more of it, so the KV-cache use the mock reports (blocks held / capacity) only grows.
+    mock = start_mock(*MOCK, "--cache-blocks", "4096")
+    rec = recording(tmp_path / "rec.jsonl", threads=1)
+    out = tmp_path / "cap.json"
+    p = subprocess.run([asb_bin(), "capacity", "-e", mock.url, "-w", str(rec), "--think-time", "none",
+                        "--slo", "ttft:p99<=10s", "--step-duration", "1s", "--step-warmup", "0s", "--max", "2",
+                        "--server-metrics-interval", "50ms", "-o", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    steps = json.loads(out.read_text())["steps"]
+    assert len(steps) == 2 and all(0 < s["kv_cache_usage_max"] <= 1 for s in steps), steps
+    assert steps[1]["kv_cache_usage_max"] >= steps[0]["kv_cache_usage_max"]
+    assert "server KV max" in p.stdout and "| server KV max" in p.stderr
