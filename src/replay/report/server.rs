@@ -5,8 +5,6 @@
 //! the server's (llama.cpp `timings`). Built once as document parts; the console gets a
 //! few lines, the HTML two plots on the client plots' time axis.
 
-use std::fmt::Write as _;
-
 use super::document::{Inline, Table};
 use super::html::Built;
 use super::plots::{colour, Axis, Data, Plot, Series};
@@ -153,6 +151,15 @@ fn summary_table(run: &ServerSummary, window: Option<&ServerSummary>) -> Table {
     Table { header, rows }
 }
 
+/// `text` as console lines of at most 100 columns: `  ` first, `    ` after.
+fn lines(out: &mut String, text: &str) {
+    for (i, line) in crate::display::wrap(text, 96).lines().enumerate() {
+        out.push_str(if i == 0 { "  " } else { "    " });
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
 /// The console's lines about the server.
 pub(crate) fn console(r: &RunResults) -> String {
     let mut out = String::new();
@@ -171,43 +178,39 @@ pub(crate) fn console(r: &RunResults) -> String {
             if s.prefix_cache_hit_rate.is_some() {
                 parts.push(format!("prefix-cache hit {}", pct(s.prefix_cache_hit_rate)));
             }
-            let _ = writeln!(
-                out,
-                "  Server ({}): {}",
-                if m.server.is_empty() { "?" } else { &m.server },
-                parts.join(" | ")
-            );
+            let server = if m.server.is_empty() { "?" } else { &m.server };
+            lines(&mut out, &format!("Server ({server}): {}", parts.join(" | ")));
         }
         for note in &m.notes {
-            let _ = writeln!(out, "  Server metrics: {note}");
+            lines(&mut out, &format!("Server metrics: {note}"));
         }
     }
     if let Some(p) = &r.prefix_cache {
         if let Some(reset) = &p.reset {
-            let _ =
-                writeln!(out, "  Prefix-cache reset {}: {}", if reset.done { "done" } else { "NOT done" }, reset.what);
+            let done = if reset.done { "done" } else { "NOT done" };
+            lines(&mut out, &format!("Prefix-cache reset {done}: {}", reset.what));
         }
         for w in &p.warnings {
-            let _ = writeln!(out, "  WARNING: {w}");
+            lines(&mut out, &format!("WARNING: {w}"));
         }
         if p.requests_with_usage > 0 {
-            let _ = writeln!(
-                out,
-                "  Prefix cache: reported {} | expected {} (ideal cache under the cache mode)",
+            let text = format!(
+                "Prefix cache: reported {} | expected {} (ideal cache under the cache mode)",
                 pct(p.reported_hit_rate),
                 pct(p.expected_hit_rate)
             );
+            lines(&mut out, &text);
         }
     }
     if let Some(c) = &r.clock_check {
         let gap = c.ttft_minus_server_prompt_ms.as_ref().map_or(NONE.to_string(), |d| duration_ms(d.p50));
-        let _ = writeln!(
-            out,
-            "  Server timings ({} requests): TTFT − server prompt_ms p50 {gap}; {} below 0 | decode ours/server's p50 {}",
+        let text = format!(
+            "Server timings ({} requests): TTFT − server prompt_ms p50 {gap}; {} below 0 | decode ours/server's p50 {}",
             c.requests,
             c.ttft_below_server_prompt,
             c.decode_ratio_p50.map_or(NONE.to_string(), |x| format!("×{x:.3}"))
         );
+        lines(&mut out, &text);
     }
     out
 }
@@ -358,7 +361,9 @@ mod tests {
         let cells: Vec<String> = table.rows.iter().map(|row| format!("{:?}", row)).collect();
         assert!(cells.iter().any(|c| c.contains("KV-cache use") && c.contains("max 40.0%")), "{cells:?}");
         assert!(cells.iter().any(|c| c.contains("62.5% (2,500 of 4,000 tokens)")), "{cells:?}");
-        assert!(console(&r).contains("KV cache max 40.0%"), "{}", console(&r));
+        let text = console(&r);
+        assert!(text.contains("KV cache max 40.0%"), "{text}");
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
     }
 
     #[test]
