@@ -53,6 +53,9 @@ params.port = int(sys.argv[2])
 params.model_alias = {sys.argv[3]}
 params.n_ctx = int(os.environ.get("ASB_UPSTREAM_CTX", "0"))
 params.n_parallel = int(os.environ.get("ASB_UPSTREAM_PARALLEL", "1"))
+params.endpoint_metrics = True  # GET /metrics (Prometheus), scraped by asb replay
+# POST /slots/ID?action=erase (asb replay --reset-prefix-cache) needs a slot save path.
+params.slot_save_path = os.environ["ASB_UPSTREAM_SLOTS"]
 server = xllamacpp.Server(params)
 print("listening on", server.listening_address, flush=True)
 stopped = threading.Event()
@@ -71,7 +74,8 @@ start() {
   if [ -f "$(pidfile "$port")" ] && kill -0 "$(cat "$(pidfile "$port")")" 2>/dev/null; then
     fail "a server is already running on $url"
   fi
-  nohup "$PY" -c "$SERVER" "$(gguf)" "$port" "$ALIAS" >"$log" 2>&1 </dev/null &
+  mkdir -p "$HOME_DIR/slots-$port"
+  ASB_UPSTREAM_SLOTS=$HOME_DIR/slots-$port nohup "$PY" -c "$SERVER" "$(gguf)" "$port" "$ALIAS" >"$log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$(pidfile "$port")"
   local waited=0

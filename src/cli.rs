@@ -237,6 +237,11 @@ mod tests {
                 "--max-schedule-lag-ms =10",
                 "--slo",
                 "--label",
+                // What the server saw.
+                "--server-metrics",
+                "--no-server-metrics",
+                "--server-metrics-interval =250ms",
+                "--reset-prefix-cache",
             ])
             .collect();
         let serve: Vec<&str> = [

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures_util::stream;
 use tokio::time::Instant;
 
+use super::metrics::{InFlight, MockMetrics};
 use super::reply::{Reply, SseEncoder};
 use super::timing::Schedule;
 use super::truth::{TruthLog, TruthRecord};
@@ -27,6 +28,8 @@ pub(crate) struct Generation {
     truth: TruthRecord,
     log: Arc<TruthLog>,
     ended: bool,
+    /// The `/metrics` counters, and this request's place among those in flight.
+    metrics: Option<(Arc<MockMetrics>, InFlight)>,
 }
 
 impl Generation {
@@ -38,7 +41,13 @@ impl Generation {
         truth: TruthRecord,
         log: Arc<TruthLog>,
     ) -> Self {
-        Generation { reply, schedule, arrival, sent: 0, cut_after, truth, log, ended: false }
+        Generation { reply, schedule, arrival, sent: 0, cut_after, truth, log, ended: false, metrics: None }
+    }
+
+    /// Counts this generation in `/metrics` (in flight until dropped, tokens as sent).
+    pub(crate) fn counted_in(mut self, metrics: Arc<MockMetrics>, in_flight: InFlight) -> Self {
+        self.metrics = Some((metrics, in_flight));
+        self
     }
 
     fn remaining(&self) -> usize {
@@ -76,6 +85,9 @@ impl Generation {
         self.truth.ttft_ms.get_or_insert(t);
         self.truth.token_times_ms.extend(std::iter::repeat_n(t, n));
         self.sent += n;
+        if let Some((m, _)) = &self.metrics {
+            m.sent(n);
+        }
     }
 
     fn end(&mut self, outcome: &'static str) {

@@ -17,6 +17,7 @@ pub(crate) mod answer;
 pub(crate) mod anthropic;
 pub(crate) mod config;
 pub(crate) mod generation;
+pub(crate) mod metrics;
 pub(crate) mod openai;
 pub(crate) mod prefix_cache;
 pub(crate) mod reply;

@@ -31,6 +31,18 @@ impl PrefixCache {
         PrefixCache { block_tokens: block_tokens.max(1), blocks }
     }
 
+    /// Blocks held now, and the most it holds (0 with caching off).
+    pub(crate) fn blocks_used(&self) -> (usize, usize) {
+        self.blocks.as_ref().map_or((0, 0), |lru| (lru.len(), lru.cap().get()))
+    }
+
+    /// Forgets every block (`POST /reset_prefix_cache`).
+    pub(crate) fn clear(&mut self) {
+        if let Some(lru) = self.blocks.as_mut() {
+            lru.clear();
+        }
+    }
+
     /// Looks the prompt up and then admits all its full blocks (touching the ones that hit).
     pub(crate) fn lookup_and_insert(&mut self, tokens: &[&str]) -> CacheOutcome {
         let Some(lru) = self.blocks.as_mut() else {
@@ -105,5 +117,16 @@ mod tests {
         let mut off = PrefixCache::new(16, 0);
         assert_eq!(off.lookup_and_insert(&["a"; 64]), CacheOutcome::default());
         assert_eq!(off.lookup_and_insert(&["a"; 64]), CacheOutcome::default());
+        assert_eq!(off.blocks_used(), (0, 0));
+    }
+
+    #[test]
+    fn clear_forgets_every_block() {
+        let mut cache = PrefixCache::new(1, 4);
+        cache.lookup_and_insert(&["a", "b"]);
+        assert_eq!(cache.blocks_used(), (2, 4));
+        cache.clear();
+        assert_eq!(cache.blocks_used(), (0, 4));
+        assert_eq!(cache.lookup_and_insert(&["a", "b"]).cached_tokens, 0);
     }
 }

@@ -29,6 +29,7 @@ use super::answer;
 use super::anthropic::{self, AnthropicStream};
 use super::config::MockConfig;
 use super::generation::Generation;
+use super::metrics::{Gauges, MockMetrics};
 use super::openai::{self, OpenAiStream};
 use super::prefix_cache::PrefixCache;
 use super::reply::{Reply, SseEncoder};
@@ -50,6 +51,7 @@ struct MockState {
     cache: Mutex<PrefixCache>,
     slots: Arc<DecodeSlots>,
     truth: Arc<TruthLog>,
+    metrics: Arc<MockMetrics>,
 }
 
 /// A running mock; dropping it (or calling [`MockServer::stop`]) stops it.
@@ -89,6 +91,7 @@ pub(crate) async fn start(cfg: MockConfig, host: IpAddr, port: u16, truth: Truth
         seq: AtomicU64::new(0),
         slots: Arc::new(DecodeSlots::default()),
         truth: Arc::new(truth),
+        metrics: Arc::default(),
     });
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
     let timeouts = state.cfg.timeouts;
@@ -131,6 +134,8 @@ fn router(state: Arc<MockState>) -> Router {
         .route(Api::Anthropic.path(), only_post(post(messages)))
         .route(Route::CountTokens.path(), only_post(post(count_tokens)))
         .route(Route::Models.path(), get(models).fallback(method_not_allowed))
+        .route("/metrics", get(metrics).fallback(method_not_allowed))
+        .route("/reset_prefix_cache", only_post(post(reset_prefix_cache)))
         .fallback(not_found)
         .with_state(state)
 }
@@ -220,6 +225,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         Ok(a) => a,
         Err(e) => return reject(truth, e, "rejected"),
     };
+    let in_flight = state.metrics.admit(truth.prompt_tokens, cache.cached_tokens);
     truth.cached_tokens = cache.cached_tokens;
     truth.cache_written_tokens = cache.written_tokens;
     truth.output_tokens = answer.tokens.len();
@@ -249,7 +255,8 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
     let uncached = reply.prompt_tokens - cache.cached_tokens;
     let stall_s = if stalled { cfg.stall_s } else { 0.0 };
     let schedule = Schedule::new(cfg, arrival, uncached, stall_s, Arc::clone(&state.slots), faults.random());
-    let mut generation = Generation::new(reply, schedule, arrival, cut_after, truth, Arc::clone(&state.truth));
+    let mut generation = Generation::new(reply, schedule, arrival, cut_after, truth, Arc::clone(&state.truth))
+        .counted_in(Arc::clone(&state.metrics), in_flight);
 
     if gen.stream {
         let encoder: Box<dyn SseEncoder> = match api {
@@ -367,6 +374,29 @@ async fn models(State(state): State<Arc<MockState>>, headers: HeaderMap) -> Resp
         }),
     };
     axum::Json(body).into_response()
+}
+
+/// `GET /metrics`: the model's state under vLLM's names (see `metrics`).
+async fn metrics(State(state): State<Arc<MockState>>) -> Response {
+    let (used, capacity) = match state.cache.lock() {
+        Ok(c) => c.blocks_used(),
+        Err(poisoned) => poisoned.into_inner().blocks_used(),
+    };
+    let gauges = Gauges { decoding: state.slots.active(), cache_blocks_used: used, cache_blocks: capacity };
+    let model = state.cfg.models.first().map_or(DEFAULT_MODEL, String::as_str);
+    let mut resp = Response::new(axum::body::Body::from(state.metrics.render(model, gauges)));
+    resp.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    resp
+}
+
+/// `POST /reset_prefix_cache` (as vLLM): empties the prefix cache; 200 with an empty body.
+async fn reset_prefix_cache(State(state): State<Arc<MockState>>) -> Response {
+    match state.cache.lock() {
+        Ok(mut c) => c.clear(),
+        Err(poisoned) => poisoned.into_inner().clear(),
+    }
+    state.metrics.cache_reset();
+    Response::new(axum::body::Body::empty())
 }
 
 async fn not_found(headers: HeaderMap, req: Request) -> Response {

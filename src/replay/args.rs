@@ -163,6 +163,21 @@ pub(crate) struct ReplayArgs {
     /// Flags for the embedded mock (`-e builtin`), e.g. "--decode-tps 120 --answer-tokens 64".
     #[arg(long, allow_hyphen_values = true)]
     pub mock_args: Option<String>,
+    /// Scrape the server's Prometheus metrics through the run (KV-cache use, requests
+    /// running/waiting, preemptions, prefix-cache hits) from URL [default: the endpoint's
+    /// /metrics, when it answers in Prometheus text format].
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub server_metrics: Option<String>,
+    /// Do not scrape the server's metrics.
+    #[arg(long, conflicts_with = "server_metrics")]
+    pub no_server_metrics: bool,
+    /// Time between two scrapes of --server-metrics (10ms to 60s).
+    #[arg(long, default_value = "250ms", value_parser = parse_scrape_interval)]
+    pub server_metrics_interval: std::time::Duration,
+    /// Empty the server's prefix cache before the run (vLLM POST /reset_prefix_cache,
+    /// SGLang POST /flush_cache, llama.cpp slot erase), and say what was done.
+    #[arg(long)]
+    pub reset_prefix_cache: bool,
     /// Removed in AgenticSwarmBench 3.1: N users sending identical payloads got a free
     /// cache ride.
     #[arg(short = 'u', long, hide = true)]
@@ -196,6 +211,26 @@ pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         return std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("expected a duration, got {s:?}"));
     }
     humantime::parse_duration(s).map_err(|e| format!("expected a duration such as 90s, 5m or 1h30m, got {s:?}: {e}"))
+}
+
+/// `--server-metrics-interval`: a duration from 10 ms to 60 s.
+fn parse_scrape_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if (std::time::Duration::from_millis(10)..=std::time::Duration::from_secs(60)).contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!("expected an interval from 10ms to 60s, got {s:?}"))
+    }
+}
+
+impl ReplayArgs {
+    /// The scrape the flags ask for; `None` with --no-server-metrics.
+    pub(crate) fn server_metrics_options(&self) -> Option<super::server_metrics::Options> {
+        (!self.no_server_metrics).then(|| super::server_metrics::Options {
+            url: self.server_metrics.clone().filter(|u| !u.is_empty()),
+            interval: self.server_metrics_interval,
+        })
+    }
 }
 
 /// `--seed`: a whole number; negative ones count as their absolute value, as CPython's

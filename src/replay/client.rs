@@ -14,6 +14,7 @@ use http::{Request, Uri};
 use http_body_util::Full;
 
 use super::connection::{chain as error_chain, Connection};
+use super::server_metrics::timings::ServerTimings;
 
 use crate::recording::assemble::{assemble_body, Assembled, Assembler};
 use crate::wire::sse::{SseEvent, SseParser};
@@ -68,6 +69,8 @@ pub(crate) struct Observation {
     pub retryable: bool,
     /// The server rejected `stream_options` (retry without it).
     pub rejects_stream_options: bool,
+    /// The server's own timings of the answer (llama.cpp `timings`), when it sent them.
+    pub server_timings: Option<ServerTimings>,
 }
 
 pub(crate) struct Outgoing<'a> {
@@ -198,6 +201,7 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
             return;
         };
         let a = assemble_body(out.api, &json);
+        obs.server_timings = ServerTimings::of_answer(&json);
         let r = &a.result;
         let chars = r.text.chars().count()
             + r.thinking.chars().count()
@@ -247,6 +251,9 @@ async fn exchange(conn: &mut Connection, out: &Outgoing<'_>, obs: &mut Observati
         for event in events.drain(..) {
             let before = assembler.so_far().content_events;
             assembler.on_event(&event.data, t);
+            if let Some(timings) = ServerTimings::of_event(&event.data) {
+                obs.server_timings = Some(timings);
+            }
             let a = assembler.so_far();
             if a.content_events > before {
                 obs.output_ms.push(t);

@@ -98,6 +98,8 @@ pub(crate) fn sample(obs: &Observation, at: Placement, run_start: Instant) -> Re
         events: obs.assembled.events,
         prompt_tokens: prompt,
         cached_tokens: cached,
+        expected_cached_tokens: None,
+        server_timings: obs.server_timings.clone(),
         completion_tokens: completion,
         completion_source: source.into(),
         context_tokens_estimate: at.context_tokens_estimate,

@@ -42,6 +42,7 @@ pub(crate) mod run;
 pub(crate) mod rx_clock;
 pub(crate) mod scenario;
 pub(crate) mod schedule;
+pub(crate) mod server_metrics;
 pub(crate) mod session;
 pub(crate) mod shard;
 pub(crate) mod slice;
@@ -265,6 +266,16 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
     let info = scenario_info(&plan, &spec);
     let checked: Vec<(String, String, Vec<answer_checks::Check>)> =
         plan.scenario.tasks.iter().map(|t| (t.id.clone(), t.name.clone(), t.checks.clone())).collect();
+    let (cache_mode, shared_prefix_chars) = (plan.cache_mode, plan.shared_prefix_chars);
+    let server = server_metrics::Watch::before_run(
+        args.reset_prefix_cache,
+        args.server_metrics_options().as_ref(),
+        &endpoint.url,
+    )
+    .await;
+    if header {
+        human(&server.describe());
+    }
     let api = target.api;
     let target_url = target.url.clone();
     let opts = run::RunOptions {
@@ -281,8 +292,22 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
         start_at: args.start_at,
     };
     let outcome = run::execute(plan, target, opts).await?;
+    // The run's clock started `elapsed_s` before `execute` returned.
+    let run_started = std::time::Instant::now()
+        .checked_sub(Duration::from_secs_f64(outcome.elapsed_s))
+        .unwrap_or_else(std::time::Instant::now);
     let mut samples = outcome.samples;
     let window = measurement_window(args, &mut samples, outcome.elapsed_s);
+    let found = server
+        .after_run(
+            run_started,
+            outcome.elapsed_s * 1000.0,
+            (window.from_ms, window.to_ms),
+            &mut samples,
+            cache_mode,
+            shared_prefix_chars,
+        )
+        .await;
     let mut load_summary = load::LoadSummary {
         model: load.describe(),
         think_time: think.to_string(),
@@ -326,6 +351,9 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
         requests: samples,
         sessions: outcome.sessions,
         aborted: outcome.aborted,
+        server_metrics: found.server_metrics,
+        prefix_cache: found.prefix_cache,
+        clock_check: found.clock_check,
     };
     Ok(Some(results))
 }

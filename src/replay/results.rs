@@ -62,6 +62,17 @@ pub(crate) struct RunResults {
     pub sessions: Vec<SessionSample>,
     /// Why the run stopped early (`--max-consecutive-failures`, Ctrl+C), if it did.
     pub aborted: Option<String>,
+    /// What the server saw: its `/metrics` scraped through the run (absent with
+    /// `--no-server-metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_metrics: Option<super::server_metrics::ServerMetrics>,
+    /// Cached prompt tokens as reported against what the cache mode should give, the
+    /// cache reset, warm-start warnings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_cache: Option<super::server_metrics::prefix::PrefixCacheReport>,
+    /// Our clock against the server's own timings (llama.cpp), when it sent them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_check: Option<super::server_metrics::timings::ClockCheck>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -277,6 +288,13 @@ pub(crate) struct RequestSample {
     /// The server's prompt tokens (input + cache read + cache creation for Anthropic).
     pub prompt_tokens: Option<u64>,
     pub cached_tokens: Option<u64>,
+    /// What an ideal prefix cache would have held under the cache mode (see
+    /// server_metrics::prefix); absent without server usage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_cached_tokens: Option<u64>,
+    /// The server's own timings of this answer (llama.cpp `timings`), when it sent them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_timings: Option<super::server_metrics::timings::ServerTimings>,
     pub completion_tokens: u64,
     /// `usage` (server) or `estimate` (chars/4 of the output text).
     pub completion_source: String,
@@ -369,5 +387,8 @@ pub(crate) fn formulas() -> BTreeMap<String, String> {
         ("percentiles", "linear interpolation between closest ranks (numpy default) over raw samples of successful requests"),
         ("verdict", "asb thresholds on the medium or long bucket (else the first): good if TTFT p50 ≤ 3000 ms and decode p50 ≥ 30 tok/s; ok if ≤ 10000 ms and ≥ 15 tok/s; else poor"),
     ];
-    f.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    f.into_iter()
+        .chain(super::server_metrics::summary::formulas())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }

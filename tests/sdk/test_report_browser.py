@@ -129,7 +129,7 @@ def test_report_renders_every_plot_without_overflow(browser, artifacts, runs):
     assert "<script" not in text and "🟢" not in text and "base" in text
     found = look(browser, page, artifacts)
     check_page(found, ["ttft-ecdf", "itl-ecdf", "ttft-vs-prompt", "decode-vs-context", "throughput", "in-flight",
-                       "timeline"])
+                       "server-requests", "server-cache", "timeline"])
     marks = {p["id"]: p["marks"] for p in found["plots"]}
     run = json.loads((runs / "base.json").read_text())
     assert marks["ttft-vs-prompt"] == marks["decode-vs-context"] == len(run["requests"])

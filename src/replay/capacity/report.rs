@@ -38,6 +38,10 @@ pub(crate) struct StepResult {
     /// Sessions started per second (the rate the step delivered).
     pub sessions_per_s: f64,
     pub schedule_lag_p99_ms: Option<f64>,
+    /// The server's KV-cache use at its highest over the step's window (its scraped
+    /// `/metrics`, a fraction of capacity), when it was scraped.
+    #[serde(default)]
+    pub kv_cache_usage_max: Option<f64>,
     /// The first run's JSON, when `-o` was given.
     pub json: Option<PathBuf>,
 }
@@ -89,6 +93,13 @@ impl StepResult {
             output_tok_per_s: per_s(ok.iter().map(|r| r.completion_tokens).sum::<u64>() as f64),
             sessions_per_s: per_s(sessions as f64),
             schedule_lag_p99_ms: lag.map(|d| d.p99),
+            kv_cache_usage_max: runs
+                .iter()
+                .filter_map(|r| {
+                    let m = r.server_metrics.as_ref()?;
+                    m.window.as_ref().or(m.run.as_ref())?.kv_cache_usage.map(|g| g.max)
+                })
+                .reduce(f64::max),
             slo,
             json,
         }
@@ -213,7 +224,7 @@ pub(crate) fn plan_text(args: &CapacityArgs, slo: &Slo, resolution: f64) -> Stri
 
 pub(crate) fn step_line(by: By, s: &StepResult) -> String {
     format!(
-        "{} {}: TTFT p99 {} | ITL p99 {} | decode p50 {} tok/s | {} output tok/s | attainment {}{}{}",
+        "{} {}: TTFT p99 {} | ITL p99 {} | decode p50 {} tok/s | {} output tok/s | attainment {}{}{}{}",
         load_text(by, s.load),
         if s.passed { "PASS" } else { "FAIL" },
         s.ttft_p99_ms.map_or(NONE.to_string(), duration_ms),
@@ -221,6 +232,7 @@ pub(crate) fn step_line(by: By, s: &StepResult) -> String {
         s.decode_p50_tok_per_s.map_or(NONE.to_string(), rate1),
         rate1(s.output_tok_per_s),
         s.slo.attainment.map_or(NONE.to_string(), percent),
+        s.kv_cache_usage_max.map_or(String::new(), |kv| format!(" | server KV max {}", percent(kv))),
         if s.runs > 1 { format!(" ({} runs pooled)", s.runs) } else { String::new() },
         s.reason.as_ref().map_or(String::new(), |r| format!(" | {r}")),
     )
@@ -241,11 +253,20 @@ fn headline(r: &CapacityResult) -> String {
 }
 
 /// The step table's columns, as every format shows them.
-const COLUMNS: [&str; 8] =
-    ["load", "result", "TTFT p50", "TTFT p99", "ITL p99", "decode p50 tok/s", "output tok/s", "attainment"];
+const COLUMNS: [&str; 9] = [
+    "load",
+    "result",
+    "TTFT p50",
+    "TTFT p99",
+    "ITL p99",
+    "decode p50 tok/s",
+    "output tok/s",
+    "attainment",
+    "server KV max",
+];
 
 /// One step's cells, in [`COLUMNS`] order.
-fn cells(by: By, s: &StepResult) -> [String; 8] {
+fn cells(by: By, s: &StepResult) -> [String; 9] {
     [
         load_text(by, s.load),
         if s.passed { "pass" } else { "FAIL" }.to_string(),
@@ -255,12 +276,13 @@ fn cells(by: By, s: &StepResult) -> [String; 8] {
         s.decode_p50_tok_per_s.map_or(NONE.to_string(), rate1),
         rate1(s.output_tok_per_s),
         s.slo.attainment.map_or(NONE.to_string(), percent),
+        s.kv_cache_usage_max.map_or(NONE.to_string(), percent),
     ]
 }
 
 pub(crate) fn console(r: &CapacityResult) -> String {
     let mut out = String::from("\n");
-    let widths = [14, 6, 9, 9, 9, 16, 12, 10];
+    let widths = [14, 6, 9, 9, 9, 16, 12, 10, 13];
     let line = |cells: &[String]| -> String {
         let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:>w$}")).collect();
         format!("  {}\n", padded.join("  "))

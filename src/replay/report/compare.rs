@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::replay::results::{BucketStats, RequestSample, RunResults};
+use crate::replay::server_metrics::summary::ServerSummary;
 
 use super::bootstrap::{self, Delta, Interval};
 use super::markdown::{code, text};
@@ -354,8 +355,32 @@ pub(crate) fn overall_rows(base: &RunResults, cand: &RunResults) -> Vec<Row> {
     for (label, vb, vc, better, spell, samples_of) in specs {
         rows.push(row(None, label, (base, cand), (vb, vc), better, spell, samples_of));
     }
+    // What the servers saw, when both runs scraped them (±5 % rule: no raw samples).
+    if let (Some(sb), Some(sc)) = (server_run(base), server_run(cand)) {
+        type ServerSpec = (&'static str, fn(&ServerSummary) -> Option<f64>, Option<Better>, fn(f64) -> String);
+        let server: [ServerSpec; 6] = [
+            ("Server KV-cache use max", |s| s.kv_cache_usage.map(|g| g.max), None, percent),
+            ("Server KV-cache use mean", |s| s.kv_cache_usage.map(|g| g.mean), None, percent),
+            ("Server requests running mean", |s| s.requests_running.map(|g| g.mean), None, num),
+            ("Server requests waiting max", |s| s.requests_waiting.map(|g| g.max), Some(Better::Lower), num),
+            ("Server preemptions", |s| s.preemptions, Some(Better::Lower), num),
+            ("Server prefix-cache hit rate", |s| s.prefix_cache_hit_rate, Some(Better::Higher), percent),
+        ];
+        for (label, value, better, spell) in server {
+            let (vb, vc) = (value(sb), value(sc));
+            if vb.is_some() || vc.is_some() {
+                rows.push(row(None, label, (base, cand), (vb, vc), better, spell, None));
+            }
+        }
+    }
     rows.push(plain("Verdict", b.verdict.clone(), c.verdict.clone()));
     rows
+}
+
+/// The server's summary over a run's window (else the whole run), when it was scraped.
+fn server_run(r: &RunResults) -> Option<&ServerSummary> {
+    let m = r.server_metrics.as_ref()?;
+    m.window.as_ref().or(m.run.as_ref())
 }
 
 /// How a change is judged, for both renderings.
@@ -500,11 +525,8 @@ fn overall(out: &mut String, base: &RunResults, cand: &RunResults) {
         "## Overall\n\n| Metric | Baseline | Candidate | Delta | 95% interval of delta | |\n|---|---|---|---|---|---|\n",
     );
     for r in overall_rows(base, cand) {
-        let delta = if r.judged || r.delta.is_some() || matches!(r.label.as_str(), "Concurrency") {
-            r.change.delta()
-        } else {
-            String::new()
-        };
+        let undirected = matches!(r.label.as_str(), "Concurrency") || r.label.starts_with("Server ");
+        let delta = if r.judged || r.delta.is_some() || undirected { r.change.delta() } else { String::new() };
         let _ = writeln!(out, "{}", markdown_cells(&r, delta));
     }
     out.push('\n');
@@ -934,6 +956,29 @@ mod tests {
         assert!(md.contains("| Label | \\<before\\> | - |") || md.contains("| Label | &lt;before&gt; | - |"), "{md}");
         let page = render_html(&base, &sample_run());
         assert!(page.contains("baseline: &lt;before&gt;") && !page.contains("<before>"));
+    }
+
+    #[test]
+    fn server_side_deltas_are_compared_when_both_runs_scraped() {
+        use crate::replay::server_metrics::summary::GaugeStats;
+        use crate::replay::server_metrics::ServerMetrics;
+        let with = |kv: f64, waiting: f64, hit: f64| {
+            let mut r = sample_run();
+            let gauge = |v: f64| Some(GaugeStats { max: v, mean: v / 2.0, scrapes: 4 });
+            let run = ServerSummary {
+                kv_cache_usage: gauge(kv),
+                requests_waiting: gauge(waiting),
+                prefix_cache_hit_rate: Some(hit),
+                ..Default::default()
+            };
+            r.server_metrics = Some(ServerMetrics { run: Some(run), ..Default::default() });
+            r
+        };
+        let md = render(&with(0.5, 4.0, 0.8), &with(0.9, 2.0, 0.4));
+        assert!(md.contains("| Server KV-cache use max | 50.0% | 90.0% | +80.0% |"), "{md}");
+        assert!(md.contains("| Server requests waiting max | 4.00 | 2.00 | -50.0% |"), "{md}");
+        assert!(md.contains("| Server prefix-cache hit rate | 80.0% | 40.0% | -50.0% |"), "{md}");
+        assert!(!render(&sample_run(), &with(0.5, 1.0, 0.5)).contains("Server KV"));
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub(crate) fn summary(r: &RunResults) -> String {
     overall(&mut out, r);
     load_lines(&mut out, r);
     slo_lines(&mut out, r);
+    out.push_str(&super::server::console(r));
     if let Some(why) = &r.aborted {
         out.push_str(&indented(&format!("Stopped early: {why}"), "  ", "    "));
     }

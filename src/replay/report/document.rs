@@ -39,7 +39,7 @@ impl Inline {
     pub(crate) fn strong(s: impl Into<String>) -> Inline {
         Inline(vec![Span::Strong(s.into())])
     }
-    fn then_text(mut self, s: impl Into<String>) -> Inline {
+    pub(crate) fn then_text(mut self, s: impl Into<String>) -> Inline {
         self.0.push(Span::Text(s.into()));
         self
     }
@@ -114,6 +114,9 @@ pub(crate) struct Document {
     pub answer_checks: Option<(String, Table)>,
     /// `None` when no request failed.
     pub errors: Option<Table>,
+    /// What the server saw (its metrics, the prefix cache, its clock); `None` when
+    /// nothing is known about it.
+    pub server: Option<super::server::ServerSection>,
     pub definitions: Table,
 }
 
@@ -137,6 +140,7 @@ impl Document {
             tasks: tasks(r),
             answer_checks: answer_checks(r),
             errors: errors(r),
+            server: super::server::section(r),
             definitions: definitions(&r.formulas),
         }
     }

@@ -112,6 +112,16 @@ pub(crate) fn render(r: &RunResults) -> String {
         table(&mut out, &doc.distributions);
     }
 
+    if let Some(server) = &doc.server {
+        out.push_str("<h2>Server</h2>\n");
+        for note in &server.notes {
+            let _ = writeln!(out, "<p class=\"note\">{}</p>", inline(note));
+        }
+        for t in [&server.summary, &server.prefix, &server.clock].into_iter().flatten() {
+            table(&mut out, t);
+        }
+    }
+
     out.push_str("<h2>Configuration</h2>\n<details>\n<summary>");
     let _ = write!(out, "{} settings", doc.configuration.rows.len());
     out.push_str("</summary>\n");
@@ -272,8 +282,16 @@ pub(crate) fn run_plots(r: &RunResults) -> Vec<(Built, bool)> {
         (decode_vs_context(r), false),
         (throughput_over_time(&[(r, colour(0), String::new())]), false),
         (in_flight(r), false),
-        (timeline(r), true),
     ]
+    .into_iter()
+    .chain(super::server::plots(r))
+    .chain([(timeline(r), true)])
+    .collect()
+}
+
+/// Requests in flight over the run (seconds, count): the in-flight plot's line.
+pub(crate) fn requests_in_flight(r: &RunResults) -> Vec<(f64, f64)> {
+    occupancy(r.requests.iter().map(|q| (finite(q.start_ms), end_ms(q))))
 }
 
 /// The successful requests, warm-up and cool-down included: what the plots are made of.
@@ -523,11 +541,8 @@ fn in_flight(r: &RunResults) -> Built {
     if r.requests.is_empty() {
         return Err((TITLE, "No requests were sent.".into()));
     }
-    let mut series = vec![Series {
-        name: "requests in flight".into(),
-        colour: colour(0),
-        data: Data::Line(occupancy(r.requests.iter().map(|q| (finite(q.start_ms), end_ms(q))))),
-    }];
+    let mut series =
+        vec![Series { name: "requests in flight".into(), colour: colour(0), data: Data::Line(requests_in_flight(r)) }];
     let run_end = r.requests.iter().map(end_ms).fold(0.0, f64::max);
     let sessions: Vec<(f64, f64)> = r
         .sessions

@@ -55,6 +55,16 @@ pub(crate) fn render(r: &RunResults, json_path: Option<&str>) -> String {
         table(&mut out, &doc.distributions);
     }
 
+    if let Some(server) = &doc.server {
+        out.push_str("## Server\n\n");
+        for note in &server.notes {
+            let _ = writeln!(out, "{}\n", inline(note, false));
+        }
+        for t in [&server.summary, &server.prefix, &server.clock].into_iter().flatten() {
+            table(&mut out, t);
+        }
+    }
+
     out.push_str("## Tasks\n\n");
     if doc.tasks.rows.is_empty() {
         out.push_str("No tasks.\n\n");

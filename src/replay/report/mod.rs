@@ -22,6 +22,7 @@ pub(crate) mod html;
 pub(crate) mod markdown;
 pub(crate) mod merge;
 pub(crate) mod plots;
+pub(crate) mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -422,6 +423,9 @@ pub(crate) mod fixtures {
             buckets,
             requests,
             aborted: None,
+            server_metrics: None,
+            prefix_cache: None,
+            clock_check: None,
         }
     }
 
