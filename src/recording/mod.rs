@@ -5,6 +5,7 @@
 //!
 //! * [`line`] — the schema;
 //! * [`reader`] / [`writer`] — file:line errors on the way in, whole flushed lines on the way out;
+//!   [`compression`] — `.jsonl.gz` / `.jsonl.zst` under both, a frame per line;
 //! * [`assemble`] / [`usage`] — from wire events and bodies to a line's result, usage and timing;
 //! * [`message`] — one chat message of a recorded conversation, read for people;
 //! * [`thread`] — which agent thread a call belongs to, from its conversation's shape;
@@ -15,6 +16,7 @@
 //!   recorder and `asb validate`, and the credential shapes validate scans free text for.
 
 pub(crate) mod assemble;
+pub(crate) mod compression;
 pub(crate) mod json_diff;
 pub(crate) mod key_shapes;
 pub(crate) mod line;
