@@ -1,7 +1,8 @@
 """One `asb serve` process for one test: started on a free port with the test's recording,
 asked for its request journal, stopped (and its recording checked) after the test.
 
-The port is picked by serve itself (`-P 0`) and read from the first line it prints, so two
+The port is picked by serve itself (`-P 0`) and read from the line it prints (a pipe, read
+as soon as the line is written: start → URL ≈ the process's own start-up), so two
 test processes (pytest-xdist) never race for a port. Serve binds its port before it loads
 the recording: the URL is handed to the test at once, and the first call waits for the
 load. Serve's stderr goes to a file, where its miss reports (the closest recorded call and
@@ -16,7 +17,7 @@ import re
 import signal
 import subprocess
 import tempfile
-import time
+import threading
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,6 @@ class AsbServer:
     args: List[str] = field(default_factory=list)
     url: str = ""
     _proc: Optional[subprocess.Popen] = None
-    _stdout: Optional[Path] = None
     _stderr: Optional[Path] = None
     _dir: Optional[tempfile.TemporaryDirectory] = None
 
@@ -63,28 +63,27 @@ class AsbServer:
 
     def start(self) -> "AsbServer":
         self._dir = tempfile.TemporaryDirectory(prefix="pytest-asb-")
-        self._stdout = Path(self._dir.name) / "stdout"
         self._stderr = Path(self._dir.name) / "stderr"
         cmd = [self.binary, "serve", "-P", "0", "-w", str(self.cassette), "--mode", self.mode, *self.args]
-        with open(self._stdout, "wb") as out, open(self._stderr, "wb") as err:
+        with open(self._stderr, "wb") as err:
             try:
-                self._proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+                # stdout is a pipe read up to the URL line: serve prints a few lines at start only.
+                self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
             except OSError as e:
                 raise AsbError(f"cannot run {self.binary}: {e}") from e
-        deadline = time.monotonic() + START_TIMEOUT
-        delay = 0.0005
-        while True:
-            m = re.search(rb"http://[0-9.]+:\d+", self._stdout.read_bytes())
-            if m:
-                self.url = m.group(0).decode()
-                return self
-            if self._proc.poll() is not None:
-                raise AsbError(f"`{' '.join(cmd)}` exited with code {self._proc.returncode}:\n{self.stderr()}")
-            if time.monotonic() > deadline:
-                self._proc.kill()
-                raise AsbError(f"`{' '.join(cmd)}` printed no URL within {START_TIMEOUT:.0f} s:\n{self.stderr()}")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.01)
+        timer = threading.Timer(START_TIMEOUT, self._proc.kill)
+        timer.start()
+        try:
+            for line in self._proc.stdout:
+                m = re.search(rb"http://[0-9.]+:\d+", line)
+                if m:
+                    self.url = m.group(0).decode()
+                    return self
+        finally:
+            timer.cancel()
+        self._proc.wait()
+        raise AsbError(f"`{' '.join(cmd)}` exited with code {self._proc.returncode} before printing its URL "
+                       f"(killed after {START_TIMEOUT:.0f} s if it printed nothing):\n{self.stderr()}")
 
     def stderr(self) -> str:
         return self._stderr.read_text(errors="replace") if self._stderr and self._stderr.exists() else ""
@@ -126,9 +125,11 @@ class AsbServer:
                 raise AsbError(f"asb serve did not stop within {STOP_TIMEOUT:.0f} s after Ctrl+C; killed")
 
     def cleanup(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc.stdout.close()
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
