@@ -13,7 +13,8 @@
 //!   (serve matches by it, diff compares through it);
 //! * [`json_diff`] — leaf differences between two JSON values, with dotted paths;
 //! * [`redact`] / [`key_shapes`] — what counts as a secret: the redaction rules for the
-//!   recorder and `asb validate`, and the credential shapes validate scans free text for.
+//!   recorder and `asb validate`, and the credential shapes validate scans free text for;
+//!   [`redact_patterns`] — what a user adds with `--redact` (JSON paths, headers, regexes).
 
 pub(crate) mod assemble;
 pub(crate) mod compression;
@@ -24,6 +25,7 @@ pub(crate) mod message;
 pub(crate) mod normalize;
 pub(crate) mod reader;
 pub(crate) mod redact;
+pub(crate) mod redact_patterns;
 pub(crate) mod thread;
 pub(crate) mod usage;
 pub(crate) mod writer;

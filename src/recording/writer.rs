@@ -55,6 +55,7 @@ use anyhow::{Context, Result};
 use super::compression::{self, Codec};
 use super::line::CallLine;
 pub(crate) use super::redact::Secrets;
+use super::redact_patterns::RedactPatterns;
 
 /// What was written, for the recorder's summary.
 #[derive(Debug, Default, Clone)]
@@ -102,6 +103,8 @@ struct Shared {
     /// The file; held from popping a job to writing its line, so lines keep queue order.
     pen: Mutex<Pen>,
     secrets: Secrets,
+    /// `--redact` patterns, applied to each line before it is serialised.
+    redact: RedactPatterns,
     /// The disk refused a write and lines are waiting for it (the proxy refuses calls).
     failing: AtomicBool,
     /// The writer's thread id, for raising its priority (0 until it starts).
@@ -153,10 +156,15 @@ impl RecordingWriter {
     /// `[redacted]` before writing.
     #[cfg(test)]
     pub(crate) fn open(path: &Path, secrets: Secrets) -> Result<Self> {
-        Self::open_with(path, secrets, Durability::default())
+        Self::open_with(path, secrets, Durability::default(), RedactPatterns::default())
     }
 
-    pub(crate) fn open_with(path: &Path, secrets: Secrets, durability: Durability) -> Result<Self> {
+    pub(crate) fn open_with(
+        path: &Path,
+        secrets: Secrets,
+        durability: Durability,
+        redact: RedactPatterns,
+    ) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
@@ -192,6 +200,7 @@ impl RecordingWriter {
                 refused: None,
             }),
             secrets,
+            redact,
             failing: AtomicBool::new(false),
             writer_tid: AtomicI32::new(0),
             boosted: AtomicBool::new(false),
@@ -361,7 +370,15 @@ impl Shared {
 
     fn write_job(&self, pen: &mut Pen, job: Job) {
         let line = (job.build)();
-        let mut text = match serde_json::to_string(&line) {
+        let text = if self.redact.is_empty() {
+            serde_json::to_string(&line)
+        } else {
+            serde_json::to_value(&line).map(|mut value| {
+                self.redact.apply(&mut value, &self.secrets);
+                value.to_string()
+            })
+        };
+        let mut text = match text {
             Ok(text) => text,
             Err(e) => {
                 crate::errors::print(
