@@ -396,3 +396,43 @@ mod tests {
         assert_eq!(v, json!({"a": {"api_token": REDACTED, "b": [{"api_token": REDACTED}]}, "api_token": REDACTED}));
     }
 }
+
+/// What patterns cost per line (run in release:
+/// `cargo test --release --lib redact_patterns_cost -- --ignored --nocapture`).
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn redact_patterns_cost() {
+        // A line like a long agent conversation: ~1 MB, its messages twice (line and body).
+        let turn = serde_json::json!({"role": "user", "content": "Please look at src/record/proxy.rs and tell me why the link fails; ran `cargo test`, 3 errors"});
+        let messages = Value::Array(vec![turn; 1_000_000 / 2 / 130]);
+        let line = serde_json::json!({"messages": messages, "request": {"headers": {"x-request-id": "r-1"}, "body": {"messages": messages}}});
+        let runs = 10;
+        let t = Instant::now();
+        for _ in 0..runs {
+            std::hint::black_box(line.to_string());
+        }
+        let plain = t.elapsed() / runs;
+        let rules: RedactPatterns = RedactPatterns(
+            ["$.messages[*].content", "header:x-request-id", r"re:\d{3}-\d{4}"]
+                .iter()
+                .map(|p| p.parse().unwrap())
+                .collect(),
+        );
+        let t = Instant::now();
+        for _ in 0..runs {
+            let mut v = line.clone();
+            rules.apply(&mut v, &Secrets::default());
+            std::hint::black_box(v.to_string());
+        }
+        let with = t.elapsed() / runs;
+        eprintln!(
+            "{} KB line: serialised {plain:?}; clone + 3 patterns + serialised {with:?}",
+            line.to_string().len() / 1000
+        );
+    }
+}

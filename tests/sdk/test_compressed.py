@@ -213,3 +213,16 @@ def test_serve_record_modes_write_compressed(start_mock, tmp_path):
     assert serve("none", "one", "two") == second
     assert [json.loads(l)["messages"][-1]["content"] for l in decompress(path.read_bytes()).splitlines()] == ["one", "two"]
     asb("validate", str(path))
+
+
+def test_a_directory_serves_compressed_recordings_by_name(compressed_session, tmp_path):
+    path, live = compressed_session
+    d = tmp_path / "library"
+    d.mkdir()
+    shutil.copy(path, d / f"agent{path.name[len('rec'):]}")
+    proc, url = spawn_asb("serve", "-P", "0", "-w", str(d))
+    try:
+        assert session(f"{url}/c/agent") == live
+    finally:
+        proc.terminate()
+        proc.wait(10)

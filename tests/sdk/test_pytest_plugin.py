@@ -34,6 +34,11 @@ def test_stream(asb_serve):
         model="m", messages=[{"role": "user", "content": "stream " + PROMPT}], max_tokens=8, stream=True)
     save("stream", "".join(c.choices[0].delta.content or "" for c in chunks if c.choices))
 
+def test_anthropic_sync(asb_serve):
+    m = anthropic.Anthropic(max_retries=0).messages.create(
+        model="claude-x", max_tokens=8, messages=[{"role": "user", "content": "sync " + PROMPT}])
+    save("anthropic_sync", m.content[0].text)
+
 def test_anthropic_stream(asb_serve):
     with anthropic.Anthropic(max_retries=0).messages.stream(
             model="claude-x", max_tokens=8, messages=[{"role": "user", "content": PROMPT}]) as s:
@@ -100,25 +105,26 @@ def test_once_records_each_test_then_none_replays_it_offline(pytester, inner, st
     pytester.makepyfile(test_agent=AGENT_TESTS)
     mock = start_mock("--zero-delay")
     result, recorded = inner("--asb-record-mode", "once", "--asb-upstream", mock.url)
-    result.assert_outcomes(passed=6)
-    assert sorted(recorded) == ["agent", "anthropic", "async", "stream", "sync"]
+    result.assert_outcomes(passed=7)
+    assert sorted(recorded) == ["agent", "anthropic", "anthropic_sync", "async", "stream", "sync"]
     assert all(recorded.values()), recorded
     cassettes = pytester.path / "cassettes" / "test_agent"
     names = sorted(p.name for p in cassettes.iterdir())
-    assert names == [f"test_{n}.jsonl" for n in ("agent_subprocess", "anthropic_stream", "async", "stream", "sync")]
+    assert names == [f"test_{n}.jsonl" for n in ("agent_subprocess", "anthropic_stream", "anthropic_sync", "async",
+                                                  "stream", "sync")]
     for p in cassettes.iterdir():
         assert len(lines(p)) == 1, p
         v = subprocess.run([asb_bin(), "validate", str(p)], capture_output=True, text=True)
         assert v.returncode == 0, v.stdout + v.stderr
-    assert mock.truth(expect=5)
+    assert len(mock.truth(expect=6)) == 6
 
     mock.stop()  # the upstream is gone: everything comes from the recordings
     result, replayed = inner()
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
     assert replayed == recorded
     # `once` with recordings present records nothing more: the mock is down and all pass.
     result, again = inner("--asb-record-mode", "once", "--asb-upstream", mock.url)
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
     assert again == recorded
 
 
