@@ -18,7 +18,10 @@
 //! A pattern that cannot be read is an error naming it, when the flags are read. With no
 //! pattern the writer does nothing more (no cost); with some, each line is turned into a
 //! JSON tree once, walked, and written from it, so `request.body_as_sent` loses its exact
-//! bytes (serve then matches by the canonical key, docs/serve.md).
+//! bytes (serve then matches by the canonical key, docs/serve.md). Measured
+//! (`redact_patterns_cost`, release, a loaded 2-core VM): a 938 KB line serialises in 4.8 ms;
+//! with three patterns (a path, a header, a regex) tree, walk and serialisation take 15.8 ms,
+//! on the writer's thread, never the proxy's.
 
 use regex::Regex;
 use serde_json::{Map, Value};
