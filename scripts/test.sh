@@ -18,6 +18,8 @@ echo "== SDK tests (real openai and anthropic clients)"
 VENV="${ASB_TEST_VENV:-$HOME/.cache/asb-test-venv}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+# The pytest plugin (python/): its own tests drive it installed, as users install it.
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check ./python
 # Headless Chromium renders the HTML reports (tests/sdk/test_report_browser.py): Debian's
 # package, installed when missing; the screenshots land in $ASB_ARTIFACTS.
 if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then

@@ -188,6 +188,7 @@ mod tests {
                 "--max-request-mib =64",
                 "--max-response-mib =64",
                 "-q --quiet",
+                "--redact",
                 "--no-upstream-check",
             ])
             .chain(TIMEOUTS)
@@ -254,6 +255,7 @@ mod tests {
             "--no-presets",
             "--idle-release =30",
             "--mode =none",
+            "--redact",
         ]
         .into_iter()
         .chain(ENDPOINT)

@@ -73,6 +73,11 @@ pub(crate) struct RecordingFlags {
     /// No line per call on stderr (the summary at the end is still printed).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Keep this out of the recording too (repeatable): a JSON path tried on every body
+    /// and streamed event (`$.messages[*].content`, `$..customer_id`), `header:NAME`, or
+    /// `re:REGEX` (every match in every string). See docs/recording-format.md, "Secrets".
+    #[arg(long = "redact", value_name = "PATTERN")]
+    pub redact: Vec<crate::recording::redact_patterns::RedactPattern>,
 }
 
 impl Default for RecordingFlags {

@@ -55,6 +55,7 @@ use proxy::Proxy;
 
 use crate::flags::EndpointFlags;
 use crate::recording::redact::{self, Secrets};
+use crate::recording::redact_patterns::{RedactPattern, RedactPatterns};
 use crate::recording::writer::{Durability, RecordingWriter};
 use crate::signals::StopSignals;
 use crate::wire::api::Route;
@@ -139,9 +140,9 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     /// Records the calls it is handed to the upstream `flags` name, appending them to
-    /// `output`.
-    pub(crate) fn open(flags: &EndpointFlags, output: &Path) -> Result<Self> {
-        let how = RecordingFlags::default();
+    /// `output`, with `redact` (serve's `--redact`) applied to each line.
+    pub(crate) fn open(flags: &EndpointFlags, output: &Path, redact: &[RedactPattern]) -> Result<Self> {
+        let how = RecordingFlags { redact: redact.to_vec(), ..RecordingFlags::default() };
         let session = Session::open(flags, output, &how)?;
         Ok(Recorder { session, header_timeout: Duration::from_secs(how.upstream_timeout) })
     }
@@ -205,7 +206,8 @@ impl Session {
         if let Some((_, value)) = &upstream.auth {
             redact::credential_parts(value, |s| secrets.add(s));
         }
-        let writer = RecordingWriter::open_with(output, secrets.clone(), Durability { fsync: how.fsync })?;
+        let redact = RedactPatterns(how.redact.clone());
+        let writer = RecordingWriter::open_with(output, secrets.clone(), Durability { fsync: how.fsync }, redact)?;
         let experiment_id: String = {
             let mut rng = rand::rng();
             (0..12).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()

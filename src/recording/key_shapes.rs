@@ -10,7 +10,12 @@
 //! * `sk-` + 20 or more key characters — OpenAI-style keys;
 //! * `Bearer ` (any casing) + a token (see `looks_like_token`);
 //! * `Basic ` (any casing) + base64 of `user:password`;
-//! * `AKIA` + 16 upper-case letters or digits — AWS access key ids.
+//! * `AKIA` + 16 upper-case letters or digits — AWS access key ids;
+//! * other providers' fixed prefixes ([`PREFIXED`]): Google API keys (`AIza…`), GitHub
+//!   tokens (`ghp_…`, `github_pat_…`), Slack tokens (`xoxb-…`), Stripe keys (`sk_live_…`),
+//!   Hugging Face (`hf_…`), Groq (`gsk_…`), xAI (`xai-…`), Google OAuth access tokens
+//!   (`ya29.…`), each with the length its provider issues;
+//! * a JSON Web Token (`eyJ….eyJ….sig`), and a PEM private key's `-----BEGIN … PRIVATE KEY-----`.
 //!
 //! Matches must start at a word boundary (`task-…` is not a key). Hand-written matchers
 //! rather than a regex engine: a few fixed shapes, and no new dependency. What the recorder
@@ -27,6 +32,30 @@ pub(crate) struct Match {
     pub len: usize,
     pub kind: &'static str,
 }
+
+/// Keys known by a fixed prefix: (prefix, fewest key characters after it, kind). Key
+/// characters are letters, digits, `-` and `_` (`.` too after `ya29.`).
+const PREFIXED: &[(&str, usize, &str)] = &[
+    ("AIza", 35, "a Google API key"),
+    ("ghp_", 36, "a GitHub token"),
+    ("gho_", 36, "a GitHub token"),
+    ("ghu_", 36, "a GitHub token"),
+    ("ghs_", 36, "a GitHub token"),
+    ("ghr_", 36, "a GitHub token"),
+    ("github_pat_", 22, "a GitHub token"),
+    ("xoxb-", 10, "a Slack token"),
+    ("xoxp-", 10, "a Slack token"),
+    ("xoxa-", 10, "a Slack token"),
+    ("xoxr-", 10, "a Slack token"),
+    ("xoxs-", 10, "a Slack token"),
+    ("sk_live_", 16, "a Stripe secret key"),
+    ("rk_live_", 16, "a Stripe restricted key"),
+    ("sk_test_", 16, "a Stripe test key"),
+    ("hf_", 30, "a Hugging Face token"),
+    ("gsk_", 40, "a Groq API key"),
+    ("xai-", 40, "an xAI API key"),
+    ("ya29.", 20, "a Google OAuth access token"),
+];
 
 const ANTHROPIC_MIN: usize = 8;
 const SK_MIN: usize = 20;
@@ -88,12 +117,56 @@ fn match_at(bytes: &[u8], i: usize) -> Option<Match> {
             kind: "basic auth credentials",
         });
     }
+    for (prefix, min, kind) in PREFIXED {
+        if rest.starts_with(prefix.as_bytes()) {
+            let dotted = prefix.ends_with('.');
+            let n = run_len(bytes, i + prefix.len(), |b| key_char(b) || (dotted && b == b'.'));
+            return (n >= *min).then_some(Match { start: i, len: prefix.len() + n, kind });
+        }
+    }
+    if rest.starts_with(b"eyJ") {
+        return jwt_len(rest).map(|len| Match { start: i, len, kind: "a JSON Web Token" });
+    }
+    if rest.starts_with(b"-----BEGIN ") {
+        let line = &rest[..rest.len().min(80)];
+        let end = memchr::memmem::find(line, b"PRIVATE KEY-----")?;
+        let label = &line[11..end];
+        return label.iter().all(|b| b.is_ascii_uppercase() || *b == b' ').then_some(Match {
+            start: i,
+            len: end + 16,
+            kind: "a private key",
+        });
+    }
     if rest.starts_with(b"AKIA") {
         let n = run_len(bytes, i + 4, |b| b.is_ascii_uppercase() || b.is_ascii_digit());
         let ends = bytes.get(i + 4 + n).is_none_or(|b| !b.is_ascii_alphanumeric());
         return (n == AWS_LEN && ends).then_some(Match { start: i, len: 4 + n, kind: "an AWS access key id" });
     }
     None
+}
+
+/// The length of a JWT at the start of `text`: three base64url parts joined by dots, the
+/// first two JSON objects (`eyJ`), each part 10 characters or more.
+fn jwt_len(text: &[u8]) -> Option<usize> {
+    let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let mut at = 0;
+    for part in 0..3 {
+        if part < 2 && !text[at..].starts_with(b"eyJ") {
+            return None;
+        }
+        let n = run_len(text, at, b64);
+        if n < 10 {
+            return None;
+        }
+        at += n;
+        if part < 2 {
+            if text.get(at) != Some(&b'.') {
+                return None;
+            }
+            at += 1;
+        }
+    }
+    Some(at)
 }
 
 /// Whether the word after `bearer` in running text looks like a token rather than a word:
@@ -146,6 +219,31 @@ mod tests {
     }
 
     #[test]
+    fn finds_other_providers_keys() {
+        let cases = [
+            ("AIzaSyA1234567890abcdefghijklmnopqrstuv", "a Google API key"),
+            ("ghp_0123456789abcdefghijklmnopqrstuvwxyz", "a GitHub token"),
+            ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "a GitHub token"),
+            ("xoxb-1234567890-abcdefghij", "a Slack token"),
+            ("sk_live_0123456789abcdefABCD", "a Stripe secret key"),
+            ("hf_abcdefghijklmnopqrstuvwxyz0123456", "a Hugging Face token"),
+            ("gsk_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH", "a Groq API key"),
+            ("xai-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH", "an xAI API key"),
+            ("ya29.a0AfH6SMBx0123456789abcdefg", "a Google OAuth access token"),
+            (
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+                "a JSON Web Token",
+            ),
+            ("-----BEGIN RSA PRIVATE KEY-----", "a private key"),
+            ("-----BEGIN PRIVATE KEY-----", "a private key"),
+        ];
+        for (key, kind) in cases {
+            let text = format!("config: \"{key}\", more");
+            assert_eq!(kinds(&text), vec![(kind, key)], "{key}");
+        }
+    }
+
+    #[test]
     fn leaves_ordinary_text_alone() {
         for text in [
             "risk-assessment-for-the-whole-project-plan",
@@ -159,6 +257,13 @@ mod tests {
             "BEARER [redacted]",
             "AKIAIOSFODNN7EXAMPLEX",
             "AKIAshort",
+            "ghp_short",
+            "hf_token",
+            "the AIza prefix",
+            "eyJhbGciOiJIUzI1NiJ9 alone",
+            "-----BEGIN CERTIFICATE-----",
+            "xoxb-",
+            "sk_live_x",
             "[redacted]",
             "",
         ] {

@@ -5,6 +5,7 @@
 //!
 //! * [`line`] — the schema;
 //! * [`reader`] / [`writer`] — file:line errors on the way in, whole flushed lines on the way out;
+//!   [`compression`] — `.jsonl.gz` / `.jsonl.zst` under both, a frame per line;
 //! * [`assemble`] / [`usage`] — from wire events and bodies to a line's result, usage and timing;
 //! * [`message`] — one chat message of a recorded conversation, read for people;
 //! * [`thread`] — which agent thread a call belongs to, from its conversation's shape;
@@ -12,9 +13,11 @@
 //!   (serve matches by it, diff compares through it);
 //! * [`json_diff`] — leaf differences between two JSON values, with dotted paths;
 //! * [`redact`] / [`key_shapes`] — what counts as a secret: the redaction rules for the
-//!   recorder and `asb validate`, and the credential shapes validate scans free text for.
+//!   recorder and `asb validate`, and the credential shapes validate scans free text for;
+//!   [`redact_patterns`] — what a user adds with `--redact` (JSON paths, headers, regexes).
 
 pub(crate) mod assemble;
+pub(crate) mod compression;
 pub(crate) mod json_diff;
 pub(crate) mod key_shapes;
 pub(crate) mod line;
@@ -22,6 +25,7 @@ pub(crate) mod message;
 pub(crate) mod normalize;
 pub(crate) mod reader;
 pub(crate) mod redact;
+pub(crate) mod redact_patterns;
 pub(crate) mod thread;
 pub(crate) mod usage;
 pub(crate) mod writer;

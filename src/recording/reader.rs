@@ -2,12 +2,16 @@
 //! line by line. Every problem names the file and line and says why; nothing is skipped
 //! silently. No line longer than [`MAX_LINE_BYTES`] is ever held, and [`for_each_line_at`]
 //! streams: a command that keeps a little of each call (`asb inspect`, `timeline`,
-//! `validate`, `diff`) never holds the file.
+//! `validate`, `diff`) never holds the file. A `.jsonl.gz` or `.jsonl.zst` recording (told
+//! by its first bytes, [`super::compression`]) reads the same, decompressed as it streams,
+//! with the same bounds and `FILE:LINE` problems (a damaged or torn stream is one, at the
+//! line where it stops).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use super::compression::{self, Codec};
 use super::line::{CallLine, FORMAT_VERSION};
 
 /// A problem with one line of a recording.
@@ -81,8 +85,23 @@ pub(crate) struct CallsAt {
 }
 
 impl CallsAt {
+    /// A compressed recording is decompressed once into an unnamed temporary file (offsets
+    /// are those of the decompressed lines), so each call is one seek away as for plain JSONL.
     pub(crate) fn open(path: &Path) -> Result<Self, ReadError> {
-        let file = File::open(path).map_err(|source| ReadError::Io { path: path.to_path_buf(), source })?;
+        let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
+        let file = File::open(path).map_err(io_err)?;
+        let mut decoded = compression::decode(file.try_clone().map_err(io_err)?).map_err(io_err)?;
+        let file = match decoded.codec {
+            Codec::Plain => file,
+            codec => {
+                let mut copy = unnamed_temp_file().map_err(io_err)?;
+                std::io::copy(&mut decoded.reader, &mut copy).map_err(|e| ReadError::Io {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::other(compression::decode_error_reason(codec, &e)),
+                })?;
+                copy
+            }
+        };
         Ok(CallsAt { path: path.to_path_buf(), reader: BufReader::with_capacity(64 << 10, file), buf: Vec::new() })
     }
 
@@ -107,6 +126,22 @@ impl CallsAt {
             BoundedLine::TooLong { .. } => Err(problem(too_long_reason()).into()),
         }
     }
+}
+
+/// A file in the temporary directory that has no name (removed once open): it is gone when
+/// it is closed, whatever happens to the process.
+fn unnamed_temp_file() -> std::io::Result<File> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!("asb-{}-{}.jsonl", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let path = std::env::temp_dir().join(name);
+    let mut options = std::fs::OpenOptions::new();
+    options.create_new(true).read(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path)?;
+    let _ = std::fs::remove_file(&path);
+    Ok(file)
 }
 
 fn too_long_reason() -> String {
@@ -152,7 +187,8 @@ pub(crate) fn call_at_line(path: &Path, number: usize) -> Result<Option<CallLine
 /// The lines of a recording, one at a time, each at most [`MAX_LINE_BYTES`] long.
 pub(crate) struct RawLines {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: Box<dyn BufRead + Send>,
+    codec: Codec,
     /// A regular file's over-long line is skipped to its end; another file's stops reading.
     regular: bool,
     buf: Vec<u8>,
@@ -177,10 +213,11 @@ impl RawLines {
         let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
         let file = File::open(path).map_err(io_err)?;
         let regular = file.metadata().map_err(io_err)?.is_file();
-        let reader = BufReader::with_capacity(1 << 20, file);
+        let compression::Decoded { reader, codec } = compression::decode(file).map_err(io_err)?;
         Ok(RawLines {
             path: path.to_path_buf(),
             reader,
+            codec,
             regular,
             buf: Vec::new(),
             number: 0,
@@ -201,10 +238,23 @@ impl RawLines {
         self.buf.clear();
         let start = self.next_start;
         let read =
-            read_bounded_line(&mut self.reader, &mut self.buf, MAX_LINE_BYTES, self.regular, &mut self.next_start)
-                .map_err(|source| ReadError::Io { path: self.path.clone(), source })?;
+            read_bounded_line(&mut self.reader, &mut self.buf, MAX_LINE_BYTES, self.regular, &mut self.next_start);
         self.number += 1;
         let number = self.number;
+        let read = match (read, self.codec) {
+            (Ok(read), _) => read,
+            (Err(source), Codec::Plain) => return Err(ReadError::Io { path: self.path.clone(), source }),
+            // A damaged compressed stream: a problem at the line where it stops, and the end.
+            (Err(e), codec) => {
+                self.done = true;
+                let reason = compression::decode_error_reason(codec, &e);
+                return Ok(Some(RawLine {
+                    number,
+                    start,
+                    bytes: Err(LineError { path: self.path.clone(), line: number, reason }),
+                }));
+            }
+        };
         match read {
             BoundedLine::End => {
                 self.done = true;

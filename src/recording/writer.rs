@@ -35,6 +35,11 @@
 //! A recording that ends with a torn line (a recorder killed mid-write) is repaired when
 //! it is opened for appending: the partial line is removed (or, if it is a whole JSON
 //! object that only lacks its newline, the newline is added), and the repair is said.
+//!
+//! A compressed recording (a new file named `*.gz` or `*.zst`, or an existing one whose
+//! bytes are gzip or zstd) is written the same way, each line as one complete frame
+//! ([`super::compression`]): the same bound holds, and a torn last frame is cut off when
+//! the file is opened again (which decodes the file once to find it).
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -47,8 +52,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use super::compression::{self, Codec};
 use super::line::CallLine;
 pub(crate) use super::redact::Secrets;
+use super::redact_patterns::RedactPatterns;
 
 /// What was written, for the recorder's summary.
 #[derive(Debug, Default, Clone)]
@@ -96,6 +103,8 @@ struct Shared {
     /// The file; held from popping a job to writing its line, so lines keep queue order.
     pen: Mutex<Pen>,
     secrets: Secrets,
+    /// `--redact` patterns, applied to each line before it is serialised.
+    redact: RedactPatterns,
     /// The disk refused a write and lines are waiting for it (the proxy refuses calls).
     failing: AtomicBool,
     /// The writer's thread id, for raising its priority (0 until it starts).
@@ -126,6 +135,8 @@ struct Job {
 /// The file and what is known about it.
 struct Pen {
     file: File,
+    /// How lines are encoded: as they are, or each as one compressed frame.
+    codec: Codec,
     stats: WriteStats,
     /// With `fsync`: a second handle of the file, synced outside the pen.
     sync_handle: Option<Arc<File>>,
@@ -145,10 +156,15 @@ impl RecordingWriter {
     /// `[redacted]` before writing.
     #[cfg(test)]
     pub(crate) fn open(path: &Path, secrets: Secrets) -> Result<Self> {
-        Self::open_with(path, secrets, Durability::default())
+        Self::open_with(path, secrets, Durability::default(), RedactPatterns::default())
     }
 
-    pub(crate) fn open_with(path: &Path, secrets: Secrets, durability: Durability) -> Result<Self> {
+    pub(crate) fn open_with(
+        path: &Path,
+        secrets: Secrets,
+        durability: Durability,
+        redact: RedactPatterns,
+    ) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
@@ -164,13 +180,18 @@ impl RecordingWriter {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(path).with_context(|| format!("cannot open recording {}", path.display()))?;
-        let good_len = repair_torn_tail(&mut file, path)?;
+        let codec = codec_of(&mut file, path)?;
+        let good_len = match codec {
+            Codec::Plain => repair_torn_tail(&mut file, path)?,
+            codec => repair_torn_frame(&mut file, path, codec)?,
+        };
         let sync_handle = if durability.fsync { Some(Arc::new(file.try_clone()?)) } else { None };
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue { jobs: VecDeque::new(), bytes: 0, closed: false, writer_waiting: false }),
             work: Condvar::new(),
             pen: Mutex::new(Pen {
                 file,
+                codec,
                 stats: WriteStats::default(),
                 sync_handle,
                 good_len,
@@ -179,6 +200,7 @@ impl RecordingWriter {
                 refused: None,
             }),
             secrets,
+            redact,
             failing: AtomicBool::new(false),
             writer_tid: AtomicI32::new(0),
             boosted: AtomicBool::new(false),
@@ -348,7 +370,15 @@ impl Shared {
 
     fn write_job(&self, pen: &mut Pen, job: Job) {
         let line = (job.build)();
-        let mut text = match serde_json::to_string(&line) {
+        let text = if self.redact.is_empty() {
+            serde_json::to_string(&line)
+        } else {
+            serde_json::to_value(&line).map(|mut value| {
+                self.redact.apply(&mut value, &self.secrets);
+                value.to_string()
+            })
+        };
+        let mut text = match text {
             Ok(text) => text,
             Err(e) => {
                 crate::errors::print(
@@ -422,8 +452,17 @@ impl Pen {
         }
     }
 
-    /// Writes `bytes` whole; on failure the file is cut back to its last whole line.
-    fn write_whole(&mut self, bytes: &[u8]) -> io::Result<()> {
+    /// Writes the line `text` whole (as one frame when compressing); on failure the file is
+    /// cut back to its last whole line.
+    fn write_whole(&mut self, text: &[u8]) -> io::Result<()> {
+        let framed;
+        let bytes = match self.codec {
+            Codec::Plain => text,
+            codec => {
+                framed = codec.frame(text)?;
+                &framed[..]
+            }
+        };
         match self.file.write_all(bytes) {
             Ok(()) => {
                 self.good_len += bytes.len() as u64;
@@ -489,6 +528,53 @@ fn sync(file: Option<Arc<File>>) {
             crate::errors::print("asb record", format_args!("syncing the recording failed: {e}"));
         }
     }
+}
+
+/// The codec of the recording open as `file`: its bytes', or for an empty file its name's.
+fn codec_of(file: &mut File, path: &Path) -> Result<Codec> {
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    file.seek(SeekFrom::Start(0)).with_context(|| format!("cannot read {}", path.display()))?;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+    Ok(if got == 0 { Codec::for_new_file(path) } else { Codec::from_magic(&head[..got]) })
+}
+
+/// The most a torn last frame is cut off without asking: more than this after the last whole
+/// frame is damage, not a write cut short (a frame holds one line, of at most 256 MiB, and
+/// compressed lines are a fraction of that).
+const MAX_TORN_FRAME: u64 = 64 << 20;
+
+/// Makes a compressed recording that ends with a torn frame whole again (cut back to the
+/// end of its last complete frame, said on stderr), and returns its length.
+fn repair_torn_frame(file: &mut File, path: &Path, codec: Codec) -> Result<u64> {
+    let len = file.metadata()?.len();
+    let good = compression::end_of_whole_frames(file, codec)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .unwrap_or(len);
+    if len - good > MAX_TORN_FRAME {
+        anyhow::bail!(
+            "{}: {} bytes after its last whole {codec} frame, more than a torn write leaves: not appending to it \
+             (a damaged file? move it aside, or read what is whole with `asb validate`)",
+            path.display(),
+            len - good
+        );
+    }
+    if good < len {
+        file.set_len(good).with_context(|| format!("cannot repair the end of {}", path.display()))?;
+        eprintln!(
+            "asb record: {}: removed an incomplete last {codec} frame of {} bytes (a recorder stopped mid-write)",
+            path.display(),
+            len - good
+        );
+    }
+    Ok(good)
 }
 
 /// Makes a recording that ends with a torn line whole again, and returns its length: a
@@ -718,6 +804,48 @@ mod tests {
         assert_eq!(seqs(&path), vec![1, 2, 3]);
     }
 
+    #[test]
+    fn compressed_recordings_are_a_frame_per_line_and_a_torn_frame_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["rec.jsonl.zst", "rec.jsonl.gz"] {
+            let path = dir.path().join(name);
+            let secrets = Secrets::default();
+            secrets.add("sk-secret-123");
+            let w = RecordingWriter::open(&path, secrets).unwrap();
+            for seq in 1..=3 {
+                let line = CallLine { seq, error: Some("key sk-secret-123".into()), ..Default::default() };
+                w.write(line);
+            }
+            w.close().unwrap();
+            let read = |path: &Path| crate::recording::reader::read(path).unwrap();
+            let calls = read(&path);
+            assert_eq!(calls.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1, 2, 3], "{name}");
+            assert!(calls.iter().all(|c| c.error.as_deref() == Some("key [redacted]")));
+            let bytes = std::fs::read(&path).unwrap();
+            let codec = Codec::from_magic(&bytes);
+            assert_eq!(codec, Codec::for_new_file(&path));
+            // A recorder killed mid-write: the last frame is torn; reopening cuts it off
+            // and appends after the whole ones.
+            let torn = codec.frame(b"{\"seq\":4,\"model\":\"cut short by a kill\"}\n").unwrap();
+            let mut with_torn = bytes.clone();
+            with_torn.extend_from_slice(&torn[..torn.len() / 2]);
+            std::fs::write(&path, &with_torn).unwrap();
+            let problem = crate::recording::reader::read(&path).unwrap_err().to_string();
+            assert!(problem.contains(":4: the ") && problem.contains("ends inside a frame"), "{problem}");
+            let w = RecordingWriter::open(&path, Secrets::default()).unwrap();
+            w.write(CallLine { seq: 5, ..Default::default() });
+            w.close().unwrap();
+            assert_eq!(read(&path).iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1, 2, 3, 5], "{name}");
+            // An existing file keeps its codec whatever its name says.
+            let plain_named_zst = dir.path().join(format!("plain-{name}"));
+            std::fs::write(&plain_named_zst, "{\"seq\":1}\n").unwrap();
+            let w = RecordingWriter::open(&plain_named_zst, Secrets::default()).unwrap();
+            w.write(CallLine { seq: 2, ..Default::default() });
+            w.close().unwrap();
+            assert_eq!(seqs(&plain_named_zst), vec![1, 2]);
+        }
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn a_refused_write_leaves_no_torn_line_and_the_held_lines_follow_when_it_is_taken() {
@@ -739,6 +867,7 @@ mod tests {
         let file = OpenOptions::new().create(true).append(true).open(&path).unwrap();
         let mut pen = Pen {
             file,
+            codec: Codec::Plain,
             stats: WriteStats::default(),
             sync_handle: None,
             good_len: 0,

@@ -46,6 +46,10 @@ pub(crate) struct ServeArgs {
     /// rest. all: forward and record everything (the recording starts afresh).
     #[arg(long, value_enum, default_value = "none")]
     pub mode: Mode,
+    /// Record modes: keep this out of the recording too (repeatable), as `asb record
+    /// --redact`: a JSON path (`$.messages[*].content`), `header:NAME`, or `re:REGEX`.
+    #[arg(long = "redact", value_name = "PATTERN")]
+    pub redact: Vec<crate::recording::redact_patterns::RedactPattern>,
     #[command(flatten)]
     pub upstream: EndpointFlags,
     #[command(flatten)]

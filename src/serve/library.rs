@@ -14,6 +14,9 @@ use crate::recording::normalize::Normalizer;
 
 pub(crate) type SharedCassette = Arc<Mutex<Cassette>>;
 
+/// The file names of a recording called NAME in a directory, in the order they are looked for.
+const RECORDING_SUFFIXES: [&str; 3] = [".jsonl", ".jsonl.zst", ".jsonl.gz"];
+
 pub(crate) struct Library {
     root: PathBuf,
     pub normalizer: Normalizer,
@@ -45,7 +48,7 @@ impl Library {
         };
         let library = Library { root: root.to_path_buf(), normalizer, idle_release, file, loaded: Mutex::default() };
         if library.is_dir() && library.names().is_empty() {
-            bail!("{} holds no *.jsonl recordings", root.display());
+            bail!("{} holds no *.jsonl (or .jsonl.zst, .jsonl.gz) recordings", root.display());
         }
         Ok(library)
     }
@@ -54,17 +57,22 @@ impl Library {
         self.file.is_none()
     }
 
-    /// Names of the recordings in a directory (file stems of `*.jsonl`).
+    /// Names of the recordings in a directory (`NAME.jsonl`, or compressed
+    /// `NAME.jsonl.zst` / `NAME.jsonl.gz`).
     pub(crate) fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&self.root)
             .map(|dir| {
                 dir.flatten()
-                    .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
-                    .filter_map(|e| e.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+                    .filter_map(|e| {
+                        let file = e.file_name().to_string_lossy().into_owned();
+                        RECORDING_SUFFIXES.iter().find_map(|suffix| file.strip_suffix(suffix).map(str::to_string))
+                    })
+                    .filter(|name| !name.is_empty())
                     .collect()
             })
             .unwrap_or_default();
         names.sort();
+        names.dedup();
         names
     }
 
@@ -93,7 +101,12 @@ impl Library {
         if name.is_empty() || name.contains('/') || name.contains("..") {
             bail!("no recording named {name:?}");
         }
-        let file = self.root.join(format!("{name}.jsonl"));
+        // NAME.jsonl, else its compressed form.
+        let file = RECORDING_SUFFIXES
+            .iter()
+            .map(|suffix| self.root.join(format!("{name}{suffix}")))
+            .find(|f| not_a_recording_file(f) != Some(NOT_FOUND))
+            .unwrap_or_else(|| self.root.join(format!("{name}.jsonl")));
         if let Some(problem) = not_a_recording_file(&file) {
             match problem {
                 NOT_FOUND => {

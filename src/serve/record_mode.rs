@@ -31,5 +31,5 @@ pub(crate) fn open(args: &ServeArgs) -> Result<(Option<Recorder>, Mode)> {
         std::fs::write(&args.recording, b"")
             .map_err(|e| anyhow!("cannot start {} afresh: {e}", args.recording.display()))?;
     }
-    Ok((Some(Recorder::open(&args.upstream, &args.recording)?), mode))
+    Ok((Some(Recorder::open(&args.upstream, &args.recording, &args.redact)?), mode))
 }
