@@ -118,6 +118,9 @@ pub(crate) fn merge(mut runs: Vec<(String, RunResults)>) -> Result<(RunResults, 
     merged.sessions.clear();
     let mut aborted = Vec::new();
     let mut checks: Option<crate::replay::answer_checks::AnswerChecks> = None;
+    // Sums over the shards' requests; the server's own series are the first shard's scrape
+    // (every shard watched the same server).
+    let mut prefix = merged.prefix_cache.clone();
     let mut loads = Vec::new();
     let (mut window_from, mut window_to) = (f64::INFINITY, f64::NEG_INFINITY);
     for (((_, run), offset), is_first) in
@@ -144,6 +147,18 @@ pub(crate) fn merge(mut runs: Vec<(String, RunResults)>) -> Result<(RunResults, 
         if let Some(why) = &run.aborted {
             aborted.push(format!("shard {}: {why}", shard.index));
         }
+        if !is_first {
+            if let (Some(all), Some(p)) = (prefix.as_mut(), &run.prefix_cache) {
+                all.requests_with_usage += p.requests_with_usage;
+                all.prompt_tokens += p.prompt_tokens;
+                all.cached_tokens += p.cached_tokens;
+                all.expected_cached_tokens += p.expected_cached_tokens;
+                all.below_expected += p.below_expected;
+                all.above_expected += p.above_expected;
+                all.sessions.extend(p.sessions.iter().cloned());
+                all.warnings.extend(p.warnings.iter().map(|w| format!("shard {}: {w}", shard.index)));
+            }
+        }
         if let Some(c) = &run.answer_checks {
             let all = checks.get_or_insert_with(Default::default);
             all.passed += c.passed;
@@ -169,6 +184,13 @@ pub(crate) fn merge(mut runs: Vec<(String, RunResults)>) -> Result<(RunResults, 
         c.executions.sort_by(|a, b| (&a.task_id, a.execution).cmp(&(&b.task_id, b.execution)));
     }
     merged.answer_checks = checks;
+    if let Some(p) = prefix.as_mut() {
+        let rate = |n: u64| (p.prompt_tokens > 0).then(|| n as f64 / p.prompt_tokens as f64);
+        (p.reported_hit_rate, p.expected_hit_rate) = (rate(p.cached_tokens), rate(p.expected_cached_tokens));
+        p.sessions.sort_by_key(|s| s.session);
+    }
+    merged.prefix_cache = prefix;
+    merged.clock_check = crate::replay::server_metrics::timings::ClockCheck::of(&merged.requests);
     merged.aborted = (!aborted.is_empty()).then(|| aborted.join("; "));
     let description = format!("merged from {} shard(s) of {count}; per shard: {}", runs.len(), loads.join(" | "));
     merged.settings.load = description.clone();
