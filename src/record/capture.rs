@@ -538,12 +538,14 @@ pub(crate) fn build_line(
 }
 
 /// AgenticSwarmBench's `messages`: the conversation in OpenAI chat format. An Anthropic
-/// request uses the translation that was sent upstream, or is translated now.
+/// or Responses request uses the translation that was sent upstream, or is translated now.
 fn asb_messages(client_api: Api, body: Option<&Value>, translated: Option<&Value>) -> Vec<Value> {
     let openai_body = match (client_api, translated) {
         (Api::OpenAi, _) => body.cloned(),
         (Api::Anthropic, Some(t)) => Some(t.clone()),
         (Api::Anthropic, None) => body.and_then(|b| translate::anthropic_to_openai_request(b, None).ok()),
+        (Api::Responses, Some(t)) => Some(t.clone()),
+        (Api::Responses, None) => body.and_then(|b| translate::responses_to_chat_request(b, None).ok()),
     };
     openai_body.and_then(|b| b.get("messages").and_then(Value::as_array).cloned()).unwrap_or_default()
 }
