@@ -454,6 +454,16 @@ pub(crate) fn build_line(
 
     let mut outcome = outcome;
     let mut error = call.error.clone();
+    // A client that hangs up once its stream's own end marker reached it had the whole
+    // answer: Codex closes the connection at `response.completed`, before the body's last
+    // chunk (or, translated, before the upstream's stream has ended).
+    let streamed = client_response.as_ref().is_some_and(|r| r.events.is_some());
+    if outcome == Outcome::ClientDisconnected && streamed && client_said.ended {
+        outcome = Outcome::Completed;
+        if error == Ending::ClientGone.outcome().1 {
+            error = None;
+        }
+    }
     if outcome == Outcome::Completed && (status.is_some_and(|s| s >= 400) || said.error.is_some()) {
         outcome = Outcome::UpstreamError;
     }

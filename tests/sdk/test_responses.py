@@ -126,11 +126,14 @@ def test_record_translates_responses_for_a_chat_only_upstream(fast_mock, start_r
     assert "previous_response_id" in e.value.message
 
 
+WEBSOCKET = {"connection": "Upgrade", "upgrade": "websocket", "sec-websocket-version": "13",
+             "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="}
+
+
 def test_codex_probes_through_record_answer_at_once(fast_mock, start_record):
     rec = start_record(fast_mock.url)
     t = time.monotonic()
-    r = httpx.get(rec.url + "/v1/responses", headers={"connection": "Upgrade", "upgrade": "websocket",
-                                                      "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    r = httpx.get(rec.url + "/v1/responses", headers=WEBSOCKET)
     assert r.status_code == 426 and "WebSocket" in r.json()["error"]["message"]
     assert time.monotonic() - t < 1.0
     models = httpx.get(rec.url + "/v1/models", headers={"authorization": "Bearer " + KEY}).json()
@@ -154,6 +157,8 @@ def test_serve_answers_responses_from_the_recording(recorded_responses):
     proc, url = spawn_asb("serve", "-P", "0", "-w", str(path))
     try:
         assert codex_like_session(url) == live
+        r = httpx.get(url + "/v1/responses", headers=WEBSOCKET)
+        assert r.status_code == 426 and "WebSocket" in r.json()["error"]["message"]
     finally:
         proc.terminate()
         proc.wait(5)
