@@ -8,6 +8,7 @@
 #
 # Env: ASB_CLAUDE_PREFIX  (default $HOME/.cache/asb-claude)
 #      ASB_CODEX_PREFIX   (default $HOME/.cache/asb-codex)
+#      ASB_OPENCODE_PREFIX (default $HOME/.cache/asb-opencode)
 #      ASB_UPSTREAM_DIR   (passed through to llama-upstream.sh)
 set -euo pipefail
 
@@ -19,6 +20,9 @@ CLAUDE_PKG=@anthropic-ai/claude-code
 CODEX_PREFIX=${ASB_CODEX_PREFIX:-$HOME/.cache/asb-codex}
 CODEX_VERSION=0.171.0
 CODEX_PKG=@openai/codex
+OPENCODE_PREFIX=${ASB_OPENCODE_PREFIX:-$HOME/.cache/asb-opencode}
+OPENCODE_VERSION=1.18.33
+OPENCODE_PKG=opencode-ai
 
 die() { echo "install-upstreams: ERROR: $*" >&2; exit 1; }
 
@@ -72,6 +76,24 @@ install_codex() {
   esac
 }
 
+install_opencode() {
+  local pkg_json=$OPENCODE_PREFIX/lib/node_modules/$OPENCODE_PKG/package.json have=
+  [ -f "$pkg_json" ] && [ -x "$OPENCODE_PREFIX/bin/opencode" ] \
+    && have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$pkg_json" | head -n 1)
+  if [ "$have" = "$OPENCODE_VERSION" ]; then
+    echo "installed: opencode $OPENCODE_VERSION at $OPENCODE_PREFIX/bin/opencode (already)"
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm is required to install opencode (apt-get install nodejs npm)"
+  npm install -g --silent --no-fund --no-audit --prefix "$OPENCODE_PREFIX" "$OPENCODE_PKG@$OPENCODE_VERSION" \
+    || die "npm install of $OPENCODE_PKG@$OPENCODE_VERSION into $OPENCODE_PREFIX failed"
+  local got
+  got=$("$OPENCODE_PREFIX/bin/opencode" --version 2>&1) || die "installed opencode does not run: $got"
+  [ "$got" = "$OPENCODE_VERSION" ] || die "opencode --version says '$got', expected $OPENCODE_VERSION"
+  echo "installed: opencode $got at $OPENCODE_PREFIX/bin/opencode"
+}
+
 install_llama_server
 install_claude_code
 install_codex
+install_opencode

@@ -164,6 +164,17 @@ def test_serve_answers_responses_from_the_recording(recorded_responses):
         proc.wait(5)
 
 
+def test_the_builtin_codex_scenario_replays_on_every_api():
+    listed = subprocess.run([asb_bin(), "scenarios", "--json"], capture_output=True, text=True, timeout=60)
+    codex = next(s for s in json.loads(listed.stdout) if s["name"] == "builtin:codex-smollm2")
+    assert codex["requests"] == 3 and codex["approx_tokens"] > 0
+    for api in ("responses", "openai", "anthropic"):
+        p = subprocess.run([asb_bin(), "replay", "-e", "builtin", "--upstream-api", api, "-w", "builtin:codex-smollm2"],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "3/3 ok" in p.stdout, p.stdout
+
+
 @pytest.mark.parametrize("api", ["responses", "openai", "anthropic"])
 def test_responses_recordings_replay_on_every_api(recorded_responses, start_mock, tmp_path, api):
     path, _ = recorded_responses
