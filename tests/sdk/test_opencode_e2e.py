@@ -69,7 +69,8 @@ def run_opencode(opencode, base_url, work, home, model, timeout=600):
     }))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OPENCODE_", "XDG_"))}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
-               XDG_CACHE_HOME=str(home / ".cache"), OPENCODE_DISABLE_AUTOUPDATE="1")
+               XDG_CACHE_HOME=str(home / ".cache"), OPENCODE_DISABLE_AUTOUPDATE="1",
+               PWD=str(work))  # opencode takes its directory from $PWD, not its working directory
     done = subprocess.run([str(opencode), "run", "-m", f"asb/{model}", PROMPT], cwd=work, env=env,
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     return done.returncode, done.stdout.strip()
