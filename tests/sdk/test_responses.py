@@ -175,6 +175,25 @@ def test_the_builtin_codex_scenario_replays_on_every_api():
         assert "3/3 ok" in p.stdout, p.stdout
 
 
+def test_cache_modes_work_on_responses_bodies(start_mock):
+    cached = {}
+    for mode in ("allwarm", "allcold"):
+        mock = start_mock("--zero-delay")
+        p = subprocess.run([asb_bin(), "replay", "-e", mock.url, "--upstream-api", "responses", "-w",
+                            "builtin:codex-smollm2", "--cache-mode", mode, "-r", "2", "-m", "m"],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0 and "6/6 ok" in p.stdout, p.stdout + p.stderr
+        truth = mock.truth(6)
+        assert {t["api"] for t in truth} == {"responses"}
+        # The two executions' first turns (the shortest prompts): the later one finds the
+        # earlier one's prompt in the server's prefix cache only if the bytes are the same.
+        firsts = sorted(truth, key=lambda t: t["prompt_tokens"])[:2]
+        cached[mode] = max(t["cached_tokens"] / t["prompt_tokens"] for t in firsts)
+    # As recorded, all of it; poisoned from the first space of `input`, only what the mock
+    # renders before the input (the tools).
+    assert cached["allwarm"] > 0.9 and cached["allcold"] < cached["allwarm"] - 0.2, cached
+
+
 @pytest.mark.parametrize("api", ["responses", "openai", "anthropic"])
 def test_responses_recordings_replay_on_every_api(recorded_responses, start_mock, tmp_path, api):
     path, _ = recorded_responses
