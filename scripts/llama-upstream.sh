@@ -10,6 +10,8 @@
 #
 # Env: ASB_UPSTREAM_DIR (default ~/.cache/asb-upstream): venv, pid and log files.
 #      ASB_UPSTREAM_CTX, ASB_UPSTREAM_PARALLEL: context size and slots (default: the model's, 1).
+#      ASB_UPSTREAM_N_PREDICT: most tokens one answer generates (default -1: no cap), for
+#      clients that send no max_tokens (Codex CLI).
 set -euo pipefail
 
 HOME_DIR=${ASB_UPSTREAM_DIR:-$HOME/.cache/asb-upstream}
@@ -56,6 +58,7 @@ params.n_parallel = int(os.environ.get("ASB_UPSTREAM_PARALLEL", "1"))
 params.endpoint_metrics = True  # GET /metrics (Prometheus), scraped by asb replay
 # POST /slots/ID?action=erase (asb replay --reset-prefix-cache) needs a slot save path.
 params.slot_save_path = os.environ["ASB_UPSTREAM_SLOTS"]
+params.n_predict = int(os.environ.get("ASB_UPSTREAM_N_PREDICT", "-1"))
 server = xllamacpp.Server(params)
 print("listening on", server.listening_address, flush=True)
 stopped = threading.Event()

@@ -30,7 +30,9 @@ pub(crate) struct EndpointFlags {
     /// the key as that header's value. Default: x-api-key for Anthropic, authorization otherwise.
     #[arg(long)]
     pub api_key_header: Option<String>,
-    /// API the endpoint speaks; default: anthropic for *.anthropic.com, openai otherwise.
+    /// API the endpoint speaks; default: anthropic for *.anthropic.com, responses for an
+    /// endpoint ending in /v1/responses, openai (Chat Completions) otherwise. `responses`:
+    /// the endpoint has the OpenAI Responses API (and Chat Completions).
     #[arg(long, value_enum)]
     pub upstream_api: Option<UpstreamApi>,
 }

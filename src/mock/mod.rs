@@ -22,6 +22,7 @@ pub(crate) mod openai;
 pub(crate) mod prefix_cache;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub(crate) mod responses;
 pub(crate) mod schema;
 pub(crate) mod server;
 pub(crate) mod timing;

@@ -34,12 +34,14 @@ use super::openai::{self, OpenAiStream};
 use super::prefix_cache::PrefixCache;
 use super::reply::{Reply, SseEncoder};
 use super::request::{self, GenRequest};
+use super::responses::{self, ResponsesStream};
 use super::timing::{DecodeSlots, Schedule};
 use super::tokenizer;
 use super::truth::{TruthLog, TruthRecord};
 use crate::wire::api::Route;
 use crate::wire::errors::ApiError;
 use crate::wire::server;
+use crate::wire::translate::ResponseFrame;
 use crate::wire::Api;
 
 /// Model listed by `/v1/models` when `--models` is not given.
@@ -132,6 +134,7 @@ fn router(state: Arc<MockState>) -> Router {
     Router::new()
         .route(Api::OpenAi.path(), only_post(post(chat_completions)))
         .route(Api::Anthropic.path(), only_post(post(messages)))
+        .route(Api::Responses.path(), only_post(post(responses_call)))
         .route(Route::CountTokens.path(), only_post(post(count_tokens)))
         .route(Route::Models.path(), get(models).fallback(method_not_allowed))
         .route("/metrics", get(metrics).fallback(method_not_allowed))
@@ -150,6 +153,10 @@ async fn chat_completions(State(state): State<Arc<MockState>>, req: Request) -> 
 
 async fn messages(State(state): State<Arc<MockState>>, req: Request) -> Response {
     generate(state, Api::Anthropic, req).await
+}
+
+async fn responses_call(State(state): State<Arc<MockState>>, req: Request) -> Response {
+    generate(state, Api::Responses, req).await
 }
 
 /// The whole life of one generation request.
@@ -194,7 +201,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         Ok(b) => b,
         Err(e) => return reject(truth, ApiError::new(e.status, e.message), "rejected"),
     };
-    let gen = match parse_and_check(&state.cfg, api, &body) {
+    let (gen, frame) = match parse_and_check(&state.cfg, api, &body) {
         Ok(g) => g,
         Err(e) => return reject(truth, e, "rejected"),
     };
@@ -232,7 +239,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
     truth.thinking_tokens = answer.thinking_tokens();
     truth.tool_call = answer.tool.as_ref().map(|t| t.name.clone());
     truth.finish_reason = Some(match api {
-        Api::OpenAi => answer.finish.openai(),
+        Api::OpenAi | Api::Responses => answer.finish.openai(),
         Api::Anthropic => answer.finish.anthropic(),
     });
     truth.stalled = stalled;
@@ -243,6 +250,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         id: match api {
             Api::OpenAi => format!("chatcmpl-mock-{seq}"),
             Api::Anthropic => format!("msg_mock_{seq}"),
+            Api::Responses => format!("resp_mock_{seq}"),
         },
         model: gen.model.clone(),
         created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
@@ -255,6 +263,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
     let uncached = reply.prompt_tokens - cache.cached_tokens;
     let stall_s = if stalled { cfg.stall_s } else { 0.0 };
     let schedule = Schedule::new(cfg, arrival, uncached, stall_s, Arc::clone(&state.slots), faults.random());
+    let frame = frame.map(|f| responses::numbered(f, seq, &gen.model));
     let mut generation = Generation::new(reply, schedule, arrival, cut_after, truth, Arc::clone(&state.truth))
         .counted_in(Arc::clone(&state.metrics), in_flight);
 
@@ -262,6 +271,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         let encoder: Box<dyn SseEncoder> = match api {
             Api::OpenAi => Box::new(OpenAiStream::new(&generation.reply)),
             Api::Anthropic => Box::<AnthropicStream>::default(),
+            Api::Responses => Box::new(ResponsesStream::new(&generation.reply, frame.unwrap_or_else(no_frame))),
         };
         let mut resp = Response::new(generation.into_sse_body(encoder));
         let h = resp.headers_mut();
@@ -274,6 +284,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         let json = match api {
             Api::OpenAi => openai::body(&generation.reply),
             Api::Anthropic => anthropic::body(&generation.reply),
+            Api::Responses => responses::body(&generation.reply, &frame.unwrap_or_else(no_frame)),
         };
         let mut resp = Response::new(generation.into_json_body(json.to_string()));
         resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
@@ -282,14 +293,25 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
     }
 }
 
-fn parse_and_check(cfg: &MockConfig, api: Api, body: &[u8]) -> Result<GenRequest, ApiError> {
+/// The request read; a Responses one also gives the frame its answer repeats.
+fn parse_and_check(cfg: &MockConfig, api: Api, body: &[u8]) -> Result<(GenRequest, Option<ResponseFrame>), ApiError> {
     let json = request::parse_json(body)?;
-    let gen = match api {
-        Api::OpenAi => request::openai(&json, cfg.default_max_tokens)?,
-        Api::Anthropic => request::anthropic(&json, false)?,
+    let (gen, frame) = match api {
+        Api::OpenAi => (request::openai(&json, cfg.default_max_tokens)?, None),
+        Api::Anthropic => (request::anthropic(&json, false)?, None),
+        Api::Responses => {
+            let (gen, frame) = responses::parse(&json, cfg.default_max_tokens)?;
+            (gen, Some(frame))
+        }
     };
     check_model(cfg, &gen.model)?;
-    Ok(gen)
+    Ok((gen, frame))
+}
+
+/// The frame of a Responses answer whose request gave none (never: a Responses request
+/// always does; this keeps the encoders total).
+fn no_frame() -> ResponseFrame {
+    ResponseFrame::for_request(&serde_json::Value::Null, 0, DEFAULT_MODEL)
 }
 
 fn check_model(cfg: &MockConfig, model: &str) -> Result<(), ApiError> {
@@ -309,7 +331,7 @@ fn check_context(cfg: &MockConfig, api: Api, prompt: usize, max_tokens: usize) -
         return Ok(());
     }
     let message = match api {
-        Api::OpenAi => format!(
+        Api::OpenAi | Api::Responses => format!(
             "This model's maximum context length is {limit} tokens. However, you requested {} tokens \
              ({prompt} in the messages, {max_tokens} in the completion). Please reduce the length of \
              the messages or completion.",
@@ -367,7 +389,7 @@ async fn models(State(state): State<Arc<MockState>>, headers: HeaderMap) -> Resp
             "first_id": names.first(),
             "last_id": names.last(),
         }),
-        Api::OpenAi => json!({
+        Api::OpenAi | Api::Responses => json!({
             "object": "list",
             "data": names.iter().map(|m| json!({"id": m, "object": "model", "created": 0, "owned_by": "asb-mock"}))
                 .collect::<Vec<_>>(),

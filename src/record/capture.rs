@@ -454,6 +454,16 @@ pub(crate) fn build_line(
 
     let mut outcome = outcome;
     let mut error = call.error.clone();
+    // A client that hangs up once its stream's own end marker reached it had the whole
+    // answer: Codex closes the connection at `response.completed`, before the body's last
+    // chunk (or, translated, before the upstream's stream has ended).
+    let streamed = client_response.as_ref().is_some_and(|r| r.events.is_some());
+    if outcome == Outcome::ClientDisconnected && streamed && client_said.ended {
+        outcome = Outcome::Completed;
+        if error == Ending::ClientGone.outcome().1 {
+            error = None;
+        }
+    }
     if outcome == Outcome::Completed && (status.is_some_and(|s| s >= 400) || said.error.is_some()) {
         outcome = Outcome::UpstreamError;
     }
@@ -538,12 +548,14 @@ pub(crate) fn build_line(
 }
 
 /// AgenticSwarmBench's `messages`: the conversation in OpenAI chat format. An Anthropic
-/// request uses the translation that was sent upstream, or is translated now.
+/// or Responses request uses the translation that was sent upstream, or is translated now.
 fn asb_messages(client_api: Api, body: Option<&Value>, translated: Option<&Value>) -> Vec<Value> {
     let openai_body = match (client_api, translated) {
         (Api::OpenAi, _) => body.cloned(),
         (Api::Anthropic, Some(t)) => Some(t.clone()),
         (Api::Anthropic, None) => body.and_then(|b| translate::anthropic_to_openai_request(b, None).ok()),
+        (Api::Responses, Some(t)) => Some(t.clone()),
+        (Api::Responses, None) => body.and_then(|b| translate::responses_to_chat_request(b, None).ok()),
     };
     openai_body.and_then(|b| b.get("messages").and_then(Value::as_array).cloned()).unwrap_or_default()
 }

@@ -8,6 +8,7 @@ use clap::{Args, FromArgMatches};
 
 use crate::flags::{self, EndpointFlags, ListenFlags};
 use crate::recording::redact;
+use crate::wire::api::Route;
 pub(crate) use crate::wire::endpoint::UpstreamApi;
 use crate::wire::endpoint::{auth_header, basic_auth, detect_api, normalize_base, split_query, with_query};
 use crate::wire::server::ConnTimeouts;
@@ -123,7 +124,15 @@ impl Upstream {
         let typed = flags.endpoint()?;
         let (endpoint, userinfo) = redact::split_userinfo(typed.trim());
         let base = normalize_base(&endpoint)?;
-        let api = flags.upstream_api.map(UpstreamApi::api).unwrap_or_else(|| detect_api(&base));
+        // An endpoint typed with the Responses path says its API; any other the host does.
+        let responses = Route::of(&endpoint) == Some(Route::Call(Api::Responses));
+        let api = flags.upstream_api.map(UpstreamApi::api).unwrap_or_else(|| {
+            if responses {
+                Api::Responses
+            } else {
+                detect_api(&base)
+            }
+        });
         let auth = auth_header(api, flags.api_key.as_deref(), flags.api_key_header.as_deref())
             .or_else(|| userinfo.map(|(user, password)| basic_auth(&user, &password)));
         let query = split_query(typed).1.map(str::to_string);

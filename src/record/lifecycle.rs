@@ -156,6 +156,26 @@ mod tests {
     }
 
     #[test]
+    fn a_client_gone_after_its_stream_s_end_marker_had_the_whole_answer() {
+        let gone_after = |frame: &'static [u8]| {
+            let dir = tempfile::tempdir().unwrap();
+            let recorder = recorder(&dir, 1 << 20);
+            let mut guard = call(&recorder);
+            let mut headers = HeaderMap::new();
+            headers.insert("content-type", http::HeaderValue::from_static("text/event-stream"));
+            guard.note_client_head(200, headers);
+            guard.keep_client_frame(&Bytes::from_static(frame));
+            guard.end(Ending::ClientGone);
+            drop(guard);
+            lines(&dir, &recorder).remove(0)
+        };
+        let done = gone_after(b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n");
+        assert_eq!(outcome_and_error(&done), ("completed", None));
+        let midway = gone_after(b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n");
+        assert_eq!(outcome_and_error(&midway).0, "client_disconnected");
+    }
+
+    #[test]
     fn upstream_errors_by_kind() {
         let cases = [
             (

@@ -282,11 +282,17 @@ fn print_banner(upstream: &Upstream, args: &RecordArgs, addr: std::net::SocketAd
     println!("asb record: listening on {url}");
     match upstream.api {
         Api::OpenAi => println!(
-            "  upstream: {} (OpenAI-compatible; Anthropic calls are translated to Chat Completions for model {})",
+            "  upstream: {} (OpenAI-compatible; Anthropic and Responses calls are translated to Chat Completions for model {})",
             upstream.url(""),
             upstream.model
         ),
         Api::Anthropic => println!("  upstream: {} (Anthropic; calls are forwarded byte for byte)", upstream.url("")),
+        Api::Responses => println!(
+            "  upstream: {} (OpenAI Responses; Responses and Chat calls are forwarded byte for byte, \
+             Anthropic calls translated to Chat Completions for model {})",
+            upstream.url(""),
+            upstream.model
+        ),
     }
     let userinfo = redact::split_userinfo(args.upstream.endpoint.as_deref().unwrap_or("").trim()).1.is_some();
     if let Some((header, _)) =

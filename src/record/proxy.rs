@@ -5,7 +5,10 @@
 //! |---|---|---|
 //! | `POST /v1/chat/completions` | yes | byte-for-byte passthrough |
 //! | `POST /v1/messages`, Anthropic upstream | yes | byte-for-byte passthrough |
-//! | `POST /v1/messages`, OpenAI upstream | yes | translated to Chat Completions and back |
+//! | `POST /v1/messages`, OpenAI or Responses upstream | yes | translated to Chat Completions and back |
+//! | `POST /v1/responses`, Responses upstream (`--upstream-api responses`) | yes | byte-for-byte passthrough |
+//! | `POST /v1/responses`, OpenAI upstream | yes | translated to Chat Completions and back |
+//! | `GET /v1/responses` asking a WebSocket upgrade | no | refused at once (`426`), so the client falls back to HTTP |
 //! | `POST /v1/messages/count_tokens` | no | forwarded; an OpenAI upstream without it gets an estimate |
 //! | anything else | no | forwarded as is |
 //!
@@ -35,14 +38,14 @@ use super::headers::{self, is_event_stream};
 use super::lifecycle::CallGuard;
 use super::plain_upstream::PlainPool;
 use super::tee::TeeBody;
-use super::translate_stream::TranslatingBody;
+use super::translate_stream::{ClientEncoder, TranslatingBody};
 use super::upstream::{UpstreamBody, UpstreamPool};
 use crate::recording::writer::Secrets;
 use crate::wire::api::Route;
 use crate::wire::endpoint::PlainEndpoint;
 use crate::wire::errors::ApiError;
 use crate::wire::server::{self, full, BoxError, ServerBody};
-use crate::wire::translate;
+use crate::wire::translate::{self, ResponseFrame};
 use crate::wire::Api;
 
 pub(crate) struct Proxy {
@@ -90,6 +93,9 @@ pub(crate) async fn handle_buffered(
     arrival: Instant,
 ) -> Response<ServerBody> {
     proxy.secrets.add_from_headers(&parts.headers);
+    if let Some(refused) = refuse_websocket(&parts) {
+        return refused;
+    }
     match route(&parts.method, parts.uri.path()) {
         Some(Route::Call(api)) => record(proxy, parts, body, api, arrival).await,
         Some(Route::CountTokens) => count_tokens(proxy, parts, body).await,
@@ -121,13 +127,22 @@ async fn record(
     if !translating {
         return passthrough(proxy, call, parts.method, &path, &headers, body, client_api).await;
     }
+    let model = proxy.upstream.model.as_str();
     let translated = serde_json::from_slice::<Value>(&body)
         .map_err(|e| format!("the request body is not valid JSON: {e}"))
         .and_then(|json| {
-            translate::anthropic_to_openai_request(&json, Some(&proxy.upstream.model)).map_err(|e| e.to_string())
+            let chat = match client_api {
+                Api::Responses => translate::responses_to_chat_request(&json, Some(model)),
+                _ => translate::anthropic_to_openai_request(&json, Some(model)),
+            };
+            let client = match client_api {
+                Api::Responses => Client::Responses(ResponseFrame::for_request(&json, call_seq(&call), model)),
+                _ => Client::Anthropic,
+            };
+            chat.map(|chat| (chat, client)).map_err(|e| e.to_string())
         });
     match translated {
-        Ok(openai_body) => translate_call(proxy, call, &headers, openai_body).await,
+        Ok((openai_body, client)) => translate_call(proxy, call, &headers, openai_body, client).await,
         Err(e) => {
             let message = format!("asb record: cannot translate this request for an OpenAI-compatible upstream: {e}");
             proxy_answer(call, client_api, 400, Ending::Rejected(message))
@@ -135,11 +150,48 @@ async fn record(
     }
 }
 
-/// Whether a call in `client_api` is translated for an upstream speaking `upstream_api`
-/// (only Anthropic Messages for an OpenAI-compatible upstream is); any other is forwarded
-/// byte for byte.
+/// Whether a call in `client_api` is translated for an upstream speaking `upstream_api`:
+/// Anthropic Messages for an OpenAI-compatible (Chat or Responses) upstream, Responses
+/// for a Chat-only one; any other is forwarded byte for byte.
 pub(super) fn translates(client_api: Api, upstream_api: Api) -> bool {
-    client_api == Api::Anthropic && upstream_api == Api::OpenAi
+    match client_api {
+        Api::Anthropic => upstream_api != Api::Anthropic,
+        Api::Responses => upstream_api == Api::OpenAi,
+        Api::OpenAi => false,
+    }
+}
+
+/// Whose answer a translated call's Chat answer becomes.
+enum Client {
+    Anthropic,
+    /// A Responses client, with what its response objects repeat.
+    Responses(ResponseFrame),
+}
+
+impl Client {
+    fn api(&self) -> Api {
+        match self {
+            Client::Anthropic => Api::Anthropic,
+            Client::Responses(_) => Api::Responses,
+        }
+    }
+}
+
+fn call_seq(call: &CallGuard) -> u64 {
+    call.capture().seq
+}
+
+/// A WebSocket upgrade (Codex tries one on `/v1/responses` before HTTP): refused with
+/// `426 Upgrade Required` at once, never forwarded, so the client falls back to plain
+/// HTTP without waiting for a timeout.
+fn refuse_websocket(parts: &Parts) -> Option<Response<ServerBody>> {
+    let upgrade = parts.headers.get(http::header::UPGRADE)?.to_str().ok()?;
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return None;
+    }
+    let api = Api::of_request(parts.uri.path(), &parts.headers);
+    let message = "asb record: WebSocket is not supported; use HTTP (POST) for this API".to_string();
+    Some(error_response(api, 426, message))
 }
 
 /// Sends one request upstream (`path_and_query` on the upstream's URL), waiting at most
@@ -186,13 +238,15 @@ async fn passthrough(
     out
 }
 
-/// An Anthropic call answered by an OpenAI-compatible upstream.
+/// An Anthropic or Responses call answered by an OpenAI-compatible upstream.
 async fn translate_call(
     proxy: &Arc<Proxy>,
     mut call: CallGuard,
     client_headers: &HeaderMap,
     openai_body: Value,
+    client: Client,
 ) -> Response<ServerBody> {
+    let client_api = client.api();
     let stream = openai_body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let path = Api::OpenAi.path();
     let mut up_headers = HeaderMap::new();
@@ -209,35 +263,44 @@ async fn translate_call(
     call.capture().upstream = Some(Side { request, ..Side::default() });
     let resp = match send_upstream(proxy, Method::POST, path, up_headers, body).await {
         Ok(r) => r,
-        Err(e) => return proxy_answer(call, Api::Anthropic, e.status(), Ending::Upstream(e)),
+        Err(e) => return proxy_answer(call, client_api, e.status(), Ending::Upstream(e)),
     };
     call.capture().note_upstream_head(resp.status().as_u16(), resp.headers().clone());
     let status = resp.status();
     if status.is_success() && stream && is_event_stream(resp.headers()) {
-        let model = proxy.upstream.model.clone();
+        let encoder = match &client {
+            Client::Anthropic => ClientEncoder::anthropic(call_seq(&call), proxy.upstream.model.clone()),
+            Client::Responses(frame) => ClientEncoder::responses(frame.clone()),
+        };
         call.note_client_head(200, event_stream_headers());
-        let body = TranslatingBody::new(resp.into_body(), model, call);
+        let body = TranslatingBody::new(resp.into_body(), encoder, call);
         return answer(StatusCode::OK, event_stream_headers(), body.map_err(boxed).boxed_unsync());
     }
     // A whole answer: read it, recording its frames, then translate it.
     let upstream_body = match collect_upstream(&call, resp.into_body()).await {
         Ok(b) => b,
-        Err(e) => return proxy_answer(call, Api::Anthropic, e.status(), Ending::Upstream(e)),
+        Err(e) => return proxy_answer(call, client_api, e.status(), Ending::Upstream(e)),
     };
     let (status, json) = if status.is_success() {
-        match serde_json::from_slice::<Value>(&upstream_body)
-            .map_err(|e| e.to_string())
-            .and_then(|j| translate::openai_to_anthropic_response(&j, &proxy.upstream.model).map_err(|e| e.to_string()))
-        {
+        match serde_json::from_slice::<Value>(&upstream_body).map_err(|e| e.to_string()).and_then(|j| match &client {
+            Client::Anthropic => {
+                translate::openai_to_anthropic_response(&j, &proxy.upstream.model).map_err(|e| e.to_string())
+            }
+            Client::Responses(frame) => Ok(translate::chat_to_responses_response(&j, frame)),
+        }) {
             Ok(message) => (StatusCode::OK, message),
             Err(e) => (
                 StatusCode::BAD_GATEWAY,
                 ApiError::new(502, format!("asb record: the upstream's answer could not be translated: {e}"))
-                    .body(Api::Anthropic, "asb-record"),
+                    .body(client_api, "asb-record"),
             ),
         }
     } else {
-        (status, translate::openai_error_to_anthropic(status.as_u16(), &upstream_body))
+        match client {
+            Client::Anthropic => (status, translate::openai_error_to_anthropic(status.as_u16(), &upstream_body)),
+            // The Responses API's errors have the Chat shape: an OpenAI error body passes.
+            Client::Responses(_) => (status, chat_error_for_responses(status.as_u16(), &upstream_body)),
+        }
     };
     // The client's answer, recorded whole: the call is complete.
     let bytes = Bytes::from(json.to_string());
@@ -246,6 +309,18 @@ async fn translate_call(
     call.keep_client_frame(&bytes);
     call.end(Ending::Completed);
     answer(status, headers, full(bytes))
+}
+
+/// An upstream's error body for a Responses client: as sent when it is an OpenAI error
+/// object, else wrapped in one (its text as the message).
+fn chat_error_for_responses(status: u16, body: &[u8]) -> Value {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) if v.get("error").is_some_and(Value::is_object) => v,
+        _ => {
+            let text: String = String::from_utf8_lossy(body).chars().take(2000).collect();
+            ApiError::new(status, format!("upstream returned HTTP {status}: {text}")).body(Api::Responses, "asb-record")
+        }
+    }
 }
 
 /// Headers saying only the content type.

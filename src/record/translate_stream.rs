@@ -1,8 +1,10 @@
 //! The translated stream: reads the OpenAI-compatible upstream's SSE frames, turns each
-//! chunk into Anthropic events as it arrives, and records both sides with their times.
+//! chunk into the client's API's events (Anthropic Messages, or OpenAI Responses) as it
+//! arrives, and records both sides with their times.
 //!
 //! An upstream that breaks off mid-stream (connection cut, or an in-band `{"error":…}`)
-//! becomes an Anthropic `event: error` for the client, which the SDK raises, and the call
+//! becomes an Anthropic `event: error` (a Responses `response.failed`) for the client,
+//! which the SDK raises (Codex reports), and the call
 //! is recorded as cut; a client that goes away ends the call as disconnected (the call's
 //! guard ends it once, whichever comes first).
 
@@ -17,12 +19,50 @@ use super::ending::{Ending, UpstreamError};
 use super::lifecycle::CallGuard;
 use super::upstream::UpstreamBody;
 use crate::wire::sse::{is_done_marker, SseEvent, SseParser};
-use crate::wire::translate::AnthropicStreamEncoder;
+use crate::wire::translate::{AnthropicStreamEncoder, ResponseFrame, ResponsesStreamEncoder};
+
+/// What the client's events are made by.
+pub(crate) enum ClientEncoder {
+    Anthropic(AnthropicStreamEncoder),
+    Responses(ResponsesStreamEncoder),
+}
+
+impl ClientEncoder {
+    /// The Anthropic encoder of call number `seq`.
+    pub(crate) fn anthropic(seq: u64, model: String) -> Self {
+        ClientEncoder::Anthropic(AnthropicStreamEncoder::new(format!("msg_asb_{seq:012}"), model))
+    }
+
+    pub(crate) fn responses(frame: ResponseFrame) -> Self {
+        ClientEncoder::Responses(ResponsesStreamEncoder::new(frame))
+    }
+
+    fn on_chunk(&mut self, chunk: &Value, out: &mut Vec<u8>) {
+        match self {
+            ClientEncoder::Anthropic(e) => e.on_chunk(chunk, out),
+            ClientEncoder::Responses(e) => e.on_chunk(chunk, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        match self {
+            ClientEncoder::Anthropic(e) => e.finish(out),
+            ClientEncoder::Responses(e) => e.finish(out),
+        }
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
+        match self {
+            ClientEncoder::Anthropic(e) => e.fail("api_error", message, out),
+            ClientEncoder::Responses(e) => e.fail("server_error", message, out),
+        }
+    }
+}
 
 pub(crate) struct TranslatingBody {
     upstream: UpstreamBody,
     parser: SseParser,
-    encoder: AnthropicStreamEncoder,
+    encoder: ClientEncoder,
     events: Vec<SseEvent>,
     call: CallGuard,
     /// Set once the last client frame is out; the next poll ends the body.
@@ -30,16 +70,8 @@ pub(crate) struct TranslatingBody {
 }
 
 impl TranslatingBody {
-    pub(crate) fn new(upstream: UpstreamBody, model: String, call: CallGuard) -> Self {
-        let message_id = format!("msg_asb_{:012}", call.capture().seq);
-        TranslatingBody {
-            upstream,
-            parser: SseParser::new(),
-            encoder: AnthropicStreamEncoder::new(message_id, model),
-            events: Vec::new(),
-            call,
-            ending: None,
-        }
+    pub(crate) fn new(upstream: UpstreamBody, encoder: ClientEncoder, call: CallGuard) -> Self {
+        TranslatingBody { upstream, parser: SseParser::new(), encoder, events: Vec::new(), call, ending: None }
     }
 
     /// Translates the events of one upstream frame.
@@ -56,7 +88,7 @@ impl TranslatingBody {
             // `"error": null` (some servers send it on every chunk) is no error.
             if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
                 let message = err.get("message").and_then(Value::as_str).unwrap_or("upstream error").to_string();
-                self.encoder.fail("api_error", &message, out);
+                self.encoder.fail(&message, out);
                 self.ending = Some(Ending::Upstream(UpstreamError::Reported(message)));
                 continue;
             }
@@ -91,7 +123,7 @@ impl Body for TranslatingBody {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let error = UpstreamError::Cut(e.to_string());
-                    this.encoder.fail("api_error", &format!("asb record: {error}"), &mut out);
+                    this.encoder.fail(&format!("asb record: {error}"), &mut out);
                     this.ending = Some(Ending::Upstream(error));
                 }
                 Poll::Ready(None) => {

@@ -4,8 +4,14 @@
 //!
 //! "Output-bearing" means the event carried model output: OpenAI `delta.content`,
 //! `delta.reasoning_content` / `delta.reasoning`, or tool-call names and arguments;
-//! Anthropic `text_delta`, `thinking_delta`, `input_json_delta`. Role chunks, pings,
-//! usage chunks, block starts and stops are not output: TTFT is never taken from them.
+//! Anthropic `text_delta`, `thinking_delta`, `input_json_delta`; Responses
+//! `response.output_text.delta` (and `refusal.delta`), `response.reasoning_text.delta`,
+//! `response.reasoning_summary_text.delta`, `response.function_call_arguments.delta`
+//! (and `custom_tool_call_input.delta`), a tool call's `output_item.added` that names
+//! it (as Chat's first tool-call chunk does), and an `output_item.done` that brings
+//! output no delta brought. Role chunks, pings, usage chunks, block starts and stops,
+//! Responses lifecycle events (`response.created`, `.in_progress`, part boundaries,
+//! `.done` repeats) are not output: TTFT is never taken from them.
 //!
 //! An OpenAI answer is read by the wire's OpenAI conventions ([`crate::wire::openai`]:
 //! which choice, which reasoning field, content parts and refusals, which call a tool-call
@@ -19,6 +25,7 @@ use serde_json::Value;
 use super::line::{CallResult, ToolCall, Usage};
 use super::usage;
 use crate::wire::openai::{self, ToolCallSlots};
+use crate::wire::responses::{self, Meaning};
 use crate::wire::Api;
 
 /// Everything learnt from one answer.
@@ -33,9 +40,11 @@ pub(crate) struct Assembled {
     pub content_events: u64,
     /// Characters of output (text, reasoning, tool names and arguments) received so far.
     pub output_chars: usize,
-    /// An error reported inside the answer (OpenAI `{"error":…}`, Anthropic `event: error`).
+    /// An error reported inside the answer (OpenAI `{"error":…}`, Anthropic `event: error`,
+    /// Responses `error` or `response.failed`).
     pub error: Option<String>,
-    /// The stream's own end marker arrived (`[DONE]` or `message_stop`).
+    /// The stream's own end marker arrived (`[DONE]`, `message_stop`, or Responses'
+    /// `response.completed` / `.incomplete` / `.failed`).
     pub ended: bool,
 }
 
@@ -49,6 +58,13 @@ pub(crate) struct Assembler {
     anthropic_usage: Vec<Value>,
     /// Anthropic block index → position in `result.tool_calls`.
     tool_blocks: Vec<(u64, usize)>,
+    /// Responses: the `usage` of the final event.
+    responses_usage: Option<Value>,
+    /// Responses: (item id, output index) of each tool-call item → position in `result.tool_calls`.
+    tool_items: Vec<(String, Option<u64>, usize)>,
+    /// Responses: whether any text / reasoning delta came (a `.done` item then adds none).
+    responses_text_seen: bool,
+    responses_reasoning_seen: bool,
 }
 
 impl Assembler {
@@ -60,6 +76,10 @@ impl Assembler {
             openai_tool_calls: ToolCallSlots::default(),
             anthropic_usage: vec![],
             tool_blocks: vec![],
+            responses_usage: None,
+            tool_items: vec![],
+            responses_text_seen: false,
+            responses_reasoning_seen: false,
         }
     }
 
@@ -81,6 +101,7 @@ impl Assembler {
         let had_output = match self.api {
             Api::OpenAi => openai::Answer::from_json(trimmed).is_some_and(|chunk| self.openai_chunk(chunk)),
             Api::Anthropic => serde_json::from_str(trimmed).is_ok_and(|event| self.anthropic_event(event, trimmed)),
+            Api::Responses => responses::Event::from_json(trimmed).is_some_and(|event| self.responses_event(&event)),
         };
         if had_output {
             self.out.content_events += 1;
@@ -99,8 +120,122 @@ impl Assembler {
             Api::OpenAi => self.openai_usage.as_ref().map(usage::from_openai),
             Api::Anthropic if !self.anthropic_usage.is_empty() => Some(usage::from_anthropic(&self.anthropic_usage)),
             Api::Anthropic => None,
+            Api::Responses => self.responses_usage.as_ref().map(usage::from_responses),
         };
         self.out
+    }
+
+    /// Returns whether the Responses event carried output.
+    fn responses_event(&mut self, event: &responses::Event<'_>) -> bool {
+        match event.meaning() {
+            Meaning::Text(t) if !t.is_empty() => {
+                self.responses_text_seen = true;
+                push_output(&mut self.out.result.text, t, &mut self.out.output_chars);
+                true
+            }
+            Meaning::Reasoning(t) if !t.is_empty() => {
+                self.responses_reasoning_seen = true;
+                push_output(&mut self.out.result.thinking, t, &mut self.out.output_chars);
+                true
+            }
+            Meaning::ItemAdded(item) => {
+                let Some(call) = responses::item_call(item) else { return false };
+                let name_given = !call.name.is_empty();
+                self.add_tool_item(&call, event.output_index);
+                if name_given {
+                    self.out.output_chars += call.name.chars().count();
+                }
+                name_given
+            }
+            Meaning::Arguments { item_id, output_index, delta } if !delta.is_empty() => {
+                let found = self.tool_items.iter().rev().find(|(id, index, _)| match item_id {
+                    Some(item_id) if !id.is_empty() => id == item_id,
+                    _ => output_index.is_some() && *index == output_index,
+                });
+                let pos = match found.or(self.tool_items.last()) {
+                    Some(&(_, _, pos)) => pos,
+                    None => {
+                        let call =
+                            responses::ItemCall { item_id: item_id.unwrap_or_default().into(), ..Default::default() };
+                        self.add_tool_item(&call, output_index)
+                    }
+                };
+                push_output(&mut self.out.result.tool_calls[pos].arguments, delta, &mut self.out.output_chars);
+                true
+            }
+            Meaning::ItemDone(item) => self.responses_item_done(item, event.output_index),
+            Meaning::End(response) => {
+                self.out.ended = true;
+                self.out.result.stop_reason = responses::stop_reason(response);
+                if let Some(why) = responses::failure(response) {
+                    self.out.error = Some(why);
+                }
+                self.responses_usage = responses::usage(response).cloned();
+                false
+            }
+            Meaning::Error(why) => {
+                self.out.error = Some(why);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// A tool-call item seen for the first time; returns its position in `result.tool_calls`.
+    fn add_tool_item(&mut self, call: &responses::ItemCall, output_index: Option<u64>) -> usize {
+        let pos = self.out.result.tool_calls.len();
+        self.out.result.tool_calls.push(ToolCall {
+            id: call.call_id.clone(),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+        });
+        self.tool_items.push((call.item_id.clone(), output_index, pos));
+        pos
+    }
+
+    /// An `output_item.done`: what its item holds that no delta brought is added (a
+    /// server may send whole items only). Returns whether it added output.
+    fn responses_item_done(&mut self, item: &Value, output_index: Option<u64>) -> bool {
+        let chars = &mut self.out.output_chars;
+        match responses::item_type(item) {
+            "message" if !self.responses_text_seen => {
+                let text = responses::message_text(item);
+                !text.is_empty() && {
+                    push_output(&mut self.out.result.text, &text, chars);
+                    true
+                }
+            }
+            "reasoning" if !self.responses_reasoning_seen => {
+                let text = responses::reasoning_text(item);
+                !text.is_empty() && {
+                    push_output(&mut self.out.result.thinking, &text, chars);
+                    true
+                }
+            }
+            _ => {
+                let Some(call) = responses::item_call(item) else { return false };
+                let known = self.tool_items.iter().find(|(id, _, _)| !id.is_empty() && *id == call.item_id);
+                match known {
+                    Some(&(_, _, pos)) => {
+                        let slot = &mut self.out.result.tool_calls[pos];
+                        let mut added = false;
+                        if slot.arguments.is_empty() && !call.arguments.is_empty() {
+                            push_output(&mut slot.arguments, &call.arguments, chars);
+                            added = true;
+                        }
+                        if slot.id.is_empty() {
+                            slot.id = call.call_id;
+                        }
+                        added
+                    }
+                    None => {
+                        *chars += call.name.chars().count() + call.arguments.chars().count();
+                        self.add_tool_item(&call, output_index);
+                        true
+                    }
+                }
+            }
+        }
     }
 
     /// Returns whether the chunk carried output.
@@ -323,6 +458,19 @@ pub(crate) fn assemble_body(api: Api, body: &Value) -> Assembled {
             r.stop_reason = body.get("stop_reason").and_then(Value::as_str).map(str::to_string);
             out.usage = body.get("usage").filter(|u| u.is_object()).map(|u| usage::from_anthropic([u]));
         }
+        Api::Responses => {
+            let output = responses::output(body);
+            r.text = output.text;
+            r.thinking = output.reasoning;
+            r.tool_calls = output
+                .calls
+                .into_iter()
+                .map(|c| ToolCall { id: c.call_id, name: c.name, arguments: c.arguments })
+                .collect();
+            r.stop_reason = responses::stop_reason(body);
+            out.error = responses::failure(body);
+            out.usage = responses::usage(body).map(usage::from_responses);
+        }
     }
     out
 }
@@ -397,6 +545,47 @@ mod tests {
         let u = out.usage.unwrap();
         assert_eq!((u.input_tokens, u.output_tokens), (103, 9));
         assert!(out.ended);
+    }
+
+    #[test]
+    fn responses_stream_ttft_skips_lifecycle_events() {
+        let events = [
+            json!({"type":"response.created","response":{"id":"r","status":"in_progress","output":[]}}),
+            json!({"type":"response.output_item.added","output_index":0,"item":{"type":"reasoning","id":"rs"}}),
+            json!({"type":"response.reasoning_summary_text.delta","item_id":"rs","output_index":0,"delta":"plan"}),
+            json!({"type":"response.output_item.done","output_index":0,"item":{"type":"reasoning","id":"rs","summary":[{"text":"plan"}]}}),
+            json!({"type":"response.output_item.added","output_index":1,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":"shell","arguments":""}}),
+            json!({"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":1,"delta":"{\"c\":"}),
+            json!({"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":1,"delta":"1}"}),
+            json!({"type":"response.output_item.done","output_index":1,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":"shell","arguments":"{\"c\":1}"}}),
+            // A server that sends a whole item, no deltas: its output counts once.
+            json!({"type":"response.output_item.done","output_index":2,"item":{"type":"custom_tool_call","id":"ctc","call_id":"call_2","name":"apply_patch","input":"P"}}),
+            json!({"type":"response.completed","response":{"status":"completed","output":[],"usage":{"input_tokens":30,"input_tokens_details":{"cached_tokens":20},"output_tokens":6}}}),
+        ];
+        let mut a = Assembler::new(Api::Responses);
+        for (i, e) in events.iter().enumerate() {
+            a.on_event(&e.to_string(), i as f64);
+        }
+        let out = a.finish();
+        assert_eq!((out.ttft_ms, out.last_token_ms), (Some(2.0), Some(8.0)));
+        assert_eq!((out.events, out.content_events), (10, 5));
+        assert_eq!(out.result.thinking, "plan");
+        assert_eq!(
+            out.result.tool_calls,
+            vec![
+                ToolCall { id: "call_1".into(), name: "shell".into(), arguments: "{\"c\":1}".into() },
+                ToolCall { id: "call_2".into(), name: "apply_patch".into(), arguments: "P".into() },
+            ]
+        );
+        assert_eq!(out.output_chars, 4 + 5 + 7 + 11 + 1);
+        assert_eq!(out.result.stop_reason.as_deref(), Some("completed"));
+        let u = out.usage.unwrap();
+        assert_eq!((u.input_tokens, u.cache_read, u.output_tokens), (30, 20, 6));
+        assert!(out.ended);
+        let mut a = Assembler::new(Api::Responses);
+        a.on_event(r#"{"type":"error","code":"server_error","message":"boom"}"#, 1.0);
+        let out = a.finish();
+        assert_eq!((out.error.as_deref(), out.ended), (Some("server_error: boom"), false));
     }
 
     #[test]

@@ -5,6 +5,12 @@
 //! conversation grows. So the thread id is a hash of those two, with Claude Code's
 //! per-build billing header (`x-anthropic-billing-header: …`) left out of the system text.
 //! Calls of one thread are numbered in arrival order (`thread_turn`).
+//!
+//! A Responses request (Codex CLI) has its system prompt in `instructions` and
+//! leading `developer` / `system` input messages; its conversation key is the
+//! `prompt_cache_key` when the client sends one (Codex sends its conversation id there,
+//! the same on every turn of a session and different per session), else its first user
+//! message as for the other APIs.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,6 +23,29 @@ use crate::wire::Api;
 /// The thread id of a request body: 12 hex digits.
 pub(crate) fn thread_id(api: Api, body: &Value) -> String {
     let (system, first_user) = match api {
+        Api::Responses => {
+            let instructions = body.get("instructions").map(text_of).unwrap_or_default();
+            let leading = body
+                .get("input")
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .take_while(|m| matches!(role(m), "system" | "developer"))
+                        .map(|m| m.get("content").map(text_of).unwrap_or_default())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            let system = std::iter::once(instructions).chain(leading).collect::<Vec<_>>().join("\n");
+            let key = match body.get("prompt_cache_key").and_then(Value::as_str) {
+                Some(key) => key.to_owned(),
+                None => match body.get("input") {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => first_in(body, "input", &["user"]),
+                },
+            };
+            (system, key)
+        }
         Api::Anthropic => (body.get("system").map(text_of).unwrap_or_default(), first_with_role(body, &["user"])),
         Api::OpenAi => {
             let system = body
@@ -48,7 +77,12 @@ fn role(m: &Value) -> &str {
 }
 
 fn first_with_role(body: &Value, roles: &[&str]) -> String {
-    body.get("messages")
+    first_in(body, "messages", roles)
+}
+
+/// The content text of the first entry of list `key` with one of `roles`.
+fn first_in(body: &Value, key: &str, roles: &[&str]) -> String {
+    body.get(key)
         .and_then(Value::as_array)
         .and_then(|ms| ms.iter().find(|m| roles.contains(&role(m))))
         .and_then(|m| m.get("content"))
@@ -101,6 +135,23 @@ mod tests {
         let sub = json!({"system": "You are a sub-agent.", "messages": [{"role": "user", "content": "search"}]});
         assert_ne!(thread_id(Api::Anthropic, &turn1), thread_id(Api::Anthropic, &sub));
         assert_eq!(thread_id(Api::Anthropic, &turn1).len(), 12);
+    }
+
+    #[test]
+    fn responses_threads_by_instructions_and_conversation_key() {
+        let turn1 = json!({"instructions": "You are Codex.", "prompt_cache_key": "conv-1",
+            "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "env"}]}]});
+        let mut turn2 = turn1.clone();
+        turn2["input"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "function_call_output", "call_id": "c", "output": "x"}));
+        assert_eq!(thread_id(Api::Responses, &turn1), thread_id(Api::Responses, &turn2));
+        let other_session = json!({"instructions": "You are Codex.", "prompt_cache_key": "conv-2", "input": []});
+        assert_ne!(thread_id(Api::Responses, &turn1), thread_id(Api::Responses, &other_session));
+        let keyless = |q: &str| json!({"instructions": "s", "input": [{"role": "user", "content": q}]});
+        assert_ne!(thread_id(Api::Responses, &keyless("a")), thread_id(Api::Responses, &keyless("b")));
+        assert_eq!(thread_id(Api::Responses, &json!({"input": "a"})).len(), 12);
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub(crate) fn from_openai(u: &Value) -> Usage {
     server_usage(TokenUsage::from_openai(u), u.clone())
 }
 
+/// From an OpenAI Responses `usage` object.
+pub(crate) fn from_responses(u: &Value) -> Usage {
+    server_usage(TokenUsage::from_responses(u), u.clone())
+}
+
 /// From Anthropic usage objects in stream order (`message_start.message.usage`, then each
 /// `message_delta.usage`), later fields replacing earlier ones; `raw` keeps them all (one
 /// object when there is one, else the list).

@@ -185,7 +185,8 @@ pub(crate) struct ReplayArgs {
 }
 
 const UPSTREAM_API_HELP: &str =
-    "API to speak: default anthropic for *.anthropic.com or a URL ending in /messages, openai otherwise";
+    "API to speak: default anthropic for *.anthropic.com or a URL ending in /messages, responses for a URL \
+     ending in /responses, openai otherwise";
 
 /// `--timeout`: seconds, from 0.1 to a day (a longer wait is no timeout, and could not be
 /// added to a clock).

@@ -28,6 +28,7 @@ macro_rules! builtin {
 /// Every built-in scenario, in the order `asb scenarios` lists them.
 pub(crate) const BUILTINS: &[Builtin] = &[
     builtin!("claude-code-smollm2": "scenario.json", "session.jsonl"),
+    builtin!("codex-smollm2": "scenario.json", "session.jsonl"),
     builtin!("trivial-qa":
         "scenario.json",
         "capital-of-france.jsonl",

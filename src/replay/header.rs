@@ -89,6 +89,7 @@ fn api_label(plan: &Plan) -> &'static str {
     match plan.api {
         crate::wire::Api::OpenAi => "OpenAI Chat Completions",
         crate::wire::Api::Anthropic => "Anthropic Messages",
+        crate::wire::Api::Responses => "OpenAI Responses",
     }
 }
 

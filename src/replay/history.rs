@@ -64,12 +64,15 @@ impl LiveHistory {
         let Some(answers) = self.threads.get(thread) else {
             return 0;
         };
-        let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) else {
+        let Some(messages) = body.get_mut(conversation_key(api)).and_then(Value::as_array_mut) else {
             return 0;
         };
         let mut replaced = 0;
         for (index, text) in answers {
-            let Some(message) = messages.get_mut(*index) else { continue };
+            // A Responses answer is several items: its reasoning comes before its message.
+            let reasoning = |m: &Value| m.get("type").and_then(Value::as_str) == Some("reasoning");
+            let at = messages.iter().skip(*index).position(|m| !reasoning(m)).map(|n| index + n);
+            let Some(message) = at.and_then(|at| messages.get_mut(at)) else { continue };
             if message.get("role").and_then(Value::as_str) != Some("assistant") {
                 continue;
             }
@@ -91,9 +94,19 @@ impl LiveHistory {
     }
 }
 
-/// The number of messages of a body (where its answer will sit in the next turn).
+/// The number of messages (Responses: input items) of a body: where its answer will sit
+/// in the next turn.
 pub(crate) fn message_count(body: &Value) -> usize {
-    body.get("messages").and_then(Value::as_array).map_or(0, Vec::len)
+    let list = body.get("messages").or_else(|| body.get("input"));
+    list.and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+/// Where an API's requests keep the conversation.
+fn conversation_key(api: Api) -> &'static str {
+    match api {
+        Api::OpenAi | Api::Anthropic => "messages",
+        Api::Responses => "input",
+    }
 }
 
 /// Replaces an assistant message's text (and, for Anthropic, its thinking: the live
@@ -115,6 +128,7 @@ fn replace_text(api: Api, message: &mut Value, text: &str) {
             }
             _ => message["content"] = text.into(),
         },
+        Api::Responses => message["content"] = json!([{"type": "output_text", "text": text, "annotations": []}]),
     }
 }
 

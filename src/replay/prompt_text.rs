@@ -36,6 +36,23 @@ pub(crate) fn segments_mut(body: &mut Value, api: Api) -> Vec<&mut String> {
                 content_mut(m.get_mut("content"), &mut out);
             }
         }
+        Api::Responses => {
+            // `instructions` before `input`; an item's text is its content (a message) or
+            // its output (a tool's result).
+            let (instructions, input) = split_two(obj, "instructions", "input");
+            content_mut(instructions, &mut out);
+            match input {
+                Some(Value::String(s)) => out.push(s),
+                input => {
+                    for item in messages_mut(input) {
+                        let Some(item) = item.as_object_mut() else { continue };
+                        let (content, output) = split_two(item, "content", "output");
+                        content_mut(content, &mut out);
+                        content_mut(output, &mut out);
+                    }
+                }
+            }
+        }
     }
     out
 }
@@ -72,6 +89,18 @@ fn system_len(body: &mut Value, api: Api) -> usize {
             }
         }
         Api::Anthropic => content_mut(body.get_mut("system"), &mut out),
+        Api::Responses => {
+            let Some(obj) = body.as_object_mut() else { return 0 };
+            let (instructions, input) = split_two(obj, "instructions", "input");
+            content_mut(instructions, &mut out);
+            for m in messages_mut(input) {
+                let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
+                if role != "system" && role != "developer" {
+                    break;
+                }
+                content_mut(m.get_mut("content"), &mut out);
+            }
+        }
     }
     out.iter().map(|s| s.len()).sum()
 }
@@ -106,7 +135,7 @@ fn content_mut<'a>(content: Option<&'a mut Value>, out: &mut Vec<&'a mut String>
                 let Some(b) = block.as_object_mut() else { continue };
                 let kind = b.get("type").and_then(Value::as_str).unwrap_or("text").to_string();
                 match kind.as_str() {
-                    "text" | "input_text" => {
+                    "text" | "input_text" | "output_text" => {
                         if let Some(Value::String(s)) = b.get_mut("text") {
                             out.push(s);
                         }
@@ -124,6 +153,19 @@ fn content_mut<'a>(content: Option<&'a mut Value>, out: &mut Vec<&'a mut String>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn responses_segments_are_instructions_then_input_items() {
+        let body = json!({"input": [
+            {"role": "developer", "content": "dev "},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "q"}]},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c", "output": "out"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "ok"}]}
+        ], "instructions": "sys "});
+        assert_eq!(concat(&body, Api::Responses), ("sys dev qoutok".to_string(), 8));
+        assert_eq!(concat(&json!({"input": "hi"}), Api::Responses), ("hi".to_string(), 0));
+    }
 
     #[test]
     fn openai_segments_follow_message_order() {

@@ -4,16 +4,22 @@
 //! caps max_tokens at 4096 and forces temperature 0.7); `--max-tokens` caps only when
 //! asked, and the header prints what was sent.
 //!
-//! | recorded as                            | OpenAI target                                | Anthropic target                        |
-//! |----------------------------------------|----------------------------------------------|-----------------------------------------|
-//! | Anthropic body (ours)                  | translated to Chat Completions               | the body as sent, `anthropic-beta` kept |
-//! | OpenAI body (ours)                     | the body as sent                             | translated to Messages                  |
-//! | AgenticSwarmBench line (messages only) | `{model, messages, max_tokens, temperature}` | translated to Messages                  |
+//! | recorded as                            | OpenAI target                                | Anthropic target                        | Responses target |
+//! |----------------------------------------|----------------------------------------------|-----------------------------------------|------------------|
+//! | Anthropic body (ours)                  | translated to Chat Completions               | the body as sent, `anthropic-beta` kept | to Chat, then to Responses |
+//! | OpenAI body (ours)                     | the body as sent                             | translated to Messages                  | translated to Responses |
+//! | Responses body (ours)                  | translated to Chat Completions               | to Chat, then to Messages               | the body as sent |
+//! | AgenticSwarmBench line (messages only) | `{model, messages, max_tokens, temperature}` | translated to Messages                  | translated to Responses |
+//!
+//! A Responses target gets `stream: true` and no `stream_options` (its stream always
+//! ends with the usage); `--max-tokens` caps its `max_output_tokens`.
 
 use serde_json::{json, Map, Value};
 
 use super::scenario::{Entry, RecordedRequest};
-use crate::wire::translate::{anthropic_to_openai_request, openai_to_anthropic_request};
+use crate::wire::translate::{
+    anthropic_to_openai_request, chat_to_responses_request, openai_to_anthropic_request, responses_to_chat_request,
+};
 use crate::wire::Api;
 
 /// Anthropic requires max_tokens; a recording without one is sent with this (and the
@@ -42,6 +48,12 @@ pub(crate) fn build(entry: &Entry, api: Api, opts: &BuildOptions) -> Result<Buil
     let model = opts.model.as_deref().filter(|m| !m.is_empty());
     let mut headers = Vec::new();
     let mut body = match (&entry.request, api) {
+        (RecordedRequest::Body { api: Api::Responses, body, .. }, to) => {
+            across_responses(Api::Responses, body, to, model).map_err(|e| e.to_string())?
+        }
+        (RecordedRequest::Body { api: from, body, .. }, Api::Responses) => {
+            across_responses(*from, body, Api::Responses, model).map_err(|e| e.to_string())?
+        }
         (RecordedRequest::Body { api: Api::Anthropic, body, .. }, Api::OpenAi) => {
             anthropic_to_openai_request(body, model).map_err(|e| e.to_string())?
         }
@@ -71,6 +83,7 @@ pub(crate) fn build(entry: &Entry, api: Api, opts: &BuildOptions) -> Result<Buil
             match api {
                 Api::OpenAi => b,
                 Api::Anthropic => openai_to_anthropic_request(&b, None).map_err(|e| e.to_string())?,
+                Api::Responses => chat_to_responses_request(&b, None).map_err(|e| e.to_string())?,
             }
         }
     };
@@ -91,18 +104,44 @@ pub(crate) fn build(entry: &Entry, api: Api, opts: &BuildOptions) -> Result<Buil
         Api::Anthropic => {
             obj.entry("max_tokens").or_insert(ANTHROPIC_DEFAULT_MAX_TOKENS.into());
         }
+        Api::Responses => {}
     }
     if let Some(cap) = opts.max_tokens_cap {
-        for key in ["max_tokens", "max_completion_tokens"] {
-            if let Some(v) = obj.get_mut(key) {
+        let keys: &[&str] =
+            if api == Api::Responses { &["max_output_tokens"] } else { &["max_tokens", "max_completion_tokens"] };
+        for key in keys {
+            if let Some(v) = obj.get_mut(*key) {
                 *v = v.as_u64().map_or(cap, |n| n.min(cap)).into();
             }
         }
-        if !obj.contains_key("max_tokens") && !obj.contains_key("max_completion_tokens") {
-            obj.insert("max_tokens".into(), cap.into());
+        if !keys.iter().any(|k| obj.contains_key(*k)) {
+            obj.insert(keys[0].into(), cap.into());
         }
     }
     Ok(Built { body, headers })
+}
+
+/// A recorded body sent to an endpoint of another API when one side is Responses: through
+/// Chat Completions, the API every translation meets at.
+fn across_responses(
+    from: Api,
+    body: &Value,
+    to: Api,
+    model: Option<&str>,
+) -> Result<Value, crate::wire::translate::error::TranslateError> {
+    if from == to {
+        return Ok(with_model(body.clone(), model));
+    }
+    let chat = match from {
+        Api::OpenAi => with_model(body.clone(), model),
+        Api::Anthropic => anthropic_to_openai_request(body, model)?,
+        Api::Responses => responses_to_chat_request(body, model)?,
+    };
+    match to {
+        Api::OpenAi => Ok(chat),
+        Api::Anthropic => openai_to_anthropic_request(&chat, None),
+        Api::Responses => chat_to_responses_request(&chat, None),
+    }
 }
 
 fn with_model(mut body: Value, model: Option<&str>) -> Value {

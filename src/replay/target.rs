@@ -46,7 +46,7 @@ impl Target {
 /// A URL already on the API's route ([`Route::of`]: `…/chat/completions`, `…/v1/messages`)
 /// is used as is. OpenAI: one ending in a version segment (`/v1`, `/v1beta/openai`, `/v2`)
 /// gets `/chat/completions`; anything else gets `/v1/chat/completions`. Anthropic: `/v1` +
-/// `/messages`, else `/v1/messages`.
+/// `/messages`, else `/v1/messages`. Responses: as OpenAI, with `/responses`.
 fn url_for(trimmed: &str, api: Api) -> String {
     match api {
         _ if Route::of(trimmed) == Some(Route::Call(api)) => trimmed.to_string(),
@@ -54,6 +54,8 @@ fn url_for(trimmed: &str, api: Api) -> String {
         Api::OpenAi => format!("{trimmed}/v1/chat/completions"),
         Api::Anthropic if trimmed.ends_with("/v1") => format!("{trimmed}/messages"),
         Api::Anthropic => format!("{trimmed}/v1/messages"),
+        Api::Responses if ends_with_version(trimmed) => format!("{trimmed}/responses"),
+        Api::Responses => format!("{trimmed}/v1/responses"),
     }
 }
 

@@ -38,6 +38,11 @@ pub(crate) async fn handle(
         return Ok(admin::answer(&state, req.method(), req.uri().path()));
     }
     let api = Api::of_request(req.uri().path(), req.headers());
+    if asks_websocket(req.headers()) {
+        // Codex tries a WebSocket on `/v1/responses` first: refused at once, it falls back
+        // to HTTP, which is what was recorded.
+        return Ok(error(api, 426, "asb serve: WebSocket is not supported; use HTTP (POST) for this API".into()));
+    }
     let (parts, body) = req.into_parts();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let log = |outcome: Result<u64, &str>| state.journal.push(Logged::new(parts.method.as_str(), &path, outcome));
@@ -69,6 +74,14 @@ pub(crate) async fn handle(
             miss.answer(api)
         }
     })
+}
+
+/// Whether a request asks to become a WebSocket.
+fn asks_websocket(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 /// The recorded answer and the `seq` it was recorded as, or the report of why there is none.

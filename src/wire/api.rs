@@ -22,8 +22,9 @@
 //!
 //! The rule is method-blind: record routes only `POST`s, and says so itself.
 //!
-//! Adding an API's route (OpenAI Responses, `/v1/responses`) is its [`Api`] variant and
-//! one row in `ROUTES`.
+//! Adding an API's route is its [`Api`] variant and one row in `ROUTES` (OpenAI Responses,
+//! `/v1/responses`, came that way; `/v1/responses/{id}` and its `input_items` are below
+//! that route, so Responses too).
 
 use http::HeaderMap;
 
@@ -34,6 +35,8 @@ pub(crate) enum Api {
     OpenAi,
     /// Anthropic Messages (`/v1/messages`).
     Anthropic,
+    /// OpenAI Responses (`/v1/responses`), what Codex CLI speaks.
+    Responses,
 }
 
 impl Api {
@@ -41,6 +44,7 @@ impl Api {
         match self {
             Api::OpenAi => "openai",
             Api::Anthropic => "anthropic",
+            Api::Responses => "responses",
         }
     }
 
@@ -92,6 +96,7 @@ struct Row {
 const ROUTES: &[Row] = &[
     Row { route: Route::Call(Api::OpenAi), path: "/v1/chat/completions", ends_with: "/chat/completions" },
     Row { route: Route::Call(Api::Anthropic), path: "/v1/messages", ends_with: "/v1/messages" },
+    Row { route: Route::Call(Api::Responses), path: "/v1/responses", ends_with: "/v1/responses" },
     Row { route: Route::CountTokens, path: "/v1/messages/count_tokens", ends_with: "/v1/messages/count_tokens" },
     Row { route: Route::Models, path: "/v1/models", ends_with: "/v1/models" },
 ];
@@ -155,7 +160,8 @@ mod tests {
         }
         assert_eq!(Api::OpenAi.path(), "/v1/chat/completions");
         assert_eq!(Api::Anthropic.path(), "/v1/messages");
-        assert_eq!(Route::call_paths().collect::<Vec<_>>(), ["/v1/chat/completions", "/v1/messages"]);
+        assert_eq!(Api::Responses.path(), "/v1/responses");
+        assert_eq!(Route::call_paths().collect::<Vec<_>>(), ["/v1/chat/completions", "/v1/messages", "/v1/responses"]);
     }
 
     #[test]
@@ -226,5 +232,16 @@ mod tests {
         assert_eq!(Api::of_request("/v2/unknown", &anthropic), Api::Anthropic);
         assert_eq!(Api::of_request("/", &none), Api::OpenAi);
         assert_eq!(Api::of_request("/v1/threads/t/messages", &none), Api::OpenAi);
+    }
+
+    #[test]
+    fn responses_is_known_by_its_path_under_any_base() {
+        let none = HeaderMap::new();
+        let responses = Some(Route::Call(Api::Responses));
+        assert_eq!(Route::of("/v1/responses"), responses);
+        assert_eq!(Route::of("/proxy/v1/responses/?x=1"), responses);
+        assert_eq!(Route::of("/v1/responses/resp_1"), None);
+        assert_eq!(Api::of_request("/v1/responses/resp_1/input_items", &none), Api::Responses);
+        assert_eq!(Api::of_request("http://h:1/api/v1/responses", &none), Api::Responses);
     }
 }

@@ -14,6 +14,8 @@ use crate::recording::redact;
 pub(crate) enum UpstreamApi {
     Openai,
     Anthropic,
+    /// OpenAI Responses (`/v1/responses`); such a server speaks Chat Completions too.
+    Responses,
 }
 
 impl UpstreamApi {
@@ -21,6 +23,7 @@ impl UpstreamApi {
         match self {
             UpstreamApi::Openai => Api::OpenAi,
             UpstreamApi::Anthropic => Api::Anthropic,
+            UpstreamApi::Responses => Api::Responses,
         }
     }
 }

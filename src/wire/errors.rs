@@ -69,7 +69,8 @@ impl ApiError {
 
     pub(crate) fn body(&self, api: Api, request_id: &str) -> serde_json::Value {
         match api {
-            Api::OpenAi => json!({"error": {
+            // The Responses API's HTTP errors have the Chat Completions shape.
+            Api::OpenAi | Api::Responses => json!({"error": {
                 "message": self.message,
                 "type": self.openai_type(),
                 "param": self.param,

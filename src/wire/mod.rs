@@ -15,9 +15,10 @@
 //! * [`sse`] — incremental Server-Sent Events parsing over socket chunks;
 //! * [`openai`] / [`usage`] — how an OpenAI answer (body or stream chunk) and either API's
 //!   `usage` are read, one way for the recorder and the translators;
+//! * [`responses`] — how an OpenAI Responses answer (body or stream event) is read;
 //! * [`errors`] — API errors in the exact shape each provider's SDK parses;
-//! * [`translate`] — Anthropic Messages ⇄ OpenAI Chat Completions: requests, answers,
-//!   streams, errors.
+//! * [`translate`] — Anthropic Messages ⇄ OpenAI Chat Completions and OpenAI Responses ⇄
+//!   Chat Completions: requests, answers, streams, errors.
 
 pub(crate) mod api;
 pub(crate) mod client;
@@ -29,6 +30,7 @@ pub(crate) mod http1;
 mod http1_props;
 pub(crate) mod openai;
 pub(crate) mod prefixed;
+pub(crate) mod responses;
 pub(crate) mod server;
 pub(crate) mod sse;
 pub(crate) mod translate;

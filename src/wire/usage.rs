@@ -13,6 +13,11 @@
 //!   `message_start.message.usage` comes first and each `message_delta.usage` is
 //!   cumulative: later fields replace earlier ones (assign, never add).
 //!
+//! * OpenAI Responses: `input_tokens` *includes* `input_tokens_details.cached_tokens`
+//!   (and `cache_write_tokens` where a server reports it), as Chat Completions'
+//!   `prompt_tokens` does; `output_tokens` includes
+//!   `output_tokens_details.reasoning_tokens`.
+//!
 //! A count that is absent, `null` or not a non-negative integer is 0 (reasoning: unknown).
 
 use serde_json::Value;
@@ -48,6 +53,22 @@ impl TokenUsage {
             cache_creation,
             output: count(usage, "/completion_tokens").unwrap_or(0),
             reasoning: count(usage, "/completion_tokens_details/reasoning_tokens"),
+        }
+    }
+
+    /// From an OpenAI Responses `usage` object (anything else counts as zeros).
+    pub(crate) fn from_responses(usage: &Value) -> Self {
+        let input = count(usage, "/input_tokens").unwrap_or(0);
+        let cache_read = count(usage, "/input_tokens_details/cached_tokens").unwrap_or(0).min(input);
+        let cache_creation =
+            count(usage, "/input_tokens_details/cache_write_tokens").unwrap_or(0).min(input - cache_read);
+        TokenUsage {
+            input,
+            input_uncached: input - cache_read - cache_creation,
+            cache_read,
+            cache_creation,
+            output: count(usage, "/output_tokens").unwrap_or(0),
+            reasoning: count(usage, "/output_tokens_details/reasoning_tokens"),
         }
     }
 
@@ -116,6 +137,14 @@ mod tests {
         for odd in [Value::Null, json!("lots"), json!({"prompt_tokens": -1, "prompt_tokens_details": null})] {
             assert_eq!(TokenUsage::from_openai(&odd), TokenUsage::default(), "{odd}");
         }
+    }
+
+    #[test]
+    fn responses_input_tokens_include_cache_reads() {
+        let u = TokenUsage::from_responses(&json!({"input_tokens": 50, "output_tokens": 9, "total_tokens": 59,
+            "input_tokens_details": {"cached_tokens": 40}, "output_tokens_details": {"reasoning_tokens": 4}}));
+        assert_eq!((u.input, u.input_uncached, u.cache_read, u.output, u.reasoning), (50, 10, 40, 9, Some(4)));
+        assert_eq!(TokenUsage::from_responses(&json!({"prompt_tokens": 5})), TokenUsage::default());
     }
 
     #[test]

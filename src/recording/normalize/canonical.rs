@@ -103,6 +103,20 @@ mod tests {
     }
 
     #[test]
+    fn codex_s_per_run_ids_are_left_out() {
+        let n = Normalizer::default();
+        let run = |key: &str, turn: &str| {
+            json!({"model": "m", "prompt_cache_key": key, "client_metadata": {"turn_id": turn, "x-codex-turn-metadata":
+                "{\"turn_started_at_unix_ms\":1796279272978}"},
+                "input": [{"type": "message", "id": format!("msg_{turn}"), "role": "user", "content": "hi"}]})
+        };
+        let a = run("[redacted]", "01a23a96-8610-7640-851b-ab07ffa4b7f1");
+        let b = run("01a23a97-0000-7000-8000-000000000001", "01a23a97-8610-7640-851b-ab07ffa4b7f2");
+        assert_eq!(by_value(&n, &a), by_value(&n, &b));
+        assert_eq!(n.canonical_text_of(a.to_string().as_bytes()), n.canonical_text_of(b.to_string().as_bytes()));
+    }
+
+    #[test]
     fn formatting_and_key_order_of_the_input_do_not_matter() {
         let n = Normalizer::default();
         let a = n.canonical_text_of(br#"{"b": [1, 2], "a": {"y": "\u0041", "x": 1.0}}"#).unwrap();

@@ -5,6 +5,8 @@
 //!
 //! Volatile parts, by default (what changes between two runs of the same agent session):
 //! * ignore paths: `metadata.user_id` (Claude Code's device and session ids);
+//!   `prompt_cache_key` and `client_metadata` (Codex CLI's conversation id, and its turn,
+//!   window and installation ids and the turn's start time, new on every run);
 //! * value presets, applied to every string (`presets.rs`): ISO-8601 timestamps and dates,
 //!   UUIDs, the `cc_version=…`/`cch=…` values of Claude Code's `x-anthropic-billing-header`,
 //!   and the machine-specific paths in Claude Code's system prompt (the home directory and
@@ -47,7 +49,11 @@ impl Normalizer {
     /// `extra_ignore`: dotted paths (`metadata.user_id`, `messages.*.id`); `presets`: the
     /// value presets above.
     pub(crate) fn new(extra_ignore: &[String], presets: bool) -> Self {
-        let mut ignore = vec![vec!["metadata".to_string(), "user_id".to_string()]];
+        let mut ignore: Vec<Vec<String>> =
+            [["metadata", "user_id"].as_slice(), &["prompt_cache_key"], &["client_metadata"]]
+                .iter()
+                .map(|path| path.iter().map(|s| s.to_string()).collect())
+                .collect();
         ignore.extend(extra_ignore.iter().map(|p| p.split('.').map(str::to_string).collect()));
         let all_paths = (0..ignore.len() as u32).collect();
         Normalizer { ignore, presets, all_paths }

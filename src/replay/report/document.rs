@@ -166,6 +166,7 @@ fn configuration(r: &RunResults, json_path: Option<&str>) -> Table {
             match r.api.as_str() {
                 "openai" => "openai (Chat Completions)".to_string(),
                 "anthropic" => "anthropic (Messages)".to_string(),
+                "responses" => "responses (OpenAI Responses)".to_string(),
                 other => other.to_string(),
             },
         ),
