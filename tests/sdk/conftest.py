@@ -144,6 +144,26 @@ def llama_server():
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def capped_llama_server():
+    """A llama.cpp server of its own whose answers stop after 40 tokens: the agents that send
+    no output limit (Codex, opencode) would otherwise run a tiny model to its context's end."""
+    upstreams.require_upstreams()
+    before = os.environ.get("ASB_UPSTREAM_N_PREDICT")
+    os.environ["ASB_UPSTREAM_N_PREDICT"] = "40"
+    try:
+        server = upstreams.LlamaServer.start()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        pytest.fail(str(e), pytrace=False)
+    finally:
+        if before is None:
+            del os.environ["ASB_UPSTREAM_N_PREDICT"]
+        else:
+            os.environ["ASB_UPSTREAM_N_PREDICT"] = before
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def claude_code():
     """The installed Claude Code CLI: .path, .run(base_url, prompt, *, cwd, ...), .new_home()."""

@@ -51,25 +51,6 @@ def codex():
     return path
 
 
-@pytest.fixture(scope="module")
-def capped_llama_server():
-    """A llama.cpp server whose answers stop after 40 tokens (Codex sends no max tokens)."""
-    upstreams.require_upstreams()
-    before = os.environ.get("ASB_UPSTREAM_N_PREDICT")
-    os.environ["ASB_UPSTREAM_N_PREDICT"] = "40"
-    try:
-        server = upstreams.LlamaServer.start()
-    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
-        pytest.fail(str(e), pytrace=False)
-    finally:
-        if before is None:
-            del os.environ["ASB_UPSTREAM_N_PREDICT"]
-        else:
-            os.environ["ASB_UPSTREAM_N_PREDICT"] = before
-    yield server
-    server.stop()
-
-
 def codex_home(tmp_path, base_url, model) -> pathlib.Path:
     """CODEX_HOME with the custom provider pointing at `base_url` (the same home for the
     live and the offline run: Codex names it in its prompt)."""

@@ -40,24 +40,6 @@ def opencode():
     return path
 
 
-@pytest.fixture(scope="module")
-def capped_llama_server():
-    upstreams.require_upstreams()
-    before = os.environ.get("ASB_UPSTREAM_N_PREDICT")
-    os.environ["ASB_UPSTREAM_N_PREDICT"] = "40"
-    try:
-        server = upstreams.LlamaServer.start()
-    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
-        pytest.fail(str(e), pytrace=False)
-    finally:
-        if before is None:
-            del os.environ["ASB_UPSTREAM_N_PREDICT"]
-        else:
-            os.environ["ASB_UPSTREAM_N_PREDICT"] = before
-    yield server
-    server.stop()
-
-
 def run_opencode(opencode, base_url, work, home, model, timeout=600):
     """`opencode run PROMPT` in `work` (its opencode.json names the provider at `base_url`)."""
     (work / "opencode.json").write_text(json.dumps({
