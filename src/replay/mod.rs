@@ -17,6 +17,7 @@
 pub(crate) mod aggregate;
 pub(crate) mod args;
 pub(crate) mod arrivals;
+pub(crate) mod body_template;
 pub(crate) mod builtin;
 pub(crate) mod call_graph;
 pub(crate) mod capacity;

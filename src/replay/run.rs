@@ -31,6 +31,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::arrivals::Arrivals;
+use super::body_template::BodyTemplate;
 use super::call_graph::{self, RecordedCall, TaskTiming};
 use super::connection::Connection;
 use super::history::HistoryMode;
@@ -127,6 +128,9 @@ pub(super) struct Shared {
     pub opts: RunOptions,
     /// Per task: which calls each call waits for (back to back under think time `none`).
     pub timings: Vec<TaskTiming>,
+    /// `[task][turn]`: each request's body serialized once, poisoned per execution by a
+    /// splice (`None`: built from the tree, as under live history).
+    pub templates: Vec<Vec<Option<BodyTemplate>>>,
     pub pacer: Pacer,
     pub started: Instant,
     pub deadline: Option<Instant>,
@@ -245,6 +249,22 @@ pub(super) fn timings(plan: &Plan, think: ThinkTime) -> Vec<TaskTiming> {
         .collect()
 }
 
+/// Each request's body template; none under live history, whose bodies need the answers.
+fn templates(plan: &Plan, history: HistoryMode) -> Vec<Vec<Option<BodyTemplate>>> {
+    plan.requests
+        .iter()
+        .map(|task| {
+            task.iter()
+                .map(|r| {
+                    (history != HistoryMode::Live)
+                        .then(|| BodyTemplate::new(&r.built.body, plan.api, r.poison_from))
+                        .flatten()
+                })
+                .collect()
+        })
+        .collect()
+}
+
 pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<RunOutcome> {
     let slots = opts.load.slots().max(1);
     let total = opts.duration.is_none().then(|| plan.scheduled_requests() as u64);
@@ -262,10 +282,12 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
     futures_util::future::join_all(conns.iter_mut().map(|c| c.ready())).await;
     let repetitions = plan.queue.iter().map(|e| e.execution + 1).max().unwrap_or(1);
     let timings = timings(&plan, opts.think);
+    let templates = templates(&plan, opts.history);
     let started_at = jiff::Timestamp::now();
     let started = Instant::now();
     let shared = Arc::new(Shared {
         timings,
+        templates,
         pacer: Pacer::start()?,
         started,
         deadline: opts.duration.map(|d| started + d),
@@ -323,7 +345,8 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
 }
 
 /// Open-loop work is started this long before it is due, so its body is built (poisoned,
-/// serialized) before its time, not after it.
+/// serialized) before its time, not after it. This wait is on tokio's timer (1 ms ticks
+/// are precise enough for it); the send itself waits on the pacer.
 const LEAD: Duration = Duration::from_millis(20);
 
 /// Starts sessions (or requests) as the load model says, and returns when all of them
@@ -348,7 +371,7 @@ async fn dispatch(shared: Arc<Shared>, tx: mpsc::UnboundedSender<Report>) {
             let permits = Arc::new(Semaphore::new(max_sessions.max(1)));
             for offset in arrivals.offsets() {
                 let due = shared.started + Duration::from_secs_f64(offset);
-                shared.pacer.until(due.checked_sub(LEAD).unwrap_or(due)).await;
+                tokio::time::sleep_until(due.checked_sub(LEAD).unwrap_or(due).into()).await;
                 let Some(execution) = shared.next_execution() else { break };
                 let (shared, tx, permits) = (shared.clone(), tx.clone(), permits.clone());
                 running.spawn(async move {
@@ -369,7 +392,7 @@ async fn dispatch(shared: Arc<Shared>, tx: mpsc::UnboundedSender<Report>) {
                 for turn in 0..shared.plan.requests[execution.task].len() {
                     let Some(offset) = offsets.next() else { break 'executions };
                     let due = shared.started + Duration::from_secs_f64(offset);
-                    shared.pacer.until(due.checked_sub(LEAD).unwrap_or(due)).await;
+                    tokio::time::sleep_until(due.checked_sub(LEAD).unwrap_or(due).into()).await;
                     if !shared.open() {
                         break 'executions;
                     }
@@ -408,7 +431,14 @@ struct ProgressState {
     tokens: u64,
     recent_ttft_ms: std::collections::VecDeque<f64>,
     last_line: Option<Instant>,
+    /// When the bar's message was last composed.
+    last_message: Option<Instant>,
 }
+
+/// The bar's message (a sort of the last 100 TTFTs and a format) is composed at most this
+/// often, not per request: the bar draws every 200 ms, and per request it cost more CPU
+/// than sending the request's body (`BENCHMARKS.md`, "CPU per request").
+const MESSAGE_EVERY: Duration = Duration::from_millis(100);
 
 impl Progress {
     fn new(total: Option<u64>, duration: Option<Duration>, visible: bool) -> Progress {
@@ -449,6 +479,13 @@ impl Progress {
                 }
             }
         }
+        let line_due =
+            self.visible && !self.terminal && st.last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(10));
+        let message_due = self.visible && self.terminal && st.last_message.is_none_or(|t| t.elapsed() >= MESSAGE_EVERY);
+        if !line_due && !message_due {
+            return;
+        }
+        st.last_message = Some(Instant::now());
         let secs = started.elapsed().as_secs_f64().max(1e-3);
         let mut recent: Vec<f64> = st.recent_ttft_ms.iter().copied().collect();
         recent.sort_by(f64::total_cmp);
@@ -461,7 +498,7 @@ impl Progress {
         );
         self.bar.set_position(if self.by_time { secs as u64 } else { st.done });
         self.bar.set_message(message.clone());
-        if self.visible && !self.terminal && st.last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+        if line_due {
             st.last_line = Some(Instant::now());
             eprintln!("asb replay: {:.0} s, {} requests done | {message}", secs, st.done);
         }

@@ -30,24 +30,26 @@ pub(crate) struct TokenUsage {
     pub reasoning: Option<u64>,
 }
 
-fn count(usage: &Value, pointer: &str) -> Option<u64> {
-    usage.pointer(pointer).and_then(Value::as_u64)
+/// The count at `path` (object keys), read with `get`, not `Value::pointer`: a pointer
+/// allocates for every token it parses, and this runs for every replayed answer.
+fn count(usage: &Value, path: &[&str]) -> Option<u64> {
+    path.iter().try_fold(usage, |value, key| value.get(key)).and_then(Value::as_u64)
 }
 
 impl TokenUsage {
     /// From an OpenAI `usage` object (anything else counts as zeros).
     pub(crate) fn from_openai(usage: &Value) -> Self {
-        let input = count(usage, "/prompt_tokens").unwrap_or(0);
-        let cache_read = count(usage, "/prompt_tokens_details/cached_tokens").unwrap_or(0).min(input);
+        let input = count(usage, &["prompt_tokens"]).unwrap_or(0);
+        let cache_read = count(usage, &["prompt_tokens_details", "cached_tokens"]).unwrap_or(0).min(input);
         let cache_creation =
-            count(usage, "/prompt_tokens_details/cache_write_tokens").unwrap_or(0).min(input - cache_read);
+            count(usage, &["prompt_tokens_details", "cache_write_tokens"]).unwrap_or(0).min(input - cache_read);
         TokenUsage {
             input,
             input_uncached: input - cache_read - cache_creation,
             cache_read,
             cache_creation,
-            output: count(usage, "/completion_tokens").unwrap_or(0),
-            reasoning: count(usage, "/completion_tokens_details/reasoning_tokens"),
+            output: count(usage, &["completion_tokens"]).unwrap_or(0),
+            reasoning: count(usage, &["completion_tokens_details", "reasoning_tokens"]),
         }
     }
 
