@@ -148,7 +148,7 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<ExitCode> {
         check_writable(path)?;
     }
     let endpoint = Endpoint::open(&args).await?;
-    let replayed = replay_once(&args, &endpoint, true).await;
+    let replayed = replay_once(&args, &endpoint, true, None).await;
     endpoint.close().await;
     let Some(results) = replayed? else {
         return Ok(ExitCode::SUCCESS);
@@ -181,7 +181,12 @@ fn human_output(args: &ReplayArgs, text: &str) {
 
 /// One replay against `endpoint`: prints the header (when `header`), then the dry run
 /// (`None`) or the run's results. `asb capacity` runs one per step.
-pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: bool) -> Result<Option<RunResults>> {
+pub(crate) async fn replay_once(
+    args: &ReplayArgs,
+    endpoint: &Endpoint,
+    header: bool,
+    watch: Option<std::sync::Arc<std::sync::Mutex<capacity::early_stop::EarlyStop>>>,
+) -> Result<Option<RunResults>> {
     let spec = args.scenario.clone().unwrap_or_else(|| format!("builtin:{}", builtin::DEFAULT));
     let scenario = scenario::load(&spec, args.task.as_deref())?;
     let extra_body = match &args.extra_body {
@@ -264,6 +269,7 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
         max_retries: args.max_retries,
         max_consecutive_failures: args.max_consecutive_failures,
         progress: true,
+        watch,
     };
     let outcome = run::execute(plan, target, opts).await?;
     let mut samples = outcome.samples;

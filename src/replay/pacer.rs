@@ -7,16 +7,17 @@
 //! own: a task sleeps on tokio's timer until a few milliseconds before its time (cheap,
 //! however many sessions are thinking), then puts its deadline in the pacer's heap. The
 //! pacer thread sleeps on the OS clock (a condition variable's futex with a timeout, timer
-//! slack set to 1 ns) until [`SPIN`] before the earliest deadline, spins the rest, and
+//! slack set to 1 ns) until a short spin before the earliest deadline, spins the rest, and
 //! wakes every task that is due through its oneshot channel.
 //!
 //! Cost per request, the wake path: the pacer thread is woken only when a new deadline is
 //! earlier than the one it sleeps towards (a deadline a task adds behind the earliest one
-//! costs a heap push under a lock, no thread switch), and it spins at most [`SPIN`]. With
-//! Linux's default 50 µs timer slack the OS wake was 80–100 µs late here and the spin had
-//! to be 150 µs; with 1 ns slack it is 30–40 µs late (p50–p90, measured on this VM), so
-//! the spin is 80 µs: about half the CPU per deadline. Precision and CPU are measured by
-//! `bench/pacing.sh` (BENCHMARKS.md).
+//! costs a heap push under a lock, no thread switch), and it spins only as long as the OS
+//! timer is late to wake it ([`SpinSizer`]: the 90th percentile of its last 128 wakes,
+//! plus 10 µs, at most 150 µs). With Linux's default 50 µs timer slack the OS wake was 80–100 µs late on
+//! this VM and the fixed spin was 150 µs; with 1 ns slack it is 30–40 µs late (p50–p90),
+//! so the spin shrinks to about 50 µs on a quiet box and grows on a busy one. Precision
+//! and CPU are measured by `bench/pacing.sh` (BENCHMARKS.md).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -27,8 +28,41 @@ use tokio::sync::oneshot;
 
 /// Deadlines further away than this wait on tokio's timer first.
 const COARSE_MARGIN: Duration = Duration::from_millis(3);
-/// The pacer thread spins through the last stretch before a deadline.
-const SPIN: Duration = Duration::from_micros(80);
+/// The spin before the OS timer's lateness has been measured.
+const FIRST_SPIN: Duration = Duration::from_micros(100);
+/// The spin is sized from this many recent wakes …
+const SPIN_WINDOW: usize = 128;
+/// … as their 90th percentile lateness plus this margin …
+const SPIN_MARGIN: Duration = Duration::from_micros(10);
+/// … within these bounds.
+const SPIN_BOUNDS: (Duration, Duration) = (Duration::from_micros(20), Duration::from_micros(150));
+
+/// How long the pacer thread spins before a deadline: long enough to cover how late the
+/// OS timer wakes it on this machine now (90 % of recent wakes), no longer, since every
+/// microsecond of spin is CPU taken from the sessions on a shared core. The ceiling is the
+/// fixed spin this replaced: on a box so busy that wakes are later than that, spinning
+/// longer would buy little precision with CPU the sessions need.
+struct SpinSizer {
+    late: Vec<Duration>,
+    spin: Duration,
+}
+
+impl SpinSizer {
+    fn new() -> SpinSizer {
+        SpinSizer { late: Vec::with_capacity(SPIN_WINDOW), spin: FIRST_SPIN }
+    }
+
+    /// One wake of the OS timer, `late` after the time asked.
+    fn record(&mut self, late: Duration) {
+        self.late.push(late);
+        if self.late.len() >= SPIN_WINDOW {
+            self.late.sort_unstable();
+            let p90 = self.late[SPIN_WINDOW * 90 / 100];
+            self.spin = (p90 + SPIN_MARGIN).clamp(SPIN_BOUNDS.0, SPIN_BOUNDS.1);
+            self.late.clear();
+        }
+    }
+}
 
 struct Wake {
     at: Instant,
@@ -62,6 +96,8 @@ struct Queue {
     sleeping_until: Option<Instant>,
     /// The thread is awake (spinning or waking tasks): it looks at the heap again anyway.
     awake: bool,
+    /// The spin now ([`SpinSizer`]).
+    spin: Duration,
     closed: bool,
 }
 
@@ -90,7 +126,8 @@ impl Drop for Pacer {
 
 impl Pacer {
     pub(crate) fn start() -> std::io::Result<Pacer> {
-        let inner = Arc::new(Inner { queue: Mutex::new(Queue::default()), changed: Condvar::new() });
+        let queue = Queue { spin: FIRST_SPIN, ..Queue::default() };
+        let inner = Arc::new(Inner { queue: Mutex::new(queue), changed: Condvar::new() });
         let thread_inner = inner.clone();
         std::thread::Builder::new().name("asb-pacer".into()).spawn(move || pace(&thread_inner))?;
         Ok(Pacer { inner })
@@ -122,7 +159,7 @@ impl Pacer {
             let seq = queue.seq;
             queue.heap.push(Reverse(Wake { at: due, seq, tx }));
             // Woken only when this deadline comes before the one it sleeps towards.
-            !queue.awake && queue.sleeping_until.is_none_or(|until| due < until + SPIN)
+            !queue.awake && queue.sleeping_until.is_none_or(|until| due < until + queue.spin)
         };
         if wake_thread {
             self.inner.changed.notify_one();
@@ -150,6 +187,7 @@ fn exact_timer_slack() {
 fn pace(inner: &Inner) {
     exact_timer_slack();
     let mut due = Vec::new();
+    let mut sizer = SpinSizer::new();
     let mut queue = inner.lock();
     loop {
         if queue.closed {
@@ -162,10 +200,17 @@ fn pace(inner: &Inner) {
             continue;
         };
         let now = Instant::now();
-        if next > now + SPIN {
-            queue.sleeping_until = Some(next - SPIN);
+        let spin = queue.spin;
+        if next > now + spin {
+            let target = next - spin;
+            queue.sleeping_until = Some(target);
             queue.awake = false;
-            queue = inner.changed.wait_timeout(queue, next - SPIN - now).unwrap_or_else(|p| p.into_inner()).0;
+            let (guard, waited) = inner.changed.wait_timeout(queue, target - now).unwrap_or_else(|p| p.into_inner());
+            queue = guard;
+            if waited.timed_out() {
+                sizer.record(Instant::now().saturating_duration_since(target));
+                queue.spin = sizer.spin;
+            }
             continue;
         }
         queue.sleeping_until = None;
@@ -213,6 +258,25 @@ mod tests {
         }
         woke.sort();
         assert_eq!(woke.iter().map(|w| w.1).collect::<Vec<_>>(), [0, 1, 5, 12, 20, 30]);
+    }
+
+    #[test]
+    fn the_spin_covers_90_percent_of_recent_wakes_within_bounds() {
+        let mut sizer = SpinSizer::new();
+        assert_eq!(sizer.spin, FIRST_SPIN);
+        // 116 of 128 wakes 30 µs late or less, 12 far later: the spin is 30 + 10 µs.
+        for i in 0..SPIN_WINDOW {
+            sizer.record(Duration::from_micros(if i % 11 == 0 { 5_000 } else { (i % 31) as u64 }));
+        }
+        assert_eq!(sizer.spin, Duration::from_micros(40));
+        for _ in 0..SPIN_WINDOW {
+            sizer.record(Duration::ZERO);
+        }
+        assert_eq!(sizer.spin, SPIN_BOUNDS.0, "never below the floor");
+        for _ in 0..SPIN_WINDOW {
+            sizer.record(Duration::from_millis(2));
+        }
+        assert_eq!(sizer.spin, SPIN_BOUNDS.1, "never above the ceiling");
     }
 
     #[tokio::test]

@@ -33,6 +33,7 @@ use tokio::sync::{mpsc, Semaphore};
 use super::arrivals::Arrivals;
 use super::body_template::BodyTemplate;
 use super::call_graph::{self, RecordedCall, TaskTiming};
+use super::capacity::early_stop::EarlyStop;
 use super::connection::Connection;
 use super::history::HistoryMode;
 use super::pacer::Pacer;
@@ -100,6 +101,9 @@ pub(crate) struct RunOptions {
     pub max_retries: u32,
     pub max_consecutive_failures: Option<u32>,
     pub progress: bool,
+    /// Judges requests as they end and may stop the run at once (a capacity step that is
+    /// clearly failing): sessions in flight are cancelled, the run is not marked aborted.
+    pub watch: Option<Arc<Mutex<EarlyStop>>>,
 }
 
 /// What the run produced.
@@ -116,7 +120,6 @@ pub(crate) struct RunOutcome {
 
 /// What a session or request reports to the collector.
 pub(super) enum Report {
-    Sent,
     Request(Box<RequestSample>),
     Session(SessionSample),
 }
@@ -137,6 +140,8 @@ pub(super) struct Shared {
     next: AtomicUsize,
     next_session: AtomicU64,
     pub stop: AtomicBool,
+    /// Requests written so far (the progress bar's "in flight" is this minus those done).
+    pub sent: AtomicU64,
     abort_reason: Mutex<Option<String>>,
     /// The server has answered a request (with any status) in this run.
     pub answered: AtomicBool,
@@ -297,6 +302,7 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
         next: AtomicUsize::new(0),
         next_session: AtomicU64::new(0),
         stop: AtomicBool::new(false),
+        sent: AtomicU64::new(0),
         abort_reason: Mutex::new(None),
         answered: AtomicBool::new(false),
         connections: Mutex::new(conns),
@@ -304,44 +310,67 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
         failures: (0..slots).map(|_| AtomicU32::new(0)).collect(),
         repetitions,
     });
-    let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
+    let (tx, rx) = mpsc::unbounded_channel::<Report>();
     let dispatcher = tokio::spawn(dispatch(shared.clone(), tx));
-
-    let mut samples = Vec::with_capacity(total.unwrap_or(1024) as usize);
-    let mut sessions = Vec::new();
-    let mut signals = crate::signals::StopSignals::new()?;
-    let interrupted = loop {
-        tokio::select! {
-            report = rx.recv() => match report {
-                Some(Report::Sent) => progress.sent(),
-                Some(Report::Request(s)) => {
-                    progress.done(&s, shared.started);
-                    samples.push(*s);
-                }
-                Some(Report::Session(s)) => sessions.push(s),
-                None => break None,
-            },
-            signal = signals.next() => break Some(signal),
-        }
-    };
-    if let Some(signal) = interrupted {
-        shared.abort(format!("interrupted by {signal}; requests in flight were not measured"));
-        dispatcher.abort();
-        while let Ok(report) = rx.try_recv() {
-            match report {
-                Report::Request(s) => samples.push(*s),
-                Report::Session(s) => sessions.push(s),
-                Report::Sent => {}
-            }
-        }
-    }
-    let _ = dispatcher.await;
-    progress.finish();
+    let signals = crate::signals::StopSignals::new()?;
+    // On a worker, not on the thread that blocks on the run: a report then wakes no other
+    // thread (each such wake was a context switch per request).
+    let collector = tokio::spawn(collect(shared.clone(), rx, signals, progress, total, dispatcher));
+    let (mut samples, mut sessions) =
+        collector.await.map_err(|e| anyhow::anyhow!("the run's collector failed: {e}"))?;
     samples.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
     sessions.sort_by(|a, b| a.due_ms.total_cmp(&b.due_ms));
     let elapsed_s = started.elapsed().as_secs_f64();
     let aborted = shared.abort_reason.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(RunOutcome { started_at, samples, sessions, aborted, elapsed_s })
+}
+
+/// Gathers what sessions report until they have all ended (or a signal stops the run),
+/// then waits for the dispatcher.
+async fn collect(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<Report>,
+    mut signals: crate::signals::StopSignals,
+    progress: Progress,
+    total: Option<u64>,
+    dispatcher: tokio::task::JoinHandle<()>,
+) -> (Vec<RequestSample>, Vec<SessionSample>) {
+    let mut samples = Vec::with_capacity(total.unwrap_or(1024).min(1 << 20) as usize);
+    let mut sessions = Vec::new();
+    let watch = shared.opts.watch.clone();
+    let interrupted = loop {
+        tokio::select! {
+            report = rx.recv() => match report {
+                Some(Report::Request(s)) => {
+                    progress.done(&s, shared.started, shared.sent.load(Ordering::Relaxed));
+                    let stop = watch.as_ref().and_then(|w| w.lock().unwrap_or_else(|p| p.into_inner()).observe(&s));
+                    samples.push(*s);
+                    if stop.is_some() {
+                        break Some(None);
+                    }
+                }
+                Some(Report::Session(s)) => sessions.push(s),
+                None => break None,
+            },
+            signal = signals.next() => break Some(Some(signal)),
+        }
+    };
+    if let Some(signal) = interrupted {
+        match signal {
+            Some(signal) => shared.abort(format!("interrupted by {signal}; requests in flight were not measured")),
+            None => shared.stop.store(true, Ordering::SeqCst),
+        }
+        dispatcher.abort();
+        while let Ok(report) = rx.try_recv() {
+            match report {
+                Report::Request(s) => samples.push(*s),
+                Report::Session(s) => sessions.push(s),
+            }
+        }
+    }
+    let _ = dispatcher.await;
+    progress.finish();
+    (samples, sessions)
 }
 
 /// Open-loop work is started this long before it is due, so its body is built (poisoned,
@@ -462,12 +491,9 @@ impl Progress {
         Progress { bar, state: Mutex::new(ProgressState::default()), terminal, visible, by_time: total.is_none() }
     }
 
-    fn sent(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).sent += 1;
-    }
-
-    fn done(&self, s: &RequestSample, started: Instant) {
+    fn done(&self, s: &RequestSample, started: Instant, sent: u64) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.sent = sent;
         st.done += 1;
         st.errors += u64::from(!s.ok);
         if s.ok {

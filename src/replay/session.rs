@@ -243,7 +243,7 @@ impl Ctx<'_> {
                 return None;
             }
         };
-        let _ = self.tx.send(Report::Sent);
+        shared.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(tx) = self.ends.get(turn) {
             tx.send_replace(CallEnd::InFlight);
         }

@@ -48,7 +48,7 @@ impl Metric {
     }
 
     /// Higher is better (a rate), else lower is better (a latency).
-    fn higher_is_better(self) -> bool {
+    pub(crate) fn higher_is_better(self) -> bool {
         self == Metric::DecodeTps
     }
 
@@ -114,7 +114,7 @@ pub(crate) struct Limit {
 }
 
 impl Limit {
-    fn meets(&self, x: f64) -> bool {
+    pub(crate) fn meets(&self, x: f64) -> bool {
         match (self.metric.higher_is_better(), self.inclusive) {
             (true, true) => x >= self.value,
             (true, false) => x > self.value,
@@ -132,7 +132,7 @@ impl Limit {
     }
 
     /// This request's own value of the metric (None: it has none).
-    fn of_request(&self, r: &RequestSample) -> Option<f64> {
+    pub(crate) fn of_request(&self, r: &RequestSample) -> Option<f64> {
         match self.metric {
             Metric::Ttft => r.ttft_from_due_ms.or(r.ttft_ms),
             Metric::E2e => r.e2e_from_due_ms.or(r.e2e_ms),
