@@ -18,6 +18,7 @@ pub(crate) mod aggregate;
 pub(crate) mod answer_checks;
 pub(crate) mod args;
 pub(crate) mod arrivals;
+pub(crate) mod body_template;
 pub(crate) mod builtin;
 pub(crate) mod call_graph;
 pub(crate) mod capacity;
@@ -162,7 +163,7 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<ExitCode> {
         check_writable(path)?;
     }
     let endpoint = Endpoint::open(&args).await?;
-    let replayed = replay_once(&args, &endpoint, true).await;
+    let replayed = replay_once(&args, &endpoint, true, None).await;
     endpoint.close().await;
     let Some(results) = replayed? else {
         return Ok(ExitCode::SUCCESS);
@@ -198,7 +199,12 @@ fn human_output(args: &ReplayArgs, text: &str) {
 
 /// One replay against `endpoint`: prints the header (when `header`), then the dry run
 /// (`None`) or the run's results. `asb capacity` runs one per step.
-pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: bool) -> Result<Option<RunResults>> {
+pub(crate) async fn replay_once(
+    args: &ReplayArgs,
+    endpoint: &Endpoint,
+    header: bool,
+    watch: Option<std::sync::Arc<std::sync::Mutex<capacity::early_stop::EarlyStop>>>,
+) -> Result<Option<RunResults>> {
     let spec = args.scenario.clone().unwrap_or_else(|| format!("builtin:{}", builtin::DEFAULT));
     let scenario = scenario::load(&spec, args.task.as_deref())?;
     let extra_body = extra_body(args)?;
@@ -290,6 +296,7 @@ pub(crate) async fn replay_once(args: &ReplayArgs, endpoint: &Endpoint, header: 
         verbosity: verbose::Verbosity::of(args.verbose, args.verbose_text),
         shard: args.shard.unwrap_or(shard::Shard::WHOLE),
         start_at: args.start_at,
+        watch,
     };
     let outcome = run::execute(plan, target, opts).await?;
     // The run's clock started `elapsed_s` before `execute` returned.

@@ -5,23 +5,64 @@
 //! request — as large as the TTFT differences a replay is meant to show, and an error
 //! that grows with the request rate. Here the last stretch is kept by one thread of our
 //! own: a task sleeps on tokio's timer until a few milliseconds before its time (cheap,
-//! however many sessions are thinking), then hands its deadline to the pacer thread,
-//! which sleeps on the OS clock (`recv_timeout`, a futex with a high-resolution timeout)
-//! until 150 µs before the earliest deadline, spins the rest, and wakes the task through
-//! a oneshot channel. The cost is one thread that spins at most 150 µs per deadline; the
-//! precision is measured by `bench/pacing.sh` (BENCHMARKS.md).
+//! however many sessions are thinking), then puts its deadline in the pacer's heap. The
+//! pacer thread sleeps on the OS clock (a condition variable's futex with a timeout, timer
+//! slack set to 1 ns) until a short spin before the earliest deadline, spins the rest, and
+//! wakes every task that is due through its oneshot channel.
+//!
+//! Cost per request, the wake path: the pacer thread is woken only when a new deadline is
+//! earlier than the one it sleeps towards (a deadline a task adds behind the earliest one
+//! costs a heap push under a lock, no thread switch), and it spins only as long as the OS
+//! timer is late to wake it ([`SpinSizer`]: the 90th percentile of its last 128 wakes,
+//! plus 10 µs, at most 150 µs). With Linux's default 50 µs timer slack the OS wake was 80–100 µs late on
+//! this VM and the fixed spin was 150 µs; with 1 ns slack it is 30–40 µs late (p50–p90),
+//! so the spin shrinks to about 50 µs on a quiet box and grows on a busy one. Precision
+//! and CPU are measured by `bench/pacing.sh` (BENCHMARKS.md).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 /// Deadlines further away than this wait on tokio's timer first.
 const COARSE_MARGIN: Duration = Duration::from_millis(3);
-/// The pacer thread spins through the last stretch before a deadline.
-const SPIN: Duration = Duration::from_micros(150);
+/// The spin before the OS timer's lateness has been measured.
+const FIRST_SPIN: Duration = Duration::from_micros(100);
+/// The spin is sized from this many recent wakes …
+const SPIN_WINDOW: usize = 128;
+/// … as their 90th percentile lateness plus this margin …
+const SPIN_MARGIN: Duration = Duration::from_micros(10);
+/// … within these bounds.
+const SPIN_BOUNDS: (Duration, Duration) = (Duration::from_micros(20), Duration::from_micros(150));
+
+/// How long the pacer thread spins before a deadline: long enough to cover how late the
+/// OS timer wakes it on this machine now (90 % of recent wakes), no longer, since every
+/// microsecond of spin is CPU taken from the sessions on a shared core. The ceiling is the
+/// fixed spin this replaced: on a box so busy that wakes are later than that, spinning
+/// longer would buy little precision with CPU the sessions need.
+struct SpinSizer {
+    late: Vec<Duration>,
+    spin: Duration,
+}
+
+impl SpinSizer {
+    fn new() -> SpinSizer {
+        SpinSizer { late: Vec::with_capacity(SPIN_WINDOW), spin: FIRST_SPIN }
+    }
+
+    /// One wake of the OS timer, `late` after the time asked.
+    fn record(&mut self, late: Duration) {
+        self.late.push(late);
+        if self.late.len() >= SPIN_WINDOW {
+            self.late.sort_unstable();
+            let p90 = self.late[SPIN_WINDOW * 90 / 100];
+            self.spin = (p90 + SPIN_MARGIN).clamp(SPIN_BOUNDS.0, SPIN_BOUNDS.1);
+            self.late.clear();
+        }
+    }
+}
 
 struct Wake {
     at: Instant,
@@ -46,16 +87,50 @@ impl Ord for Wake {
     }
 }
 
-/// A handle to the pacer thread; the thread ends when the last handle is dropped.
+/// What the tasks and the pacer thread share.
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Reverse<Wake>>,
+    seq: u64,
+    /// The time the pacer thread sleeps towards (`None`: it is awake, or waits for work).
+    sleeping_until: Option<Instant>,
+    /// The thread is awake (spinning or waking tasks): it looks at the heap again anyway.
+    awake: bool,
+    /// The spin now ([`SpinSizer`]).
+    spin: Duration,
+    closed: bool,
+}
+
+struct Inner {
+    queue: Mutex<Queue>,
+    changed: Condvar,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A handle to the pacer thread; the thread ends when the handle is dropped.
 pub(crate) struct Pacer {
-    tx: std::sync::Mutex<mpsc::Sender<(Instant, oneshot::Sender<()>)>>,
+    inner: Arc<Inner>,
+}
+
+impl Drop for Pacer {
+    fn drop(&mut self) {
+        self.inner.lock().closed = true;
+        self.inner.changed.notify_one();
+    }
 }
 
 impl Pacer {
     pub(crate) fn start() -> std::io::Result<Pacer> {
-        let (tx, rx) = mpsc::channel::<(Instant, oneshot::Sender<()>)>();
-        std::thread::Builder::new().name("asb-pacer".into()).spawn(move || pace(rx))?;
-        Ok(Pacer { tx: std::sync::Mutex::new(tx) })
+        let queue = Queue { spin: FIRST_SPIN, ..Queue::default() };
+        let inner = Arc::new(Inner { queue: Mutex::new(queue), changed: Condvar::new() });
+        let thread_inner = inner.clone();
+        std::thread::Builder::new().name("asb-pacer".into()).spawn(move || pace(&thread_inner))?;
+        Ok(Pacer { inner })
     }
 
     /// Returns at `due` (at once if it has passed).
@@ -67,52 +142,94 @@ impl Pacer {
         if due - now > COARSE_MARGIN {
             tokio::time::sleep_until((due - COARSE_MARGIN).into()).await;
         }
-        let (tx, rx) = oneshot::channel();
-        let sent = self.tx.lock().map(|sender| sender.send((due, tx)).is_ok()).unwrap_or(false);
-        if !sent || rx.await.is_err() {
+        if self.hand_over(due).await.is_err() {
             // The pacer thread is gone (it cannot be, while this handle lives): tokio's timer.
             tokio::time::sleep_until(due.into()).await;
         }
     }
 }
 
-fn pace(rx: mpsc::Receiver<(Instant, oneshot::Sender<()>)>) {
-    let mut heap: BinaryHeap<Reverse<Wake>> = BinaryHeap::new();
-    let mut seq = 0u64;
-    let mut push = |heap: &mut BinaryHeap<Reverse<Wake>>, (at, tx): (Instant, oneshot::Sender<()>)| {
-        seq += 1;
-        heap.push(Reverse(Wake { at, seq, tx }));
-    };
+impl Pacer {
+    /// Puts `due` in the pacer thread's heap; the receiver hears at `due`.
+    fn hand_over(&self, due: Instant) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let wake_thread = {
+            let mut queue = self.inner.lock();
+            queue.seq += 1;
+            let seq = queue.seq;
+            queue.heap.push(Reverse(Wake { at: due, seq, tx }));
+            // Woken only when this deadline comes before the one it sleeps towards.
+            !queue.awake && queue.sleeping_until.is_none_or(|until| due < until + queue.spin)
+        };
+        if wake_thread {
+            self.inner.changed.notify_one();
+        }
+        rx
+    }
+}
+
+/// Lets the OS wake this thread at the time asked, not up to 50 µs later (Linux's
+/// default timer slack); elsewhere, or if refused, the spin covers the difference.
+fn exact_timer_slack() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and changes only this thread.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_TIMERSLACK,
+            1 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        );
+    }
+}
+
+fn pace(inner: &Inner) {
+    exact_timer_slack();
+    let mut due = Vec::new();
+    let mut sizer = SpinSizer::new();
+    let mut queue = inner.lock();
     loop {
-        let Some(next) = heap.peek().map(|w| w.0.at) else {
-            match rx.recv() {
-                Ok(item) => push(&mut heap, item),
-                Err(_) => return,
-            }
+        if queue.closed {
+            return;
+        }
+        let Some(next) = queue.heap.peek().map(|w| w.0.at) else {
+            queue.sleeping_until = None;
+            queue.awake = false;
+            queue = inner.changed.wait(queue).unwrap_or_else(|p| p.into_inner());
             continue;
         };
         let now = Instant::now();
-        if next > now + SPIN {
-            match rx.recv_timeout(next - now - SPIN) {
-                Ok(item) => push(&mut heap, item),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) if heap.is_empty() => return,
-                Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(next - now - SPIN),
+        let spin = queue.spin;
+        if next > now + spin {
+            let target = next - spin;
+            queue.sleeping_until = Some(target);
+            queue.awake = false;
+            let (guard, waited) = inner.changed.wait_timeout(queue, target - now).unwrap_or_else(|p| p.into_inner());
+            queue = guard;
+            if waited.timed_out() {
+                sizer.record(Instant::now().saturating_duration_since(target));
+                queue.spin = sizer.spin;
             }
             continue;
         }
+        queue.sleeping_until = None;
+        queue.awake = true;
+        drop(queue);
         while Instant::now() < next {
             std::hint::spin_loop();
         }
+        queue = inner.lock();
         let now = Instant::now();
-        while heap.peek().is_some_and(|w| w.0.at <= now) {
-            if let Some(Reverse(wake)) = heap.pop() {
-                let _ = wake.tx.send(());
-            }
+        while queue.heap.peek().is_some_and(|w| w.0.at <= now) {
+            due.extend(queue.heap.pop().map(|w| w.0.tx));
         }
-        while let Ok(item) = rx.try_recv() {
-            push(&mut heap, item);
+        // Woken outside the lock, so tasks adding deadlines do not wait for the wakes.
+        drop(queue);
+        for tx in due.drain(..) {
+            let _ = tx.send(());
         }
+        queue = inner.lock();
     }
 }
 
@@ -141,5 +258,38 @@ mod tests {
         }
         woke.sort();
         assert_eq!(woke.iter().map(|w| w.1).collect::<Vec<_>>(), [0, 1, 5, 12, 20, 30]);
+    }
+
+    #[test]
+    fn the_spin_covers_90_percent_of_recent_wakes_within_bounds() {
+        let mut sizer = SpinSizer::new();
+        assert_eq!(sizer.spin, FIRST_SPIN);
+        // 116 of 128 wakes 30 µs late or less, 12 far later: the spin is 30 + 10 µs.
+        for i in 0..SPIN_WINDOW {
+            sizer.record(Duration::from_micros(if i % 11 == 0 { 5_000 } else { (i % 31) as u64 }));
+        }
+        assert_eq!(sizer.spin, Duration::from_micros(40));
+        for _ in 0..SPIN_WINDOW {
+            sizer.record(Duration::ZERO);
+        }
+        assert_eq!(sizer.spin, SPIN_BOUNDS.0, "never below the floor");
+        for _ in 0..SPIN_WINDOW {
+            sizer.record(Duration::from_millis(2));
+        }
+        assert_eq!(sizer.spin, SPIN_BOUNDS.1, "never above the ceiling");
+    }
+
+    #[tokio::test]
+    async fn an_earlier_deadline_wakes_a_thread_sleeping_towards_a_later_one() {
+        let pacer = std::sync::Arc::new(Pacer::start().unwrap());
+        let start = Instant::now();
+        // Handed over directly (not after tokio's coarse wait): the thread sleeps towards it.
+        let mut late = pacer.hand_over(start + Duration::from_millis(2_000));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let early = Instant::now() + Duration::from_millis(2);
+        pacer.until(early).await;
+        assert!(Instant::now() >= early);
+        assert!(start.elapsed() < Duration::from_millis(1_500), "woken by the later deadline, not its own");
+        assert!(late.try_recv().is_err(), "the later deadline is still pending");
     }
 }

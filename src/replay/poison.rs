@@ -16,7 +16,7 @@
 use super::python_random::PythonRandom;
 
 /// Number of mask bits, and the most spaces one request can gain.
-const MASK_BITS: usize = 64;
+pub(crate) const MASK_BITS: usize = 64;
 
 /// The doubling mask of one execution: 64 × `randint(0, 1)` from CPython's
 /// `random.Random(f"poison-{task_id}-exec-{execution}")`, bit for bit as AgenticSwarmBench
@@ -68,35 +68,58 @@ fn isolated_spaces_in(bytes: impl Iterator<Item = u8>, start: usize, max: usize)
 ///
 /// Returns the number of spaces inserted (at most 64).
 pub(crate) fn poison_segments(segments: &mut [&mut String], start: usize, mask: &[bool; MASK_BITS]) -> usize {
-    let concatenated = segments.iter().flat_map(|segment| segment.as_bytes().iter().copied());
-    let positions = isolated_spaces_in(concatenated, start, MASK_BITS);
-    if positions.is_empty() {
-        return 0;
-    }
-    // Where each segment starts in S. Insertions go right to left, so the segments
-    // holding earlier positions never move.
-    let mut segment_starts = Vec::with_capacity(segments.len());
-    let mut offset = 0;
-    for segment in segments.iter() {
-        segment_starts.push(offset);
-        offset += segment.len();
-    }
+    let slots = twin_slots(&segments.iter().map(|s| s.as_str()).collect::<Vec<_>>(), start);
     let mut inserted = 0;
-    for (position, _) in positions.iter().zip(mask).filter(|(_, &double)| double).rev() {
-        // The last segment starting at or before `position` that is long enough to hold
-        // it (empty segments share their start with the next one).
-        let holder = segment_starts.partition_point(|&segment_start| segment_start <= *position);
-        let Some(index) = holder.checked_sub(1) else { continue };
-        let (Some(segment), Some(&segment_start)) = (segments.get_mut(index), segment_starts.get(index)) else {
-            continue;
-        };
-        let after_space = position - segment_start + 1;
-        if after_space <= segment.len() && segment.is_char_boundary(after_space) {
-            segment.insert(after_space, ' ');
+    // Right to left, so the segments and offsets of earlier slots never move.
+    for slot in slots.iter().rev().filter(|slot| mask[slot.bit]) {
+        if let Some(segment) = segments.get_mut(slot.segment) {
+            segment.insert(slot.offset, ' ');
             inserted += 1;
         }
     }
     inserted
+}
+
+/// Where [`poison_segments`] puts the twin of the `bit`-th isolated space, whatever the
+/// mask: inside segment `segment`, at byte `offset` (right after the space).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TwinSlot {
+    pub bit: usize,
+    pub segment: usize,
+    pub offset: usize,
+}
+
+/// The twin slots of `segments` read from `start`, in increasing position (and bit)
+/// order. They do not depend on the execution, so a request's slots are found once and
+/// each execution's mask only picks among them ([`super::body_template`]).
+pub(crate) fn twin_slots(segments: &[&str], start: usize) -> Vec<TwinSlot> {
+    let concatenated = segments.iter().flat_map(|segment| segment.as_bytes().iter().copied());
+    let positions = isolated_spaces_in(concatenated, start, MASK_BITS);
+    if positions.is_empty() {
+        return Vec::new();
+    }
+    // Where each segment starts in S.
+    let mut segment_starts = Vec::with_capacity(segments.len());
+    let mut offset = 0;
+    for segment in segments {
+        segment_starts.push(offset);
+        offset += segment.len();
+    }
+    let mut slots = Vec::with_capacity(positions.len());
+    for (bit, position) in positions.into_iter().enumerate() {
+        // The last segment starting at or before `position` that is long enough to hold
+        // it (empty segments share their start with the next one).
+        let holder = segment_starts.partition_point(|&segment_start| segment_start <= position);
+        let Some(index) = holder.checked_sub(1) else { continue };
+        let (Some(segment), Some(&segment_start)) = (segments.get(index), segment_starts.get(index)) else {
+            continue;
+        };
+        let after_space = position - segment_start + 1;
+        if after_space <= segment.len() && segment.is_char_boundary(after_space) {
+            slots.push(TwinSlot { bit, segment: index, offset: after_space });
+        }
+    }
+    slots
 }
 
 /// The length in bytes of the longest common prefix of `a` and `b`, backed off to a

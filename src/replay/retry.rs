@@ -48,11 +48,13 @@ fn hopeless(obs: &Observation, answered_before: bool, url: &str) -> Option<Strin
 
 /// Sends one request, retrying what may succeed on a second try: connect errors, 429 and
 /// 5xx answered before any output (backoff 0.5 s × 2^(attempt−1), at most 16 s), and a
-/// server that rejects `stream_options` (retried at once without it).
+/// server that rejects `stream_options` (retried at once without it). `body` is the tree
+/// of `serialized` when the caller has it; otherwise it is parsed back from the bytes on
+/// that rare retry (`preserve_order` and `float_roundtrip` make the round trip exact).
 pub(super) async fn send_with_retries(
     shared: &Shared,
     conn: &mut Connection,
-    mut body: serde_json::Value,
+    mut body: Option<serde_json::Value>,
     mut serialized: Bytes,
     headers: &[(String, String)],
 ) -> Sent {
@@ -83,9 +85,14 @@ pub(super) async fn send_with_retries(
             return Sent { obs, attempts, first_send };
         }
         if obs.rejects_stream_options {
-            if let Some(obj) = body.as_object_mut().filter(|o| o.contains_key("stream_options")) {
+            if body.is_none() {
+                body = serde_json::from_slice(&serialized).ok();
+            }
+            if let Some(obj) =
+                body.as_mut().and_then(|b| b.as_object_mut()).filter(|o| o.contains_key("stream_options"))
+            {
                 obj.remove("stream_options");
-                serialized = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+                serialized = Bytes::from(serde_json::to_vec(obj).unwrap_or_default());
                 retries_left -= 1;
                 continue;
             }

@@ -31,7 +31,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::arrivals::Arrivals;
+use super::body_template::BodyTemplate;
 use super::call_graph::{self, RecordedCall, TaskTiming};
+use super::capacity::early_stop::EarlyStop;
 use super::connection::Connection;
 use super::history::HistoryMode;
 use super::pacer::Pacer;
@@ -107,6 +109,9 @@ pub(crate) struct RunOptions {
     pub shard: Shard,
     /// `--start-at`: the clock starts at this wall time.
     pub start_at: Option<jiff::Timestamp>,
+    /// Judges requests as they end and may stop the run at once (a capacity step that is
+    /// clearly failing): sessions in flight are cancelled, the run is not marked aborted.
+    pub watch: Option<Arc<Mutex<EarlyStop>>>,
 }
 
 /// What the run produced.
@@ -125,7 +130,6 @@ pub(crate) struct RunOutcome {
 
 /// What a session or request reports to the collector.
 pub(super) enum Report {
-    Sent,
     Request(Box<RequestSample>),
     Session(SessionSample),
 }
@@ -137,12 +141,17 @@ pub(super) struct Shared {
     pub opts: RunOptions,
     /// Per task: which calls each call waits for (back to back under think time `none`).
     pub timings: Vec<TaskTiming>,
+    /// `[task][turn]`: each request's body serialized once, poisoned per execution by a
+    /// splice (`None`: built from the tree, as under live history).
+    pub templates: Vec<Vec<Option<BodyTemplate>>>,
     pub pacer: Pacer,
     pub started: Instant,
     pub deadline: Option<Instant>,
     next: AtomicUsize,
     next_session: AtomicU64,
     pub stop: AtomicBool,
+    /// Requests written so far (the progress bar's "in flight" is this minus those done).
+    pub sent: AtomicU64,
     abort_reason: Mutex<Option<String>>,
     /// The server has answered a request (with any status) in this run.
     pub answered: AtomicBool,
@@ -255,6 +264,22 @@ pub(super) fn timings(plan: &Plan, think: ThinkTime) -> Vec<TaskTiming> {
         .collect()
 }
 
+/// Each request's body template; none under live history, whose bodies need the answers.
+fn templates(plan: &Plan, history: HistoryMode) -> Vec<Vec<Option<BodyTemplate>>> {
+    plan.requests
+        .iter()
+        .map(|task| {
+            task.iter()
+                .map(|r| {
+                    (history != HistoryMode::Live)
+                        .then(|| BodyTemplate::new(&r.built.body, plan.api, r.poison_from))
+                        .flatten()
+                })
+                .collect()
+        })
+        .collect()
+}
+
 pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Result<RunOutcome> {
     let slots = opts.load.slots().max(1);
     let total = opts.duration.is_none().then(|| plan.scheduled_requests() as u64);
@@ -277,10 +302,12 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
         Some(at) => Some(wait_until(at).await),
         None => None,
     };
+    let templates = templates(&plan, opts.history);
     let started_at = jiff::Timestamp::now();
     let started = Instant::now();
     let shared = Arc::new(Shared {
         timings,
+        templates,
         pacer: Pacer::start()?,
         started,
         deadline: opts.duration.map(|d| started + d),
@@ -290,6 +317,7 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
         next: AtomicUsize::new(0),
         next_session: AtomicU64::new(0),
         stop: AtomicBool::new(false),
+        sent: AtomicU64::new(0),
         abort_reason: Mutex::new(None),
         answered: AtomicBool::new(false),
         connections: Mutex::new(conns),
@@ -297,47 +325,14 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
         failures: (0..slots).map(|_| AtomicU32::new(0)).collect(),
         repetitions,
     });
-    let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
+    let (tx, rx) = mpsc::unbounded_channel::<Report>();
     let dispatcher = tokio::spawn(dispatch(shared.clone(), tx));
-
-    let mut samples = Vec::with_capacity(total.unwrap_or(1024) as usize);
-    let mut sessions = Vec::new();
-    let mut signals = crate::signals::StopSignals::new()?;
-    let interrupted = loop {
-        tokio::select! {
-            report = rx.recv() => match report {
-                Some(Report::Sent) => progress.sent(),
-                Some(Report::Request(s)) => {
-                    progress.done(&s, shared.started);
-                    if verbosity != Verbosity::Bar {
-                        progress.line(&verbose::request_line(&s));
-                    }
-                    samples.push(*s);
-                }
-                Some(Report::Session(s)) => {
-                    if verbosity == Verbosity::Text {
-                        progress.line(&verbose::session_line(&s));
-                    }
-                    sessions.push(s)
-                }
-                None => break None,
-            },
-            signal = signals.next() => break Some(signal),
-        }
-    };
-    if let Some(signal) = interrupted {
-        shared.abort(format!("interrupted by {signal}; requests in flight were not measured"));
-        dispatcher.abort();
-        while let Ok(report) = rx.try_recv() {
-            match report {
-                Report::Request(s) => samples.push(*s),
-                Report::Session(s) => sessions.push(s),
-                Report::Sent => {}
-            }
-        }
-    }
-    let _ = dispatcher.await;
-    progress.finish();
+    let signals = crate::signals::StopSignals::new()?;
+    // On a worker, not on the thread that blocks on the run: a report then wakes no other
+    // thread (each such wake was a context switch per request).
+    let collector = tokio::spawn(collect(shared.clone(), rx, signals, progress, total, dispatcher));
+    let (mut samples, mut sessions) =
+        collector.await.map_err(|e| anyhow::anyhow!("the run's collector failed: {e}"))?;
     samples.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
     sessions.sort_by(|a, b| a.due_ms.total_cmp(&b.due_ms));
     let elapsed_s = started.elapsed().as_secs_f64();
@@ -356,8 +351,66 @@ async fn wait_until(at: jiff::Timestamp) -> f64 {
     late.as_secs_f64() * 1000.0
 }
 
+/// Gathers what sessions report until they have all ended (or a signal stops the run),
+/// then waits for the dispatcher.
+async fn collect(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<Report>,
+    mut signals: crate::signals::StopSignals,
+    progress: Progress,
+    total: Option<u64>,
+    dispatcher: tokio::task::JoinHandle<()>,
+) -> (Vec<RequestSample>, Vec<SessionSample>) {
+    let mut samples = Vec::with_capacity(total.unwrap_or(1024).min(1 << 20) as usize);
+    let mut sessions = Vec::new();
+    let watch = shared.opts.watch.clone();
+    let verbosity = shared.opts.verbosity;
+    let interrupted = loop {
+        tokio::select! {
+            report = rx.recv() => match report {
+                Some(Report::Request(s)) => {
+                    progress.done(&s, shared.started, shared.sent.load(Ordering::Relaxed));
+                    if verbosity != Verbosity::Bar {
+                        progress.line(&verbose::request_line(&s));
+                    }
+                    let stop = watch.as_ref().and_then(|w| w.lock().unwrap_or_else(|p| p.into_inner()).observe(&s));
+                    samples.push(*s);
+                    if stop.is_some() {
+                        break Some(None);
+                    }
+                }
+                Some(Report::Session(s)) => {
+                    if verbosity == Verbosity::Text {
+                        progress.line(&verbose::session_line(&s));
+                    }
+                    sessions.push(s)
+                }
+                None => break None,
+            },
+            signal = signals.next() => break Some(Some(signal)),
+        }
+    };
+    if let Some(signal) = interrupted {
+        match signal {
+            Some(signal) => shared.abort(format!("interrupted by {signal}; requests in flight were not measured")),
+            None => shared.stop.store(true, Ordering::SeqCst),
+        }
+        dispatcher.abort();
+        while let Ok(report) = rx.try_recv() {
+            match report {
+                Report::Request(s) => samples.push(*s),
+                Report::Session(s) => sessions.push(s),
+            }
+        }
+    }
+    let _ = dispatcher.await;
+    progress.finish();
+    (samples, sessions)
+}
+
 /// Open-loop work is started this long before it is due, so its body is built (poisoned,
-/// serialized) before its time, not after it.
+/// serialized) before its time, not after it. This wait is on tokio's timer (1 ms ticks
+/// are precise enough for it); the send itself waits on the pacer.
 const LEAD: Duration = Duration::from_millis(20);
 
 /// Starts sessions (or requests) as the load model says, and returns when all of them
@@ -382,7 +435,7 @@ async fn dispatch(shared: Arc<Shared>, tx: mpsc::UnboundedSender<Report>) {
             let permits = Arc::new(Semaphore::new(max_sessions.max(1)));
             for offset in arrivals.offsets() {
                 let due = shared.started + Duration::from_secs_f64(offset);
-                shared.pacer.until(due.checked_sub(LEAD).unwrap_or(due)).await;
+                tokio::time::sleep_until(due.checked_sub(LEAD).unwrap_or(due).into()).await;
                 let Some(execution) = shared.next_execution() else { break };
                 let (shared, tx, permits) = (shared.clone(), tx.clone(), permits.clone());
                 running.spawn(async move {
@@ -403,7 +456,7 @@ async fn dispatch(shared: Arc<Shared>, tx: mpsc::UnboundedSender<Report>) {
                 for turn in 0..shared.plan.requests[execution.task].len() {
                     let Some(offset) = offsets.next() else { break 'executions };
                     let due = shared.started + Duration::from_secs_f64(offset);
-                    shared.pacer.until(due.checked_sub(LEAD).unwrap_or(due)).await;
+                    tokio::time::sleep_until(due.checked_sub(LEAD).unwrap_or(due).into()).await;
                     if !shared.open() {
                         break 'executions;
                     }
@@ -442,7 +495,14 @@ struct ProgressState {
     tokens: u64,
     recent_ttft_ms: std::collections::VecDeque<f64>,
     last_line: Option<Instant>,
+    /// When the bar's message was last composed.
+    last_message: Option<Instant>,
 }
+
+/// The bar's message (a sort of the last 100 TTFTs and a format) is composed at most this
+/// often, not per request: the bar draws every 200 ms, and per request it cost more CPU
+/// than sending the request's body (`BENCHMARKS.md`, "CPU per request").
+const MESSAGE_EVERY: Duration = Duration::from_millis(100);
 
 impl Progress {
     fn new(total: Option<u64>, duration: Option<Duration>, visible: bool) -> Progress {
@@ -466,12 +526,9 @@ impl Progress {
         Progress { bar, state: Mutex::new(ProgressState::default()), terminal, visible, by_time: total.is_none() }
     }
 
-    fn sent(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).sent += 1;
-    }
-
-    fn done(&self, s: &RequestSample, started: Instant) {
+    fn done(&self, s: &RequestSample, started: Instant, sent: u64) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.sent = sent;
         st.done += 1;
         st.errors += u64::from(!s.ok);
         if s.ok {
@@ -483,6 +540,13 @@ impl Progress {
                 }
             }
         }
+        let line_due =
+            self.visible && !self.terminal && st.last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(10));
+        let message_due = self.visible && self.terminal && st.last_message.is_none_or(|t| t.elapsed() >= MESSAGE_EVERY);
+        if !line_due && !message_due {
+            return;
+        }
+        st.last_message = Some(Instant::now());
         let secs = started.elapsed().as_secs_f64().max(1e-3);
         let mut recent: Vec<f64> = st.recent_ttft_ms.iter().copied().collect();
         recent.sort_by(f64::total_cmp);
@@ -495,7 +559,7 @@ impl Progress {
         );
         self.bar.set_position(if self.by_time { secs as u64 } else { st.done });
         self.bar.set_message(message.clone());
-        if self.visible && !self.terminal && st.last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+        if line_due {
             st.last_line = Some(Instant::now());
             eprintln!("asb replay: {:.0} s, {} requests done | {message}", secs, st.done);
         }

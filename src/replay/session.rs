@@ -5,7 +5,7 @@
 //! connection of its own from the shared pool; all of them are driven by the session's
 //! one task, so a session costs one task however many threads it has.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::history::{message_count, HistoryMode, LiveHistory};
 use super::measure::{self, Placement};
+use super::poison::{execution_mask, MASK_BITS};
 use super::results::SessionSample;
 use super::retry::send_with_retries;
 use super::run::{Report, Shared};
@@ -48,7 +49,7 @@ pub(super) async fn run(
     let calls = shared.timings[execution.task].calls.len();
     let ends: Vec<watch::Sender<CallEnd>> = (0..calls).map(|_| watch::channel(CallEnd::Pending).0).collect();
     let live = Mutex::new(LiveHistory::default());
-    let ctx = Ctx { shared, execution, slot, id, due, ends: &ends, live: &live, tx };
+    let ctx = Ctx { shared, execution, slot, id, due, ends: &ends, live: &live, tx, mask: OnceLock::new() };
     let mut in_flight: FuturesUnordered<_> = (0..calls).map(|i| ctx.call(i)).collect();
     let mut done = Vec::with_capacity(calls);
     while let Some(result) = in_flight.next().await {
@@ -68,7 +69,7 @@ pub(super) async fn run_one(
     tx: &mpsc::UnboundedSender<Report>,
 ) {
     let live = Mutex::new(LiveHistory::default());
-    let ctx = Ctx { shared, execution, slot, id, due, ends: &[], live: &live, tx };
+    let ctx = Ctx { shared, execution, slot, id, due, ends: &[], live: &live, tx, mask: OnceLock::new() };
     let prepared = ctx.prepare(turn);
     let _ = ctx.send(turn, prepared, due, None).await;
 }
@@ -84,6 +85,8 @@ struct Ctx<'a> {
     ends: &'a [watch::Sender<CallEnd>],
     live: &'a Mutex<LiveHistory>,
     tx: &'a mpsc::UnboundedSender<Report>,
+    /// The execution's poison mask, drawn once for all its calls.
+    mask: OnceLock<[bool; MASK_BITS]>,
 }
 
 /// Calls in `timestamps` mode have their body built this long before their time.
@@ -91,7 +94,8 @@ const PREPARE_AHEAD: Duration = Duration::from_millis(50);
 
 /// A request body ready to go.
 struct Prepared {
-    body: serde_json::Value,
+    /// The tree, when it was built as one (live history, or a body without a template).
+    body: Option<serde_json::Value>,
     bytes: Bytes,
     /// Messages in it, for live history's bookkeeping.
     messages: usize,
@@ -194,18 +198,31 @@ impl Ctx<'_> {
     }
 
     /// Turn `turn`'s body as it will be sent: poisoned by the cache mode, live history
-    /// applied, serialized.
+    /// applied, serialized. Without live history it is spliced from the request's
+    /// template ([`super::body_template`]): the same bytes, without building a tree.
     fn prepare(&self, turn: usize) -> Prepared {
         let shared = self.shared;
         let (task, execution) = (self.execution.task, self.execution.execution);
         let planned = &shared.plan.requests[task][turn];
+        let live = shared.opts.history == HistoryMode::Live;
+        if let Some(template) = shared.templates.get(task).and_then(|t| t.get(turn)).and_then(Option::as_ref) {
+            if !live {
+                let mask = match planned.poison_from {
+                    Some(_) => {
+                        self.mask.get_or_init(|| execution_mask(&shared.plan.scenario.tasks[task].id, execution))
+                    }
+                    None => &[false; MASK_BITS],
+                };
+                return Prepared { body: None, bytes: template.render(mask), messages: 0 };
+            }
+        }
         let (mut body, _) = shared.plan.body(task, execution, turn);
-        if shared.opts.history == HistoryMode::Live {
+        if live {
             self.live.lock().unwrap_or_else(|p| p.into_inner()).apply(shared.target.api, &planned.thread, &mut body);
         }
         let messages = message_count(&body);
         let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-        Prepared { body, bytes, messages }
+        Prepared { body: Some(body), bytes, messages }
     }
 
     /// Waits until `due`, sends turn `turn` and reports its sample.
@@ -226,7 +243,7 @@ impl Ctx<'_> {
                 return None;
             }
         };
-        let _ = self.tx.send(Report::Sent);
+        shared.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(tx) = self.ends.get(turn) {
             tx.send_replace(CallEnd::InFlight);
         }

@@ -35,40 +35,43 @@ pub(crate) struct TokenUsage {
     pub reasoning: Option<u64>,
 }
 
-fn count(usage: &Value, pointer: &str) -> Option<u64> {
-    usage.pointer(pointer).and_then(Value::as_u64)
+/// The count at `path` (object keys), read with `get`, not `Value::pointer`: a pointer
+/// allocates for every token it parses, and this runs for every replayed answer.
+fn count(usage: &Value, path: &[&str]) -> Option<u64> {
+    path.iter().try_fold(usage, |value, key| value.get(key)).and_then(Value::as_u64)
 }
 
 impl TokenUsage {
     /// From an OpenAI `usage` object (anything else counts as zeros).
     pub(crate) fn from_openai(usage: &Value) -> Self {
-        let input = count(usage, "/prompt_tokens").unwrap_or(0);
-        let cache_read = count(usage, "/prompt_tokens_details/cached_tokens").unwrap_or(0).min(input);
-        let cache_creation =
-            count(usage, "/prompt_tokens_details/cache_write_tokens").unwrap_or(0).min(input - cache_read);
-        TokenUsage {
-            input,
-            input_uncached: input - cache_read - cache_creation,
-            cache_read,
-            cache_creation,
-            output: count(usage, "/completion_tokens").unwrap_or(0),
-            reasoning: count(usage, "/completion_tokens_details/reasoning_tokens"),
-        }
+        Self::from_openai_shaped(
+            usage,
+            ["prompt_tokens", "prompt_tokens_details", "completion_tokens", "completion_tokens_details"],
+        )
     }
 
-    /// From an OpenAI Responses `usage` object (anything else counts as zeros).
+    /// From an OpenAI Responses `usage` object (anything else counts as zeros): Chat
+    /// Completions' fields under other names.
     pub(crate) fn from_responses(usage: &Value) -> Self {
-        let input = count(usage, "/input_tokens").unwrap_or(0);
-        let cache_read = count(usage, "/input_tokens_details/cached_tokens").unwrap_or(0).min(input);
-        let cache_creation =
-            count(usage, "/input_tokens_details/cache_write_tokens").unwrap_or(0).min(input - cache_read);
+        Self::from_openai_shaped(
+            usage,
+            ["input_tokens", "input_tokens_details", "output_tokens", "output_tokens_details"],
+        )
+    }
+
+    /// Either OpenAI shape, given its names of the input count, its details object, the
+    /// output count and its details object.
+    fn from_openai_shaped(usage: &Value, [input_key, input_details, output_key, output_details]: [&str; 4]) -> Self {
+        let input = count(usage, &[input_key]).unwrap_or(0);
+        let cache_read = count(usage, &[input_details, "cached_tokens"]).unwrap_or(0).min(input);
+        let cache_creation = count(usage, &[input_details, "cache_write_tokens"]).unwrap_or(0).min(input - cache_read);
         TokenUsage {
             input,
             input_uncached: input - cache_read - cache_creation,
             cache_read,
             cache_creation,
-            output: count(usage, "/output_tokens").unwrap_or(0),
-            reasoning: count(usage, "/output_tokens_details/reasoning_tokens"),
+            output: count(usage, &[output_key]).unwrap_or(0),
+            reasoning: count(usage, &[output_details, "reasoning_tokens"]),
         }
     }
 

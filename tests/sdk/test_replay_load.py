@@ -4,6 +4,7 @@ time — driven through the real binary and checked against `asb mock`'s truth l
 request really reached the server, and when its answer ended)."""
 
 import json
+import time
 import subprocess
 
 from conftest import asb_bin, pinned
@@ -330,6 +331,28 @@ def test_capacity_ends_when_a_step_cannot_be_measured(start_mock, tmp_path):
     result = json.loads((tmp_path / "cap.json").read_text())
     assert result["error"].startswith("step 1 (1 session): every request failed") and result["capacity"] is None
     assert "The search ended: step 1" in p.stdout
+
+
+def test_capacity_stops_a_clearly_failing_step_early(start_mock, tmp_path):
+    # Every answer takes 300 ms to its first token: TTFT p99 <= 100 ms fails at any load,
+    # clearly so after 50 window requests. Without the early stop each step would take its
+    # 20 s window; the reason is printed and kept.
+    mock = start_mock("--prefill-tps", "1000000", "--decode-tps", "100000", "--answer-tokens", "4", "--jitter", "0",
+                      "--base-latency-ms", "300")
+    rec = single_thread(tmp_path)
+    t0 = time.monotonic()
+    p = capacity("-e", mock.url, "-m", "m", "-w", str(rec), "--think-time", "none", "--cache-mode", "allwarm",
+                 "--slo", "ttft:p99<=100ms", "--start", "32", "--resolution", "16", "--step-duration", "20s",
+                 "--step-warmup", "0.2s", "-o", str(tmp_path / "cap.json"))
+    elapsed = time.monotonic() - t0
+    result = json.loads((tmp_path / "cap.json").read_text())
+    assert [s["load"] for s in result["steps"]] == [32, 16], p.stdout + p.stderr
+    assert result["capacity"] is None and not any(s["passed"] for s in result["steps"])
+    for n, step in enumerate(result["steps"], 1):
+        assert step["reason"].startswith("stopped early, clearly failing: "), step["reason"]
+        assert "beyond ttft:p99<=100ms, which allows 1 %" in step["reason"]
+        assert f"step {n} stopped early, clearly failing" in p.stderr
+    assert elapsed < 30, f"two 20 s steps ran to their end ({elapsed:.0f} s)"
 
 
 def test_capacity_refuses_what_it_sets_itself_and_needs_an_slo(tmp_path):

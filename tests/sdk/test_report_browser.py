@@ -147,6 +147,32 @@ def test_compare_page_overlays_both_runs(browser, artifacts, runs):
     check_page(found, ["cmp-ttft-ecdf", "cmp-itl-ecdf", "cmp-decode-ecdf", "cmp-throughput"])
 
 
+def test_capacity_page_draws_its_curve_within_the_window(browser, artifacts, tmp_path):
+    # The embedded mock's batch model (800 tok/s shared beyond 4 streams, 200 each below):
+    # decode p50 >= 150 tok/s holds up to 5 sessions, so the search has passing and failing
+    # steps to mark.
+    page = artifacts / "capacity.html"
+    rec = tmp_path / "short.jsonl"
+    rec.write_text("".join(json.dumps({"seq": n + 1, "model": "m", "max_tokens": 30, "messages": [
+        {"role": "user", "content": f"step {n}"}]}) + "\n" for n in range(4)))
+    asb("capacity", "-w", str(rec), "-m", "m", "--mock-args",
+        "--decode-tps 200 --batch-size 4 --answer-tokens 30 --jitter 0 --prefill-tps 1000000 --base-latency-ms 0",
+        "--think-time", "none", "--cache-mode", "allwarm", "--slo", "decode_tps:p50>=150",
+        "--step-duration", "1.5s", "--step-warmup", "0.3s", "--max", "16", "--max-schedule-lag-ms", "100",
+        "-o", str(page))
+    result = json.loads(page.with_suffix(".json").read_text())
+    assert any(s["passed"] for s in result["steps"]) and not all(s["passed"] for s in result["steps"]), result
+    text = page.read_text()
+    assert "<script" not in text and "Capacity:" in text
+    found = look(browser, page, artifacts)
+    check_page(found, ["capacity-curve"])
+    [plot] = found["plots"]
+    with_ttft = sum(1 for s in result["steps"] if s["ttft_p99_ms"] is not None)
+    assert plot["marks"] == with_ttft + len(result["steps"])
+    # Every step's mark is a circle; the mesh, lines and the capacity line are more shapes.
+    assert plot["shapes"] >= plot["marks"] + 4, plot
+
+
 def test_csv_has_a_row_per_request_and_the_label(runs, tmp_path):
     rows = list(csv.DictReader((runs / "cand.csv").open()))
     run = json.loads((runs / "cand.json").read_text())

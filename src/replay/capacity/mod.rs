@@ -9,11 +9,13 @@
 //! step that cannot be measured (the server unreachable, the run stopped, every request
 //! failed) ends the search with that cause; `--budget` bounds the whole search.
 
+pub(crate) mod early_stop;
 pub(crate) mod report;
 pub(crate) mod search;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::results::RunResults;
 use super::slo::Slo;
 use super::{replay_once, Endpoint, ReplayArgs};
+use early_stop::EarlyStop;
 use report::{CapacityResult, StepResult};
 use search::Search;
 
@@ -157,22 +160,27 @@ async fn steps(
             args.budget.as_secs_f64(),
             report::bracket_text(search)
         );
-        let mut runs = vec![match step(args, endpoint, load).await? {
+        let (first_run, stopped_early) = match step(args, slo, endpoint, load).await? {
             Ok(run) => run,
             Err(why) => {
                 stopped = Some(Stop::Error(format!("step {n} ({}): {why}", report::load_text(args.by, load))));
                 break;
             }
-        }];
+        };
+        if let Some(why) = &stopped_early {
+            eprintln!("asb capacity: step {n} stopped early, {why}");
+        }
+        let mut runs = vec![first_run];
         let first = judge(slo, &runs);
         let borderline = first.limits.iter().any(|l| l.margin.is_some_and(|m| m < args.borderline));
-        if borderline {
+        if borderline && stopped_early.is_none() {
             eprintln!(
                 "asb capacity: step {n} is borderline (within {:.0} % of a limit): run again",
                 args.borderline * 100.0
             );
-            match step(args, endpoint, load).await? {
-                Ok(run) => runs.push(run),
+            match step(args, slo, endpoint, load).await? {
+                // The repeat is judged pooled with the first run, to its end.
+                Ok((run, _)) => runs.push(run),
                 Err(why) => {
                     stopped =
                         Some(Stop::Error(format!("step {n} ({}), repeat: {why}", report::load_text(args.by, load))));
@@ -182,13 +190,20 @@ async fn steps(
         }
         let verdict = judge(slo, &runs);
         let behind = runs.iter().find_map(|r| r.load.as_ref().and_then(|l| l.behind_schedule.clone()));
-        let passed = verdict.met && behind.is_none();
+        let passed = verdict.met && behind.is_none() && stopped_early.is_none();
         search.record(load, passed);
         let json = match output {
             Some(path) => Some(write_step(path, n, &runs)?),
             None => None,
         };
-        let result = StepResult::new(load, passed, &runs, verdict, behind, json);
+        let result = StepResult::new(
+            load,
+            passed,
+            &runs,
+            verdict,
+            stopped_early.map(|why| format!("stopped early, {why}")).or(behind),
+            json,
+        );
         eprintln!("asb capacity: {}", report::step_line(args.by, &result));
         done.push(result);
     }
@@ -199,8 +214,14 @@ async fn steps(
     Ok((done, stopped, started.elapsed().as_secs_f64()))
 }
 
-/// One replay at `load`; `Err(why)` when it cannot be measured.
-async fn step(args: &CapacityArgs, endpoint: &Endpoint, load: f64) -> Result<Result<RunResults, String>> {
+/// One replay at `load`, stopped early when clearly failing ([`early_stop`]: the reason is
+/// returned beside the run); `Err(why)` when it cannot be measured.
+async fn step(
+    args: &CapacityArgs,
+    slo: &Slo,
+    endpoint: &Endpoint,
+    load: f64,
+) -> Result<Result<(RunResults, Option<String>), String>> {
     let mut r = args.replay.clone();
     match args.by {
         By::Sessions => r.sessions = Some(load as u64),
@@ -209,9 +230,13 @@ async fn step(args: &CapacityArgs, endpoint: &Endpoint, load: f64) -> Result<Res
     r.duration = Some(args.step_duration);
     r.warmup = Some(args.step_warmup);
     r.output = None;
-    let Some(run) = replay_once(&r, endpoint, false).await? else {
+    let from = args.step_warmup.as_secs_f64() * 1000.0;
+    let to = args.step_duration.as_secs_f64() * 1000.0 - r.cooldown.map_or(0.0, |c| c.as_secs_f64() * 1000.0);
+    let watch = Arc::new(Mutex::new(EarlyStop::new(slo, r.max_schedule_lag_ms, (from, to.max(from)))));
+    let Some(run) = replay_once(&r, endpoint, false, Some(watch.clone())).await? else {
         bail!("a dry run has no steps");
     };
+    let stopped = watch.lock().unwrap_or_else(|p| p.into_inner()).stopped.clone();
     if let Some(why) = &run.aborted {
         return Ok(Err(why.clone()));
     }
@@ -222,7 +247,7 @@ async fn step(args: &CapacityArgs, endpoint: &Endpoint, load: f64) -> Result<Res
     if run.summary.requests == 0 {
         return Ok(Err("no request was intended inside the window: lengthen --step-duration".into()));
     }
-    Ok(Ok(run))
+    Ok(Ok((run, stopped)))
 }
 
 /// The SLO over the runs' window requests and sessions pooled (one run: its own report).
@@ -250,7 +275,9 @@ fn judge(slo: &Slo, runs: &[RunResults]) -> super::slo::SloReport {
     slo.evaluate(&pooled, &sessions, duration)
 }
 
-/// Writes a step's runs as `STEM-steps/step-NN[-K].json` beside the output.
+/// Writes a step's runs as `STEM-steps/step-NN[-K].json` beside the output: compact, and
+/// streamed to the file (a 100,000-request step is ≈ 250 MB of pretty JSON, whose
+/// formatting and copying took most of the step's time beyond its window).
 fn write_step(output: &Path, n: usize, runs: &[RunResults]) -> Result<PathBuf> {
     let stem = output.file_stem().and_then(|s| s.to_str()).unwrap_or("capacity");
     let dir = output.with_file_name(format!("{stem}-steps"));
@@ -259,7 +286,11 @@ fn write_step(output: &Path, n: usize, runs: &[RunResults]) -> Result<PathBuf> {
     for (k, run) in runs.iter().enumerate() {
         let name = if k == 0 { format!("step-{n:02}.json") } else { format!("step-{n:02}-repeat-{k}.json") };
         let path = dir.join(name);
-        std::fs::write(&path, serde_json::to_string_pretty(run)?)
+        let file = std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        serde_json::to_writer(&mut out, run)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| std::io::Write::flush(&mut out).map_err(anyhow::Error::from))
             .with_context(|| format!("cannot write {}", path.display()))?;
         first.get_or_insert(path);
     }

@@ -400,18 +400,22 @@ fn html(r: &CapacityResult) -> String {
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>asb capacity</title><style>\
          body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}\
-         table{{border-collapse:collapse;display:block;overflow-x:auto}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}\
+         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}\
          tr.fail td{{background:#fdecea}}tr.pass td{{background:#eaf7ea}}.headline{{font-size:1.3em;font-weight:bold}}\
-         </style></head><body><h1>asb capacity</h1><p class=\"headline\">{}</p>\
+         figure.plot{{margin:1em 0}}figure.plot svg{{max-width:100%;height:auto}}.scroll{{overflow-x:auto}}\
+         </style></head><body><main><h1>asb capacity</h1><p class=\"headline\">{}</p>\
          <p>SLO: <code>{}</code><br>Endpoint: <code>{}</code><br>Scenario: <code>{}</code><br>{} steps in {:.0} s</p>\
-         <div class=\"plot\">{}</div><table><tr>{header}</tr>{rows}</table>\
-         <p><small>{}</small></p></body></html>",
+         <figure class=\"plot\" data-plot=\"capacity-curve\" data-marks=\"{}\">{}</figure>\
+         <div class=\"scroll\"><table><tr>{header}</tr>{rows}</table></div>\
+         <p><small>{}</small></p></main></body></html>",
         esc(&headline(r)),
         esc(&r.slo),
         esc(&r.endpoint),
         esc(&r.scenario),
         r.steps.len(),
         r.elapsed_s,
+        // The step marks drawn: TTFT p99 (steps that have one) and output tok/s.
+        r.steps.iter().filter(|s| s.ttft_p99_ms.is_some()).count() + r.steps.len(),
         curve_svg(r),
         esc(&r.rule)
     )
