@@ -363,6 +363,7 @@ def test_capacity_refuses_what_it_sets_itself_and_needs_an_slo(tmp_path):
         ([], "needs --slo"),
         (["--slo", "ttft:p99<=2s,latency<=3s"], "unknown metric \"latency\""),
         (["--slo", "ttft<=1s", "--step-warmup", "5s", "--step-duration", "5s"], "--step-warmup must be shorter"),
+        (["--slo", "ttft<=1s", "--shard", "0/2", "--seed", "1"], "--shard and --start-at are for asb replay"),
     ]:
         p = capacity("-w", str(rec), "--dry-run", *flags)
         assert p.returncode != 0 and needle in p.stderr, (flags, p.stderr)

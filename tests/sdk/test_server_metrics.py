@@ -32,11 +32,11 @@ def run_json(tmp_path, *args, name="run", ok=True):
     return p, json.loads(out.read_text())
 
 
-def recording(path, threads=2, turns=3):
+def recording(path, threads=2, turns=3, system=SYSTEM):
     """Agent threads whose conversation grows turn by turn (our format, no think time)."""
     lines, seq = [], 0
     for t in range(threads):
-        msgs = [{"role": "system", "content": f"{SYSTEM} Thread {t}."}]
+        msgs = [{"role": "system", "content": f"{system} Thread {t}."}]
         for turn in range(turns):
             seq += 1
             msgs.append({"role": "user", "content": f"Turn {turn} of thread {t}: carry on with the refactor."})
@@ -215,13 +215,15 @@ def test_the_default_metrics_url_is_probed_and_no_server_metrics_turns_it_off(st
 
 
 def test_against_llama_cpp_series_timings_and_our_ttft_above_its_prompt_time(llama_server, tmp_path):
-    rec = recording(tmp_path / "rec.jsonl", threads=1, turns=3)
+    # A prompt no earlier test sent: llama.cpp's host-memory prompt cache (--cache-ram) is
+    # not cleared by the slot erase, and would restore a prefix another test sent before.
+    rec = recording(tmp_path / "rec.jsonl", threads=1, turns=3, system=f"Run {time.time_ns()}. {SYSTEM}")
     p, run = run_json(tmp_path, "-e", llama_server.url, "-m", llama_server.model, "-w", str(rec),
                       "--max-concurrent", "1", "--cache-mode", "allwarm", "--max-tokens", "8",
                       "--server-metrics-interval", "100ms", "--reset-prefix-cache")
     assert all(r["ok"] for r in run["requests"]) and len(run["requests"]) == 3
     reset = run["prefix_cache"]["reset"]
-    assert reset["done"] and "action=erase" in reset["what"], reset
+    assert reset["done"] and "action=erase" in reset["what"] and "--cache-ram 0" in reset["what"], reset
     sm = run["server_metrics"]
     assert sm["server"] == "llama.cpp" and sm["failed_scrapes"] == 0, sm["notes"]
     keys = {r["key"] for r in sm["series"]["raw"]}

@@ -92,6 +92,12 @@ fn check(args: &CapacityArgs) -> Result<Slo> {
     if let Some((flag, _)) = set_by_steps.iter().find(|(_, given)| *given) {
         bail!("asb capacity sets {flag} for each step: use --by, --start, --max, --step-duration, --step-warmup");
     }
+    if r.shard.is_some() || r.start_at.is_some() {
+        bail!(
+            "asb capacity judges each step in one process: --shard and --start-at are for asb replay \
+             (shard a single load there and merge with asb report -i 'shard-*.json')"
+        );
+    }
     if args.step_warmup >= args.step_duration {
         bail!("--step-warmup must be shorter than --step-duration");
     }

@@ -5,7 +5,10 @@
 //! 1. `POST /reset_prefix_cache` (vLLM, `asb mock`);
 //! 2. `POST /flush_cache` (SGLang);
 //! 3. llama.cpp: `GET /slots`, then `POST /slots/{id}?action=erase` for every slot (the
-//!    server must run with `--slot-save-path`, else it answers 501 and we say so).
+//!    server must run with `--slot-save-path`, else it answers 501 and we say so). This
+//!    empties the slots only: llama.cpp's host-memory prompt cache (`--cache-ram`, 8 GiB by
+//!    default) has no API to clear it and can still restore a prompt seen before, so the
+//!    message says so (found by CI: 143 tokens of an earlier test's prompt came back).
 //!
 //! It says what it did; a reset that could not be done is a warning, not an error.
 
@@ -73,7 +76,12 @@ async fn erase_slots(http: &Http, base: &str) -> Result<String, String> {
         erased +=
             serde_json::from_slice::<serde_json::Value>(&a.body).ok().and_then(|v| v["n_erased"].as_u64()).unwrap_or(0);
     }
-    Ok(format!("POST /slots/{{id}}?action=erase for {} llama.cpp slot(s): {erased} cached tokens erased", ids.len()))
+    Ok(format!(
+        "POST /slots/{{id}}?action=erase for {} llama.cpp slot(s): {erased} cached tokens erased from the slots; \
+         llama.cpp's host-memory prompt cache (--cache-ram) cannot be cleared this way and may still restore \
+         prompts it has seen: start the server with --cache-ram 0 for a cold start",
+        ids.len()
+    ))
 }
 
 /// The start of an answer's body, to quote in a message.
