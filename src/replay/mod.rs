@@ -368,10 +368,15 @@ pub(crate) async fn replay_once(
 /// The settings every shard of a run must share, flag by flag (as the run JSON names them).
 fn shard_must_match(args: &ReplayArgs, target_url: &str, seed: u64) -> std::collections::BTreeMap<String, String> {
     let text = |v: &dyn std::fmt::Debug| format!("{v:?}");
+    // The embedded mock listens on a port of its own in every shard: its flags name it.
+    let target = match args.target.endpoint.as_deref().filter(|e| !e.is_empty() && *e != "builtin") {
+        Some(_) => target_url.to_string(),
+        None => format!("builtin asb mock, --mock-args {:?}", args.mock_args.as_deref().unwrap_or("")),
+    };
     [
         ("scenario", text(&args.scenario)),
         ("task", text(&args.task)),
-        ("target", target_url.to_string()),
+        ("target", target),
         ("model", text(&args.target.model)),
         ("upstream_api", text(&args.target.upstream_api)),
         ("cache_mode", text(&args.cache_mode)),

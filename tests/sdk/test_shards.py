@@ -134,6 +134,15 @@ def test_merge_refuses_other_runs_and_names_what_is_missing(start_mock, tmp_path
     finish(replay("-e", mock.url, "-m", "m", "-w", str(folder), "-o", str(whole)))
     p = subprocess.run([asb_bin(), "report", "-i", a, str(whole)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "is not a shard" in p.stderr
+    # Shards of a run on the embedded mock (a port of its own in each) merge too.
+    builtin = [tmp_path / f"builtin-{k}.json" for k in range(2)]
+    for k, out in enumerate(builtin):
+        finish(replay("-w", str(folder), "--mock-args", "--zero-delay", "--sessions", "2", "--shard", f"{k}/2",
+                      "-o", str(out)))
+    p = subprocess.run([asb_bin(), "report", "-i", *map(str, builtin), "-o", str(tmp_path / "b.json")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert len(json.loads((tmp_path / "b.json").read_text())["requests"]) == 5
     # Flags that would make shards disagree are refused up front.
     p = subprocess.run([asb_bin(), "replay", "-e", mock.url, "-w", str(folder), "--shard", "0/2", "--policy",
                         "random", "--dry-run"], capture_output=True, text=True, timeout=60)
