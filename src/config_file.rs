@@ -153,19 +153,20 @@ impl ConfigFile {
 /// Parses the command line with `--config`'s file applied (see the module doc). Help,
 /// version and usage errors exit as clap's do; a file that cannot be used is an error.
 pub(crate) fn matches_with_config(command: Command, argv: Vec<OsString>) -> Result<ArgMatches> {
+    let parse = |argv: &[OsString]| command.clone().try_get_matches_from(argv).unwrap_or_else(|e| e.exit());
     let named = argv.iter().any(|a| a == "--config" || a.to_string_lossy().starts_with("--config="));
     if !named {
-        return Ok(command.try_get_matches_from(&argv).unwrap_or_else(|e| e.exit()));
+        return Ok(parse(&argv));
     }
     // A first reading that tolerates what the file is to supply (`asb record`'s required
     // -e and -m); the second, after the file, checks everything.
     let matches = command.clone().ignore_errors(true).try_get_matches_from(&argv).unwrap_or_else(|e| e.exit());
     let Some(path) = config_path(&matches) else {
-        return Ok(command.try_get_matches_from(&argv).unwrap_or_else(|e| e.exit()));
+        return Ok(parse(&argv));
     };
     let file = ConfigFile::read(&path)?;
     let Some((name, sub)) = matches.subcommand() else {
-        return Ok(command.try_get_matches_from(&argv).unwrap_or_else(|e| e.exit()));
+        return Ok(parse(&argv));
     };
     let subcommand = command.find_subcommand(name).ok_or_else(|| anyhow!("no subcommand {name}"))?;
     let mut added: Vec<OsString> = Vec::new();
@@ -202,13 +203,13 @@ pub(crate) fn matches_with_config(command: Command, argv: Vec<OsString>) -> Resu
         crate::errors::note("asb", format_args!("--config {}: not used: {}", path.display(), why.join("; ")));
     }
     if added.is_empty() {
-        return Ok(command.try_get_matches_from(&argv).unwrap_or_else(|e| e.exit()));
+        return Ok(parse(&argv));
     }
     // After the subcommand's own arguments, before a `--` that ends them.
     let mut argv = argv;
     let at = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
     argv.splice(at..at, added);
-    Ok(command.try_get_matches_from(&argv).unwrap_or_else(|e| e.exit()))
+    Ok(parse(&argv))
 }
 
 /// `--config`, given before or after the subcommand.

@@ -120,7 +120,7 @@ impl Endpoint {
     pub(crate) async fn open(args: &ReplayArgs) -> Result<Endpoint> {
         let endpoint = args.target.endpoint.clone().filter(|e| !e.is_empty() && e != "builtin");
         if let Some(e) = endpoint {
-            return Ok(Endpoint { label: e.clone(), url: e, mock: None });
+            return Ok(Endpoint { label: shown_url(&e), url: e, mock: None });
         }
         let flags = builtin_mock_flags(args.mock_args.as_deref().unwrap_or(""));
         let server = crate::mock::start_from_flags(&flags).await?;
@@ -134,6 +134,12 @@ impl Endpoint {
             server.stop().await;
         }
     }
+}
+
+/// A URL as printed and saved: a password in it (`user:pass@`) and key-like query values
+/// (`?api_key=`) shown as `[redacted]`, as the recorder shows its upstream.
+fn shown_url(url: &str) -> String {
+    crate::recording::redact::redact_urls(url, true, |_| {}).into_owned()
 }
 
 /// Checks a replay's flags before anything starts.
@@ -249,7 +255,16 @@ pub(crate) async fn replay_once(
     let think_detail = think_detail(&plan, think);
     let load_lines = load_header(args, &load, think, &think_detail, &plan);
     if header {
-        human(&header::header(&plan, &settings, args.history_mode, &endpoint_label, &target.url, &model, &load_lines));
+        let shown_target = shown_url(&target.url);
+        human(&header::header(
+            &plan,
+            &settings,
+            args.history_mode,
+            &endpoint_label,
+            &shown_target,
+            &model,
+            &load_lines,
+        ));
     }
     if args.dry_run {
         human(&header::dry_run(&plan));
@@ -258,7 +273,7 @@ pub(crate) async fn replay_once(
         }
         if args.json {
             let plan_json = serde_json::json!({
-                "dry_run": true, "endpoint": endpoint_label, "target_url": target.url, "model": model,
+                "dry_run": true, "endpoint": endpoint_label, "target_url": shown_url(&target.url), "model": model,
                 "settings": settings, "scenario": scenario_info(&plan, &spec),
             });
             println!("{}", serde_json::to_string_pretty(&plan_json)?);
@@ -283,7 +298,7 @@ pub(crate) async fn replay_once(
         human(&server.describe());
     }
     let api = target.api;
-    let target_url = target.url.clone();
+    let target_url = shown_url(&target.url);
     let opts = run::RunOptions {
         load,
         think,

@@ -416,6 +416,20 @@ def test_replay_keeps_the_endpoint_query(paths_seen, tmp_path):
         paths_seen.paths, run.stderr)
 
 
+def test_replay_sends_an_endpoint_key_but_never_writes_it(paths_seen, tmp_path):
+    rec = tmp_path / "one.jsonl"
+    rec.write_text(json.dumps({"seq": 1, "messages": CHAT["messages"], "model": "rec", "max_tokens": 5,
+                               "stream": True}) + "\n")
+    endpoint = paths_seen.url.replace("http://", "http://user:pw-S3CRET@") + "/v1?api_key=K3Y-S3CRET"
+    out = tmp_path / "run.md"
+    run = subprocess.run([asb_bin(), "replay", "-e", endpoint, "-m", "m", "-w", str(rec), "-o", str(out)],
+                         capture_output=True, text=True, timeout=60)
+    assert paths_seen.paths == ["/v1/chat/completions?api_key=K3Y-S3CRET"], (paths_seen.paths, run.stderr)
+    for text in (run.stdout, run.stderr, out.read_text(), out.with_suffix(".json").read_text()):
+        assert "S3CRET" not in text
+    assert "api_key=[redacted]" in out.with_suffix(".json").read_text()
+
+
 # ---- 7. Recordings that are not UTF-8.
 
 

@@ -123,9 +123,8 @@ pub(crate) fn merge(mut runs: Vec<(String, RunResults)>) -> Result<(RunResults, 
     let mut prefix = merged.prefix_cache.clone();
     let mut loads = Vec::new();
     let (mut window_from, mut window_to) = (f64::INFINITY, f64::NEG_INFINITY);
-    for (((_, run), offset), is_first) in
-        runs.iter().zip(&offsets).zip(std::iter::once(true).chain(std::iter::repeat(false)))
-    {
+    for (i, ((_, run), offset)) in runs.iter().zip(&offsets).enumerate() {
+        let is_first = i == 0;
         let shard = run.shard.as_ref().expect("checked above");
         let slot = |s: usize| s * count as usize + shard.index as usize;
         for r in &run.requests {

@@ -76,10 +76,13 @@ enum State {
     Off(String),
 }
 
-/// The endpoint's scheme and host, e.g. `http://127.0.0.1:8000`.
+/// The endpoint's scheme and host, e.g. `http://127.0.0.1:8000`: no `user:pass@` (it is
+/// not sent as credentials, and would be printed and saved with the URL).
 pub(crate) fn base_url(endpoint_url: &str) -> Option<String> {
     let uri: ::http::Uri = endpoint_url.parse().ok()?;
-    Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
+    let authority = uri.authority()?.as_str();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    Some(format!("{}://{host}", uri.scheme_str()?))
 }
 
 /// The endpoint's `/metrics`: its scheme and host with that path.
