@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 echo "== cargo fmt / clippy"
 cargo fmt --all --check
 cargo clippy --locked --all-targets -- -D warnings
+# The contributors' pages (module docs link each other): no broken or ambiguous link.
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --document-private-items --quiet
 
 echo "== cargo test"
 cargo build --locked --release --bin asb

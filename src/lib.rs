@@ -37,6 +37,11 @@
 //! * [`inspect`] — `asb inspect`, `asb timeline`, `asb validate`, `asb diff`: looks inside
 //!   recordings.
 //! * [`cli`] — the command line: parses flags and hands them to one capability.
+//!
+//! These pages are for contributors: read them with `cargo doc --document-private-items`
+//! (only `cli` is public, so the map above links to private modules on purpose).
+
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod cli;
 mod config_file;

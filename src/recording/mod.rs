@@ -3,7 +3,7 @@
 //! AgenticSwarmBench's line (the original asb). It sits on [`crate::wire`] and under every
 //! capability: wire → recording → record / replay / serve.
 //!
-//! * [`line`] — the schema;
+//! * [`line`](mod@line) — the schema;
 //! * [`reader`] / [`writer`] — file:line errors on the way in, whole flushed lines on the way out;
 //!   [`compression`] — `.jsonl.gz` / `.jsonl.zst` under both, a frame per line;
 //! * [`assemble`] / [`usage`] — from wire events and bodies to a line's result, usage and timing;

@@ -4,7 +4,7 @@
 //!
 //! Pipeline: [`scenario`] (what `-w` names, loaded into tasks) → [`plan`] (slice, build
 //! each request with [`request`], poison by cache mode with [`poison`], order executions
-//! with [`schedule`]) → [`run`] (the load model: sessions in flight or arriving, or
+//! with [`schedule`]) → [`run`](mod@run) (the load model: sessions in flight or arriving, or
 //! requests arriving; each [`session`] paces its calls by the recording's
 //! [`call_graph`] and [`think_time`], to the [`pacer`]'s clock; [`client`] timestamps
 //! every frame) → [`measure`] (one request's numbers) → [`load`] (schedule lag, window,

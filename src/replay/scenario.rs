@@ -323,7 +323,10 @@ fn parse_recording(bytes: &[u8], origin: &str) -> Result<(Vec<Entry>, Vec<String
 }
 
 fn entry(call: CallLine, line: usize) -> Result<Entry, String> {
-    let recorded_prompt_tokens = call.usage.as_ref().map(|u| u.input_tokens).or(call.prompt_tokens);
+    // Only the provider's own count: a usage reconstructed from content events knows
+    // nothing of the prompt.
+    let server_usage = call.usage.as_ref().filter(|u| u.source == "server");
+    let recorded_prompt_tokens = server_usage.map(|u| u.input_tokens).or(call.prompt_tokens);
     let request = match call.request {
         Some(req) => {
             let Some(body @ Value::Object(_)) = req.body else {

@@ -6,8 +6,8 @@
 //! Formulas (printed in reports, see [`formulas`]):
 //! * gauge max / mean: over the scrapes with `from ≤ t ≤ to` (mean = arithmetic mean; the
 //!   scrapes are evenly spaced, so it is the time-weighted mean);
-//! * counter increase: Σ over consecutive scrapes of (v[i] − v[i−1]), a drop counting as a
-//!   restart (+ v[i]), from the last scrape at or before `from` to the first at or after
+//! * counter increase: Σ over consecutive scrapes of (`v[i] − v[i−1]`), a drop counting as a
+//!   restart (+ `v[i]`), from the last scrape at or before `from` to the first at or after
 //!   `to`;
 //! * prefix-cache hit rate: Δ hits / Δ queries (tokens).
 
