@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import subprocess
+import time
 
 import pytest
 
@@ -86,7 +87,14 @@ def test_opencode_recorded_replayed_and_served_offline(capped_llama_server, open
         p = asb("replay", "-e", "builtin", "-w", str(rec.path), "--upstream-api", api, "--max-tokens", "16")
         assert p.returncode == 0 and f"{len(lines)}/{len(lines)} ok" in p.stdout, p.stdout + p.stderr
 
-    serve = subprocess.Popen([asb_bin(), "serve", "-w", str(rec.path), "-P", "0"], stdout=subprocess.PIPE,
+    # Served on another day: opencode's prompt says `Today's date: Thu Dec 03 2026`
+    # (JavaScript's toDateString); a recording made a year ago must still answer today.
+    today = f"Today's date: {time.strftime('%a %b %d %Y')}"
+    recorded = rec.path.read_text()
+    assert today in recorded, "opencode's prompt carries the date"
+    a_year_ago = tmp_path / "a-year-ago.jsonl"
+    a_year_ago.write_text(recorded.replace(today, "Today's date: Tue Dec 02 2025"))
+    serve = subprocess.Popen([asb_bin(), "serve", "-w", str(a_year_ago), "-P", "0"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
         url = serve.stdout.readline().split()[-1]

@@ -10,8 +10,9 @@
 //! * value presets, applied to every string (`presets.rs`): ISO-8601 timestamps and dates,
 //!   UUIDs, the `cc_version=…`/`cch=…` values of Claude Code's `x-anthropic-billing-header`,
 //!   and the machine-specific paths in Claude Code's system prompt (the home directory and
-//!   project slug of `…/.claude/projects/<slug>/`, the `Primary working directory:`), so a
-//!   session recorded on one machine is served on another;
+//!   project slug of `…/.claude/projects/<slug>/`, the `Primary working directory:`), and
+//!   the date in opencode's `Today's date: Thu Dec 03 2026`, so a session recorded on one
+//!   machine and day is served on another;
 //! * more ignore paths with `--ignore a.b.c` (`*` matches any key or index).
 //!
 //! Two ways to the canonical form: [`Normalizer::canonicalize`] on a parsed `Value`, and

@@ -1,6 +1,7 @@
 //! The value presets: volatile substrings of any string in a request (timestamps and dates,
-//! UUIDs, Claude Code's billing-header values and machine-specific paths), found and
-//! replaced by a placeholder, so two runs of the same session read the same.
+//! UUIDs, Claude Code's billing-header values and machine-specific paths, opencode's
+//! `Today's date:`), found and replaced by a placeholder, so two runs of the same session
+//! read the same.
 
 use std::sync::LazyLock;
 
@@ -11,6 +12,11 @@ static CC_VERSION: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("cc_
 static CCH: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("cch="));
 static CLAUDE_PROJECTS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("/.claude/projects/"));
 static WORKING_DIRECTORY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("Primary working directory: "));
+static TODAYS_DATE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(TODAYS_DATE_PREFIX));
+
+/// opencode's environment section: `Today's date: Thu Dec 03 2026` (JavaScript's
+/// `Date.toDateString()`).
+const TODAYS_DATE_PREFIX: &str = "Today's date: ";
 
 /// A volatile substring found in a string: where, how long, and what replaces it.
 struct Found {
@@ -27,7 +33,7 @@ struct Found {
 /// offset for UUIDs and dates, a literal for the others), not by trying every position:
 /// most strings are long prose or code with nothing to replace. Where matches overlap, the
 /// leftmost wins, and at one position the order is UUID, date, billing value, home path,
-/// working directory.
+/// working directory, opencode's date.
 pub(super) fn normalize_string(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut found: Vec<(usize, u8, Found)> = Vec::new();
@@ -62,6 +68,11 @@ pub(super) fn normalize_string(s: &str) -> Option<String> {
         for i in WORKING_DIRECTORY.find_iter(b) {
             if let Some((keep, n)) = working_dir_at(b, i) {
                 found.push((i, 4, Found { start: i, len: keep + n, keep, with: "<cwd>" }));
+            }
+        }
+        for i in TODAYS_DATE.find_iter(b) {
+            if let Some((keep, n)) = todays_date_at(b, i) {
+                found.push((i, 5, Found { start: i, len: keep + n, keep, with: "<date>" }));
             }
         }
     }
@@ -197,6 +208,29 @@ fn working_dir_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     Some((PREFIX.len(), b[start..].iter().take_while(|&&c| c != b'\n').count()))
 }
 
+/// `Today's date: Www Mmm DD YYYY` (opencode's environment section, JavaScript's
+/// `Date.toDateString()`): (prefix length, date length).
+fn todays_date_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    const WEEKDAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
+    const MONTHS: [&[u8]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    let prefix = TODAYS_DATE_PREFIX.as_bytes();
+    if b[i] != b'T' || !b[i..].starts_with(prefix) {
+        return None;
+    }
+    let d = b.get(i + prefix.len()..i + prefix.len() + 15)?;
+    let digits = |r: std::ops::Range<usize>| d[r].iter().all(u8::is_ascii_digit);
+    let shape = WEEKDAYS.contains(&&d[0..3])
+        && d[3] == b' '
+        && MONTHS.contains(&&d[4..7])
+        && d[7] == b' '
+        && digits(8..10)
+        && d[10] == b' '
+        && digits(11..15);
+    let ends = b.get(i + prefix.len() + 15).is_none_or(|c| !c.is_ascii_alphanumeric());
+    (shape && ends).then_some((prefix.len(), 15))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Normalizer;
@@ -247,6 +281,10 @@ mod tests {
                 out.push_str(&s[i..i + keep]);
                 out.push_str("<cwd>");
                 i += keep + n;
+            } else if let Some((keep, n)) = todays_date_at(b, i) {
+                out.push_str(&s[i..i + keep]);
+                out.push_str("<date>");
+                i += keep + n;
             } else {
                 let ch = s[i..].chars().next().unwrap_or(' ');
                 out.push(ch);
@@ -264,11 +302,22 @@ mod tests {
             pieces in proptest::collection::vec(proptest::sample::select(vec![
                 "2026-11-24", "T10:11:12.5Z", "+02:00", "123e4567-e89b-12d3-a456-426614174000", "cc_version=2.1.1",
                 "cch=ab1;", "/home/u/.claude/projects/-w-x/", "Primary working directory: /w", "\n", " ", "-", "a",
-                "f", "1", "9", "`", "/", "=", "(", "c", "P", "é", "x_", "0000",
+                "f", "1", "9", "`", "/", "=", "(", "c", "P", "é", "x_", "0000", "Today's date: ", "Thu Dec 03 2026",
+                "Wed Jan 1 2026", "T",
             ]), 0..40)
         ) {
             let s: String = pieces.concat();
             proptest::prop_assert_eq!(normalize_string(&s), scan_every_position(&s));
+        }
+    }
+
+    #[test]
+    fn opencode_s_date_is_normalised_and_nothing_like_it() {
+        let env = |date: &str| format!("  Platform: linux\n  Today's date: {date}\n</env>");
+        assert_eq!(normalize_string(&env("Thu Dec 03 2026")), Some(env("<date>")));
+        assert_eq!(normalize_string(&env("Fri Dec 04 2026")), normalize_string(&env("Thu Dec 03 2026")));
+        for other in ["Thu Dec 3 2026", "Thu Dez 03 2026", "Thu Dec 03 20266", "soon"] {
+            assert_eq!(normalize_string(&env(other)), None, "{other}");
         }
     }
 
