@@ -649,9 +649,14 @@ mod priority {
         #[cfg(target_os = "linux")]
         {
             let policy = if idle { libc::SCHED_IDLE } else { libc::SCHED_OTHER };
-            let param = libc::sched_param { sched_priority: 0 };
-            // SAFETY: a plain system call with a valid parameter.
-            unsafe { libc::sched_setscheduler(tid, policy, &param) == 0 }
+            // Zeroed, not a struct literal: musl's sched_param has more fields than glibc's
+            // (the static build of the container image uses musl). Priority 0 is what both
+            // policies take.
+            // SAFETY: sched_param is plain integers, valid all zero; a plain system call.
+            unsafe {
+                let param: libc::sched_param = std::mem::zeroed();
+                libc::sched_setscheduler(tid, policy, &param) == 0
+            }
         }
         #[cfg(not(target_os = "linux"))]
         {

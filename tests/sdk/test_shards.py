@@ -195,7 +195,14 @@ def test_the_kubernetes_indexed_job_runs_as_local_shards(start_mock, tmp_path):
     for p in procs:
         finish(p, timeout=60)
     merge_pod = yaml.safe_load((manifests / "merge-pod.yaml").read_text())
-    merge_args = [localise(a) for a in merge_pod["spec"]["containers"][0]["args"]]
+    merge, holder = merge_pod["spec"]["initContainers"][0], merge_pod["spec"]["containers"][0]
+    # The asb image has nothing but the binary: the report is fetched from a container that
+    # has tar (kubectl cp needs it) and mounts the same volume where the merge wrote it.
+    assert merge["image"] == container["image"] and holder["image"].startswith("busybox:")
+    out = pathlib.PurePosixPath(merge["args"][merge["args"].index("-o") + 1])
+    assert any(out.is_relative_to(m["mountPath"]) and m["name"] == merge["volumeMounts"][0]["name"]
+               for m in holder["volumeMounts"])
+    merge_args = [localise(a) for a in merge["args"]]
     p = subprocess.run([asb_bin(), *merge_args], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     html = (tmp_path / "results" / "merged.html").read_text()
