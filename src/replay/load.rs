@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::results::{RequestSample, SessionSample};
+use super::results::SessionSample;
+use super::sample_row::Sample;
 use crate::stats::Distribution;
 
 /// The steady-state window: requests intended to start inside it are counted.
@@ -54,18 +55,19 @@ pub(crate) struct LoadSummary {
 
 /// Marks each request in or out of the window `[from, to]` (intended send times, ms) and
 /// describes the window.
-pub(crate) fn apply_window(requests: &mut [RequestSample], from_ms: f64, to_ms: f64, rule: String) -> Window {
+pub(crate) fn apply_window<S: Sample>(requests: &mut [S], from_ms: f64, to_ms: f64, rule: String) -> Window {
     let mut inside = 0;
     for r in requests.iter_mut() {
-        r.in_window = (from_ms..=to_ms).contains(&r.scheduled_ms);
-        inside += usize::from(r.in_window);
+        let counted = (from_ms..=to_ms).contains(&r.scheduled_ms());
+        r.set_in_window(counted);
+        inside += usize::from(counted);
     }
     Window { from_ms, to_ms, rule, requests_in: inside, requests_total: requests.len() }
 }
 
 /// The lag distribution and the behind-schedule finding.
-pub(crate) fn lag(requests: &[RequestSample], tolerance_ms: f64) -> (Option<Distribution>, Option<String>) {
-    let lag = Distribution::of(requests.iter().filter_map(|r| r.lag_ms));
+pub(crate) fn lag<S: Sample>(requests: &[S], tolerance_ms: f64) -> (Option<Distribution>, Option<String>) {
+    let lag = Distribution::of(requests.iter().filter_map(|r| r.lag_ms()));
     let behind = lag.as_ref().filter(|d| d.p99 > tolerance_ms).map(|d| {
         format!(
             "behind schedule: schedule lag p99 {:.1} ms > {tolerance_ms} ms (p50 {:.1} ms, max {:.1} ms, over {} requests): \
@@ -93,6 +95,7 @@ pub(crate) fn session_stats(sessions: &[SessionSample]) -> SessionStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::results::RequestSample;
 
     fn at(scheduled_ms: f64, lag_ms: f64) -> RequestSample {
         RequestSample { scheduled_ms, lag_ms: Some(lag_ms), ..Default::default() }

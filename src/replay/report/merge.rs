@@ -127,7 +127,7 @@ pub(crate) fn merge(mut runs: Vec<(String, RunResults)>) -> Result<(RunResults, 
         let is_first = i == 0;
         let shard = run.shard.as_ref().expect("checked above");
         let slot = |s: usize| s * count as usize + shard.index as usize;
-        for r in &run.requests {
+        for r in run.requests.iter() {
             let mut r = r.clone();
             r.scheduled_ms += offset;
             r.start_ms += offset;
@@ -206,7 +206,7 @@ pub(crate) fn merge(mut runs: Vec<(String, RunResults)>) -> Result<(RunResults, 
         load.window.requests_in = merged.requests.iter().filter(|r| r.in_window).count();
     }
     let mut load = merged.load.take().unwrap_or_default();
-    let conclusion = conclude(&merged.requests, &merged.sessions, &mut load, slo.as_ref());
+    let conclusion = conclude(&merged.requests, &merged.sessions, &mut load, slo.as_ref(), None);
     merged.load = Some(load);
     merged.summary = conclusion.summary;
     merged.buckets = conclusion.buckets;

@@ -250,7 +250,7 @@ pub(crate) mod fixtures {
 
     /// The statistics of `requests`' successes, as the replay computes them.
     fn metrics_of(requests: &[&RequestSample]) -> Metrics {
-        crate::replay::aggregate::metrics(requests.iter().copied())
+        crate::replay::aggregate::metrics(requests.iter().copied(), None)
     }
 
     /// A successful request: `ttft` ms to the first output, `n_out` tokens `itl` ms apart.
@@ -426,7 +426,8 @@ pub(crate) mod fixtures {
                 errors,
             },
             buckets,
-            requests,
+            requests: requests.into(),
+            itl_bound: None,
             aborted: None,
             server_metrics: None,
             prefix_cache: None,

@@ -28,7 +28,7 @@ use super::reset::ResetReport;
 /// whole blocks (vLLM: 16 tokens) and recompute a prompt's last token or block.
 pub(crate) const TOLERANCE_TOKENS: u64 = 64;
 use crate::replay::plan::CacheMode;
-use crate::replay::results::RequestSample;
+use crate::replay::sample_row::Sample;
 
 /// The prefix-cache section of the run JSON.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -71,15 +71,15 @@ pub(crate) struct Baseline {
 
 /// Fills every request's `expected_cached_tokens`, sums them per session, and says what
 /// the server's cache did.
-pub(crate) fn account(
-    requests: &mut [RequestSample],
+pub(crate) fn account<S: Sample>(
+    requests: &mut [S],
     mode: CacheMode,
     shared_prefix_chars: Option<usize>,
     baseline: Baseline,
     reset: Option<ResetReport>,
 ) -> PrefixCacheReport {
     let mut order: Vec<usize> = (0..requests.len()).collect();
-    order.sort_by(|&a, &b| requests[a].start_ms.total_cmp(&requests[b].start_ms));
+    order.sort_by(|&a, &b| requests[a].start_ms().total_cmp(&requests[b].start_ms()));
     let shared_tokens = shared_prefix_chars.unwrap_or(0) as u64 / 4;
     // (session, thread) → (prompt tokens, first output time) of its last call.
     let mut last: HashMap<(u64, Option<String>), (u64, Option<f64>)> = HashMap::new();
@@ -87,30 +87,30 @@ pub(crate) fn account(
     let mut sent_turns: HashMap<(String, usize), u64> = HashMap::new();
     for (rank, &i) in order.iter().enumerate() {
         let r = &requests[i];
-        let Some(prompt) = r.prompt_tokens else { continue };
-        let key = (r.session, r.thread.clone());
+        let Some(prompt) = r.prompt_tokens() else { continue };
+        let key = (r.session(), r.thread().map(str::to_owned));
         let expected = match last.get(&key) {
             _ if rank == 0 => 0,
-            Some((prev, Some(first_output))) if *first_output <= r.start_ms => (*prev).min(prompt),
+            Some((prev, Some(first_output))) if *first_output <= r.start_ms() => (*prev).min(prompt),
             Some(_) => 0,
             None => match mode {
                 CacheMode::Realistic | CacheMode::RealisticCompat => shared_tokens.min(prompt),
                 CacheMode::Allcold => 0,
-                CacheMode::Allwarm => sent_turns.get(&(r.task_id.clone(), r.turn)).map_or(0, |&p| p.min(prompt)),
+                CacheMode::Allwarm => sent_turns.get(&(r.task_id().to_owned(), r.turn())).map_or(0, |&p| p.min(prompt)),
             },
         };
-        let first_output = r.ttft_ms.map(|t| r.start_ms + t);
+        let first_output = r.ttft_ms().map(|t| r.start_ms() + t);
         last.insert(key, (prompt, first_output));
-        sent_turns.entry((r.task_id.clone(), r.turn)).or_insert(prompt);
-        requests[i].expected_cached_tokens = Some(expected);
+        sent_turns.entry((r.task_id().to_owned(), r.turn())).or_insert(prompt);
+        requests[i].set_expected_cached_tokens(Some(expected));
     }
 
     let mut report = PrefixCacheReport { reset, ..Default::default() };
     let mut sessions: std::collections::BTreeMap<u64, SessionCache> = Default::default();
-    for r in requests.iter().filter(|r| r.prompt_tokens.is_some()) {
+    for r in requests.iter().filter(|r| r.prompt_tokens().is_some()) {
         let (prompt, cached, expected) =
-            (r.prompt_tokens.unwrap_or(0), r.cached_tokens.unwrap_or(0), r.expected_cached_tokens.unwrap_or(0));
-        let s = sessions.entry(r.session).or_insert(SessionCache { session: r.session, ..Default::default() });
+            (r.prompt_tokens().unwrap_or(0), r.cached_tokens().unwrap_or(0), r.expected_cached_tokens().unwrap_or(0));
+        let s = sessions.entry(r.session()).or_insert(SessionCache { session: r.session(), ..Default::default() });
         s.prompt_tokens += prompt;
         s.cached_tokens += cached;
         s.expected_cached_tokens += expected;
@@ -129,19 +129,19 @@ pub(crate) fn account(
     // On a cold cache, whichever request the server took first found nothing cached; that
     // request was sent before any answer's first output. So if every request sent before
     // the first output reports cached tokens, the cache was warm before the run.
-    let first_output = requests.iter().filter_map(|r| Some(r.start_ms + r.ttft_ms?)).fold(f64::INFINITY, f64::min);
-    let opening: Vec<&RequestSample> =
-        requests.iter().filter(|r| r.start_ms <= first_output && r.prompt_tokens.is_some()).collect();
-    let least = opening.iter().min_by_key(|r| r.cached_tokens.unwrap_or(0));
-    if let Some(r) = least.filter(|r| r.cached_tokens.unwrap_or(0) > 0) {
+    let first_output = requests.iter().filter_map(|r| Some(r.start_ms() + r.ttft_ms()?)).fold(f64::INFINITY, f64::min);
+    let opening: Vec<&S> =
+        requests.iter().filter(|r| r.start_ms() <= first_output && r.prompt_tokens().is_some()).collect();
+    let least = opening.iter().min_by_key(|r| r.cached_tokens().unwrap_or(0));
+    if let Some(r) = least.filter(|r| r.cached_tokens().unwrap_or(0) > 0) {
         report.warnings.push(format!(
             "the server's prefix cache was warm at the start: every request sent before the first answer began \
              reported cached tokens (the least: {} turn {}, {} of its {} prompt tokens), though nothing of this run \
              could have put them there; TTFT is flattered (use --reset-prefix-cache)",
-            r.task_id,
-            r.turn,
-            r.cached_tokens.unwrap_or(0),
-            r.prompt_tokens.unwrap_or(0)
+            r.task_id(),
+            r.turn(),
+            r.cached_tokens().unwrap_or(0),
+            r.prompt_tokens().unwrap_or(0)
         ));
     }
     if let Some(kv) = baseline.kv_cache_usage.filter(|&u| u > 0.0) {
@@ -161,6 +161,7 @@ pub(crate) fn account(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::results::RequestSample;
 
     fn req(session: u64, turn: usize, start: f64, prompt: u64, cached: u64) -> RequestSample {
         RequestSample {
