@@ -6,8 +6,9 @@
 use super::aggregate;
 use super::itl_histogram::ItlHistogram;
 use super::load::{self, LoadSummary};
-use super::results::{BucketStats, SessionSample, Summary};
+use super::results::{BucketStats, Summary};
 use super::sample_row::Sample;
+use super::session_row::SessionFigures;
 use super::slo::{Slo, SloReport};
 
 /// The figures of a run.
@@ -21,9 +22,9 @@ pub(crate) struct Conclusion {
 /// fills `load`'s schedule lag, behind-schedule finding and session figures. `itl`: the
 /// window's gaps per bucket, when the samples no longer hold them (a big run past its
 /// raw-gap cap).
-pub(crate) fn conclude<S: Sample + Clone>(
+pub(crate) fn conclude<S: Sample + Clone, T: SessionFigures + Clone>(
     samples: &[S],
-    sessions: &[SessionSample],
+    sessions: &[T],
     load: &mut LoadSummary,
     slo: Option<&Slo>,
     itl: Option<&[ItlHistogram]>,
@@ -43,8 +44,15 @@ pub(crate) fn conclude<S: Sample + Clone>(
         summary.verdict = "poor".into();
         summary.verdict_basis = format!("{behind}; {}", summary.verdict_basis);
     }
-    let window_sessions: Vec<SessionSample> =
-        sessions.iter().filter(|s| (load.window.from_ms..=load.window.to_ms).contains(&s.due_ms)).cloned().collect();
-    let slo = slo.map(|slo| slo.evaluate(in_window, &window_sessions, summary.duration_s));
+    // Copied only when the window leaves some out (a million sessions are 64 MB of rows).
+    let inside = |s: &T| (load.window.from_ms..=load.window.to_ms).contains(&s.due_ms());
+    let kept: Vec<T>;
+    let window_sessions: &[T] = if sessions.iter().all(inside) {
+        sessions
+    } else {
+        kept = sessions.iter().filter(|s| inside(s)).cloned().collect();
+        &kept
+    };
+    let slo = slo.map(|slo| slo.evaluate(in_window, window_sessions, summary.duration_s));
     Conclusion { summary, buckets, slo }
 }

@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::results::SessionSample;
 use super::sample_row::Sample;
+use super::session_row::SessionFigures;
 use crate::stats::Distribution;
 
 /// The steady-state window: requests intended to start inside it are counted.
@@ -79,16 +79,16 @@ pub(crate) fn lag<S: Sample>(requests: &[S], tolerance_ms: f64) -> (Option<Distr
     (lag, behind)
 }
 
-pub(crate) fn session_stats(sessions: &[SessionSample]) -> SessionStats {
-    let finished = || sessions.iter().filter(|s| s.completed);
+pub(crate) fn session_stats<T: SessionFigures>(sessions: &[T]) -> SessionStats {
+    let finished = || sessions.iter().filter(|s| s.completed());
     SessionStats {
         started: sessions.len(),
         completed: finished().count(),
-        duration_s: Distribution::of(finished().filter_map(|s| Some((s.end_ms? - s.due_ms) / 1000.0))),
-        calls: Distribution::of(finished().map(|s| s.sent as f64)),
-        think_scheduled_s: Distribution::of(finished().map(|s| s.think_scheduled_ms / 1000.0)),
-        think_measured_s: Distribution::of(finished().map(|s| s.think_measured_ms / 1000.0)),
-        cache_hit_rate: Distribution::of(sessions.iter().filter_map(|s| s.cache_hit_rate)),
+        duration_s: Distribution::of(finished().filter_map(|s| Some((s.end_ms()? - s.due_ms()) / 1000.0))),
+        calls: Distribution::of(finished().map(|s| s.sent() as f64)),
+        think_scheduled_s: Distribution::of(finished().map(|s| s.think_scheduled_ms() / 1000.0)),
+        think_measured_s: Distribution::of(finished().map(|s| s.think_measured_ms() / 1000.0)),
+        cache_hit_rate: Distribution::of(sessions.iter().filter_map(|s| s.cache_hit_rate())),
     }
 }
 

@@ -42,6 +42,7 @@ pub(crate) mod request;
 pub(crate) mod results;
 pub(crate) mod retry;
 pub(crate) mod run;
+pub(crate) mod run_json;
 pub(crate) mod rx_clock;
 pub(crate) mod sample_row;
 pub(crate) mod sample_store;
@@ -49,6 +50,7 @@ pub(crate) mod scenario;
 pub(crate) mod schedule;
 pub(crate) mod server_metrics;
 pub(crate) mod session;
+pub(crate) mod session_row;
 pub(crate) mod shard;
 pub(crate) mod slice;
 pub(crate) mod slo;
@@ -188,7 +190,7 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<ExitCode> {
     }
     if args.json {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        serde_json::to_writer_pretty(&mut out, &results)?;
+        run_json::write(&mut out, &results)?;
         writeln!(out)?;
         out.flush()?;
     }
@@ -350,8 +352,7 @@ pub(crate) async fn replay_once(
             let window = (load_summary.window.from_ms, load_summary.window.to_ms);
             let found =
                 server.after_run(run_started, end_ms, window, &mut samples, cache_mode, shared_prefix_chars).await;
-            let conclusion =
-                conclude::conclude(&samples, &outcome.sessions, &mut load_summary, args.slo.as_ref(), None);
+            let conclusion = conclude_with(&samples, &outcome.sessions, &mut load_summary, args.slo.as_ref(), None);
             let answer_checks = answer_checks::evaluate(&checked, &samples);
             (results::Requests::from(samples), found, conclusion, answer_checks, None)
         }
@@ -364,8 +365,7 @@ pub(crate) async fn replay_once(
                 spilled.refill_itl_for_window()?;
             }
             let itl = spilled.gaps_dropped.then_some(spilled.itl.as_slice());
-            let conclusion =
-                conclude::conclude(&spilled.rows, &outcome.sessions, &mut load_summary, args.slo.as_ref(), itl);
+            let conclusion = conclude_with(&spilled.rows, &outcome.sessions, &mut load_summary, args.slo.as_ref(), itl);
             let answer_checks = answer_checks::evaluate(&checked, &spilled.answers);
             let bound = spilled.gaps_dropped.then(|| {
                 format!(
@@ -406,13 +406,30 @@ pub(crate) async fn replay_once(
         merged: None,
         requests,
         itl_bound,
-        sessions: outcome.sessions,
+        sessions: match outcome.sessions {
+            sample_store::Sessions::Held(v) => v.into(),
+            sample_store::Sessions::Spilled(s) => results::SessionList::from_spill(s),
+        },
         aborted: outcome.aborted,
         server_metrics: found.server_metrics,
         prefix_cache: found.prefix_cache,
         clock_check: found.clock_check,
     };
     Ok(Some(results))
+}
+
+/// [`conclude::conclude`] over `samples` and the sessions, held or spilled.
+fn conclude_with<S: sample_row::Sample + Clone>(
+    samples: &[S],
+    sessions: &sample_store::Sessions,
+    load: &mut load::LoadSummary,
+    slo: Option<&slo::Slo>,
+    itl: Option<&[itl_histogram::ItlHistogram]>,
+) -> conclude::Conclusion {
+    match sessions {
+        sample_store::Sessions::Held(held) => conclude::conclude(samples, held, load, slo, itl),
+        sample_store::Sessions::Spilled(spilled) => conclude::conclude(samples, &spilled.rows, load, slo, itl),
+    }
 }
 
 /// The settings every shard of a run must share, flag by flag (as the run JSON names them).
@@ -725,7 +742,7 @@ fn write_json(path: &Path, results: &RunResults) -> Result<()> {
     let cannot = || format!("cannot write {}", path.display());
     let file = std::fs::File::create(path).with_context(cannot)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    serde_json::to_writer_pretty(&mut out, results).with_context(cannot)?;
+    run_json::write(&mut out, results).with_context(cannot)?;
     out.flush().with_context(cannot)
 }
 

@@ -12,7 +12,7 @@ use std::ops::{Deref, DerefMut};
 use serde::ser::{Error as _, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::sample_store::{SharedSpill, Spilled};
+use super::sample_store::{SharedSpill, Spilled, SpilledSessions};
 
 use crate::stats::Distribution;
 
@@ -68,7 +68,7 @@ pub(crate) struct RunResults {
     pub itl_bound: Option<String>,
     /// Every session as it ran (none for `--request-rate`).
     #[serde(default)]
-    pub sessions: Vec<SessionSample>,
+    pub sessions: SessionList,
     /// Why the run stopped early (`--max-consecutive-failures`, Ctrl+C), if it did.
     pub aborted: Option<String>,
     /// What the server saw: its `/metrics` scraped through the run (absent with
@@ -401,6 +401,69 @@ impl Serialize for Requests {
         }
         read.map_err(|e| Ser::Error::custom(format!("{e:#}")))?;
         seq.end()
+    }
+}
+
+/// A run's sessions: held whole, or a big run's spilled (then none held; their rows serve
+/// the figures and plots, [`SessionList::spilled`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SessionList {
+    held: Vec<SessionSample>,
+    spilled: Option<std::sync::Arc<SpilledSessions>>,
+}
+
+impl SessionList {
+    pub(crate) fn from_spill(spilled: Box<SpilledSessions>) -> SessionList {
+        SessionList { held: Vec::new(), spilled: Some(std::sync::Arc::from(spilled)) }
+    }
+
+    pub(crate) fn spilled(&self) -> Option<&SpilledSessions> {
+        self.spilled.as_deref()
+    }
+}
+
+impl From<Vec<SessionSample>> for SessionList {
+    fn from(held: Vec<SessionSample>) -> Self {
+        SessionList { held, spilled: None }
+    }
+}
+
+impl Deref for SessionList {
+    type Target = Vec<SessionSample>;
+    fn deref(&self) -> &Vec<SessionSample> {
+        &self.held
+    }
+}
+
+impl DerefMut for SessionList {
+    fn deref_mut(&mut self) -> &mut Vec<SessionSample> {
+        &mut self.held
+    }
+}
+
+impl Serialize for SessionList {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let Some(spilled) = &self.spilled else { return self.held.serialize(serializer) };
+        let mut seq = serializer.serialize_seq(Some(spilled.len()))?;
+        let mut failed = None;
+        let read = spilled.for_each(|session| {
+            seq.serialize_element(session).map_err(|e| {
+                let message = e.to_string();
+                failed = Some(e);
+                anyhow::anyhow!(message)
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.map_err(|e| Ser::Error::custom(format!("{e:#}")))?;
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<SessionSample>::deserialize(deserializer).map(SessionList::from)
     }
 }
 

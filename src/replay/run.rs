@@ -39,7 +39,7 @@ use super::history::HistoryMode;
 use super::pacer::Pacer;
 use super::plan::Plan;
 use super::results::{RequestSample, SessionSample};
-use super::sample_store::{SampleStore, Samples, StoreOptions};
+use super::sample_store::{SampleStore, Samples, Sessions, StoreOptions};
 use super::schedule::Execution;
 use super::session;
 use super::shard::Shard;
@@ -122,8 +122,7 @@ pub(crate) struct RunOutcome {
     pub started_at: jiff::Timestamp,
     /// Held in start order, or spilled (rows in arrival order).
     pub samples: Samples,
-    /// In start order.
-    pub sessions: Vec<SessionSample>,
+    pub sessions: Sessions,
     pub aborted: Option<String>,
     /// `--start-at`: how late after it the clock started, ms.
     pub started_late_ms: Option<f64>,
@@ -339,7 +338,9 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
     if let Samples::Held(held) = &mut samples {
         held.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
     }
-    sessions.sort_by(|a, b| a.due_ms.total_cmp(&b.due_ms));
+    if let Sessions::Held(held) = &mut sessions {
+        held.sort_by(|a, b| a.due_ms.total_cmp(&b.due_ms));
+    }
     let elapsed_s = started.elapsed().as_secs_f64();
     let aborted = shared.abort_reason.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(RunOutcome { started_at, samples, sessions, aborted, elapsed_s, started_late_ms })
@@ -366,14 +367,13 @@ async fn collect(
     progress: Progress,
     total: Option<u64>,
     dispatcher: tokio::task::JoinHandle<()>,
-) -> (Samples, Vec<SessionSample>) {
+) -> (Samples, Sessions) {
     let mut samples = SampleStore::new(shared.opts.store.clone(), total);
     let keep = |samples: &mut SampleStore, s: RequestSample| {
         if let Some(why) = samples.push(s) {
             shared.abort(why);
         }
     };
-    let mut sessions = Vec::new();
     let watch = shared.opts.watch.clone();
     let verbosity = shared.opts.verbosity;
     let interrupted = loop {
@@ -394,7 +394,9 @@ async fn collect(
                     if verbosity == Verbosity::Text {
                         progress.line(&verbose::session_line(&s));
                     }
-                    sessions.push(s)
+                    if let Some(why) = samples.push_session(s) {
+                        shared.abort(why);
+                    }
                 }
                 None => break None,
             },
@@ -410,13 +412,17 @@ async fn collect(
         while let Ok(report) = rx.try_recv() {
             match report {
                 Report::Request(s) => keep(&mut samples, *s),
-                Report::Session(s) => sessions.push(s),
+                Report::Session(s) => {
+                    if let Some(why) = samples.push_session(s) {
+                        shared.abort(why);
+                    }
+                }
             }
         }
     }
     let _ = dispatcher.await;
     progress.finish();
-    (samples.finish(), sessions)
+    samples.finish()
 }
 
 /// Open-loop work is started this long before it is due, so its body is built (poisoned,

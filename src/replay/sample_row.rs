@@ -1,5 +1,5 @@
 //! What the figures of a run are computed from, held compactly: one [`SampleRow`] per
-//! request (104 bytes) instead of a whole [`RequestSample`] (≈ 700 bytes plus its
+//! request (88 bytes) instead of a whole [`RequestSample`] (≈ 700 bytes plus its
 //! strings and gap list) — the full samples of a big run are spilled to disk
 //! ([`super::spill`]) and only these rows stay in memory.
 //!
@@ -177,6 +177,7 @@ fn opt_count(v: u32) -> Option<u64> {
 const OK: u8 = 1;
 const IN_WINDOW: u8 = 2;
 const ESTIMATED: u8 = 4;
+const PROMPT: u8 = 8;
 
 /// One request, as aggregation needs it.
 #[derive(Debug, Clone, Default)]
@@ -186,20 +187,19 @@ pub(crate) struct SampleRow {
     start_ms: f64,
     total_ms: f64,
     scheduled_ms: f64,
-    lag_ms: f64,
-    prompt_tokens: u32,
+    /// The server's prompt tokens (flag [`PROMPT`]), else the chars/4 estimate.
+    prompt_or_estimate: u32,
     cached_tokens: u32,
     expected_cached_tokens: u32,
     completion_tokens: u32,
-    context_tokens_estimate: u32,
     session: u32,
     execution: u32,
     turn: u32,
-    /// Interned ids; `thread` and `error` 0 for none (id 0 is the overflow name, never a
-    /// real task or thread).
-    task: u32,
-    thread: u32,
-    error: u32,
+    /// Interned ids (at most 65,536 of them); `thread` and `error` 0 for none (id 0 is the
+    /// overflow name, never a real task or thread).
+    task: u16,
+    thread: u16,
+    error: u16,
     attempts: u16,
     bucket: u8,
     flags: u8,
@@ -221,6 +221,7 @@ struct Extra {
 /// sample's own values are held in [`Extra`] instead, so a row is never inexact.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Derived {
+    lag_ms: Option<f64>,
     ttft_from_due_ms: Option<f64>,
     e2e_from_due_ms: Option<f64>,
     tpot_ms: Option<f64>,
@@ -233,6 +234,7 @@ struct Derived {
 impl Derived {
     fn of_sample(s: &RequestSample) -> Derived {
         Derived {
+            lag_ms: s.lag_ms,
             ttft_from_due_ms: s.ttft_from_due_ms,
             e2e_from_due_ms: s.e2e_from_due_ms,
             tpot_ms: s.tpot_ms,
@@ -254,8 +256,10 @@ impl Derived {
         };
         let per_s = |tokens: f64, ms: Option<f64>| ms.filter(|&t| t > 0.0).map(|t| tokens / (t / 1000.0));
         let late_by = (r.start_ms - r.scheduled_ms).max(0.0);
-        let (prompt, cached) = (opt_count(r.prompt_tokens), opt_count(r.cached_tokens));
+        let (prompt, cached) = (r.prompt_tokens(), opt_count(r.cached_tokens));
         Derived {
+            // A request sent once: its first send is its send.
+            lag_ms: (r.attempts == 1).then_some(r.start_ms - r.scheduled_ms),
             ttft_from_due_ms: ttft.map(|t| t + late_by),
             e2e_from_due_ms: last.map(|t| t + late_by),
             tpot_ms: decode_span_s.filter(|_| completion > 1).map(|s| s * 1000.0 / (n - 1.0)),
@@ -269,8 +273,9 @@ impl Derived {
         }
     }
 
-    fn bits(&self) -> [Option<u64>; 7] {
+    fn bits(&self) -> [Option<u64>; 8] {
         [
+            self.lag_ms,
             self.ttft_from_due_ms,
             self.e2e_from_due_ms,
             self.tpot_ms,
@@ -286,30 +291,29 @@ impl Derived {
 impl SampleRow {
     /// The row of `s`; its raw gaps kept when `keep_gaps`.
     pub(crate) fn of(s: &RequestSample, keep_gaps: bool) -> SampleRow {
-        let id = |v: Option<&str>| v.map_or(0, super::interned::intern);
+        let id = |v: Option<&str>| v.map_or(0, super::interned::intern) as u16;
         let mut row = SampleRow {
             ttft_ms: nan(s.ttft_ms),
             e2e_ms: nan(s.e2e_ms),
             start_ms: s.start_ms,
             total_ms: nan(s.total_ms),
             scheduled_ms: s.scheduled_ms,
-            lag_ms: nan(s.lag_ms),
-            prompt_tokens: count(s.prompt_tokens),
+            prompt_or_estimate: count(Some(s.prompt_tokens.unwrap_or(s.context_tokens_estimate))),
             cached_tokens: count(s.cached_tokens),
             expected_cached_tokens: count(s.expected_cached_tokens),
             completion_tokens: count(Some(s.completion_tokens)),
-            context_tokens_estimate: count(Some(s.context_tokens_estimate)),
             session: s.session.min(u64::from(u32::MAX)) as u32,
             execution: s.execution,
             turn: s.turn.min(u32::MAX as usize) as u32,
-            task: super::interned::intern(&s.task_id),
+            task: super::interned::intern(&s.task_id) as u16,
             thread: id(s.thread.as_deref()),
             error: id(s.error.as_ref().map(|e| e.chars().take(200).collect::<String>()).as_deref()),
             attempts: s.attempts.min(u32::from(u16::MAX)) as u16,
             bucket: BUCKETS.iter().position(|(name, _)| *name == s.bucket).unwrap_or(0) as u8,
             flags: if s.ok { OK } else { 0 }
                 | if s.in_window { IN_WINDOW } else { 0 }
-                | if s.completion_source == "estimate" { ESTIMATED } else { 0 },
+                | if s.completion_source == "estimate" { ESTIMATED } else { 0 }
+                | if s.prompt_tokens.is_some() { PROMPT } else { 0 },
             extra: None,
         };
         let held = Derived::of_sample(s);
@@ -395,10 +399,10 @@ impl Sample for SampleRow {
         self.scheduled_ms
     }
     fn lag_ms(&self) -> Option<f64> {
-        opt(self.lag_ms)
+        self.derived().lag_ms
     }
     fn prompt_tokens(&self) -> Option<u64> {
-        opt_count(self.prompt_tokens)
+        (self.flags & PROMPT != 0).then_some(u64::from(self.prompt_or_estimate))
     }
     fn cached_tokens(&self) -> Option<u64> {
         opt_count(self.cached_tokens)
@@ -412,8 +416,11 @@ impl Sample for SampleRow {
     fn completion_tokens(&self) -> u64 {
         u64::from(self.completion_tokens)
     }
+    /// The estimate when the server gave no prompt count; otherwise the server's count
+    /// stands for it (a row keeps one of the two: only `prompt_tokens.unwrap_or(estimate)`
+    /// is ever read of a row).
     fn context_tokens_estimate(&self) -> u64 {
-        u64::from(self.context_tokens_estimate)
+        u64::from(self.prompt_or_estimate)
     }
     fn attempts(&self) -> u32 {
         u32::from(self.attempts)
@@ -422,16 +429,16 @@ impl Sample for SampleRow {
         self.flags & ESTIMATED != 0
     }
     fn error(&self) -> Option<&str> {
-        (self.error != 0).then(|| super::interned::name(self.error))
+        (self.error != 0).then(|| super::interned::name(u32::from(self.error)))
     }
     fn bucket(&self) -> &str {
         BUCKETS[self.bucket_index().min(BUCKETS.len() - 1)].0
     }
     fn task_id(&self) -> &str {
-        super::interned::name(self.task)
+        super::interned::name(u32::from(self.task))
     }
     fn thread(&self) -> Option<&str> {
-        (self.thread != 0).then(|| super::interned::name(self.thread))
+        (self.thread != 0).then(|| super::interned::name(u32::from(self.thread)))
     }
     fn session(&self) -> u64 {
         u64::from(self.session)
@@ -488,9 +495,11 @@ mod tests {
     fn measured() -> RequestSample {
         let mut s = sample();
         s.ok = true;
+        s.attempts = 1;
         s.completion_source = "usage".into();
         let row = SampleRow::of(&s, true);
         let d = Derived::of_row(&row);
+        s.lag_ms = d.lag_ms;
         s.ttft_from_due_ms = d.ttft_from_due_ms;
         s.e2e_from_due_ms = d.e2e_from_due_ms;
         s.tpot_ms = d.tpot_ms;
@@ -537,7 +546,9 @@ mod tests {
             (row.prompt_tokens(), row.cached_tokens(), row.expected_cached_tokens()),
             (Some(12_345), Some(0), None)
         );
-        assert_eq!((row.completion_tokens(), row.context_tokens_estimate(), row.attempts()), (3, 12_000, 2));
+        assert_eq!((row.completion_tokens(), row.attempts()), (3, 2));
+        let unsized_prompt = SampleRow::of(&RequestSample { prompt_tokens: None, ..sample() }, false);
+        assert_eq!((unsized_prompt.prompt_tokens(), unsized_prompt.context_tokens_estimate()), (None, 12_000));
         assert_eq!((row.ok(), row.in_window(), row.estimated_output()), (false, true, true));
         assert_eq!((row.bucket(), row.task_id(), row.thread()), ("short", "build-api", Some("main")));
         assert_eq!((row.session(), row.execution(), row.turn()), (12, 3, 7));
@@ -555,6 +566,6 @@ mod tests {
         let mut kept = SampleRow::of(&measured(), true);
         kept.drop_gaps();
         assert!(kept.itl_ms().is_empty() && kept.extra.is_none());
-        assert!(std::mem::size_of::<SampleRow>() <= 104, "{} bytes", std::mem::size_of::<SampleRow>());
+        assert!(std::mem::size_of::<SampleRow>() <= 88, "{} bytes", std::mem::size_of::<SampleRow>());
     }
 }

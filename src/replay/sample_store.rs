@@ -1,14 +1,14 @@
 //! Where a run's samples go as they finish. A small run holds them whole, as it always
 //! did; past [`StoreOptions::spill_after`] requests the full samples go to a spill file
-//! ([`Spill`]) and only a compact row of each stays in memory ([`SampleRow`], ≈ 160
+//! ([`Spill`]) and only a compact row of each stays in memory ([`SampleRow`], 88
 //! bytes), with every inter-token gap also folded into a per-bucket HDR histogram
 //! ([`ItlHistogram`]). Raw gaps stay in the rows while they number at most
 //! [`StoreOptions::gap_cap`]; past it they are dropped from memory (not from the spill,
 //! nor from the run JSON) and the run's ITL figures come from the histograms, with their
 //! bound ([`super::itl_histogram::BOUND`]) said in every report.
 //!
-//! So a run of N requests holds ≈ 160 B × N plus at most `gap_cap` × 8 B of gaps, 10,000
-//! samples drawn evenly for the HTML's plots, and the answers of tasks with answer checks.
+//! So a run of N requests holds 88 B × N (and 64 B per session) plus at most `gap_cap` ×
+//! 8 B of gaps, 2,000–4,000 samples drawn evenly for the HTML's plots, and the answers of tasks with answer checks.
 //! Every other figure (TTFT, E2E, TPOT, rates, tokens, counts) stays exact: it is
 //! computed from the rows' own `f64`s.
 
@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use super::itl_histogram::ItlHistogram;
 use super::measure::BUCKETS;
-use super::results::RequestSample;
+use super::results::{RequestSample, SessionSample};
 use super::sample_row::{Sample, SampleRow};
+use super::session_row::{SessionFigures, SessionRow};
 use super::spill::Spill;
 
 /// Requests held whole before a run spills (`ASB_SPILL_AFTER`, for tests and A/B runs).
@@ -26,7 +27,7 @@ const SPILL_AFTER: usize = 10_000;
 /// Raw gaps held in a spilled run's rows (`ASB_ITL_RAW_CAP`): 32 MB of `f64`s.
 const GAP_CAP: usize = 4_000_000;
 /// Samples kept whole for the HTML's plots of a spilled run (between this and twice it).
-const SHOWN: usize = 5_000;
+const SHOWN: usize = 2_000;
 
 #[derive(Debug, Clone)]
 pub(crate) struct StoreOptions {
@@ -63,6 +64,41 @@ pub(crate) struct SampleStore {
     opts: StoreOptions,
     held: Vec<RequestSample>,
     spilled: Option<Spilled>,
+    sessions: Vec<SessionSample>,
+    spilled_sessions: Option<SpilledSessions>,
+}
+
+/// A run's sessions at its end.
+pub(crate) enum Sessions {
+    Held(Vec<SessionSample>),
+    Spilled(Box<SpilledSessions>),
+}
+
+/// A spilled run's sessions: a row each (arrival order), the full sessions on disk.
+#[derive(Debug)]
+pub(crate) struct SpilledSessions {
+    pub rows: Vec<SessionRow>,
+    spill: Spill<SessionSample>,
+    tail: Vec<SessionSample>,
+}
+
+impl SpilledSessions {
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Every session in due order.
+    pub(crate) fn for_each(&self, mut each: impl FnMut(&SessionSample) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        let mut order: Vec<u32> = (0..self.rows.len() as u32).collect();
+        order.sort_by(|&a, &b| self.rows[a as usize].due_ms().total_cmp(&self.rows[b as usize].due_ms()));
+        let mut reader = self.spill.reader()?;
+        let spilled = self.spill.len();
+        for i in order.into_iter().map(|i| i as usize) {
+            let session = if i < spilled { reader.get(i)? } else { self.tail[i - spilled].clone() };
+            each(&session)?;
+        }
+        Ok(())
+    }
 }
 
 /// A run's samples at its end.
@@ -75,7 +111,7 @@ pub(crate) enum Samples {
 #[derive(Debug)]
 pub(crate) struct Spilled {
     pub rows: Vec<SampleRow>,
-    spill: Spill,
+    spill: Spill<RequestSample>,
     /// Samples that arrived after the spill file failed (arrival index ≥ `spill.len()`).
     tail: Vec<RequestSample>,
     /// Per bucket ([`BUCKETS`] order), the gaps of successful requests.
@@ -95,7 +131,50 @@ pub(crate) struct Spilled {
 impl SampleStore {
     pub(crate) fn new(opts: StoreOptions, expected: Option<u64>) -> SampleStore {
         let hold = expected.unwrap_or(1024).min(opts.spill_after.unwrap_or(1 << 20) as u64 + 1).min(1 << 20);
-        SampleStore { opts, held: Vec::with_capacity(hold as usize), spilled: None }
+        SampleStore {
+            opts,
+            held: Vec::with_capacity(hold as usize),
+            spilled: None,
+            sessions: Vec::new(),
+            spilled_sessions: None,
+        }
+    }
+
+    /// Takes a finished session (spilled past the same count as samples); an error as
+    /// for [`SampleStore::push`].
+    pub(crate) fn push_session(&mut self, session: SessionSample) -> Option<String> {
+        if let Some(s) = self.spilled_sessions.as_mut() {
+            s.rows.push(SessionRow::of(&session));
+            if !s.tail.is_empty() {
+                s.tail.push(session);
+                return None;
+            }
+            return match s.spill.push(&session) {
+                Ok(()) => None,
+                Err(e) => {
+                    s.tail.push(session);
+                    Some(format!("{e:#}; the run stopped"))
+                }
+            };
+        }
+        if self.opts.spill_after.is_none_or(|n| self.sessions.len() < n) {
+            self.sessions.push(session);
+            return None;
+        }
+        let spill = match Spill::create(self.opts.dir.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                self.opts.spill_after = None;
+                self.sessions.push(session);
+                return Some(format!("{e:#}; the run stopped (its sessions would not fit in memory otherwise)"));
+            }
+        };
+        self.spilled_sessions = Some(SpilledSessions { rows: Vec::new(), spill, tail: Vec::new() });
+        let mut error = None;
+        for s in std::mem::take(&mut self.sessions).into_iter().chain([session]) {
+            error = error.or(self.push_session(s));
+        }
+        error
     }
 
     /// Takes a finished sample. An error (the spill file cannot be written) is returned
@@ -137,17 +216,27 @@ impl SampleStore {
         error
     }
 
-    pub(crate) fn finish(self) -> Samples {
-        match self.spilled {
+    pub(crate) fn finish(self) -> (Samples, Sessions) {
+        let flushed = |e: anyhow::Result<()>| {
+            if let Err(e) = e {
+                crate::errors::note("asb replay", format!("{e:#}"));
+            }
+        };
+        let samples = match self.spilled {
             None => Samples::Held(self.held),
             Some(mut s) => {
-                if let Err(e) = s.spill.finish() {
-                    // What was not flushed is lost to the JSON: keep nothing half-written.
-                    crate::errors::note("asb replay", format!("{e:#}"));
-                }
+                flushed(s.spill.finish());
                 Samples::Spilled(Box::new(s))
             }
-        }
+        };
+        let sessions = match self.spilled_sessions {
+            None => Sessions::Held(self.sessions),
+            Some(mut s) => {
+                flushed(s.spill.finish());
+                Sessions::Spilled(Box::new(s))
+            }
+        };
+        (samples, sessions)
     }
 }
 
@@ -283,7 +372,22 @@ mod tests {
         for i in 0..100 {
             assert!(store.push(sample(i, 3)).is_none());
         }
-        let Samples::Spilled(mut s) = store.finish() else { panic!("100 samples past a cap of 10 must spill") };
+        for i in 0..30u64 {
+            assert!(store
+                .push_session(SessionSample { session: i, due_ms: 100.0 - i as f64, ..Default::default() })
+                .is_none());
+        }
+        let (Samples::Spilled(mut s), Sessions::Spilled(sessions)) = store.finish() else {
+            panic!("100 samples and 30 sessions past a cap of 10 must spill")
+        };
+        let mut due = Vec::new();
+        sessions
+            .for_each(|s| {
+                due.push(s.session);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(due, (0..30).rev().collect::<Vec<u64>>(), "sessions in due order");
         assert_eq!(s.len(), 100);
         assert!(s.gaps_dropped && s.rows.iter().all(|r| r.itl_ms().is_empty()), "300 gaps past a cap of 50");
         assert_eq!(s.itl[0].count(), 300, "every gap is in the histogram");
@@ -310,7 +414,7 @@ mod tests {
     fn a_small_run_is_held_whole() {
         let mut store = SampleStore::new(StoreOptions::held(), None);
         (0..20).for_each(|i| assert!(store.push(sample(i, 2)).is_none()));
-        let Samples::Held(v) = store.finish() else { panic!("never spills") };
+        let (Samples::Held(v), Sessions::Held(_)) = store.finish() else { panic!("never spills") };
         assert_eq!(v.len(), 20);
     }
 }

@@ -23,8 +23,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::results::SessionSample;
 use super::sample_row::Sample;
+use super::session_row::SessionFigures;
 use crate::stats::percentile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -302,7 +302,12 @@ impl Slo {
     }
 
     /// The report over `requests` (the window) and `sessions`, `duration_s` long.
-    pub(crate) fn evaluate<S: Sample>(&self, requests: &[S], sessions: &[SessionSample], duration_s: f64) -> SloReport {
+    pub(crate) fn evaluate<S: Sample, T: SessionFigures>(
+        &self,
+        requests: &[S],
+        sessions: &[T],
+        duration_s: f64,
+    ) -> SloReport {
         let per_s = |x: f64| if duration_s > 0.0 { x / duration_s } else { 0.0 };
         let limits: Vec<LimitResult> = self
             .limits
@@ -328,7 +333,7 @@ impl Slo {
         for r in requests {
             *all_meet.entry(r.session()).or_insert(true) &= self.request_meets(r);
         }
-        let counted = |s: &SessionSample| s.completed && all_meet.get(&s.session).copied().unwrap_or(false);
+        let counted = |s: &T| s.completed() && all_meet.get(&s.session()).copied().unwrap_or(false);
         let sessions_meeting = sessions.iter().filter(|s| counted(s)).count();
         SloReport {
             slo: self.to_string(),
@@ -351,7 +356,7 @@ impl Slo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::results::RequestSample;
+    use crate::replay::results::{RequestSample, SessionSample};
 
     #[test]
     fn parses_the_documented_example() {

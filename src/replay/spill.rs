@@ -1,4 +1,4 @@
-//! A big run's full per-request samples, written to disk as they finish instead of held:
+//! A big run's full per-request samples (and sessions), written to disk as they finish instead of held:
 //! one compact JSON line per sample in a private temporary file (mode 0600, named
 //! `.asb-replay-spill-*.jsonl`, in the run's output directory or `$TMPDIR`), read back
 //! once to write the run JSON's `requests` (and a CSV), and removed when the run's
@@ -18,24 +18,27 @@ use std::path::PathBuf;
 use anyhow::{anyhow, Context, Result};
 use tempfile::NamedTempFile;
 
-use super::results::RequestSample;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-pub(crate) struct Spill {
+/// Records of type `T` (requests, sessions), one JSON line each.
+pub(crate) struct Spill<T> {
     file: NamedTempFile,
     out: Option<BufWriter<File>>,
     /// Byte length of each line (newline included), in arrival order.
     lengths: Vec<u32>,
+    kind: std::marker::PhantomData<fn(T) -> T>,
 }
 
-impl std::fmt::Debug for Spill {
+impl<T> std::fmt::Debug for Spill<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Spill({}, {} samples)", self.file.path().display(), self.lengths.len())
     }
 }
 
-impl Spill {
+impl<T: Serialize + DeserializeOwned> Spill<T> {
     /// A new spill file in `dir` (the output's directory), else in `$TMPDIR`.
-    pub(crate) fn create(dir: Option<&Path>) -> Result<Spill> {
+    pub(crate) fn create(dir: Option<&Path>) -> Result<Spill<T>> {
         let mut builder = tempfile::Builder::new();
         builder.prefix(".asb-replay-spill-").suffix(".jsonl");
         let file = match dir {
@@ -44,7 +47,7 @@ impl Spill {
         }
         .context("cannot create the run's spill file")?;
         let out = BufWriter::with_capacity(1 << 20, file.reopen().context("cannot open the run's spill file")?);
-        Ok(Spill { file, out: Some(out), lengths: Vec::new() })
+        Ok(Spill { file, out: Some(out), lengths: Vec::new(), kind: std::marker::PhantomData })
     }
 
     #[cfg(test)]
@@ -57,7 +60,7 @@ impl Spill {
     }
 
     /// Appends `sample` as one line.
-    pub(crate) fn push(&mut self, sample: &RequestSample) -> Result<()> {
+    pub(crate) fn push(&mut self, sample: &T) -> Result<()> {
         let out = self.out.as_mut().ok_or_else(|| anyhow!("the spill file is closed"))?;
         let mut line = serde_json::to_vec(sample)?;
         line.push(b'\n');
@@ -75,7 +78,7 @@ impl Spill {
     }
 
     /// A reader of the samples, in any order.
-    pub(crate) fn reader(&self) -> Result<SpillReader<'_>> {
+    pub(crate) fn reader(&self) -> Result<SpillReader<'_, T>> {
         let mut offsets = Vec::with_capacity(self.lengths.len());
         let mut at = 0u64;
         for &n in &self.lengths {
@@ -95,17 +98,17 @@ impl Spill {
 }
 
 /// Reads spilled samples by arrival index.
-pub(crate) struct SpillReader<'a> {
-    spill: &'a Spill,
+pub(crate) struct SpillReader<'a, T> {
+    spill: &'a Spill<T>,
     offsets: Vec<u64>,
     input: BufReader<File>,
     position: u64,
     line: Vec<u8>,
 }
 
-impl SpillReader<'_> {
-    /// The sample that arrived `i`-th.
-    pub(crate) fn get(&mut self, i: usize) -> Result<RequestSample> {
+impl<T: DeserializeOwned> SpillReader<'_, T> {
+    /// The record that arrived `i`-th.
+    pub(crate) fn get(&mut self, i: usize) -> Result<T> {
         let path = self.spill.file.path();
         let offset = *self.offsets.get(i).ok_or_else(|| anyhow!("no spilled sample {i}"))?;
         if offset != self.position {
@@ -126,11 +129,12 @@ impl SpillReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::results::RequestSample;
 
     #[test]
     fn samples_read_back_in_any_order_and_the_file_is_private_and_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spill = Spill::create(Some(dir.path())).unwrap();
+        let mut spill = Spill::<RequestSample>::create(Some(dir.path())).unwrap();
         for i in 0..1000u64 {
             let s = RequestSample {
                 seq: i,

@@ -81,26 +81,44 @@ pub(crate) fn account<S: Sample>(
     let mut order: Vec<usize> = (0..requests.len()).collect();
     order.sort_by(|&a, &b| requests[a].start_ms().total_cmp(&requests[b].start_ms()));
     let shared_tokens = shared_prefix_chars.unwrap_or(0) as u64 / 4;
-    // (session, thread) → (prompt tokens, first output time) of its last call.
-    let mut last: HashMap<(u64, Option<String>), (u64, Option<f64>)> = HashMap::new();
+    // Each request's previous call in its (session, thread) that reported usage: found by
+    // sorting rather than kept in a map per (session, thread), which a run of a million
+    // one-call sessions made a 150 MB map.
+    const NONE: u32 = u32::MAX;
+    let mut previous = vec![NONE; requests.len()];
+    let mut threads: Vec<u32> =
+        (0..requests.len() as u32).filter(|&i| requests[i as usize].prompt_tokens().is_some()).collect();
+    threads.sort_by(|&a, &b| {
+        let (a, b) = (&requests[a as usize], &requests[b as usize]);
+        (a.session(), a.thread()).cmp(&(b.session(), b.thread())).then(a.start_ms().total_cmp(&b.start_ms()))
+    });
+    for pair in threads.windows(2) {
+        let (a, b) = (&requests[pair[0] as usize], &requests[pair[1] as usize]);
+        if (a.session(), a.thread()) == (b.session(), b.thread()) {
+            previous[pair[1] as usize] = pair[0];
+        }
+    }
+    drop(threads);
     // (task, turn) sent by some execution already (allwarm).
     let mut sent_turns: HashMap<(String, usize), u64> = HashMap::new();
     for (rank, &i) in order.iter().enumerate() {
         let r = &requests[i];
         let Some(prompt) = r.prompt_tokens() else { continue };
-        let key = (r.session(), r.thread().map(str::to_owned));
-        let expected = match last.get(&key) {
+        let expected = match previous[i] {
             _ if rank == 0 => 0,
-            Some((prev, Some(first_output))) if *first_output <= r.start_ms() => (*prev).min(prompt),
-            Some(_) => 0,
-            None => match mode {
+            NONE => match mode {
                 CacheMode::Realistic | CacheMode::RealisticCompat => shared_tokens.min(prompt),
                 CacheMode::Allcold => 0,
                 CacheMode::Allwarm => sent_turns.get(&(r.task_id().to_owned(), r.turn())).map_or(0, |&p| p.min(prompt)),
             },
+            p => {
+                let prev = &requests[p as usize];
+                match prev.ttft_ms().map(|t| prev.start_ms() + t) {
+                    Some(first_output) if first_output <= r.start_ms() => prev.prompt_tokens().unwrap_or(0).min(prompt),
+                    _ => 0,
+                }
+            }
         };
-        let first_output = r.ttft_ms().map(|t| r.start_ms() + t);
-        last.insert(key, (prompt, first_output));
         sent_turns.entry((r.task_id().to_owned(), r.turn())).or_insert(prompt);
         requests[i].set_expected_cached_tokens(Some(expected));
     }
