@@ -22,8 +22,10 @@ use super::sample_row::{Sample, SampleRow};
 use super::session_row::{SessionFigures, SessionRow};
 use super::spill::Spill;
 
-/// Requests held whole before a run spills (`ASB_SPILL_AFTER`, for tests and A/B runs).
-const SPILL_AFTER: usize = 10_000;
+/// Requests held whole before a run spills (`ASB_SPILL_AFTER`, for tests and A/B runs): as
+/// many as a spilled run keeps for its plots, so a run's plots are drawn from every request
+/// up to twice this.
+const SPILL_AFTER: usize = 2_000;
 /// Raw gaps held in a spilled run's rows (`ASB_ITL_RAW_CAP`): 32 MB of `f64`s.
 const GAP_CAP: usize = 4_000_000;
 /// Samples kept whole for the HTML's plots of a spilled run (between this and twice it).
@@ -62,6 +64,9 @@ impl StoreOptions {
 /// The samples of a run as it goes.
 pub(crate) struct SampleStore {
     opts: StoreOptions,
+    /// Requests the run will send, when known: a spilled run's rows are reserved at once
+    /// (pages are only resident as rows fill them; no doubling copy at the end).
+    expected: Option<u64>,
     held: Vec<RequestSample>,
     spilled: Option<Spilled>,
     sessions: Vec<SessionSample>,
@@ -133,6 +138,7 @@ impl SampleStore {
         let hold = expected.unwrap_or(1024).min(opts.spill_after.unwrap_or(1 << 20) as u64 + 1).min(1 << 20);
         SampleStore {
             opts,
+            expected,
             held: Vec::with_capacity(hold as usize),
             spilled: None,
             sessions: Vec::new(),
@@ -196,7 +202,7 @@ impl SampleStore {
             }
         };
         let mut spilled = Spilled {
-            rows: Vec::new(),
+            rows: Vec::with_capacity(self.expected.map_or(0, |n| n.min(1 << 28) as usize)),
             spill,
             tail: Vec::new(),
             itl: BUCKETS.iter().map(|_| ItlHistogram::default()).collect(),

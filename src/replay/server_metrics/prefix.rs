@@ -124,11 +124,19 @@ pub(crate) fn account<S: Sample>(
     }
 
     let mut report = PrefixCacheReport { reset, ..Default::default() };
-    let mut sessions: std::collections::BTreeMap<u64, SessionCache> = Default::default();
-    for r in requests.iter().filter(|r| r.prompt_tokens().is_some()) {
+    // Per session, in session order: indices sorted by session rather than a map (a
+    // million sessions in a BTreeMap cost twice their 32 bytes each).
+    let mut by_session: Vec<u32> =
+        (0..requests.len() as u32).filter(|&i| requests[i as usize].prompt_tokens().is_some()).collect();
+    by_session.sort_by_key(|&i| requests[i as usize].session());
+    let mut sessions: Vec<SessionCache> = Vec::new();
+    for r in by_session.into_iter().map(|i| &requests[i as usize]) {
         let (prompt, cached, expected) =
             (r.prompt_tokens().unwrap_or(0), r.cached_tokens().unwrap_or(0), r.expected_cached_tokens().unwrap_or(0));
-        let s = sessions.entry(r.session()).or_insert(SessionCache { session: r.session(), ..Default::default() });
+        if sessions.last().is_none_or(|s| s.session != r.session()) {
+            sessions.push(SessionCache { session: r.session(), ..Default::default() });
+        }
+        let s = sessions.last_mut().expect("pushed above");
         s.prompt_tokens += prompt;
         s.cached_tokens += cached;
         s.expected_cached_tokens += expected;
@@ -142,7 +150,7 @@ pub(crate) fn account<S: Sample>(
     let rate = |n: u64| (report.prompt_tokens > 0).then(|| n as f64 / report.prompt_tokens as f64);
     report.reported_hit_rate = rate(report.cached_tokens);
     report.expected_hit_rate = rate(report.expected_cached_tokens);
-    report.sessions = sessions.into_values().collect();
+    report.sessions = sessions;
 
     // On a cold cache, whichever request the server took first found nothing cached; that
     // request was sent before any answer's first output. So if every request sent before
