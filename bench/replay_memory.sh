@@ -1,41 +1,75 @@
 #!/usr/bin/env bash
-# What a big replay costs in memory, and what merging shards costs (issue 22's goals:
-# 1,000,000 requests in ≤ 200 MiB peak RSS; 16 shards × 100,000 requests merged in ≤ 2 s).
+# What a big replay costs in memory, what merging shards costs, and whether the spill and
+# ITL-histogram path costs events/s (issue 22's goals: 1,000,000 requests in ≤ 200 MiB peak
+# RSS; 16 shards × 100,000 requests merged in ≤ 2 s; events/s unchanged by the histograms).
 #
-#   bash bench/replay_memory.sh [REQUESTS]    # default 100000; markdown lines at the end
+#   bash bench/replay_memory.sh            # quick: 100,000 requests, 4 shards × 25,000
+#   bash bench/replay_memory.sh --full     # the goals' sizes: 1,000,000 requests, 16 × 100,000
 #
-# 1. One replay of REQUESTS one-token calls (a one-line recording, -r REQUESTS, 8 sessions)
-#    against the embedded zero-delay mock: peak RSS (GNU time's maximum resident set) and
-#    the run JSON's size per request.
-# 2. Four shards of the same work (`--shard K/4`, run one after the other), then
-#    `asb report -i 'shard-*.json' -o merged.json`: the merge's wall time and peak RSS.
+# 1. One replay of N one-token calls (a one-line recording, -r N, 8 sessions) against the
+#    embedded zero-delay mock, held whole (ASB_SPILL_AFTER=never: the path before issue 22)
+#    and spilled (the default): peak RSS (GNU time's maximum resident set) and the run
+#    JSON's bytes per request.
+# 2. S shards (`--shard K/S`, 8 sessions each, run one after the other, each M requests), then
+#    `asb report -i 'shard-*.json'` to a Markdown report and to a merged JSON: wall time
+#    and peak RSS of each.
+# 3. Events/s A/B in this one run: 64-token answers at zero delay (every gap recorded),
+#    held whole vs spilled with every gap folded into histograms (ASB_SPILL_AFTER=0
+#    ASB_ITL_RAW_CAP=0), alternated A B A B; events/s = Σ content_events / duration_s.
 # No peer: the peers' figures for this are in their issues (AIPerf #865: ~37 GB for 1M
 # requests × 5K chunks of raw ITL; inference-perf #797: no exact merge at all).
 source "$(dirname "$0")/common.sh" replay_memory
-N=${1:-100000}
+if [ "${1:-}" = "--full" ]; then N=1000000; SHARDS=16; PER_SHARD=100000; else N=100000; SHARDS=4; PER_SHARD=25000; fi
 [ -x /usr/bin/time ] || { echo "GNU time (/usr/bin/time) is required: apt-get install time" >&2; exit 1; }
 echo '{"seq": 1, "messages": [{"role": "user", "content": "hi"}], "model": "m", "max_tokens": 1, "stream": true}' > "$TMP/one.jsonl"
+echo '{"seq": 1, "messages": [{"role": "user", "content": "hi"}], "model": "m", "max_tokens": 64, "stream": true}' > "$TMP/many.jsonl"
 peak() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$1"; }
-elapsed() { awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$1"; }
+wall() { awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$1"; }
+one_run() {  # ENV-ASSIGNMENT NAME
+  env "$1" /usr/bin/time -v "$ASB" replay -w "$TMP/one.jsonl" -r "$N" --mock-args "--zero-delay --answer-tokens 1" \
+    --max-concurrent 8 -o "$TMP/$2.json" >/dev/null 2>"$TMP/time-$2" || true  # its verdict is not the point
+  echo "$(peak "$TMP/time-$2") $(stat -c %s "$TMP/$2.json")"; rm -f "$TMP/$2.json"
+}
+read -r held_mib held_bytes < <(one_run ASB_SPILL_AFTER=never held)
+read -r spilled_mib spilled_bytes < <(one_run ASB_SPILL_AFTER=2000 spilled)
 
-/usr/bin/time -v "$ASB" replay -w "$TMP/one.jsonl" -r "$N" --mock-args "--zero-delay --answer-tokens 1" \
-  --max-concurrent 8 -o "$TMP/run.json" >/dev/null 2>"$TMP/time-run"
-run_mib=$(peak "$TMP/time-run")
-json_bytes=$(stat -c %s "$TMP/run.json")
-
-for k in 0 1 2 3; do
-  "$ASB" replay -w "$TMP/one.jsonl" -r "$N" --mock-args "--zero-delay --answer-tokens 1" --max-concurrent 8 \
-    --shard "$k/4" -o "$TMP/shard-$k.json" >/dev/null 2>&1
+mkdir -p "$TMP/shards"
+for k in $(seq 0 $((SHARDS - 1))); do
+  "$ASB" replay -w "$TMP/one.jsonl" -r $((SHARDS * PER_SHARD)) --mock-args "--zero-delay --answer-tokens 1" \
+    --max-concurrent $((8 * SHARDS)) --shard "$k/$SHARDS" -o "$TMP/shards/shard-$k.json" >/dev/null 2>&1 || true
 done
-/usr/bin/time -v "$ASB" report -i "$TMP/shard-*.json" -o "$TMP/merged.json" >/dev/null 2>"$TMP/time-merge"
+/usr/bin/time -v "$ASB" report -i "$TMP/shards/shard-*.json" -o "$TMP/merged.md" >/dev/null 2>"$TMP/time-md"
+/usr/bin/time -v "$ASB" report -i "$TMP/shards/shard-*.json" -o "$TMP/merged.json" >/dev/null 2>"$TMP/time-json"
 merged=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['requests']))" "$TMP/merged.json")
 
-python3 - "$RESULTS" "$N" "$run_mib" "$json_bytes" "$merged" "$(peak "$TMP/time-merge")" "$(elapsed "$TMP/time-merge")" <<'PY'
+events_per_s() {  # ENV... : one 20,000-request run of 64-token answers, its events/s
+  env "$@" "$ASB" replay -w "$TMP/many.jsonl" -r 20000 --mock-args "--zero-delay --answer-tokens 64" \
+    --max-concurrent 8 -o "$TMP/ab.json" >/dev/null 2>&1 || true
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sum(q['content_events'] for q in r['requests']) / r['summary']['duration_s'])" "$TMP/ab.json"
+}
+ab=()
+for _ in 1 2; do
+  ab+=("$(events_per_s ASB_SPILL_AFTER=never)" "$(events_per_s ASB_SPILL_AFTER=0 ASB_ITL_RAW_CAP=0)")
+done
+
+python3 - "$RESULTS" "$N" "$held_mib" "$held_bytes" "$spilled_mib" "$spilled_bytes" "$SHARDS" "$PER_SHARD" "$merged" \
+  "$(peak "$TMP/time-md")" "$(wall "$TMP/time-md")" "$(peak "$TMP/time-json")" "$(wall "$TMP/time-json")" "${ab[@]}" <<'PY'
 import json, sys
-path, n, run_mib, json_bytes, merged, merge_mib, merge_wall = sys.argv[1:]
-row = {"requests": int(n), "run_peak_mib": int(run_mib), "json_bytes_per_request": int(json_bytes) / int(n),
-       "merged_requests": int(merged), "merge_peak_mib": int(merge_mib), "merge_wall": merge_wall}
+(path, n, held_mib, held_bytes, spilled_mib, spilled_bytes, shards, per_shard, merged, md_mib, md_wall, json_mib,
+ json_wall, a1, b1, a2, b2) = sys.argv[1:]
+n = int(n)
+held_events = (float(a1) + float(a2)) / 2
+hist_events = (float(b1) + float(b2)) / 2
+row = {"requests": n, "held_peak_mib": int(held_mib), "held_json_bytes_per_request": int(held_bytes) / n,
+       "spilled_peak_mib": int(spilled_mib), "spilled_json_bytes_per_request": int(spilled_bytes) / n,
+       "shards": int(shards), "requests_per_shard": int(per_shard), "merged_requests": int(merged),
+       "merge_md_peak_mib": int(md_mib), "merge_md_wall": md_wall, "merge_json_peak_mib": int(json_mib),
+       "merge_json_wall": json_wall, "events_per_s_held": [float(a1), float(a2)],
+       "events_per_s_histograms": [float(b1), float(b2)], "events_ratio": hist_events / held_events}
 open(path, "a").write(json.dumps(row) + "\n")
-print(f"| {int(n):,} requests, one run | peak RSS {row['run_peak_mib']} MiB | run JSON {row['json_bytes_per_request']:.0f} B/request |")
-print(f"| 4 shards merged ({int(merged):,} requests) | peak RSS {row['merge_peak_mib']} MiB | wall {merge_wall} |")
+print(f"| {n:,} requests, held whole (before) | peak RSS {held_mib} MiB | run JSON {int(held_bytes) / n:.0f} B/request |")
+print(f"| {n:,} requests, spilled | peak RSS {spilled_mib} MiB | run JSON {int(spilled_bytes) / n:.0f} B/request |")
+print(f"| {shards} shards × {int(per_shard):,} merged to .md | wall {md_wall} | peak RSS {md_mib} MiB |")
+print(f"| {shards} shards × {int(per_shard):,} merged to .json ({int(merged):,} requests) | wall {json_wall} | peak RSS {json_mib} MiB |")
+print(f"| events/s, 64-token answers: held {float(a1):,.0f} / {float(a2):,.0f}, histograms {float(b1):,.0f} / {float(b2):,.0f} | ratio {hist_events / held_events:.3f} | |")
 PY

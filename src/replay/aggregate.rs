@@ -1,40 +1,53 @@
 //! From raw per-request samples to the run's and each bucket's statistics. Distributions
 //! are over successful requests; durations come from the requests' own timestamps
 //! (first send → last byte), never from summed per-worker times.
+//!
+//! Generic over [`Sample`]: a run's full samples and a big run's compact rows give the
+//! same figures. ITL comes from the raw gaps, or from per-bucket HDR histograms when a big
+//! run dropped its raw gaps (`itl`, [`super::itl_histogram`]).
 
 use std::collections::HashMap;
 
+use super::itl_histogram::ItlHistogram;
 use super::measure::BUCKETS;
-use super::results::{BucketStats, ErrorCount, Metrics, RequestSample, Summary};
+use super::results::{BucketStats, ErrorCount, Metrics, Summary};
+use super::sample_row::Sample;
 use super::verdict::{self, Grade};
 use crate::stats::p50;
 use crate::stats::Distribution;
 
-pub(crate) fn metrics<'a>(requests: impl Iterator<Item = &'a RequestSample> + Clone) -> Metrics {
-    let ok = requests.filter(|r| r.ok);
-    let dist = |f: fn(&RequestSample) -> Option<f64>| Distribution::of(ok.clone().filter_map(f));
+/// The statistics of `requests`' successes; ITL from `itl` when given, else the raw gaps.
+pub(crate) fn metrics<'a, S: Sample + 'a>(
+    requests: impl Iterator<Item = &'a S> + Clone,
+    itl: Option<&ItlHistogram>,
+) -> Metrics {
+    let ok = requests.filter(|r| r.ok());
+    let dist = |f: fn(&S) -> Option<f64>| Distribution::of(ok.clone().filter_map(f));
     Metrics {
-        ttft_ms: dist(|r| r.ttft_ms),
-        itl_ms: Distribution::of(ok.clone().flat_map(|r| r.itl_ms.iter().copied())),
-        tpot_ms: dist(|r| r.tpot_ms),
-        e2e_ms: dist(|r| r.e2e_ms),
-        ttft_from_due_ms: dist(|r| r.ttft_from_due_ms),
-        e2e_from_due_ms: dist(|r| r.e2e_from_due_ms),
-        decode_tok_per_s: dist(|r| r.decode_tok_per_s),
-        asb_decode_tok_per_s: dist(|r| r.asb_decode_tok_per_s),
-        prefill_tok_per_s: dist(|r| r.prefill_tok_per_s),
-        prefill_total_tok_per_s: dist(|r| r.prefill_total_tok_per_s),
-        prompt_tokens: dist(|r| r.prompt_tokens.map(|n| n as f64)),
-        completion_tokens: dist(|r| Some(r.completion_tokens as f64)),
+        ttft_ms: dist(|r| r.ttft_ms()),
+        itl_ms: match itl {
+            Some(h) => h.distribution(),
+            None => Distribution::of(ok.clone().flat_map(|r| r.itl_ms().iter().copied())),
+        },
+        tpot_ms: dist(|r| r.tpot_ms()),
+        e2e_ms: dist(|r| r.e2e_ms()),
+        ttft_from_due_ms: dist(|r| r.ttft_from_due_ms()),
+        e2e_from_due_ms: dist(|r| r.e2e_from_due_ms()),
+        decode_tok_per_s: dist(|r| r.decode_tok_per_s()),
+        asb_decode_tok_per_s: dist(|r| r.asb_decode_tok_per_s()),
+        prefill_tok_per_s: dist(|r| r.prefill_tok_per_s()),
+        prefill_total_tok_per_s: dist(|r| r.prefill_total_tok_per_s()),
+        prompt_tokens: dist(|r| r.prompt_tokens().map(|n| n as f64)),
+        completion_tokens: dist(|r| Some(r.completion_tokens() as f64)),
     }
 }
 
 /// First send → last byte over `requests`, seconds.
-fn span_s<'a>(requests: impl Iterator<Item = &'a RequestSample>) -> f64 {
+fn span_s<'a, S: Sample + 'a>(requests: impl Iterator<Item = &'a S>) -> f64 {
     let (mut first, mut last) = (f64::INFINITY, f64::NEG_INFINITY);
     for r in requests {
-        first = first.min(r.start_ms);
-        last = last.max(r.start_ms + r.total_ms.unwrap_or(0.0));
+        first = first.min(r.start_ms());
+        last = last.max(r.start_ms() + r.total_ms().unwrap_or(0.0));
     }
     if last > first {
         (last - first) / 1000.0
@@ -43,20 +56,21 @@ fn span_s<'a>(requests: impl Iterator<Item = &'a RequestSample>) -> f64 {
     }
 }
 
-fn prompt_size(r: &RequestSample) -> u64 {
-    r.prompt_tokens.unwrap_or(r.context_tokens_estimate)
+fn prompt_size<S: Sample>(r: &S) -> u64 {
+    r.prompt_tokens().unwrap_or(r.context_tokens_estimate())
 }
 
-pub(crate) fn buckets(requests: &[RequestSample]) -> Vec<BucketStats> {
+/// Per-bucket statistics; `itl`, when given, holds each bucket's gaps in [`BUCKETS`] order.
+pub(crate) fn buckets<S: Sample>(requests: &[S], itl: Option<&[ItlHistogram]>) -> Vec<BucketStats> {
     let mut out = Vec::new();
     for (i, (name, lower)) in BUCKETS.iter().enumerate() {
-        let in_bucket = || requests.iter().filter(|r| r.bucket == *name);
+        let in_bucket = || requests.iter().filter(|r| r.bucket() == *name);
         let n = in_bucket().count();
         if n == 0 {
             continue;
         }
-        let succeeded = in_bucket().filter(|r| r.ok).count();
-        let output_tokens: u64 = in_bucket().filter(|r| r.ok).map(|r| r.completion_tokens).sum();
+        let succeeded = in_bucket().filter(|r| r.ok()).count();
+        let output_tokens: u64 = in_bucket().filter(|r| r.ok()).map(|r| r.completion_tokens()).sum();
         let wall = span_s(in_bucket());
         out.push(BucketStats {
             name: name.to_string(),
@@ -70,53 +84,59 @@ pub(crate) fn buckets(requests: &[RequestSample]) -> Vec<BucketStats> {
             wall_time_s: wall,
             aggregate_tok_per_s: if wall > 0.0 { output_tokens as f64 / wall } else { 0.0 },
             output_tokens,
-            metrics: metrics(in_bucket()),
+            metrics: metrics(in_bucket(), itl.and_then(|h| h.get(i))),
         });
     }
     out
 }
 
-pub(crate) fn summary(requests: &[RequestSample], buckets: &[BucketStats]) -> Summary {
-    let ok = || requests.iter().filter(|r| r.ok);
+/// The run's summary; `itl` as for [`buckets`] (pooled over the buckets).
+pub(crate) fn summary<S: Sample>(requests: &[S], buckets: &[BucketStats], itl: Option<&[ItlHistogram]>) -> Summary {
+    let ok = || requests.iter().filter(|r| r.ok());
     let succeeded = ok().count();
     let duration = span_s(requests.iter());
     let per_s = |x: f64| if duration > 0.0 { x / duration } else { 0.0 };
-    let output_tokens: u64 = ok().map(|r| r.completion_tokens).sum();
-    let input_tokens: u64 = ok().filter_map(|r| r.prompt_tokens).sum();
-    let reported = || requests.iter().filter(|r| r.prompt_tokens.is_some() && r.cached_tokens.is_some());
+    let output_tokens: u64 = ok().map(|r| r.completion_tokens()).sum();
+    let input_tokens: u64 = ok().filter_map(|r| r.prompt_tokens()).sum();
+    let reported = || requests.iter().filter(|r| r.prompt_tokens().is_some() && r.cached_tokens().is_some());
     let (cache_in, cached): (u64, u64) =
-        reported().fold((0, 0), |(i, c), r| (i + r.prompt_tokens.unwrap_or(0), c + r.cached_tokens.unwrap_or(0)));
+        reported().fold((0, 0), |(i, c), r| (i + r.prompt_tokens().unwrap_or(0), c + r.cached_tokens().unwrap_or(0)));
     let (verdict, verdict_basis) = verdict(buckets, requests.len() - succeeded, requests.len());
+    let pooled = itl.map(|hs| {
+        let mut all = ItlHistogram::default();
+        hs.iter().for_each(|h| all.merge(h));
+        all
+    });
     Summary {
         verdict,
         verdict_basis,
         requests: requests.len(),
         succeeded,
         failed: requests.len() - succeeded,
-        retries: requests.iter().map(|r| r.attempts.saturating_sub(1) as u64).sum(),
+        retries: requests.iter().map(|r| r.attempts().saturating_sub(1) as u64).sum(),
         duration_s: duration,
         request_throughput: per_s(succeeded as f64),
         output_tok_per_s: per_s(output_tokens as f64),
         total_tok_per_s: per_s((output_tokens + input_tokens) as f64),
-        concurrency: per_s(requests.iter().filter_map(|r| r.total_ms).sum::<f64>() / 1000.0),
+        concurrency: per_s(requests.iter().filter_map(|r| r.total_ms()).sum::<f64>() / 1000.0),
         input_tokens,
         cached_tokens: cached,
         output_tokens,
         cache_hit_rate: (cache_in > 0).then(|| cached as f64 / cache_in as f64),
-        estimated_output_counts: ok().filter(|r| r.completion_source == "estimate").count(),
-        metrics: metrics(requests.iter()),
+        estimated_output_counts: ok().filter(|r| r.estimated_output()).count(),
+        metrics: metrics(requests.iter(), pooled.as_ref()),
         errors: errors(requests),
     }
 }
 
 /// Errors grouped by message (first 200 characters), most frequent first.
-fn errors(requests: &[RequestSample]) -> Vec<ErrorCount> {
+fn errors<S: Sample>(requests: &[S]) -> Vec<ErrorCount> {
     let mut counts: HashMap<String, usize> = HashMap::new();
     let mut order = Vec::new();
     for r in requests {
-        let message = match &r.error {
+        let message = match r.error() {
             Some(e) => e.chars().take(200).collect::<String>(),
-            None if !r.ok => "no output: the answer had no tokens".to_string(),
+            None if !r.ok() => "no output: the answer had no tokens".to_string(),
             None => continue,
         };
         let n = counts.entry(message.clone()).or_insert(0);
@@ -162,6 +182,7 @@ fn verdict(buckets: &[BucketStats], failed: usize, requests: usize) -> (String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::results::RequestSample;
 
     fn req(bucket: &str, start: f64, ttft: f64, total: f64, tokens: u64, ok: bool) -> RequestSample {
         RequestSample {
@@ -186,11 +207,11 @@ mod tests {
     fn durations_come_from_timestamps_not_summed_times() {
         // Two overlapping requests: 0–1000 ms and 500–1500 ms → 1.5 s, not 2 s.
         let rs = vec![req("fresh", 0.0, 100.0, 1000.0, 10, true), req("fresh", 500.0, 100.0, 1000.0, 20, true)];
-        let b = buckets(&rs);
+        let b = buckets(&rs, None);
         assert_eq!(b.len(), 1);
         assert!((b[0].wall_time_s - 1.5).abs() < 1e-9);
         assert!((b[0].aggregate_tok_per_s - 20.0).abs() < 1e-9);
-        let s = summary(&rs, &b);
+        let s = summary(&rs, &b, None);
         assert!((s.concurrency - 2.0 / 1.5).abs() < 1e-9);
         assert_eq!(s.cache_hit_rate, Some(0.25));
     }
@@ -198,10 +219,10 @@ mod tests {
     #[test]
     fn buckets_in_size_order_with_failures_counted() {
         let rs = vec![req("medium", 0.0, 10.0, 20.0, 5, true), req("fresh", 0.0, 10.0, 20.0, 5, false)];
-        let b = buckets(&rs);
+        let b = buckets(&rs, None);
         assert_eq!(b.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["fresh", "medium"]);
         assert_eq!((b[0].succeeded, b[0].failed, b[0].upper), (0, 1, Some(10_000)));
-        let s = summary(&rs, &b);
+        let s = summary(&rs, &b, None);
         assert_eq!((s.succeeded, s.failed), (1, 1));
         assert_eq!(s.errors[0].error, "HTTP 500: boom");
         assert!(s.verdict_basis.contains("; medium bucket"), "{}", s.verdict_basis);
@@ -213,13 +234,13 @@ mod tests {
             let mut r = req("fresh", 0.0, ttft, ttft + 10.0, 5, true);
             r.decode_tok_per_s = Some(decode);
             let rs = vec![r];
-            summary(&rs, &buckets(&rs)).verdict
+            summary(&rs, &buckets(&rs, None), None).verdict
         };
         assert_eq!(at(3000.0, 30.0), "good");
         assert_eq!(at(3000.1, 30.0), "ok");
         assert_eq!(at(100.0, 14.9), "poor");
         assert_eq!(at(10_000.0, 15.0), "ok");
-        let none = summary(&[], &[]);
+        let none = summary::<RequestSample>(&[], &[], None);
         assert_eq!(none.verdict, "unknown");
     }
 
@@ -228,7 +249,7 @@ mod tests {
         let run = |ok: usize, failed: usize| {
             let mut rs: Vec<RequestSample> = (0..ok).map(|i| req("fresh", i as f64, 100.0, 200.0, 5, true)).collect();
             rs.extend((0..failed).map(|i| req("fresh", i as f64, 100.0, 200.0, 0, false)));
-            summary(&rs, &buckets(&rs))
+            summary(&rs, &buckets(&rs, None), None)
         };
         assert_eq!(run(24, 0).verdict, "good");
         let s = run(99, 1);

@@ -4,8 +4,11 @@
 //! exactly as one process would have computed it from the same samples.
 
 use super::aggregate;
+use super::itl_histogram::ItlHistogram;
 use super::load::{self, LoadSummary};
-use super::results::{BucketStats, RequestSample, SessionSample, Summary};
+use super::results::{BucketStats, Summary};
+use super::sample_row::Sample;
+use super::session_row::SessionFigures;
 use super::slo::{Slo, SloReport};
 
 /// The figures of a run.
@@ -16,30 +19,40 @@ pub(crate) struct Conclusion {
 }
 
 /// Concludes over `samples` (their `in_window` marks already set) and `sessions`, and
-/// fills `load`'s schedule lag, behind-schedule finding and session figures.
-pub(crate) fn conclude(
-    samples: &[RequestSample],
-    sessions: &[SessionSample],
+/// fills `load`'s schedule lag, behind-schedule finding and session figures. `itl`: the
+/// window's gaps per bucket, when the samples no longer hold them (a big run past its
+/// raw-gap cap).
+pub(crate) fn conclude<S: Sample + Clone, T: SessionFigures + Clone>(
+    samples: &[S],
+    sessions: &[T],
     load: &mut LoadSummary,
     slo: Option<&Slo>,
+    itl: Option<&[ItlHistogram]>,
 ) -> Conclusion {
     (load.schedule_lag_ms, load.behind_schedule) = load::lag(samples, load.lag_tolerance_ms);
     load.sessions = load::session_stats(sessions);
-    let counted: Vec<RequestSample>;
-    let in_window: &[RequestSample] = if samples.iter().all(|r| r.in_window) {
+    let counted: Vec<S>;
+    let in_window: &[S] = if samples.iter().all(|r| r.in_window()) {
         samples
     } else {
-        counted = samples.iter().filter(|r| r.in_window).cloned().collect();
+        counted = samples.iter().filter(|r| r.in_window()).cloned().collect();
         &counted
     };
-    let buckets = aggregate::buckets(in_window);
-    let mut summary = aggregate::summary(in_window, &buckets);
+    let buckets = aggregate::buckets(in_window, itl);
+    let mut summary = aggregate::summary(in_window, &buckets, itl);
     if let Some(behind) = &load.behind_schedule {
         summary.verdict = "poor".into();
         summary.verdict_basis = format!("{behind}; {}", summary.verdict_basis);
     }
-    let window_sessions: Vec<SessionSample> =
-        sessions.iter().filter(|s| (load.window.from_ms..=load.window.to_ms).contains(&s.due_ms)).cloned().collect();
-    let slo = slo.map(|slo| slo.evaluate(in_window, &window_sessions, summary.duration_s));
+    // Copied only when the window leaves some out (a million sessions are 64 MB of rows).
+    let inside = |s: &T| (load.window.from_ms..=load.window.to_ms).contains(&s.due_ms());
+    let kept: Vec<T>;
+    let window_sessions: &[T] = if sessions.iter().all(inside) {
+        sessions
+    } else {
+        kept = sessions.iter().filter(|s| inside(s)).cloned().collect();
+        &kept
+    };
+    let slo = slo.map(|slo| slo.evaluate(in_window, window_sessions, summary.duration_s));
     Conclusion { summary, buckets, slo }
 }

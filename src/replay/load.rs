@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::results::{RequestSample, SessionSample};
+use super::sample_row::Sample;
+use super::session_row::SessionFigures;
 use crate::stats::Distribution;
 
 /// The steady-state window: requests intended to start inside it are counted.
@@ -54,18 +55,19 @@ pub(crate) struct LoadSummary {
 
 /// Marks each request in or out of the window `[from, to]` (intended send times, ms) and
 /// describes the window.
-pub(crate) fn apply_window(requests: &mut [RequestSample], from_ms: f64, to_ms: f64, rule: String) -> Window {
+pub(crate) fn apply_window<S: Sample>(requests: &mut [S], from_ms: f64, to_ms: f64, rule: String) -> Window {
     let mut inside = 0;
     for r in requests.iter_mut() {
-        r.in_window = (from_ms..=to_ms).contains(&r.scheduled_ms);
-        inside += usize::from(r.in_window);
+        let counted = (from_ms..=to_ms).contains(&r.scheduled_ms());
+        r.set_in_window(counted);
+        inside += usize::from(counted);
     }
     Window { from_ms, to_ms, rule, requests_in: inside, requests_total: requests.len() }
 }
 
 /// The lag distribution and the behind-schedule finding.
-pub(crate) fn lag(requests: &[RequestSample], tolerance_ms: f64) -> (Option<Distribution>, Option<String>) {
-    let lag = Distribution::of(requests.iter().filter_map(|r| r.lag_ms));
+pub(crate) fn lag<S: Sample>(requests: &[S], tolerance_ms: f64) -> (Option<Distribution>, Option<String>) {
+    let lag = Distribution::of(requests.iter().filter_map(|r| r.lag_ms()));
     let behind = lag.as_ref().filter(|d| d.p99 > tolerance_ms).map(|d| {
         format!(
             "behind schedule: schedule lag p99 {:.1} ms > {tolerance_ms} ms (p50 {:.1} ms, max {:.1} ms, over {} requests): \
@@ -77,22 +79,23 @@ pub(crate) fn lag(requests: &[RequestSample], tolerance_ms: f64) -> (Option<Dist
     (lag, behind)
 }
 
-pub(crate) fn session_stats(sessions: &[SessionSample]) -> SessionStats {
-    let finished = || sessions.iter().filter(|s| s.completed);
+pub(crate) fn session_stats<T: SessionFigures>(sessions: &[T]) -> SessionStats {
+    let finished = || sessions.iter().filter(|s| s.completed());
     SessionStats {
         started: sessions.len(),
         completed: finished().count(),
-        duration_s: Distribution::of(finished().filter_map(|s| Some((s.end_ms? - s.due_ms) / 1000.0))),
-        calls: Distribution::of(finished().map(|s| s.sent as f64)),
-        think_scheduled_s: Distribution::of(finished().map(|s| s.think_scheduled_ms / 1000.0)),
-        think_measured_s: Distribution::of(finished().map(|s| s.think_measured_ms / 1000.0)),
-        cache_hit_rate: Distribution::of(sessions.iter().filter_map(|s| s.cache_hit_rate)),
+        duration_s: Distribution::of(finished().filter_map(|s| Some((s.end_ms()? - s.due_ms()) / 1000.0))),
+        calls: Distribution::of(finished().map(|s| s.sent() as f64)),
+        think_scheduled_s: Distribution::of(finished().map(|s| s.think_scheduled_ms() / 1000.0)),
+        think_measured_s: Distribution::of(finished().map(|s| s.think_measured_ms() / 1000.0)),
+        cache_hit_rate: Distribution::of(sessions.iter().filter_map(|s| s.cache_hit_rate())),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::results::RequestSample;
 
     fn at(scheduled_ms: f64, lag_ms: f64) -> RequestSample {
         RequestSample { scheduled_ms, lag_ms: Some(lag_ms), ..Default::default() }

@@ -28,6 +28,8 @@ pub(crate) mod conclude;
 pub(crate) mod connection;
 pub(crate) mod header;
 pub(crate) mod history;
+pub(crate) mod interned;
+pub(crate) mod itl_histogram;
 pub(crate) mod load;
 pub(crate) mod measure;
 pub(crate) mod pacer;
@@ -40,14 +42,19 @@ pub(crate) mod request;
 pub(crate) mod results;
 pub(crate) mod retry;
 pub(crate) mod run;
+pub(crate) mod run_json;
 pub(crate) mod rx_clock;
+pub(crate) mod sample_row;
+pub(crate) mod sample_store;
 pub(crate) mod scenario;
 pub(crate) mod schedule;
 pub(crate) mod server_metrics;
 pub(crate) mod session;
+pub(crate) mod session_row;
 pub(crate) mod shard;
 pub(crate) mod slice;
 pub(crate) mod slo;
+pub(crate) mod spill;
 pub(crate) mod target;
 pub(crate) mod think_time;
 pub(crate) mod verbose;
@@ -183,7 +190,7 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<ExitCode> {
     }
     if args.json {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        serde_json::to_writer_pretty(&mut out, &results)?;
+        run_json::write(&mut out, &results)?;
         writeln!(out)?;
         out.flush()?;
     }
@@ -311,6 +318,14 @@ pub(crate) async fn replay_once(
         verbosity: verbose::Verbosity::of(args.verbose, args.verbose_text),
         shard: args.shard.unwrap_or(shard::Shard::WHOLE),
         start_at: args.start_at,
+        // `asb capacity` pools its steps' requests: they stay whole.
+        store: match &watch {
+            Some(_) => sample_store::StoreOptions::held(),
+            None => sample_store::StoreOptions::from_env(
+                args.output.as_deref().and_then(Path::parent).map(Path::to_path_buf),
+                args.slo.as_ref().is_some_and(|s| s.needs_gaps()),
+            ),
+        },
         watch,
     };
     let outcome = run::execute(plan, target, opts).await?;
@@ -318,18 +333,6 @@ pub(crate) async fn replay_once(
     let run_started = std::time::Instant::now()
         .checked_sub(Duration::from_secs_f64(outcome.elapsed_s))
         .unwrap_or_else(std::time::Instant::now);
-    let mut samples = outcome.samples;
-    let window = measurement_window(args, &mut samples, outcome.elapsed_s);
-    let found = server
-        .after_run(
-            run_started,
-            outcome.elapsed_s * 1000.0,
-            (window.from_ms, window.to_ms),
-            &mut samples,
-            cache_mode,
-            shared_prefix_chars,
-        )
-        .await;
     let mut load_summary = load::LoadSummary {
         model: load.describe(),
         think_time: think.to_string(),
@@ -337,13 +340,44 @@ pub(crate) async fn replay_once(
         schedule_lag_ms: None,
         lag_tolerance_ms: args.max_schedule_lag_ms,
         behind_schedule: None,
-        window,
+        window: load::Window::default(),
         sessions: load::SessionStats::default(),
     };
-    let conclusion = conclude::conclude(&samples, &outcome.sessions, &mut load_summary, args.slo.as_ref());
+    let end_ms = outcome.elapsed_s * 1000.0;
     let checked: Vec<answer_checks::CheckedTask<'_>> =
         checked.iter().map(|(id, name, checks)| answer_checks::CheckedTask { id, name, checks }).collect();
-    let answer_checks = answer_checks::evaluate(&checked, &samples);
+    let (requests, found, conclusion, answer_checks, itl_bound) = match outcome.samples {
+        sample_store::Samples::Held(mut samples) => {
+            load_summary.window = measurement_window(args, &mut samples, outcome.elapsed_s);
+            let window = (load_summary.window.from_ms, load_summary.window.to_ms);
+            let found =
+                server.after_run(run_started, end_ms, window, &mut samples, cache_mode, shared_prefix_chars).await;
+            let conclusion = conclude_with(&samples, &outcome.sessions, &mut load_summary, args.slo.as_ref(), None);
+            let answer_checks = answer_checks::evaluate(&checked, &samples);
+            (results::Requests::from(samples), found, conclusion, answer_checks, None)
+        }
+        sample_store::Samples::Spilled(mut spilled) => {
+            load_summary.window = measurement_window(args, &mut spilled.rows, outcome.elapsed_s);
+            let window = (load_summary.window.from_ms, load_summary.window.to_ms);
+            let found =
+                server.after_run(run_started, end_ms, window, &mut spilled.rows, cache_mode, shared_prefix_chars).await;
+            if spilled.gaps_dropped {
+                spilled.refill_itl_for_window()?;
+            }
+            let itl = spilled.gaps_dropped.then_some(spilled.itl.as_slice());
+            let conclusion = conclude_with(&spilled.rows, &outcome.sessions, &mut load_summary, args.slo.as_ref(), itl);
+            let answer_checks = answer_checks::evaluate(&checked, &spilled.answers);
+            let bound = spilled.gaps_dropped.then(|| {
+                format!(
+                    "ITL figures from HDR histograms of every gap (more gaps than the {} held raw): count, mean, \
+                     min and max exact; percentiles {}",
+                    spilled.gap_cap(),
+                    itl_histogram::BOUND
+                )
+            });
+            (results::Requests::from_spill(spilled), found, conclusion, answer_checks, bound)
+        }
+    };
     let results = RunResults {
         results_version: RESULTS_VERSION,
         tool: format!("asb {}", env!("CARGO_PKG_VERSION")),
@@ -370,14 +404,32 @@ pub(crate) async fn replay_once(
             must_match: shard_must_match(args, &target_url, seed),
         }),
         merged: None,
-        requests: samples,
-        sessions: outcome.sessions,
+        requests,
+        itl_bound,
+        sessions: match outcome.sessions {
+            sample_store::Sessions::Held(v) => v.into(),
+            sample_store::Sessions::Spilled(s) => results::SessionList::from_spill(s),
+        },
         aborted: outcome.aborted,
         server_metrics: found.server_metrics,
         prefix_cache: found.prefix_cache,
         clock_check: found.clock_check,
     };
     Ok(Some(results))
+}
+
+/// [`conclude::conclude`] over `samples` and the sessions, held or spilled.
+fn conclude_with<S: sample_row::Sample + Clone>(
+    samples: &[S],
+    sessions: &sample_store::Sessions,
+    load: &mut load::LoadSummary,
+    slo: Option<&slo::Slo>,
+    itl: Option<&[itl_histogram::ItlHistogram]>,
+) -> conclude::Conclusion {
+    match sessions {
+        sample_store::Sessions::Held(held) => conclude::conclude(samples, held, load, slo, itl),
+        sample_store::Sessions::Spilled(spilled) => conclude::conclude(samples, &spilled.rows, load, slo, itl),
+    }
 }
 
 /// The settings every shard of a run must share, flag by flag (as the run JSON names them).
@@ -543,7 +595,7 @@ fn load_header(args: &ReplayArgs, load: &run::Load, think: ThinkTime, detail: &s
 
 /// Marks the requests counted in the summary: those intended to start after `--warmup`
 /// and before the end (of `--duration`, else of the run) less `--cooldown`.
-fn measurement_window(args: &ReplayArgs, samples: &mut [results::RequestSample], elapsed_s: f64) -> load::Window {
+fn measurement_window<S: sample_row::Sample>(args: &ReplayArgs, samples: &mut [S], elapsed_s: f64) -> load::Window {
     let from = args.warmup.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
     let end = args.duration.map_or(elapsed_s, |d| d.as_secs_f64()) * 1000.0;
     let to = end - args.cooldown.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
@@ -690,7 +742,7 @@ fn write_json(path: &Path, results: &RunResults) -> Result<()> {
     let cannot = || format!("cannot write {}", path.display());
     let file = std::fs::File::create(path).with_context(cannot)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    serde_json::to_writer_pretty(&mut out, results).with_context(cannot)?;
+    run_json::write(&mut out, results).with_context(cannot)?;
     out.flush().with_context(cannot)
 }
 

@@ -7,8 +7,12 @@
 //! Each statistic's formula is in [`formulas`] and is printed next to it in every report.
 
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 
-use serde::{Deserialize, Serialize};
+use serde::ser::{Error as _, SerializeSeq};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::sample_store::{SharedSpill, Spilled, SpilledSessions};
 
 use crate::stats::Distribution;
 
@@ -55,11 +59,16 @@ pub(crate) struct RunResults {
     /// A report merged from shards: which ones, and how their clocks lined up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<super::report::merge::MergeInfo>,
-    /// Every request sent, in the order they were started.
-    pub requests: Vec<RequestSample>,
+    /// Every request sent, in the order they were started (a big run's are streamed from
+    /// its spill file when written).
+    pub requests: Requests,
+    /// Set when the ITL figures come from HDR histograms, not from every raw gap (a run
+    /// past its raw-gap cap): the bound they carry. Absent: ITL figures are exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl_bound: Option<String>,
     /// Every session as it ran (none for `--request-rate`).
     #[serde(default)]
-    pub sessions: Vec<SessionSample>,
+    pub sessions: SessionList,
     /// Why the run stopped early (`--max-consecutive-failures`, Ctrl+C), if it did.
     pub aborted: Option<String>,
     /// What the server saw: its `/metrics` scraped through the run (absent with
@@ -319,6 +328,151 @@ fn yes() -> bool {
     true
 }
 
+/// A run's requests: held whole (a run read from its JSON, a small run), or a big run's
+/// spill with a few thousand samples drawn evenly for plots ([`Requests::shown`]).
+///
+/// Derefs to the held samples, which are all of them unless [`Requests::spilled`] says
+/// otherwise; [`Requests::for_each`] and serialization always give every request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Requests {
+    held: Vec<RequestSample>,
+    spilled: Option<SharedSpill>,
+}
+
+impl Requests {
+    /// A spilled run's requests: its plot samples held, the rest on disk.
+    pub(crate) fn from_spill(mut spilled: Box<Spilled>) -> Requests {
+        let held = std::mem::take(&mut spilled.shown);
+        Requests { held, spilled: Some(std::sync::Arc::from(spilled)) }
+    }
+
+    /// The spill, when the held samples are only a sample of the requests.
+    pub(crate) fn spilled(&self) -> Option<&Spilled> {
+        self.spilled.as_deref()
+    }
+
+    /// How many requests there are in all.
+    pub(crate) fn total(&self) -> usize {
+        self.spilled.as_ref().map_or(self.held.len(), |s| s.len())
+    }
+
+    /// Every request in start order (read back from the spill file when spilled).
+    pub(crate) fn for_each(&self, mut each: impl FnMut(&RequestSample) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        match &self.spilled {
+            Some(s) => s.for_each(each),
+            None => self.held.iter().try_for_each(&mut each),
+        }
+    }
+}
+
+impl From<Vec<RequestSample>> for Requests {
+    fn from(held: Vec<RequestSample>) -> Self {
+        Requests { held, spilled: None }
+    }
+}
+
+impl Deref for Requests {
+    type Target = Vec<RequestSample>;
+    fn deref(&self) -> &Vec<RequestSample> {
+        &self.held
+    }
+}
+
+impl DerefMut for Requests {
+    fn deref_mut(&mut self) -> &mut Vec<RequestSample> {
+        &mut self.held
+    }
+}
+
+impl Serialize for Requests {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let Some(spilled) = &self.spilled else { return self.held.serialize(serializer) };
+        let mut seq = serializer.serialize_seq(Some(spilled.len()))?;
+        let mut failed = None;
+        let read = spilled.for_each(|sample| {
+            seq.serialize_element(sample).map_err(|e| {
+                let message = e.to_string();
+                failed = Some(e);
+                anyhow::anyhow!(message)
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.map_err(|e| Ser::Error::custom(format!("{e:#}")))?;
+        seq.end()
+    }
+}
+
+/// A run's sessions: held whole, or a big run's spilled (then none held; their rows serve
+/// the figures and plots, [`SessionList::spilled`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SessionList {
+    held: Vec<SessionSample>,
+    spilled: Option<std::sync::Arc<SpilledSessions>>,
+}
+
+impl SessionList {
+    pub(crate) fn from_spill(spilled: Box<SpilledSessions>) -> SessionList {
+        SessionList { held: Vec::new(), spilled: Some(std::sync::Arc::from(spilled)) }
+    }
+
+    pub(crate) fn spilled(&self) -> Option<&SpilledSessions> {
+        self.spilled.as_deref()
+    }
+}
+
+impl From<Vec<SessionSample>> for SessionList {
+    fn from(held: Vec<SessionSample>) -> Self {
+        SessionList { held, spilled: None }
+    }
+}
+
+impl Deref for SessionList {
+    type Target = Vec<SessionSample>;
+    fn deref(&self) -> &Vec<SessionSample> {
+        &self.held
+    }
+}
+
+impl DerefMut for SessionList {
+    fn deref_mut(&mut self) -> &mut Vec<SessionSample> {
+        &mut self.held
+    }
+}
+
+impl Serialize for SessionList {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let Some(spilled) = &self.spilled else { return self.held.serialize(serializer) };
+        let mut seq = serializer.serialize_seq(Some(spilled.len()))?;
+        let mut failed = None;
+        let read = spilled.for_each(|session| {
+            seq.serialize_element(session).map_err(|e| {
+                let message = e.to_string();
+                failed = Some(e);
+                anyhow::anyhow!(message)
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.map_err(|e| Ser::Error::custom(format!("{e:#}")))?;
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<SessionSample>::deserialize(deserializer).map(SessionList::from)
+    }
+}
+
+impl<'de> Deserialize<'de> for Requests {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<RequestSample>::deserialize(deserializer).map(Requests::from)
+    }
+}
+
 /// One session as it ran: the figures an agent's user sees across its calls.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct SessionSample {
@@ -354,7 +508,7 @@ pub(crate) fn formulas() -> BTreeMap<String, String> {
         ("frame time", "when the kernel received the frame (SO_TIMESTAMPNS, plain http on Linux; see kernel_timed_frames), else when the worker read it, before parsing"),
         ("output-bearing event", "an SSE event carrying text, reasoning/thinking or tool-call arguments (OpenAI delta.content / reasoning_content / reasoning / tool_calls; Anthropic text_delta / thinking_delta / input_json_delta)"),
         ("ttft_ms", "t_first_output − t0"),
-        ("itl_ms", "gaps between consecutive output-bearing events (per chunk, not per token)"),
+        ("itl_ms", "gaps between consecutive output-bearing events (per chunk, not per token); a run past its raw-gap cap (4,000,000 gaps held) takes the ITL figures from HDR histograms of every gap: count, mean, min, max exact, percentiles within 0.1 % of the nearest-rank gap (see itl_bound)"),
         ("tpot_ms", "(t_last_output − t_first_output) / (completion_tokens − 1), completion_tokens > 1"),
         ("e2e_ms", "t_last_output − t0"),
         ("scheduled_ms", "the intended send time: the session's start + the call's recorded offset (timestamps), the end of what the call waited for + its think time (recorded), the previous call's end (none), or the arrival (--request-rate)"),

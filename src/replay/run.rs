@@ -39,6 +39,7 @@ use super::history::HistoryMode;
 use super::pacer::Pacer;
 use super::plan::Plan;
 use super::results::{RequestSample, SessionSample};
+use super::sample_store::{SampleStore, Samples, Sessions, StoreOptions};
 use super::schedule::Execution;
 use super::session;
 use super::shard::Shard;
@@ -112,15 +113,16 @@ pub(crate) struct RunOptions {
     /// Judges requests as they end and may stop the run at once (a capacity step that is
     /// clearly failing): sessions in flight are cancelled, the run is not marked aborted.
     pub watch: Option<Arc<Mutex<EarlyStop>>>,
+    /// How the samples are held: whole, or spilled to disk past a count.
+    pub store: StoreOptions,
 }
 
 /// What the run produced.
 pub(crate) struct RunOutcome {
     pub started_at: jiff::Timestamp,
-    /// In start order.
-    pub samples: Vec<RequestSample>,
-    /// In start order.
-    pub sessions: Vec<SessionSample>,
+    /// Held in start order, or spilled (rows in arrival order).
+    pub samples: Samples,
+    pub sessions: Sessions,
     pub aborted: Option<String>,
     /// `--start-at`: how late after it the clock started, ms.
     pub started_late_ms: Option<f64>,
@@ -333,8 +335,12 @@ pub(crate) async fn execute(plan: Plan, target: Target, opts: RunOptions) -> Res
     let collector = tokio::spawn(collect(shared.clone(), rx, signals, progress, total, dispatcher));
     let (mut samples, mut sessions) =
         collector.await.map_err(|e| anyhow::anyhow!("the run's collector failed: {e}"))?;
-    samples.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
-    sessions.sort_by(|a, b| a.due_ms.total_cmp(&b.due_ms));
+    if let Samples::Held(held) = &mut samples {
+        held.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+    }
+    if let Sessions::Held(held) = &mut sessions {
+        held.sort_by(|a, b| a.due_ms.total_cmp(&b.due_ms));
+    }
     let elapsed_s = started.elapsed().as_secs_f64();
     let aborted = shared.abort_reason.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(RunOutcome { started_at, samples, sessions, aborted, elapsed_s, started_late_ms })
@@ -352,7 +358,8 @@ async fn wait_until(at: jiff::Timestamp) -> f64 {
 }
 
 /// Gathers what sessions report until they have all ended (or a signal stops the run),
-/// then waits for the dispatcher.
+/// then waits for the dispatcher. Samples go to a [`SampleStore`]: held, or past its count
+/// spilled to disk with a compact row each kept (a signal still ends in a full report).
 async fn collect(
     shared: Arc<Shared>,
     mut rx: mpsc::UnboundedReceiver<Report>,
@@ -360,9 +367,13 @@ async fn collect(
     progress: Progress,
     total: Option<u64>,
     dispatcher: tokio::task::JoinHandle<()>,
-) -> (Vec<RequestSample>, Vec<SessionSample>) {
-    let mut samples = Vec::with_capacity(total.unwrap_or(1024).min(1 << 20) as usize);
-    let mut sessions = Vec::new();
+) -> (Samples, Sessions) {
+    let mut samples = SampleStore::new(shared.opts.store.clone(), total);
+    let keep = |samples: &mut SampleStore, s: RequestSample| {
+        if let Some(why) = samples.push(s) {
+            shared.abort(why);
+        }
+    };
     let watch = shared.opts.watch.clone();
     let verbosity = shared.opts.verbosity;
     let interrupted = loop {
@@ -374,7 +385,7 @@ async fn collect(
                         progress.line(&verbose::request_line(&s));
                     }
                     let stop = watch.as_ref().and_then(|w| w.lock().unwrap_or_else(|p| p.into_inner()).observe(&s));
-                    samples.push(*s);
+                    keep(&mut samples, *s);
                     if stop.is_some() {
                         break Some(None);
                     }
@@ -383,7 +394,9 @@ async fn collect(
                     if verbosity == Verbosity::Text {
                         progress.line(&verbose::session_line(&s));
                     }
-                    sessions.push(s)
+                    if let Some(why) = samples.push_session(s) {
+                        shared.abort(why);
+                    }
                 }
                 None => break None,
             },
@@ -398,14 +411,18 @@ async fn collect(
         dispatcher.abort();
         while let Ok(report) = rx.try_recv() {
             match report {
-                Report::Request(s) => samples.push(*s),
-                Report::Session(s) => sessions.push(s),
+                Report::Request(s) => keep(&mut samples, *s),
+                Report::Session(s) => {
+                    if let Some(why) = samples.push_session(s) {
+                        shared.abort(why);
+                    }
+                }
             }
         }
     }
     let _ = dispatcher.await;
     progress.finish();
-    (samples, sessions)
+    samples.finish()
 }
 
 /// Open-loop work is started this long before it is due, so its body is built (poisoned,

@@ -23,7 +23,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::results::{RequestSample, SessionSample};
+use super::sample_row::Sample;
+use super::session_row::SessionFigures;
 use crate::stats::percentile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,25 +133,25 @@ impl Limit {
     }
 
     /// This request's own value of the metric (None: it has none).
-    pub(crate) fn of_request(&self, r: &RequestSample) -> Option<f64> {
+    pub(crate) fn of_request<S: Sample>(&self, r: &S) -> Option<f64> {
         match self.metric {
-            Metric::Ttft => r.ttft_from_due_ms.or(r.ttft_ms),
-            Metric::E2e => r.e2e_from_due_ms.or(r.e2e_ms),
-            Metric::Tpot => r.tpot_ms,
-            Metric::DecodeTps => r.decode_tok_per_s,
-            Metric::Itl => self.stat.of(&mut r.itl_ms.clone()),
+            Metric::Ttft => r.ttft_from_due_ms().or(r.ttft_ms()),
+            Metric::E2e => r.e2e_from_due_ms().or(r.e2e_ms()),
+            Metric::Tpot => r.tpot_ms(),
+            Metric::DecodeTps => r.decode_tok_per_s(),
+            Metric::Itl => self.stat.of(&mut r.itl_ms().to_vec()),
         }
     }
 
     /// Every value the run-level statistic is taken over: one per request (ITL: every gap),
     /// the worst value for each failed request.
-    fn run_values(&self, requests: &[RequestSample]) -> Vec<f64> {
+    fn run_values<S: Sample>(&self, requests: &[S]) -> Vec<f64> {
         let mut values = Vec::new();
         for r in requests {
-            if !r.ok {
+            if !r.ok() {
                 values.push(self.metric.worst());
             } else if self.metric == Metric::Itl {
-                values.extend(r.itl_ms.iter().copied());
+                values.extend(r.itl_ms().iter().copied());
             } else if let Some(v) = self.of_request(r) {
                 values.push(v);
             }
@@ -290,16 +291,21 @@ pub(crate) struct SloReport {
 }
 
 impl Slo {
+    /// Judges requests by their own inter-token gaps (a big run then keeps every raw gap).
+    pub(crate) fn needs_gaps(&self) -> bool {
+        self.limits.iter().any(|l| l.metric == Metric::Itl)
+    }
+
     /// Does request `r` meet every limit?
-    pub(crate) fn request_meets(&self, r: &RequestSample) -> bool {
-        r.ok && self.limits.iter().all(|l| l.of_request(r).is_none_or(|v| l.meets(v)))
+    pub(crate) fn request_meets<S: Sample>(&self, r: &S) -> bool {
+        r.ok() && self.limits.iter().all(|l| l.of_request(r).is_none_or(|v| l.meets(v)))
     }
 
     /// The report over `requests` (the window) and `sessions`, `duration_s` long.
-    pub(crate) fn evaluate(
+    pub(crate) fn evaluate<S: Sample, T: SessionFigures>(
         &self,
-        requests: &[RequestSample],
-        sessions: &[SessionSample],
+        requests: &[S],
+        sessions: &[T],
         duration_s: f64,
     ) -> SloReport {
         let per_s = |x: f64| if duration_s > 0.0 { x / duration_s } else { 0.0 };
@@ -315,19 +321,19 @@ impl Slo {
                     margin: observed.map(|v| l.margin(v)),
                     requests_meeting: requests
                         .iter()
-                        .filter(|r| r.ok && l.of_request(r).is_none_or(|v| l.meets(v)))
+                        .filter(|r| r.ok() && l.of_request(*r).is_none_or(|v| l.meets(v)))
                         .count(),
                 }
             })
             .collect();
-        let meeting: Vec<&RequestSample> = requests.iter().filter(|r| self.request_meets(r)).collect();
+        let meeting: Vec<&S> = requests.iter().filter(|r| self.request_meets(*r)).collect();
         // Per session: has requests in the window, and all of them meet the SLO. One pass
         // (a scan of every request per session was quadratic: minutes on a 100,000-request step).
         let mut all_meet: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
         for r in requests {
-            *all_meet.entry(r.session).or_insert(true) &= self.request_meets(r);
+            *all_meet.entry(r.session()).or_insert(true) &= self.request_meets(r);
         }
-        let counted = |s: &SessionSample| s.completed && all_meet.get(&s.session).copied().unwrap_or(false);
+        let counted = |s: &T| s.completed() && all_meet.get(&s.session()).copied().unwrap_or(false);
         let sessions_meeting = sessions.iter().filter(|s| counted(s)).count();
         SloReport {
             slo: self.to_string(),
@@ -339,7 +345,7 @@ impl Slo {
             requests_meeting: meeting.len(),
             attainment: (!requests.is_empty()).then(|| meeting.len() as f64 / requests.len() as f64),
             request_goodput: per_s(meeting.len() as f64),
-            token_goodput: per_s(meeting.iter().map(|r| r.completion_tokens).sum::<u64>() as f64),
+            token_goodput: per_s(meeting.iter().map(|r| r.completion_tokens()).sum::<u64>() as f64),
             sessions: sessions.len(),
             sessions_meeting,
             session_goodput: per_s(sessions_meeting as f64),
@@ -350,6 +356,7 @@ impl Slo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::results::{RequestSample, SessionSample};
 
     #[test]
     fn parses_the_documented_example() {

@@ -43,6 +43,9 @@ pub(crate) fn summary(r: &RunResults) -> String {
     if let Some(why) = &r.aborted {
         out.push_str(&indented(&format!("Stopped early: {why}"), "  ", "    "));
     }
+    if let Some(bound) = &r.itl_bound {
+        out.push_str(&indented(&format!("ITL: {bound}; every other figure exact"), "  ", "    "));
+    }
     if let Some(m) = &r.merged {
         let line =
             format!("Merged from {} of {} shards: {}", m.present.len(), m.shards, super::document::merged_detail(m));

@@ -8,14 +8,18 @@ use crate::replay::results::RunResults;
 
 /// The requests of `r` as CSV (RFC 4180: comma-separated, quoted where needed, CRLF-free).
 pub(crate) fn render(r: &RunResults) -> String {
-    let rows: Vec<serde_json::Map<String, Value>> = r
-        .requests
-        .iter()
-        .filter_map(|q| match serde_json::to_value(q) {
-            Ok(Value::Object(map)) => Some(map),
-            _ => None,
-        })
-        .collect();
+    let mut rows: Vec<serde_json::Map<String, Value>> = Vec::with_capacity(r.requests.total());
+    // Every request, a spilled run's read back from its spill file; an unreadable spill
+    // ends the rows early and says so on stderr.
+    let read = r.requests.for_each(|q| {
+        if let Ok(Value::Object(map)) = serde_json::to_value(q) {
+            rows.push(map);
+        }
+        Ok(())
+    });
+    if let Err(e) = read {
+        crate::errors::note("asb", format!("the CSV holds {} requests: {e:#}", rows.len()));
+    }
     let mut header: Vec<String> = vec!["label".into()];
     for row in &rows {
         for key in row.keys() {

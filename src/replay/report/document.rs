@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use crate::replay::answer_checks::AnswerChecks;
 use crate::replay::load::LoadSummary;
-use crate::replay::results::{BucketStats, Metrics, RequestSample, RunResults};
+use crate::replay::results::{BucketStats, Metrics, RunResults};
+use crate::replay::sample_row::Sample;
 use crate::replay::slo::SloReport;
 use crate::stats::Distribution;
 
@@ -275,6 +276,20 @@ fn notes(r: &RunResults) -> Vec<Inline> {
         notes.push(Inline::text(format!(
             "{estimated} successful request(s) had no server usage: their output token counts are estimates \
              (chars/4 per output-bearing event), and so are the rates computed from them."
+        )));
+    }
+    if let Some(bound) = &r.itl_bound {
+        notes.push(
+            Inline::strong("Inter-token latency carries a bound: ")
+                .then_text(format!("{bound}. Every other figure is exact, computed from every request's raw values.")),
+        );
+    }
+    if let Some(spilled) = r.requests.spilled() {
+        notes.push(Inline::text(format!(
+            "The plots draw {} of the run's {} requests, evenly spaced through it; the tables and figures are \
+             computed from all of them.",
+            r.requests.len(),
+            spilled.len()
         )));
     }
     if let Some(m) = &r.merged {
@@ -699,29 +714,36 @@ pub(crate) struct TaskRow {
 }
 
 /// Per task, from the raw requests: the scenario's tasks in order, then any task id found
-/// only in the requests.
+/// only in the requests. A spilled run's from its compact rows (every request).
 fn task_rows(r: &RunResults) -> Vec<TaskRow> {
+    match r.requests.spilled() {
+        Some(spilled) => task_rows_of(r, &spilled.rows),
+        None => task_rows_of(r, &r.requests),
+    }
+}
+
+fn task_rows_of<S: Sample>(r: &RunResults, requests: &[S]) -> Vec<TaskRow> {
     let mut ids: Vec<(&str, &str)> = r.scenario.tasks.iter().map(|t| (t.id.as_str(), t.name.as_str())).collect();
-    for req in &r.requests {
-        if !ids.iter().any(|(id, _)| *id == req.task_id) {
-            ids.push((req.task_id.as_str(), ""));
+    for req in requests {
+        if !ids.iter().any(|(id, _)| *id == req.task_id()) {
+            ids.push((req.task_id(), ""));
         }
     }
     ids.into_iter()
         .map(|(id, name)| {
-            let mine: Vec<&RequestSample> = r.requests.iter().filter(|q| q.task_id == id).collect();
-            let mut executions: Vec<u32> = mine.iter().map(|q| q.execution).collect();
+            let mine: Vec<&S> = requests.iter().filter(|q| q.task_id() == id).collect();
+            let mut executions: Vec<u32> = mine.iter().map(|q| q.execution()).collect();
             executions.sort_unstable();
             executions.dedup();
-            let ok = || mine.iter().filter(|q| q.ok);
+            let ok = || mine.iter().filter(|q| q.ok());
             TaskRow {
                 id: id.to_string(),
                 name: name.to_string(),
                 executions: executions.len(),
                 requests: mine.len(),
                 ok: ok().count(),
-                ttft_p50_ms: Distribution::of(ok().filter_map(|q| q.ttft_ms)).map(|d| d.p50),
-                decode_p50: Distribution::of(ok().filter_map(|q| q.decode_tok_per_s)).map(|d| d.p50),
+                ttft_p50_ms: Distribution::of(ok().filter_map(|q| q.ttft_ms())).map(|d| d.p50),
+                decode_p50: Distribution::of(ok().filter_map(|q| q.decode_tok_per_s())).map(|d| d.p50),
             }
         })
         .collect()

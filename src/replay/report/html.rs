@@ -13,6 +13,8 @@
 use std::fmt::Write as _;
 
 use crate::replay::results::{RequestSample, RunResults};
+use crate::replay::sample_row::Sample;
+use crate::replay::session_row::SessionFigures;
 
 use super::document::{Document, Inline, Span, Table, VerdictView};
 use super::plots::{colour, ecdf, Axis, Data, Plot, Series, FAILED, GREY};
@@ -289,9 +291,23 @@ pub(crate) fn run_plots(r: &RunResults) -> Vec<(Built, bool)> {
     .collect()
 }
 
-/// Requests in flight over the run (seconds, count): the in-flight plot's line.
+/// Requests in flight over the run (seconds, count): the in-flight plot's line. A spilled
+/// run's from its rows (every request), thinned to [`MAX_LINE_POINTS`].
 pub(crate) fn requests_in_flight(r: &RunResults) -> Vec<(f64, f64)> {
-    occupancy(r.requests.iter().map(|q| (finite(q.start_ms), end_ms(q))))
+    match r.requests.spilled() {
+        Some(s) => thinned(occupancy(
+            s.rows.iter().map(|q| (finite(q.start_ms()), finite(q.start_ms() + q.total_ms().unwrap_or(0.0)))),
+        )),
+        None => occupancy(r.requests.iter().map(|q| (finite(q.start_ms), end_ms(q)))),
+    }
+}
+
+/// A line of a spilled (big) run's plot keeps at most this many points, evenly spaced.
+const MAX_LINE_POINTS: usize = 20_000;
+
+fn thinned(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    let step = points.len().div_ceil(MAX_LINE_POINTS).max(1);
+    points.into_iter().step_by(step).collect()
 }
 
 /// The successful requests, warm-up and cool-down included: what the plots are made of.
@@ -544,15 +560,14 @@ fn in_flight(r: &RunResults) -> Built {
     let mut series =
         vec![Series { name: "requests in flight".into(), colour: colour(0), data: Data::Line(requests_in_flight(r)) }];
     let run_end = r.requests.iter().map(end_ms).fold(0.0, f64::max);
-    let sessions: Vec<(f64, f64)> = r
-        .sessions
-        .iter()
-        .filter(|s| s.sent > 0)
-        .map(|s| {
-            let start = finite(s.start_ms.unwrap_or(s.due_ms));
-            (start, s.end_ms.map_or(run_end, finite).max(start))
-        })
-        .collect();
+    let interval = |s: &dyn SessionFigures| {
+        let start = finite(s.start_ms().unwrap_or(s.due_ms()));
+        (start, s.end_ms().map_or(run_end, finite).max(start))
+    };
+    let sessions: Vec<(f64, f64)> = match r.sessions.spilled() {
+        Some(spilled) => spilled.rows.iter().filter(|s| s.sent() > 0).map(|s| interval(s)).collect(),
+        None => r.sessions.iter().filter(|s| s.sent > 0).map(|s| interval(s)).collect(),
+    };
     if !sessions.is_empty() {
         // Drawn first: the requests' line stays visible where the two meet.
         series.insert(
@@ -560,7 +575,11 @@ fn in_flight(r: &RunResults) -> Built {
             Series {
                 name: "sessions in flight".into(),
                 colour: colour(1),
-                data: Data::Line(occupancy(sessions.into_iter())),
+                data: Data::Line(if r.sessions.spilled().is_some() {
+                    thinned(occupancy(sessions.into_iter()))
+                } else {
+                    occupancy(sessions.into_iter())
+                }),
             },
         );
     }
@@ -653,7 +672,8 @@ mod tests {
                 end_ms: None,
                 ..Default::default()
             },
-        ];
+        ]
+        .into();
         run
     }
 

@@ -112,10 +112,19 @@ pub(crate) fn merge(mut runs: Vec<(String, RunResults)>) -> Result<(RunResults, 
         }
     }
 
-    let mut merged = runs[0].1.clone();
+    let slo: Option<Slo> = match &first.slo {
+        Some(report) => Some(report.slo.parse().map_err(|e: String| anyhow::anyhow!("{first_file}: its SLO: {e}"))?),
+        None => None,
+    };
+    // The first shard's settings and server series, without copying its samples.
+    let mut merged = {
+        let first = &mut runs[0].1;
+        let (requests, sessions) = (std::mem::take(&mut first.requests), std::mem::take(&mut first.sessions));
+        let header = first.clone();
+        (first.requests, first.sessions) = (requests, sessions);
+        header
+    };
     merged.started_at = t0.to_string();
-    merged.requests.clear();
-    merged.sessions.clear();
     let mut aborted = Vec::new();
     let mut checks: Option<crate::replay::answer_checks::AnswerChecks> = None;
     // Sums over the shards' requests; the server's own series are the first shard's scrape
@@ -123,20 +132,19 @@ pub(crate) fn merge(mut runs: Vec<(String, RunResults)>) -> Result<(RunResults, 
     let mut prefix = merged.prefix_cache.clone();
     let mut loads = Vec::new();
     let (mut window_from, mut window_to) = (f64::INFINITY, f64::NEG_INFINITY);
-    for (i, ((_, run), offset)) in runs.iter().zip(&offsets).enumerate() {
+    for (i, ((_, run), offset)) in runs.iter_mut().zip(&offsets).enumerate() {
         let is_first = i == 0;
-        let shard = run.shard.as_ref().expect("checked above");
+        let shard = run.shard.clone().expect("checked above");
         let slot = |s: usize| s * count as usize + shard.index as usize;
-        for r in &run.requests {
-            let mut r = r.clone();
+        // Moved, not copied: a shard's samples are held once.
+        for mut r in std::mem::take(&mut *run.requests) {
             r.scheduled_ms += offset;
             r.start_ms += offset;
             r.first_send_ms = r.first_send_ms.map(|t| t + offset);
             r.slot = slot(r.slot);
             merged.requests.push(r);
         }
-        for s in &run.sessions {
-            let mut s = s.clone();
+        for mut s in std::mem::take(&mut *run.sessions) {
             s.due_ms += offset;
             s.start_ms = s.start_ms.map(|t| t + offset);
             s.end_ms = s.end_ms.map(|t| t + offset);
@@ -194,10 +202,6 @@ pub(crate) fn merge(mut runs: Vec<(String, RunResults)>) -> Result<(RunResults, 
     let description = format!("merged from {} shard(s) of {count}; per shard: {}", runs.len(), loads.join(" | "));
     merged.settings.load = description.clone();
 
-    let slo: Option<Slo> = match &first.slo {
-        Some(report) => Some(report.slo.parse().map_err(|e: String| anyhow::anyhow!("{first_file}: its SLO: {e}"))?),
-        None => None,
-    };
     if let Some(load) = merged.load.as_mut() {
         load.model = description;
         load.window.from_ms = window_from;
@@ -206,7 +210,7 @@ pub(crate) fn merge(mut runs: Vec<(String, RunResults)>) -> Result<(RunResults, 
         load.window.requests_in = merged.requests.iter().filter(|r| r.in_window).count();
     }
     let mut load = merged.load.take().unwrap_or_default();
-    let conclusion = conclude(&merged.requests, &merged.sessions, &mut load, slo.as_ref());
+    let conclusion = conclude(&merged.requests, &merged.sessions, &mut load, slo.as_ref(), None);
     merged.load = Some(load);
     merged.summary = conclusion.summary;
     merged.buckets = conclusion.buckets;

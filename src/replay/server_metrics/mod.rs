@@ -135,12 +135,12 @@ impl Watch {
     /// After the run: the scrape summarised on the run's clock (`run_started`, the last
     /// answer at `end_ms`, the steady-state `window`), each request's expected cached
     /// tokens, and our clock against the server's.
-    pub(crate) async fn after_run(
+    pub(crate) async fn after_run<S: crate::replay::sample_row::Sample>(
         self,
         run_started: Instant,
         end_ms: f64,
         window: (f64, f64),
-        requests: &mut [crate::replay::results::RequestSample],
+        requests: &mut [S],
         cache_mode: crate::replay::plan::CacheMode,
         shared_prefix_chars: Option<usize>,
     ) -> Findings {
@@ -157,7 +157,7 @@ impl Watch {
             kv_cache_usage: first_row(concepts::Concept::KvCacheUsage),
             requests_running: first_row(concepts::Concept::Running),
         };
-        let any_usage = requests.iter().any(|r| r.prompt_tokens.is_some());
+        let any_usage = requests.iter().any(|r| r.prompt_tokens().is_some());
         let prefix_cache = (any_usage || self.reset.is_some())
             .then(|| prefix::account(requests, cache_mode, shared_prefix_chars, baseline, self.reset));
         Findings { server_metrics, prefix_cache, clock_check: timings::ClockCheck::of(requests) }

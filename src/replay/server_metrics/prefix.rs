@@ -28,7 +28,7 @@ use super::reset::ResetReport;
 /// whole blocks (vLLM: 16 tokens) and recompute a prompt's last token or block.
 pub(crate) const TOLERANCE_TOKENS: u64 = 64;
 use crate::replay::plan::CacheMode;
-use crate::replay::results::RequestSample;
+use crate::replay::sample_row::Sample;
 
 /// The prefix-cache section of the run JSON.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -71,46 +71,72 @@ pub(crate) struct Baseline {
 
 /// Fills every request's `expected_cached_tokens`, sums them per session, and says what
 /// the server's cache did.
-pub(crate) fn account(
-    requests: &mut [RequestSample],
+pub(crate) fn account<S: Sample>(
+    requests: &mut [S],
     mode: CacheMode,
     shared_prefix_chars: Option<usize>,
     baseline: Baseline,
     reset: Option<ResetReport>,
 ) -> PrefixCacheReport {
     let mut order: Vec<usize> = (0..requests.len()).collect();
-    order.sort_by(|&a, &b| requests[a].start_ms.total_cmp(&requests[b].start_ms));
+    order.sort_by(|&a, &b| requests[a].start_ms().total_cmp(&requests[b].start_ms()));
     let shared_tokens = shared_prefix_chars.unwrap_or(0) as u64 / 4;
-    // (session, thread) → (prompt tokens, first output time) of its last call.
-    let mut last: HashMap<(u64, Option<String>), (u64, Option<f64>)> = HashMap::new();
+    // Each request's previous call in its (session, thread) that reported usage: found by
+    // sorting rather than kept in a map per (session, thread), which a run of a million
+    // one-call sessions made a 150 MB map.
+    const NONE: u32 = u32::MAX;
+    let mut previous = vec![NONE; requests.len()];
+    let mut threads: Vec<u32> =
+        (0..requests.len() as u32).filter(|&i| requests[i as usize].prompt_tokens().is_some()).collect();
+    threads.sort_by(|&a, &b| {
+        let (a, b) = (&requests[a as usize], &requests[b as usize]);
+        (a.session(), a.thread()).cmp(&(b.session(), b.thread())).then(a.start_ms().total_cmp(&b.start_ms()))
+    });
+    for pair in threads.windows(2) {
+        let (a, b) = (&requests[pair[0] as usize], &requests[pair[1] as usize]);
+        if (a.session(), a.thread()) == (b.session(), b.thread()) {
+            previous[pair[1] as usize] = pair[0];
+        }
+    }
+    drop(threads);
     // (task, turn) sent by some execution already (allwarm).
     let mut sent_turns: HashMap<(String, usize), u64> = HashMap::new();
     for (rank, &i) in order.iter().enumerate() {
         let r = &requests[i];
-        let Some(prompt) = r.prompt_tokens else { continue };
-        let key = (r.session, r.thread.clone());
-        let expected = match last.get(&key) {
+        let Some(prompt) = r.prompt_tokens() else { continue };
+        let expected = match previous[i] {
             _ if rank == 0 => 0,
-            Some((prev, Some(first_output))) if *first_output <= r.start_ms => (*prev).min(prompt),
-            Some(_) => 0,
-            None => match mode {
+            NONE => match mode {
                 CacheMode::Realistic | CacheMode::RealisticCompat => shared_tokens.min(prompt),
                 CacheMode::Allcold => 0,
-                CacheMode::Allwarm => sent_turns.get(&(r.task_id.clone(), r.turn)).map_or(0, |&p| p.min(prompt)),
+                CacheMode::Allwarm => sent_turns.get(&(r.task_id().to_owned(), r.turn())).map_or(0, |&p| p.min(prompt)),
             },
+            p => {
+                let prev = &requests[p as usize];
+                match prev.ttft_ms().map(|t| prev.start_ms() + t) {
+                    Some(first_output) if first_output <= r.start_ms() => prev.prompt_tokens().unwrap_or(0).min(prompt),
+                    _ => 0,
+                }
+            }
         };
-        let first_output = r.ttft_ms.map(|t| r.start_ms + t);
-        last.insert(key, (prompt, first_output));
-        sent_turns.entry((r.task_id.clone(), r.turn)).or_insert(prompt);
-        requests[i].expected_cached_tokens = Some(expected);
+        sent_turns.entry((r.task_id().to_owned(), r.turn())).or_insert(prompt);
+        requests[i].set_expected_cached_tokens(Some(expected));
     }
 
     let mut report = PrefixCacheReport { reset, ..Default::default() };
-    let mut sessions: std::collections::BTreeMap<u64, SessionCache> = Default::default();
-    for r in requests.iter().filter(|r| r.prompt_tokens.is_some()) {
+    // Per session, in session order: indices sorted by session rather than a map (a
+    // million sessions in a BTreeMap cost twice their 32 bytes each).
+    let mut by_session: Vec<u32> =
+        (0..requests.len() as u32).filter(|&i| requests[i as usize].prompt_tokens().is_some()).collect();
+    by_session.sort_by_key(|&i| requests[i as usize].session());
+    let mut sessions: Vec<SessionCache> = Vec::new();
+    for r in by_session.into_iter().map(|i| &requests[i as usize]) {
         let (prompt, cached, expected) =
-            (r.prompt_tokens.unwrap_or(0), r.cached_tokens.unwrap_or(0), r.expected_cached_tokens.unwrap_or(0));
-        let s = sessions.entry(r.session).or_insert(SessionCache { session: r.session, ..Default::default() });
+            (r.prompt_tokens().unwrap_or(0), r.cached_tokens().unwrap_or(0), r.expected_cached_tokens().unwrap_or(0));
+        if sessions.last().is_none_or(|s| s.session != r.session()) {
+            sessions.push(SessionCache { session: r.session(), ..Default::default() });
+        }
+        let s = sessions.last_mut().expect("pushed above");
         s.prompt_tokens += prompt;
         s.cached_tokens += cached;
         s.expected_cached_tokens += expected;
@@ -124,24 +150,24 @@ pub(crate) fn account(
     let rate = |n: u64| (report.prompt_tokens > 0).then(|| n as f64 / report.prompt_tokens as f64);
     report.reported_hit_rate = rate(report.cached_tokens);
     report.expected_hit_rate = rate(report.expected_cached_tokens);
-    report.sessions = sessions.into_values().collect();
+    report.sessions = sessions;
 
     // On a cold cache, whichever request the server took first found nothing cached; that
     // request was sent before any answer's first output. So if every request sent before
     // the first output reports cached tokens, the cache was warm before the run.
-    let first_output = requests.iter().filter_map(|r| Some(r.start_ms + r.ttft_ms?)).fold(f64::INFINITY, f64::min);
-    let opening: Vec<&RequestSample> =
-        requests.iter().filter(|r| r.start_ms <= first_output && r.prompt_tokens.is_some()).collect();
-    let least = opening.iter().min_by_key(|r| r.cached_tokens.unwrap_or(0));
-    if let Some(r) = least.filter(|r| r.cached_tokens.unwrap_or(0) > 0) {
+    let first_output = requests.iter().filter_map(|r| Some(r.start_ms() + r.ttft_ms()?)).fold(f64::INFINITY, f64::min);
+    let opening: Vec<&S> =
+        requests.iter().filter(|r| r.start_ms() <= first_output && r.prompt_tokens().is_some()).collect();
+    let least = opening.iter().min_by_key(|r| r.cached_tokens().unwrap_or(0));
+    if let Some(r) = least.filter(|r| r.cached_tokens().unwrap_or(0) > 0) {
         report.warnings.push(format!(
             "the server's prefix cache was warm at the start: every request sent before the first answer began \
              reported cached tokens (the least: {} turn {}, {} of its {} prompt tokens), though nothing of this run \
              could have put them there; TTFT is flattered (use --reset-prefix-cache)",
-            r.task_id,
-            r.turn,
-            r.cached_tokens.unwrap_or(0),
-            r.prompt_tokens.unwrap_or(0)
+            r.task_id(),
+            r.turn(),
+            r.cached_tokens().unwrap_or(0),
+            r.prompt_tokens().unwrap_or(0)
         ));
     }
     if let Some(kv) = baseline.kv_cache_usage.filter(|&u| u > 0.0) {
@@ -161,6 +187,7 @@ pub(crate) fn account(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::results::RequestSample;
 
     fn req(session: u64, turn: usize, start: f64, prompt: u64, cached: u64) -> RequestSample {
         RequestSample {

@@ -13,7 +13,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::replay::results::RequestSample;
 use crate::stats::Distribution;
 
 /// llama.cpp's `timings` of one answer (fields it did not send are absent).
@@ -81,18 +80,17 @@ pub(crate) struct ClockCheck {
 
 impl ClockCheck {
     /// `None` when no request carried server timings.
-    pub(crate) fn of(requests: &[RequestSample]) -> Option<Self> {
-        let timed: Vec<&RequestSample> = requests.iter().filter(|r| r.ok && r.server_timings.is_some()).collect();
+    pub(crate) fn of<S: crate::replay::sample_row::Sample>(requests: &[S]) -> Option<Self> {
+        let timed: Vec<&S> = requests.iter().filter(|r| r.ok() && r.server_timings().is_some()).collect();
         if timed.is_empty() {
             return None;
         }
-        let gaps: Vec<f64> =
-            timed.iter().filter_map(|r| Some(r.ttft_ms? - r.server_timings.as_ref()?.prompt_ms?)).collect();
-        let client = Distribution::of(timed.iter().filter_map(|r| r.decode_tok_per_s).collect::<Vec<f64>>());
+        let gaps: Vec<f64> = timed.iter().filter_map(|r| Some(r.ttft_ms()? - r.server_timings()?.prompt_ms?)).collect();
+        let client = Distribution::of(timed.iter().filter_map(|r| r.decode_tok_per_s()).collect::<Vec<f64>>());
         let server = Distribution::of(
             timed
                 .iter()
-                .filter_map(|r| r.server_timings.as_ref()?.predicted_per_second)
+                .filter_map(|r| r.server_timings()?.predicted_per_second)
                 .filter(|v| *v > 0.0)
                 .collect::<Vec<f64>>(),
         );
@@ -113,6 +111,7 @@ impl ClockCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::results::RequestSample;
 
     #[test]
     fn reads_llama_cpp_s_timings_from_the_last_chunk_only() {

@@ -1,0 +1,139 @@
+//! What the session figures read from one session ([`SessionFigures`]), and a compact row
+//! of it ([`SessionRow`], 64 bytes instead of a [`SessionSample`]'s ≈ 170 with its task id):
+//! a run of a million one-call sessions holds a million of them. The full sessions of a
+//! big run are spilled beside its requests ([`super::sample_store`]).
+
+use super::results::SessionSample;
+
+/// What `load::session_stats`, the window and the SLO's session goodput read.
+pub(crate) trait SessionFigures {
+    fn session(&self) -> u64;
+    fn due_ms(&self) -> f64;
+    fn start_ms(&self) -> Option<f64>;
+    fn end_ms(&self) -> Option<f64>;
+    fn sent(&self) -> usize;
+    fn completed(&self) -> bool;
+    fn think_scheduled_ms(&self) -> f64;
+    fn think_measured_ms(&self) -> f64;
+    fn cache_hit_rate(&self) -> Option<f64>;
+}
+
+impl SessionFigures for SessionSample {
+    fn session(&self) -> u64 {
+        self.session
+    }
+    fn due_ms(&self) -> f64 {
+        self.due_ms
+    }
+    fn start_ms(&self) -> Option<f64> {
+        self.start_ms
+    }
+    fn end_ms(&self) -> Option<f64> {
+        self.end_ms
+    }
+    fn sent(&self) -> usize {
+        self.sent
+    }
+    fn completed(&self) -> bool {
+        self.completed
+    }
+    fn think_scheduled_ms(&self) -> f64 {
+        self.think_scheduled_ms
+    }
+    fn think_measured_ms(&self) -> f64 {
+        self.think_measured_ms
+    }
+    fn cache_hit_rate(&self) -> Option<f64> {
+        self.cache_hit_rate
+    }
+}
+
+fn opt(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
+}
+
+/// One session, as its figures need it (`None` as NaN).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SessionRow {
+    due_ms: f64,
+    start_ms: f64,
+    end_ms: f64,
+    think_scheduled_ms: f64,
+    think_measured_ms: f64,
+    cache_hit_rate: f64,
+    session: u64,
+    sent: u32,
+    completed: bool,
+}
+
+impl SessionRow {
+    pub(crate) fn of(s: &SessionSample) -> SessionRow {
+        SessionRow {
+            due_ms: s.due_ms,
+            start_ms: s.start_ms.unwrap_or(f64::NAN),
+            end_ms: s.end_ms.unwrap_or(f64::NAN),
+            think_scheduled_ms: s.think_scheduled_ms,
+            think_measured_ms: s.think_measured_ms,
+            cache_hit_rate: s.cache_hit_rate.unwrap_or(f64::NAN),
+            session: s.session,
+            sent: s.sent.min(u32::MAX as usize) as u32,
+            completed: s.completed,
+        }
+    }
+}
+
+impl SessionFigures for SessionRow {
+    fn session(&self) -> u64 {
+        self.session
+    }
+    fn due_ms(&self) -> f64 {
+        self.due_ms
+    }
+    fn start_ms(&self) -> Option<f64> {
+        opt(self.start_ms)
+    }
+    fn end_ms(&self) -> Option<f64> {
+        opt(self.end_ms)
+    }
+    fn sent(&self) -> usize {
+        self.sent as usize
+    }
+    fn completed(&self) -> bool {
+        self.completed
+    }
+    fn think_scheduled_ms(&self) -> f64 {
+        self.think_scheduled_ms
+    }
+    fn think_measured_ms(&self) -> f64 {
+        self.think_measured_ms
+    }
+    fn cache_hit_rate(&self) -> Option<f64> {
+        opt(self.cache_hit_rate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_answers_as_its_session() {
+        let s = SessionSample {
+            session: 9,
+            task_id: "t".into(),
+            due_ms: 1.25,
+            start_ms: Some(1.5),
+            end_ms: None,
+            sent: 3,
+            completed: true,
+            think_scheduled_ms: 10.0,
+            think_measured_ms: 10.5,
+            cache_hit_rate: Some(0.5),
+            ..Default::default()
+        };
+        let r = SessionRow::of(&s);
+        assert_eq!((r.session(), r.due_ms(), r.start_ms(), r.end_ms()), (9, 1.25, Some(1.5), None));
+        assert_eq!((r.sent(), r.completed(), r.think_measured_ms(), r.cache_hit_rate()), (3, true, 10.5, Some(0.5)));
+        assert_eq!(std::mem::size_of::<SessionRow>(), 64);
+    }
+}
