@@ -40,7 +40,6 @@ pub(crate) mod request;
 pub(crate) mod results;
 pub(crate) mod retry;
 pub(crate) mod run;
-pub(crate) mod rx_clock;
 pub(crate) mod scenario;
 pub(crate) mod schedule;
 pub(crate) mod server_metrics;
