@@ -44,6 +44,14 @@ const SPIN_WINDOW: usize = 128;
 const SPIN_MARGIN: Duration = Duration::from_micros(10);
 /// … within these bounds.
 const SPIN_BOUNDS: (Duration, Duration) = (Duration::from_micros(20), Duration::from_micros(150));
+/// Spinning (the pacer's and the tasks') may take at most this share of the time between
+/// deadlines: at 10,000 requests/s the 40–150 µs spins took 42 % of the one core the
+/// sessions share (perf, bench/pacing.sh's 10,000 sessions), and the sessions' own work
+/// queued behind them.
+const SPIN_SHARE: u32 = 5;
+/// The request rate (mean time between deadlines) is measured over windows this long.
+const RATE_WINDOW: Duration = Duration::from_millis(100);
+
 /// The lead before the handover time has been measured.
 const FIRST_LEAD: Duration = Duration::from_micros(20);
 /// The lead: the median of recent handovers plus the margin, within these bounds. Not the
@@ -123,6 +131,9 @@ struct Queue {
     /// The lead now, and its sizer (fed by the tasks, which see the handover's end).
     lead: Duration,
     lead_sizer: SpinSizer,
+    /// The most either may be at the request rate now (a share of the mean time between
+    /// deadlines, [`SPIN_SHARE`]).
+    spin_cap: Duration,
     closed: bool,
 }
 
@@ -157,7 +168,7 @@ impl Drop for Pacer {
 
 impl Pacer {
     pub(crate) fn start() -> std::io::Result<Pacer> {
-        let queue = Queue { spin: FIRST_SPIN, lead: FIRST_LEAD, ..Queue::default() };
+        let queue = Queue { spin: FIRST_SPIN, lead: FIRST_LEAD, spin_cap: SPIN_BOUNDS.1, ..Queue::default() };
         let inner = Arc::new(Inner { queue: Mutex::new(queue), changed: Condvar::new() });
         let thread_inner = inner.clone();
         std::thread::Builder::new().name("asb-pacer".into()).spawn(move || pace(&thread_inner))?;
@@ -194,7 +205,7 @@ impl Pacer {
 impl Queue {
     fn record_handover(&mut self, took: Duration) {
         self.lead_sizer.record(took);
-        self.lead = self.lead_sizer.spin;
+        self.lead = self.lead_sizer.spin.min(self.spin_cap);
     }
 }
 
@@ -239,6 +250,7 @@ fn pace(inner: &Inner) {
     exact_timer_slack();
     let mut due = Vec::new();
     let mut sizer = SpinSizer::new(FIRST_SPIN, SPIN_BOUNDS, 90);
+    let (mut window_start, mut handed) = (Instant::now(), 0u32);
     let mut queue = inner.lock();
     loop {
         if queue.closed {
@@ -260,7 +272,7 @@ fn pace(inner: &Inner) {
             queue = guard;
             if waited.timed_out() {
                 sizer.record(Instant::now().saturating_duration_since(target));
-                queue.spin = sizer.spin;
+                queue.spin = sizer.spin.min(queue.spin_cap);
             }
             continue;
         }
@@ -274,6 +286,14 @@ fn pace(inner: &Inner) {
         let now = Instant::now();
         while queue.heap.peek().is_some_and(|w| w.0.at <= now) {
             due.extend(queue.heap.pop().map(|w| w.0.tx));
+        }
+        handed += due.len() as u32;
+        let window = now.saturating_duration_since(window_start);
+        if window >= RATE_WINDOW {
+            queue.spin_cap = (window / handed.max(1) / SPIN_SHARE).min(SPIN_BOUNDS.1);
+            queue.spin = sizer.spin.min(queue.spin_cap);
+            queue.lead = queue.lead_sizer.spin.min(queue.spin_cap);
+            (window_start, handed) = (now, 0);
         }
         // Woken outside the lock, so tasks adding deadlines do not wait for the wakes.
         drop(queue);
