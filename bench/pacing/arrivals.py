@@ -1,6 +1,8 @@
 """Arrival-time error at the server, from `asb mock`'s truth log, for an open-loop run at a
 constant rate R: the k-th arrival (in arrival order) against the grid t0 + k/R. Judges every
-client the same way, whatever it reports about itself. t0 is the median of (arrival k − k/R),
+client the same way, whatever it reports about itself. An arrival is the truth log's
+`arrival_unix_ms`: when the kernel received the request at the mock (the mock's own
+wake-up and its socket queue are not in it). t0 is the median of (arrival k − k/R),
 not the first arrival alone: a first request delayed by a connection's set-up would
 otherwise shift every other error by that delay.
 

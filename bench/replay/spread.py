@@ -22,10 +22,19 @@ def span(values, fmt):
 
 
 print(f"{len(sys.argv) - 1} runs\n")
-print("| client | load | runs | events/s | mock CPU % | TTFT error p50 (ms) | TTFT error p99 (ms) |")
-print("|---|---|---:|---|---|---|---|")
+print("| client | load | runs | events/s | mock CPU % | TTFT error p50 (ms) | TTFT error p99 (ms) "
+      "| from the mock's read p50 (ms) | from the mock's read p99 (ms) | mock queue p99 (ms) |")
+print("|---|---|---:|---|---|---|---|---|---|---|")
+
+
+def field(rs, name, p):
+    return [r[name][p] if r.get(name) else None for r in rs]
+
+
 for label, rs in rows.items():
     client, load = label.split(" | ")
     print(f"| {client} | {load} | {len(rs)} | {span([r['events_per_s'] for r in rs], '{:,}')} | "
           f"{span([r.get('mock_cpu_pct') for r in rs], '{:.0f}')} | "
-          f"{span([r['ttft_error_ms']['p50'] for r in rs], '{:.3f}')} | {span([r['ttft_error_ms']['p99'] for r in rs], '{:.3f}')} |")
+          f"{span([r['ttft_error_ms']['p50'] for r in rs], '{:.3f}')} | {span([r['ttft_error_ms']['p99'] for r in rs], '{:.3f}')} | "
+          f"{span(field(rs, 'ttft_error_from_read_ms', 'p50'), '{:.3f}')} | {span(field(rs, 'ttft_error_from_read_ms', 'p99'), '{:.3f}')} | "
+          f"{span(field(rs, 'mock_queue_ms', 'p99'), '{:.3f}')} |")

@@ -21,6 +21,7 @@ const MAX_TOKENS_PER_FRAME: usize = 64;
 pub(crate) struct Generation {
     pub reply: Reply,
     schedule: Schedule,
+    /// Where the truth's times count from (the request's arrival, see `truth::Arrival`).
     arrival: Instant,
     sent: usize,
     /// Injected fault: close the connection after this many tokens.

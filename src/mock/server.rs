@@ -22,7 +22,6 @@ use rand::{RngExt, SeedableRng};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 use tower_service::Service;
 
 use super::answer;
@@ -37,9 +36,10 @@ use super::request::{self, GenRequest};
 use super::responses::{self, ResponsesStream};
 use super::timing::{DecodeSlots, Schedule};
 use super::tokenizer;
-use super::truth::{TruthLog, TruthRecord};
+use super::truth::{Arrival, TruthLog, TruthRecord};
 use crate::wire::api::Route;
 use crate::wire::errors::ApiError;
+use crate::wire::rx_timestamp::{self, TimestampedTcp};
 use crate::wire::server;
 use crate::wire::translate::ResponseFrame;
 use crate::wire::Api;
@@ -87,6 +87,9 @@ impl Drop for MockServer {
 pub(crate) async fn start(cfg: MockConfig, host: IpAddr, port: u16, truth: TruthLog) -> Result<MockServer> {
     let listener = TcpListener::bind((host, port)).await.with_context(|| format!("cannot listen on {host}:{port}"))?;
     let addr = listener.local_addr()?;
+    // Accepted sockets inherit the option, and the kernel starts stamping now rather than
+    // at the first connection (see `wire::rx_timestamp`).
+    rx_timestamp::enable(&listener);
     let state = Arc::new(MockState {
         cache: Mutex::new(PrefixCache::new(cfg.cache_block_tokens, cfg.cache_blocks)),
         cfg,
@@ -112,9 +115,13 @@ pub(crate) async fn start(cfg: MockConfig, host: IpAddr, port: u16, truth: Truth
                     let Ok((stream, _)) = accepted else { continue };
                     // Small SSE frames must leave at once: no Nagle.
                     let _ = stream.set_nodelay(true);
+                    let (stream, rx) = TimestampedTcp::new(stream);
                     let (app, builder, watcher) = (app.clone(), Arc::clone(&builder), graceful.watcher());
                     tokio::spawn(async move {
-                        let handle = move |req: http::Request<hyper::body::Incoming>| {
+                        // Called as soon as a request's headers are parsed: the latest read
+                        // on the connection is the one that completed them.
+                        let handle = move |mut req: http::Request<hyper::body::Incoming>| {
+                            req.extensions_mut().insert(Arrival::now(rx.last_ns()));
                             let mut app = app.clone();
                             async move { app.call(req.map(axum::body::Body::new)).await }
                         };
@@ -161,7 +168,8 @@ async fn responses_call(State(state): State<Arc<MockState>>, req: Request) -> Re
 
 /// The whole life of one generation request.
 async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
-    let arrival = Instant::now();
+    let arrival = req.extensions().get::<Arrival>().copied().unwrap_or_else(|| Arrival::now(None));
+    let origin = arrival.origin();
     let seq = state.seq.fetch_add(1, Ordering::Relaxed) + 1;
     let request_id = format!("mock-{seq}");
     let mut truth = TruthRecord {
@@ -173,7 +181,8 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         stream: false,
         status: 200,
         outcome: "completed",
-        arrival_unix_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        arrival_unix_ms: arrival.unix_ms(),
+        read_ms: arrival.read_ms(),
         prompt_tokens: 0,
         cached_tokens: 0,
         cache_written_tokens: 0,
@@ -192,7 +201,7 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
         truth.status = e.status.as_u16();
         truth.outcome = outcome;
         truth.error = Some(e.message.clone());
-        truth.end_ms = arrival.elapsed().as_secs_f64() * 1000.0;
+        truth.end_ms = origin.elapsed().as_secs_f64() * 1000.0;
         state.truth.write(&truth);
         error_response(&e, api, &request_id)
     };
@@ -262,9 +271,9 @@ async fn generate(state: Arc<MockState>, api: Api, req: Request) -> Response {
     };
     let uncached = reply.prompt_tokens - cache.cached_tokens;
     let stall_s = if stalled { cfg.stall_s } else { 0.0 };
-    let schedule = Schedule::new(cfg, arrival, uncached, stall_s, Arc::clone(&state.slots), faults.random());
+    let schedule = Schedule::new(cfg, arrival.read, uncached, stall_s, Arc::clone(&state.slots), faults.random());
     let frame = frame.map(|f| responses::numbered(f, seq, &gen.model));
-    let mut generation = Generation::new(reply, schedule, arrival, cut_after, truth, Arc::clone(&state.truth))
+    let mut generation = Generation::new(reply, schedule, origin, cut_after, truth, Arc::clone(&state.truth))
         .counted_in(Arc::clone(&state.metrics), in_flight);
 
     if gen.stream {

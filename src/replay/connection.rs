@@ -8,7 +8,7 @@
 //! rather than in a spawned task: when a frame arrives, the same poll that reads it from
 //! the socket hands it to the worker, which timestamps it — no hop through another task
 //! and no second wake-up between the socket and the clock. On plain `http://` the
-//! socket also reports when the kernel received each read ([`super::rx_clock`]).
+//! socket also reports when the kernel received each read ([`crate::wire::rx_timestamp`]).
 
 use std::time::Instant;
 
@@ -21,10 +21,10 @@ use hyper::client::conn::http1::{self, SendRequest};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use super::rx_clock::{RxClock, TimestampedTcp};
 use crate::wire::client::{connector, Connector};
 pub(crate) use crate::wire::driven::chain;
 use crate::wire::driven::{drive, Driver};
+use crate::wire::rx_timestamp::{RxClock, TimestampedTcp};
 
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 

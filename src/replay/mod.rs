@@ -43,7 +43,6 @@ pub(crate) mod results;
 pub(crate) mod retry;
 pub(crate) mod run;
 pub(crate) mod run_json;
-pub(crate) mod rx_clock;
 pub(crate) mod sample_row;
 pub(crate) mod sample_store;
 pub(crate) mod scenario;

@@ -12,6 +12,8 @@
 //!   core on a `SO_REUSEPORT` port;
 //! * [`http1`] / [`prefixed`] — the recording proxy's hand-written HTTP/1.1 framing, and a
 //!   connection handed on with the bytes already read from it;
+//! * [`rx_timestamp`] — kernel receive timestamps on plain TCP (replay's frames, the
+//!   mock's request arrivals);
 //! * [`sse`] — incremental Server-Sent Events parsing over socket chunks;
 //! * [`openai`] / [`usage`] — how an OpenAI answer (body or stream chunk) and either API's
 //!   `usage` are read, one way for the recorder and the translators;
@@ -31,6 +33,7 @@ mod http1_props;
 pub(crate) mod openai;
 pub(crate) mod prefixed;
 pub(crate) mod responses;
+pub(crate) mod rx_timestamp;
 pub(crate) mod server;
 pub(crate) mod sse;
 pub(crate) mod translate;

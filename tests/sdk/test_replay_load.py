@@ -4,6 +4,7 @@ time — driven through the real binary and checked against `asb mock`'s truth l
 request really reached the server, and when its answer ended)."""
 
 import json
+import sys
 import time
 import subprocess
 
@@ -98,6 +99,23 @@ def test_recorded_think_time_keeps_each_gap_at_1_and_64_sessions(start_mock, tmp
         think = load["sessions"]["think_scheduled_s"]
         assert abs(think["p50"] - sum(GAPS) / 1000) < 1e-6
         assert abs(load["sessions"]["think_measured_s"]["p50"] - sum(GAPS) / 1000) < 0.005
+
+
+def test_the_truth_starts_when_the_kernel_received_the_request(start_mock, tmp_path):
+    """The mock's truth log counts a request from the kernel's receipt of it (`read_ms`
+    later, the mock read it): never after the client's send, so the client's TTFT (from
+    its send) is never below the truth's, even when 16 sessions queue at a one-core mock."""
+    mock = start_mock("--zero-delay", "--answer-tokens", "4", cpu=0)
+    rec = single_thread(tmp_path)
+    p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "--sessions", "16", "-r", "16",
+                      "--think-time", "none", "--cache-mode", "allwarm", cpu=1)
+    truth = {t["request_id"]: t for t in mock.truth(expect=64)}
+    assert len(truth) == 64 and all(r["ok"] for r in run["requests"])
+    for r in run["requests"]:
+        t = truth[r["request_id"]]
+        if sys.platform == "linux":
+            assert t["read_ms"] is not None and 0 <= t["read_ms"] < 1000, t
+        assert r["ttft_ms"] >= t["ttft_ms"] - 0.01, (r["ttft_ms"], t)
 
 
 def test_without_sessions_the_pump_stays_back_to_back(start_mock, tmp_path):

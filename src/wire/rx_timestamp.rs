@@ -1,17 +1,25 @@
-//! Kernel receive timestamps for the replay client's plain-TCP connections.
+//! Kernel receive timestamps on plain TCP connections, for whichever side needs to know
+//! when bytes reached this machine rather than when a busy task got round to them.
 //!
-//! The worker reads the clock when it gets a frame; under load (many streams, a busy
-//! core) a frame can sit in the socket while other connections' frames are parsed, and
-//! that wait would end up in TTFT and ITL. With `SO_TIMESTAMPNS` on the socket, every
-//! `recvmsg` also returns the time the kernel received the latest segment it read, so a
-//! frame's time is its arrival at this machine, whatever the client was doing then.
+//! With `SO_TIMESTAMPNS` on the socket, every `recvmsg` also returns the time the kernel
+//! received the latest segment it read. Two users, one reader:
+//! * the replay client (`replay::connection`): a frame's time is its arrival, not when the
+//!   worker (busy parsing other connections' frames) read it, so that wait stays out of
+//!   TTFT and ITL;
+//! * `asb mock`'s truth log: a request's clock starts when its bytes reached the mock's
+//!   socket, not when the (possibly saturated, one-core) mock read them, so the time a
+//!   request queued in the socket is counted as the server's, as it is.
 //!
-//! Linux only, plain `http://` only (under TLS the bytes hyper sees are decrypted later);
-//! elsewhere the worker's own clock reading is used, as before — and for the first reads
-//! of a process too: the kernel starts stamping received packets a moment after the
-//! first socket asks (the workers' connections are opened before the clock starts). The kernel's clock is
-//! CLOCK_REALTIME: request start is read on the same clock, and a timestamp that does
-//! not fall between request start and the worker's own reading is not used.
+//! Linux only, plain TCP only (under TLS the bytes hyper sees are decrypted later);
+//! elsewhere, and for a read the kernel did not stamp, the clock says "unknown" and the
+//! caller uses its own clock reading. The kernel starts stamping received packets a moment
+//! after the first socket of the process asks ([`enable`] on a listener early helps; the
+//! replay workers' connections are opened before the clock starts). The kernel's clock is
+//! CLOCK_REALTIME: callers read their reference times on the same clock, and check that a
+//! stamp falls where it can.
+//!
+//! Cost: one `recvmsg` instead of one `recv` per read, with 64 bytes of control data; no
+//! extra syscall.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -22,11 +30,12 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
-use tokio::io::{AsyncWrite, Interest};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
 /// The receive time of the latest read on a connection, in ns since the Unix epoch
-/// (0 = unknown). Shared between the connection's stream and the worker reading frames.
+/// (0 = unknown: no read yet, or the kernel did not stamp the latest one). Shared between
+/// the connection's stream and whoever times what it read.
 #[derive(Clone, Default)]
 pub(crate) struct RxClock(Arc<AtomicU64>);
 
@@ -34,6 +43,25 @@ impl RxClock {
     pub(crate) fn last_ns(&self) -> Option<u64> {
         Some(self.0.load(Ordering::Relaxed)).filter(|&ns| ns != 0)
     }
+}
+
+/// Asks the kernel to stamp what `socket` receives; a kernel that refuses leaves reads
+/// unstamped. On a listener, the sockets it accepts inherit the option.
+pub(crate) fn enable(socket: &impl AsRawFd) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: a valid socket fd and a c_int option value of the right size.
+    unsafe {
+        let on: libc::c_int = 1;
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = socket;
 }
 
 /// A TCP stream whose reads record their kernel receive timestamp in an [`RxClock`].
@@ -45,18 +73,7 @@ pub(crate) struct TimestampedTcp {
 impl TimestampedTcp {
     /// Turns receive timestamps on; a kernel that refuses just leaves the clock unset.
     pub(crate) fn new(io: TcpStream) -> (Self, RxClock) {
-        #[cfg(target_os = "linux")]
-        // SAFETY: a valid socket fd and a c_int option value of the right size.
-        unsafe {
-            let on: libc::c_int = 1;
-            libc::setsockopt(
-                io.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        enable(&io);
         let clock = RxClock::default();
         (TimestampedTcp { io, clock: clock.clone() }, clock)
     }
@@ -95,20 +112,18 @@ impl TimestampedTcp {
     }
 }
 
-impl Read for TimestampedTcp {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
+impl TimestampedTcp {
+    /// Reads what is there into `unfilled`, once the socket is readable, and records the
+    /// read's stamp (0 when it had none, so a stale stamp never stands for new bytes).
+    fn poll_recv(&self, cx: &mut Context<'_>, unfilled: &mut [MaybeUninit<u8>]) -> Poll<io::Result<usize>> {
         loop {
             ready!(self.io.poll_read_ready(cx))?;
-            // SAFETY: recv writes only initialised bytes into the first n of the unfilled part.
-            let unfilled = unsafe { buf.as_mut() };
             match self.io.try_io(Interest::READABLE, || self.recv(unfilled)) {
                 Ok((n, stamp)) => {
-                    if let Some(ns) = stamp {
-                        self.clock.0.store(ns, Ordering::Relaxed);
+                    if n > 0 {
+                        self.clock.0.store(stamp.unwrap_or(0), Ordering::Relaxed);
                     }
-                    // SAFETY: recvmsg initialised exactly n bytes.
-                    unsafe { buf.advance(n) };
-                    return Poll::Ready(Ok(()));
+                    return Poll::Ready(Ok(n));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Poll::Ready(Err(e)),
@@ -117,7 +132,54 @@ impl Read for TimestampedTcp {
     }
 }
 
+impl Read for TimestampedTcp {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
+        // SAFETY: recv writes only initialised bytes into the first n of the unfilled part.
+        let n = ready!(self.poll_recv(cx, unsafe { buf.as_mut() }))?;
+        // SAFETY: recvmsg initialised exactly n bytes.
+        unsafe { buf.advance(n) };
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for TimestampedTcp {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        // SAFETY: recv writes only initialised bytes into the first n of the unfilled part.
+        let n = ready!(self.poll_recv(cx, unsafe { buf.unfilled_mut() }))?;
+        // SAFETY: recvmsg initialised exactly n bytes.
+        unsafe { buf.assume_init(n) };
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl Write for TimestampedTcp {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+impl AsyncWrite for TimestampedTcp {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
