@@ -76,11 +76,14 @@ def test_recorded_think_time_keeps_each_gap_at_1_and_64_sessions(start_mock, tmp
     mock = start_mock("--prefill-tps", "1000000", "--decode-tps", "500", cpu=0)
     rec = single_thread(tmp_path)
     for sessions in (1, 64):
+        # One session runs four executions one after another: 12 gaps, so that one time
+        # slice lost to a neighbour on this shared VM (6.7 ms once) is a tail, not the p90.
+        executions = max(sessions, 4)
         before = len(mock.truth())
         p, run = run_json(tmp_path, "-e", mock.url, "-m", "m", "-w", str(rec), "--sessions", str(sessions),
-                          "-r", str(sessions), "--cache-mode", "allwarm", name=f"s{sessions}", cpu=1)
+                          "-r", str(executions), "--cache-mode", "allwarm", name=f"s{sessions}", cpu=1)
         assert "Think time: recorded" in p.stdout and run["settings"]["think_time"] == "recorded"
-        truth = mock.truth(expect=before + 4 * sessions)[before:]
+        truth = mock.truth(expect=before + 4 * executions)[before:]
         errors = []
         for calls in joined(run, truth).values():
             assert [r["turn"] for r, _ in calls] == [0, 1, 2, 3]
@@ -95,7 +98,7 @@ def test_recorded_think_time_keeps_each_gap_at_1_and_64_sessions(start_mock, tmp
         assert pct(errors, 0.5) <= bound[0] and pct(errors, 0.9) <= bound[1], detail
         load = run["load"]
         assert load["behind_schedule"] is None and load["schedule_lag_ms"]["p50"] < 2.0, load["schedule_lag_ms"]
-        assert load["sessions"]["started"] == load["sessions"]["completed"] == sessions
+        assert load["sessions"]["started"] == load["sessions"]["completed"] == executions
         think = load["sessions"]["think_scheduled_s"]
         assert abs(think["p50"] - sum(GAPS) / 1000) < 1e-6
         assert abs(load["sessions"]["think_measured_s"]["p50"] - sum(GAPS) / 1000) < 0.005
