@@ -18,19 +18,19 @@ pub(crate) struct Conclusion {
     pub slo: Option<SloReport>,
 }
 
-/// Concludes over `samples` (their `in_window` marks already set) and `sessions`, and
-/// fills `load`'s schedule lag, behind-schedule finding and session figures. `itl`: the
-/// window's gaps per bucket, when the samples no longer hold them (a big run past its
-/// raw-gap cap).
-pub(crate) fn conclude<S: Sample + Clone, T: SessionFigures + Clone>(
+/// Concludes over `samples` (their `in_window` marks already set) and the sessions that
+/// each `sessions()` pass yields, and fills `load`'s schedule lag, behind-schedule finding
+/// and session figures. `itl`: the window's gaps per bucket, when the samples no longer
+/// hold them (a big run past its raw-gap cap).
+pub(crate) fn conclude<S: Sample + Clone, T: SessionFigures, I: Iterator<Item = T>>(
     samples: &[S],
-    sessions: &[T],
+    sessions: impl Fn() -> I,
     load: &mut LoadSummary,
     slo: Option<&Slo>,
     itl: Option<&[ItlHistogram]>,
 ) -> Conclusion {
     (load.schedule_lag_ms, load.behind_schedule) = load::lag(samples, load.lag_tolerance_ms);
-    load.sessions = load::session_stats(sessions);
+    load.sessions = load::session_stats(&sessions);
     let counted: Vec<S>;
     let in_window: &[S] = if samples.iter().all(|r| r.in_window()) {
         samples
@@ -44,15 +44,11 @@ pub(crate) fn conclude<S: Sample + Clone, T: SessionFigures + Clone>(
         summary.verdict = "poor".into();
         summary.verdict_basis = format!("{behind}; {}", summary.verdict_basis);
     }
-    // Copied only when the window leaves some out (a million sessions are 64 MB of rows).
-    let inside = |s: &T| (load.window.from_ms..=load.window.to_ms).contains(&s.due_ms());
-    let kept: Vec<T>;
-    let window_sessions: &[T] = if sessions.iter().all(inside) {
-        sessions
-    } else {
-        kept = sessions.iter().filter(|s| inside(s)).cloned().collect();
-        &kept
-    };
-    let slo = slo.map(|slo| slo.evaluate(in_window, window_sessions, summary.duration_s));
+    // Filtered as they pass, never copied (a million sessions are 64 MB of rows).
+    let window = load.window.from_ms..=load.window.to_ms;
+    let slo = slo.map(|slo| {
+        let window_sessions = sessions().filter(|s| window.contains(&s.due_ms()));
+        slo.evaluate(in_window, window_sessions, summary.duration_s)
+    });
     Conclusion { summary, buckets, slo }
 }

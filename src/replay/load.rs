@@ -79,16 +79,18 @@ pub(crate) fn lag<S: Sample>(requests: &[S], tolerance_ms: f64) -> (Option<Distr
     (lag, behind)
 }
 
-pub(crate) fn session_stats<T: SessionFigures>(sessions: &[T]) -> SessionStats {
-    let finished = || sessions.iter().filter(|s| s.completed());
+/// The session figures, from `sessions()` passes over the sessions (one per distribution:
+/// a big run's sessions are read back from their spill file, not held).
+pub(crate) fn session_stats<T: SessionFigures, I: Iterator<Item = T>>(sessions: impl Fn() -> I) -> SessionStats {
+    let finished = || sessions().filter(|s| s.completed());
     SessionStats {
-        started: sessions.len(),
+        started: sessions().count(),
         completed: finished().count(),
         duration_s: Distribution::of(finished().filter_map(|s| Some((s.end_ms()? - s.due_ms()) / 1000.0))),
         calls: Distribution::of(finished().map(|s| s.sent() as f64)),
         think_scheduled_s: Distribution::of(finished().map(|s| s.think_scheduled_ms() / 1000.0)),
         think_measured_s: Distribution::of(finished().map(|s| s.think_measured_ms() / 1000.0)),
-        cache_hit_rate: Distribution::of(sessions.iter().filter_map(|s| s.cache_hit_rate())),
+        cache_hit_rate: Distribution::of(sessions().filter_map(|s| s.cache_hit_rate())),
     }
 }
 

@@ -351,7 +351,7 @@ pub(crate) async fn replay_once(
             let window = (load_summary.window.from_ms, load_summary.window.to_ms);
             let found =
                 server.after_run(run_started, end_ms, window, &mut samples, cache_mode, shared_prefix_chars).await;
-            let conclusion = conclude_with(&samples, &outcome.sessions, &mut load_summary, args.slo.as_ref(), None);
+            let conclusion = conclude_with(&samples, &outcome.sessions, &mut load_summary, args.slo.as_ref(), None)?;
             let answer_checks = answer_checks::evaluate(&checked, &samples);
             (results::Requests::from(samples), found, conclusion, answer_checks, None)
         }
@@ -364,7 +364,8 @@ pub(crate) async fn replay_once(
                 spilled.refill_itl_for_window()?;
             }
             let itl = spilled.gaps_dropped.then_some(spilled.itl.as_slice());
-            let conclusion = conclude_with(&spilled.rows, &outcome.sessions, &mut load_summary, args.slo.as_ref(), itl);
+            let conclusion =
+                conclude_with(&spilled.rows, &outcome.sessions, &mut load_summary, args.slo.as_ref(), itl)?;
             let answer_checks = answer_checks::evaluate(&checked, &spilled.answers);
             let bound = spilled.gaps_dropped.then(|| {
                 format!(
@@ -417,17 +418,22 @@ pub(crate) async fn replay_once(
     Ok(Some(results))
 }
 
-/// [`conclude::conclude`] over `samples` and the sessions, held or spilled.
+/// [`conclude::conclude`] over `samples` and the sessions, held or spilled (read back from
+/// their spill file a pass at a time; an error reading it is the run's error).
 fn conclude_with<S: sample_row::Sample + Clone>(
     samples: &[S],
     sessions: &sample_store::Sessions,
     load: &mut load::LoadSummary,
     slo: Option<&slo::Slo>,
     itl: Option<&[itl_histogram::ItlHistogram]>,
-) -> conclude::Conclusion {
+) -> Result<conclude::Conclusion> {
     match sessions {
-        sample_store::Sessions::Held(held) => conclude::conclude(samples, held, load, slo, itl),
-        sample_store::Sessions::Spilled(spilled) => conclude::conclude(samples, &spilled.rows, load, slo, itl),
+        sample_store::Sessions::Held(held) => Ok(conclude::conclude(samples, || held.iter(), load, slo, itl)),
+        sample_store::Sessions::Spilled(spilled) => {
+            let conclusion = conclude::conclude(samples, || spilled.rows(), load, slo, itl);
+            spilled.check()?;
+            Ok(conclusion)
+        }
     }
 }
 

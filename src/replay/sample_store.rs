@@ -7,7 +7,8 @@
 //! nor from the run JSON) and the run's ITL figures come from the histograms, with their
 //! bound ([`super::itl_histogram::BOUND`]) said in every report.
 //!
-//! So a run of N requests holds 88 B × N (and 64 B per session) plus at most `gap_cap` ×
+//! So a run of N requests holds 88 B × N (and 4 B per spilled request and session: its
+//! line's length; sessions are read back from their spill when concluded) plus at most `gap_cap` ×
 //! 8 B of gaps, 2,000–4,000 samples drawn evenly for the HTML's plots, and the answers of tasks with answer checks.
 //! Every other figure (TTFT, E2E, TPOT, rates, tokens, counts) stays exact: it is
 //! computed from the rows' own `f64`s.
@@ -79,23 +80,63 @@ pub(crate) enum Sessions {
     Spilled(Box<SpilledSessions>),
 }
 
-/// A spilled run's sessions: a row each (arrival order), the full sessions on disk.
+/// A spilled run's sessions: all on disk, none held (a million one-call sessions' rows were
+/// 64 MB); the figures read them back a pass at a time ([`SpilledSessions::rows`]).
 #[derive(Debug)]
 pub(crate) struct SpilledSessions {
-    pub rows: Vec<SessionRow>,
     spill: Spill<SessionSample>,
+    /// Sessions that arrived after the spill file failed (arrival index ≥ `spill.len()`).
     tail: Vec<SessionSample>,
+    /// The first error a pass met (it ended the pass early).
+    failed: std::sync::Mutex<Option<String>>,
 }
 
 impl SpilledSessions {
     pub(crate) fn len(&self) -> usize {
-        self.rows.len()
+        self.spill.len() + self.tail.len()
+    }
+
+    /// Each session's row, read back from the spill in arrival order: one sequential pass.
+    /// A read error ends the pass early; [`SpilledSessions::check`] returns it.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = SessionRow> + '_ {
+        let mut lines = match self.spill.lines() {
+            Ok(lines) => Some(lines),
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        };
+        let spilled = std::iter::from_fn(move || match lines.as_mut()?.next()? {
+            Ok(session) => Some(SessionRow::of(&session)),
+            Err(e) => {
+                lines = None;
+                self.fail(e);
+                None
+            }
+        });
+        spilled.chain(self.tail.iter().map(SessionRow::of))
+    }
+
+    fn fail(&self, e: anyhow::Error) {
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        failed.get_or_insert_with(|| format!("{e:#}"));
+    }
+
+    /// The error that ended a pass of [`SpilledSessions::rows`] early, if one did.
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
+        match self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            Some(e) => Err(anyhow::anyhow!(e)),
+            None => Ok(()),
+        }
     }
 
     /// Every session in due order.
     pub(crate) fn for_each(&self, mut each: impl FnMut(&SessionSample) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        let mut order: Vec<u32> = (0..self.rows.len() as u32).collect();
-        order.sort_by(|&a, &b| self.rows[a as usize].due_ms().total_cmp(&self.rows[b as usize].due_ms()));
+        let due: Vec<f64> = self.rows().map(|r| r.due_ms()).collect();
+        self.check()?;
+        let mut order: Vec<u32> = (0..due.len() as u32).collect();
+        order.sort_by(|&a, &b| due[a as usize].total_cmp(&due[b as usize]));
+        drop(due);
         let mut reader = self.spill.reader()?;
         let spilled = self.spill.len();
         for i in order.into_iter().map(|i| i as usize) {
@@ -150,7 +191,6 @@ impl SampleStore {
     /// for [`SampleStore::push`].
     pub(crate) fn push_session(&mut self, session: SessionSample) -> Option<String> {
         if let Some(s) = self.spilled_sessions.as_mut() {
-            s.rows.push(SessionRow::of(&session));
             if !s.tail.is_empty() {
                 s.tail.push(session);
                 return None;
@@ -175,7 +215,7 @@ impl SampleStore {
                 return Some(format!("{e:#}; the run stopped (its sessions would not fit in memory otherwise)"));
             }
         };
-        self.spilled_sessions = Some(SpilledSessions { rows: Vec::new(), spill, tail: Vec::new() });
+        self.spilled_sessions = Some(SpilledSessions { spill, tail: Vec::new(), failed: Default::default() });
         let mut error = None;
         for s in std::mem::take(&mut self.sessions).into_iter().chain([session]) {
             error = error.or(self.push_session(s));
@@ -386,6 +426,9 @@ mod tests {
         let (Samples::Spilled(mut s), Sessions::Spilled(sessions)) = store.finish() else {
             panic!("100 samples and 30 sessions past a cap of 10 must spill")
         };
+        let rows: Vec<u64> = sessions.rows().map(|r| r.session()).collect();
+        assert_eq!(rows, (0..30).collect::<Vec<u64>>(), "a pass reads every session back, in arrival order");
+        assert!(sessions.check().is_ok() && sessions.len() == 30);
         let mut due = Vec::new();
         sessions
             .for_each(|s| {

@@ -1,7 +1,8 @@
 //! What the session figures read from one session ([`SessionFigures`]), and a compact row
-//! of it ([`SessionRow`], 64 bytes instead of a [`SessionSample`]'s ≈ 170 with its task id):
-//! a run of a million one-call sessions holds a million of them. The full sessions of a
-//! big run are spilled beside its requests ([`super::sample_store`]).
+//! of it ([`SessionRow`], 64 bytes instead of a [`SessionSample`]'s ≈ 170 with its task id).
+//! The full sessions of a big run are spilled beside its requests
+//! ([`super::sample_store`]) and not held: the figures read them back a pass at a time,
+//! as rows (a million one-call sessions' rows held were 64 MB, a quarter of the run's peak).
 
 use super::results::SessionSample;
 
@@ -45,6 +46,36 @@ impl SessionFigures for SessionSample {
     }
     fn cache_hit_rate(&self) -> Option<f64> {
         self.cache_hit_rate
+    }
+}
+
+impl<T: SessionFigures + ?Sized> SessionFigures for &T {
+    fn session(&self) -> u64 {
+        (**self).session()
+    }
+    fn due_ms(&self) -> f64 {
+        (**self).due_ms()
+    }
+    fn start_ms(&self) -> Option<f64> {
+        (**self).start_ms()
+    }
+    fn end_ms(&self) -> Option<f64> {
+        (**self).end_ms()
+    }
+    fn sent(&self) -> usize {
+        (**self).sent()
+    }
+    fn completed(&self) -> bool {
+        (**self).completed()
+    }
+    fn think_scheduled_ms(&self) -> f64 {
+        (**self).think_scheduled_ms()
+    }
+    fn think_measured_ms(&self) -> f64 {
+        (**self).think_measured_ms()
+    }
+    fn cache_hit_rate(&self) -> Option<f64> {
+        (**self).cache_hit_rate()
     }
 }
 

@@ -305,7 +305,7 @@ impl Slo {
     pub(crate) fn evaluate<S: Sample, T: SessionFigures>(
         &self,
         requests: &[S],
-        sessions: &[T],
+        sessions: impl IntoIterator<Item = T>,
         duration_s: f64,
     ) -> SloReport {
         let per_s = |x: f64| if duration_s > 0.0 { x / duration_s } else { 0.0 };
@@ -334,7 +334,11 @@ impl Slo {
             *all_meet.entry(r.session()).or_insert(true) &= self.request_meets(r);
         }
         let counted = |s: &T| s.completed() && all_meet.get(&s.session()).copied().unwrap_or(false);
-        let sessions_meeting = sessions.iter().filter(|s| counted(s)).count();
+        let (mut session_count, mut sessions_meeting) = (0, 0);
+        for s in sessions {
+            session_count += 1;
+            sessions_meeting += usize::from(counted(&s));
+        }
         SloReport {
             slo: self.to_string(),
             latency_origin: "TTFT and E2E from the intended send time (scheduled_ms): coordinated omission excluded"
@@ -346,7 +350,7 @@ impl Slo {
             attainment: (!requests.is_empty()).then(|| meeting.len() as f64 / requests.len() as f64),
             request_goodput: per_s(meeting.len() as f64),
             token_goodput: per_s(meeting.iter().map(|r| r.completion_tokens()).sum::<u64>() as f64),
-            sessions: sessions.len(),
+            sessions: session_count,
             sessions_meeting,
             session_goodput: per_s(sessions_meeting as f64),
         }

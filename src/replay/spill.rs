@@ -77,6 +77,29 @@ impl<T: Serialize + DeserializeOwned> Spill<T> {
         Ok(())
     }
 
+    /// The records in arrival order, read straight through (no index).
+    pub(crate) fn lines(&self) -> Result<impl Iterator<Item = Result<T>> + '_> {
+        let path = self.file.path();
+        let file = self.file.reopen().with_context(|| format!("cannot read the spill file {}", path.display()))?;
+        let mut input = BufReader::with_capacity(1 << 16, file);
+        let mut line = Vec::new();
+        let mut i = 0;
+        Ok(std::iter::from_fn(move || {
+            if i == self.lengths.len() {
+                return None;
+            }
+            line.clear();
+            let read = input.read_until(b'\n', &mut line);
+            let record = match read {
+                Ok(0) => Err(anyhow!("{}: ends before record {i}", path.display())),
+                Ok(_) => serde_json::from_slice(&line).with_context(|| format!("{}: record {i}", path.display())),
+                Err(e) => Err(anyhow!(e)).with_context(|| format!("cannot read the spill file {}", path.display())),
+            };
+            i += 1;
+            Some(record)
+        }))
+    }
+
     /// A reader of the samples, in any order.
     pub(crate) fn reader(&self) -> Result<SpillReader<'_, T>> {
         let mut offsets = Vec::with_capacity(self.lengths.len());

@@ -84,10 +84,22 @@ def test_a_spilled_run_keeps_every_request_exact_percentiles_and_bounded_itl(tmp
         assert abs(itl[f"p{p}"] - exact) <= 0.001 * exact + 1e-6, (p, itl[f"p{p}"], exact)
     assert "HDR histograms" in run["itl_bound"] and "0.1 %" in run["itl_bound"]
 
+    # Session figures: concluded from the spilled sessions read back pass by pass (none
+    # held), exactly those of the sessions in the file; the plot of sessions in flight too.
+    sessions = run["sessions"]
+    stats = run["load"]["sessions"]
+    assert stats["started"] == stats["completed"] == len(sessions) == 3000
+    assert [s["due_ms"] for s in sessions] == sorted(s["due_ms"] for s in sessions), "in due order"
+    durations = [(s["end_ms"] - s["due_ms"]) / 1000 for s in sessions]
+    for p in (50, 90, 99):
+        assert math.isclose(stats["duration_s"][f"p{p}"], percentile(durations, p), rel_tol=1e-12), p
+    assert stats["calls"]["sum"] == sum(s["sent"] for s in sessions) == 3000
+
     # The reports say which figures carry the bound; the plots say they are a sample.
     page = (out / "run.html").read_text()
     assert "Inter-token latency carries a bound" in page
     assert "The plots draw" in page and "3000 requests, evenly spaced" in page
+    assert "sessions in flight" in page
     assert "ITL: ITL figures from HDR histograms" in stdout
     report = subprocess.run([asb_bin(), "report", "-i", str(out / "run.json")], capture_output=True, text=True)
     assert report.returncode == 0 and "HDR histograms" in report.stdout, report.stderr

@@ -565,7 +565,13 @@ fn in_flight(r: &RunResults) -> Built {
         (start, s.end_ms().map_or(run_end, finite).max(start))
     };
     let sessions: Vec<(f64, f64)> = match r.sessions.spilled() {
-        Some(spilled) => spilled.rows.iter().filter(|s| s.sent() > 0).map(|s| interval(s)).collect(),
+        Some(spilled) => {
+            let read: Vec<(f64, f64)> = spilled.rows().filter(|s| s.sent() > 0).map(|s| interval(&s)).collect();
+            if let Err(e) = spilled.check() {
+                return Err((TITLE, format!("The sessions could not be read back: {e:#}")));
+            }
+            read
+        }
         None => r.sessions.iter().filter(|s| s.sent > 0).map(|s| interval(s)).collect(),
     };
     if !sessions.is_empty() {

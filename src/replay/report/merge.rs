@@ -210,7 +210,7 @@ pub(crate) fn merge(mut runs: Vec<(String, RunResults)>) -> Result<(RunResults, 
         load.window.requests_in = merged.requests.iter().filter(|r| r.in_window).count();
     }
     let mut load = merged.load.take().unwrap_or_default();
-    let conclusion = conclude(&merged.requests, &merged.sessions, &mut load, slo.as_ref(), None);
+    let conclusion = conclude(&merged.requests, || merged.sessions.iter(), &mut load, slo.as_ref(), None);
     merged.load = Some(load);
     merged.summary = conclusion.summary;
     merged.buckets = conclusion.buckets;

@@ -78,8 +78,8 @@ pub(crate) fn account<S: Sample>(
     baseline: Baseline,
     reset: Option<ResetReport>,
 ) -> PrefixCacheReport {
-    let mut order: Vec<usize> = (0..requests.len()).collect();
-    order.sort_by(|&a, &b| requests[a].start_ms().total_cmp(&requests[b].start_ms()));
+    let mut order: Vec<u32> = (0..requests.len() as u32).collect();
+    order.sort_by(|&a, &b| requests[a as usize].start_ms().total_cmp(&requests[b as usize].start_ms()));
     let shared_tokens = shared_prefix_chars.unwrap_or(0) as u64 / 4;
     // Each request's previous call in its (session, thread) that reported usage: found by
     // sorting rather than kept in a map per (session, thread), which a run of a million
@@ -101,7 +101,7 @@ pub(crate) fn account<S: Sample>(
     drop(threads);
     // (task, turn) sent by some execution already (allwarm).
     let mut sent_turns: HashMap<(String, usize), u64> = HashMap::new();
-    for (rank, &i) in order.iter().enumerate() {
+    for (rank, i) in order.iter().map(|&i| i as usize).enumerate() {
         let r = &requests[i];
         let Some(prompt) = r.prompt_tokens() else { continue };
         let expected = match previous[i] {
@@ -122,6 +122,9 @@ pub(crate) fn account<S: Sample>(
         sent_turns.entry((r.task_id().to_owned(), r.turn())).or_insert(prompt);
         requests[i].set_expected_cached_tokens(Some(expected));
     }
+    // Freed before the per-session sums: those are the accounting's peak (a million
+    // one-call sessions are 32 MB of sums).
+    drop((order, previous));
 
     let mut report = PrefixCacheReport { reset, ..Default::default() };
     // Per session, in session order: indices sorted by session rather than a map (a
@@ -129,7 +132,10 @@ pub(crate) fn account<S: Sample>(
     let mut by_session: Vec<u32> =
         (0..requests.len() as u32).filter(|&i| requests[i as usize].prompt_tokens().is_some()).collect();
     by_session.sort_by_key(|&i| requests[i as usize].session());
-    let mut sessions: Vec<SessionCache> = Vec::new();
+    let distinct =
+        by_session.windows(2).filter(|w| requests[w[0] as usize].session() != requests[w[1] as usize].session());
+    // Sized once: a doubling copy would hold the old half beside the new whole.
+    let mut sessions: Vec<SessionCache> = Vec::with_capacity(distinct.count() + 1);
     for r in by_session.into_iter().map(|i| &requests[i as usize]) {
         let (prompt, cached, expected) =
             (r.prompt_tokens().unwrap_or(0), r.cached_tokens().unwrap_or(0), r.expected_cached_tokens().unwrap_or(0));
