@@ -83,7 +83,7 @@ impl ItlHistogram {
     }
 
     /// The distribution: count, sum, mean, min, max exact; the percentiles within
-    /// [`RELATIVE_ERROR`] of the nearest-rank gap (and never outside min … max).
+    /// `RELATIVE_ERROR` of the nearest-rank gap (and never outside min … max).
     pub(crate) fn distribution(&self) -> Option<Distribution> {
         let count = self.count();
         if count == 0 {

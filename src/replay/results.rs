@@ -329,7 +329,7 @@ fn yes() -> bool {
 }
 
 /// A run's requests: held whole (a run read from its JSON, a small run), or a big run's
-/// spill with a few thousand samples drawn evenly for plots ([`Requests::shown`]).
+/// spill with a few thousand samples drawn evenly for plots (`shown`).
 ///
 /// Derefs to the held samples, which are all of them unless [`Requests::spilled`] says
 /// otherwise; [`Requests::for_each`] and serialization always give every request.
