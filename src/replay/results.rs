@@ -387,20 +387,7 @@ impl DerefMut for Requests {
 impl Serialize for Requests {
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
         let Some(spilled) = &self.spilled else { return self.held.serialize(serializer) };
-        let mut seq = serializer.serialize_seq(Some(spilled.len()))?;
-        let mut failed = None;
-        let read = spilled.for_each(|sample| {
-            seq.serialize_element(sample).map_err(|e| {
-                let message = e.to_string();
-                failed = Some(e);
-                anyhow::anyhow!(message)
-            })
-        });
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        read.map_err(|e| Ser::Error::custom(format!("{e:#}")))?;
-        seq.end()
+        serialize_read_back(serializer, spilled.len(), |each| spilled.for_each(each))
     }
 }
 
@@ -444,21 +431,31 @@ impl DerefMut for SessionList {
 impl Serialize for SessionList {
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
         let Some(spilled) = &self.spilled else { return self.held.serialize(serializer) };
-        let mut seq = serializer.serialize_seq(Some(spilled.len()))?;
-        let mut failed = None;
-        let read = spilled.for_each(|session| {
-            seq.serialize_element(session).map_err(|e| {
-                let message = e.to_string();
-                failed = Some(e);
-                anyhow::anyhow!(message)
-            })
-        });
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        read.map_err(|e| Ser::Error::custom(format!("{e:#}")))?;
-        seq.end()
+        serialize_read_back(serializer, spilled.len(), |each| spilled.for_each(each))
     }
+}
+
+/// A JSON array of what a spill file holds, read back one item at a time: a serializer's
+/// error is returned as it came, a read error as the serializer's custom error.
+fn serialize_read_back<T: Serialize, Ser: Serializer>(
+    serializer: Ser,
+    len: usize,
+    read_each: impl FnOnce(&mut dyn FnMut(&T) -> anyhow::Result<()>) -> anyhow::Result<()>,
+) -> Result<Ser::Ok, Ser::Error> {
+    let mut seq = serializer.serialize_seq(Some(len))?;
+    let mut failed = None;
+    let read = read_each(&mut |item| {
+        seq.serialize_element(item).map_err(|e| {
+            let message = e.to_string();
+            failed = Some(e);
+            anyhow::anyhow!(message)
+        })
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    read.map_err(|e| Ser::Error::custom(format!("{e:#}")))?;
+    seq.end()
 }
 
 impl<'de> Deserialize<'de> for SessionList {
