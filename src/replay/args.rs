@@ -99,8 +99,9 @@ pub(crate) struct ReplayArgs {
     /// reports attainment and goodput; a run that misses one exits with status 1.
     #[arg(long)]
     pub slo: Option<Slo>,
-    /// Schedule lag p99 (ms) above which the run is behind schedule: marked in the
-    /// verdict, exit status 1.
+    /// Schedule lag (ms) more than 1 % of the requests, and at least two, may exceed
+    /// before the run is behind schedule (lag p99 past it): marked in the verdict, exit
+    /// status 1.
     #[arg(long, default_value_t = 10.0, value_parser = parse_rate)]
     pub max_schedule_lag_ms: f64,
     /// Order of the executions (task × repetition).

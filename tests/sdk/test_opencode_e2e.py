@@ -74,7 +74,11 @@ def test_opencode_recorded_replayed_and_served_offline(capped_llama_server, open
     code, summary = rec.stop()
     assert code == 130, summary
     lines = [json.loads(l) for l in rec.path.read_text().splitlines()]
-    assert lines and all(l["outcome"] == "completed" for l in lines), [(l["outcome"], l.get("error")) for l in lines]
+    # opencode may give up its side call (the session title, the user's prompt quoted) while
+    # the CPU model is busy with the answer; the recorder keeps it as the agent left it.
+    outcomes = [(l["outcome"], l["request"]["body"]["messages"][-1]["content"]) for l in lines]
+    assert any(o == "completed" for o, _ in outcomes), outcomes
+    assert all(o == "completed" or (o == "client_disconnected" and str(c).startswith('"')) for o, c in outcomes), outcomes
     assert all(l["source_api"] == "openai" and "upstream" not in l for l in lines), "forwarded byte for byte"
     assert any(l["request"]["body"].get("tools") for l in lines), "opencode's tools are recorded"
     assert "sk-asb-opencode-test-key" not in rec.path.read_text()

@@ -628,7 +628,10 @@ fn load_rows(load: &LoadSummary, f: &BTreeMap<String, String>) -> Vec<Vec<Inline
         vec![
             Inline::text("Schedule lag"),
             Inline::text(p50_p99(&load.schedule_lag_ms, duration_ms)),
-            formula(f, "lag_ms").then_text(format!("; behind schedule above p99 {} ms", load.lag_tolerance_ms)),
+            formula(f, "lag_ms").then_text(format!(
+                "; behind schedule when more than 1 % of requests (and at least two) lag over {} ms",
+                load.lag_tolerance_ms
+            )),
         ],
         vec![
             Inline::text("Window"),
