@@ -25,11 +25,14 @@ pub(crate) struct Distribution {
 impl Distribution {
     /// The distribution of the finite values; `None` when there are none.
     pub(crate) fn of(values: impl IntoIterator<Item = f64>) -> Option<Self> {
-        let mut sorted: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
-        if sorted.is_empty() {
+        let mut keys: Vec<u64> = values.into_iter().filter(|v| v.is_finite()).map(order_key).collect();
+        if keys.is_empty() {
             return None;
         }
-        sorted.sort_by(f64::total_cmp);
+        // Sorted as integers: a third of the time of comparing floats (a merge of 1.6M
+        // requests sorts some 30 columns), in the very order of `f64::total_cmp`.
+        keys.sort_unstable();
+        let sorted: Vec<f64> = keys.into_iter().map(of_order_key).collect();
         let sum: f64 = sorted.iter().sum();
         let n = sorted.len() as f64;
         let mean = sum / n;
@@ -58,6 +61,20 @@ pub(crate) fn p50(d: &Option<Distribution>) -> Option<f64> {
     d.as_ref().map(|d| d.p50)
 }
 
+/// `v`'s bits as an integer that orders as `f64::total_cmp` orders floats.
+pub(crate) fn order_key(v: f64) -> u64 {
+    let bits = v.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+pub(crate) fn of_order_key(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 { key & !(1 << 63) } else { !key })
+}
+
 /// The `p`-th percentile (0–100) of ascending `sorted` values, interpolated linearly like
 /// numpy. Empty input gives NaN.
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -75,6 +92,17 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn integer_keys_order_as_total_cmp() {
+        let mut values =
+            vec![3.5, -0.0, 0.0, -1e300, f64::MIN_POSITIVE, -f64::MIN_POSITIVE, 1e-320, 2.0, -7.25, f64::MAX];
+        let mut by_keys: Vec<u64> = values.iter().map(|&v| order_key(v)).collect();
+        by_keys.sort_unstable();
+        values.sort_by(f64::total_cmp);
+        let back: Vec<u64> = by_keys.into_iter().map(|k| of_order_key(k).to_bits()).collect();
+        assert_eq!(back, values.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
     }
 
     #[test]

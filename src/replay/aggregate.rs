@@ -124,7 +124,12 @@ pub(crate) fn summary<S: Sample>(requests: &[S], buckets: &[BucketStats], itl: O
         output_tokens,
         cache_hit_rate: (cache_in > 0).then(|| cached as f64 / cache_in as f64),
         estimated_output_counts: ok().filter(|r| r.estimated_output()).count(),
-        metrics: metrics(requests.iter(), pooled.as_ref()),
+        // One bucket holding every request: the overall figures are its own (the same
+        // values, the same histogram), not computed twice.
+        metrics: match buckets {
+            [only] if only.requests == requests.len() => only.metrics.clone(),
+            _ => metrics(requests.iter(), pooled.as_ref()),
+        },
         errors: errors(requests),
     }
 }

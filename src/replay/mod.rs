@@ -42,6 +42,7 @@ pub(crate) mod request;
 pub(crate) mod results;
 pub(crate) mod retry;
 pub(crate) mod run;
+pub(crate) mod run_columns;
 pub(crate) mod run_json;
 pub(crate) mod sample_row;
 pub(crate) mod sample_store;
@@ -420,7 +421,7 @@ pub(crate) async fn replay_once(
 
 /// [`conclude::conclude`] over `samples` and the sessions, held or spilled (read back from
 /// their spill file a pass at a time; an error reading it is the run's error).
-fn conclude_with<S: sample_row::Sample + Clone>(
+fn conclude_with<S: sample_row::Sample + Clone + Sync>(
     samples: &[S],
     sessions: &sample_store::Sessions,
     load: &mut load::LoadSummary,

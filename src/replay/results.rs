@@ -12,7 +12,10 @@ use std::ops::{Deref, DerefMut};
 use serde::ser::{Error as _, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::itl_histogram::ItlHistogram;
+use super::sample_row::SampleRow;
 use super::sample_store::{SharedSpill, Spilled, SpilledSessions};
+use super::session_row::SessionRow;
 
 use crate::stats::Distribution;
 
@@ -60,14 +63,16 @@ pub(crate) struct RunResults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<super::report::merge::MergeInfo>,
     /// Every request sent, in the order they were started (a big run's are streamed from
-    /// its spill file when written).
+    /// its spill file when written). Written after everything else, with `sessions`, by
+    /// [`super::run_json`] (the columns of [`super::run_columns`] just before them).
+    #[serde(default, skip_serializing)]
     pub requests: Requests,
     /// Set when the ITL figures come from HDR histograms, not from every raw gap (a run
     /// past its raw-gap cap): the bound they carry. Absent: ITL figures are exact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub itl_bound: Option<String>,
     /// Every session as it ran (none for `--request-rate`).
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     pub sessions: SessionList,
     /// Why the run stopped early (`--max-consecutive-failures`, Ctrl+C), if it did.
     pub aborted: Option<String>,
@@ -329,37 +334,82 @@ fn yes() -> bool {
 }
 
 /// A run's requests: held whole (a run read from its JSON, a small run), or a big run's
-/// spill with a few thousand samples drawn evenly for plots (`shown`).
+/// spill, or shards merged from their columns, with a few thousand samples drawn evenly
+/// for plots (`shown`).
 ///
-/// Derefs to the held samples, which are all of them unless [`Requests::spilled`] says
+/// Derefs to the held samples, which are all of them unless [`Requests::rows`] says
 /// otherwise; [`Requests::for_each`] and serialization always give every request.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Requests {
     held: Vec<RequestSample>,
-    spilled: Option<SharedSpill>,
+    beyond: Option<Beyond>,
+}
+
+/// Where the requests not held are.
+#[derive(Debug, Clone)]
+enum Beyond {
+    Spilled(SharedSpill),
+    Merged(std::sync::Arc<MergedRows>),
+}
+
+/// Shards merged from their columns: the rows every figure is computed from, and where
+/// the full samples are read when written out (`-o merged.json`, `.csv`).
+#[derive(Debug)]
+pub(crate) struct MergedRows {
+    pub rows: Vec<SampleRow>,
+    pub itl: Vec<ItlHistogram>,
+    pub gaps_dropped: bool,
+    pub source: Box<dyn SampleSource>,
+}
+
+/// The full samples of a run whose rows alone are held: read in order, one at a time.
+pub(crate) trait SampleSource: std::fmt::Debug + Send + Sync {
+    /// Every request in start order.
+    fn requests(&self, each: &mut dyn FnMut(&RequestSample) -> anyhow::Result<()>) -> anyhow::Result<()>;
+    /// Every session in due order.
+    fn sessions(&self, each: &mut dyn FnMut(&SessionSample) -> anyhow::Result<()>) -> anyhow::Result<()>;
+}
+
+/// The compact rows of a run whose samples are not all held (spilled, or merged).
+pub(crate) struct Rows<'a> {
+    /// Every request's row.
+    pub rows: &'a [SampleRow],
+    /// Per context bucket, the window's successful requests' gaps.
+    pub itl: &'a [ItlHistogram],
+    /// The rows hold no raw gaps: ITL figures come from `itl`.
+    pub gaps_dropped: bool,
 }
 
 impl Requests {
     /// A spilled run's requests: its plot samples held, the rest on disk.
     pub(crate) fn from_spill(mut spilled: Box<Spilled>) -> Requests {
         let held = std::mem::take(&mut spilled.shown);
-        Requests { held, spilled: Some(std::sync::Arc::from(spilled)) }
+        Requests { held, beyond: Some(Beyond::Spilled(std::sync::Arc::from(spilled))) }
     }
 
-    /// The spill, when the held samples are only a sample of the requests.
-    pub(crate) fn spilled(&self) -> Option<&Spilled> {
-        self.spilled.as_deref()
+    /// Shards merged from their columns: `shown` held for the plots, the rows for the figures.
+    pub(crate) fn from_merged(shown: Vec<RequestSample>, merged: MergedRows) -> Requests {
+        Requests { held: shown, beyond: Some(Beyond::Merged(std::sync::Arc::new(merged))) }
+    }
+
+    /// The rows, when the held samples are only a sample of the requests.
+    pub(crate) fn rows(&self) -> Option<Rows<'_>> {
+        match self.beyond.as_ref()? {
+            Beyond::Spilled(s) => Some(Rows { rows: &s.rows, itl: &s.itl, gaps_dropped: s.gaps_dropped }),
+            Beyond::Merged(m) => Some(Rows { rows: &m.rows, itl: &m.itl, gaps_dropped: m.gaps_dropped }),
+        }
     }
 
     /// How many requests there are in all.
     pub(crate) fn total(&self) -> usize {
-        self.spilled.as_ref().map_or(self.held.len(), |s| s.len())
+        self.rows().map_or(self.held.len(), |r| r.rows.len())
     }
 
     /// Every request in start order (read back from the spill file when spilled).
     pub(crate) fn for_each(&self, mut each: impl FnMut(&RequestSample) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        match &self.spilled {
-            Some(s) => s.for_each(each),
+        match &self.beyond {
+            Some(Beyond::Spilled(s)) => s.for_each(each),
+            Some(Beyond::Merged(m)) => m.source.requests(&mut each),
             None => self.held.iter().try_for_each(&mut each),
         }
     }
@@ -367,7 +417,7 @@ impl Requests {
 
 impl From<Vec<RequestSample>> for Requests {
     fn from(held: Vec<RequestSample>) -> Self {
-        Requests { held, spilled: None }
+        Requests { held, beyond: None }
     }
 }
 
@@ -386,32 +436,83 @@ impl DerefMut for Requests {
 
 impl Serialize for Requests {
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        let Some(spilled) = &self.spilled else { return self.held.serialize(serializer) };
-        serialize_read_back(serializer, spilled.len(), |each| spilled.for_each(each))
+        if self.beyond.is_none() {
+            return self.held.serialize(serializer);
+        }
+        serialize_read_back(serializer, self.total(), |each| self.for_each(each))
     }
 }
 
-/// A run's sessions: held whole, or a big run's spilled (then none held; their rows serve
-/// the figures and plots, [`SessionList::spilled`]).
+/// A run's sessions: held whole, or a big run's spilled, or shards' merged from their
+/// columns (then none held; their rows serve the figures and plots, [`SessionList::rows`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SessionList {
     held: Vec<SessionSample>,
-    spilled: Option<std::sync::Arc<SpilledSessions>>,
+    beyond: Option<SessionsBeyond>,
+}
+
+#[derive(Debug, Clone)]
+enum SessionsBeyond {
+    Spilled(std::sync::Arc<SpilledSessions>),
+    /// The merged sessions' rows, and the run's requests (whose source reads the sessions).
+    Merged(std::sync::Arc<Vec<SessionRow>>, Requests),
 }
 
 impl SessionList {
     pub(crate) fn from_spill(spilled: Box<SpilledSessions>) -> SessionList {
-        SessionList { held: Vec::new(), spilled: Some(std::sync::Arc::from(spilled)) }
+        SessionList { held: Vec::new(), beyond: Some(SessionsBeyond::Spilled(std::sync::Arc::from(spilled))) }
     }
 
-    pub(crate) fn spilled(&self) -> Option<&SpilledSessions> {
-        self.spilled.as_deref()
+    /// Merged sessions: their rows, the full ones read through `requests`' source.
+    pub(crate) fn from_merged(rows: Vec<SessionRow>, requests: &Requests) -> SessionList {
+        SessionList {
+            held: Vec::new(),
+            beyond: Some(SessionsBeyond::Merged(std::sync::Arc::new(rows), requests.clone())),
+        }
+    }
+
+    /// How many sessions there are in all.
+    pub(crate) fn total(&self) -> usize {
+        match &self.beyond {
+            None => self.held.len(),
+            Some(SessionsBeyond::Spilled(s)) => s.len(),
+            Some(SessionsBeyond::Merged(rows, _)) => rows.len(),
+        }
+    }
+
+    /// Each session's row, one pass, when the sessions are not held; a spill's read error
+    /// ends the pass early, and [`SessionList::check`] returns it.
+    pub(crate) fn rows(&self) -> Option<Box<dyn Iterator<Item = SessionRow> + '_>> {
+        match self.beyond.as_ref()? {
+            SessionsBeyond::Spilled(s) => Some(Box::new(s.rows())),
+            SessionsBeyond::Merged(rows, _) => Some(Box::new(rows.iter().cloned())),
+        }
+    }
+
+    /// The error that ended a pass of [`SessionList::rows`] early, if one did.
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
+        match &self.beyond {
+            Some(SessionsBeyond::Spilled(s)) => s.check(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every session in due order.
+    fn for_each(&self, mut each: impl FnMut(&SessionSample) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        match &self.beyond {
+            None => self.held.iter().try_for_each(&mut each),
+            Some(SessionsBeyond::Spilled(s)) => s.for_each(each),
+            Some(SessionsBeyond::Merged(_, requests)) => match &requests.beyond {
+                Some(Beyond::Merged(m)) => m.source.sessions(&mut each),
+                _ => Err(anyhow::anyhow!("merged sessions without their shards")),
+            },
+        }
     }
 }
 
 impl From<Vec<SessionSample>> for SessionList {
     fn from(held: Vec<SessionSample>) -> Self {
-        SessionList { held, spilled: None }
+        SessionList { held, beyond: None }
     }
 }
 
@@ -430,8 +531,10 @@ impl DerefMut for SessionList {
 
 impl Serialize for SessionList {
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        let Some(spilled) = &self.spilled else { return self.held.serialize(serializer) };
-        serialize_read_back(serializer, spilled.len(), |each| spilled.for_each(each))
+        if self.beyond.is_none() {
+            return self.held.serialize(serializer);
+        }
+        serialize_read_back(serializer, self.total(), |each| self.for_each(each))
     }
 }
 

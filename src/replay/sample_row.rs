@@ -273,7 +273,7 @@ impl Derived {
         }
     }
 
-    fn bits(&self) -> [Option<u64>; 8] {
+    fn values(&self) -> [Option<f64>; 8] {
         [
             self.lag_ms,
             self.ttft_from_due_ms,
@@ -284,7 +284,23 @@ impl Derived {
             self.prefill_tok_per_s,
             self.prefill_total_tok_per_s,
         ]
-        .map(|v| v.map(f64::to_bits))
+    }
+
+    fn of_values(v: [Option<f64>; 8]) -> Derived {
+        Derived {
+            lag_ms: v[0],
+            ttft_from_due_ms: v[1],
+            e2e_from_due_ms: v[2],
+            tpot_ms: v[3],
+            decode_tok_per_s: v[4],
+            asb_decode_tok_per_s: v[5],
+            prefill_tok_per_s: v[6],
+            prefill_total_tok_per_s: v[7],
+        }
+    }
+
+    fn bits(&self) -> [Option<u64>; 8] {
+        self.values().map(|v| v.map(f64::to_bits))
     }
 }
 
@@ -349,6 +365,116 @@ impl SampleRow {
     /// Bucket index into [`BUCKETS`].
     pub(crate) fn bucket_index(&self) -> usize {
         usize::from(self.bucket)
+    }
+}
+
+/// Bytes of a row's fixed part in a run JSON's columns ([`SampleRow::encode`]).
+pub(crate) const ENCODED_LEN: usize = 5 * 8 + 7 * 4 + 4 * 2 + 2;
+
+/// A row as its run JSON's columns hold it ([`super::run_columns`]): the fixed part as
+/// bytes, the rare parts beside it.
+impl SampleRow {
+    /// The fixed part, little-endian, [`ENCODED_LEN`] bytes; interned ids as this process
+    /// numbers them (the columns carry the names).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        for v in [self.ttft_ms, self.e2e_ms, self.start_ms, self.total_ms, self.scheduled_ms] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [
+            self.prompt_or_estimate,
+            self.cached_tokens,
+            self.expected_cached_tokens,
+            self.completion_tokens,
+            self.session,
+            self.execution,
+            self.turn,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [self.task, self.thread, self.error, self.attempts] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&[self.bucket, self.flags]);
+    }
+
+    /// A row from [`SampleRow::encode`]'s bytes, its ids mapped through `ids` (the file's
+    /// id → this process's). An id the file does not name is an error.
+    pub(crate) fn decode(b: &[u8; ENCODED_LEN], ids: &[u16]) -> Result<SampleRow, String> {
+        let f = |i: usize| f64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        let u = |i: usize| u32::from_le_bytes(b[40 + i * 4..44 + i * 4].try_into().expect("4 bytes"));
+        let h = |i: usize| u16::from_le_bytes(b[68 + i * 2..70 + i * 2].try_into().expect("2 bytes"));
+        let id = |i: usize| {
+            let file_id = h(i);
+            ids.get(usize::from(file_id)).copied().ok_or_else(|| format!("name id {file_id} is not in `names`"))
+        };
+        let bucket = b[76];
+        if usize::from(bucket) >= BUCKETS.len() {
+            return Err(format!("bucket {bucket} (there are {})", BUCKETS.len()));
+        }
+        Ok(SampleRow {
+            ttft_ms: f(0),
+            e2e_ms: f(1),
+            start_ms: f(2),
+            total_ms: f(3),
+            scheduled_ms: f(4),
+            prompt_or_estimate: u(0),
+            cached_tokens: u(1),
+            expected_cached_tokens: u(2),
+            completion_tokens: u(3),
+            session: u(4),
+            execution: u(5),
+            turn: u(6),
+            task: id(0)?,
+            thread: id(1)?,
+            error: id(2)?,
+            attempts: h(3),
+            bucket,
+            flags: b[77],
+            extra: None,
+        })
+    }
+
+    /// The interned ids the row refers to (task, thread, error).
+    pub(crate) fn name_ids(&self) -> [u16; 3] {
+        [self.task, self.thread, self.error]
+    }
+
+    /// What [`SampleRow::encode`] leaves out and a row rarely has: llama.cpp's timings, and
+    /// derived figures held because the formulas would not give them bit for bit.
+    pub(crate) fn rare_parts(&self) -> (Option<&ServerTimings>, Option<[Option<f64>; 8]>) {
+        let Some(e) = &self.extra else { return (None, None) };
+        (e.server_timings.as_ref(), e.derived.map(|d| d.values()))
+    }
+
+    /// Gives a decoded row back its gaps and rare parts.
+    pub(crate) fn restore(
+        &mut self,
+        itl_ms: Vec<f64>,
+        server_timings: Option<ServerTimings>,
+        derived: Option<[Option<f64>; 8]>,
+    ) {
+        if itl_ms.is_empty() && server_timings.is_none() && derived.is_none() {
+            return;
+        }
+        self.extra = Some(Box::new(Extra { itl_ms, server_timings, derived: derived.map(Derived::of_values) }));
+    }
+
+    /// Moves the row's times by `by_ms` (a shard placed on a merged run's time axis); its
+    /// derived figures stay what they were to the bit (held when the formulas, on the moved
+    /// times, would round otherwise). They read the two times only through their
+    /// difference, so only a difference that rounds differently once moved needs holding.
+    pub(crate) fn shift(&mut self, by_ms: f64) {
+        let (start, scheduled) = (self.start_ms, self.scheduled_ms);
+        (self.start_ms, self.scheduled_ms) = (start + by_ms, scheduled + by_ms);
+        let held = self.extra.as_ref().is_some_and(|e| e.derived.is_some());
+        if held || (self.start_ms - self.scheduled_ms).to_bits() == (start - scheduled).to_bits() {
+            return;
+        }
+        let moved = (self.start_ms, self.scheduled_ms);
+        (self.start_ms, self.scheduled_ms) = (start, scheduled);
+        let before = self.derived();
+        (self.start_ms, self.scheduled_ms) = moved;
+        self.extra.get_or_insert_with(Default::default).derived = Some(before);
     }
 }
 
@@ -554,6 +680,27 @@ mod tests {
         assert_eq!((row.session(), row.execution(), row.turn()), (12, 3, 7));
         assert_eq!(row.error().map(str::len), Some(200), "errors are grouped by their first 200 characters");
         assert_eq!(row.itl_ms(), [1.5, 2.25]);
+    }
+
+    #[test]
+    fn a_row_encoded_and_decoded_is_the_same_row() {
+        let mut row = SampleRow::of(&RequestSample { tpot_ms: Some(1.875), ..measured() }, true);
+        let mut bytes = Vec::new();
+        row.encode(&mut bytes);
+        assert_eq!(bytes.len(), ENCODED_LEN);
+        // The file's ids are this process's: map each to itself.
+        let ids: Vec<u16> = (0..=u16::MAX).collect();
+        let mut back = SampleRow::decode(bytes.as_slice().try_into().unwrap(), &ids).unwrap();
+        let (timings, derived) = row.rare_parts();
+        back.restore(row.itl_ms().to_vec(), timings.cloned(), derived);
+        assert_eq!(format!("{back:?}"), format!("{row:?}"));
+        row.shift(1e9 / 3.0);
+        assert_eq!(row.lag_ms().map(f64::to_bits), back.lag_ms().map(f64::to_bits), "moved, its figures kept");
+        assert_eq!(row.start_ms(), back.start_ms() + 1e9 / 3.0);
+        let mut bad = bytes.clone();
+        bad[76] = 200;
+        assert!(SampleRow::decode(bad.as_slice().try_into().unwrap(), &ids).unwrap_err().starts_with("bucket 200"));
+        assert!(SampleRow::decode(bytes.as_slice().try_into().unwrap(), &[]).is_err(), "ids the file lacks");
     }
 
     #[test]

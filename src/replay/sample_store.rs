@@ -332,11 +332,6 @@ impl Spilled {
         }
     }
 
-    /// Requests in all.
-    pub(crate) fn len(&self) -> usize {
-        self.rows.len()
-    }
-
     /// Raw gaps a row set may hold.
     pub(crate) fn gap_cap(&self) -> usize {
         self.gap_cap
@@ -437,7 +432,7 @@ mod tests {
             })
             .unwrap();
         assert_eq!(due, (0..30).rev().collect::<Vec<u64>>(), "sessions in due order");
-        assert_eq!(s.len(), 100);
+        assert_eq!(s.rows.len(), 100);
         assert!(s.gaps_dropped && s.rows.iter().all(|r| r.itl_ms().is_empty()), "300 gaps past a cap of 50");
         assert_eq!(s.itl[0].count(), 300, "every gap is in the histogram");
         assert!(s.shown.len() <= 2 * SHOWN && s.shown.iter().all(|q| q.itl_ms.is_empty()));

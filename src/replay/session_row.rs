@@ -113,6 +113,51 @@ impl SessionRow {
     }
 }
 
+/// Bytes of a session row in a run JSON's columns ([`SessionRow::encode`]).
+pub(crate) const ENCODED_LEN: usize = 6 * 8 + 8 + 4 + 1;
+
+/// A session row as its run JSON's columns hold it ([`super::run_columns`]).
+impl SessionRow {
+    /// Little-endian, [`ENCODED_LEN`] bytes.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        for v in [
+            self.due_ms,
+            self.start_ms,
+            self.end_ms,
+            self.think_scheduled_ms,
+            self.think_measured_ms,
+            self.cache_hit_rate,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&self.session.to_le_bytes());
+        out.extend_from_slice(&self.sent.to_le_bytes());
+        out.push(u8::from(self.completed));
+    }
+
+    pub(crate) fn decode(b: &[u8; ENCODED_LEN]) -> SessionRow {
+        let f = |i: usize| f64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        SessionRow {
+            due_ms: f(0),
+            start_ms: f(1),
+            end_ms: f(2),
+            think_scheduled_ms: f(3),
+            think_measured_ms: f(4),
+            cache_hit_rate: f(5),
+            session: u64::from_le_bytes(b[48..56].try_into().expect("8 bytes")),
+            sent: u32::from_le_bytes(b[56..60].try_into().expect("4 bytes")),
+            completed: b[60] != 0,
+        }
+    }
+
+    /// Moves the session's times by `by_ms` (a shard placed on a merged run's time axis).
+    pub(crate) fn shift(&mut self, by_ms: f64) {
+        self.due_ms += by_ms;
+        self.start_ms += by_ms;
+        self.end_ms += by_ms;
+    }
+}
+
 impl SessionFigures for SessionRow {
     fn session(&self) -> u64 {
         self.session
@@ -166,5 +211,11 @@ mod tests {
         assert_eq!((r.session(), r.due_ms(), r.start_ms(), r.end_ms()), (9, 1.25, Some(1.5), None));
         assert_eq!((r.sent(), r.completed(), r.think_measured_ms(), r.cache_hit_rate()), (3, true, 10.5, Some(0.5)));
         assert_eq!(std::mem::size_of::<SessionRow>(), 64);
+        let mut bytes = Vec::new();
+        r.encode(&mut bytes);
+        let mut back = SessionRow::decode(bytes.as_slice().try_into().unwrap());
+        assert_eq!(format!("{back:?}"), format!("{r:?}"));
+        back.shift(1000.0);
+        assert_eq!((back.due_ms(), back.start_ms(), back.end_ms()), (1001.25, Some(1001.5), None));
     }
 }

@@ -294,7 +294,7 @@ fn write_step(output: &Path, n: usize, runs: &[RunResults]) -> Result<PathBuf> {
         let path = dir.join(name);
         let file = std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        serde_json::to_writer(&mut out, run)
+        serde_json::to_writer(&mut out, &crate::replay::run_json::OnDisk::of(run))
             .map_err(anyhow::Error::from)
             .and_then(|()| std::io::Write::flush(&mut out).map_err(anyhow::Error::from))
             .with_context(|| format!("cannot write {}", path.display()))?;

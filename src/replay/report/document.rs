@@ -284,12 +284,12 @@ fn notes(r: &RunResults) -> Vec<Inline> {
                 .then_text(format!("{bound}. Every other figure is exact, computed from every request's raw values.")),
         );
     }
-    if let Some(spilled) = r.requests.spilled() {
+    if let Some(rows) = r.requests.rows() {
         notes.push(Inline::text(format!(
             "The plots draw {} of the run's {} requests, evenly spaced through it; the tables and figures are \
              computed from all of them.",
             r.requests.len(),
-            spilled.len()
+            rows.rows.len()
         )));
     }
     if let Some(m) = &r.merged {
@@ -719,8 +719,8 @@ pub(crate) struct TaskRow {
 /// Per task, from the raw requests: the scenario's tasks in order, then any task id found
 /// only in the requests. A spilled run's from its compact rows (every request).
 fn task_rows(r: &RunResults) -> Vec<TaskRow> {
-    match r.requests.spilled() {
-        Some(spilled) => task_rows_of(r, &spilled.rows),
+    match r.requests.rows() {
+        Some(rows) => task_rows_of(r, rows.rows),
         None => task_rows_of(r, &r.requests),
     }
 }

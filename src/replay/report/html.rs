@@ -294,21 +294,17 @@ pub(crate) fn run_plots(r: &RunResults) -> Vec<(Built, bool)> {
 /// Requests in flight over the run (seconds, count): the in-flight plot's line. A spilled
 /// run's from its rows (every request), thinned to [`MAX_LINE_POINTS`].
 pub(crate) fn requests_in_flight(r: &RunResults) -> Vec<(f64, f64)> {
-    match r.requests.spilled() {
-        Some(s) => thinned(occupancy(
+    match r.requests.rows() {
+        Some(s) => occupancy(
             s.rows.iter().map(|q| (finite(q.start_ms()), finite(q.start_ms() + q.total_ms().unwrap_or(0.0)))),
-        )),
-        None => occupancy(r.requests.iter().map(|q| (finite(q.start_ms), end_ms(q)))),
+            Some(MAX_LINE_POINTS),
+        ),
+        None => occupancy(r.requests.iter().map(|q| (finite(q.start_ms), end_ms(q))), None),
     }
 }
 
 /// A line of a spilled (big) run's plot keeps at most this many points, evenly spaced.
 const MAX_LINE_POINTS: usize = 20_000;
-
-fn thinned(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
-    let step = points.len().div_ceil(MAX_LINE_POINTS).max(1);
-    points.into_iter().step_by(step).collect()
-}
 
 /// The successful requests, warm-up and cool-down included: what the plots are made of.
 fn counted(r: &RunResults) -> impl Iterator<Item = &RequestSample> {
@@ -535,19 +531,42 @@ fn spread(bins: &mut [f64], width: f64, from: f64, to: f64, amount: f64) {
 }
 
 /// A step line of how many `[start, end)` intervals are open over time, in seconds.
-fn occupancy(intervals: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
-    let mut events: Vec<(f64, i64)> = Vec::new();
-    for (a, b) in intervals {
-        events.push((a, 1));
-        events.push((b.max(a), -1));
-    }
-    events.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
-    let mut points = vec![(0.0, 0.0)];
-    let mut n = 0i64;
-    for (t, d) in events {
-        points.push((t / 1000.0, n as f64));
+/// How many intervals are open over time, as a step line: at each start or end (ends
+/// first at equal times) a point before and after the change. With `max_points`, every
+/// k-th point of that line, evenly, so that at most `max_points` are kept.
+///
+/// Starts and ends are sorted apart, as integers ([`crate::stats::order_key`]), and walked
+/// together: 1.6M sessions' line in 0.1 s, not a second.
+fn occupancy(intervals: impl Iterator<Item = (f64, f64)>, max_points: Option<usize>) -> Vec<(f64, f64)> {
+    use crate::stats::{of_order_key, order_key};
+    let (mut starts, mut ends): (Vec<u64>, Vec<u64>) =
+        intervals.map(|(a, b)| (order_key(a), order_key(b.max(a)))).unzip();
+    starts.sort_unstable();
+    ends.sort_unstable();
+    let total = 1 + 2 * (starts.len() + ends.len());
+    let step = max_points.map_or(1, |max| total.div_ceil(max).max(1));
+    let mut points = Vec::with_capacity(total.div_ceil(step));
+    let mut index = 0;
+    let mut push = |point: (f64, f64)| {
+        if index % step == 0 {
+            points.push(point);
+        }
+        index += 1;
+    };
+    push((0.0, 0.0));
+    let (mut s, mut e, mut n) = (0, 0, 0i64);
+    while s < starts.len() || e < ends.len() {
+        let end_first = e < ends.len() && (s == starts.len() || ends[e] <= starts[s]);
+        let (t, d) = if end_first {
+            e += 1;
+            (of_order_key(ends[e - 1]), -1)
+        } else {
+            s += 1;
+            (of_order_key(starts[s - 1]), 1)
+        };
+        push((t / 1000.0, n as f64));
         n += d;
-        points.push((t / 1000.0, n as f64));
+        push((t / 1000.0, n as f64));
     }
     points
 }
@@ -564,10 +583,10 @@ fn in_flight(r: &RunResults) -> Built {
         let start = finite(s.start_ms().unwrap_or(s.due_ms()));
         (start, s.end_ms().map_or(run_end, finite).max(start))
     };
-    let sessions: Vec<(f64, f64)> = match r.sessions.spilled() {
-        Some(spilled) => {
-            let read: Vec<(f64, f64)> = spilled.rows().filter(|s| s.sent() > 0).map(|s| interval(&s)).collect();
-            if let Err(e) = spilled.check() {
+    let sessions: Vec<(f64, f64)> = match r.sessions.rows() {
+        Some(rows) => {
+            let read: Vec<(f64, f64)> = rows.filter(|s| s.sent() > 0).map(|s| interval(&s)).collect();
+            if let Err(e) = r.sessions.check() {
                 return Err((TITLE, format!("The sessions could not be read back: {e:#}")));
             }
             read
@@ -581,11 +600,10 @@ fn in_flight(r: &RunResults) -> Built {
             Series {
                 name: "sessions in flight".into(),
                 colour: colour(1),
-                data: Data::Line(if r.sessions.spilled().is_some() {
-                    thinned(occupancy(sessions.into_iter()))
-                } else {
-                    occupancy(sessions.into_iter())
-                }),
+                data: Data::Line(occupancy(
+                    sessions.into_iter(),
+                    r.sessions.rows().is_some().then_some(MAX_LINE_POINTS),
+                )),
             },
         );
     }
@@ -699,6 +717,26 @@ mod tests {
         assert!(p.x.lo < p.x.hi && p.y.lo < p.y.hi, "{}", p.id);
         let svg = p.svg().unwrap();
         assert!(svg.starts_with("<svg") && !svg.contains("xmlns"), "{}", p.id);
+    }
+
+    #[test]
+    fn occupancy_steps_at_every_start_and_end_ends_first_and_thins_evenly() {
+        let intervals = [(0.0, 2000.0), (1000.0, 3000.0), (2000.0, 2000.0), (-5.0, 1000.0)];
+        // The plain way: every event sorted by time, ends before starts.
+        let mut events: Vec<(f64, i64)> =
+            intervals.iter().flat_map(|&(a, b): &(f64, f64)| [(a, 1), (b.max(a), -1)]).collect();
+        events.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        let mut expected = vec![(0.0, 0.0)];
+        let mut n = 0;
+        for (t, d) in events {
+            expected.push((t / 1000.0, n as f64));
+            n += d;
+            expected.push((t / 1000.0, n as f64));
+        }
+        assert_eq!(occupancy(intervals.into_iter(), None), expected);
+        let thinned = occupancy(intervals.into_iter(), Some(5));
+        assert_eq!(thinned, expected.iter().copied().step_by(expected.len().div_ceil(5)).collect::<Vec<_>>());
+        assert!(thinned.len() <= 5);
     }
 
     #[test]
