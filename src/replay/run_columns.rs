@@ -12,8 +12,8 @@
 //!
 //! Layout (`version` 1): `rows` and `session_rows` are arrays of base64 strings, each
 //! [`CHUNK_ROWS`] rows of [`ROW_LEN`] / [`SESSION_LEN`] bytes (the last one shorter);
-//! `gaps` (present when the rows hold their raw inter-token gaps) has `counts` (u32 per
-//! row) and `values_ms` (f64s, in row order), chunked the same way; `rare` lists the rows
+//! `gap_counts` (u32 per row) and `gaps_ms` (f64s, in row order), chunked the same way, are
+//! there when the rows hold their raw inter-token gaps; `rare` lists the rows
 //! with llama.cpp timings or derived figures held as they were; `itl` is one HDR histogram
 //! per context bucket of the window's successful requests' gaps; `names` maps the rows'
 //! interned ids (task, thread, error) to their text.
@@ -31,9 +31,9 @@ use super::sample_row::{Sample, SampleRow, ENCODED_LEN as ROW_LEN};
 use super::server_metrics::timings::ServerTimings;
 use super::session_row::{SessionRow, ENCODED_LEN as SESSION_LEN};
 
-/// The columns' layout version; a reader refuses another (and reads the rows instead).
+/// The columns' layout version; a file with another is read whole instead.
 pub(crate) const VERSION: u32 = 1;
-/// Rows per base64 string: 320 KB of text for requests, small enough to hold twice.
+/// Rows per base64 string: 426 KB of text for requests, small enough to hold twice.
 pub(crate) const CHUNK_ROWS: usize = 4096;
 /// Whole samples for the plots, over all shards together (each shard keeps its share).
 const SHOWN: usize = 2_000;
@@ -107,8 +107,7 @@ impl Serialize for ColumnsOf<'_> {
                 (&made, thinned(self.requests.iter(), self.shards), itl)
             }
         };
-        let gaps_held =
-            rows.iter().any(|r| !r.itl_ms().is_empty()) || self.requests.rows().is_none_or(|r| !r.gaps_dropped);
+        let gaps_held = self.requests.rows().is_none_or(|r| !r.gaps_dropped);
         let rare: Vec<Rare> = rows
             .iter()
             .enumerate()
@@ -240,6 +239,10 @@ fn bytes_of(column: &str, chunks: &[String], item: usize) -> Result<Vec<u8>> {
 }
 
 impl RunColumns {
+    pub(crate) fn version(&self) -> u32 {
+        self.version
+    }
+
     /// The rows, sessions and histograms; a column that does not add up is an error naming it.
     pub(crate) fn decode(self) -> Result<Decoded> {
         if self.version != VERSION {

@@ -58,6 +58,17 @@ const EXACTNESS: &str =
     "exact: every per-request figure (TTFT, E2E, TPOT, decode and prefill rates, tokens) and every percentile is \
      computed from the union of the shards' raw samples, as one process would";
 
+/// What the merged report says is exact, with or without every raw gap.
+fn exactness(gaps_dropped: bool) -> String {
+    if gaps_dropped {
+        format!(
+            "{EXACTNESS}; inter-token latency from the shards' HDR histograms merged bucket by bucket (see itl_bound)"
+        )
+    } else {
+        format!("{EXACTNESS}; inter-token latency from every raw gap of every shard, exact too")
+    }
+}
+
 /// One shard as the merge takes it: its fields, its columns, and where its rows are.
 #[derive(Debug)]
 pub(crate) struct Shard {
@@ -287,7 +298,7 @@ pub(crate) fn merge(mut shards: Vec<Shard>) -> Result<(RunResults, Vec<String>)>
         missing,
         hosts: shards.iter().filter_map(|s| s.run.shard.as_ref().map(|s| s.host.clone())).collect(),
         start_spread_ms: spread,
-        exactness: EXACTNESS.into(),
+        exactness: exactness(gaps_dropped),
     });
     let source = ShardsSource { shards: sources.into_iter().map(|(rows, place, _)| (rows, place)).collect() };
     merged.requests = Requests::from_merged(shown, MergedRows { rows, itl, gaps_dropped, source: Box::new(source) });
@@ -351,9 +362,12 @@ impl Ord for Next {
     }
 }
 
+/// One shard's requests in its start order.
+type Stream = Box<dyn Iterator<Item = Result<RequestSample>>>;
+
 impl SampleSource for ShardsSource {
     fn requests(&self, each: &mut dyn FnMut(&RequestSample) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        let mut streams: Vec<Box<dyn Iterator<Item = Result<RequestSample>>>> = Vec::new();
+        let mut streams: Vec<Stream> = Vec::new();
         for (rows, _) in &self.shards {
             streams.push(match rows {
                 ShardRowsAt::Disk(disk) => {
@@ -367,13 +381,11 @@ impl SampleSource for ShardsSource {
             });
         }
         let mut heap = BinaryHeap::new();
-        let pull =
-            |k: usize, streams: &mut Vec<Box<dyn Iterator<Item = Result<RequestSample>>>>| -> Result<Option<Next>> {
-                let Some(r) = streams[k].next().transpose()? else { return Ok(None) };
-                let mut r = r;
-                self.shards[k].1.request(&mut r);
-                Ok(Some(Next(r, k)))
-            };
+        let pull = |k: usize, streams: &mut [Stream]| -> Result<Option<Next>> {
+            let Some(mut r) = streams[k].next().transpose()? else { return Ok(None) };
+            self.shards[k].1.request(&mut r);
+            Ok(Some(Next(r, k)))
+        };
         for k in 0..streams.len() {
             if let Some(n) = pull(k, &mut streams)? {
                 heap.push(n);

@@ -49,7 +49,7 @@ pub(crate) fn read(path: &Path) -> Result<Option<ShardFile>> {
     let mut input = File::open(path).map_err(cannot)?;
     // Read in big blocks straight into one buffer (reserved, not touched, up to the file's
     // size), looking for the line that opens `requests`.
-    let size = input.metadata().map_or(0, |m| m.len()).min(1 << 32) as usize;
+    let size = input.metadata().map_or(0, |m| m.len()).min(1 << 30) as usize;
     let mut head: Vec<u8> = Vec::with_capacity(size + 1);
     let marker = format!("\n{REQUESTS_KEY}");
     let finder = memchr::memmem::Finder::new(marker.as_bytes());
@@ -99,6 +99,9 @@ pub(crate) fn read(path: &Path) -> Result<Option<ShardFile>> {
         );
     }
     let columns: RunColumns = serde_json::from_slice(columns).map_err(|e| anyhow!("{file}: columns: {e}"))?;
+    if columns.version() != crate::replay::run_columns::VERSION {
+        return Ok(None);
+    }
     let columns = columns.decode().with_context(|| format!("{file}"))?;
     let rows = RowsOnDisk { path: path.to_path_buf(), after_requests_key: line_end as u64, no_requests };
     Ok(Some(ShardFile { run, columns, rows }))
