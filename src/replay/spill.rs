@@ -10,10 +10,11 @@
 //! JSON lists requests in start order) through one buffered reader, seeking only when the
 //! next record is not the one after (arrivals are nearly in start order).
 //!
-//! Measured cost (`perf record` of 20,000 requests of 64 gaps, 2026-12-03): ≈ 0.6 µs a
-//! request to write (0.2 µs encoding, the rest the copy into the file), ≈ 0.35 µs to read
-//! back; one JSON line each was ≈ 2.4 µs and ≈ 2.7 µs, which made a spilled run's CPU
-//! ≈ 10 µs a request above a held one's (sessions are read back once per session figure).
+//! Measured cost (`perf record` of 20,000 spilled requests of 64 gaps, 2026-12-03): ≈ 0.6 µs
+//! a request to write (0.2 µs encoding, the rest the copy into the file), ≈ 0.35 µs to
+//! read back. As one JSON line each they were ≈ 2.4 µs and ≈ 2.7 µs, and the session
+//! figures' passes over the session spill ≈ 5.5 µs a session: a spilled run cost ≈ 10–14 µs
+//! of CPU a request more than a held one, now ≈ 1–5 µs (`bench/replay_memory.sh`'s A/B).
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
