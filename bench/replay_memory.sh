@@ -15,7 +15,10 @@
 #    and peak RSS of each.
 # 3. Events/s A/B in this one run: 64-token answers at zero delay (every gap recorded),
 #    held whole vs spilled with every gap folded into histograms (ASB_SPILL_AFTER=0
-#    ASB_ITL_RAW_CAP=0), alternated A B A B; events/s = Σ content_events / duration_s.
+#    ASB_ITL_RAW_CAP=0), alternated A B five times; events/s = Σ content_events / duration_s,
+#    the ratio = mean spilled / mean held (and the median of the five pairs' ratios: one
+#    pair hit by a neighbour's load moves it less); CPU = the process's user + system time
+#    (GNU time), its difference per request = (median spilled − median held) / 20,000.
 # No peer: the peers' figures for this are in their issues (AIPerf #865: ~37 GB for 1M
 # requests × 5K chunks of raw ITL; inference-perf #797: no exact merge at all).
 source "$(dirname "$0")/common.sh" replay_memory
@@ -42,34 +45,43 @@ done
 /usr/bin/time -v "$ASB" report -i "$TMP/shards/shard-*.json" -o "$TMP/merged.json" >/dev/null 2>"$TMP/time-json"
 merged=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['requests']))" "$TMP/merged.json")
 
-events_per_s() {  # ENV... : one 20,000-request run of 64-token answers, its events/s
-  env "$@" "$ASB" replay -w "$TMP/many.jsonl" -r 20000 --mock-args "--zero-delay --answer-tokens 64" \
-    --max-concurrent 8 -o "$TMP/ab.json" >/dev/null 2>&1 || true
-  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sum(q['content_events'] for q in r['requests']) / r['summary']['duration_s'])" "$TMP/ab.json"
+events_per_s() {  # ENV... : one 20,000-request run of 64-token answers, its events/s and CPU seconds
+  env "$@" /usr/bin/time -f "%U %S" "$ASB" replay -w "$TMP/many.jsonl" -r 20000 --mock-args "--zero-delay --answer-tokens 64" \
+    --max-concurrent 8 -o "$TMP/ab.json" >/dev/null 2>"$TMP/time-ab" || true
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); u,s=open(sys.argv[2]).read().split()[-2:]; print('%f,%.2f' % (sum(q['content_events'] for q in r['requests']) / r['summary']['duration_s'], float(u) + float(s)))" "$TMP/ab.json" "$TMP/time-ab"
 }
 ab=()
-for _ in 1 2; do
+for _ in 1 2 3 4 5; do
   ab+=("$(events_per_s ASB_SPILL_AFTER=never)" "$(events_per_s ASB_SPILL_AFTER=0 ASB_ITL_RAW_CAP=0)")
 done
 
 python3 - "$RESULTS" "$N" "$held_mib" "$held_bytes" "$spilled_mib" "$spilled_bytes" "$SHARDS" "$PER_SHARD" "$merged" \
   "$(peak "$TMP/time-md")" "$(wall "$TMP/time-md")" "$(peak "$TMP/time-json")" "$(wall "$TMP/time-json")" "${ab[@]}" <<'PY'
 import json, sys
+import statistics
 (path, n, held_mib, held_bytes, spilled_mib, spilled_bytes, shards, per_shard, merged, md_mib, md_wall, json_mib,
- json_wall, a1, b1, a2, b2) = sys.argv[1:]
+ json_wall) = sys.argv[1:14]
+ab = [tuple(map(float, x.split(","))) for x in sys.argv[14:]]
 n = int(n)
-held_events = (float(a1) + float(a2)) / 2
-hist_events = (float(b1) + float(b2)) / 2
+held, hist = ab[0::2], ab[1::2]
+held_events = statistics.mean(e for e, _ in held)
+hist_events = statistics.mean(e for e, _ in hist)
+pair_ratio = statistics.median(b[0] / a[0] for a, b in zip(held, hist))
+held_cpu, hist_cpu = statistics.median(c for _, c in held), statistics.median(c for _, c in hist)
 row = {"requests": n, "held_peak_mib": int(held_mib), "held_json_bytes_per_request": int(held_bytes) / n,
        "spilled_peak_mib": int(spilled_mib), "spilled_json_bytes_per_request": int(spilled_bytes) / n,
        "shards": int(shards), "requests_per_shard": int(per_shard), "merged_requests": int(merged),
        "merge_md_peak_mib": int(md_mib), "merge_md_wall": md_wall, "merge_json_peak_mib": int(json_mib),
-       "merge_json_wall": json_wall, "events_per_s_held": [float(a1), float(a2)],
-       "events_per_s_histograms": [float(b1), float(b2)], "events_ratio": hist_events / held_events}
+       "merge_json_wall": json_wall, "events_per_s_held": [e for e, _ in held],
+       "events_per_s_histograms": [e for e, _ in hist], "events_ratio": hist_events / held_events,
+       "events_ratio_pairs_median": pair_ratio, "cpu_s_held": [c for _, c in held],
+       "cpu_s_histograms": [c for _, c in hist], "cpu_us_per_request_difference": (hist_cpu - held_cpu) / 20000 * 1e6}
 open(path, "a").write(json.dumps(row) + "\n")
 print(f"| {n:,} requests, held whole (before) | peak RSS {held_mib} MiB | run JSON {int(held_bytes) / n:.0f} B/request |")
 print(f"| {n:,} requests, spilled | peak RSS {spilled_mib} MiB | run JSON {int(spilled_bytes) / n:.0f} B/request |")
 print(f"| {shards} shards × {int(per_shard):,} merged to .md | wall {md_wall} | peak RSS {md_mib} MiB |")
 print(f"| {shards} shards × {int(per_shard):,} merged to .json ({int(merged):,} requests) | wall {json_wall} | peak RSS {json_mib} MiB |")
-print(f"| events/s, 64-token answers: held {float(a1):,.0f} / {float(a2):,.0f}, histograms {float(b1):,.0f} / {float(b2):,.0f} | ratio {hist_events / held_events:.3f} | |")
+show = lambda runs: " / ".join(f"{e:,.0f}" for e, _ in runs)
+print(f"| events/s, 64-token answers: held {show(held)}, histograms {show(hist)} | ratio {hist_events / held_events:.3f} (pairs' median {pair_ratio:.3f}) | |")
+print(f"| CPU (user + sys) of 20,000 requests: held {' / '.join(f'{c:.2f}' for _, c in held)} s, histograms {' / '.join(f'{c:.2f}' for _, c in hist)} s | {(hist_cpu - held_cpu) / 20000 * 1e6:+.1f} µs a request (medians) | |")
 PY

@@ -55,6 +55,7 @@ pub(crate) mod shard;
 pub(crate) mod slice;
 pub(crate) mod slo;
 pub(crate) mod spill;
+pub(crate) mod spill_record;
 pub(crate) mod target;
 pub(crate) mod think_time;
 pub(crate) mod verbose;

@@ -8,7 +8,7 @@
 //! bound ([`super::itl_histogram::BOUND`]) said in every report.
 //!
 //! So a run of N requests holds 88 B × N (and 4 B per spilled request and session: its
-//! line's length; sessions are read back from their spill when concluded) plus at most `gap_cap` ×
+//! record's length; sessions are read back from their spill when concluded) plus at most `gap_cap` ×
 //! 8 B of gaps, 2,000–4,000 samples drawn evenly for the HTML's plots, and the answers of tasks with answer checks.
 //! Every other figure (TTFT, E2E, TPOT, rates, tokens, counts) stays exact: it is
 //! computed from the rows' own `f64`s.
@@ -388,6 +388,8 @@ pub(crate) type SharedSpill = Arc<Spilled>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::results::{Requests, SessionList};
+    use crate::replay::server_metrics::timings::ServerTimings;
 
     fn sample(i: usize, gaps: usize) -> RequestSample {
         RequestSample {
@@ -452,6 +454,106 @@ mod tests {
         assert_eq!(s.itl[0].count(), 297);
         drop(s);
         assert!(!path.exists(), "the spill file goes with the run");
+    }
+
+    /// Sample `i` of a run with every kind of field: some failed, some with llama.cpp's
+    /// timings, non-ASCII ids and errors, empty and non-empty gap lists, options set and not.
+    fn varied(i: usize) -> RequestSample {
+        let some = |every: usize, v: f64| (i % every != 0).then_some(v + i as f64 / 7.0);
+        RequestSample {
+            task_id: ["build-api", "réparer-日本"][i % 2].into(),
+            execution: (i % 3) as u32,
+            turn: i % 5,
+            seq: i as u64 * 3,
+            thread: (i % 4 == 0).then(|| format!("sub-agent {} ✓", i % 3)),
+            slot: i % 8,
+            session: i as u64 / 2,
+            // Not in arrival order: the JSON lists requests in start order.
+            scheduled_ms: ((i * 37) % 60) as f64 + 0.125,
+            first_send_ms: some(3, 0.5),
+            lag_ms: some(3, 0.1 + 0.2),
+            start_ms: ((i * 37) % 60) as f64 + 0.25,
+            attempts: 1 + (i % 2) as u32,
+            connect_ms: (i % 3) as f64 / 3.0,
+            resent: (i % 2) as u32,
+            frames: 70 + i as u64,
+            kernel_timed_frames: 60 + i as u64,
+            status: (i % 6 != 1).then_some(if i % 7 == 0 { 503 } else { 200 }),
+            request_id: (i % 2 == 0).then(|| format!("req-{i}")),
+            ttft_ms: some(7, 12.5),
+            e2e_ms: some(7, 40.0),
+            ttft_from_due_ms: some(7, 12.75),
+            e2e_from_due_ms: some(7, 40.25),
+            in_window: i % 9 != 0,
+            total_ms: some(7, 41.0),
+            itl_ms: (0..(i % 6) * 3).map(|k| 0.5 + k as f64 / 3.0 + i as f64).collect(),
+            content_events: (i % 6) as u64 * 3 + 1,
+            events: (i % 6) as u64 * 3 + 3,
+            prompt_tokens: (i % 5 != 0).then_some(12_000 + i as u64),
+            cached_tokens: (i % 5 != 0).then_some(i as u64 * 10),
+            expected_cached_tokens: (i % 3 == 0).then_some(i as u64 * 11),
+            server_timings: (i % 4 == 1).then(|| ServerTimings {
+                cache_n: Some(i as u64),
+                prompt_ms: Some(1.0 / (i as f64 + 1.0)),
+                predicted_per_second: None,
+                ..Default::default()
+            }),
+            completion_tokens: (i % 6) as u64 * 3 + 1,
+            completion_source: ["usage", "estimate"][i % 2].into(),
+            context_tokens_estimate: 11_000 + i as u64,
+            bucket: ["fresh", "short"][i % 2].into(),
+            tpot_ms: some(4, 2.0),
+            decode_tok_per_s: some(4, 500.0),
+            asb_decode_tok_per_s: some(5, 480.0),
+            prefill_tok_per_s: some(6, 1e6),
+            prefill_total_tok_per_s: some(6, 1.2e6),
+            stop_reason: (i % 7 != 0).then(|| "stop".into()),
+            error: (i % 7 == 0).then(|| format!("HTTP 503: « surchargé » \"{i}\"\n")),
+            ok: i % 7 != 0,
+            answer_text: (i % 10 == 0).then(|| "the answer".into()),
+        }
+    }
+
+    #[test]
+    fn a_spilled_runs_requests_and_sessions_are_written_as_the_held_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let spilling =
+            StoreOptions { spill_after: Some(10), gap_cap: 40, keep_all_gaps: false, dir: Some(dir.path().into()) };
+        let (mut spilled, mut held) =
+            (SampleStore::new(spilling, Some(60)), SampleStore::new(StoreOptions::held(), None));
+        for i in 0..60 {
+            assert!(spilled.push(varied(i)).is_none() && held.push(varied(i)).is_none());
+        }
+        for i in 0..30u64 {
+            let session = SessionSample {
+                session: i,
+                task_id: format!("tâche-{}", i % 3),
+                due_ms: ((i * 7) % 30) as f64 + 0.5,
+                start_ms: (i % 4 != 0).then_some(i as f64),
+                end_ms: (i % 5 != 0).then_some(i as f64 * 1.5),
+                completed: i % 2 == 0,
+                cache_hit_rate: (i % 3 != 0).then_some(1.0 / (i as f64 + 3.0)),
+                ..Default::default()
+            };
+            assert!(spilled.push_session(session.clone()).is_none() && held.push_session(session).is_none());
+        }
+        let (Samples::Spilled(requests), Sessions::Spilled(sessions)) = spilled.finish() else {
+            panic!("60 samples and 30 sessions past a count of 10 must spill")
+        };
+        assert!(requests.gaps_dropped, "past the raw-gap cap, as a big run");
+        let (Samples::Held(mut held_requests), Sessions::Held(mut held_sessions)) = held.finish() else {
+            panic!("never spills")
+        };
+        // What the run does with held samples before writing them.
+        held_requests.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+        held_sessions.sort_by(|a, b| a.due_ms.total_cmp(&b.due_ms));
+        fn json<T: serde::Serialize>(v: &T) -> String {
+            serde_json::to_string(v).unwrap()
+        }
+        let written = json(&Requests::from_spill(requests));
+        assert_eq!(written, json(&Requests::from(held_requests)));
+        assert!(written.contains("réparer-日本") && written.contains("surchargé") && written.contains("\"cache_n\":5"));
+        assert_eq!(json(&SessionList::from_spill(sessions)), json(&SessionList::from(held_sessions)));
     }
 
     #[test]
