@@ -11,7 +11,7 @@
 #    and spilled (the default): peak RSS (GNU time's maximum resident set) and the run
 #    JSON's bytes per request.
 # 2. S shards (`--shard K/S`, 8 sessions each, run one after the other, each M requests), then
-#    `asb report -i 'shard-*.json'` to a Markdown report and to a merged JSON: wall time
+#    `asb report -i 'shard-*.json'` to a Markdown report, an HTML report and a merged JSON: wall time
 #    and peak RSS of each.
 # 3. Events/s A/B in this one run: 64-token answers at zero delay (every gap recorded),
 #    held whole vs spilled with every gap folded into histograms (ASB_SPILL_AFTER=0
@@ -42,6 +42,7 @@ for k in $(seq 0 $((SHARDS - 1))); do
     --max-concurrent $((8 * SHARDS)) --shard "$k/$SHARDS" -o "$TMP/shards/shard-$k.json" >/dev/null 2>&1 || true
 done
 /usr/bin/time -v "$ASB" report -i "$TMP/shards/shard-*.json" -o "$TMP/merged.md" >/dev/null 2>"$TMP/time-md"
+/usr/bin/time -v "$ASB" report -i "$TMP/shards/shard-*.json" -o "$TMP/merged.html" >/dev/null 2>"$TMP/time-html"
 /usr/bin/time -v "$ASB" report -i "$TMP/shards/shard-*.json" -o "$TMP/merged.json" >/dev/null 2>"$TMP/time-json"
 merged=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['requests']))" "$TMP/merged.json")
 
@@ -56,12 +57,13 @@ for _ in 1 2 3 4 5; do
 done
 
 python3 - "$RESULTS" "$N" "$held_mib" "$held_bytes" "$spilled_mib" "$spilled_bytes" "$SHARDS" "$PER_SHARD" "$merged" \
-  "$(peak "$TMP/time-md")" "$(wall "$TMP/time-md")" "$(peak "$TMP/time-json")" "$(wall "$TMP/time-json")" "${ab[@]}" <<'PY'
+  "$(peak "$TMP/time-md")" "$(wall "$TMP/time-md")" "$(peak "$TMP/time-json")" "$(wall "$TMP/time-json")" \
+  "$(peak "$TMP/time-html")" "$(wall "$TMP/time-html")" "${ab[@]}" <<'PY'
 import json, sys
 import statistics
 (path, n, held_mib, held_bytes, spilled_mib, spilled_bytes, shards, per_shard, merged, md_mib, md_wall, json_mib,
- json_wall) = sys.argv[1:14]
-ab = [tuple(map(float, x.split(","))) for x in sys.argv[14:]]
+ json_wall, html_mib, html_wall) = sys.argv[1:16]
+ab = [tuple(map(float, x.split(","))) for x in sys.argv[16:]]
 n = int(n)
 held, hist = ab[0::2], ab[1::2]
 held_events = statistics.mean(e for e, _ in held)
@@ -72,7 +74,8 @@ row = {"requests": n, "held_peak_mib": int(held_mib), "held_json_bytes_per_reque
        "spilled_peak_mib": int(spilled_mib), "spilled_json_bytes_per_request": int(spilled_bytes) / n,
        "shards": int(shards), "requests_per_shard": int(per_shard), "merged_requests": int(merged),
        "merge_md_peak_mib": int(md_mib), "merge_md_wall": md_wall, "merge_json_peak_mib": int(json_mib),
-       "merge_json_wall": json_wall, "events_per_s_held": [e for e, _ in held],
+       "merge_json_wall": json_wall, "merge_html_peak_mib": int(html_mib), "merge_html_wall": html_wall,
+       "events_per_s_held": [e for e, _ in held],
        "events_per_s_histograms": [e for e, _ in hist], "events_ratio": hist_events / held_events,
        "events_ratio_pairs_median": pair_ratio, "cpu_s_held": [c for _, c in held],
        "cpu_s_histograms": [c for _, c in hist], "cpu_us_per_request_difference": (hist_cpu - held_cpu) / 20000 * 1e6}
@@ -80,6 +83,7 @@ open(path, "a").write(json.dumps(row) + "\n")
 print(f"| {n:,} requests, held whole (before) | peak RSS {held_mib} MiB | run JSON {int(held_bytes) / n:.0f} B/request |")
 print(f"| {n:,} requests, spilled | peak RSS {spilled_mib} MiB | run JSON {int(spilled_bytes) / n:.0f} B/request |")
 print(f"| {shards} shards × {int(per_shard):,} merged to .md | wall {md_wall} | peak RSS {md_mib} MiB |")
+print(f"| {shards} shards × {int(per_shard):,} merged to .html | wall {html_wall} | peak RSS {html_mib} MiB |")
 print(f"| {shards} shards × {int(per_shard):,} merged to .json ({int(merged):,} requests) | wall {json_wall} | peak RSS {json_mib} MiB |")
 show = lambda runs: " / ".join(f"{e:,.0f}" for e, _ in runs)
 print(f"| events/s, 64-token answers: held {show(held)}, histograms {show(hist)} | ratio {hist_events / held_events:.3f} (pairs' median {pair_ratio:.3f}) | |")
