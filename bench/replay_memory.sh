@@ -14,6 +14,7 @@
 #    `asb report -i 'shard-*.json'` to a Markdown report, an HTML report and a merged JSON: wall time
 #    and peak RSS of each.
 # 3. Events/s A/B in this one run: 64-token answers at zero delay (every gap recorded),
+#    (and a third arm, spilled with the raw gaps kept: what the histograms themselves cost),
 #    held whole vs spilled with every gap folded into histograms (ASB_SPILL_AFTER=0
 #    ASB_ITL_RAW_CAP=0), alternated A B five times; events/s = Σ content_events / duration_s,
 #    the ratio = mean spilled / mean held (and the median of the five pairs' ratios: one
@@ -52,18 +53,21 @@ events_per_s() {  # ENV... : one 20,000-request run of 64-token answers, its eve
   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); u,s=open(sys.argv[2]).read().split()[-2:]; print('%f,%.2f' % (sum(q['content_events'] for q in r['requests']) / r['summary']['duration_s'], float(u) + float(s)))" "$TMP/ab.json" "$TMP/time-ab"
 }
 ab=()
+raw=()
 for _ in 1 2 3 4 5; do
   ab+=("$(events_per_s ASB_SPILL_AFTER=never)" "$(events_per_s ASB_SPILL_AFTER=0 ASB_ITL_RAW_CAP=0)")
+  raw+=("$(events_per_s ASB_SPILL_AFTER=0)")
 done
 
 python3 - "$RESULTS" "$N" "$held_mib" "$held_bytes" "$spilled_mib" "$spilled_bytes" "$SHARDS" "$PER_SHARD" "$merged" \
   "$(peak "$TMP/time-md")" "$(wall "$TMP/time-md")" "$(peak "$TMP/time-json")" "$(wall "$TMP/time-json")" \
-  "$(peak "$TMP/time-html")" "$(wall "$TMP/time-html")" "${ab[@]}" <<'PY'
+  "$(peak "$TMP/time-html")" "$(wall "$TMP/time-html")" "${raw[*]}" "${ab[@]}" <<'PY'
 import json, sys
 import statistics
 (path, n, held_mib, held_bytes, spilled_mib, spilled_bytes, shards, per_shard, merged, md_mib, md_wall, json_mib,
- json_wall, html_mib, html_wall) = sys.argv[1:16]
-ab = [tuple(map(float, x.split(","))) for x in sys.argv[16:]]
+ json_wall, html_mib, html_wall, raw) = sys.argv[1:17]
+ab = [tuple(map(float, x.split(","))) for x in sys.argv[17:]]
+raw = [tuple(map(float, x.split(","))) for x in raw.split()]
 n = int(n)
 held, hist = ab[0::2], ab[1::2]
 held_events = statistics.mean(e for e, _ in held)
@@ -78,7 +82,8 @@ row = {"requests": n, "held_peak_mib": int(held_mib), "held_json_bytes_per_reque
        "events_per_s_held": [e for e, _ in held],
        "events_per_s_histograms": [e for e, _ in hist], "events_ratio": hist_events / held_events,
        "events_ratio_pairs_median": pair_ratio, "cpu_s_held": [c for _, c in held],
-       "cpu_s_histograms": [c for _, c in hist], "cpu_us_per_request_difference": (hist_cpu - held_cpu) / 20000 * 1e6}
+       "cpu_s_histograms": [c for _, c in hist], "events_per_s_spilled_raw_gaps": [e for e, _ in raw],
+       "cpu_s_spilled_raw_gaps": [c for _, c in raw], "cpu_us_per_request_difference": (hist_cpu - held_cpu) / 20000 * 1e6}
 open(path, "a").write(json.dumps(row) + "\n")
 print(f"| {n:,} requests, held whole (before) | peak RSS {held_mib} MiB | run JSON {int(held_bytes) / n:.0f} B/request |")
 print(f"| {n:,} requests, spilled | peak RSS {spilled_mib} MiB | run JSON {int(spilled_bytes) / n:.0f} B/request |")
@@ -87,5 +92,7 @@ print(f"| {shards} shards × {int(per_shard):,} merged to .html | wall {html_wal
 print(f"| {shards} shards × {int(per_shard):,} merged to .json ({int(merged):,} requests) | wall {json_wall} | peak RSS {json_mib} MiB |")
 show = lambda runs: " / ".join(f"{e:,.0f}" for e, _ in runs)
 print(f"| events/s, 64-token answers: held {show(held)}, histograms {show(hist)} | ratio {hist_events / held_events:.3f} (pairs' median {pair_ratio:.3f}) | |")
+raw_events = statistics.mean(e for e, _ in raw)
+print(f"| events/s, spilled with raw gaps kept: {show(raw)} | histograms / raw gaps {hist_events / raw_events:.3f} | |")
 print(f"| CPU (user + sys) of 20,000 requests: held {' / '.join(f'{c:.2f}' for _, c in held)} s, histograms {' / '.join(f'{c:.2f}' for _, c in hist)} s | {(hist_cpu - held_cpu) / 20000 * 1e6:+.1f} µs a request (medians) | |")
 PY
