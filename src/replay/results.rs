@@ -359,7 +359,8 @@ pub(crate) struct MergedRows {
     pub rows: Vec<SampleRow>,
     pub itl: Vec<ItlHistogram>,
     pub gaps_dropped: bool,
-    pub source: Box<dyn SampleSource>,
+    /// Shared with the merged run's sessions, which read theirs from it.
+    pub source: std::sync::Arc<dyn SampleSource>,
 }
 
 /// The full samples of a run whose rows alone are held: read in order, one at a time.
@@ -443,7 +444,7 @@ impl Serialize for Requests {
     }
 }
 
-/// A run's sessions: held whole, or a big run's spilled, or shards' merged from their
+/// A run's sessions: held whole, or a big run's spilled, or shards merged from their
 /// columns (then none held; their rows serve the figures and plots, [`SessionList::rows`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SessionList {
@@ -454,8 +455,8 @@ pub(crate) struct SessionList {
 #[derive(Debug, Clone)]
 enum SessionsBeyond {
     Spilled(std::sync::Arc<SpilledSessions>),
-    /// The merged sessions' rows, and the run's requests (whose source reads the sessions).
-    Merged(std::sync::Arc<Vec<SessionRow>>, Requests),
+    /// The merged sessions' rows, and where the full ones are read.
+    Merged(std::sync::Arc<Vec<SessionRow>>, std::sync::Arc<dyn SampleSource>),
 }
 
 impl SessionList {
@@ -463,12 +464,9 @@ impl SessionList {
         SessionList { held: Vec::new(), beyond: Some(SessionsBeyond::Spilled(std::sync::Arc::from(spilled))) }
     }
 
-    /// Merged sessions: their rows, the full ones read through `requests`' source.
-    pub(crate) fn from_merged(rows: Vec<SessionRow>, requests: &Requests) -> SessionList {
-        SessionList {
-            held: Vec::new(),
-            beyond: Some(SessionsBeyond::Merged(std::sync::Arc::new(rows), requests.clone())),
-        }
+    /// Merged sessions: their rows, the full ones read from `source`.
+    pub(crate) fn from_merged(rows: Vec<SessionRow>, source: std::sync::Arc<dyn SampleSource>) -> SessionList {
+        SessionList { held: Vec::new(), beyond: Some(SessionsBeyond::Merged(std::sync::Arc::new(rows), source)) }
     }
 
     /// How many sessions there are in all.
@@ -502,10 +500,7 @@ impl SessionList {
         match &self.beyond {
             None => self.held.iter().try_for_each(&mut each),
             Some(SessionsBeyond::Spilled(s)) => s.for_each(each),
-            Some(SessionsBeyond::Merged(_, requests)) => match &requests.beyond {
-                Some(Beyond::Merged(m)) => m.source.sessions(&mut each),
-                _ => Err(anyhow::anyhow!("merged sessions without their shards")),
-            },
+            Some(SessionsBeyond::Merged(_, source)) => source.sessions(&mut each),
         }
     }
 }

@@ -300,9 +300,11 @@ pub(crate) fn merge(mut shards: Vec<Shard>) -> Result<(RunResults, Vec<String>)>
         start_spread_ms: spread,
         exactness: exactness(gaps_dropped),
     });
-    let source = ShardsSource { shards: sources.into_iter().map(|(rows, place, _)| (rows, place)).collect() };
-    merged.requests = Requests::from_merged(shown, MergedRows { rows, itl, gaps_dropped, source: Box::new(source) });
-    merged.sessions = SessionList::from_merged(sessions, &merged.requests);
+    let source: std::sync::Arc<dyn SampleSource> = std::sync::Arc::new(ShardsSource {
+        shards: sources.into_iter().map(|(rows, place, _)| (rows, place)).collect(),
+    });
+    merged.sessions = SessionList::from_merged(sessions, source.clone());
+    merged.requests = Requests::from_merged(shown, MergedRows { rows, itl, gaps_dropped, source });
     Ok((merged, warnings))
 }
 
