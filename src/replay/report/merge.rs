@@ -25,7 +25,7 @@ use std::collections::{BTreeSet, BinaryHeap};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-use super::shard_file::RowsOnDisk;
+use super::shard_file::{RowsOnDisk, ShardRows};
 use crate::replay::conclude::conclude;
 use crate::replay::itl_histogram::{self, ItlHistogram};
 use crate::replay::measure::BUCKETS;
@@ -86,8 +86,11 @@ pub(crate) enum ShardRowsAt {
     /// Its file, after its columns.
     Disk(RowsOnDisk),
     /// Held (a file read whole: no columns in it).
-    Held(std::sync::Arc<(Vec<RequestSample>, Vec<SessionSample>)>),
+    Held(std::sync::Arc<HeldRows>),
 }
+
+/// A shard's requests and sessions, held.
+pub(crate) type HeldRows = (Vec<RequestSample>, Vec<SessionSample>);
 
 impl Shard {
     /// A shard read whole (a file without columns).
@@ -343,85 +346,93 @@ struct ShardsSource {
     shards: Vec<(ShardRowsAt, Placement)>,
 }
 
-/// A request waiting in the merge of the shards' start-ordered streams.
-struct Next(RequestSample, usize);
+/// One shard's rows (requests or sessions) in its own order.
+type Stream<T> = Box<dyn Iterator<Item = Result<T>>>;
 
-impl PartialEq for Next {
+/// A row waiting in the merge of the shards' ordered streams: its key, its shard, itself.
+struct Next<T>(f64, usize, T);
+
+impl<T> PartialEq for Next<T> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for Next {}
-impl PartialOrd for Next {
+impl<T> Eq for Next<T> {}
+impl<T> PartialOrd for Next<T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Next {
-    /// Reversed: the heap's top is the earliest start (then the lowest shard).
+impl<T> Ord for Next<T> {
+    /// Reversed: the heap's top is the smallest key (then the lowest shard).
     fn cmp(&self, other: &Self) -> Ordering {
-        other.0.start_ms.total_cmp(&self.0.start_ms).then(other.1.cmp(&self.1))
+        other.0.total_cmp(&self.0).then(other.1.cmp(&self.1))
     }
 }
 
-/// One shard's requests in its start order.
-type Stream = Box<dyn Iterator<Item = Result<RequestSample>>>;
+/// The shards' streams, each ordered by `key`, as one ordered stream into `each`: every
+/// row placed on the merged run by its shard's [`Placement`] first. One row per shard is
+/// held at a time.
+fn in_order<T>(
+    mut streams: Vec<Stream<T>>,
+    places: &[Placement],
+    place: fn(&Placement, &mut T),
+    key: fn(&T) -> f64,
+    each: &mut dyn FnMut(&T) -> anyhow::Result<()>,
+) -> Result<()> {
+    let mut pull = |k: usize| -> Result<Option<Next<T>>> {
+        let Some(mut row) = streams[k].next().transpose()? else { return Ok(None) };
+        place(&places[k], &mut row);
+        Ok(Some(Next(key(&row), k, row)))
+    };
+    let mut heap = BinaryHeap::new();
+    for k in 0..places.len() {
+        heap.extend(pull(k)?);
+    }
+    while let Some(Next(_, k, row)) = heap.pop() {
+        each(&row)?;
+        heap.extend(pull(k)?);
+    }
+    Ok(())
+}
+
+impl ShardsSource {
+    /// Each shard's rows of one kind: read from its file by `on_disk`, or from its held lists.
+    fn streams<T: Clone + serde::de::DeserializeOwned + 'static>(
+        &self,
+        on_disk: fn(&RowsOnDisk) -> Result<ShardRows<T>>,
+        held: fn(&HeldRows) -> &Vec<T>,
+    ) -> Result<Vec<Stream<T>>> {
+        let stream = |rows: &ShardRowsAt| -> Result<Stream<T>> {
+            Ok(match rows {
+                ShardRowsAt::Disk(disk) => {
+                    let mut rows = on_disk(disk)?;
+                    Box::new(std::iter::from_fn(move || rows.next_row().transpose()))
+                }
+                ShardRowsAt::Held(lists) => {
+                    let lists = lists.clone();
+                    Box::new((0..held(&lists).len()).map(move |i| Ok(held(&lists)[i].clone())))
+                }
+            })
+        };
+        self.shards.iter().map(|(rows, _)| stream(rows)).collect()
+    }
+
+    fn places(&self) -> Vec<Placement> {
+        self.shards.iter().map(|(_, p)| *p).collect()
+    }
+}
 
 impl SampleSource for ShardsSource {
     fn requests(&self, each: &mut dyn FnMut(&RequestSample) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        let mut streams: Vec<Stream> = Vec::new();
-        for (rows, _) in &self.shards {
-            streams.push(match rows {
-                ShardRowsAt::Disk(disk) => {
-                    let mut rows = disk.requests()?;
-                    Box::new(std::iter::from_fn(move || rows.next_row().transpose()))
-                }
-                ShardRowsAt::Held(held) => {
-                    let held = held.clone();
-                    Box::new((0..held.0.len()).map(move |i| Ok(held.0[i].clone())))
-                }
-            });
-        }
-        let mut heap = BinaryHeap::new();
-        let pull = |k: usize, streams: &mut [Stream]| -> Result<Option<Next>> {
-            let Some(mut r) = streams[k].next().transpose()? else { return Ok(None) };
-            self.shards[k].1.request(&mut r);
-            Ok(Some(Next(r, k)))
-        };
-        for k in 0..streams.len() {
-            if let Some(n) = pull(k, &mut streams)? {
-                heap.push(n);
-            }
-        }
-        while let Some(Next(r, k)) = heap.pop() {
-            each(&r)?;
-            if let Some(n) = pull(k, &mut streams)? {
-                heap.push(n);
-            }
-        }
-        Ok(())
+        let streams = self.streams(RowsOnDisk::requests, |lists| &lists.0)?;
+        in_order(streams, &self.places(), Placement::request, |r| r.start_ms, each)
     }
 
     fn sessions(&self, each: &mut dyn FnMut(&SessionSample) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        // Held whole to be put in due order (a shard lists its sessions as they ended).
-        let mut all = Vec::new();
-        for (rows, place) in &self.shards {
-            let mut add = |mut s: SessionSample| {
-                place.session(&mut s);
-                all.push(s);
-            };
-            match rows {
-                ShardRowsAt::Disk(disk) => {
-                    let mut rows = disk.sessions()?;
-                    while let Some(s) = rows.next_row()? {
-                        add(s);
-                    }
-                }
-                ShardRowsAt::Held(held) => held.1.iter().cloned().for_each(add),
-            }
-        }
-        all.sort_by(|a, b| a.due_ms.total_cmp(&b.due_ms));
-        all.iter().try_for_each(each)
+        // Each shard lists its sessions in due order, as a run writes them.
+        let streams = self.streams(RowsOnDisk::sessions, |lists| &lists.1)?;
+        in_order(streams, &self.places(), Placement::session, |s| s.due_ms, each)
     }
 }
 
@@ -518,7 +529,7 @@ mod tests {
                 session: i as u64,
                 task_id: "t".into(),
                 slot: i % 3,
-                due_ms: (n - i) as f64,
+                due_ms: i as f64 * 20.0, // in due order, as a run writes them; the shards interleave
                 start_ms: Some(i as f64),
                 end_ms: Some(i as f64 + 300.0),
                 sent: 1,

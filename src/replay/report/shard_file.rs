@@ -119,7 +119,7 @@ impl RowsOnDisk {
     /// Its session rows, one at a time: the array after the requests'.
     pub(crate) fn sessions(&self) -> Result<ShardRows<SessionSample>> {
         let mut requests = self.requests()?;
-        while requests.next_row()?.is_some() {}
+        requests.skip_rows()?;
         let mut line = String::new();
         let at = requests.position;
         let mut input = requests.input;
@@ -159,12 +159,13 @@ impl<T: serde::de::DeserializeOwned> ShardRows<T> {
         })
     }
 
-    /// The next row, None after the array's last.
-    pub(crate) fn next_row(&mut self) -> Result<Option<T>> {
+    /// The next row's line and the byte it starts at, None after the array's last.
+    fn next_line(&mut self) -> Result<Option<(u64, &str)>> {
         if self.done {
             return Ok(None);
         }
         self.line.clear();
+        let at = self.position;
         let n =
             self.input.read_line(&mut self.line).map_err(|e| anyhow!("cannot read {}: {e}", self.path.display()))?;
         self.position += n as u64;
@@ -177,9 +178,20 @@ impl<T: serde::de::DeserializeOwned> ShardRows<T> {
             self.done = true;
             return Ok(None);
         }
-        serde_json::from_str(row)
-            .map(Some)
-            .map_err(|e| anyhow!("{}: the row at byte {}: {e}", self.path.display(), self.position - n as u64))
+        Ok(Some((at, row)))
+    }
+
+    /// Past the array's last row, without parsing the rows.
+    fn skip_rows(&mut self) -> Result<()> {
+        while self.next_line()?.is_some() {}
+        Ok(())
+    }
+
+    /// The next row, None after the array's last.
+    pub(crate) fn next_row(&mut self) -> Result<Option<T>> {
+        let Some((at, row)) = self.next_line()? else { return Ok(None) };
+        let parsed = serde_json::from_str(row);
+        parsed.map(Some).map_err(|e| anyhow!("{}: the row at byte {at}: {e}", self.path.display()))
     }
 }
 
